@@ -1,0 +1,68 @@
+# getlab — the two commands a user needs:
+#   make conformance   run the suites on the default topology, write the report
+#   make test          go vet, unit tests, then the suites
+# Both need root (network namespaces). LABELS= passes a Ginkgo label filter,
+# e.g. `make conformance LABELS=smoke`.
+
+GO      ?= go
+GINKGO  ?= $(GO) tool ginkgo
+LABELS  ?=
+PROCS   ?= 1
+REPORTS ?= reports/out
+TIMEOUT ?= 25m
+BIN     := $(CURDIR)/bin
+
+export GETLAB_BIN     := $(BIN)
+export GETLAB_REPORTS := $(abspath $(REPORTS))
+
+# Every package but the suites: the unit tests.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
+
+.PHONY: all build conformance test vet unit bench fuzz clean require-root
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+require-root:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "getlab: 'make $(MAKECMDGOALS)' needs root to create network namespaces; run it as root (or with sudo)" >&2; \
+		exit 1; \
+	fi
+
+# The suites, with JUnit and JSON reports and a one-screen summary. The exit
+# status is Ginkgo's, after the summary is printed.
+conformance: require-root build
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	@rc=0; $(GINKGO) -r --procs=$(PROCS) --label-filter='$(LABELS)' \
+		--junit-report=junit.xml --json-report=report.json --output-dir=$(REPORTS) \
+		--keep-going --timeout=$(TIMEOUT) --poll-progress-after=120s \
+		./suites || rc=$$?; \
+	$(BIN)/getlab report $(REPORTS) | tee $(REPORTS)/summary.txt; \
+	exit $$rc
+
+test: require-root vet unit conformance
+
+vet:
+	$(GO) vet ./...
+
+unit: build
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+bench: require-root build
+	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
+
+# A short fuzzing pass over every fuzz target (FUZZTIME each).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $(UNIT_PKGS); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf $(BIN) reports/out

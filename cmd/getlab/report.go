@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// cmdReport prints a one-screen summary of a Ginkgo JSON report: per suite
+// the counts, then each failure with its location, message and artifacts.
+func cmdReport(args []string) error {
+	path := filepath.Join("reports", "out")
+	if len(args) > 0 {
+		path = args[0]
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "report.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(b, &reports); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(reports) == 0 {
+		return errors.New(path + ": no suite ran")
+	}
+	return summarize(os.Stdout, reports, filepath.Dir(path))
+}
+
+func summarize(w io.Writer, reports []types.Report, dir string) error {
+	var total struct{ passed, failed, skipped, pending, specs int }
+	var failures []types.SpecReport
+	var took time.Duration
+	fmt.Fprintf(w, "getlab conformance report (%s)\n", reports[0].StartTime.Format(time.DateTime))
+	for _, r := range reports {
+		var passed, failed, skipped, pending int
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType != types.NodeTypeIt {
+				if s.State.Is(types.SpecStateFailureStates) {
+					failures = append(failures, s)
+					failed++
+				}
+				continue
+			}
+			switch {
+			case s.State == types.SpecStatePassed:
+				passed++
+			case s.State.Is(types.SpecStateFailureStates):
+				failed++
+				failures = append(failures, s)
+			case s.State == types.SpecStatePending:
+				pending++
+			default:
+				skipped++
+			}
+		}
+		took += r.RunTime
+		total.passed += passed
+		total.failed += failed
+		total.skipped += skipped
+		total.pending += pending
+		verdict := "PASS"
+		if !r.SuiteSucceeded {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-4s %-28s %3d passed %3d failed %3d skipped  %v\n",
+			verdict, r.SuiteDescription, passed, failed, skipped, r.RunTime.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "total: %d passed, %d failed, %d skipped, %d pending in %v\n",
+		total.passed, total.failed, total.skipped, total.pending, took.Round(time.Millisecond))
+	for _, s := range failures {
+		msg, _, _ := strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
+		fmt.Fprintf(w, "\nFAILED %s\n  at %s\n  %s\n", s.FullText(), s.Failure.Location, msg)
+		for _, e := range s.ReportEntries {
+			if e.Name == "artifacts" {
+				fmt.Fprintf(w, "  artifacts: %s\n", e.StringRepresentation())
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nJUnit: %s  JSON: %s  artifacts: %s/<spec>/\n",
+		filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"), dir)
+	return nil
+}

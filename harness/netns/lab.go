@@ -1,0 +1,329 @@
+// Package netns is getlab's embedded topology runtime: each node of a
+// containerlab topology is a network namespace, each link a veth pair, each
+// bridge node a Linux bridge in a namespace of its own, and each node's
+// process runs in the node's namespaces with its own mount namespace (see
+// holder.go). It needs root and nothing but the kernel and util-linux.
+//
+// Every resource a lab creates lives inside its namespaces or its lab
+// directory, and every name carries the lab's ID, so two labs run side by
+// side and destroying one (or sweeping stale ones) removes all of it.
+package netns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/getlab/getlab/harness/topo"
+)
+
+// Prefix starts the ID of every lab, and so the name of every namespace a
+// lab creates: "getlab-3fa9c1-gm1" is node gm1 of lab getlab-3fa9c1.
+const Prefix = "getlab-"
+
+// nsDir is where named network namespaces live (iproute2's convention, so
+// `ip netns list` and `ip netns exec` see them).
+const nsDir = "/run/netns"
+
+// Options tune a deployment.
+type Options struct {
+	// LabRoot holds one directory per lab; default DefaultLabRoot().
+	LabRoot string
+	// BinDir holds the binaries the project's images map to; default DefaultBinDir().
+	BinDir string
+	// Detached marks a lab that outlives the process that deployed it
+	// (`getlab up`); a stale-lab sweep leaves detached labs alone.
+	Detached bool
+	// Log receives progress lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// DefaultLabRoot is $GETLAB_LABS or /tmp/getlab.
+func DefaultLabRoot() string {
+	if d := os.Getenv("GETLAB_LABS"); d != "" {
+		return d
+	}
+	return "/tmp/getlab"
+}
+
+// Lab is a deployed topology. Its exported fields are saved as lab.json in
+// the lab directory, which is how `getlab ps` and `getlab down` find a lab
+// deployed by another process.
+type Lab struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	File     string    `json:"file"`
+	Dir      string    `json:"dir"`
+	Owner    int       `json:"owner"`
+	Detached bool      `json:"detached"`
+	Created  time.Time `json:"created"`
+	Nodes    []*Node   `json:"nodes"`
+
+	mu   sync.Mutex
+	topo *topo.Topology
+	opts Options
+}
+
+// Node is one node of a lab as the runtime runs it.
+type Node struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Image  string   `json:"image,omitempty"`
+	NetNS  string   `json:"netns"`          // path of its network namespace
+	Dir    string   `json:"dir"`            // working directory of its processes
+	Log    string   `json:"log"`            // stdout and stderr of its process
+	Holder int      `json:"holder"`         // pid owning its mount namespace (0 for bridges)
+	PID    int      `json:"pid"`            // its process; the holder's pid if it runs none
+	Argv   []string `json:"argv,omitempty"` // its process's command line, if any
+	Env    []string `json:"env,omitempty"`
+
+	exited chan struct{} // closed when a process this Lab started has been reaped
+}
+
+// Deploy brings a topology up: namespaces, links and bridges, sysctls, node
+// holders, exec lines, then node processes — in that order, so a daemon
+// starts with its interfaces configured. On error everything created so far
+// is removed.
+func Deploy(ctx context.Context, t *topo.Topology, opts Options) (*Lab, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("netns: deploying a topology needs root (network namespaces)")
+	}
+	opts = withDefaults(opts)
+	l, err := newLab(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.bringUp(ctx); err != nil {
+		derr := l.Destroy()
+		return nil, errors.Join(fmt.Errorf("netns: deploy %s: %w", t.Name, err), derr)
+	}
+	return l, nil
+}
+
+func withDefaults(opts Options) Options {
+	if opts.LabRoot == "" {
+		opts.LabRoot = DefaultLabRoot()
+	}
+	if opts.BinDir == "" {
+		opts.BinDir = DefaultBinDir()
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	return opts
+}
+
+func newLab(t *topo.Topology, opts Options) (*Lab, error) {
+	var id string
+	for range 10 {
+		var b [3]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		id = Prefix + hex.EncodeToString(b[:])
+		if _, err := os.Stat(filepath.Join(opts.LabRoot, id)); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	l := &Lab{
+		ID:       id,
+		Name:     t.Name,
+		File:     t.File,
+		Dir:      filepath.Join(opts.LabRoot, id),
+		Owner:    os.Getpid(),
+		Detached: opts.Detached,
+		Created:  time.Now(),
+		topo:     t,
+		opts:     opts,
+	}
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("netns: lab directory: %w", err)
+	}
+	for _, tn := range t.Nodes {
+		n := &Node{
+			Name:  tn.Name,
+			Kind:  tn.Kind,
+			Image: tn.Image,
+			NetNS: filepath.Join(nsDir, id+"-"+tn.Name),
+			Dir:   filepath.Join(l.Dir, tn.Name),
+			Log:   filepath.Join(l.Dir, tn.Name, tn.Name+".log"),
+		}
+		if err := os.MkdirAll(n.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("netns: node directory: %w", err)
+		}
+		l.Nodes = append(l.Nodes, n)
+	}
+	// Saved before anything is created, so a crash mid-deploy leaves a
+	// record that `getlab down --all` can act on.
+	return l, l.save()
+}
+
+// Topology is the topology the lab was deployed from (nil for a lab opened
+// from its state file).
+func (l *Lab) Topology() *topo.Topology { return l.topo }
+
+// Node returns the named node, or nil.
+func (l *Lab) Node(name string) *Node {
+	for _, n := range l.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func (l *Lab) node(name string) (*Node, error) {
+	if n := l.Node(name); n != nil {
+		return n, nil
+	}
+	return nil, fmt.Errorf("netns: lab %s has no node %q", l.ID, name)
+}
+
+// NetNS is the path of a node's network namespace.
+func (l *Lab) NetNS(node string) (string, error) {
+	n, err := l.node(node)
+	if err != nil {
+		return "", err
+	}
+	return n.NetNS, nil
+}
+
+func (l *Lab) save() error {
+	l.mu.Lock()
+	b, err := json.MarshalIndent(l, "", "  ")
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(l.Dir, "lab.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("netns: save lab state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(l.Dir, "lab.json"))
+}
+
+// Open loads a lab deployed by another process from its state file. id may
+// be the full ID or the part after the prefix.
+func Open(id string, opts Options) (*Lab, error) {
+	opts = withDefaults(opts)
+	if len(id) < len(Prefix) || id[:len(Prefix)] != Prefix {
+		id = Prefix + id
+	}
+	return openDir(filepath.Join(opts.LabRoot, id), opts)
+}
+
+func openDir(dir string, opts Options) (*Lab, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "lab.json"))
+	if err != nil {
+		return nil, fmt.Errorf("netns: open lab: %w", err)
+	}
+	l := &Lab{opts: opts}
+	if err := json.Unmarshal(b, l); err != nil {
+		return nil, fmt.Errorf("netns: %s: %w", filepath.Join(dir, "lab.json"), err)
+	}
+	return l, nil
+}
+
+// Destroy stops every process of the lab, deletes its namespaces (and with
+// them every veth, bridge and nftables table inside) and removes its lab
+// directory. It is safe to call twice and on a half-deployed lab.
+func (l *Lab) Destroy() error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, n := range l.Nodes {
+		wg.Go(func() {
+			if err := l.destroyNode(n); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) == 0 {
+		if err := os.RemoveAll(l.Dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lab) destroyNode(n *Node) error {
+	if n.PID != 0 && n.PID != n.Holder {
+		l.stopProcess(n.PID, n.exited, 2*time.Second)
+	}
+	if n.Holder != 0 {
+		l.stopProcess(n.Holder, nil, time.Second)
+	}
+	if err := removeNamespace(n.NetNS); err != nil {
+		return fmt.Errorf("netns: node %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// stopProcess sends SIGTERM, waits up to grace, then SIGKILLs. exited, if
+// not nil, is closed when this process (a child of ours) has been reaped;
+// otherwise the pid is polled.
+func (l *Lab) stopProcess(pid int, exited chan struct{}, grace time.Duration) {
+	if syscall.Kill(pid, syscall.SIGTERM) != nil {
+		return
+	}
+	// A stopped process cannot act on SIGTERM until continued.
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	if waitExit(pid, exited, grace) {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	waitExit(pid, exited, time.Second)
+}
+
+func waitExit(pid int, exited chan struct{}, d time.Duration) bool {
+	if exited != nil {
+		select {
+		case <-exited:
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !alive(pid) {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	st := procState(b)
+	return st != 'Z' && st != 'X'
+}
+
+// procState is the state letter of a /proc/PID/stat line: the field after
+// the parenthesised command name, which may itself hold spaces.
+func procState(stat []byte) byte {
+	for i := len(stat) - 1; i >= 0; i-- {
+		if stat[i] == ')' && i+2 < len(stat) {
+			return stat[i+2]
+		}
+	}
+	return '?'
+}

@@ -1,0 +1,323 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/getlab/getlab/harness/topo"
+)
+
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the netns runtime creates network namespaces")
+	}
+}
+
+func load(t testing.TB, path string) *topo.Topology {
+	t.Helper()
+	tp, err := topo.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+func deploy(t testing.TB, path string) *Lab {
+	t.Helper()
+	lab, err := Deploy(context.Background(), load(t, path), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lab.Destroy() })
+	return lab
+}
+
+func execOut(t *testing.T, lab *Lab, node string, argv ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := lab.Exec(context.Background(), node, argv, nil, &out, &out); err != nil {
+		t.Fatalf("exec %v in %s: %v: %s", argv, node, err, out.String())
+	}
+	return out.String()
+}
+
+// leftovers lists what of a lab still exists on the machine.
+func leftovers(lab *Lab) []string {
+	var left []string
+	entries, _ := os.ReadDir(nsDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), lab.ID) {
+			left = append(left, "netns "+e.Name())
+		}
+	}
+	if _, err := os.Stat(lab.Dir); err == nil {
+		left = append(left, "dir "+lab.Dir)
+	}
+	for _, n := range lab.Nodes {
+		for _, pid := range []int{n.PID, n.Holder} {
+			if pid != 0 && alive(pid) {
+				left = append(left, "process "+strconv.Itoa(pid))
+			}
+		}
+	}
+	return left
+}
+
+func TestDeployBasicTopology(t *testing.T) {
+	needRoot(t)
+	lab := deploy(t, "../../topologies/basic.clab.yml")
+	if got := execOut(t, lab, "gm1", "ip", "-o", "-4", "addr", "show", "dev", "eth1"); !strings.Contains(got, "192.0.2.11/24") {
+		t.Errorf("gm1 eth1: %s", got)
+	}
+	if got := execOut(t, lab, "gm1", "cat", "/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(got) != "1" {
+		t.Errorf("gm1 ip_forward = %q, want 1 (sysctls)", got)
+	}
+	if got := execOut(t, lab, "host-a", "cat", "/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(got) != "0" {
+		t.Errorf("host-a ip_forward = %q, want 0", got)
+	}
+	if got := execOut(t, lab, "core", "ip", "-o", "link", "show", "master", "core"); strings.Count(got, "master core") != 3 {
+		t.Errorf("core bridge ports:\n%s", got)
+	}
+	// Another process finds the lab through its state file.
+	other, err := Open(lab.ID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Node("host-b") == nil || other.Node("host-b").State() != "running" {
+		t.Errorf("opened lab: host-b %+v", other.Node("host-b"))
+	}
+	if err := lab.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(lab); len(left) > 0 {
+		t.Errorf("left after destroy: %v", left)
+	}
+	if err := lab.Destroy(); err != nil {
+		t.Errorf("second destroy: %v", err)
+	}
+}
+
+func TestNodeProcessBindsAndEnv(t *testing.T) {
+	needRoot(t)
+	lab := deploy(t, "testdata/procs.clab.yml")
+	w := lab.Node("worker")
+	if w.PID == w.Holder || w.State() != "running" {
+		t.Fatalf("worker: pid %d holder %d state %s", w.PID, w.Holder, w.State())
+	}
+	if lab.Node("idle").PID != lab.Node("idle").Holder {
+		t.Errorf("a node without a process is represented by its holder")
+	}
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(w.PID) + "/environ")
+	if err != nil || !bytes.Contains(env, []byte("GETLAB_TEST=hello")) {
+		t.Errorf("worker environment %q: %v", env, err)
+	}
+	// The bind appears at its node path, through /proc/<pid>/root as the
+	// bench reads it, without the host seeing the directory.
+	root := "/proc/" + strconv.Itoa(w.PID) + "/root"
+	b, err := os.ReadFile(root + "/etc/getlab-netns-test/config.txt")
+	if err != nil || string(b) != "from the host\n" {
+		t.Errorf("bound file: %q, %v", b, err)
+	}
+	if _, err := os.Stat("/etc/getlab-netns-test"); err == nil {
+		t.Errorf("the bind target was created on the host")
+	}
+	if err := os.WriteFile(root+"/etc/getlab-netns-test/config.txt", []byte("x"), 0o644); err == nil {
+		t.Errorf("a :ro bind is writable")
+	}
+	if _, err := os.Stat(root + "/run/getlab-test-dir/config.txt"); err != nil {
+		t.Errorf("directory bind under the private /run: %v", err)
+	}
+	// /run is private to the node: the host's /run/netns is not visible.
+	if _, err := os.Stat(root + "/run/netns"); err == nil {
+		t.Errorf("node sees the host's /run")
+	}
+	if got := execOut(t, lab, "worker", "cat", "/etc/getlab-netns-test/config.txt"); got != "from the host\n" {
+		t.Errorf("exec sees %q", got)
+	}
+	if got := execOut(t, lab, "idle", "ip", "-o", "link", "show", "eth1"); !strings.Contains(got, "mtu 1400") {
+		t.Errorf("link mtu: %s", got)
+	}
+}
+
+func TestProcessFaults(t *testing.T) {
+	needRoot(t)
+	lab := deploy(t, "testdata/procs.clab.yml")
+	state := func() string { return lab.Node("worker").State() }
+	waitState := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if state() == want {
+				return
+			}
+		}
+		t.Fatalf("worker state %s, want %s", state(), want)
+	}
+	if err := lab.Signal("worker", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState("stopped")
+	if err := lab.Signal("worker", syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitState("running")
+	old := lab.Node("worker").PID
+	if err := lab.Restart("worker", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if lab.Node("worker").PID == old || alive(old) {
+		t.Errorf("restart kept pid %d", old)
+	}
+	waitState("running")
+	if err := lab.Signal("worker", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitState("exited")
+	if err := lab.Restart("idle", time.Second); err == nil {
+		t.Errorf("restarting a node without a process must fail")
+	}
+}
+
+func TestTwoLabsSideBySide(t *testing.T) {
+	needRoot(t)
+	tp := load(t, "../../topologies/basic.clab.yml")
+	labs := make([]*Lab, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range labs {
+		wg.Go(func() { labs[i], errs[i] = Deploy(context.Background(), tp, Options{}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("lab %d: %v", i, err)
+		}
+	}
+	if labs[0].ID == labs[1].ID {
+		t.Fatalf("both labs got ID %s", labs[0].ID)
+	}
+	for _, l := range labs {
+		if got := execOut(t, l, "gm2", "ip", "-o", "-4", "addr", "show", "dev", "eth1"); !strings.Contains(got, "192.0.2.12/24") {
+			t.Errorf("%s gm2: %s", l.ID, got)
+		}
+	}
+	for _, l := range labs {
+		if err := l.Destroy(); err != nil {
+			t.Error(err)
+		}
+		if left := leftovers(l); len(left) > 0 {
+			t.Errorf("%s left: %v", l.ID, left)
+		}
+	}
+}
+
+func TestDestroyStaleAndAll(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	tp := load(t, "testdata/procs.clab.yml")
+	stale, err := Deploy(context.Background(), tp, Options{LabRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	detached, err := Deploy(context.Background(), tp, Options{LabRoot: root, Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := Deploy(context.Background(), tp, Options{LabRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = live.Destroy(); _ = detached.Destroy(); _ = stale.Destroy() })
+	// Pretend the stale lab's deployer has died: a pid that cannot exist.
+	stale.Owner = 1 << 30
+	if err := stale.save(); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := DestroyStale(Options{LabRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != stale.ID {
+		t.Errorf("DestroyStale removed %v, want [%s]", removed, stale.ID)
+	}
+	if left := leftovers(stale); len(left) > 0 {
+		t.Errorf("stale lab left %v", left)
+	}
+	for _, l := range []*Lab{live, detached} {
+		if _, err := os.Stat(l.Node("worker").NetNS); err != nil {
+			t.Errorf("DestroyStale touched lab %s: %v", l.ID, err)
+		}
+		if l.Node("worker").State() != "running" {
+			t.Errorf("DestroyStale stopped lab %s's worker", l.ID)
+		}
+	}
+	// An orphan namespace (state file lost) is found by DestroyAll.
+	if err := os.Remove(filepath.Join(detached.Dir, "lab.json")); err != nil {
+		t.Fatal(err)
+	}
+	removed, err = DestroyAll(Options{LabRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 {
+		t.Errorf("DestroyAll removed %v, want the live and the orphaned lab", removed)
+	}
+	for _, l := range []*Lab{live, detached} {
+		entries, _ := os.ReadDir(nsDir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), l.ID) {
+				t.Errorf("namespace %s left", e.Name())
+			}
+		}
+	}
+}
+
+func TestLabID(t *testing.T) {
+	for in, want := range map[string]string{
+		"getlab-3fa9c1-gm1":    "getlab-3fa9c1",
+		"getlab-3fa9c1-host-a": "getlab-3fa9c1",
+		"getlab-x-gm1":         "",
+		"other-3fa9c1-gm1":     "",
+	} {
+		if got := labID(in); got != want {
+			t.Errorf("labID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestProcState(t *testing.T) {
+	if got := procState([]byte("123 (a) b) c) T 1 2")); got != 'T' {
+		t.Errorf("got %c", got)
+	}
+}
+
+// BenchmarkBasic measures bring-up and teardown of basic.clab.yml (6 nodes,
+// 5 links, 5 holders, 12 exec lines) as separate metrics.
+func BenchmarkBasic(b *testing.B) {
+	needRoot(b)
+	tp := load(b, "../../topologies/basic.clab.yml")
+	var up, down time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		lab, err := Deploy(context.Background(), tp, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := lab.Destroy(); err != nil {
+			b.Fatal(err)
+		}
+		up += t1.Sub(t0)
+		down += time.Since(t1)
+	}
+	b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "ms-up/op")
+	b.ReportMetric(float64(down.Milliseconds())/float64(b.N), "ms-down/op")
+}

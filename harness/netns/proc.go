@@ -1,0 +1,234 @@
+package netns
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/getlab/getlab/harness/nsdo"
+	"github.com/getlab/getlab/harness/shellwords"
+	"github.com/getlab/getlab/harness/topo"
+)
+
+// startHolder re-executes this binary as the node's holder (holder.go), in
+// the node's network namespace and a new mount namespace, and waits until it
+// has mounted the node's file view.
+func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
+	spec := holderSpec{Node: tn.Name, Scratch: filepath.Join(n.Dir, ".scratch")}
+	for _, b := range tn.Binds {
+		spec.Binds = append(spec.Binds, bindMount{Host: b.Host, Node: b.Node, ReadOnly: b.ReadOnly})
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	log, err := os.OpenFile(filepath.Join(n.Dir, "holder.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer log.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer statusR.Close()
+
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"getlab-holder:" + tn.Name}
+	cmd.Env = []string{holderEnv + "=" + string(specJSON)}
+	cmd.Dir = n.Dir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.ExtraFiles = []*os.File{statusW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Setsid: true}
+	// Forked from a thread inside the node's network namespace, the holder
+	// is born there.
+	err = nsdo.Do(n.NetNS, cmd.Start)
+	statusW.Close()
+	if err != nil {
+		return 0, fmt.Errorf("start holder: %w", err)
+	}
+	go func() { _ = cmd.Wait() }()
+
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(statusR).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case s := <-line:
+		if s != "ready" {
+			_ = cmd.Process.Kill()
+			if s == "" {
+				s = "exited before it was ready (see " + log.Name() + ")"
+			}
+			return 0, fmt.Errorf("holder: %s", s)
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		return 0, errors.New("holder: not ready after 10s")
+	}
+	return cmd.Process.Pid, nil
+}
+
+// enter is the nsenter prefix that puts a command into a node: its holder's
+// mount and network namespaces, or only the network namespace of a node
+// without a holder (a bridge).
+func (n *Node) enter() []string {
+	if n.Holder != 0 {
+		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "--wd=" + n.Dir, "--"}
+	}
+	return []string{"nsenter", "--net=" + n.NetNS, "--"}
+}
+
+// execLine runs one of a node's exec lines to completion; its output goes to
+// the node's exec.log and a failure names the line.
+func (l *Lab) execLine(ctx context.Context, n *Node, line string) error {
+	argv, err := shellwords.Split(line)
+	if err != nil {
+		return fmt.Errorf("exec %q: %w", line, err)
+	}
+	if len(argv) == 0 {
+		return nil
+	}
+	logf, err := os.OpenFile(filepath.Join(n.Dir, "exec.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "$ %s\n", line)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := l.Exec(ctx, n.Name, argv, nil, logf, logf); err != nil {
+		return fmt.Errorf("exec %q: %w (output in %s)", line, err, logf.Name())
+	}
+	return nil
+}
+
+// Exec runs argv inside a node and waits for it.
+func (l *Lab) Exec(ctx context.Context, node string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	n, err := l.node(node)
+	if err != nil {
+		return err
+	}
+	if len(argv) == 0 {
+		return errors.New("netns: exec: empty command")
+	}
+	full := append(n.enter(), argv...)
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(os.Environ(), n.Env...)
+	return cmd.Run()
+}
+
+// startProcess starts a node's process in the background, with its output
+// appended to the node's log. It is not tied to this process: a lab brought
+// up by `getlab up` keeps running after getlab exits.
+func (l *Lab) startProcess(n *Node) error {
+	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	full := append(n.enter(), n.Argv...)
+	cmd := exec.Command(full[0], full[1:]...)
+	cmd.Env = n.Env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", strings.Join(n.Argv, " "), err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	l.mu.Lock()
+	n.PID, n.exited = cmd.Process.Pid, exited
+	l.mu.Unlock()
+	return waitEntered(cmd.Process.Pid, n.Holder, exited)
+}
+
+// waitEntered returns once pid has joined the holder's mount namespace, so
+// that whoever reads the node's files through /proc/<pid>/root right after
+// a start sees the node's view and not the host's (nsenter needs a moment
+// between fork and setns).
+func waitEntered(pid, holder int, exited chan struct{}) error {
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", holder))
+	if err != nil {
+		return fmt.Errorf("holder %d: %w", holder, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		select {
+		case <-exited:
+			return fmt.Errorf("process %d exited at start", pid)
+		default:
+		}
+		if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); got == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("process %d did not enter the node within 5s", pid)
+}
+
+// Signal sends sig to a node's process (its holder if it runs none).
+func (l *Lab) Signal(node string, sig syscall.Signal) error {
+	n, err := l.node(node)
+	if err != nil {
+		return err
+	}
+	if n.PID == 0 {
+		return fmt.Errorf("netns: node %s runs no process", node)
+	}
+	if err := syscall.Kill(n.PID, sig); err != nil {
+		return fmt.Errorf("netns: signal %v to %s (pid %d): %w", sig, node, n.PID, err)
+	}
+	return nil
+}
+
+// Restart stops a node's process (SIGTERM, then SIGKILL after grace) and
+// starts it again with the same command line, in the same namespaces.
+func (l *Lab) Restart(node string, grace time.Duration) error {
+	n, err := l.node(node)
+	if err != nil {
+		return err
+	}
+	if len(n.Argv) == 0 {
+		return fmt.Errorf("netns: node %s runs no process to restart", node)
+	}
+	l.stopProcess(n.PID, n.exited, grace)
+	if err := l.startProcess(n); err != nil {
+		return fmt.Errorf("netns: restart %s: %w", node, err)
+	}
+	return l.save()
+}
+
+// State is a node's process state as `ps` shows it: running, stopped,
+// exited, or up (a node with no process, such as a bridge).
+func (n *Node) State() string {
+	if n.PID == 0 {
+		if _, err := os.Stat(n.NetNS); err == nil {
+			return "up"
+		}
+		return "gone"
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.PID))
+	if err != nil {
+		return "exited"
+	}
+	switch procState(b) {
+	case 'T', 't':
+		return "stopped"
+	case 'Z', 'X':
+		return "exited"
+	}
+	return "running"
+}

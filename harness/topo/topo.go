@@ -1,0 +1,192 @@
+// Package topo loads a containerlab topology file (*.clab.yml) into the model
+// the bench's runtimes (netns, docker) build labs from, and validates it
+// strictly: every key of the file is checked, and whatever getlab would not
+// run exactly as containerlab does is an error, never silently dropped.
+//
+// # What a file may hold
+//
+// Top level: name and topology. Under topology: defaults, kinds (only linux
+// and bridge), nodes and links. A node, the defaults and a kind entry may set
+// kind, image, cmd, exec, env, binds, labels, startup-config, privileged,
+// cap-add and sysctls. A link is either the brief form
+//
+//	links:
+//	  - endpoints: ["a:eth1", "b:eth1"]
+//	    mtu: 1500          # optional
+//
+// or the extended form
+//
+//	links:
+//	  - type: veth
+//	    endpoints: [{node: a, interface: eth1}, {node: b, interface: eth1}]
+//	    mtu: 1500          # optional
+//
+// Any other key is an error that names the file, the place (node, kind,
+// defaults or link index), the field and its line, and says whether
+// containerlab knows the field (then getlab does not support it) or not
+// (then it is probably a typo). All problems of a file are reported at once,
+// joined with errors.Join.
+//
+// # Inheritance (as containerlab resolves it, types/topology.go)
+//
+// A node's values come from topology.defaults, then topology.kinds.<kind>,
+// then the node itself, the more specific level winning:
+//
+//   - kind: the node's, else the defaults' (a kind entry cannot set it);
+//   - image, cmd, startup-config: the first one set of node, kind, defaults;
+//   - privileged: the first one set of node, kind, defaults, so an explicit
+//     false on the node beats true in the defaults;
+//   - env, labels, sysctls: merged key by key, the more specific value winning;
+//   - binds: defaults, kind and node binds combined; a bind for a container
+//     path that a less specific level also binds replaces that bind;
+//   - exec: the lists are concatenated, defaults first, then kind, then node
+//     (containerlab's GetNodeExec appends; a node does not replace them);
+//   - cap-add: the union of the three lists, in that order, without repeats.
+//
+// Bridge nodes take only kind and labels: container settings inherited from
+// topology.defaults do not apply to them (containerlab ignores them for a
+// bridge too), and setting one on the bridge node or in topology.kinds.bridge
+// is an error.
+//
+// # Environment variables
+//
+// Like containerlab, the file is run through environment-variable expansion
+// before it is parsed: $NAME and ${NAME} take the value of a set variable and
+// are left as written when it is unset, ${NAME:=default} and ${NAME:-default}
+// fall back to a literal default when the variable is unset or empty, and $$
+// is a literal $ (write "$$VAR" in exec to reach the node's own environment).
+// The rarer forms (${NAME-x}, ${NAME=x}, ${NAME+x}, ${NAME:+x}, nested
+// defaults) are errors. containerlab's Go-template pass ({{ ... }} with a
+// _vars file) is not supported: a file holding "{{" is an error.
+package topo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// The node kinds getlab runs.
+const (
+	KindLinux  = "linux"  // a node with its own network namespace and processes
+	KindBridge = "bridge" // a Linux bridge named after the node
+)
+
+// Limits the loader enforces.
+const (
+	MaxNodeNameLen   = 32    // bytes in a node name
+	MaxBridgeNameLen = 15    // bytes in a bridge node's name: it names the bridge device (IFNAMSIZ-1)
+	MaxIfaceNameLen  = 15    // bytes in an interface name (IFNAMSIZ-1)
+	MinMTU           = 68    // smallest link MTU (the IPv4 minimum, RFC 791)
+	MaxMTU           = 65535 // largest link MTU
+)
+
+// ContainerlabDefaultMTU is the MTU containerlab gives a veth link whose mtu
+// is not set (links.DefaultLinkMTU). A runtime that wants a lab to behave as
+// it does under containerlab uses it when Link.MTU is 0.
+const ContainerlabDefaultMTU = 9500
+
+// Topology is a loaded and validated topology file.
+type Topology struct {
+	Name  string
+	File  string  // absolute path of the file ("" when parsed from bytes without a path)
+	Dir   string  // its directory; relative host paths (binds, startup-config) resolve against it
+	Nodes []*Node // in file order
+	Links []*Link // in file order
+}
+
+// Node is a node with the defaults and its kind's values applied.
+type Node struct {
+	Name          string
+	Kind          string // KindLinux or KindBridge
+	Image         string
+	Cmd           string
+	Exec          []string
+	Env           map[string]string
+	Binds         []Bind
+	Labels        map[string]string
+	StartupConfig string // absolute host path, "" if none
+	Privileged    bool
+	CapAdd        []string // capability names upper-case without the CAP_ prefix, e.g. NET_ADMIN
+	Sysctls       map[string]string
+	Interfaces    []string // this node's interface names in the order the links list them
+}
+
+// Bind mounts a host path into a node.
+type Bind struct {
+	Host     string // absolute host path
+	Node     string // absolute path inside the node
+	ReadOnly bool
+}
+
+// Link is a point-to-point link (a veth pair) between two endpoints.
+type Link struct {
+	A, B Endpoint
+	MTU  int // 0 = not set (containerlab then uses ContainerlabDefaultMTU)
+}
+
+// Endpoint is one end of a link: an interface of a node.
+type Endpoint struct {
+	Node, Iface string
+}
+
+// String returns the endpoint in containerlab's brief form, "node:iface".
+func (e Endpoint) String() string { return e.Node + ":" + e.Iface }
+
+// String returns the link as "a:eth1--b:eth1".
+func (l *Link) String() string { return l.A.String() + "--" + l.B.String() }
+
+// Load reads and parses the topology file at path.
+func Load(path string) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("topo: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a topology file's contents. path names the file in error
+// messages and sets File and Dir; relative host paths resolve against Dir.
+// Environment variables are expanded from the process environment.
+func Parse(data []byte, path string) (*Topology, error) {
+	return parse(data, path, os.LookupEnv)
+}
+
+// Node returns the node with the given name, or nil.
+func (t *Topology) Node(name string) *Node {
+	for _, n := range t.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// IsBridge reports whether the node is a bridge.
+func (n *Node) IsBridge() bool { return n.Kind == KindBridge }
+
+// LinksOf returns the links with an endpoint on the named node, in file order.
+func (t *Topology) LinksOf(node string) []*Link {
+	var out []*Link
+	for _, l := range t.Links {
+		if l.A.Node == node || l.B.Node == node {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func absPaths(path string) (file, dir string) {
+	if path == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			wd = "."
+		}
+		return "", wd
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = filepath.Clean(path)
+	}
+	return abs, filepath.Dir(abs)
+}

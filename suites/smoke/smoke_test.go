@@ -1,0 +1,150 @@
+// The smoke suite proves the bench itself on basic.clab.yml: the topology
+// comes up as written, the two sites reach each other through the GMs, and
+// a fault on a WAN link is seen as loss by a probe stream and healed.
+package smoke
+
+import (
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getlab/getlab/harness/fault"
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/snapshot"
+	"github.com/getlab/getlab/harness/traffic"
+	"github.com/getlab/getlab/suites/suitekit"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var (
+	hostA = netip.MustParseAddr("198.51.100.10")
+	hostB = netip.MustParseAddr("203.0.113.10")
+)
+
+var _ = Describe("basic topology", Ordered, Label("smoke"), func() {
+	var lab *netns.Lab
+
+	BeforeAll(func(ctx SpecContext) {
+		lab = suitekit.Deploy(ctx, "basic.clab.yml")
+	})
+	AfterEach(func() { suitekit.CollectArtifacts(lab) })
+
+	It("comes up as the topology file describes it", func() {
+		Expect(lab.Nodes).To(HaveLen(6))
+		for _, n := range lab.Nodes {
+			want := "running"
+			if n.Kind == "bridge" {
+				want = "up"
+			}
+			Expect(n.State()).To(Equal(want), "node %s", n.Name)
+		}
+		core, err := snapshot.Node(suitekit.NetNS(lab, "core"))
+		Expect(err).NotTo(HaveOccurred())
+		for _, port := range []string{"ks1-eth1", "gm1-eth1", "gm2-eth1"} {
+			Expect(core).To(MatchRegexp(`%s veth up mtu 1500 mac \S+ master core`, port))
+		}
+		gm1, err := snapshot.Node(suitekit.NetNS(lab, "gm1"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(gm1).To(ContainSubstring("eth1 192.0.2.11/24"))
+		Expect(gm1).To(ContainSubstring("eth2 198.51.100.1/24"))
+		Expect(gm1).To(ContainSubstring("203.0.113.0/24 via 192.0.2.12 dev eth1"))
+
+		// Each node has a /sys of its own: it lists the node's interfaces only.
+		sysNet, err := os.ReadDir("/proc/" + strconv.Itoa(lab.Node("host-a").Holder) + "/root/sys/class/net")
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, e := range sysNet {
+			names = append(names, e.Name())
+		}
+		Expect(names).To(ConsistOf("lo", "eth1"))
+	})
+
+	It("lets host-a and host-b reach each other through the GMs", func(ctx SpecContext) {
+		for _, p := range []struct {
+			from string
+			to   netip.Addr
+		}{{"host-a", hostB}, {"host-b", hostA}} {
+			n, err := traffic.PingN(ctx, suitekit.NetNS(lab, p.from), p.to, 3, 20*time.Millisecond, 2*time.Second)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(Equal(3), "echo replies from %s to %s", p.from, p.to)
+		}
+		s, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From:  traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-a"), Addr: hostA},
+			To:    traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-b"), Addr: hostB},
+			Port:  9000,
+			Rate:  2000,
+			Count: 1000,
+			Size:  200,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := s.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("probe", r.String())
+		Expect(r.Sent).To(BeEquivalentTo(1000))
+		Expect(r.Received).To(BeEquivalentTo(1000))
+		Expect(r.Lost + r.Duplicated + r.Reordered).To(BeZero())
+	})
+
+	It("loses probe packets while a WAN link is down and recovers when it is up", func(ctx SpecContext) {
+		// The cut is made at the core bridge's port, as a WAN failure is:
+		// gm1 loses carrier but keeps its routes, so traffic resumes by itself.
+		core := suitekit.NetNS(lab, "core")
+		s, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From:     traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-a"), Addr: hostA},
+			To:       traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-b"), Addr: hostB},
+			Port:     9001,
+			Rate:     1000,
+			Duration: 3 * time.Second,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() uint64 { return s.Snapshot().Received }).
+			WithTimeout(2 * time.Second).Should(BeNumerically(">=", 200))
+
+		Expect(fault.LinkDown(core, "gm1-eth1")).To(Succeed())
+		before := s.Snapshot()
+		time.Sleep(500 * time.Millisecond)
+		during := s.Snapshot()
+		Expect(fault.LinkUp(core, "gm1-eth1")).To(Succeed())
+
+		// Half a second at 1000/s with the link down: nothing may arrive.
+		Expect(during.Sent - before.Sent).To(BeNumerically(">=", 300))
+		Expect(during.Received - before.Received).To(BeNumerically("<=", 5))
+
+		r, err := s.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("probe", r.String())
+		Expect(r.Lost).To(BeNumerically(">=", 300))
+		Expect(r.Received - during.Received).To(BeNumerically(">=", 1000),
+			"the stream recovers after the link comes back")
+		Expect(r.Duplicated).To(BeZero())
+
+		// And a fresh stream is clean again.
+		s2, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From: traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-a"), Addr: hostA},
+			To:   traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-b"), Addr: hostB},
+			Port: 9002, Rate: 1000, Count: 300,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		r2, err := s2.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r2.Lost).To(BeZero(), r2.String())
+	})
+
+	It("leaves each node's state and logs as artifacts", func() {
+		// Artifacts of the earlier specs were written by AfterEach.
+		entries, err := os.ReadDir(suitekit.ReportsDir())
+		Expect(err).NotTo(HaveOccurred())
+		var found bool
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "comes_up_as_the_topology_file") {
+				_, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/gm1/state.txt")
+				Expect(err).NotTo(HaveOccurred())
+				found = true
+			}
+		}
+		Expect(found).To(BeTrue(), "artifact folder of the first spec")
+	})
+})

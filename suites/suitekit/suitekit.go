@@ -1,0 +1,127 @@
+// Package suitekit is what every getlab Ginkgo suite shares: bringing a
+// topology up for an Ordered container with guaranteed teardown, and the
+// per-spec artifact folder (logs, node state) under reports/out/<spec>/.
+package suitekit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/snapshot"
+	"github.com/getlab/getlab/harness/topo"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// RepoRoot is the root of the source tree (the directory holding go.mod).
+func RepoRoot() string {
+	wd, err := os.Getwd()
+	Expect(err).NotTo(HaveOccurred())
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			Fail("suitekit: no go.mod above " + wd)
+		}
+	}
+}
+
+// RequireRoot skips the current node when the machine cannot run labs. The
+// reason names the missing capability, never missing code.
+func RequireRoot() {
+	if os.Geteuid() != 0 {
+		Skip("needs root: the netns runtime creates network namespaces")
+	}
+}
+
+// Deploy brings up topologies/<file> and registers its teardown at once, so
+// the lab is destroyed however the container ends. Labs left by crashed
+// runs are swept first; labs of runs still in progress are left alone.
+func Deploy(ctx context.Context, file string) *netns.Lab {
+	RequireRoot()
+	if removed, err := netns.DestroyStale(netns.Options{}); err != nil {
+		GinkgoWriter.Printf("sweeping stale labs: %v\n", err)
+	} else if len(removed) > 0 {
+		GinkgoWriter.Printf("swept stale labs: %v\n", removed)
+	}
+	t, err := topo.Load(filepath.Join(RepoRoot(), "topologies", file))
+	Expect(err).NotTo(HaveOccurred())
+	lab, err := netns.Deploy(ctx, t, netns.Options{Log: GinkgoWriter.Printf})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		Expect(lab.Destroy()).To(Succeed())
+	})
+	AddReportEntry("lab", lab.ID, ReportEntryVisibilityFailureOrVerbose)
+	return lab
+}
+
+// NetNS is the namespace path of a node, failing the spec if there is none.
+func NetNS(lab *netns.Lab, node string) string {
+	p, err := lab.NetNS(node)
+	Expect(err).NotTo(HaveOccurred())
+	return p
+}
+
+// ReportsDir is where runs leave their results: $GETLAB_REPORTS, else
+// reports/out in the source tree.
+func ReportsDir() string {
+	if d := os.Getenv("GETLAB_REPORTS"); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(), "reports", "out")
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// ArtifactDir is the current spec's artifact folder, reports/out/<spec>/,
+// created on first use. The name is the spec's full text made file-safe.
+func ArtifactDir() string {
+	name := strings.Trim(unsafe.ReplaceAllString(CurrentSpecReport().FullText(), "_"), "_")
+	if len(name) > 120 {
+		name = name[:120]
+	}
+	dir := filepath.Join(ReportsDir(), name)
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	return dir
+}
+
+// CollectArtifacts copies every node's logs and writes its network state
+// and the lab description into the current spec's artifact folder. Call it
+// from AfterEach so each spec leaves what it saw, passed or failed.
+func CollectArtifacts(lab *netns.Lab) {
+	if lab == nil {
+		return
+	}
+	dir := ArtifactDir()
+	copyFile(filepath.Join(lab.Dir, "lab.json"), filepath.Join(dir, "lab.json"))
+	for _, n := range lab.Nodes {
+		nd := filepath.Join(dir, n.Name)
+		if err := os.MkdirAll(nd, 0o755); err != nil {
+			continue
+		}
+		for _, f := range []string{n.Name + ".log", "exec.log", "holder.log"} {
+			copyFile(filepath.Join(n.Dir, f), filepath.Join(nd, f))
+		}
+		state, err := snapshot.Node(n.NetNS)
+		if err != nil {
+			state = "snapshot failed: " + err.Error()
+		}
+		state = fmt.Sprintf("node %s (%s) state %s pid %d\n%s", n.Name, n.Kind, n.State(), n.PID, state)
+		_ = os.WriteFile(filepath.Join(nd, "state.txt"), []byte(state), 0o644)
+	}
+	AddReportEntry("artifacts", dir, ReportEntryVisibilityFailureOrVerbose)
+}
+
+func copyFile(src, dst string) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return
+	}
+	_ = os.WriteFile(dst, b, 0o644)
+}
