@@ -117,7 +117,7 @@ var _ = Describe("basic topology", Ordered, Label("smoke"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("probe", r.String())
 		Expect(r.Lost).To(BeNumerically(">=", 300))
-		Expect(r.Received - during.Received).To(BeNumerically(">=", 1000),
+		Expect(r.Received-during.Received).To(BeNumerically(">=", 1000),
 			"the stream recovers after the link comes back")
 		Expect(r.Duplicated).To(BeZero())
 
