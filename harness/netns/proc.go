@@ -31,7 +31,7 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	log, err := os.OpenFile(filepath.Join(n.Dir, "holder.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
 	}

@@ -21,13 +21,13 @@ import (
 // The other operators containerlab's envsubst has (${NAME-x}, ${NAME=x},
 // ${NAME+x}, ${NAME:+x}) and a default that itself holds a $ are refused as
 // not supported by getlab, rather than guessed at. Errors carry line numbers.
-func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, []string) {
+func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, []expandError) {
 	if bytes.IndexByte(data, '$') < 0 {
 		return data, nil
 	}
 	var out bytes.Buffer
 	out.Grow(len(data))
-	var errs []string
+	var errs []expandError
 	line := 1
 	for i := 0; i < len(data); {
 		c := data[i]
@@ -51,7 +51,7 @@ func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, []strin
 		case next == '{':
 			n, text, err := expandBraced(data[i:], lookup)
 			if err != "" {
-				errs = append(errs, fmt.Sprintf("line %d: %s", line, err))
+				errs = append(errs, expandError{line, err})
 			}
 			line += strings.Count(string(data[i:i+n]), "\n")
 			out.WriteString(text)
@@ -74,6 +74,12 @@ func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, []strin
 		}
 	}
 	return out.Bytes(), errs
+}
+
+// expandError is a problem found while expanding, with its line.
+type expandError struct {
+	line int
+	msg  string
 }
 
 // expandBraced expands the ${...} expression at the start of s. It returns
@@ -128,7 +134,7 @@ func expandBraced(s []byte, lookup func(string) (string, bool)) (int, string, st
 		if end >= 0 {
 			n = j + end + 1
 		}
-		return n, string(s[:n]), fmt.Sprintf("%q: bad substitution", abbrev(s[:n]))
+		return n, string(s[:n]), fmt.Sprintf("%q: closing brace expected after ${%s", abbrev(s[:n]), name)
 	}
 }
 

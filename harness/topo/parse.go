@@ -21,7 +21,18 @@ type parser struct {
 	seen map[string]bool // messages already reported (merged anchors repeat them)
 
 	declared map[string]bool // every node name under topology.nodes, valid or not
+	merges   int             // mappings merged in with <<, to stop merge-key bombs
+	work     int             // mapping entries and list items visited, aliases counted each time
 }
+
+// maxWork bounds the entries and items a file may make the parser visit.
+// Aliases make a small file stand for a big one; no real topology comes
+// near this.
+const maxWork = 1 << 20
+
+// maxMerges bounds how many mappings a file may merge in with <<, counting
+// repeats: nested merge keys can otherwise multiply like a "billion laughs".
+const maxMerges = 10000
 
 func parse(data []byte, path string, lookup func(string) (string, bool)) (*Topology, error) {
 	file, dir := absPaths(path)
@@ -32,12 +43,12 @@ func parse(data []byte, path string, lookup func(string) (string, bool)) (*Topol
 
 	if i := bytes.Index(data, []byte("{{")); i >= 0 {
 		line := 1 + bytes.Count(data[:i], []byte("\n"))
-		p.errorf(nil, "", "line %d: containerlab's Go template syntax ({{ ... }}) is not supported by getlab", line)
+		p.errorf(&yaml.Node{Line: line}, "", "containerlab's Go template syntax ({{ ... }}) is not supported by getlab")
 		return nil, p.err()
 	}
 	expanded, experrs := expandEnv(data, lookup)
 	for _, e := range experrs {
-		p.errorf(nil, "", "environment variable expansion: %s", e)
+		p.errorf(&yaml.Node{Line: e.line}, "", "environment variable expansion: %s", e.msg)
 	}
 	if len(p.errs) > 0 {
 		return nil, p.err()
@@ -189,8 +200,14 @@ func (p *parser) entriesDepth(n *yaml.Node, where, what string, depth int) ([]en
 		p.errorf(lineNode(n, d), where, "%s must be a mapping, not %s", what, describe(d))
 		return nil, false
 	}
-	if depth > 8 {
-		p.errorf(d, where, "merge keys (<<) nested too deep")
+	if depth > 0 {
+		p.merges++
+	}
+	if depth > 8 || p.merges > maxMerges {
+		p.errorf(nil, "", "merge keys (<<) nest too deep or merge too often")
+		return nil, false
+	}
+	if !p.spend(len(d.Content) / 2) {
 		return nil, false
 	}
 	explicit := map[string]bool{}
@@ -256,6 +273,20 @@ func lineNode(orig, d *yaml.Node) *yaml.Node {
 	return d
 }
 
+// spend counts n units of work and reports whether the file is still within
+// maxWork; the first time it is not, it records an error.
+func (p *parser) spend(n int) bool {
+	if p.work > maxWork {
+		return false
+	}
+	p.work += n
+	if p.work > maxWork {
+		p.errorf(nil, "", "the file expands to too much data (through YAML aliases) to be a topology")
+		return false
+	}
+	return true
+}
+
 // str returns a string scalar.
 func (p *parser) str(n *yaml.Node, where, field string) (string, bool) {
 	d := deref(n)
@@ -304,6 +335,9 @@ func (p *parser) strList(n *yaml.Node, where, field string, nonEmpty bool) ([]st
 	}
 	if nonEmpty && len(d.Content) == 0 {
 		p.errorf(lineNode(n, d), where, "field %q must not be an empty list (leave it out instead)", field)
+		return nil, false
+	}
+	if !p.spend(len(d.Content)) {
 		return nil, false
 	}
 	out := make([]string, 0, len(d.Content))

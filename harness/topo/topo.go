@@ -24,8 +24,32 @@
 // Any other key is an error that names the file, the place (node, kind,
 // defaults or link index), the field and its line, and says whether
 // containerlab knows the field (then getlab does not support it) or not
-// (then it is probably a typo). All problems of a file are reported at once,
-// joined with errors.Join.
+// (then it is probably a typo):
+//
+//	topologies/x.clab.yml: node "gm1": field "ports" is not supported by getlab: ... (line 12)
+//	topologies/x.clab.yml: node "gm1": field "imgae" is not a containerlab node field (did you mean "image"?) (line 9)
+//
+// All problems of a file are reported at once, joined with errors.Join, one
+// per line. Besides unknown keys, these are errors: a kind other than linux
+// and bridge; a linux node without an image (containerlab requires one too);
+// a node name that is empty, longer than 32 bytes or not made of letters,
+// digits, '.', '_' and '-' starting with a letter or digit; a bridge name
+// longer than 15 bytes (it names the bridge device); a link endpoint naming
+// an unknown node, not of the form NODE:INTERFACE, or with an interface name
+// longer than 15 bytes, with other characters, or eth0 (containerlab's
+// management interface) or lo; an interface used by two links; a link with
+// both ends on the same interface; an MTU outside 68..65535; a bind without
+// ':' (an anonymous volume), with a relative container path or with options
+// other than ro and rw; a sysctl outside net.*; YAML that is not one
+// document, has duplicate keys or values of the wrong type.
+//
+// Left out, and therefore errors: the top-level prefix, mgmt, settings and
+// debug (getlab has no management network and names nodes by their topology
+// names), topology.groups, link types other than veth and containerlab's
+// special endpoints (host, mgmt-net, macvlan), per-link and per-endpoint
+// addresses, MACs and vars, embedded or remote startup-configs, ~ and
+// __clabDir__/__clabNodeDir__ in host paths, env's __IMPORT_ENVS, and every
+// node field not listed above.
 //
 // # Inheritance (as containerlab resolves it, types/topology.go)
 //

@@ -339,3 +339,30 @@ func TestLoad(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// TestLimitsAccepted checks the values right at the limits load.
+func TestLimitsAccepted(t *testing.T) {
+	long := strings.Repeat("n", MaxNodeNameLen)
+	br := strings.Repeat("b", MaxBridgeNameLen)
+	iface := strings.Repeat("i", MaxIfaceNameLen)
+	topo := mustParse(t, `
+name: limits
+topology:
+  defaults: {kind: linux, image: x}
+  nodes:
+    `+long+`:
+    b:
+    `+br+`: {kind: bridge}
+  links:
+    - endpoints: ["`+long+`:`+iface+`", "b:eth1"]
+      mtu: 68
+    - endpoints: ["`+long+`:eth1", "`+br+`:`+iface+`"]
+      mtu: 65535
+`)
+	if topo.Links[0].MTU != MinMTU || topo.Links[1].MTU != MaxMTU {
+		t.Errorf("MTUs %d %d", topo.Links[0].MTU, topo.Links[1].MTU)
+	}
+	if got := topo.Node(long).Interfaces; !reflect.DeepEqual(got, []string{iface, "eth1"}) {
+		t.Errorf("interfaces %v", got)
+	}
+}

@@ -105,7 +105,7 @@ func CollectArtifacts(lab *netns.Lab) {
 		if err := os.MkdirAll(nd, 0o755); err != nil {
 			continue
 		}
-		for _, f := range []string{n.Name + ".log", "exec.log", "holder.log"} {
+		for _, f := range []string{n.Name + ".log", "exec.log"} {
 			copyFile(filepath.Join(n.Dir, f), filepath.Join(nd, f))
 		}
 		state, err := snapshot.Node(n.NetNS)
