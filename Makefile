@@ -7,7 +7,7 @@
 GO      ?= go
 GINKGO  ?= $(GO) tool ginkgo
 LABELS  ?=
-PROCS   ?= 1
+PROCS   ?= 2
 REPORTS ?= reports/out
 TIMEOUT ?= 25m
 BIN     := $(CURDIR)/bin

@@ -4,6 +4,7 @@
 package smoke
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"strconv"
@@ -24,7 +25,7 @@ var (
 	hostB = netip.MustParseAddr("203.0.113.10")
 )
 
-var _ = Describe("basic topology", Ordered, Label("smoke"), func() {
+var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
 	var lab *netns.Lab
 
 	BeforeAll(func(ctx SpecContext) {
@@ -88,6 +89,45 @@ var _ = Describe("basic topology", Ordered, Label("smoke"), func() {
 		Expect(r.Lost + r.Duplicated + r.Reordered).To(BeZero())
 	})
 
+	It("leaves each node's state and logs as artifacts", func() {
+		// Artifacts of the earlier specs were written by AfterEach.
+		entries, err := os.ReadDir(suitekit.ReportsDir())
+		Expect(err).NotTo(HaveOccurred())
+		var found bool
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "comes_up_as_the_topology_file") {
+				_, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/gm1/state.txt")
+				Expect(err).NotTo(HaveOccurred())
+				found = true
+			}
+		}
+		Expect(found).To(BeTrue(), "artifact folder of the first spec")
+	})
+})
+
+// The fault specs get a lab of their own, so with `ginkgo -p` the two
+// containers run side by side on two labs of the same file.
+var _ = Describe("basic topology: faults", Ordered, Label("smoke"), func() {
+	var lab *netns.Lab
+
+	BeforeAll(func(ctx SpecContext) {
+		lab = suitekit.Deploy(ctx, "basic.clab.yml")
+	})
+	AfterEach(func() { suitekit.CollectArtifacts(lab) })
+
+	probe := func(ctx SpecContext, port uint16, count int) traffic.Report {
+		s, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From: traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-a"), Addr: hostA},
+			To:   traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-b"), Addr: hostB},
+			Port: port, Rate: 2000, Count: count,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := s.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(fmt.Sprintf("probe %d", port), r.String())
+		return r
+	}
+
 	It("loses probe packets while a WAN link is down and recovers when it is up", func(ctx SpecContext) {
 		// The cut is made at the core bridge's port, as a WAN failure is:
 		// gm1 loses carrier but keeps its routes, so traffic resumes by itself.
@@ -133,18 +173,56 @@ var _ = Describe("basic topology", Ordered, Label("smoke"), func() {
 		Expect(r2.Lost).To(BeZero(), r2.String())
 	})
 
-	It("leaves each node's state and logs as artifacts", func() {
-		// Artifacts of the earlier specs were written by AfterEach.
-		entries, err := os.ReadDir(suitekit.ReportsDir())
+	It("loses about the configured share of packets on a lossy WAN link", func(ctx SpecContext) {
+		imp, err := fault.AddLoss(suitekit.NetNS(lab, "gm2"), "eth1", 30, fault.Ingress)
 		Expect(err).NotTo(HaveOccurred())
-		var found bool
-		for _, e := range entries {
-			if strings.Contains(e.Name(), "comes_up_as_the_topology_file") {
-				_, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/gm1/state.txt")
-				Expect(err).NotTo(HaveOccurred())
-				found = true
-			}
+		r := probe(ctx, 9010, 2000)
+		dropped, err := imp.Dropped()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(imp.Remove()).To(Succeed())
+		// 30% of 2000: the binomial spread is ±20 packets; allow ±5 points.
+		Expect(r.Lost).To(BeNumerically("~", 600, 100), r.String())
+		Expect(dropped).To(Equal(r.Lost), "every lost probe was dropped by the impairment")
+		Expect(probe(ctx, 9011, 500).Lost).To(BeZero(), "loss gone after Remove")
+	})
+
+	It("cuts a partition between node sets and heals it", func(ctx SpecContext) {
+		node := func(name string) fault.Node { return fault.Node{Name: name, NetNS: suitekit.NetNS(lab, name)} }
+		ks1 := netip.MustParseAddr("192.0.2.1")
+		cut, err := fault.Partition([]fault.Node{node("ks1")}, []fault.Node{node("gm1")})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = traffic.Ping(ctx, suitekit.NetNS(lab, "gm1"), ks1, 300*time.Millisecond)
+		Expect(err).To(HaveOccurred(), "gm1 reaches ks1 across the partition")
+		_, err = traffic.Ping(ctx, suitekit.NetNS(lab, "gm2"), ks1, time.Second)
+		Expect(err).NotTo(HaveOccurred(), "gm2 is outside the partition")
+		Expect(cut.Remove()).To(Succeed())
+		_, err = traffic.Ping(ctx, suitekit.NetNS(lab, "gm1"), ks1, time.Second)
+		Expect(err).NotTo(HaveOccurred(), "healed")
+		state, err := snapshot.Node(suitekit.NetNS(lab, "gm1"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(state).NotTo(ContainSubstring(fault.TableName), "no fault table left after Remove")
+	})
+
+	It("drops packets larger than a lowered MTU and carries them again when restored", func(ctx SpecContext) {
+		hostBNS := suitekit.NetNS(lab, "host-b")
+		sized := func(port uint16, size int) traffic.Report {
+			s, err := traffic.StartStream(ctx, traffic.StreamConfig{
+				From: traffic.Endpoint{NetNS: suitekit.NetNS(lab, "host-a"), Addr: hostA},
+				To:   traffic.Endpoint{NetNS: hostBNS, Addr: hostB},
+				Port: port, Rate: 1000, Count: 200, Size: size,
+			})
+			Expect(err).NotTo(HaveOccurred())
+			r, err := s.Wait()
+			Expect(err).NotTo(HaveOccurred())
+			AddReportEntry(fmt.Sprintf("probe %d (%d bytes)", port, size), r.String())
+			return r
 		}
-		Expect(found).To(BeTrue(), "artifact folder of the first spec")
+		// A veth drops frames above its MTU on receive, silently: no ICMP
+		// goes back, so host-a caches no path MTU and the restore is clean.
+		Expect(fault.SetMTU(hostBNS, "eth1", 1280)).To(Succeed())
+		Expect(sized(9020, 1300).Received).To(BeZero(), "1328-byte datagrams through a 1280 MTU")
+		Expect(sized(9021, 1000).Lost).To(BeZero(), "1028-byte datagrams fit")
+		Expect(fault.SetMTU(hostBNS, "eth1", 1500)).To(Succeed())
+		Expect(sized(9022, 1300).Lost).To(BeZero(), "after the MTU is restored")
 	})
 })
