@@ -4,11 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
@@ -33,44 +31,15 @@ func newNS(t testing.TB) string {
 	var b [4]byte
 	rand.Read(b[:])
 	name := "glft-" + hex.EncodeToString(b[:])
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, err := netns.NewNamed(name)
-		if err == nil {
-			h.Close()
-		}
-		if serr := netns.Set(orig); serr != nil {
-			errc <- errors.Join(err, serr) // thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
+	if _, err := nsdo.CreateNamed(name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := netns.DeleteNamed(name); err != nil {
 			t.Errorf("delete namespace %s: %v", name, err)
 		}
 	})
-	path := "/run/netns/" + name
-	withHandle(t, path, func(h *netlink.Handle) error {
-		lo, err := h.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		return h.LinkSetUp(lo)
-	})
-	return path
+	return "/run/netns/" + name
 }
 
 // withHandle runs fn with an rtnetlink handle in the namespace at path.

@@ -62,24 +62,17 @@ func (l *Lab) eachNode(fn func(tn *topo.Node, n *Node) error) error {
 
 func (l *Lab) createNamespaces(context.Context) error {
 	return l.eachNode(func(tn *topo.Node, n *Node) error {
-		if err := createNamespace(n.NetNS); err != nil {
+		if _, err := nsdo.CreateNamed(filepath.Base(n.NetNS)); err != nil {
 			return err
+		}
+		if tn.Kind != "bridge" {
+			return nil
 		}
 		h, err := handleAt(n.NetNS)
 		if err != nil {
 			return err
 		}
 		defer h.Close()
-		lo, err := h.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		if err := h.LinkSetUp(lo); err != nil {
-			return fmt.Errorf("loopback up: %w", err)
-		}
-		if tn.Kind != "bridge" {
-			return nil
-		}
 		// The bridge device takes the node's name, as the host bridge a
 		// containerlab bridge node names does.
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: tn.Name}}

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/getlab/getlab/harness/nsdo"
 	"github.com/getlab/getlab/harness/topo"
 )
 
@@ -29,9 +30,8 @@ import (
 // lab creates: "getlab-3fa9c1-gm1" is node gm1 of lab getlab-3fa9c1.
 const Prefix = "getlab-"
 
-// nsDir is where named network namespaces live (iproute2's convention, so
-// `ip netns list` and `ip netns exec` see them).
-const nsDir = "/run/netns"
+// nsDir is where the lab's named network namespaces live.
+const nsDir = nsdo.NamedDir
 
 // Options tune a deployment.
 type Options struct {

@@ -4,50 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
 
-	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// createNamespace makes a named network namespace at path (under nsDir) with
-// its loopback up, on a locked thread that is switched back afterwards.
-func createNamespace(path string) error {
-	if err := os.MkdirAll(nsDir, 0o755); err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, err := vnetns.NewNamed(filepath.Base(path))
-		if err == nil {
-			h.Close()
-		}
-		if serr := vnetns.Set(orig); serr != nil {
-			// The thread is in the wrong namespace: keep it locked so it
-			// dies with this goroutine.
-			errc <- errors.Join(err, serr)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		return fmt.Errorf("create namespace %s: %w", path, err)
-	}
-	return nil
-}
 
 // removeNamespace kills every process still inside the namespace at path
 // (exec leftovers, a daemon that ignored SIGTERM, a crashed lab's holders),

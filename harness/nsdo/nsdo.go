@@ -8,9 +8,13 @@
 package nsdo
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -52,4 +56,56 @@ func Do(nsPath string, fn func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
+}
+
+// NamedDir is where named network namespaces live (iproute2's convention, so
+// `ip netns list` and `ip netns exec` see them).
+const NamedDir = "/run/netns"
+
+// CreateNamed makes a named network namespace, NamedDir/name, with its
+// loopback up, and returns its path. The thread that creates it is switched
+// back, or discarded if it cannot be.
+func CreateNamed(name string) (string, error) {
+	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
+		return "", fmt.Errorf("nsdo: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		h, err := netns.NewNamed(name)
+		if err == nil {
+			err = loopbackUp(h)
+			h.Close()
+		}
+		if serr := netns.Set(orig); serr != nil {
+			errc <- errors.Join(err, serr) // the thread stays locked and dies
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		return "", fmt.Errorf("nsdo: create namespace %s: %w", name, err)
+	}
+	return filepath.Join(NamedDir, name), nil
+}
+
+func loopbackUp(ns netns.NsHandle) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
 }
