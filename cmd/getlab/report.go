@@ -31,13 +31,13 @@ func cmdReport(args []string) error {
 	if err := json.Unmarshal(b, &reports); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if len(reports) == 0 {
-		return errors.New(path + ": no suite ran")
-	}
 	return summarize(os.Stdout, reports, filepath.Dir(path))
 }
 
 func summarize(w io.Writer, reports []types.Report, dir string) error {
+	if len(reports) == 0 {
+		return errors.New(filepath.Join(dir, "report.json") + ": no suite ran")
+	}
 	var total struct{ passed, failed, skipped, pending, specs int }
 	var failures []types.SpecReport
 	var took time.Duration
@@ -76,8 +76,8 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 		fmt.Fprintf(w, "  %-4s %-28s %3d passed %3d failed %3d skipped  %v\n",
 			verdict, r.SuiteDescription, passed, failed, skipped, r.RunTime.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "total: %d passed, %d failed, %d skipped, %d pending in %v\n",
-		total.passed, total.failed, total.skipped, total.pending, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d specs in %v, %d pending\n", total.passed+total.failed+total.skipped+total.pending,
+		took.Round(time.Millisecond), total.pending)
 	for _, s := range failures {
 		msg, _, _ := strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
 		fmt.Fprintf(w, "\nFAILED %s\n  at %s\n  %s\n", s.FullText(), s.Failure.Location, msg)
@@ -89,5 +89,7 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 	}
 	fmt.Fprintf(w, "\nJUnit: %s  JSON: %s  artifacts: %s/<spec>/\n",
 		filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"), dir)
+	// Last, alone on its line, in the form CI runners read.
+	fmt.Fprintf(w, "conformance: %d passed, %d failed, %d skipped\n", total.passed, total.failed, total.skipped)
 	return nil
 }
