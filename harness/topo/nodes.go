@@ -1,0 +1,475 @@
+package topo
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (p *parser) topology(root *yaml.Node, t *Topology) {
+	es, ok := p.entries(root, "", "the file")
+	if !ok {
+		return
+	}
+	var topo *yaml.Node
+	hasName := false
+	for _, e := range es {
+		switch e.key {
+		case "name":
+			hasName = true
+			if s, ok := p.nonEmptyStr(e.val, "", "name"); ok {
+				if !labNameRE.MatchString(s) {
+					p.errorf(e.keyN, "", "name %q must start with a letter or digit and hold only letters, digits, '.', '_' and '-'", s)
+				}
+				t.Name = s
+			}
+		case "topology":
+			topo = e.val
+		default:
+			p.unknownField(e.keyN, "", e.key, topLevelFields, "top-level")
+		}
+	}
+	if !hasName {
+		p.errorf(root, "", "field %q is required", "name")
+	}
+	if topo == nil {
+		p.errorf(root, "", "field %q is required", "topology")
+		return
+	}
+
+	tes, ok := p.entries(topo, "topology", "topology")
+	if !ok {
+		return
+	}
+	var defaultsN, kindsN, nodesN, linksN *yaml.Node
+	var nodesKey *yaml.Node
+	for _, e := range tes {
+		switch e.key {
+		case "defaults":
+			defaultsN = e.val
+		case "kinds":
+			kindsN = e.val
+		case "nodes":
+			nodesN, nodesKey = e.val, e.keyN
+		case "links":
+			linksN = e.val
+		default:
+			p.unknownField(e.keyN, "topology", e.key, topologyFields, "topology")
+		}
+	}
+
+	defaults := &level{where: "defaults", set: map[string]*yaml.Node{}}
+	if defaultsN != nil {
+		defaults = p.level(defaultsN, "defaults", secDefaults)
+		if defaults.kind != "" && !supportedKind(defaults.kind) {
+			p.errorf(defaults.set["kind"], "defaults", "kind %q is not supported by getlab (only %q and %q)", defaults.kind, KindLinux, KindBridge)
+		}
+	}
+	kinds := map[string]*level{}
+	if kindsN != nil {
+		if kes, ok := p.entries(kindsN, "topology.kinds", "topology.kinds"); ok {
+			for _, e := range kes {
+				where := fmt.Sprintf("kind %q", e.key)
+				if !supportedKind(e.key) {
+					p.errorf(e.keyN, "topology.kinds", "kind %q is not supported by getlab (only %q and %q)", e.key, KindLinux, KindBridge)
+					continue
+				}
+				kinds[e.key] = p.level(e.val, where, secKind)
+			}
+		}
+	}
+	if b := kinds[KindBridge]; b != nil {
+		for _, f := range containerFields {
+			if v := b.set[f]; v != nil {
+				p.errorf(v, b.where, "field %q has no effect on bridge nodes", f)
+			}
+		}
+	}
+
+	if nodesN == nil {
+		p.errorf(topo, "topology", "field %q is required", "nodes")
+		return
+	}
+	nes, ok := p.entries(nodesN, "topology.nodes", "topology.nodes")
+	if !ok {
+		return
+	}
+	if len(nes) == 0 {
+		p.errorf(nodesKey, "topology.nodes", "no nodes are defined")
+	}
+	for _, e := range nes {
+		where := fmt.Sprintf("node %q", e.key)
+		p.declared[e.key] = true
+		p.checkNodeName(e.keyN, where, e.key)
+		var l *level
+		if isNull(e.val) {
+			l = &level{where: where, set: map[string]*yaml.Node{}}
+		} else {
+			l = p.level(e.val, where, secNode)
+		}
+		if n := p.resolve(e.key, e.keyN, l, defaults, kinds); n != nil {
+			t.Nodes = append(t.Nodes, n)
+		}
+	}
+
+	if linksN != nil {
+		p.links(linksN, t)
+	}
+}
+
+func supportedKind(k string) bool { return k == KindLinux || k == KindBridge }
+
+func (p *parser) checkNodeName(k *yaml.Node, where, name string) {
+	switch {
+	case name == "":
+		p.errorf(k, where, "a node name must not be empty")
+	case len(name) > MaxNodeNameLen:
+		p.errorf(k, where, "node name is %d bytes long; at most %d are allowed", len(name), MaxNodeNameLen)
+	case !nodeNameRE.MatchString(name):
+		p.errorf(k, where, "node name must start with a letter or digit and hold only letters, digits, '.', '_' and '-'")
+	}
+}
+
+// --- node settings (defaults, kinds.<kind>, nodes.<name>) ---
+
+const (
+	secDefaults = iota
+	secKind
+	secNode
+)
+
+// containerFields are the settings that only mean something for a node that
+// runs processes (kind linux); a bridge takes none of them.
+var containerFields = []string{
+	"image", "cmd", "exec", "env", "binds", "startup-config", "privileged", "cap-add", "sysctls",
+}
+
+// level is what one level (defaults, a kind, a node) sets.
+type level struct {
+	where string
+	set   map[string]*yaml.Node // key node of each field this level sets
+
+	kind, image, cmd, startupConfig string
+	privileged                      *bool
+	exec                            []string
+	env, labels, sysctls            map[string]string
+	binds                           []Bind
+	capAdd                          []string
+}
+
+func (p *parser) level(n *yaml.Node, where string, sec int) *level {
+	l := &level{where: where, set: map[string]*yaml.Node{}}
+	what := map[int]string{secDefaults: "topology.defaults", secKind: "a kind entry", secNode: "a node"}[sec]
+	es, ok := p.entries(n, where, what)
+	if !ok {
+		return l
+	}
+	for _, e := range es {
+		l.set[e.key] = e.keyN
+		switch e.key {
+		case "kind":
+			if sec == secKind {
+				p.errorf(e.keyN, where, "field %q has no effect in topology.kinds (set it on the node or in topology.defaults)", "kind")
+				continue
+			}
+			l.kind, _ = p.nonEmptyStr(e.val, where, e.key)
+		case "image":
+			l.image, _ = p.nonEmptyStr(e.val, where, e.key)
+		case "cmd":
+			l.cmd, _ = p.nonEmptyStr(e.val, where, e.key)
+		case "startup-config":
+			if s, ok := p.nonEmptyStr(e.val, where, e.key); ok {
+				l.startupConfig, _ = p.startupConfig(e.val, where, s)
+			}
+		case "privileged":
+			if b, ok := p.boolean(e.val, where, e.key); ok {
+				l.privileged = &b
+			}
+		case "exec":
+			l.exec, _ = p.strList(e.val, where, e.key, true)
+		case "env":
+			l.env = p.env(e.val, where)
+		case "labels":
+			l.labels = p.labels(e.val, where)
+		case "sysctls":
+			l.sysctls = p.sysctls(e.val, where)
+		case "binds":
+			l.binds = p.binds(e.val, where)
+		case "cap-add":
+			l.capAdd = p.caps(e.val, where)
+		default:
+			delete(l.set, e.key)
+			p.unknownField(e.keyN, where, e.key, nodeFields, "node")
+		}
+	}
+	return l
+}
+
+func (p *parser) startupConfig(n *yaml.Node, where, s string) (string, bool) {
+	switch {
+	case strings.Contains(s, "\n"):
+		p.errorf(n, where, "an embedded startup-config is not supported by getlab; give a file path")
+	case strings.Contains(s, "://"):
+		p.errorf(n, where, "a remote startup-config (%s) is not supported by getlab; give a file path", s)
+	default:
+		if h, ok := p.hostPath(n, where, "startup-config", s); ok {
+			return h, true
+		}
+	}
+	return "", false
+}
+
+// hostPath makes a host path absolute against the topology's directory.
+func (p *parser) hostPath(n *yaml.Node, where, field, s string) (string, bool) {
+	switch {
+	case strings.HasPrefix(s, "~"):
+		p.errorf(n, where, "%s: host path %q: ~ is not supported by getlab; give a path relative to the topology file", field, s)
+		return "", false
+	case strings.Contains(s, "__clab"):
+		p.errorf(n, where, "%s: host path %q: containerlab's __clabDir__ and __clabNodeDir__ are not supported by getlab", field, s)
+		return "", false
+	}
+	if !filepath.IsAbs(s) {
+		s = filepath.Join(p.dir, s)
+	}
+	return filepath.Clean(s), true
+}
+
+func (p *parser) env(n *yaml.Node, where string) map[string]string {
+	m, _ := p.scalarMap(n, where, "env", "!!str", "!!int", "!!float", "!!bool")
+	for k := range m {
+		switch {
+		case k == "__IMPORT_ENVS":
+			p.errorf(deref(n), where, "env: containerlab's __IMPORT_ENVS is not supported by getlab; list the variables")
+			delete(m, k)
+		case k == "" || strings.Contains(k, "="):
+			p.errorf(deref(n), where, "env: %q is not a valid variable name", k)
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func (p *parser) labels(n *yaml.Node, where string) map[string]string {
+	m, _ := p.scalarMap(n, where, "labels", "!!str", "!!int", "!!float")
+	for k, v := range m {
+		switch {
+		case k == "":
+			p.errorf(deref(n), where, "labels: a label name must not be empty")
+			delete(m, k)
+		case k == "containerlab" || strings.HasPrefix(k, "clab-"):
+			p.errorf(deref(n), where, "labels: %q is reserved by containerlab", k)
+			delete(m, k)
+		case v == "" || strings.HasPrefix(v, "-"):
+			p.errorf(deref(n), where, "labels: %q must be a non-empty string or a number not below 0", k)
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func (p *parser) sysctls(n *yaml.Node, where string) map[string]string {
+	m, _ := p.scalarMap(n, where, "sysctls", "!!str", "!!int", "!!float")
+	for k, v := range m {
+		switch {
+		case !sysctlRE.MatchString(k):
+			p.errorf(deref(n), where, "sysctls: %q is not a sysctl name", k)
+			delete(m, k)
+		case !strings.HasPrefix(k, "net.") && !strings.HasPrefix(k, "net/"):
+			p.errorf(deref(n), where, "sysctls: %q is not supported by getlab: only net.* sysctls belong to a node's network namespace", k)
+			delete(m, k)
+		case v == "" || strings.ContainsAny(v, "\n"):
+			p.errorf(deref(n), where, "sysctls: %q needs a one-line value", k)
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func (p *parser) caps(n *yaml.Node, where string) []string {
+	list, _ := p.strList(n, where, "cap-add", false)
+	var out []string
+	for _, c := range list {
+		u := strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+		if !capRE.MatchString(u) {
+			p.errorf(deref(n), where, "cap-add: %q is not a capability name", c)
+			continue
+		}
+		if !contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (p *parser) binds(n *yaml.Node, where string) []Bind {
+	list, _ := p.strList(n, where, "binds", true)
+	var out []Bind
+	at := map[string]string{}
+	for _, s := range list {
+		b, ok := p.bind(deref(n), where, s)
+		if !ok {
+			continue
+		}
+		if prev, dup := at[b.Node]; dup {
+			p.errorf(deref(n), where, "binds: %q and %q both bind %s", prev, s, b.Node)
+			continue
+		}
+		at[b.Node] = s
+		out = append(out, b)
+	}
+	return out
+}
+
+// bind parses HOST:CONTAINER[:OPTIONS], the docker --volume form containerlab
+// uses, restricted to what every getlab runtime can do: a host path (absolute,
+// or relative to the topology file) bound at an absolute path, read-write or
+// read-only.
+func (p *parser) bind(n *yaml.Node, where, s string) (Bind, bool) {
+	parts := strings.Split(s, ":")
+	switch {
+	case len(parts) == 1:
+		p.errorf(n, where, "binds: %q has no ':': anonymous volumes are not supported by getlab; write HOST:CONTAINER[:ro]", s)
+		return Bind{}, false
+	case len(parts) > 3:
+		p.errorf(n, where, "binds: %q has more than two ':'; write HOST:CONTAINER[:ro]", s)
+		return Bind{}, false
+	case parts[0] == "":
+		p.errorf(n, where, "binds: %q has an empty host path", s)
+		return Bind{}, false
+	case !path.IsAbs(parts[1]):
+		p.errorf(n, where, "binds: %q: the container path %q must be absolute", s, parts[1])
+		return Bind{}, false
+	}
+	b := Bind{Node: path.Clean(parts[1])}
+	if b.Node == "/" {
+		p.errorf(n, where, "binds: %q would bind over the node's root", s)
+		return Bind{}, false
+	}
+	if len(parts) == 3 {
+		ro, rw := false, false
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro":
+				ro = true
+			case "rw":
+				rw = true
+			default:
+				p.errorf(n, where, "binds: %q: option %q is not supported by getlab (only ro and rw)", s, o)
+				return Bind{}, false
+			}
+		}
+		if ro && rw {
+			p.errorf(n, where, "binds: %q is both ro and rw", s)
+			return Bind{}, false
+		}
+		b.ReadOnly = ro
+	}
+	h, ok := p.hostPath(n, where, "binds", parts[0])
+	if !ok {
+		return Bind{}, false
+	}
+	b.Host = h
+	return b, true
+}
+
+// resolve builds a node from its own level, its kind's and the defaults.
+func (p *parser) resolve(name string, keyN *yaml.Node, nl, defaults *level, kinds map[string]*level) *Node {
+	kind := nl.kind
+	if kind == "" {
+		kind = defaults.kind
+	}
+	switch {
+	case kind == "":
+		if nl.set["kind"] == nil {
+			p.errorf(keyN, nl.where, "no kind: set %q on the node or in topology.defaults", "kind")
+		}
+		return nil
+	case !supportedKind(kind):
+		if nl.kind != "" {
+			p.errorf(nl.set["kind"], nl.where, "kind %q is not supported by getlab (only %q and %q)", kind, KindLinux, KindBridge)
+		}
+		return nil
+	}
+	kl := kinds[kind]
+	if kl == nil {
+		kl = &level{set: map[string]*yaml.Node{}}
+	}
+	levels := []*level{defaults, kl, nl} // least to most specific
+
+	n := &Node{Name: name, Kind: kind, Labels: mergeMaps(levels, func(l *level) map[string]string { return l.labels })}
+	if kind == KindBridge {
+		for _, f := range containerFields {
+			if k := nl.set[f]; k != nil {
+				p.errorf(k, nl.where, "field %q has no effect on a bridge node", f)
+			}
+		}
+		if len(name) > MaxBridgeNameLen {
+			p.errorf(keyN, nl.where, "a bridge node's name names its bridge device, so it may be at most %d bytes long, not %d", MaxBridgeNameLen, len(name))
+		}
+		return n
+	}
+
+	n.Image = firstSet(levels, func(l *level) string { return l.image })
+	n.Cmd = firstSet(levels, func(l *level) string { return l.cmd })
+	n.StartupConfig = firstSet(levels, func(l *level) string { return l.startupConfig })
+	for _, l := range levels {
+		if l.privileged != nil {
+			n.Privileged = *l.privileged
+		}
+		n.Exec = append(n.Exec, l.exec...)
+		for _, c := range l.capAdd {
+			if !contains(n.CapAdd, c) {
+				n.CapAdd = append(n.CapAdd, c)
+			}
+		}
+		for _, b := range l.binds {
+			replaced := false
+			for i := range n.Binds {
+				if n.Binds[i].Node == b.Node {
+					n.Binds[i], replaced = b, true
+				}
+			}
+			if !replaced {
+				n.Binds = append(n.Binds, b)
+			}
+		}
+	}
+	n.Env = mergeMaps(levels, func(l *level) map[string]string { return l.env })
+	n.Sysctls = mergeMaps(levels, func(l *level) map[string]string { return l.sysctls })
+
+	if n.Image == "" {
+		p.errorf(keyN, nl.where, "field %q is required for kind %s: set it on the node, in topology.kinds.%s or in topology.defaults", "image", kind, kind)
+	}
+	return n
+}
+
+func firstSet(levels []*level, get func(*level) string) string {
+	for i := len(levels) - 1; i >= 0; i-- {
+		if v := get(levels[i]); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// mergeMaps merges a map over the levels, the more specific value winning.
+// The result is never nil.
+func mergeMaps(levels []*level, get func(*level) map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, l := range levels {
+		for k, v := range get(l) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// --- links ---
+
+// specialNodes are the endpoint node names containerlab gives a meaning of
+// its own in brief links.
+var specialNodes = []string{"host", "mgmt-net", "macvlan"}
