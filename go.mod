@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/google/nftables v0.3.0
-	github.com/gopacket/gopacket v1.7.7
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
