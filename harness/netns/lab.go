@@ -129,7 +129,11 @@ func newLab(t *topo.Topology, opts Options) (*Lab, error) {
 			return nil, err
 		}
 		id = Prefix + hex.EncodeToString(b[:])
-		if _, err := os.Stat(filepath.Join(opts.LabRoot, id)); errors.Is(err, os.ErrNotExist) {
+		// Free both as a directory here and as namespaces, which another
+		// lab root may be using.
+		_, err := os.Stat(filepath.Join(opts.LabRoot, id))
+		inUse, _ := filepath.Glob(filepath.Join(nsDir, id+"-*"))
+		if errors.Is(err, os.ErrNotExist) && len(inUse) == 0 {
 			break
 		}
 	}
