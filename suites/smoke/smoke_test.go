@@ -15,6 +15,7 @@ import (
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/snapshot"
 	"github.com/getlab/getlab/harness/traffic"
+	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -26,12 +27,16 @@ var (
 )
 
 var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
-	var lab *netns.Lab
+	var (
+		lab     *netns.Lab
+		capture *pcap.Capture
+	)
 
 	BeforeAll(func(ctx SpecContext) {
 		lab = suitekit.Deploy(ctx, "basic.clab.yml")
 	})
-	AfterEach(func() { suitekit.CollectArtifacts(lab) })
+	BeforeEach(func() { capture = suitekit.StartCapture(lab) })
+	AfterEach(func() { suitekit.CollectArtifacts(lab, capture) })
 
 	It("comes up as the topology file describes it", func() {
 		Expect(lab.Nodes).To(HaveLen(6))
@@ -98,6 +103,9 @@ var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
 			if strings.Contains(e.Name(), "comes_up_as_the_topology_file") {
 				_, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/gm1/state.txt")
 				Expect(err).NotTo(HaveOccurred())
+				st, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/capture.pcapng")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(st.Size()).To(BeNumerically(">", 0))
 				found = true
 			}
 		}
@@ -108,12 +116,16 @@ var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
 // The fault specs get a lab of their own, so with `ginkgo -p` the two
 // containers run side by side on two labs of the same file.
 var _ = Describe("basic topology: faults", Ordered, Label("smoke"), func() {
-	var lab *netns.Lab
+	var (
+		lab     *netns.Lab
+		capture *pcap.Capture
+	)
 
 	BeforeAll(func(ctx SpecContext) {
 		lab = suitekit.Deploy(ctx, "basic.clab.yml")
 	})
-	AfterEach(func() { suitekit.CollectArtifacts(lab) })
+	BeforeEach(func() { capture = suitekit.StartCapture(lab) })
+	AfterEach(func() { suitekit.CollectArtifacts(lab, capture) })
 
 	probe := func(ctx SpecContext, port uint16, count int) traffic.Report {
 		s, err := traffic.StartStream(ctx, traffic.StreamConfig{

@@ -14,6 +14,7 @@ import (
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/snapshot"
 	"github.com/getlab/getlab/harness/topo"
+	"github.com/getlab/getlab/pcap"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -91,14 +92,35 @@ func ArtifactDir() string {
 	return dir
 }
 
-// CollectArtifacts copies every node's logs and writes its network state
-// and the lab description into the current spec's artifact folder. Call it
-// from AfterEach so each spec leaves what it saw, passed or failed.
-func CollectArtifacts(lab *netns.Lab) {
+// StartCapture captures every link of lab into the current spec's artifact
+// folder (capture.pcapng, one pcapng interface per link). Call it from
+// BeforeEach and hand the result to CollectArtifacts.
+func StartCapture(lab *netns.Lab) *pcap.Capture {
+	pts, err := pcap.Points(lab.Topology(), lab.NetNS)
+	Expect(err).NotTo(HaveOccurred())
+	c, err := pcap.Start(filepath.Join(ArtifactDir(), "capture.pcapng"), pts)
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+// CollectArtifacts stops the spec's capture (if any), copies every node's
+// logs and writes its network state and the lab description into the
+// current spec's artifact folder. Call it from AfterEach so each spec
+// leaves what it saw, passed or failed.
+func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 	if lab == nil {
 		return
 	}
 	dir := ArtifactDir()
+	if capture != nil {
+		stats, err := capture.Stop()
+		Expect(err).NotTo(HaveOccurred())
+		for _, st := range stats {
+			if st.Dropped > 0 {
+				AddReportEntry("capture dropped frames", fmt.Sprintf("%s: %d", st.Point.Name, st.Dropped))
+			}
+		}
+	}
 	copyFile(filepath.Join(lab.Dir, "lab.json"), filepath.Join(dir, "lab.json"))
 	for _, n := range lab.Nodes {
 		nd := filepath.Join(dir, n.Name)
