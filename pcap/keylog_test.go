@@ -131,7 +131,7 @@ func TestTsharkDecryptsESPWithExportedKeys(t *testing.T) {
 	got := string(bytes.TrimSpace(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:]))
 	// The vector's trailer says pad length 0, next header 1; the
 	// plaintext is the IPv4 packet 4500003e698f... of the draft.
-	if !strings.HasPrefix(got, "0x0000a5f8;1;0;1;4500003e698f000080114dccc0a80102") {
+	if !strings.HasPrefix(got, "0x0000a5f8;1;0;0x01;4500003e698f000080114dccc0a80102") {
 		t.Errorf("tshark fields = %q\nfull output:\n%s", got, out)
 	}
 	// The profile directory holds the same rows.
