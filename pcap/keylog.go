@@ -17,13 +17,15 @@ package pcap
 //	    from which each phase-2 exchange's IV is hashed with its message ID).
 //	GDOI_KEK spi=<16 octets> enc=<cipher> key=<hex> iv=<hex> [group=<id>]
 //	    A group's rekey SA: spi is the KEK cookie pair of GROUPKEY-PUSH headers.
-//	ESP      spi=<4 octets> enc=<cipher> key=<hex> auth=<integrity> [authkey=<hex>]
+//	ESP      spi=<4 octets> transform=<name> key=<hex> [authkey=<hex>]
 //	         [src=<addr|*>] [dst=<addr|*>] [group=<id>]
-//	    A TEK. For GCM, key is the AES key followed by the 4-octet salt.
+//	    A TEK. transform uses strongSwan's ESP proposal keywords, as
+//	    gateway/wire/esp names them: aes128gcm16, aes256gcm16, aes128-sha1,
+//	    aes256-sha256, null-sha256, ... For GCM, key is the AES key followed
+//	    by the 4-octet salt (RFC 4106); authkey is the HMAC key.
 //
-// Ciphers: aes-cbc (the key length gives 128/192/256), 3des-cbc,
-// aes-gcm-16, aes-gcm-12, aes-gcm-8, null. Integrity: hmac-sha1-96,
-// hmac-sha256-128, hmac-sha384-192, hmac-sha512-256, null (GCM).
+// Phase-1 and KEK ciphers: aes-cbc (the key length gives 128/192/256) and
+// 3des-cbc.
 
 import (
 	"bufio"
@@ -33,6 +35,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	espwire "github.com/getlab/getlab/gateway/wire/esp"
 )
 
 // KeyLog holds the secrets read from key-log files.
@@ -62,11 +66,10 @@ type KEKKeys struct {
 
 // ESPKeys are a TEK's keys.
 type ESPKeys struct {
-	SPI      uint32
-	Enc      string
-	Key      []byte
-	Auth     string
-	AuthKey  []byte
+	SPI       uint32
+	Transform espwire.Transform
+	Key       []byte
+	AuthKey   []byte
 	Src, Dst string // "*" when the SA is not bound to an address
 	Group    string
 }
@@ -136,10 +139,10 @@ func (kl *KeyLog) parseRecord(text string) error {
 	case "ESP":
 		var k ESPKeys
 		var spi [4]byte
-		err := firstErr(f.fixed("spi", spi[:]), f.cipher("enc", &k.Enc), f.hex("key", &k.Key, k.Enc != "null"),
-			f.integrity("auth", &k.Auth), f.hex("authkey", &k.AuthKey, false))
-		if err == nil && k.Auth != "null" && len(k.AuthKey) == 0 {
-			err = fmt.Errorf("auth %s needs authkey", k.Auth)
+		err := firstErr(f.fixed("spi", spi[:]), f.transform("transform", &k.Transform),
+			f.hex("key", &k.Key, false), f.hex("authkey", &k.AuthKey, false))
+		if err == nil {
+			err = checkKeyLens(k)
 		}
 		if err != nil {
 			return fmt.Errorf("ESP: %w", err)
@@ -183,24 +186,35 @@ func (f fields) fixed(name string, dst []byte) error {
 	return nil
 }
 
+// phase1Ciphers are the ciphers of IKEV1 and GDOI_KEK records.
+var phase1Ciphers = map[string]bool{"aes-cbc": true, "3des-cbc": true}
+
 func (f fields) cipher(name string, dst *string) error {
 	v := f[name]
-	if _, ok := wiresharkCiphers[v]; !ok {
-		return fmt.Errorf("%s: unknown cipher %q", name, v)
+	if !phase1Ciphers[v] {
+		return fmt.Errorf("%s: unknown cipher %q (aes-cbc or 3des-cbc)", name, v)
 	}
 	*dst = v
 	return nil
 }
 
-func (f fields) integrity(name string, dst *string) error {
-	v := f[name]
-	if v == "" {
-		v = "null"
+func (f fields) transform(name string, dst *espwire.Transform) error {
+	t, err := espwire.ParseTransform(f[name])
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	if _, ok := wiresharkIntegrity[v]; !ok {
-		return fmt.Errorf("%s: unknown integrity algorithm %q", name, v)
+	*dst = t
+	return nil
+}
+
+func checkKeyLens(k ESPKeys) error {
+	t := k.Transform
+	if len(k.Key) != t.EncKeyLen() {
+		return fmt.Errorf("%s: key has %d octets, want %d", t, len(k.Key), t.EncKeyLen())
 	}
-	*dst = v
+	if len(k.AuthKey) != t.AuthKeyLen() {
+		return fmt.Errorf("%s: authkey has %d octets, want %d", t, len(k.AuthKey), t.AuthKeyLen())
+	}
 	return nil
 }
 
@@ -223,7 +237,7 @@ func orStar(s string) string {
 // Line formats an ESP record as a daemon writes it.
 func (k ESPKeys) Line() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "ESP spi=%08x enc=%s key=%x auth=%s", k.SPI, k.Enc, k.Key, k.Auth)
+	fmt.Fprintf(&b, "ESP spi=%08x transform=%s key=%x", k.SPI, k.Transform, k.Key)
 	if len(k.AuthKey) > 0 {
 		fmt.Fprintf(&b, " authkey=%x", k.AuthKey)
 	}

@@ -19,8 +19,8 @@ import (
 const sampleLog = `# getlab key log v1
 IKEV1 icookie=0102030405060708 rcookie=1112131415161718 enc=aes-cbc key=000102030405060708090a0b0c0d0e0f iv=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf hash=sha256
 GDOI_KEK spi=0102030405060708090a0b0c0d0e0f10 enc=aes-cbc key=00112233445566778899aabbccddeeff iv=0f0e0d0c0b0a09080706050403020100 group=1234
-ESP spi=0000a5f8 enc=aes-gcm-16 key=feffe9928665731c6d6a8f9467308308cafebabe auth=null group=1234
-ESP spi=deadbeef enc=aes-cbc key=000102030405060708090a0b0c0d0e0f auth=hmac-sha256-128 authkey=0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b src=198.51.100.10
+ESP spi=0000a5f8 transform=aes128gcm16 key=feffe9928665731c6d6a8f9467308308cafebabe group=1234
+ESP spi=deadbeef transform=aes128-sha256 key=000102030405060708090a0b0c0d0e0f authkey=0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b src=198.51.100.10
 FUTURE_RECORD x=1
 `
 
@@ -33,7 +33,7 @@ func TestKeyLogRead(t *testing.T) {
 		t.Fatalf("read %d IKE, %d KEK, %d ESP, %d skipped", len(kl.IKE), len(kl.KEK), len(kl.ESP), kl.Skipped)
 	}
 	k, ok := kl.ESPBySPI(0xdeadbeef)
-	if !ok || k.Auth != "hmac-sha256-128" || k.Src != "198.51.100.10" || k.Dst != "*" || len(k.AuthKey) != 32 {
+	if !ok || k.Transform.String() != "aes128-sha256" || k.Src != "198.51.100.10" || k.Dst != "*" || len(k.AuthKey) != 32 {
 		t.Errorf("ESP deadbeef: %+v %v", k, ok)
 	}
 	// Every record formats back to the line it came from.
@@ -56,10 +56,11 @@ func TestKeyLogRead(t *testing.T) {
 
 func TestKeyLogErrors(t *testing.T) {
 	for _, bad := range []string{
-		"ESP spi=0000a5f8 enc=aes-gcm-16 key=zz auth=null",
-		"ESP spi=00a5f8 enc=aes-gcm-16 key=00 auth=null",
-		"ESP spi=0000a5f8 enc=rot13 key=00 auth=null",
-		"ESP spi=0000a5f8 enc=aes-cbc key=00 auth=hmac-sha1-96",
+		"ESP spi=0000a5f8 transform=aes128gcm16 key=zz",
+		"ESP spi=00a5f8 transform=aes128gcm16 key=feffe9928665731c6d6a8f9467308308cafebabe",
+		"ESP spi=0000a5f8 transform=rot13 key=00",
+		"ESP spi=0000a5f8 transform=aes128gcm16 key=feffe9928665731c6d6a8f9467308308",
+		"ESP spi=0000a5f8 transform=aes128-sha1 key=000102030405060708090a0b0c0d0e0f",
 		"GDOI_KEK spi=0102 enc=aes-cbc key=00 iv=00",
 		"IKEV1 icookie=0102030405060708 rcookie=1112131415161718 enc=aes-cbc key=00",
 		"ESP spi",

@@ -7,27 +7,6 @@ import (
 	"strings"
 )
 
-// Wireshark's names for the key log's algorithms, exactly as its ESP SA
-// table (UAT "esp_sa", packet-ipsec.c) lists them: a row with any other
-// label is rejected by Wireshark.
-var (
-	wiresharkCiphers = map[string]string{
-		"null":       "NULL",
-		"3des-cbc":   "TripleDES-CBC [RFC2451]",
-		"aes-cbc":    "AES-CBC [RFC3602]",
-		"aes-gcm-8":  "AES-GCM with 8 octet ICV [RFC4106]",
-		"aes-gcm-12": "AES-GCM with 12 octet ICV [RFC4106]",
-		"aes-gcm-16": "AES-GCM with 16 octet ICV [RFC4106]",
-	}
-	wiresharkIntegrity = map[string]string{
-		"null":            "NULL",
-		"hmac-sha1-96":    "HMAC-SHA-1-96 [RFC2404]",
-		"hmac-sha256-128": "HMAC-SHA-256-128 [RFC4868]",
-		"hmac-sha384-192": "HMAC-SHA-384-192 [RFC4868]",
-		"hmac-sha512-256": "HMAC-SHA-512-256 [RFC4868]",
-	}
-)
-
 // espSARow is one row of Wireshark's ESP SA table: protocol, source,
 // destination, SPI, encryption, key, authentication, key.
 func espSARow(k ESPKeys) string {
@@ -39,8 +18,12 @@ func espSARow(k ESPKeys) string {
 	if len(k.AuthKey) > 0 {
 		authKey = fmt.Sprintf("0x%x", k.AuthKey)
 	}
-	return fmt.Sprintf(`"%s","%s","%s","0x%08x","%s","0x%x","%s","%s"`,
-		proto, k.Src, k.Dst, k.SPI, wiresharkCiphers[k.Enc], k.Key, wiresharkIntegrity[k.Auth], authKey)
+	key := ""
+	if len(k.Key) > 0 {
+		key = fmt.Sprintf("0x%x", k.Key)
+	}
+	return fmt.Sprintf(`"%s","%s","%s","0x%08x","%s","%s","%s","%s"`, proto, k.Src, k.Dst, k.SPI,
+		k.Transform.WiresharkEncryption(), key, k.Transform.WiresharkAuthentication(), authKey)
 }
 
 // ikeRow is one row of Wireshark's IKEv1 decryption table: initiator

@@ -5,6 +5,7 @@
 //	getlab exec [--lab LAB] NODE -- CMD [ARG...]
 //	getlab ps [--lab LAB]      nodes, state, pid, log path
 //	getlab report [DIR]        one-screen summary of a suite run
+//	getlab pcap FILE [--keys KEYLOG] [--json]
 package main
 
 import (
@@ -31,6 +32,7 @@ const usage = `usage: getlab COMMAND [ARGS]
   exec [--lab LAB] NODE -- CMD...  run a command inside a node
   ps [--lab LAB]                   list labs and their nodes
   report [DIR|report.json]         one-screen summary of a suite run (default reports/out)
+  pcap FILE [--keys KEYLOG] [--json]  decode a capture: one line per packet, decrypted with the key log
 
 Labs live under $GETLAB_LABS (default /tmp/getlab); node binaries come from
 $GETLAB_BIN (default bin/ of the source tree). Commands that touch namespaces
@@ -49,6 +51,7 @@ func main() {
 		"exec":   cmdExec,
 		"ps":     cmdPs,
 		"report": cmdReport,
+		"pcap":   cmdPcap,
 	}[cmd]
 	if !ok {
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
@@ -58,7 +61,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "getlab: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if cmd != "report" && os.Geteuid() != 0 {
+	if cmd != "report" && cmd != "pcap" && os.Geteuid() != 0 {
 		fmt.Fprintf(os.Stderr, "getlab %s: needs root (it creates network namespaces); run it as root or with sudo\n", cmd)
 		os.Exit(2)
 	}

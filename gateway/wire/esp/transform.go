@@ -1,0 +1,359 @@
+package esp
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// TransformID is an IPsec DOI ESP transform identifier (RFC 2407 §4.4.4,
+// IANA "IPsec ESP Transform Identifiers"), the Transform ID of a GDOI SA TEK
+// payload (RFC 6407 §5.4.1).
+type TransformID uint8
+
+// ESP transform identifiers this package frames.
+const (
+	TransformNULL     TransformID = 11 // ESP_NULL, no encryption (RFC 2410)
+	TransformAESCBC   TransformID = 12 // ESP_AES-CBC (RFC 3602)
+	TransformAESGCM8  TransformID = 18 // ESP_AES-GCM with an 8-octet ICV (RFC 4106)
+	TransformAESGCM12 TransformID = 19 // ESP_AES-GCM with a 12-octet ICV (RFC 4106)
+	TransformAESGCM16 TransformID = 20 // ESP_AES-GCM with a 16-octet ICV (RFC 4106)
+)
+
+func (id TransformID) String() string {
+	switch id {
+	case TransformNULL:
+		return "ESP_NULL"
+	case TransformAESCBC:
+		return "ESP_AES-CBC"
+	case TransformAESGCM8:
+		return "ESP_AES-GCM-8"
+	case TransformAESGCM12:
+		return "ESP_AES-GCM-12"
+	case TransformAESGCM16:
+		return "ESP_AES-GCM-16"
+	}
+	return "ESP transform " + strconv.Itoa(int(id))
+}
+
+// AuthAlg is a value of the IPsec DOI SA attribute Authentication Algorithm
+// (attribute class 5, RFC 2407 §4.5; SHA-2 values per RFC 4868 §3), as carried
+// in a GDOI SA TEK payload.
+type AuthAlg uint16
+
+// Authentication algorithms. AuthNone means the attribute is absent, as it
+// must be for a combined mode such as AES-GCM.
+const (
+	AuthNone       AuthAlg = 0
+	AuthHMACSHA1   AuthAlg = 2 // HMAC-SHA1-96 (RFC 2404)
+	AuthHMACSHA256 AuthAlg = 5 // HMAC-SHA-256-128 (RFC 4868)
+	AuthHMACSHA384 AuthAlg = 6 // HMAC-SHA-384-192 (RFC 4868)
+	AuthHMACSHA512 AuthAlg = 7 // HMAC-SHA-512-256 (RFC 4868)
+)
+
+// ICVLen is the length of the truncated ICV the algorithm puts on the wire.
+func (a AuthAlg) ICVLen() int {
+	switch a {
+	case AuthHMACSHA1:
+		return 12
+	case AuthHMACSHA256:
+		return 16
+	case AuthHMACSHA384:
+		return 24
+	case AuthHMACSHA512:
+		return 32
+	}
+	return 0
+}
+
+// KeyLen is the length of the integrity key in octets (RFC 2404 §3,
+// RFC 4868 §2.1.1: the hash output length).
+func (a AuthAlg) KeyLen() int {
+	switch a {
+	case AuthHMACSHA1:
+		return 20
+	case AuthHMACSHA256:
+		return 32
+	case AuthHMACSHA384:
+		return 48
+	case AuthHMACSHA512:
+		return 64
+	}
+	return 0
+}
+
+// String returns the algorithm's name as RFC 2404 / RFC 4868 write it.
+func (a AuthAlg) String() string {
+	switch a {
+	case AuthNone:
+		return "none"
+	case AuthHMACSHA1:
+		return "HMAC-SHA-1-96"
+	case AuthHMACSHA256:
+		return "HMAC-SHA-256-128"
+	case AuthHMACSHA384:
+		return "HMAC-SHA-384-192"
+	case AuthHMACSHA512:
+		return "HMAC-SHA-512-256"
+	}
+	return "authentication algorithm " + strconv.Itoa(int(a))
+}
+
+// Transform is one ESP transform the way the IPsec DOI and GDOI carry it: the
+// ESP transform ID, the Key Length attribute and the Authentication Algorithm
+// attribute. The zero value is not a valid transform.
+type Transform struct {
+	ID TransformID
+	// KeyBits is the Key Length attribute: bits of the AES key (128, 192 or
+	// 256), without the AES-GCM salt; 0 for ESP_NULL.
+	KeyBits int
+	// Auth is the integrity algorithm; AuthNone for AES-GCM, which provides
+	// its own ICV, and required for AES-CBC and ESP_NULL.
+	Auth AuthAlg
+}
+
+// All returns every valid transform, in a stable order.
+func All() []Transform {
+	var ts []Transform
+	for _, id := range []TransformID{TransformAESGCM16, TransformAESGCM12, TransformAESGCM8} {
+		for _, bits := range []int{128, 192, 256} {
+			ts = append(ts, Transform{ID: id, KeyBits: bits})
+		}
+	}
+	auths := []AuthAlg{AuthHMACSHA1, AuthHMACSHA256, AuthHMACSHA384, AuthHMACSHA512}
+	for _, bits := range []int{128, 192, 256} {
+		for _, a := range auths {
+			ts = append(ts, Transform{ID: TransformAESCBC, KeyBits: bits, Auth: a})
+		}
+	}
+	for _, a := range auths {
+		ts = append(ts, Transform{ID: TransformNULL, Auth: a})
+	}
+	return ts
+}
+
+// FromDOI maps the SA TEK fields of a GDOI or IKEv1 proposal (ESP transform
+// ID, Key Length attribute in bits, Authentication Algorithm attribute, 0 if
+// absent) to a Transform and validates it.
+//
+// The Key Length is the AES key alone, as RFC 4106 §8 specifies for
+// AES-GCM. Some implementations (gdoid) send key+salt bits (160 for
+// AES-128-GCM); FromDOI rejects that, mapping it is an interop-profile switch
+// of the caller.
+func FromDOI(id uint8, keyBits uint16, auth uint16) (Transform, error) {
+	t := Transform{ID: TransformID(id), KeyBits: int(keyBits), Auth: AuthAlg(auth)}
+	if err := t.Validate(); err != nil {
+		return Transform{}, err
+	}
+	return t, nil
+}
+
+// DOI returns the SA TEK fields for t: ESP transform ID, Key Length attribute
+// (0 means omit it) and Authentication Algorithm attribute (0 means omit it).
+func (t Transform) DOI() (id uint8, keyBits uint16, auth uint16) {
+	return uint8(t.ID), uint16(t.KeyBits), uint16(t.Auth)
+}
+
+// Validate reports whether t is a transform this package knows: AES-CBC with
+// a 128/192/256-bit key and an HMAC; AES-GCM-8/12/16 with a 128/192/256-bit
+// key and no separate integrity algorithm; ESP_NULL with an HMAC.
+func (t Transform) Validate() error {
+	aesKey := t.KeyBits == 128 || t.KeyBits == 192 || t.KeyBits == 256
+	hmacOK := t.Auth.KeyLen() != 0
+	switch t.ID {
+	case TransformAESCBC:
+		if !aesKey {
+			return t.invalid("key length must be 128, 192 or 256 bits")
+		}
+		if !hmacOK {
+			return t.invalid("needs an integrity algorithm")
+		}
+	case TransformAESGCM8, TransformAESGCM12, TransformAESGCM16:
+		if !aesKey {
+			return t.invalid("key length must be 128, 192 or 256 bits (AES key without salt)")
+		}
+		if t.Auth != AuthNone {
+			return t.invalid("combined mode takes no integrity algorithm")
+		}
+	case TransformNULL:
+		if t.KeyBits != 0 {
+			return t.invalid("takes no key length")
+		}
+		if !hmacOK {
+			return t.invalid("needs an integrity algorithm")
+		}
+	default:
+		return t.invalid("unknown transform ID")
+	}
+	return nil
+}
+
+func (t Transform) invalid(why string) error {
+	return fmt.Errorf("esp: %v, key length %d, %v: %s: %w", t.ID, t.KeyBits, t.Auth, why, ErrTransform)
+}
+
+// Combined reports whether t is a combined-mode (AEAD) transform whose ICV
+// comes from the cipher: AES-GCM.
+func (t Transform) Combined() bool {
+	return t.ID == TransformAESGCM8 || t.ID == TransformAESGCM12 || t.ID == TransformAESGCM16
+}
+
+// IVLen is the length of the explicit IV carried in every packet: 16 for
+// AES-CBC (RFC 3602 §3), 8 for AES-GCM (RFC 4106 §3.1), 0 for ESP_NULL.
+func (t Transform) IVLen() int {
+	switch {
+	case t.ID == TransformAESCBC:
+		return 16
+	case t.Combined():
+		return 8
+	}
+	return 0
+}
+
+// ICVLen is the length of the Integrity Check Value at the end of a packet.
+func (t Transform) ICVLen() int {
+	switch t.ID {
+	case TransformAESGCM8:
+		return 8
+	case TransformAESGCM12:
+		return 12
+	case TransformAESGCM16:
+		return 16
+	}
+	return t.Auth.ICVLen()
+}
+
+// BlockSize is the cipher's block size: the ciphertext must be a whole number
+// of blocks. 16 for AES-CBC; 1 for AES-GCM (a counter mode, RFC 4106 §3.2)
+// and ESP_NULL.
+func (t Transform) BlockSize() int {
+	if t.ID == TransformAESCBC {
+		return 16
+	}
+	return 1
+}
+
+// PadAlign is the multiple that payload, padding, pad length and next header
+// are padded to: the block size, and at least 4 so that the ICV is 4-octet
+// aligned (RFC 4303 §2.4).
+func (t Transform) PadAlign() int {
+	return max(t.BlockSize(), 4)
+}
+
+// SaltLen is the length of the salt at the end of the encryption key material
+// (AES-GCM: 4, RFC 4106 §8.1), 0 otherwise.
+func (t Transform) SaltLen() int {
+	if t.Combined() {
+		return 4
+	}
+	return 0
+}
+
+// EncKeyLen is the length of the encryption key material in octets,
+// including the AES-GCM salt (AES key || salt, RFC 4106 §8.1).
+func (t Transform) EncKeyLen() int {
+	return t.KeyBits/8 + t.SaltLen()
+}
+
+// AuthKeyLen is the length of the integrity key in octets (0 for AES-GCM).
+func (t Transform) AuthKeyLen() int {
+	if t.Combined() {
+		return 0
+	}
+	return t.Auth.KeyLen()
+}
+
+// PadLen is the number of padding octets a sender adds after a payload of
+// payloadLen octets: the fewest that align payload+padding+2 to PadAlign.
+func (t Transform) PadLen(payloadLen int) int {
+	return PadLen(payloadLen, t.PadAlign())
+}
+
+// SealedLen is the length of the ESP packet (header to ICV) that carries a
+// payload of payloadLen octets with minimal padding.
+func (t Transform) SealedLen(payloadLen int) int {
+	return HeaderLen + t.IVLen() + payloadLen + t.PadLen(payloadLen) + TrailerLen + t.ICVLen()
+}
+
+// Overhead is the largest number of octets ESP adds to a payload (header, IV,
+// maximal minimal padding, trailer, ICV): for MTU and DF decisions.
+func (t Transform) Overhead() int {
+	return HeaderLen + t.IVLen() + t.PadAlign() - 1 + TrailerLen + t.ICVLen()
+}
+
+// WiresharkEncryption is the "Encryption" label of Wireshark's ESP SA table
+// (esp_sa UAT) for t, or "" if Wireshark has none. The key column then holds
+// the encryption key material, salt included for AES-GCM.
+func (t Transform) WiresharkEncryption() string {
+	switch t.ID {
+	case TransformNULL:
+		return "NULL"
+	case TransformAESCBC:
+		return "AES-CBC [RFC3602]"
+	case TransformAESGCM8:
+		return "AES-GCM with 8 octet ICV [RFC4106]"
+	case TransformAESGCM12:
+		return "AES-GCM with 12 octet ICV [RFC4106]"
+	case TransformAESGCM16:
+		return "AES-GCM with 16 octet ICV [RFC4106]"
+	}
+	return ""
+}
+
+// WiresharkAuthentication is the "Authentication" label of Wireshark's ESP SA
+// table for t: "NULL" for AES-GCM, the HMAC otherwise, "" if unknown.
+func (t Transform) WiresharkAuthentication() string {
+	if t.Combined() {
+		return "NULL"
+	}
+	switch t.Auth {
+	case AuthHMACSHA1:
+		return "HMAC-SHA-1-96 [RFC2404]"
+	case AuthHMACSHA256:
+		return "HMAC-SHA-256-128 [RFC4868]"
+	case AuthHMACSHA384:
+		return "HMAC-SHA-384-192 [RFC4868]"
+	case AuthHMACSHA512:
+		return "HMAC-SHA-512-256 [RFC4868]"
+	}
+	return ""
+}
+
+// String names t with strongSwan's ESP proposal keywords: "aes128gcm16",
+// "aes256-sha256" (AES-CBC-256 with HMAC-SHA-256-128), "null-sha1".
+// ParseTransform reads the same names back.
+func (t Transform) String() string {
+	if t.Validate() != nil {
+		return fmt.Sprintf("invalid(%d,%d,%d)", t.ID, t.KeyBits, t.Auth)
+	}
+	var b strings.Builder
+	switch {
+	case t.Combined():
+		fmt.Fprintf(&b, "aes%dgcm%d", t.KeyBits, t.ICVLen())
+		return b.String()
+	case t.ID == TransformAESCBC:
+		fmt.Fprintf(&b, "aes%d", t.KeyBits)
+	default:
+		b.WriteString("null")
+	}
+	b.WriteString("-")
+	b.WriteString(authKeyword[t.Auth])
+	return b.String()
+}
+
+var authKeyword = map[AuthAlg]string{
+	AuthHMACSHA1:   "sha1",
+	AuthHMACSHA256: "sha256",
+	AuthHMACSHA384: "sha384",
+	AuthHMACSHA512: "sha512",
+}
+
+// ParseTransform parses a name written by Transform.String (case-insensitive).
+func ParseTransform(s string) (Transform, error) {
+	for _, t := range All() {
+		if strings.EqualFold(s, t.String()) {
+			return t, nil
+		}
+	}
+	return Transform{}, fmt.Errorf("esp: transform %q: %w", s, ErrTransform)
+}

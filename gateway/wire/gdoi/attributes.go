@@ -1,0 +1,162 @@
+package gdoi
+
+import "fmt"
+
+// KEK attributes of a SAK (RFC 6407 §5.3.1).
+const (
+	KEKManagementAlgorithm uint16 = 1 // B: KEKMgmtLKH; absent in GETVPN
+	KEKAlgorithm           uint16 = 2 // B: KEKAlgDES, KEKAlg3DES, KEKAlgAES
+	KEKKeyLength           uint16 = 3 // B: bits
+	KEKKeyLifetime         uint16 = 4 // V: seconds remaining, usually 4 octets
+	SigHashAlgorithm       uint16 = 5 // B: SigHashMD5 ... SigHashSHA512
+	SigAlgorithm           uint16 = 6 // B: SigAlgRSA ...
+	SigKeyLength           uint16 = 7 // B
+	KEOakleyGroup          uint16 = 8 // B: RFC 3547 only
+)
+
+// Values of the KEK attributes.
+const (
+	KEKMgmtLKH uint16 = 1
+
+	KEKAlgDES  uint16 = 1
+	KEKAlg3DES uint16 = 2
+	KEKAlgAES  uint16 = 3 // CBC
+
+	SigHashMD5    uint16 = 1
+	SigHashSHA1   uint16 = 2
+	SigHashSHA256 uint16 = 3
+	SigHashSHA384 uint16 = 4
+	SigHashSHA512 uint16 = 5
+
+	SigAlgRSA      uint16 = 1
+	SigAlgDSS      uint16 = 2
+	SigAlgECDSS    uint16 = 3
+	SigAlgECDSA256 uint16 = 4
+	SigAlgECDSA384 uint16 = 5
+	SigAlgECDSA521 uint16 = 6
+)
+
+var kekAttrNames = map[uint16]string{
+	KEKManagementAlgorithm: "KEK_MANAGEMENT_ALGORITHM",
+	KEKAlgorithm:           "KEK_ALGORITHM",
+	KEKKeyLength:           "KEK_KEY_LENGTH",
+	KEKKeyLifetime:         "KEK_KEY_LIFETIME",
+	SigHashAlgorithm:       "SIG_HASH_ALGORITHM",
+	SigAlgorithm:           "SIG_ALGORITHM",
+	SigKeyLength:           "SIG_KEY_LENGTH",
+	KEOakleyGroup:          "KE_OAKLEY_GROUP",
+}
+
+// KEKAttrName returns the name of a SAK (KEK) attribute type.
+func KEKAttrName(t uint16) string { return name(kekAttrNames, t) }
+
+// IPsec SA attributes of a SAT for ESP and AH (RFC 2407 §4.5, RFC 6407 §5.4.1).
+const (
+	SALifeType           uint16 = 1  // B: SALifeSeconds, SALifeKilobytes
+	SALifeDuration       uint16 = 2  // V: remaining lifetime
+	GroupDescription     uint16 = 3  // B
+	EncapsulationMode    uint16 = 4  // B: EncapTunnel, EncapTransport
+	AuthAlgorithm        uint16 = 5  // B: HMAC-SHA1 2, HMAC-SHA2-256 5, ... (see package esp)
+	KeyLength            uint16 = 6  // B: bits
+	KeyRounds            uint16 = 7  // B
+	CompressDictSize     uint16 = 8  // B
+	CompressPrivateAlg   uint16 = 9  // V
+	ECNTunnel            uint16 = 10 // B
+	ExtendedSeqNumber    uint16 = 11 // B
+	AuthKeyLength        uint16 = 12 // B
+	SigEncodingAlgorithm uint16 = 13 // B
+	AddressPreservation  uint16 = 14 // B: RFC 6407; AddrPreserveSrcDst when absent
+	SADirection          uint16 = 15 // B: RFC 6407; SADirSymmetric when absent
+)
+
+// Values of the IPsec SA attributes.
+const (
+	SALifeSeconds   uint16 = 1
+	SALifeKilobytes uint16 = 2
+
+	EncapTunnel    uint16 = 1
+	EncapTransport uint16 = 2
+
+	AddrPreserveNone    uint16 = 1
+	AddrPreserveSrc     uint16 = 2
+	AddrPreserveDst     uint16 = 3
+	AddrPreserveSrcDst  uint16 = 4
+	SADirSenderOnly     uint16 = 1
+	SADirReceiverOnly   uint16 = 2
+	SADirSymmetric      uint16 = 3
+	DefaultAddrPreserve        = AddrPreserveSrcDst
+	DefaultSADirection         = SADirSymmetric
+)
+
+var saAttrNames = map[uint16]string{
+	SALifeType:           "SA_LIFE_TYPE",
+	SALifeDuration:       "SA_LIFE_DURATION",
+	GroupDescription:     "GROUP_DESCRIPTION",
+	EncapsulationMode:    "ENCAPSULATION_MODE",
+	AuthAlgorithm:        "AUTH_ALGORITHM",
+	KeyLength:            "KEY_LENGTH",
+	KeyRounds:            "KEY_ROUNDS",
+	CompressDictSize:     "COMPRESS_DICTIONARY_SIZE",
+	CompressPrivateAlg:   "COMPRESS_PRIVATE_ALGORITHM",
+	ECNTunnel:            "ECN_TUNNEL",
+	ExtendedSeqNumber:    "EXTENDED_SEQUENCE_NUMBER",
+	AuthKeyLength:        "AUTH_KEY_LENGTH",
+	SigEncodingAlgorithm: "SIG_ENCODING_ALGORITHM",
+	AddressPreservation:  "ADDRESS_PRESERVATION",
+	SADirection:          "SA_DIRECTION",
+}
+
+// SAAttrName returns the name of a SAT (IPsec SA) attribute type.
+func SAAttrName(t uint16) string { return name(saAttrNames, t) }
+
+// GAP attributes (RFC 6407 §5.5).
+const (
+	ActivationTimeDelay   uint16 = 1 // B: seconds (ATD)
+	DeactivationTimeDelay uint16 = 2 // B: seconds (DTD)
+	SenderIDRequest       uint16 = 3 // B: number of Sender-IDs wanted (GM to KS)
+)
+
+var gapAttrNames = map[uint16]string{
+	ActivationTimeDelay:   "ACTIVATION_TIME_DELAY",
+	DeactivationTimeDelay: "DEACTIVATION_TIME_DELAY",
+	SenderIDRequest:       "SENDER_ID_REQUEST",
+}
+
+// GAPAttrName returns the name of a GAP attribute type.
+func GAPAttrName(t uint16) string { return name(gapAttrNames, t) }
+
+// Key packet attributes (RFC 6407 §5.6), by KD type.
+const (
+	// TEK key packets.
+	TEKAlgorithmKey  uint16 = 1 // V: encryption key (AES-GCM/CTR: key || 4-octet salt)
+	TEKIntegrityKey  uint16 = 2 // V: HMAC key
+	TEKSourceAuthKey uint16 = 3 // V
+	// KEK key packets.
+	KEKAlgorithmKey uint16 = 1 // V: IV || KEK encryption key
+	SigAlgorithmKey uint16 = 2 // V: the KS's public key (DER SubjectPublicKeyInfo)
+	// LKH key packets.
+	LKHDownloadArray   uint16 = 1 // V
+	LKHUpdateArray     uint16 = 2 // V
+	LKHSigAlgorithmKey uint16 = 3 // V (number from TrustCore, not checked against the RFC)
+	// SID key packets.
+	SIDNumberOfBits uint16 = 1 // B
+	SIDValue        uint16 = 2 // V: one attribute per Sender-ID
+)
+
+var kpAttrNames = map[KDType]map[uint16]string{
+	KDTEK: {TEKAlgorithmKey: "TEK_ALGORITHM_KEY", TEKIntegrityKey: "TEK_INTEGRITY_KEY", TEKSourceAuthKey: "TEK_SOURCE_AUTH_KEY"},
+	KDKEK: {KEKAlgorithmKey: "KEK_ALGORITHM_KEY", SigAlgorithmKey: "SIG_ALGORITHM_KEY"},
+	KDLKH: {LKHDownloadArray: "LKH_DOWNLOAD_ARRAY", LKHUpdateArray: "LKH_UPDATE_ARRAY", LKHSigAlgorithmKey: "LKH_SIG_ALGORITHM_KEY"},
+	KDSID: {SIDNumberOfBits: "NUMBER_OF_SID_BITS", SIDValue: "SID_VALUE"},
+}
+
+// KeyPacketAttrName returns the name of an attribute type of a key packet of
+// type kd.
+func KeyPacketAttrName(kd KDType, t uint16) string { return name(kpAttrNames[kd], t) }
+
+func name(m map[uint16]string, t uint16) string {
+	if s, ok := m[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("ATTR-%d", t)
+}

@@ -1,0 +1,67 @@
+package isakmp
+
+import "encoding/binary"
+
+// Delete is the Delete payload (RFC 2408 §3.15). In a GROUPKEY-PUSH it
+// removes TEKs (ProtoIPsecESP, 4-octet SPIs) or the KEK (16-octet SPI) with
+// DOI 2.
+type Delete struct {
+	DOI        uint32
+	ProtocolID uint8
+	SPISize    uint8
+	SPIs       [][]byte // each SPISize octets
+}
+
+// Type returns PayloadDelete.
+func (*Delete) Type() PayloadType { return PayloadDelete }
+
+// Append appends DOI, protocol, SPI size, number of SPIs and the SPIs.
+func (p *Delete) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, p.DOI)
+	b = append(b, p.ProtocolID, p.SPISize)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p.SPIs)))
+	for _, spi := range p.SPIs {
+		b = append(b, spi...)
+	}
+	return b
+}
+
+// Check reports an SPI whose length is not SPISize, or more SPIs than the
+// 2-octet count allows.
+func (p *Delete) Check() error {
+	if len(p.SPIs) > 0xffff {
+		return Errorf(ErrLength, "%d SPIs do not fit the 2-octet count", len(p.SPIs))
+	}
+	for i, spi := range p.SPIs {
+		if len(spi) != int(p.SPISize) {
+			return Errorf(ErrLength, "SPI %d has %d octets, SPI size is %d", i+1, len(spi), p.SPISize)
+		}
+	}
+	return nil
+}
+
+func parseDelete(b []byte) (*Delete, int, error) {
+	if len(b) < 8 {
+		return nil, 0, needShort("DOI, protocol, SPI size and number of SPIs", 8, len(b))
+	}
+	p := &Delete{
+		DOI:        binary.BigEndian.Uint32(b[0:4]),
+		ProtocolID: b[4],
+		SPISize:    b[5],
+	}
+	count := int(binary.BigEndian.Uint16(b[6:8]))
+	if want := count * int(p.SPISize); want != len(b)-8 {
+		return nil, 0, Errorf(ErrLength, "%d SPIs of %d octets need %d octets, %d remaining", count, p.SPISize, want, len(b)-8)
+	}
+	if p.SPISize == 0 {
+		// count SPIs of zero octets: keep the count.
+		if count > 0 {
+			p.SPIs = make([][]byte, count)
+		}
+		return p, len(b), nil
+	}
+	for off := 8; off < len(b); off += int(p.SPISize) {
+		p.SPIs = append(p.SPIs, cloneBytes(b[off:off+int(p.SPISize)]))
+	}
+	return p, len(b), nil
+}
