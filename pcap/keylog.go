@@ -70,8 +70,8 @@ type ESPKeys struct {
 	Transform espwire.Transform
 	Key       []byte
 	AuthKey   []byte
-	Src, Dst string // "*" when the SA is not bound to an address
-	Group    string
+	Src, Dst  string // "*" when the SA is not bound to an address
+	Group     string
 }
 
 // ReadKeyLog reads a key-log file.
