@@ -77,15 +77,21 @@ const (
 	EncapTunnel    uint16 = 1
 	EncapTransport uint16 = 2
 
-	AddrPreserveNone    uint16 = 1
-	AddrPreserveSrc     uint16 = 2
-	AddrPreserveDst     uint16 = 3
-	AddrPreserveSrcDst  uint16 = 4
-	SADirSenderOnly     uint16 = 1
-	SADirReceiverOnly   uint16 = 2
-	SADirSymmetric      uint16 = 3
-	DefaultAddrPreserve        = AddrPreserveSrcDst
-	DefaultSADirection         = SADirSymmetric
+	AddrPreserveNone   uint16 = 1
+	AddrPreserveSrc    uint16 = 2
+	AddrPreserveDst    uint16 = 3
+	AddrPreserveSrcDst uint16 = 4
+
+	SADirSenderOnly   uint16 = 1
+	SADirReceiverOnly uint16 = 2
+	SADirSymmetric    uint16 = 3
+)
+
+// What a SAT without ADDRESS_PRESERVATION or SA_DIRECTION means (gdoid sends
+// them only when they differ from these; not re-read in RFC 6407 §5.4.1).
+const (
+	DefaultAddrPreserve = AddrPreserveSrcDst
+	DefaultSADirection  = SADirSymmetric
 )
 
 var saAttrNames = map[uint16]string{

@@ -53,14 +53,12 @@ func parseDelete(b []byte) (*Delete, int, error) {
 	if want := count * int(p.SPISize); want != len(b)-8 {
 		return nil, 0, Errorf(ErrLength, "%d SPIs of %d octets need %d octets, %d remaining", count, p.SPISize, want, len(b)-8)
 	}
-	if p.SPISize == 0 {
-		// count SPIs of zero octets: keep the count.
-		if count > 0 {
-			p.SPIs = make([][]byte, count)
-		}
-		return p, len(b), nil
+	if p.SPISize == 0 && count > 0 {
+		// Zero-octet SPIs identify nothing; refusing them also keeps an
+		// 8-octet payload from asking for 65535 slice headers.
+		return nil, 0, Errorf(ErrUnsupported, "%d SPIs of 0 octets", count)
 	}
-	for off := 8; off < len(b); off += int(p.SPISize) {
+	for off := 8; off+int(p.SPISize) <= len(b) && p.SPISize > 0; off += int(p.SPISize) {
 		p.SPIs = append(p.SPIs, cloneBytes(b[off:off+int(p.SPISize)]))
 	}
 	return p, len(b), nil

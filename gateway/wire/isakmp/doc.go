@@ -25,5 +25,5 @@
 //
 // Decoded values hold copies of the input octets, never slices of it; octet
 // fields of length zero decode as nil. Reserved fields are ignored on receipt
-// and written as zero.
+// and written as zero (package gdoi keeps the SAK's RESERVED2, see there).
 package isakmp

@@ -90,5 +90,12 @@ func Errorf(kind error, format string, args ...any) error {
 
 // needShort is the error for a fixed-size field that does not fit.
 func needShort(what string, want, have int) error {
-	return Errorf(ErrShort, "%s needs %d octets, %d remaining", what, want, have)
+	return Errorf(ErrShort, "%s needs %d %s, %d remaining", what, want, octets(want), have)
+}
+
+func octets(n int) string {
+	if n == 1 {
+		return "octet"
+	}
+	return "octets"
 }

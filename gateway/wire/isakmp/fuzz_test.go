@@ -88,7 +88,7 @@ func FuzzParseNotification(f *testing.F) {
 
 func FuzzParseDelete(f *testing.F) {
 	f.Add(hx("00000002 03 04 0002 0000a5f8 0000a5f9"))
-	f.Add(hx("00000002 03 00 0002"))
+	f.Add(hx("00000002 03 00 0000"))
 	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, adapt(parseDelete), b) })
 }
 
@@ -124,7 +124,7 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add(hx(`0011223344556677 8899aabbccddeeff 08 10 20 01 12345678 0000002c 00112233445566778899aabbccddeeff`))
 	pull := &Message{Header: Header{Exchange: ExchangeInformational}, Payloads: []Payload{
 		&Hash{Data: make([]byte, 20)},
-		&Notification{DOI: DOIGDOI, ProtocolID: ProtoISAKMP, Message: NotifyInvalidIDInformation, SPI: make([]byte, 16)},
+		&Notification{DOI: DOIGDOI, ProtocolID: ProtoISAKMP, MessageType: NotifyInvalidIDInformation, SPI: make([]byte, 16)},
 		&Delete{DOI: DOIGDOI, ProtocolID: ProtoIPsecESP, SPISize: 4, SPIs: [][]byte{{1, 2, 3, 4}}},
 		NewAddrID(netipAddr("192.0.2.1")), &Cert{Encoding: CertX509Signature, Data: []byte{0x30}},
 	}, Padding: []byte{0, 0}}

@@ -22,7 +22,7 @@ type Header struct {
 }
 
 // Cookies returns CKY-I | CKY-R, the ISAKMP SA's (or the KEK's) SPI.
-func (h *Header) Cookies() [16]byte {
+func (h Header) Cookies() [16]byte {
 	var c [16]byte
 	copy(c[:8], h.ICookie[:])
 	copy(c[8:], h.RCookie[:])
@@ -32,7 +32,7 @@ func (h *Header) Cookies() [16]byte {
 // Append appends the 28-octet header to b, as the fields say (Length
 // included; Message.Append fills in NextPayload and Length). A zero Version
 // is written as Version1.
-func (h *Header) Append(b []byte) []byte {
+func (h Header) Append(b []byte) []byte {
 	v := h.Version
 	if v == 0 {
 		v = Version1

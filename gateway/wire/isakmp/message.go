@@ -83,6 +83,31 @@ func (m *Message) Append(b []byte) []byte {
 	return b
 }
 
+// Get returns the first top-level payload of type t.
+func (m *Message) Get(t PayloadType) (Payload, bool) {
+	for _, p := range m.Payloads {
+		if p.Type() == t {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Offsets returns the offset in the encoded message of each payload of
+// m.Payloads (of its generic header), and the offset where Padding starts.
+// For a parsed message they are the offsets in the octets it was parsed
+// from (re-encoding keeps every length), which is what the IKEv1 and GDOI
+// hashes need: "all payloads after HASH" of a received message are
+// b[offs[1]:end].
+func (m *Message) Offsets() (offs []int, end int) {
+	off := HeaderLen
+	for _, p := range m.Payloads {
+		offs = append(offs, off)
+		off += 4 + len(p.Append(nil))
+	}
+	return offs, off
+}
+
 // Layout returns Layout(m.Payloads), "" for an encrypted message.
 func (m *Message) Layout() string { return Layout(m.Payloads) }
 
@@ -98,9 +123,9 @@ func (m *Message) Check() error {
 }
 
 // String summarises the message as tshark's Info column would, for logs:
-// "GROUPKEY-PULL id=0x1234abcd E HASH,NONCE,SA(SAK,GAP,SAT)".
+// "GROUPKEY-PULL id=0x1234abcd flags=0 HASH,NONCE,SA(SAK,GAP,SAT)".
 func (m *Message) String() string {
-	s := fmt.Sprintf("%s id=0x%08x %s", m.Header.Exchange, m.Header.MessageID, m.Header.Flags)
+	s := fmt.Sprintf("%s id=0x%08x flags=%s", m.Header.Exchange, m.Header.MessageID, m.Header.Flags)
 	if m.Encrypted != nil {
 		return fmt.Sprintf("%s <%d octets encrypted>", s, len(m.Encrypted))
 	}

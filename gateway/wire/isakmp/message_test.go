@@ -32,8 +32,17 @@ func TestMainModeMessage(t *testing.T) {
 	if enc := m.Append(nil); !bytes.Equal(enc, mainModeMsg1) {
 		t.Fatalf("Append\n got %x\nwant %x", enc, mainModeMsg1)
 	}
-	if s := m.String(); s != "MAIN-MODE id=0x00000000 0 SA(P(T)),VID" {
+	if s := m.String(); s != "MAIN-MODE id=0x00000000 flags=0 SA(P(T)),VID" {
 		t.Fatal(s)
+	}
+	if offs, end := m.Offsets(); len(offs) != 2 || offs[0] != 28 || offs[1] != 88 || end != 98 {
+		t.Fatalf("Offsets %v %d", offs, end)
+	}
+	if p, ok := m.Get(PayloadVendorID); !ok || p != m.Payloads[1] {
+		t.Fatal("Get")
+	}
+	if _, ok := m.Get(PayloadHash); ok {
+		t.Fatal("Get HASH")
 	}
 
 	// Built from values: Append fills in NextPayload and Length.
@@ -63,7 +72,7 @@ func TestEncryptedMessage(t *testing.T) {
 	if m.Payloads != nil || !bytes.Equal(m.Encrypted, b[28:]) || m.Header.NextPayload != PayloadHash {
 		t.Fatalf("%+v", m)
 	}
-	if s := m.String(); s != "GROUPKEY-PULL id=0x12345678 E <16 octets encrypted>" {
+	if s := m.String(); s != "GROUPKEY-PULL id=0x12345678 flags=E <16 octets encrypted>" {
 		t.Fatal(s)
 	}
 	if enc := m.Append(nil); !bytes.Equal(enc, b) {

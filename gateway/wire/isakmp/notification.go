@@ -4,11 +4,11 @@ import "encoding/binary"
 
 // Notification is the Notification payload (RFC 2408 §3.14).
 type Notification struct {
-	DOI        uint32
-	ProtocolID uint8
-	Message    NotifyType
-	SPI        []byte
-	Data       []byte
+	DOI         uint32
+	ProtocolID  uint8
+	MessageType NotifyType
+	SPI         []byte
+	Data        []byte
 }
 
 // Type returns PayloadNotification.
@@ -18,7 +18,7 @@ func (*Notification) Type() PayloadType { return PayloadNotification }
 func (p *Notification) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.DOI)
 	b = append(b, p.ProtocolID, uint8(len(p.SPI)))
-	b = binary.BigEndian.AppendUint16(b, uint16(p.Message))
+	b = binary.BigEndian.AppendUint16(b, uint16(p.MessageType))
 	b = append(b, p.SPI...)
 	return append(b, p.Data...)
 }
@@ -36,9 +36,9 @@ func parseNotification(b []byte) (*Notification, int, error) {
 		return nil, 0, needShort("DOI, protocol, SPI size and message type", 8, len(b))
 	}
 	p := &Notification{
-		DOI:        binary.BigEndian.Uint32(b[0:4]),
-		ProtocolID: b[4],
-		Message:    NotifyType(binary.BigEndian.Uint16(b[6:8])),
+		DOI:         binary.BigEndian.Uint32(b[0:4]),
+		ProtocolID:  b[4],
+		MessageType: NotifyType(binary.BigEndian.Uint16(b[6:8])),
 	}
 	spiSize := int(b[5])
 	if spiSize > len(b)-8 {

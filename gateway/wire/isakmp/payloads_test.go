@@ -32,19 +32,18 @@ func TestPayloadVectors(t *testing.T) {
 		// INVALID-ID-INFORMATION (18) in the GDOI DOI, ISAKMP protocol,
 		// 16-octet SPI (the cookies).
 		{"N with SPI", adapt(parseNotification), "00000002 01 10 0012 00112233445566778899aabbccddeeff",
-			&Notification{DOI: DOIGDOI, ProtocolID: ProtoISAKMP, Message: NotifyInvalidIDInformation,
+			&Notification{DOI: DOIGDOI, ProtocolID: ProtoISAKMP, MessageType: NotifyInvalidIDInformation,
 				SPI: hx("00112233445566778899aabbccddeeff")}},
 		// AUTHENTICATION-FAILED (24), no SPI, 2 octets of data.
 		{"N with data", adapt(parseNotification), "00000001 01 00 0018 beef",
-			&Notification{DOI: DOIIPsec, ProtocolID: ProtoISAKMP, Message: NotifyAuthenticationFailed, Data: hx("beef")}},
+			&Notification{DOI: DOIIPsec, ProtocolID: ProtoISAKMP, MessageType: NotifyAuthenticationFailed, Data: hx("beef")}},
 		// Delete of two TEKs (ESP, 4-octet SPIs) in the GDOI DOI.
 		{"D TEKs", adapt(parseDelete), "00000002 03 04 0002 0000a5f8 0000a5f9",
 			&Delete{DOI: DOIGDOI, ProtocolID: ProtoIPsecESP, SPISize: 4, SPIs: [][]byte{hx("0000a5f8"), hx("0000a5f9")}}},
 		{"D KEK", adapt(parseDelete), "00000002 01 10 0001 0102030405060708 1112131415161718",
 			&Delete{DOI: DOIGDOI, ProtocolID: ProtoISAKMP, SPISize: 16, SPIs: [][]byte{hx("01020304050607081112131415161718")}}},
 		{"D none", adapt(parseDelete), "00000002 03 04 0000", &Delete{DOI: DOIGDOI, ProtocolID: ProtoIPsecESP, SPISize: 4}},
-		{"D zero-size SPIs", adapt(parseDelete), "00000002 03 00 0002",
-			&Delete{DOI: DOIGDOI, ProtocolID: ProtoIPsecESP, SPIs: [][]byte{nil, nil}}},
+		{"D zero-size, none", adapt(parseDelete), "00000002 03 00 0000", &Delete{DOI: DOIGDOI, ProtocolID: ProtoIPsecESP}},
 		{"NAT-D raw", func(b []byte) (Payload, int, error) { return parseRaw(PayloadNATD, b) },
 			"0102030405060708090a0b0c0d0e0f1011121314", &Raw{Kind: PayloadNATD, Body: hx("0102030405060708090a0b0c0d0e0f1011121314")}},
 		{"SA", adapt(parseSA), "00000001 00000001", &SA{DOI: DOIIPsec, Situation: SitIdentityOnly}},
@@ -72,13 +71,14 @@ func TestPayloadErrors(t *testing.T) {
 		msg   string
 	}{
 		{"ID short", adapt(parseID), "010000", ErrShort, "ID type, protocol and port needs 4 octets, 3 remaining"},
-		{"CERT empty", adapt(parseCert), "", ErrShort, "certificate encoding needs 1 octets, 0 remaining"},
-		{"CR empty", adapt(parseCertRequest), "", ErrShort, "certificate type needs 1 octets"},
+		{"CERT empty", adapt(parseCert), "", ErrShort, "certificate encoding needs 1 octet, 0 remaining"},
+		{"CR empty", adapt(parseCertRequest), "", ErrShort, "certificate type needs 1 octet"},
 		{"N short", adapt(parseNotification), "00000001 01 00 00", ErrShort, "needs 8 octets, 7 remaining"},
 		{"N SPI", adapt(parseNotification), "00000001 01 10 0018 0102", ErrLength, "SPI size 16 exceeds 2 remaining"},
 		{"D short", adapt(parseDelete), "00000002 03 04", ErrShort, "needs 8 octets, 6 remaining"},
 		{"D count", adapt(parseDelete), "00000002 03 04 0002 0000a5f8", ErrLength, "2 SPIs of 4 octets need 8 octets, 4 remaining"},
 		{"D extra", adapt(parseDelete), "00000002 03 04 0001 0000a5f8 00", ErrLength, "1 SPIs of 4 octets need 4 octets, 5 remaining"},
+		{"D zero-size SPIs", adapt(parseDelete), "00000002 03 00 0002", ErrUnsupported, "2 SPIs of 0 octets"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := c.parse(hx(c.body))
