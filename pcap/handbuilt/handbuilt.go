@@ -60,12 +60,12 @@ func phase1SA(transforms ...uint16) *isakmp.SA {
 		p.Transforms = append(p.Transforms, isakmp.Transform{
 			Number: uint8(i + 1), ID: isakmp.TransformKeyIKE,
 			Attributes: isakmp.Attributes{
-				isakmp.BasicAttr(1, 7),    // encryption: AES-CBC
-				isakmp.BasicAttr(14, 256), // key length
-				isakmp.BasicAttr(2, 4),    // hash: SHA2-256
-				isakmp.BasicAttr(3, 1),    // authentication: pre-shared key
-				isakmp.BasicAttr(4, grp),  // group description
-				isakmp.BasicAttr(11, 1),   // life type: seconds
+				isakmp.BasicAttr(1, 7),                       // encryption: AES-CBC
+				isakmp.BasicAttr(14, 256),                    // key length
+				isakmp.BasicAttr(2, 4),                       // hash: SHA2-256
+				isakmp.BasicAttr(3, 1),                       // authentication: pre-shared key
+				isakmp.BasicAttr(4, grp),                     // group description
+				isakmp.BasicAttr(11, 1),                      // life type: seconds
 				isakmp.VarAttr(12, []byte{0, 1, 0x51, 0x80}), // life duration: 86400
 			},
 		})
