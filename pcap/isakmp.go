@@ -131,11 +131,14 @@ func (s *ikeState) decode(p *Packet, b []byte) {
 	// Position: the same bytes on another link, or a retransmission, keep
 	// the position of the first copy.
 	xk := exchangeKey(h)
-	if h.Exchange == isakmp.ExchangeGroupkeyPush {
-		info.Message = 1
-	} else if pos, ok := s.seen[xk+"/"+string(b)]; ok {
+	switch pos, ok := s.seen[xk+"/"+string(b)]; {
+	case ok:
 		info.Message, info.Repeat = pos, true
-	} else {
+	case h.Exchange == isakmp.ExchangeGroupkeyPush:
+		// Every PUSH is an exchange of one message.
+		info.Message = 1
+		s.seen[xk+"/"+string(b)] = 1
+	default:
 		s.next[xk]++
 		info.Message = s.next[xk]
 		s.seen[xk+"/"+string(b)] = info.Message

@@ -38,12 +38,12 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 	if len(reports) == 0 {
 		return errors.New(filepath.Join(dir, "report.json") + ": no suite ran")
 	}
-	var total struct{ passed, failed, skipped, pending, specs int }
-	var failures []types.SpecReport
+	var total struct{ passed, failed, skipped, pending, unselected int }
+	var failures, skips []types.SpecReport
 	var took time.Duration
 	fmt.Fprintf(w, "getlab conformance report (%s)\n", reports[0].StartTime.Format(time.DateTime))
 	for _, r := range reports {
-		var passed, failed, skipped, pending int
+		var passed, failed, skipped, pending, unselected int
 		for _, s := range r.SpecReports {
 			if s.LeafNodeType != types.NodeTypeIt {
 				if s.State.Is(types.SpecStateFailureStates) {
@@ -60,8 +60,12 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 				failures = append(failures, s)
 			case s.State == types.SpecStatePending:
 				pending++
+			case s.State == types.SpecStateSkipped && s.Failure.Message == "":
+				// Left out by the label filter or a focus, not skipped.
+				unselected++
 			default:
 				skipped++
+				skips = append(skips, s)
 			}
 		}
 		took += r.RunTime
@@ -69,6 +73,7 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 		total.failed += failed
 		total.skipped += skipped
 		total.pending += pending
+		total.unselected += unselected
 		verdict := "PASS"
 		if !r.SuiteSucceeded {
 			verdict = "FAIL"
@@ -76,8 +81,12 @@ func summarize(w io.Writer, reports []types.Report, dir string) error {
 		fmt.Fprintf(w, "  %-4s %-28s %3d passed %3d failed %3d skipped  %v\n",
 			verdict, r.SuiteDescription, passed, failed, skipped, r.RunTime.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "%d specs in %v, %d pending\n", total.passed+total.failed+total.skipped+total.pending,
-		took.Round(time.Millisecond), total.pending)
+	fmt.Fprintf(w, "%d specs run in %v, %d pending, %d not selected by the label filter\n",
+		total.passed+total.failed+total.skipped, took.Round(time.Millisecond), total.pending, total.unselected)
+	for _, s := range skips {
+		reason, _, _ := strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
+		fmt.Fprintf(w, "SKIPPED %s: %s\n", s.FullText(), reason)
+	}
 	for _, s := range failures {
 		msg, _, _ := strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
 		fmt.Fprintf(w, "\nFAILED %s\n  at %s\n  %s\n", s.FullText(), s.Failure.Location, msg)

@@ -18,6 +18,8 @@ func TestSummarize(t *testing.T) {
 			State:                   state,
 		}
 	}
+	skipped := spec("needs docker", types.SpecStateSkipped)
+	skipped.Failure.Message = "no Docker engine answers"
 	failed := spec("reaches host-b", types.SpecStateFailed)
 	failed.Failure = types.Failure{Message: "Expected 0 to equal 3\nmore", Location: types.CodeLocation{FileName: "smoke_test.go", LineNumber: 42}}
 	failed.ReportEntries = types.ReportEntries{{Name: "artifacts", Value: types.WrapEntryValue("reports/out/x")}}
@@ -27,7 +29,8 @@ func TestSummarize(t *testing.T) {
 		SpecReports: types.SpecReports{
 			spec("comes up", types.SpecStatePassed),
 			failed,
-			spec("needs docker", types.SpecStateSkipped),
+			skipped,
+			spec("other label", types.SpecStateSkipped),
 			{LeafNodeType: types.NodeTypeBeforeAll, State: types.SpecStatePassed},
 		},
 	}}
@@ -38,7 +41,7 @@ func TestSummarize(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"FAIL smoke", "1 passed", "1 failed", "1 skipped",
-		"FAILED basic reaches host-b", "smoke_test.go:42", "Expected 0 to equal 3", "artifacts: reports/out/x",
+		"FAILED basic reaches host-b", "SKIPPED basic needs docker: no Docker engine answers", "1 not selected", "smoke_test.go:42", "Expected 0 to equal 3", "artifacts: reports/out/x",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
