@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/esp"
+	"github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -149,7 +151,18 @@ func (d *decoder) decode(p *Packet) {
 		p.SrcPort, p.DstPort = uint16(udp.SrcPort), uint16(udp.DstPort)
 		if isISAKMPPort(p.SrcPort) || isISAKMPPort(p.DstPort) {
 			p.Proto = "ISAKMP"
-			d.ike.decode(p, udp.Payload)
+			var msg *isakmp.Message
+			var err error
+			if l, ok := pkt.Layer(LayerTypeISAKMP).(*ISAKMP); ok {
+				msg = l.Message
+			} else if el := pkt.ErrorLayer(); el != nil {
+				err = el.Error()
+			} else {
+				// Only one port of the pair is ISAKMP's: gopacket chose
+				// the layer by the other.
+				msg, err = isakmp.ParseMessage(udp.Payload, gdoi.Decoder{Profile: gdoi.ProfileRFC})
+			}
+			d.ike.decode(p, udp.Payload, msg, err)
 		}
 	case layers.IPProtocolTCP:
 		p.Proto = "TCP"

@@ -3,6 +3,9 @@ package pcap
 import (
 	"strings"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
 // The key-log reader never panics, whatever the file holds.
@@ -25,7 +28,8 @@ func FuzzDecodeISAKMP(f *testing.F) {
 		s := newIKEState(kl)
 		for range 2 { // twice: the second is a repeat
 			p := &Packet{}
-			s.decode(p, b)
+			msg, err := isakmp.ParseMessage(b, gdoi.Decoder{})
+			s.decode(p, b, msg, err)
 		}
 	})
 }

@@ -114,8 +114,9 @@ func exchangeKey(h isakmp.Header) string {
 	return fmt.Sprintf("%d/%x/%x/%08x", h.Exchange, h.ICookie, h.RCookie, h.MessageID)
 }
 
-func (s *ikeState) decode(p *Packet, b []byte) {
-	msg, err := isakmp.ParseMessage(b, gdoi.Decoder{Profile: s.profile})
+// decode fills in p.ISAKMP from a UDP payload b that the ISAKMP layer
+// decoded into msg, or failed to decode with err.
+func (s *ikeState) decode(p *Packet, b []byte, msg *isakmp.Message, err error) {
 	if err != nil {
 		p.Malformed = err.Error()
 		if h, _, herr := isakmp.ParseHeader(b); herr == nil {
