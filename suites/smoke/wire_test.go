@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/nsdo"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/pcap/handbuilt"
+	"github.com/getlab/getlab/pcap/match"
 	"github.com/getlab/getlab/suites/suitekit"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -108,6 +110,13 @@ var _ = Describe("basic topology: GDOI on the wire", Ordered, Label("smoke", "wi
 			}
 		}
 		Expect(repeats).To(Equal(len(messages)))
+
+		gm1, ks1 := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.1")
+		Expect(pkts).To(ContainElement(And(match.OnLink("gm1:eth1"), match.Exchange(isakmp.ExchangeGroupkeyPull, 1),
+			match.From(gm1), match.To(ks1), match.FirstPayload(isakmp.PayloadHash))))
+		Expect(pkts).To(ContainElement(And(match.Exchange(isakmp.ExchangeGroupkeyPush, 1), match.From(ks1),
+			match.Layout("SEQ,SA(SAK,SAT,SAT),KD,D,CERT,SIG"))))
+		Expect(pkts).To(HaveEach(match.Clean()))
 	})
 
 	It("agrees with tshark frame by frame", func() {
