@@ -2,24 +2,16 @@ package gdoi
 
 import (
 	"bytes"
-	"encoding/hex"
-	"errors"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
 // hx decodes hex, ignoring white space and "|" separators.
-func hx(s string) []byte {
-	s = strings.NewReplacer(" ", "", "\n", "", "\t", "", "|", "").Replace(s)
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func hx(s string) []byte { return wiretest.Hex(s) }
 
 type bodyParser func([]byte) (isakmp.Payload, int, error)
 
@@ -47,65 +39,20 @@ func saParser(p Profile) bodyParser {
 // same value and re-encodes identically, and that the value passes Check.
 func roundTrip(t testing.TB, parse bodyParser, body []byte) isakmp.Payload {
 	t.Helper()
-	p, n, err := parse(body)
-	if err != nil {
-		return nil
-	}
-	if n != len(body) {
-		t.Fatalf("consumed %d of %d octets", n, len(body))
-	}
-	enc := p.Append(nil)
-	p2, n2, err := parse(enc)
-	if err != nil {
-		t.Fatalf("re-encoding %x does not parse: %v\nvalue %#v\ninput %x", enc, err, p, body)
-	}
-	if n2 != len(enc) {
-		t.Fatalf("re-encoding: consumed %d of %d octets", n2, len(enc))
-	}
-	if !reflect.DeepEqual(p, p2) {
-		t.Fatalf("round trip changed the value:\n%#v\n%#v", p, p2)
-	}
-	if enc2 := p2.Append(nil); !bytes.Equal(enc, enc2) {
-		t.Fatalf("second encoding differs:\n%x\n%x", enc, enc2)
-	}
-	if err := isakmp.CheckPayloads(p); err != nil {
-		t.Fatalf("parsed value fails Check: %v", err)
-	}
-	return p
+	return wiretest.RoundTrip(t, parse, body, check)
 }
+
+func check(p isakmp.Payload) error { return isakmp.CheckPayloads(p) }
 
 // exact checks that body parses to want and that want encodes to body.
 func exact(t *testing.T, parse bodyParser, body []byte, want isakmp.Payload) {
 	t.Helper()
-	got, n, err := parse(body)
-	if err != nil {
-		t.Fatalf("parse %x: %v", body, err)
-	}
-	if n != len(body) {
-		t.Fatalf("consumed %d of %d octets", n, len(body))
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("parse:\n got %#v\nwant %#v", got, want)
-	}
-	if enc := want.Append(nil); !bytes.Equal(enc, body) {
-		t.Fatalf("encode:\n got %x\nwant %x", enc, body)
-	}
-	roundTrip(t, parse, body)
+	wiretest.Exact(t, parse, body, want, check)
 }
 
 func wantErr(t *testing.T, err error, kind error, subs ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want %v", kind)
-	}
-	if kind != nil && !errors.Is(err, kind) {
-		t.Errorf("error %q does not match %v", err, kind)
-	}
-	for _, s := range subs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not contain %q", err, s)
-		}
-	}
+	wiretest.WantErr(t, err, kind, subs...)
 }
 
 // messageRoundTrip: a message that parses re-encodes to octets that parse to
