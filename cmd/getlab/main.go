@@ -5,6 +5,7 @@
 //	getlab exec [--lab LAB] NODE -- CMD [ARG...]
 //	getlab ps [--lab LAB]      nodes, state, pid, log path
 //	getlab report [DIR]        one-screen summary of a suite run
+//	getlab capture [--lab LAB] [-o FILE] [--for D]
 //	getlab pcap FILE [--keys KEYLOG] [--json]
 package main
 
@@ -32,6 +33,7 @@ const usage = `usage: getlab COMMAND [ARGS]
   exec [--lab LAB] NODE -- CMD...  run a command inside a node
   ps [--lab LAB]                   list labs and their nodes
   report [DIR|report.json]         one-screen summary of a suite run (default reports/out)
+  capture [--lab LAB] [-o FILE] [--for D]  record every link of a lab into one pcapng file
   pcap FILE [--keys KEYLOG] [--json]  decode a capture: one line per packet, decrypted with the key log
 
 Labs live under $GETLAB_LABS (default /tmp/getlab); node binaries come from
@@ -46,12 +48,13 @@ func main() {
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	run, ok := map[string]func([]string) error{
-		"up":     cmdUp,
-		"down":   cmdDown,
-		"exec":   cmdExec,
-		"ps":     cmdPs,
-		"report": cmdReport,
-		"pcap":   cmdPcap,
+		"up":      cmdUp,
+		"down":    cmdDown,
+		"exec":    cmdExec,
+		"ps":      cmdPs,
+		"report":  cmdReport,
+		"pcap":    cmdPcap,
+		"capture": cmdCapture,
 	}[cmd]
 	if !ok {
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
