@@ -1,0 +1,293 @@
+// Package config reads and validates the getvpnd configuration: one YAML file
+// per daemon, playing one role (a key server, "ks", or a group member, "gm").
+//
+// Parsing is strict: an unknown key, a value of the wrong type or an invalid
+// value is an error that names the file and the field path
+// ("gm1.yaml: groups[0].ks_list[1]: "192.0.2.300" is not an IP address"), and
+// every problem is reported at once (the errors are joined with errors.Join).
+// Problems that do not stop the daemon but go against the seed documents'
+// recommendations are returned by Config.Warnings.
+//
+// # Durations
+//
+// Every duration (lifetimes, retransmit interval) is written either as a YAML
+// integer, a number of seconds as the seeds write them ("tek_lifetime: 7200"),
+// or as a string in Go duration syntax ("tek_lifetime: 2h", "interval: 40s").
+// Durations must be positive.
+//
+// # Defaults
+//
+// Parse fills in every field the file leaves out with the values in Defaults
+// (taken from the seed documents; see defaults.go for the line references),
+// so the returned Config is complete and shows what the daemon will use.
+//
+// # Time scale
+//
+// timers.scale multiplies every protocol timer: a timer of d protocol seconds
+// fires after Scaled(d) of wall-clock time. Scale 0.01 therefore makes the
+// protocol run 100 times faster (a 3600 s TEK lifetime expires after 36 s of
+// wall-clock time); scale 2 makes it run twice as slowly. The configured and
+// on-the-wire values stay in protocol time: a KS with tek_lifetime 3600 still
+// sends a lifetime of 3600 in its SA TEK payload, and its peers need the same
+// scale for the lab to be consistent.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
+	"gopkg.in/yaml.v3"
+)
+
+// Role is the part a daemon plays.
+type Role string
+
+// Roles.
+const (
+	RoleKS Role = "ks" // key server
+	RoleGM Role = "gm" // group member
+)
+
+// Config is one daemon's configuration.
+type Config struct {
+	// Name is the file name the configuration was read from (for messages).
+	Name string
+	Role Role
+	// Identity is the daemon's GDOI identity address: on a KS the source of
+	// its rekeys (S0 "address ipv4", L2840-2855) and its COOP identity; on a
+	// GM the address it registers with. Required on a KS; on a GM the zero
+	// value means the address of the registration interface.
+	Identity netip.Addr
+	Listen   Listen
+	// ControlSocket is the path of the control socket.
+	ControlSocket string
+	// KeyLog is the path of the key log file; "" writes none.
+	KeyLog string
+	Log    Log
+	Timers Timers
+	IKE    IKE
+	Groups []Group
+
+	warnings []string
+	// set holds the paths of the keys the file sets (see decoder.set).
+	set map[string]bool
+}
+
+// Listen is where the daemon receives GDOI (and IKE) messages.
+type Listen struct {
+	// Address is the local address; the zero value listens on all addresses.
+	Address netip.Addr
+	Port    uint16
+}
+
+// Log settings.
+type Log struct {
+	Level  string // debug, info, warn or error
+	Format string // text or json
+	// File is the log file; "" logs to standard error.
+	File string
+}
+
+// Timers holds the time scale.
+type Timers struct {
+	// Scale multiplies every protocol timer (> 0; 1 is real time, 0.01 is
+	// 100 times faster).
+	Scale float64
+}
+
+// IKE is the IKEv1 phase-1 configuration.
+type IKE struct {
+	// Policies are the phase-1 proposals, in order of preference.
+	Policies []IKEPolicy
+	// AllowWeakDH allows the MODP Diffie-Hellman groups 2 and 5.
+	AllowWeakDH bool
+	// PreSharedKeys are the pre-shared keys by peer.
+	PreSharedKeys []PSK
+}
+
+// IKEPolicy is one phase-1 proposal (S0 "crypto isakmp policy", L654-665).
+type IKEPolicy struct {
+	Encryption string // aes128, aes256 or 3des
+	Hash       string // sha1, sha256, sha384 or sha512
+	DHGroup    int    // 14, 19, 20 (2 and 5 with AllowWeakDH)
+	Lifetime   time.Duration
+}
+
+// PSK is a pre-shared key for a peer address; Wildcard keys match any peer
+// (S0 "crypto isakmp key ... address 0.0.0.0", discouraged at L674-689).
+type PSK struct {
+	Peer     netip.Addr // zero when Wildcard
+	Wildcard bool
+	Key      string
+}
+
+// KeyFor returns the pre-shared key for peer: the per-peer key if there is
+// one, else the wildcard key.
+func (ike *IKE) KeyFor(peer netip.Addr) (string, bool) {
+	var wild *PSK
+	for i := range ike.PreSharedKeys {
+		k := &ike.PreSharedKeys[i]
+		if k.Wildcard {
+			if wild == nil {
+				wild = k
+			}
+			continue
+		}
+		if k.Peer == peer.Unmap() {
+			return k.Key, true
+		}
+	}
+	if wild != nil {
+		return wild.Key, true
+	}
+	return "", false
+}
+
+// Group is one GDOI group. On a KS it is the group policy the KS serves; on a
+// GM it is a group the GM registers to. Fields are marked with the role that
+// may set them.
+type Group struct {
+	// Name is the group name (both roles).
+	Name string
+	// ID is the group identity number (both roles; S0 "identity number
+	// 1234", L958-1022).
+	ID uint32
+
+	// KS only.
+
+	// TEKLifetime and KEKLifetime are the key lifetimes.
+	TEKLifetime time.Duration
+	KEKLifetime time.Duration
+	// Transforms are the ESP transforms in order of preference, named as
+	// esp.ParseTransform reads them ("aes256gcm16", "aes128-sha1").
+	Transforms []esp.Transform
+	// ACL is the traffic policy downloaded to every GM.
+	ACL []ACE
+	// Authorization lists the GM identities allowed to register (addresses
+	// and prefixes); empty allows every GM that passes IKE authentication.
+	Authorization []netip.Prefix
+	Rekey         Rekey
+
+	// GM only.
+
+	// KSList is the ordered list of key servers (first = preferred).
+	KSList []netip.Addr
+	// RegistrationInterface is the interface registrations and rekeys use.
+	RegistrationInterface string
+	// LocalACL is the GM's local deny-only ACL, evaluated before the KS's.
+	LocalACL []ACE
+	// Jitter is the re-registration jitter model: "new" (S0 §3.6.5.2,
+	// J = MAX(2% of T, 6 s), earlier only) or "legacy" (±6 s, §3.6.5.1).
+	Jitter string
+}
+
+// Rekey is the KS's rekey policy.
+type Rekey struct {
+	// Transport is "multicast" (the default, S0 L1033) or "unicast".
+	Transport string
+	// Address and Port are the multicast destination (multicast only).
+	Address netip.Addr
+	Port    uint16
+	// RetransmitInterval and RetransmitCount set the rekey retransmissions.
+	RetransmitInterval time.Duration
+	RetransmitCount    int
+	// SigningKey is the RSA key that signs rekeys.
+	SigningKey SigningKey
+}
+
+// SigningKey is the KS's rekey-signing RSA key: read from File, or, when
+// File is "", generated at start with Bits bits.
+type SigningKey struct {
+	File string
+	Bits int
+}
+
+// Warnings returns the problems found that do not stop the daemon, each
+// naming the file and field.
+func (c *Config) Warnings() []string { return c.warnings }
+
+// Scaled returns the wall-clock duration of a protocol timer of d: d times
+// timers.scale.
+func (c *Config) Scaled(d time.Duration) time.Duration {
+	s := c.Timers.Scale
+	if s <= 0 || math.IsNaN(s) {
+		s = 1
+	}
+	v := float64(d) * s
+	if v >= math.MaxInt64 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(v)
+}
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, filepath.Base(path))
+}
+
+// Parse parses and validates a configuration; name is the file name used in
+// messages. The error, if any, joins one error per problem found.
+func Parse(data []byte, name string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c := &Config{Name: name}
+	d := &decoder{}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, fmt.Errorf("%s: empty file", name)
+		}
+		root = root.Content[0]
+	}
+	if root.Kind == 0 {
+		return nil, fmt.Errorf("%s: empty file", name)
+	}
+	if err := checkAliases(root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.decode(d, root)
+	if len(d.errs) == 0 {
+		c.applyDefaults()
+		v := &validator{c: c}
+		v.validate()
+		d.errs = append(d.errs, v.errs...)
+		c.warnings = v.warns
+	}
+	if len(d.errs) > 0 {
+		errs := make([]error, len(d.errs))
+		for i, e := range d.errs {
+			errs[i] = fmt.Errorf("%s: %s", name, e)
+		}
+		return nil, errors.Join(errs...)
+	}
+	for i, w := range c.warnings {
+		c.warnings[i] = name + ": " + w
+	}
+	return c, nil
+}
+
+// checkAliases rejects YAML aliases and anchors: configs do not need them
+// and they allow exponential documents.
+func checkAliases(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return fmt.Errorf("line %d: YAML anchors and aliases are not supported", n.Line)
+	}
+	for _, c := range n.Content {
+		if err := checkAliases(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
+)
+
+func TestLoadExamples(t *testing.T) {
+	ks, err := Load(filepath.Join("testdata", "ks1.yaml"))
+	if err != nil {
+		t.Fatalf("ks1.yaml: %v", err)
+	}
+	if w := ks.Warnings(); len(w) != 0 {
+		t.Errorf("ks1.yaml warnings: %q", w)
+	}
+	if ks.Role != RoleKS || ks.Identity != netip.MustParseAddr("192.0.2.1") || ks.Listen.Port != 848 {
+		t.Errorf("ks1.yaml: role %q identity %v port %d", ks.Role, ks.Identity, ks.Listen.Port)
+	}
+	g := ks.Groups[0]
+	if g.Name != "GETVPN" || g.ID != 1234 || len(g.ACL) != 5 || len(g.Authorization) != 2 {
+		t.Errorf("ks1.yaml group: %+v", g)
+	}
+	want := []esp.Transform{
+		{ID: esp.TransformAESGCM16, KeyBits: 256},
+		{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1},
+	}
+	if !reflect.DeepEqual(g.Transforms, want) {
+		t.Errorf("transforms = %v, want %v", g.Transforms, want)
+	}
+	if g.Rekey.Transport != "unicast" || g.Rekey.RetransmitInterval != 10*time.Second || g.Rekey.RetransmitCount != 2 || g.Rekey.Port != 0 {
+		t.Errorf("rekey = %+v", g.Rekey)
+	}
+	if e := g.ACL[3]; !e.Permit || e.Protocol != 0 || e.Source != netip.MustParsePrefix("198.51.100.0/24") {
+		t.Errorf("acl[3] = %v", e)
+	}
+	if e := g.ACL[0]; e.Permit || e.Protocol != 17 || e.DestinationPort != (PortRange{848, 848}) || e.Source.IsValid() {
+		t.Errorf("acl[0] = %v", e)
+	}
+
+	gm, err := Load(filepath.Join("testdata", "gm1.yaml"))
+	if err != nil {
+		t.Fatalf("gm1.yaml: %v", err)
+	}
+	if w := gm.Warnings(); len(w) != 0 {
+		t.Errorf("gm1.yaml warnings: %q", w)
+	}
+	gg := gm.Groups[0]
+	if gm.Role != RoleGM || gg.ID != g.ID || gg.RegistrationInterface != "eth1" || len(gg.KSList) != 1 || gg.KSList[0] != ks.Identity {
+		t.Errorf("gm1.yaml: %+v", gm)
+	}
+	if k, ok := gm.IKE.KeyFor(gg.KSList[0]); !ok || k != "gm1-secret" {
+		t.Errorf("gm1 PSK for KS = %q, %v", k, ok)
+	}
+	if k, _ := ks.IKE.KeyFor(gm.Identity); k != "gm1-secret" {
+		t.Errorf("ks PSK for gm1 = %q", k)
+	}
+	if gm.IKE.Policies[0] != ks.IKE.Policies[0] && (gm.IKE.Policies[0].Encryption != ks.IKE.Policies[0].Encryption || gm.IKE.Policies[0].Hash != ks.IKE.Policies[0].Hash || gm.IKE.Policies[0].DHGroup != ks.IKE.Policies[0].DHGroup) {
+		t.Errorf("IKE proposals of KS and GM differ")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want not-exist", err)
+	}
+}
+
+const minKS = `
+role: ks
+identity: 192.0.2.1
+groups:
+  - name: G
+    id: 1
+    acl:
+      - {action: deny, protocol: udp, destination: 239.1.1.1}
+      - {action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}
+    rekey: {address: 239.1.1.1}
+`
+
+const minGM = `
+role: gm
+ike:
+  pre_shared_keys: [{peer: 192.0.2.1, key: k}]
+groups:
+  - {name: G, id: 1, ks_list: [192.0.2.1]}
+`
+
+// TestDefaults checks that what a file leaves out gets the seeds' values.
+// Line numbers are in ../shared/seeds/000_c5a1520d471a5ba7.txt (S0).
+func TestDefaults(t *testing.T) {
+	ks, err := Parse([]byte(minKS), "ks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := ks.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	g := ks.Groups[0]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"TEK lifetime (L2049: default 3600 seconds)", g.TEKLifetime, 3600 * time.Second},
+		{"KEK lifetime (L2336: default of 86400 seconds)", g.KEKLifetime, 86400 * time.Second},
+		{"KS IKE lifetime (L1968: default 24 hours; L1984)", ks.IKE.Policies[0].Lifetime, 86400 * time.Second},
+		{"IKE encryption (L658: encr aes 128)", ks.IKE.Policies[0].Encryption, "aes128"},
+		{"IKE hash (L660: hash sha256)", ks.IKE.Policies[0].Hash, "sha256"},
+		{"IKE DH group (L662: group 14)", ks.IKE.Policies[0].DHGroup, 14},
+		{"transform (L936: esp-aes esp-sha-hmac)", g.Transforms, []esp.Transform{{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1}}},
+		{"rekey transport (L1033: multicast is the default)", g.Rekey.Transport, "multicast"},
+		{"rekey port (L3717: UDP port 848)", g.Rekey.Port, uint16(848)},
+		{"retransmit interval (L2358-2362: two at 60 s)", g.Rekey.RetransmitInterval, 60 * time.Second},
+		{"retransmit count (L2358-2362)", g.Rekey.RetransmitCount, 2},
+		{"signing key (L712, L950: modulus 2048)", g.Rekey.SigningKey, SigningKey{Bits: 2048}},
+		{"listen port (L3717: UDP 848)", ks.Listen.Port, uint16(848)},
+		{"listen address (all)", ks.Listen.Address, netip.Addr{}},
+		{"control socket (DESIGN.md)", ks.ControlSocket, "/run/getvpnd/control.sock"},
+		{"key log (none)", ks.KeyLog, ""},
+		{"log level", ks.Log.Level, "info"},
+		{"log format", ks.Log.Format, "text"},
+		{"scale (DESIGN.md Time)", ks.Timers.Scale, 1.0},
+	}
+	gm, err := Parse([]byte(minGM), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks = append(checks, []struct {
+		name      string
+		got, want any
+	}{
+		{"GM IKE lifetime (L2944-2946: 1200 s recommended)", gm.IKE.Policies[0].Lifetime, 1200 * time.Second},
+		{"GM jitter (L3273-3337: new jitter; C-03)", gm.Groups[0].Jitter, "new"},
+		{"GM identity (registration interface address)", gm.Identity, netip.Addr{}},
+		{"GM group has no KS fields", gm.Groups[0].TEKLifetime, time.Duration(0)},
+	}...)
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// Other seed timers (see defaults.go for lines).
+	if RolloverWindow != 30*time.Second || IKEBackoff != 40*time.Second || GDOIBackoffMin != 70*time.Second ||
+		GDOIBackoffMax != 480*time.Second || COOPRefresh != 20*time.Second || COOPPeriodic != 30*time.Second ||
+		COOPPolicyUpdate != 5*time.Second {
+		t.Error("seed timer constants changed")
+	}
+}
+
+func TestScaled(t *testing.T) {
+	c, err := Parse([]byte(minGM+"timers: {scale: 0.01}\n"), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scaled(3600 * time.Second); got != 36*time.Second {
+		t.Errorf("Scaled(3600s) at 0.01 = %v, want 36s (100x faster)", got)
+	}
+	c.Timers.Scale = 2
+	if got := c.Scaled(time.Minute); got != 2*time.Minute {
+		t.Errorf("Scaled(1m) at 2 = %v", got)
+	}
+	c.Timers.Scale = 1e300
+	if got := c.Scaled(time.Hour); got <= 0 {
+		t.Errorf("Scaled overflow = %v", got)
+	}
+	var zero Config
+	if got := zero.Scaled(time.Second); got != time.Second {
+		t.Errorf("zero Config Scaled = %v", got)
+	}
+}
+
+func TestDurations(t *testing.T) {
+	for _, tc := range []struct {
+		val  string
+		want time.Duration
+	}{
+		{"7200", 2 * time.Hour},
+		{"2h", 2 * time.Hour},
+		{`"900s"`, 15 * time.Minute},
+		{"1h30m", 90 * time.Minute},
+	} {
+		c, err := Parse([]byte(strings.Replace(minKS, "    id: 1\n", "    id: 1\n    tek_lifetime: "+tc.val+"\n    kek_lifetime: 100000\n", 1)), "ks.yaml")
+		if err != nil {
+			t.Errorf("%s: %v", tc.val, err)
+			continue
+		}
+		if got := c.Groups[0].TEKLifetime; got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.val, got, tc.want)
+		}
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"time"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
+)
+
+// Defaults are the values Parse fills in for keys the file leaves out. Line
+// numbers are those of the S0 seed, ../shared/seeds/000_c5a1520d471a5ba7.txt
+// (Cisco GETVPN Design and Implementation Guide).
+var Defaults = struct {
+	ListenPort     uint16        // UDP 848, the GDOI port (L3717)
+	ControlSocket  string        // DESIGN.md "Runtimes" (not in the seeds)
+	LogLevel       string        // not in the seeds
+	LogFormat      string        // not in the seeds
+	Scale          float64       // DESIGN.md "Time": 1.0
+	IKEEncryption  string        // "encr aes 128" (L654-662)
+	IKEHash        string        // "hash sha256" (L654-662)
+	IKEDHGroup     int           // "group 14" (L654-662)
+	KSIKELifetime  time.Duration // 24 h default on the KS (L1968, "lifetime 86400" L1984)
+	GMIKELifetime  time.Duration // 1200 s recommended on the GM (L2944-2946, "lifetime 1200" L2958)
+	TEKLifetime    time.Duration // "default 3600 seconds" (L2049)
+	KEKLifetime    time.Duration // "default of 86400 seconds" (L2336)
+	Transform      esp.Transform // "esp-aes esp-sha-hmac" = aes128-sha1 (L936, L2002)
+	RekeyTransport string        // multicast is the default (L1033)
+	RekeyPort      uint16        // UDP 848 (L3717)
+	// Retransmit: "Two retransmissions at 60 second intervals" (L2358-2362);
+	// IOS sends none when unconfigured, but every seed config sets it.
+	RetransmitInterval time.Duration
+	RetransmitCount    int
+	SigningKeyBits     int    // "modulus 2048" (L712, L950); C-13 in seed-features.md
+	Jitter             string // "new" jitter, §3.6.5.2 L3273-3337 (C-03)
+}{
+	ListenPort:         848,
+	ControlSocket:      "/run/getvpnd/control.sock",
+	LogLevel:           "info",
+	LogFormat:          "text",
+	Scale:              1.0,
+	IKEEncryption:      "aes128",
+	IKEHash:            "sha256",
+	IKEDHGroup:         14,
+	KSIKELifetime:      86400 * time.Second,
+	GMIKELifetime:      1200 * time.Second,
+	TEKLifetime:        3600 * time.Second,
+	KEKLifetime:        86400 * time.Second,
+	Transform:          esp.Transform{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1},
+	RekeyTransport:     "multicast",
+	RekeyPort:          848,
+	RetransmitInterval: 60 * time.Second,
+	RetransmitCount:    2,
+	SigningKeyBits:     2048,
+	Jitter:             "new",
+}
+
+// Protocol timers that the configuration does not set (yet) but that every
+// role derives from the seeds; each is a protocol-time value, to be passed
+// through Config.Scaled.
+const (
+	// RolloverWindow: GMs switch to the new TEK when 30 s remain in the old
+	// one (L293-295, L2099).
+	RolloverWindow = 30 * time.Second
+	// IKEBackoff: wait before trying the next KS, "3x 10 sec + 10 sec
+	// backoff" (L3342).
+	IKEBackoff = 40 * time.Second
+	// GDOIBackoffMax: the end-of-list backoff doubles from GDOIBackoffMin
+	// up to 480 s (L3344, L4562).
+	GDOIBackoffMin = 70 * time.Second
+	GDOIBackoffMax = 480 * time.Second
+	// COOP timers: primary refresh 20 s (L4017), secondary periodic 30 s
+	// (L4038), policy-update batching 5 s (L4082).
+	COOPRefresh      = 20 * time.Second
+	COOPPeriodic     = 30 * time.Second
+	COOPPolicyUpdate = 5 * time.Second
+)
+
+func (c *Config) isSet(path string) bool { return c.set[path] }
+
+// applyDefaults fills in what the file leaves out.
+func (c *Config) applyDefaults() {
+	if c.Listen.Port == 0 {
+		c.Listen.Port = Defaults.ListenPort
+	}
+	if !c.isSet("control_socket") {
+		c.ControlSocket = Defaults.ControlSocket
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = Defaults.LogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = Defaults.LogFormat
+	}
+	if !c.isSet("timers.scale") {
+		c.Timers.Scale = Defaults.Scale
+	}
+	ikeLife := Defaults.KSIKELifetime
+	if c.Role == RoleGM {
+		ikeLife = Defaults.GMIKELifetime
+	}
+	if len(c.IKE.Policies) == 0 {
+		c.IKE.Policies = []IKEPolicy{{}}
+	}
+	for i := range c.IKE.Policies {
+		p := &c.IKE.Policies[i]
+		if p.Encryption == "" {
+			p.Encryption = Defaults.IKEEncryption
+		}
+		if p.Hash == "" {
+			p.Hash = Defaults.IKEHash
+		}
+		if p.DHGroup == 0 {
+			p.DHGroup = Defaults.IKEDHGroup
+		}
+		if p.Lifetime == 0 {
+			p.Lifetime = ikeLife
+		}
+	}
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		switch c.Role {
+		case RoleKS:
+			if g.TEKLifetime == 0 {
+				g.TEKLifetime = Defaults.TEKLifetime
+			}
+			if g.KEKLifetime == 0 {
+				g.KEKLifetime = Defaults.KEKLifetime
+			}
+			if len(g.Transforms) == 0 && !c.isSet(index("groups", i)+".transforms") {
+				g.Transforms = []esp.Transform{Defaults.Transform}
+			}
+			r := &g.Rekey
+			if r.Transport == "" {
+				r.Transport = Defaults.RekeyTransport
+			}
+			if r.Port == 0 && r.Transport == "multicast" {
+				r.Port = Defaults.RekeyPort
+			}
+			if r.RetransmitInterval == 0 {
+				r.RetransmitInterval = Defaults.RetransmitInterval
+			}
+			if !c.isSet(index("groups", i) + ".rekey.retransmit.count") {
+				r.RetransmitCount = Defaults.RetransmitCount
+			}
+			if r.SigningKey.File == "" && r.SigningKey.Bits == 0 {
+				r.SigningKey.Bits = Defaults.SigningKeyBits
+			}
+		case RoleGM:
+			if g.Jitter == "" {
+				g.Jitter = Defaults.Jitter
+			}
+		}
+	}
+}

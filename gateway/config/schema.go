@@ -1,0 +1,166 @@
+package config
+
+import (
+	"strings"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
+	"gopkg.in/yaml.v3"
+)
+
+// ksOnly and gmOnly are the group keys each role may set.
+var (
+	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "authorization", "rekey"}
+	gmOnly = []string{"ks_list", "registration_interface", "local_acl", "jitter"}
+)
+
+// decode reads the document into c. Semantic checks that need the whole
+// configuration are in validate.go.
+func (c *Config) decode(d *decoder, root *yaml.Node) {
+	d.set = map[string]bool{}
+	c.set = d.set
+	role := ""
+	d.fields(root, "", map[string]func(*yaml.Node, string){
+		"role":           func(n *yaml.Node, p string) { d.str(n, p, &role) },
+		"identity":       func(n *yaml.Node, p string) { d.addr(n, p, &c.Identity) },
+		"control_socket": func(n *yaml.Node, p string) { d.str(n, p, &c.ControlSocket) },
+		"key_log":        func(n *yaml.Node, p string) { d.str(n, p, &c.KeyLog) },
+		"listen": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"address": func(n *yaml.Node, p string) { d.addr(n, p, &c.Listen.Address) },
+				"port":    func(n *yaml.Node, p string) { d.port(n, p, &c.Listen.Port) },
+			})
+		},
+		"log": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"level":  func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Level) },
+				"format": func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Format) },
+				"file":   func(n *yaml.Node, p string) { d.str(n, p, &c.Log.File) },
+			})
+		},
+		"timers": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"scale": func(n *yaml.Node, p string) { d.float(n, p, &c.Timers.Scale) },
+			})
+		},
+		"ike":    func(n *yaml.Node, p string) { c.decodeIKE(d, n, p) },
+		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },
+	})
+	c.Role = Role(role)
+}
+
+func (c *Config) decodeIKE(d *decoder, n *yaml.Node, path string) {
+	ike := &c.IKE
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"allow_weak_dh": func(n *yaml.Node, p string) { d.boolean(n, p, &ike.AllowWeakDH) },
+		"policies": func(n *yaml.Node, p string) {
+			d.list(n, p, func(n *yaml.Node, p string) {
+				var pol IKEPolicy
+				d.fields(n, p, map[string]func(*yaml.Node, string){
+					"encryption": func(n *yaml.Node, p string) { d.str(n, p, &pol.Encryption) },
+					"hash":       func(n *yaml.Node, p string) { d.str(n, p, &pol.Hash) },
+					"dh_group":   func(n *yaml.Node, p string) { d.intField(n, p, 1, 1<<16-1, &pol.DHGroup) },
+					"lifetime":   func(n *yaml.Node, p string) { d.duration(n, p, &pol.Lifetime) },
+				})
+				ike.Policies = append(ike.Policies, pol)
+			})
+		},
+		"pre_shared_keys": func(n *yaml.Node, p string) {
+			d.list(n, p, func(n *yaml.Node, p string) {
+				var k PSK
+				d.fields(n, p, map[string]func(*yaml.Node, string){
+					"peer": func(n *yaml.Node, p string) {
+						if n.Kind == yaml.ScalarNode && n.Value == "*" {
+							k.Wildcard = true
+							return
+						}
+						d.addr(n, p, &k.Peer)
+						if k.Peer.IsValid() && k.Peer.IsUnspecified() {
+							k.Peer, k.Wildcard = netipZero, true // S0's "address 0.0.0.0"
+						}
+						k.Peer = k.Peer.Unmap()
+					},
+					"key": func(n *yaml.Node, p string) { d.str(n, p, &k.Key) },
+				})
+				ike.PreSharedKeys = append(ike.PreSharedKeys, k)
+			})
+		},
+	})
+}
+
+func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
+	d.list(n, path, func(n *yaml.Node, p string) {
+		var g Group
+		d.fields(n, p, map[string]func(*yaml.Node, string){
+			"name":         func(n *yaml.Node, p string) { d.str(n, p, &g.Name) },
+			"id":           func(n *yaml.Node, p string) { g.ID = uint32(d.int64(n, p, 1, 1<<32-1)) },
+			"tek_lifetime": func(n *yaml.Node, p string) { d.duration(n, p, &g.TEKLifetime) },
+			"kek_lifetime": func(n *yaml.Node, p string) { d.duration(n, p, &g.KEKLifetime) },
+			"transforms": func(n *yaml.Node, p string) {
+				d.list(n, p, func(n *yaml.Node, p string) {
+					s, ok := d.scalar(n, p)
+					if !ok {
+						return
+					}
+					t, err := esp.ParseTransform(s)
+					if err != nil {
+						names := make([]string, 0, 8)
+						for _, t := range esp.All() {
+							names = append(names, t.String())
+						}
+						d.errorf(p, "%q is not an ESP transform (one of %s)", s, strings.Join(names, ", "))
+						return
+					}
+					g.Transforms = append(g.Transforms, t)
+				})
+			},
+			"acl": func(n *yaml.Node, p string) { d.acl(n, p, &g.ACL) },
+			"authorization": func(n *yaml.Node, p string) {
+				d.list(n, p, func(n *yaml.Node, p string) {
+					var pr = netipPrefixZero
+					d.prefix(n, p, &pr)
+					if n.Kind == yaml.ScalarNode && n.Value == "any" {
+						d.errorf(p, "\"any\" is not allowed here: leave authorization out to allow every GM")
+						return
+					}
+					if pr.IsValid() {
+						g.Authorization = append(g.Authorization, pr)
+					}
+				})
+			},
+			"rekey": func(n *yaml.Node, p string) { decodeRekey(d, n, p, &g.Rekey) },
+			"ks_list": func(n *yaml.Node, p string) {
+				d.list(n, p, func(n *yaml.Node, p string) {
+					a := netipZero
+					d.addr(n, p, &a)
+					if a.IsValid() {
+						g.KSList = append(g.KSList, a.Unmap())
+					}
+				})
+			},
+			"registration_interface": func(n *yaml.Node, p string) { d.str(n, p, &g.RegistrationInterface) },
+			"local_acl":              func(n *yaml.Node, p string) { d.acl(n, p, &g.LocalACL) },
+			"jitter":                 func(n *yaml.Node, p string) { d.str(n, p, &g.Jitter) },
+		})
+		c.Groups = append(c.Groups, g)
+	})
+}
+
+func decodeRekey(d *decoder, n *yaml.Node, path string, r *Rekey) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"transport": func(n *yaml.Node, p string) { d.str(n, p, &r.Transport) },
+		"address":   func(n *yaml.Node, p string) { d.addr(n, p, &r.Address) },
+		"port":      func(n *yaml.Node, p string) { d.port(n, p, &r.Port) },
+		"retransmit": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"interval": func(n *yaml.Node, p string) { d.duration(n, p, &r.RetransmitInterval) },
+				"count":    func(n *yaml.Node, p string) { d.intField(n, p, 0, 10, &r.RetransmitCount) },
+			})
+		},
+		"signing_key": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"file": func(n *yaml.Node, p string) { d.str(n, p, &r.SigningKey.File) },
+				"bits": func(n *yaml.Node, p string) { d.intField(n, p, 1024, 8192, &r.SigningKey.Bits) },
+			})
+		},
+	})
+}

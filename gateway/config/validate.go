@@ -1,0 +1,303 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+type validator struct {
+	c     *Config
+	errs  []string
+	warns []string
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	v.warns = append(v.warns, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) validate() {
+	c := v.c
+	switch c.Role {
+	case RoleKS, RoleGM:
+	case "":
+		v.errorf("role", "missing (ks or gm)")
+		return
+	default:
+		v.errorf("role", "%q is not ks or gm", c.Role)
+		return
+	}
+	if c.Role == RoleKS && !c.Identity.IsValid() {
+		v.errorf("identity", "missing: a key server needs its address (the source of its rekeys)")
+	}
+	if c.Identity.IsValid() && !usableUnicast(c.Identity) {
+		v.errorf("identity", "%s is not a unicast address", c.Identity)
+	}
+	if c.ControlSocket == "" {
+		v.errorf("control_socket", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.errorf("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.errorf("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if !(c.Timers.Scale > 0) {
+		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
+	}
+	v.ike()
+	if len(c.Groups) == 0 {
+		v.errorf("groups", "missing: at least one group is needed")
+	}
+	names := map[string]int{}
+	ids := map[uint32]int{}
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		p := index("groups", i)
+		if g.Name == "" {
+			v.errorf(p+".name", "missing")
+		} else if j, dup := names[g.Name]; dup {
+			v.errorf(p+".name", "%q is also the name of groups[%d]", g.Name, j)
+		} else {
+			names[g.Name] = i
+		}
+		if g.ID == 0 {
+			v.errorf(p+".id", "missing: the group identity number")
+		} else if j, dup := ids[g.ID]; dup {
+			v.errorf(p+".id", "%d is also the id of groups[%d]", g.ID, j)
+		} else {
+			ids[g.ID] = i
+		}
+		wrong, other := gmOnly, RoleGM
+		if c.Role == RoleGM {
+			wrong, other = ksOnly, RoleKS
+		}
+		for _, k := range wrong {
+			if c.isSet(p + "." + k) {
+				v.errorf(p+"."+k, "only valid for role %s (this file has role %s)", other, c.Role)
+			}
+		}
+		if c.Role == RoleKS {
+			v.ksGroup(g, p)
+		} else {
+			v.gmGroup(g, p)
+		}
+	}
+	if c.Role == RoleKS && len(c.Groups) > 1 {
+		for i, g := range c.Groups {
+			if len(g.Authorization) == 0 {
+				v.warnf(index("groups", i)+".authorization", "empty while the KS serves %d groups: any GM that passes IKE can join this group (S0 §3.5.12)", len(c.Groups))
+			}
+		}
+	}
+}
+
+func usableUnicast(a netip.Addr) bool {
+	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+var (
+	ikeEncryptions = map[string]bool{"aes128": true, "aes256": true, "3des": true}
+	ikeHashes      = map[string]bool{"sha1": true, "sha256": true, "sha384": true, "sha512": true}
+)
+
+func (v *validator) ike() {
+	c := v.c
+	for i, pol := range c.IKE.Policies {
+		p := index("ike.policies", i)
+		if !ikeEncryptions[pol.Encryption] {
+			v.errorf(p+".encryption", "%q is not aes128, aes256 or 3des", pol.Encryption)
+		}
+		if !ikeHashes[pol.Hash] {
+			v.errorf(p+".hash", "%q is not sha1, sha256, sha384 or sha512", pol.Hash)
+		}
+		switch pol.DHGroup {
+		case 14, 19, 20:
+		case 2, 5:
+			if !c.IKE.AllowWeakDH {
+				v.errorf(p+".dh_group", "group %d is weak; set ike.allow_weak_dh: true to use it", pol.DHGroup)
+			} else {
+				v.warnf(p+".dh_group", "group %d is weak (allowed by ike.allow_weak_dh)", pol.DHGroup)
+			}
+		default:
+			v.errorf(p+".dh_group", "%d is not 14, 19 or 20", pol.DHGroup)
+		}
+		// Range 60-86400 s (S2 Table 29-1; seed-features C-18).
+		if pol.Lifetime < 60*time.Second || pol.Lifetime > 86400*time.Second {
+			v.errorf(p+".lifetime", "%v is out of range [60s, 86400s]", pol.Lifetime)
+		} else if c.Role == RoleGM && (pol.Lifetime < 900*time.Second || pol.Lifetime > 1800*time.Second) {
+			v.warnf(p+".lifetime", "%v: a GM's IKE lifetime should be 15-30 min, 1200 s recommended (S0 L2940-2946)", pol.Lifetime)
+		} else if c.Role == RoleKS && pol.Lifetime < 86400*time.Second {
+			v.warnf(p+".lifetime", "%v: keep the KS's IKE lifetime at the 24 h default for COOP (S0 L1966-1972)", pol.Lifetime)
+		}
+	}
+	peers := map[netip.Addr]int{}
+	wild := -1
+	for i, k := range c.IKE.PreSharedKeys {
+		p := index("ike.pre_shared_keys", i)
+		if k.Key == "" {
+			v.errorf(p+".key", "missing")
+		}
+		switch {
+		case k.Wildcard:
+			if wild >= 0 {
+				v.errorf(p+".peer", "a second wildcard key (first at ike.pre_shared_keys[%d])", wild)
+				continue
+			}
+			wild = i
+			v.warnf(p+".peer", "a wildcard pre-shared key is discouraged; use per-peer keys (S0 L674-689)")
+		case !k.Peer.IsValid():
+			v.errorf(p+".peer", "missing (an address, or \"*\" for a wildcard key)")
+		default:
+			if j, dup := peers[k.Peer]; dup {
+				v.errorf(p+".peer", "%s also has ike.pre_shared_keys[%d]", k.Peer, j)
+			}
+			peers[k.Peer] = i
+		}
+	}
+}
+
+func (v *validator) ksGroup(g *Group, p string) {
+	c := v.c
+	if c.isSet(p+".transforms") && len(g.Transforms) == 0 {
+		v.errorf(p+".transforms", "empty: list at least one ESP transform, or leave the key out for the default")
+	}
+	// TEK: "should never be set below 900 seconds" (S0 L2049-2051).
+	if g.TEKLifetime < 900*time.Second {
+		v.warnf(p+".tek_lifetime", "%v is below 900 s, which S0 allows only in labs", g.TEKLifetime)
+	}
+	// KEK at least twice the TEK (S0 §3.5.7; seed-features KS-31).
+	if g.KEKLifetime < 2*g.TEKLifetime {
+		v.warnf(p+".kek_lifetime", "%v is less than twice the TEK lifetime %v", g.KEKLifetime, g.TEKLifetime)
+	}
+	if len(g.ACL) == 0 {
+		v.errorf(p+".acl", "missing: the group needs a traffic ACL with at least one permit")
+	} else if len(g.ACL) > MaxACEs {
+		v.errorf(p+".acl", "%d entries, more than the %d a group may have (GDOI_ACL_NUM)", len(g.ACL), MaxACEs)
+	} else {
+		permits := 0
+		for j, e := range g.ACL {
+			if !e.Permit {
+				continue
+			}
+			permits++
+			if !hasMirror(g.ACL, e) {
+				v.warnf(index(p+".acl", j), "asymmetric permit %q: the return traffic goes in clear unless the mirror entry %q is added (S0 §2.2.4)", e.String(), e.mirror().String())
+			}
+		}
+		if permits == 0 {
+			v.errorf(p+".acl", "no permit entry: the group would encrypt nothing")
+		}
+	}
+	for j, a := range g.Authorization {
+		if a.Addr().IsMulticast() {
+			v.errorf(index(p+".authorization", j), "%s is a multicast prefix", a)
+		}
+	}
+	r := &g.Rekey
+	rp := p + ".rekey"
+	switch r.Transport {
+	case "multicast":
+		if !r.Address.IsValid() {
+			v.errorf(rp+".address", "missing: multicast rekeys (the default transport) need a group address")
+		} else if !r.Address.IsMulticast() {
+			v.errorf(rp+".address", "%s is not a multicast address", r.Address)
+		} else if !deniesDestination(g.ACL, r.Address) {
+			v.warnf(p+".acl", "no deny entry for the multicast rekey address %s before the permits: rekeys could be encrypted (S2 troubleshooting)", r.Address)
+		}
+	case "unicast":
+		if c.isSet(rp + ".address") {
+			v.errorf(rp+".address", "only valid with transport multicast")
+		}
+		if c.isSet(rp + ".port") {
+			v.errorf(rp+".port", "only valid with transport multicast (unicast rekeys go to the GM's registration port)")
+		}
+	default:
+		v.errorf(rp+".transport", "%q is not multicast or unicast", r.Transport)
+	}
+	if r.SigningKey.File != "" && c.isSet(rp+".signing_key.bits") {
+		v.errorf(rp+".signing_key", "set file or bits, not both")
+	}
+	if r.SigningKey.File == "" && r.SigningKey.Bits < 2048 {
+		v.warnf(rp+".signing_key.bits", "%d-bit RSA is accepted only for interop; use 2048 or more", r.SigningKey.Bits)
+	}
+}
+
+// hasMirror reports whether acl permits the reverse of e (S0 §2.2.4: the
+// KS ACL is installed the same way for both directions on every GM).
+func hasMirror(acl []ACE, e ACE) bool {
+	m := e.mirror()
+	for _, x := range acl {
+		if x.Permit && x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// deniesDestination reports whether a deny entry covering traffic to dst
+// (any protocol or UDP) comes before the first permit that covers it.
+func deniesDestination(acl []ACE, dst netip.Addr) bool {
+	for _, e := range acl {
+		if e.Destination.IsValid() && !e.Destination.Contains(dst) {
+			continue
+		}
+		if e.Protocol != 0 && e.Protocol != 17 {
+			continue
+		}
+		if !e.Permit {
+			return true
+		}
+		if e.Protocol == 0 || e.Protocol == 17 {
+			return false
+		}
+	}
+	return false
+}
+
+func (v *validator) gmGroup(g *Group, p string) {
+	c := v.c
+	if len(g.KSList) == 0 {
+		v.errorf(p+".ks_list", "missing: a GM needs at least one key server (GM_INCOMPLETE_CFG)")
+	}
+	seen := map[netip.Addr]int{}
+	for j, ks := range g.KSList {
+		kp := index(p+".ks_list", j)
+		if !usableUnicast(ks) {
+			v.errorf(kp, "%s is not a unicast address", ks)
+			continue
+		}
+		if k, dup := seen[ks]; dup {
+			v.errorf(kp, "%s is listed twice (also ks_list[%d])", ks, k)
+			continue
+		}
+		seen[ks] = j
+		if ks == c.Identity {
+			v.errorf(kp, "%s is this GM's own identity: a device cannot be KS and GM of a group (S0 L197-229)", ks)
+		}
+		if _, ok := c.IKE.KeyFor(ks); !ok {
+			v.errorf(kp, "no pre-shared key for %s: add it to ike.pre_shared_keys", ks)
+		}
+	}
+	for j, e := range g.LocalACL {
+		if e.Permit {
+			v.errorf(index(p+".local_acl", j)+".action", "permit is not allowed: a GM's local ACL holds only deny entries (IOS logs GM_ACL_PERMIT and drops the traffic); put permits in the KS's group ACL")
+		}
+	}
+	if len(g.LocalACL) > MaxACEs {
+		v.errorf(p+".local_acl", "%d entries, more than %d", len(g.LocalACL), MaxACEs)
+	}
+	switch g.Jitter {
+	case "new", "legacy":
+	default:
+		v.errorf(p+".jitter", "%q is not new or legacy", g.Jitter)
+	}
+}

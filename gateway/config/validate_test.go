@@ -1,0 +1,172 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// ksWith returns minKS with the group's extra lines (indented for a group
+// key) and extra top-level lines.
+func ksWith(group, top string) string {
+	return strings.Replace(minKS, "    id: 1\n", "    id: 1\n"+group, 1) + top
+}
+
+func gmWith(group, top string) string {
+	return strings.Replace(minGM, "ks_list: [192.0.2.1]}", "ks_list: [192.0.2.1]"+group+"}", 1) + top
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string // substrings, each of which must be in the error
+	}{
+		{"syntax", "role: [", []string{"x.yaml: yaml:"}},
+		{"empty", "", []string{"x.yaml: empty file"}},
+		{"not a mapping", "- 1\n", []string{"x.yaml: want a mapping"}},
+		{"alias", "role: &r ks\nidentity: *r\n", []string{"anchors and aliases"}},
+		{"unknown key", minKS + "colour: red\n", []string{"x.yaml: colour: unknown key"}},
+		{"unknown nested key", ksWith("    rekey_typo: 1\n", ""), []string{"x.yaml: groups[0].rekey_typo: unknown key"}},
+		{"duplicate key", minKS + "role: gm\n", []string{"x.yaml: role: duplicate key"}},
+		{"missing role", "identity: 192.0.2.1\n", []string{"x.yaml: role: missing (ks or gm)"}},
+		{"bad role", "role: both\n", []string{`role: "both" is not ks or gm`}},
+		{"KS without identity", strings.Replace(minKS, "identity: 192.0.2.1\n", "", 1), []string{"identity: missing"}},
+		{"bad identity", strings.Replace(minKS, "192.0.2.1", "192.0.2.300", 1), []string{`identity: "192.0.2.300" is not an IP address`}},
+		{"multicast identity", strings.Replace(minKS, "identity: 192.0.2.1", "identity: 224.0.0.5", 1), []string{"identity: 224.0.0.5 is not a unicast address"}},
+		{"bad ks_list entry", strings.Replace(minGM, "ks_list: [192.0.2.1]", "ks_list: [192.0.2.1, 192.0.2.300]", 1),
+			[]string{`x.yaml: groups[0].ks_list[1]: "192.0.2.300" is not an IP address`}},
+		{"empty ks_list", strings.Replace(minGM, "ks_list: [192.0.2.1]", "ks_list: []", 1), []string{"groups[0].ks_list: missing", "GM_INCOMPLETE_CFG"}},
+		{"ks_list duplicate", strings.Replace(minGM, "ks_list: [192.0.2.1]", "ks_list: [192.0.2.1, 192.0.2.1]", 1), []string{"groups[0].ks_list[1]: 192.0.2.1 is listed twice"}},
+		{"ks_list no PSK", strings.Replace(minGM, "ks_list: [192.0.2.1]", "ks_list: [192.0.2.1, 192.0.2.2]", 1), []string{"groups[0].ks_list[1]: no pre-shared key for 192.0.2.2"}},
+		{"ks_list is self", gmWith("", "identity: 192.0.2.1\n"), []string{"groups[0].ks_list[0]: 192.0.2.1 is this GM's own identity"}},
+		{"ks_list not a list", strings.Replace(minGM, "ks_list: [192.0.2.1]", "ks_list: 192.0.2.1", 1), []string{`groups[0].ks_list: want a list, got "192.0.2.1"`}},
+		{"local permit", gmWith(", local_acl: [{action: permit, protocol: ip}]", ""),
+			[]string{"groups[0].local_acl[0].action: permit is not allowed: a GM's local ACL holds only deny entries"}},
+		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
+		{"KS key on GM", gmWith(", tek_lifetime: 3600", ""), []string{"groups[0].tek_lifetime: only valid for role ks"}},
+		{"GM key on KS", ksWith("    ks_list: [192.0.2.2]\n", ""), []string{"groups[0].ks_list: only valid for role gm"}},
+		{"no groups", "role: gm\n", []string{"groups: missing"}},
+		{"group name missing", strings.Replace(minGM, "name: G, ", "", 1), []string{"groups[0].name: missing"}},
+		{"group id missing", strings.Replace(minGM, "id: 1, ", "", 1), []string{"groups[0].id: missing"}},
+		{"group id zero", strings.Replace(minGM, "id: 1, ", "id: 0, ", 1), []string{"groups[0].id: 0 is out of range"}},
+		{"group id text", strings.Replace(minGM, "id: 1, ", "id: one, ", 1), []string{`groups[0].id: "one" is not an integer`}},
+		{"duplicate group", minGM + "  - {name: G, id: 1, ks_list: [192.0.2.1]}\n",
+			[]string{`groups[1].name: "G" is also the name of groups[0]`, "groups[1].id: 1 is also the id of groups[0]"}},
+		{"bad transform", ksWith("    transforms: [aes128gcm16, aes-gcm]\n", ""), []string{`groups[0].transforms[1]: "aes-gcm" is not an ESP transform`}},
+		{"empty transforms", ksWith("    transforms: []\n", ""), []string{"groups[0].transforms: empty"}},
+		{"bad duration", ksWith("    tek_lifetime: an hour\n", ""), []string{`groups[0].tek_lifetime: "an hour" is not a duration`}},
+		{"negative duration", ksWith("    tek_lifetime: -5\n", ""), []string{`groups[0].tek_lifetime: "-5" must be positive`}},
+		{"huge duration", ksWith("    tek_lifetime: 99999999999999\n", ""), []string{"groups[0].tek_lifetime:", "too long"}},
+		{"no acl", strings.Replace(ksWith("", ""), "    acl:\n      - {action: deny, protocol: udp, destination: 239.1.1.1}\n      - {action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}\n", "", 1), []string{"groups[0].acl: missing"}},
+		{"acl without permit", strings.Replace(minKS, "{action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}", "{action: deny, protocol: esp}", 1), []string{"groups[0].acl: no permit entry"}},
+		{"acl too long", ksWith("", "") + "", nil}, // replaced below
+		{"acl bad action", strings.Replace(minKS, "action: deny,", "action: drop,", 1), []string{`groups[0].acl[0].action: "drop" is not permit or deny`}},
+		{"acl missing action", strings.Replace(minKS, "action: deny, ", "", 1), []string{"groups[0].acl[0].action: missing"}},
+		{"acl bad protocol", strings.Replace(minKS, "protocol: udp", "protocol: sctpx", 1), []string{`groups[0].acl[0].protocol: "sctpx" is not a protocol`}},
+		{"acl bad prefix", strings.Replace(minKS, "source: 10.0.0.0/8", "source: 10.0.0.0/33", 1), []string{`groups[0].acl[1].source: "10.0.0.0/33" is not an IP prefix`}},
+		{"acl host bits", strings.Replace(minKS, "source: 10.0.0.0/8", "source: 10.1.0.0/8", 1), []string{`groups[0].acl[1].source: "10.1.0.0/8" has host bits set (did you mean 10.0.0.0/8?)`}},
+		{"acl mixed family", strings.Replace(minKS, "source: 10.0.0.0/8", "source: 2001:db8::/32", 1), []string{"groups[0].acl[1]: source 2001:db8::/32 and destination 10.0.0.0/8 are of different address families"}},
+		{"acl port without tcp/udp", strings.Replace(minKS, "{action: permit,", "{action: permit, destination_port: 80,", 1), []string{"groups[0].acl[1].destination_port: ports need protocol tcp or udp"}},
+		{"acl bad port", strings.Replace(minKS, "protocol: udp,", "protocol: udp, source_port: 70000,", 1), []string{`groups[0].acl[0].source_port: "70000" is not a port`}},
+		{"acl backwards range", strings.Replace(minKS, "protocol: udp,", "protocol: udp, source_port: 2000-1000,", 1), []string{"groups[0].acl[0].source_port: \"2000-1000\": range is backwards"}},
+		{"multicast without address", strings.Replace(minKS, "    rekey: {address: 239.1.1.1}\n", "", 1), []string{"groups[0].rekey.address: missing: multicast rekeys"}},
+		{"multicast unicast address", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 192.0.2.9}", 1), []string{"groups[0].rekey.address: 192.0.2.9 is not a multicast address"}},
+		{"unicast with address", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: unicast, address: 239.1.1.1, port: 848}", 1),
+			[]string{"groups[0].rekey.address: only valid with transport multicast", "groups[0].rekey.port: only valid with transport multicast"}},
+		{"bad transport", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: broadcast}", 1), []string{`groups[0].rekey.transport: "broadcast" is not multicast or unicast`}},
+		{"retransmit count", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, retransmit: {count: 11}}", 1), []string{"groups[0].rekey.retransmit.count: 11 is out of range [0, 10]"}},
+		{"signing key both", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {file: k.pem, bits: 2048}}", 1), []string{"groups[0].rekey.signing_key: set file or bits, not both"}},
+		{"signing key small", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {bits: 512}}", 1), []string{"groups[0].rekey.signing_key.bits: 512 is out of range"}},
+		{"authorization any", ksWith("    authorization: [any]\n", ""), []string{"groups[0].authorization[0]: \"any\" is not allowed"}},
+		{"authorization multicast", ksWith("    authorization: [239.0.0.0/8]\n", ""), []string{"groups[0].authorization[0]: 239.0.0.0/8 is a multicast prefix"}},
+		{"scale zero", minGM + "timers: {scale: 0}\n", []string{"timers.scale: 0 must be greater than 0"}},
+		{"scale negative", minGM + "timers: {scale: -1}\n", []string{"timers.scale: -1 must be greater than 0"}},
+		{"scale text", minGM + "timers: {scale: fast}\n", []string{`timers.scale: "fast" is not a number`}},
+		{"scale nan", minGM + "timers: {scale: .nan}\n", []string{`timers.scale: ".nan" is not a number`}},
+		{"log level", minGM + "log: {level: loud, format: xml}\n", []string{`log.level: "loud" is not debug`, `log.format: "xml" is not text or json`}},
+		{"empty control socket", minGM + "control_socket: \"\"\n", []string{"control_socket: must not be empty"}},
+		{"listen port", minGM + "listen: {port: 0, address: 10.0.0.256}\n", []string{"listen.port: 0 is out of range [1, 65535]", `listen.address: "10.0.0.256" is not an IP address`}},
+		{"duplicate section", minGM + "ike: {policies: [{encryption: des, hash: md5, dh_group: 1, lifetime: 30}]}\n",
+			[]string{"ike: duplicate key"}},
+		{"ike policy", strings.Replace(minGM, "ike:\n", "ike:\n  policies: [{encryption: des, hash: md5, dh_group: 1, lifetime: 30}]\n", 1),
+			[]string{`ike.policies[0].encryption: "des" is not aes128`, `ike.policies[0].hash: "md5" is not sha1`, "ike.policies[0].dh_group: 1 is not 14, 19 or 20", "ike.policies[0].lifetime: 30s is out of range [60s, 86400s]"}},
+		{"ike weak dh", strings.Replace(minGM, "ike:\n", "ike:\n  policies: [{dh_group: 5}]\n", 1), []string{"ike.policies[0].dh_group: group 5 is weak; set ike.allow_weak_dh: true"}},
+		{"psk missing key and peer", strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: 192.0.2.1, key: k}, {}]", 1), []string{"ike.pre_shared_keys[1].key: missing", "ike.pre_shared_keys[1].peer: missing"}},
+		{"psk duplicate", strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: 192.0.2.1, key: k}, {peer: 192.0.2.1, key: j}]", 1), []string{"ike.pre_shared_keys[1].peer: 192.0.2.1 also has ike.pre_shared_keys[0]"}},
+		{"psk two wildcards", strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: \"*\", key: k}, {peer: 0.0.0.0, key: j}]", 1), []string{"ike.pre_shared_keys[1].peer: a second wildcard key"}},
+		{"bool", strings.Replace(minGM, "ike:\n", "ike:\n  allow_weak_dh: maybe\n", 1), []string{`ike.allow_weak_dh: "maybe" is not true or false`}},
+		{"many at once", "role: gm\ncolour: red\ngroups: [{name: G, id: 1, ks_list: [192.0.2.300, x]}]\n",
+			[]string{"colour: unknown key", `groups[0].ks_list[0]: "192.0.2.300"`, `groups[0].ks_list[1]: "x"`}},
+	} {
+		if tc.name == "acl too long" {
+			var b strings.Builder
+			for i := 0; i <= MaxACEs; i++ {
+				b.WriteString("      - {action: permit}\n")
+			}
+			tc.yaml = strings.Replace(minKS, "    acl:\n", "    acl:\n"+b.String(), 1)
+			tc.want = []string{"groups[0].acl: 103 entries, more than the 100"}
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), "x.yaml")
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			if c != nil {
+				t.Errorf("config returned with an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"asymmetric permit", strings.Replace(minKS, "destination: 10.0.0.0/8}", "destination: any}", 1),
+			`ks.yaml: groups[0].acl[1]: asymmetric permit "permit ip 10.0.0.0/8 any": the return traffic goes in clear unless the mirror entry "permit ip any 10.0.0.0/8" is added`},
+		{"asymmetric ports", strings.Replace(minKS, "{action: permit,", "{action: permit, protocol: tcp, destination_port: 80,", 1), `groups[0].acl[1]: asymmetric permit "permit tcp 10.0.0.0/8 10.0.0.0/8 eq 80"`},
+		{"short TEK", ksWith("    tek_lifetime: 300\n", ""), "groups[0].tek_lifetime: 5m0s is below 900 s"},
+		{"KEK < 2 TEK", ksWith("    tek_lifetime: 7200\n    kek_lifetime: 10000\n", ""), "groups[0].kek_lifetime: 2h46m40s is less than twice the TEK lifetime 2h0m0s"},
+		{"multicast not denied", strings.Replace(minKS, "destination: 239.1.1.1}", "destination: 239.9.9.9}", 1), "groups[0].acl: no deny entry for the multicast rekey address 239.1.1.1"},
+		{"multicast permitted first", strings.Replace(minKS,
+			"      - {action: deny, protocol: udp, destination: 239.1.1.1}\n      - {action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}\n",
+			"      - {action: permit}\n      - {action: deny, protocol: udp, destination: 239.1.1.1}\n", 1), "no deny entry for the multicast rekey address"},
+		{"small signing key", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {bits: 1024}}", 1), "groups[0].rekey.signing_key.bits: 1024-bit RSA is accepted only for interop"},
+		{"several groups without authorization", minKS + strings.Replace(strings.SplitN(minKS, "groups:\n", 2)[1], "name: G\n    id: 1", "name: H\n    id: 2", 1), "groups[0].authorization: empty while the KS serves 2 groups"},
+		{"wildcard PSK", strings.Replace(minGM, "peer: 192.0.2.1", "peer: \"*\"", 1), "ike.pre_shared_keys[0].peer: a wildcard pre-shared key is discouraged"},
+		{"wildcard PSK 0.0.0.0", strings.Replace(minGM, "peer: 192.0.2.1", "peer: 0.0.0.0", 1), "ike.pre_shared_keys[0].peer: a wildcard"},
+		{"weak DH allowed", strings.Replace(minGM, "ike:\n", "ike:\n  allow_weak_dh: true\n  policies: [{encryption: 3des, dh_group: 2}]\n", 1), "ike.policies[0].dh_group: group 2 is weak (allowed by ike.allow_weak_dh)"},
+		{"GM IKE lifetime", strings.Replace(minGM, "ike:\n", "ike:\n  policies: [{lifetime: 86400}]\n", 1), "ike.policies[0].lifetime: 24h0m0s: a GM's IKE lifetime should be 15-30 min"},
+		{"KS IKE lifetime", minKS + "ike: {policies: [{lifetime: 1200}]}\n", "ike.policies[0].lifetime: 20m0s: keep the KS's IKE lifetime at the 24 h default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), "ks.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := strings.Join(c.Warnings(), "\n")
+			if !strings.Contains(w, tc.want) {
+				t.Errorf("warnings %q\ndo not contain %q", w, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeyFor(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: \"*\", key: w}, {peer: 192.0.2.1, key: k}]", 1)), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ peer, want string }{{"192.0.2.1", "k"}, {"192.0.2.2", "w"}, {"::ffff:192.0.2.1", "k"}} {
+		if got, _ := c.IKE.KeyFor(mustAddr(tc.peer)); got != tc.want {
+			t.Errorf("KeyFor(%s) = %q, want %q", tc.peer, got, tc.want)
+		}
+	}
+}
