@@ -22,9 +22,11 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
 all: build
 
+# Static binaries (no cgo), so the same files run in the netns runtime and in
+# FROM-scratch container images.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 require-root:
 	@if [ "$$(id -u)" != 0 ]; then \
