@@ -65,6 +65,9 @@ func (l *Lab) createNamespaces(context.Context) error {
 		if _, err := nsdo.CreateNamed(filepath.Base(n.NetNS)); err != nil {
 			return err
 		}
+		if err := nsdo.Do(n.NetNS, resetForwarding); err != nil {
+			return err
+		}
 		if tn.Kind != "bridge" {
 			return nil
 		}
@@ -163,6 +166,27 @@ func (l *Lab) bringEndUp(n *Node, iface string, mtu int) error {
 		}
 	}
 	return h.LinkSetUp(dev)
+}
+
+// nodeDefaults are the sysctls every node starts from. A new namespace
+// copies some of them from the host (on hosts where a container engine has
+// turned forwarding on, every node would route), so the lab sets them: a
+// node forwards only when its topology entry's sysctls say so.
+var nodeDefaults = map[string]string{
+	"net.ipv4.ip_forward":              "0",
+	"net.ipv6.conf.all.forwarding":     "0",
+	"net.ipv6.conf.default.forwarding": "0",
+}
+
+// resetForwarding applies nodeDefaults in the calling thread's namespace.
+func resetForwarding() error {
+	for k, v := range nodeDefaults {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	return nil
 }
 
 // applySysctls writes a node's sysctls. Only the net.* ones are per network
