@@ -4,6 +4,7 @@
 package smoke
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -94,6 +95,16 @@ var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
 		Expect(r.Lost + r.Duplicated + r.Reordered).To(BeZero())
 	})
 
+	It("gathers the nodes' key logs next to the capture", func() {
+		// Stands in for a daemon started with --keylog: a line written at
+		// the conventional path inside ks1's private /run.
+		line := "ESP spi=0000a5f8 transform=aes128gcm16 key=feffe9928665731c6d6a8f9467308308cafebabe group=1234\n"
+		Expect(lab.Exec(context.Background(), "ks1", []string{"sh", "-c",
+			"mkdir -p /run/getvpnd && printf '" + line + "' > " + suitekit.NodeKeyLog}, nil, GinkgoWriter, GinkgoWriter)).To(Succeed())
+		_, err := os.Stat(suitekit.NodeKeyLog)
+		Expect(err).To(HaveOccurred(), "the key log lives in the node's /run, not the host's")
+	})
+
 	It("leaves each node's state and logs as artifacts", func() {
 		// Artifacts of the earlier specs were written by AfterEach.
 		entries, err := os.ReadDir(suitekit.ReportsDir())
@@ -106,6 +117,12 @@ var _ = Describe("basic topology: bring-up", Ordered, Label("smoke"), func() {
 				st, err := os.Stat(suitekit.ReportsDir() + "/" + e.Name() + "/capture.pcapng")
 				Expect(err).NotTo(HaveOccurred())
 				Expect(st.Size()).To(BeNumerically(">", 0))
+			}
+			if strings.Contains(e.Name(), "gathers_the_nodes_key_logs") {
+				kl, err := pcap.ReadKeyLog(suitekit.ReportsDir() + "/" + e.Name() + "/keys.log")
+				Expect(err).NotTo(HaveOccurred())
+				_, ok := kl.ESPBySPI(0x0000a5f8)
+				Expect(ok).To(BeTrue(), "keys.log holds ks1's key")
 				found = true
 			}
 		}

@@ -92,6 +92,10 @@ func ArtifactDir() string {
 	return dir
 }
 
+// NodeKeyLog is where the suites' daemon configs put the key log
+// (`key_log:`), inside each node's file view.
+const NodeKeyLog = "/run/getvpnd/keys.log"
+
 // StartCapture captures every link of lab into the current spec's artifact
 // folder (capture.pcapng, one pcapng interface per link). Call it from
 // BeforeEach and hand the result to CollectArtifacts.
@@ -122,6 +126,19 @@ func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 		}
 	}
 	copyFile(filepath.Join(lab.Dir, "lab.json"), filepath.Join(dir, "lab.json"))
+	var keys []byte
+	for _, n := range lab.Nodes {
+		if n.Holder != 0 {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s", n.Holder, NodeKeyLog)); err == nil {
+				keys = append(keys, fmt.Sprintf("# from %s\n", n.Name)...)
+				keys = append(keys, b...)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		// Next to capture.pcapng: `getlab pcap capture.pcapng --keys keys.log`.
+		_ = os.WriteFile(filepath.Join(dir, "keys.log"), keys, 0o644)
+	}
 	for _, n := range lab.Nodes {
 		nd := filepath.Join(dir, n.Name)
 		if err := os.MkdirAll(nd, 0o755); err != nil {
