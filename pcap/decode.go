@@ -105,10 +105,11 @@ func Read(r io.Reader, keys *KeyLog) ([]Packet, error) {
 type decoder struct {
 	keys *KeyLog
 	ike  *ikeState
+	esp  map[uint32]*esp.Cipher // TEK ciphers built so far, by SPI
 }
 
 func newDecoder(keys *KeyLog) *decoder {
-	return &decoder{keys: keys, ike: newIKEState(keys)}
+	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*esp.Cipher{}}
 }
 
 func (d *decoder) decode(p *Packet) {
@@ -192,7 +193,7 @@ func (d *decoder) decodeESP(p *Packet, b []byte) {
 	if !ok {
 		return
 	}
-	payload, next, err := openESP(k, b)
+	payload, next, err := d.openESP(k, b)
 	if err != nil {
 		e.DecryptError = err.Error()
 		return
@@ -252,12 +253,16 @@ func (p *Packet) String() string {
 
 func hexString(b []byte) string { return hex.EncodeToString(b) }
 
-// openESP decrypts an ESP packet with a TEK from the key log.
-func openESP(k ESPKeys, packet []byte) ([]byte, uint8, error) {
-	c, err := esp.NewCipher(k.Transform, k.Key, k.AuthKey)
-	if err != nil {
-		return nil, 0, err
+// openESP decrypts an ESP packet with a TEK from the key log; the cipher
+// is built once per SPI.
+func (d *decoder) openESP(k ESPKeys, packet []byte) ([]byte, uint8, error) {
+	c, ok := d.esp[k.SPI]
+	if !ok {
+		var err error
+		if c, err = esp.NewCipher(k.Transform, k.Key, k.AuthKey); err != nil {
+			return nil, 0, err
+		}
+		d.esp[k.SPI] = c
 	}
-	payload, next, err := c.Open(nil, packet)
-	return payload, next, err
+	return c.Open(nil, packet)
 }

@@ -146,23 +146,16 @@ func (s *ikeState) decode(p *Packet, b []byte, msg *isakmp.Message, err error) {
 	}
 
 	if msg.Encrypted != nil {
-		body, derr := s.decrypt(h, msg.Encrypted)
-		if derr == nil && body == nil {
-			return // no keys for it
-		}
-		if derr == nil {
-			var dm *isakmp.Message
-			dm, derr = isakmp.ParseBody(h, body, gdoi.Decoder{Profile: s.profile})
-			if derr == nil {
-				dm.Encrypted = nil
-				info.Msg, msg = dm, dm
-				info.Decrypted = true
-			}
-		}
+		dm, derr := s.decrypt(h, msg.Encrypted)
 		if derr != nil {
 			info.DecryptError = derr.Error()
 			return
 		}
+		if dm == nil {
+			return // no keys for it
+		}
+		info.Msg, msg = dm, dm
+		info.Decrypted = true
 	}
 	s.describe(info, msg)
 }
@@ -204,11 +197,11 @@ func (s *ikeState) describe(info *ISAKMPInfo, msg *isakmp.Message) {
 	}
 }
 
-// decrypt returns the plaintext body of an encrypted message, or nil (and
-// no error) when the key log has nothing for it. A repeated message (a
+// decrypt returns the decrypted, decoded message, or nil (and no error)
+// when the key log has nothing for it. A repeated message (a
 // retransmission, or the copy on another link) is decrypted with the IV its
 // first copy used and leaves the chain alone.
-func (s *ikeState) decrypt(h isakmp.Header, ct []byte) ([]byte, error) {
+func (s *ikeState) decrypt(h isakmp.Header, ct []byte) (*isakmp.Message, error) {
 	if iv, ok := s.ivUsed[string(ct)]; ok {
 		return s.open(h, iv, ct)
 	}
@@ -247,19 +240,19 @@ func (s *ikeState) decrypt(h isakmp.Header, ct []byte) ([]byte, error) {
 	}
 	var err error
 	for _, iv := range ivs {
-		var pt []byte
-		if pt, err = s.open(h, iv, ct); err == nil {
+		var m *isakmp.Message
+		if m, err = s.open(h, iv, ct); err == nil {
 			s.ivUsed[string(ct)] = iv
 			s.lastBlock[xk] = bytes.Clone(ct[len(ct)-len(iv):])
-			return pt, nil
+			return m, nil
 		}
 	}
 	return nil, err
 }
 
-// open decrypts ct with iv and the message's keys, and checks that the
-// plaintext reads as a payload chain (a wrong IV garbles the first block).
-func (s *ikeState) open(h isakmp.Header, iv, ct []byte) ([]byte, error) {
+// open decrypts ct with iv and the message's keys and decodes the
+// plaintext; a wrong key or IV garbles it, which the decoding reports.
+func (s *ikeState) open(h isakmp.Header, iv, ct []byte) (*isakmp.Message, error) {
 	var enc string
 	var key []byte
 	if h.Exchange == isakmp.ExchangeGroupkeyPush {
@@ -277,10 +270,11 @@ func (s *ikeState) open(h isakmp.Header, iv, ct []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := isakmp.ParseBody(h, pt, gdoi.Decoder{Profile: s.profile}); err != nil {
+	m, err := isakmp.ParseBody(h, pt, gdoi.Decoder{Profile: s.profile})
+	if err != nil {
 		return nil, fmt.Errorf("decrypted body does not parse (wrong key or IV?): %w", err)
 	}
-	return pt, nil
+	return m, nil
 }
 
 // firstIV is the IV of the first encrypted message of an exchange (RFC 2409

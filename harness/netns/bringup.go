@@ -179,8 +179,16 @@ var nodeDefaults = map[string]string{
 }
 
 // resetForwarding applies nodeDefaults in the calling thread's namespace.
-func resetForwarding() error {
-	for k, v := range nodeDefaults {
+func resetForwarding() error { return writeSysctls(nodeDefaults) }
+
+// writeSysctls sets net.* sysctls in the calling thread's network
+// namespace. Only the net.* ones are per namespace; anything else would
+// change the host, so it is refused (a container runtime refuses them too).
+func writeSysctls(m map[string]string) error {
+	for k, v := range m {
+		if !strings.HasPrefix(k, "net.") {
+			return fmt.Errorf("sysctl %s: only net.* sysctls are per namespace", k)
+		}
 		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
 		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
@@ -189,26 +197,13 @@ func resetForwarding() error {
 	return nil
 }
 
-// applySysctls writes a node's sysctls. Only the net.* ones are per network
-// namespace; anything else would change the host, so it is refused (a
-// container runtime refuses them too).
+// applySysctls writes each node's sysctls over the defaults.
 func (l *Lab) applySysctls(context.Context) error {
 	return l.eachNode(func(tn *topo.Node, n *Node) error {
 		if len(tn.Sysctls) == 0 {
 			return nil
 		}
-		return nsdo.Do(n.NetNS, func() error {
-			for k, v := range tn.Sysctls {
-				if !strings.HasPrefix(k, "net.") {
-					return fmt.Errorf("sysctl %s: only net.* sysctls are per namespace", k)
-				}
-				p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-				if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-					return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
-				}
-			}
-			return nil
-		})
+		return nsdo.Do(n.NetNS, func() error { return writeSysctls(tn.Sysctls) })
 	})
 }
 
