@@ -1,0 +1,139 @@
+package control
+
+import "time"
+
+// The JSON documents of the control API. Field names are part of the API:
+// suites and other vendors' tooling read them, so rename nothing.
+// Durations are protocol-time seconds (timers.scale undone), times are RFC
+// 3339 wall-clock times.
+
+// GDOI is GET /v1/gdoi: the daemon and its groups ("show crypto gdoi").
+type GDOI struct {
+	Role     string `json:"role"` // "ks" or "gm"
+	Identity string `json:"identity"`
+	Version  string `json:"version"` // getvpnd version
+	// GDOIVersion is the GDOI software version announced (Cisco's "1.0.x").
+	GDOIVersion string        `json:"gdoi_version"`
+	Scale       float64       `json:"timer_scale"`
+	Groups      []GroupStatus `json:"groups"`
+}
+
+// GroupStatus is one group.
+type GroupStatus struct {
+	Name string `json:"name"`
+	ID   uint32 `json:"id"`
+	// KS is set on a key server, GM on a group member.
+	KS  *KSGroup `json:"ks,omitempty"`
+	GM  *GMGroup `json:"gm,omitempty"`
+	KEK *KEK     `json:"kek,omitempty"`
+	// TEKs are the group's traffic keys, newest last.
+	TEKs []TEK `json:"teks"`
+	// ACL is the downloaded (GM) or configured (KS) traffic policy, one
+	// entry per line as "permit ip 198.51.100.0/24 203.0.113.0/24".
+	ACL []string `json:"acl"`
+}
+
+// KSGroup is a key server's view of a group.
+type KSGroup struct {
+	Members        int    `json:"members"`
+	Registrations  uint64 `json:"registrations"`
+	RekeysSent     uint64 `json:"rekeys_sent"`
+	RekeyTransport string `json:"rekey_transport"` // "unicast" or "multicast"
+	RekeyAddress   string `json:"rekey_address,omitempty"`
+	SigningKeyBits int    `json:"signing_key_bits"`
+	SigningKeyHash string `json:"signing_key_sha256"` // SHA-256 of the public key (SPKI DER), hex
+}
+
+// GMGroup is a group member's view of a group.
+type GMGroup struct {
+	// State is "idle", "registering", "registered" or "failed".
+	State string `json:"state"`
+	// KeyServer is the KS the GM registered with (or is trying).
+	KeyServer string   `json:"key_server,omitempty"`
+	KSList    []string `json:"ks_list"`
+	// Registrations counts completed registrations; Attempts every
+	// registration try (each main mode started).
+	Registrations uint64 `json:"registrations"`
+	Attempts      uint64 `json:"attempts"`
+	// LastRegistered is when the last registration completed.
+	LastRegistered *time.Time `json:"last_registered,omitempty"`
+	// ReregisterIn is the protocol time until the scheduled
+	// re-registration ("Re-register in"), absent when none is scheduled.
+	ReregisterIn *float64 `json:"reregister_in,omitempty"`
+	// LastError is the reason of the last failed attempt.
+	LastError string `json:"last_error,omitempty"`
+	// Seq is the last rekey sequence number accepted (SEQ from the KS).
+	Seq uint32 `json:"seq"`
+}
+
+// KEK is a group's rekey SA.
+type KEK struct {
+	SPI          string  `json:"spi"`       // 16 octets, hex
+	Algorithm    string  `json:"algorithm"` // "aes"
+	KeyBits      int     `json:"key_bits"`
+	SigHash      string  `json:"sig_hash"`      // "sha256"
+	SigAlgorithm string  `json:"sig_algorithm"` // "rsa"
+	SigKeyBits   int     `json:"sig_key_bits"`
+	Lifetime     float64 `json:"lifetime"`  // seconds, as configured/downloaded
+	Remaining    float64 `json:"remaining"` // seconds left
+	Seq          uint32  `json:"seq"`
+}
+
+// TEK is one traffic SA.
+type TEK struct {
+	SPI       string  `json:"spi"`       // "0x2d45c4e9"
+	Transform string  `json:"transform"` // "aes256gcm16", "aes128-sha1"
+	Protocol  uint8   `json:"protocol"`
+	Src       string  `json:"src"` // selector prefix
+	Dst       string  `json:"dst"`
+	SrcPort   uint16  `json:"src_port,omitempty"`
+	DstPort   uint16  `json:"dst_port,omitempty"`
+	Lifetime  float64 `json:"lifetime"`
+	Remaining float64 `json:"remaining"`
+	// AddressPreservation is "src-dst", "src", "dst" or "none".
+	AddressPreservation string `json:"address_preservation"`
+	// Direction is "both", "send" or "receive".
+	Direction string `json:"direction"`
+}
+
+// Member is one GM in a key server's database (GET /v1/ks/members;
+// "show crypto gdoi ks members").
+type Member struct {
+	Address       string    `json:"address"`
+	Identity      string    `json:"identity"`
+	Group         string    `json:"group"`
+	GroupID       uint32    `json:"group_id"`
+	Version       string    `json:"version"`
+	KeyServer     string    `json:"key_server"`
+	RegisteredAt  time.Time `json:"registered_at"`
+	Registrations uint64    `json:"registrations"`
+	RekeysSent    uint64    `json:"rekeys_sent"`
+	RekeyRetries  uint64    `json:"rekey_retries"`
+	AcksReceived  uint64    `json:"rekey_acks_received"`
+	AcksMissed    uint64    `json:"rekey_acks_missed"`
+	SentSeq       []uint32  `json:"sent_seq"`
+	ReceivedSeq   []uint32  `json:"received_seq"`
+}
+
+// IKESA is one phase-1 SA (GET /v1/ike/sa; "show crypto isakmp sa").
+type IKESA struct {
+	Local     string  `json:"local"`
+	Peer      string  `json:"peer"`
+	Cookies   string  `json:"cookies"` // CKY-I|CKY-R, hex
+	Initiator bool    `json:"initiator"`
+	State     string  `json:"state"` // "GDOI_IDLE", "MM_NO_STATE", ...
+	Suite     string  `json:"suite"` // "aes256-sha256-g14"
+	Lifetime  float64 `json:"lifetime"`
+	Remaining float64 `json:"remaining"`
+}
+
+// Event is one logged event (GET /v1/events): the seeds' event names.
+type Event struct {
+	Seq      uint64            `json:"seq"`
+	Time     time.Time         `json:"time"`
+	Name     string            `json:"name"`     // "GM_REGS_COMPL"
+	Facility string            `json:"facility"` // "GDOI", "CRYPTO"
+	Severity int               `json:"severity"` // syslog level 0-7, as Cisco prints it
+	Message  string            `json:"message"`
+	Fields   map[string]string `json:"fields,omitempty"`
+}
