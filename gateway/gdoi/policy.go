@@ -1,0 +1,390 @@
+package gdoi
+
+import (
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	espwire "github.com/getlab/getlab/gateway/wire/esp"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// Policy is what a key server hands a group member for one group: the rekey
+// SA (KEK) and the traffic SAs (TEKs) with their keys. The KS builds it from
+// its group state; the GM rebuilds it from the SA and KD payloads it
+// received. Lifetimes are protocol time remaining when the policy was built
+// (the SA payloads carry remaining lifetimes).
+type Policy struct {
+	GroupID uint32
+	KEK     *KEK
+	TEKs    []TEK
+	// ATD and DTD are the activation and deactivation time delays (GAP);
+	// zero when not sent.
+	ATD, DTD time.Duration
+	// Seq is the KEK sequence number (SEQ payload); a GM accepts only rekeys
+	// with a larger one.
+	Seq uint32
+	// SIDs are the Sender-IDs the KS gave this GM (counter-mode TEKs,
+	// RFC 6054), and SIDBits their size.
+	SIDs    []uint32
+	SIDBits int
+}
+
+// KEK is a group's rekey SA.
+type KEK struct {
+	SPI [16]byte
+	// Algorithm is a KEK_ALGORITHM value (gdoiwire.KEKAlgAES) and KeyBits
+	// its key length.
+	Algorithm uint16
+	KeyBits   int
+	Key, IV   []byte
+	Lifetime  time.Duration
+	// SigHash and SigAlg are the rekey signature's SIG_HASH_ALGORITHM and
+	// SIG_ALGORITHM values; SigKeyBits the signing key's modulus bits.
+	SigHash, SigAlg uint16
+	SigKeyBits      int
+	// PublicKey is the KS's rekey-signing public key, DER
+	// SubjectPublicKeyInfo (as the KD carries it).
+	PublicKey []byte
+	// Src is the KS address rekeys come from; Dst the rekey destination
+	// (multicast group, or the GM itself for unicast) and port.
+	Src netip.Addr
+	Dst netip.AddrPort
+}
+
+// TEK is one traffic SA.
+type TEK struct {
+	SPI       uint32
+	Transform espwire.Transform
+	// Protocol, Src, Dst and the ports are the selectors of the ACL entry
+	// the TEK protects (Protocol 0 = any IP protocol; port 0 = any).
+	Protocol         uint8
+	Src, Dst         netip.Prefix
+	SrcPort, DstPort uint16
+	Lifetime         time.Duration
+	// EncKey is the encryption key (AES-GCM: key followed by the 4-octet
+	// salt); AuthKey the HMAC key (none for combined modes).
+	EncKey, AuthKey []byte
+	// AddrPreserve and Direction are RFC 6407's ADDRESS_PRESERVATION and
+	// SA_DIRECTION values (gdoiwire.AddrPreserveSrcDst, SADirSymmetric by
+	// default).
+	AddrPreserve, Direction uint16
+}
+
+// SAPayload builds the GDOI SA payload of PULL message 2 (and, later, of a
+// PUSH): SAK first, then GAP, then one SAT per TEK — the order gdoid uses.
+func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
+	var nested []isakmp.Payload
+	if k := p.KEK; k != nil {
+		nested = append(nested, &gdoiwire.SAK{
+			Protocol: 17, // rekeys are UDP datagrams
+			Src:      gdoiwire.AddrID(k.Src, 0),
+			Dst:      gdoiwire.AddrID(k.Dst.Addr(), k.Dst.Port()),
+			SPI:      k.SPI,
+			Attributes: isakmp.Attributes{
+				isakmp.BasicAttr(gdoiwire.KEKAlgorithm, k.Algorithm),
+				isakmp.BasicAttr(gdoiwire.KEKKeyLength, uint16(k.KeyBits)),
+				isakmp.UintAttr(gdoiwire.KEKKeyLifetime, uint64(seconds(k.Lifetime))),
+				isakmp.BasicAttr(gdoiwire.SigHashAlgorithm, k.SigHash),
+				isakmp.BasicAttr(gdoiwire.SigAlgorithm, k.SigAlg),
+				isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
+			},
+		})
+	}
+	if p.ATD > 0 || p.DTD > 0 {
+		gap := &gdoiwire.GAP{}
+		if p.ATD > 0 {
+			gap.Attributes = append(gap.Attributes, isakmp.BasicAttr(gdoiwire.ActivationTimeDelay, uint16(seconds(p.ATD))))
+		}
+		if p.DTD > 0 {
+			gap.Attributes = append(gap.Attributes, isakmp.BasicAttr(gdoiwire.DeactivationTimeDelay, uint16(seconds(p.DTD))))
+		}
+		nested = append(nested, gap)
+	}
+	for _, t := range p.TEKs {
+		nested = append(nested, t.sat())
+	}
+	sa := gdoiwire.NewSA(nested...)
+	profile.Apply(sa.Payloads...)
+	return sa
+}
+
+func (t *TEK) sat() *gdoiwire.SAT {
+	id, keyBits, auth := t.Transform.DOI()
+	attrs := isakmp.Attributes{
+		isakmp.BasicAttr(gdoiwire.SALifeType, gdoiwire.SALifeSeconds),
+		isakmp.UintAttr(gdoiwire.SALifeDuration, uint64(seconds(t.Lifetime))),
+		isakmp.BasicAttr(gdoiwire.EncapsulationMode, gdoiwire.EncapTunnel),
+	}
+	if keyBits != 0 {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KeyLength, keyBits))
+	}
+	if auth != 0 {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AuthAlgorithm, auth))
+	}
+	// RFC 6407 §5.4.1: both attributes have defaults; gdoid sends them only
+	// when they differ, and so do we.
+	if t.AddrPreserve != 0 && t.AddrPreserve != gdoiwire.DefaultAddrPreserve {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, t.AddrPreserve))
+	}
+	if t.Direction != 0 && t.Direction != gdoiwire.DefaultSADirection {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.SADirection, t.Direction))
+	}
+	return &gdoiwire.SAT{
+		ProtocolID:  gdoiwire.TEKProtoESP,
+		Protocol:    t.Protocol,
+		Src:         gdoiwire.PrefixID(t.Src, t.SrcPort),
+		Dst:         gdoiwire.PrefixID(t.Dst, t.DstPort),
+		TransformID: id,
+		SPI:         t.SPI,
+		Attributes:  attrs,
+	}
+}
+
+// KDPayload builds the Key Download payload: one TEK key packet per TEK,
+// the KEK key packet (IV || key, and the signing public key), and a SID key
+// packet when the policy gives Sender-IDs.
+func (p *Policy) KDPayload() *gdoiwire.KD {
+	kd := &gdoiwire.KD{}
+	for _, t := range p.TEKs {
+		attrs := isakmp.Attributes{isakmp.VarAttr(gdoiwire.TEKAlgorithmKey, t.EncKey)}
+		if len(t.AuthKey) > 0 {
+			attrs = append(attrs, isakmp.VarAttr(gdoiwire.TEKIntegrityKey, t.AuthKey))
+		}
+		kd.Packets = append(kd.Packets, gdoiwire.KeyPacket{
+			Type: gdoiwire.KDTEK, SPI: binary.BigEndian.AppendUint32(nil, t.SPI), Attributes: attrs,
+		})
+	}
+	if k := p.KEK; k != nil {
+		key := append(append([]byte(nil), k.IV...), k.Key...)
+		kd.Packets = append(kd.Packets, gdoiwire.KeyPacket{
+			Type: gdoiwire.KDKEK, SPI: k.SPI[:],
+			Attributes: isakmp.Attributes{
+				isakmp.VarAttr(gdoiwire.KEKAlgorithmKey, key),
+				isakmp.VarAttr(gdoiwire.SigAlgorithmKey, k.PublicKey),
+			},
+		})
+	}
+	if len(p.SIDs) > 0 {
+		attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.SIDNumberOfBits, uint16(p.SIDBits))}
+		for _, sid := range p.SIDs {
+			attrs = append(attrs, isakmp.VarAttr(gdoiwire.SIDValue, sidBytes(sid, p.SIDBits)))
+		}
+		kd.Packets = append(kd.Packets, gdoiwire.KeyPacket{Type: gdoiwire.KDSID, Attributes: attrs})
+	}
+	return kd
+}
+
+func sidBytes(sid uint32, bits int) []byte {
+	if bits <= 16 {
+		return binary.BigEndian.AppendUint16(nil, uint16(sid))
+	}
+	return binary.BigEndian.AppendUint32(nil, sid)
+}
+
+func seconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 0 {
+		return 0
+	}
+	return s
+}
+
+// ErrPolicy marks a policy the GM cannot accept (GM_REJECTING_SA_PAYLOAD).
+var ErrPolicy = errors.New("unacceptable policy")
+
+// ParsePolicy rebuilds the policy a GM received: the SA payload of PULL
+// message 2 and the KD (and SEQ) of message 4. Every TEK must have its keys
+// in the KD, with the lengths its transform needs; a SAK needs its KEK
+// key packet. Errors wrap ErrPolicy.
+func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.SEQ) (*Policy, error) {
+	p := &Policy{GroupID: group}
+	if seq != nil {
+		p.Seq = seq.Seq
+	}
+	if gap := sa.GAP(); gap != nil {
+		for _, a := range gap.Attributes {
+			v, _ := a.Uint()
+			switch a.Type {
+			case gdoiwire.ActivationTimeDelay:
+				p.ATD = time.Duration(v) * time.Second
+			case gdoiwire.DeactivationTimeDelay:
+				p.DTD = time.Duration(v) * time.Second
+			}
+		}
+	}
+	if sak := sa.SAK(); sak != nil {
+		k, err := parseKEK(sak, kd)
+		if err != nil {
+			return nil, err
+		}
+		p.KEK = k
+	}
+	for i, sat := range sa.SATs() {
+		t, err := parseTEK(sat, kd)
+		if err != nil {
+			return nil, fmt.Errorf("%w: SA TEK %d: %v", ErrPolicy, i+1, err)
+		}
+		p.TEKs = append(p.TEKs, t)
+	}
+	if len(p.TEKs) == 0 && p.KEK == nil {
+		return nil, fmt.Errorf("%w: SA carries neither KEK nor TEK", ErrPolicy)
+	}
+	if kp, ok := kd.Get(gdoiwire.KDSID, nil); ok {
+		for _, a := range kp.Attributes {
+			switch a.Type {
+			case gdoiwire.SIDNumberOfBits:
+				v, _ := a.Uint()
+				p.SIDBits = int(v)
+			case gdoiwire.SIDValue:
+				v, ok := a.Uint()
+				if !ok || len(a.Data) > 4 {
+					return nil, fmt.Errorf("%w: SID value of %d octets", ErrPolicy, len(a.Data))
+				}
+				p.SIDs = append(p.SIDs, uint32(v))
+			}
+		}
+	}
+	return p, nil
+}
+
+func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
+	k := &KEK{SPI: sak.SPI}
+	var err error
+	if k.Src, err = sak.Src.Addr(); err != nil {
+		return nil, fmt.Errorf("%w: SA KEK source: %v", ErrPolicy, err)
+	}
+	dst, err := sak.Dst.Addr()
+	if err != nil {
+		return nil, fmt.Errorf("%w: SA KEK destination: %v", ErrPolicy, err)
+	}
+	k.Dst = netip.AddrPortFrom(dst, sak.Dst.Port)
+	for _, a := range sak.Attributes {
+		v, _ := a.Uint()
+		switch a.Type {
+		case gdoiwire.KEKAlgorithm:
+			k.Algorithm = uint16(v)
+		case gdoiwire.KEKKeyLength:
+			k.KeyBits = int(v)
+		case gdoiwire.KEKKeyLifetime:
+			k.Lifetime = time.Duration(v) * time.Second
+		case gdoiwire.SigHashAlgorithm:
+			k.SigHash = uint16(v)
+		case gdoiwire.SigAlgorithm:
+			k.SigAlg = uint16(v)
+		case gdoiwire.SigKeyLength:
+			k.SigKeyBits = int(v)
+		}
+	}
+	if k.Algorithm != gdoiwire.KEKAlgAES {
+		return nil, fmt.Errorf("%w: KEK algorithm %d (only AES is supported)", ErrPolicy, k.Algorithm)
+	}
+	if k.KeyBits != 128 && k.KeyBits != 192 && k.KeyBits != 256 {
+		return nil, fmt.Errorf("%w: KEK key length %d", ErrPolicy, k.KeyBits)
+	}
+	if k.SigAlg != gdoiwire.SigAlgRSA {
+		return nil, fmt.Errorf("%w: rekey signature algorithm %d (only RSA is supported)", ErrPolicy, k.SigAlg)
+	}
+	switch k.SigHash {
+	case gdoiwire.SigHashSHA1, gdoiwire.SigHashSHA256, gdoiwire.SigHashSHA384, gdoiwire.SigHashSHA512:
+	default:
+		return nil, fmt.Errorf("%w: rekey signature hash %d", ErrPolicy, k.SigHash)
+	}
+	kp, ok := kd.Get(gdoiwire.KDKEK, sak.SPI[:])
+	if !ok {
+		return nil, fmt.Errorf("%w: no KEK key packet for SPI %x", ErrPolicy, sak.SPI)
+	}
+	for _, a := range kp.Attributes {
+		switch a.Type {
+		case gdoiwire.KEKAlgorithmKey:
+			// IV (one AES block) || key (RFC 3547 §5.5.2, gdoid "IV is
+			// pre-pended").
+			if len(a.Data) != 16+k.KeyBits/8 {
+				return nil, fmt.Errorf("%w: KEK key of %d octets, want IV 16 + key %d", ErrPolicy, len(a.Data), k.KeyBits/8)
+			}
+			k.IV = append([]byte(nil), a.Data[:16]...)
+			k.Key = append([]byte(nil), a.Data[16:]...)
+		case gdoiwire.SigAlgorithmKey:
+			k.PublicKey = append([]byte(nil), a.Data...)
+		}
+	}
+	if k.Key == nil {
+		return nil, fmt.Errorf("%w: KEK key packet without KEK_ALGORITHM_KEY", ErrPolicy)
+	}
+	if k.PublicKey == nil {
+		return nil, fmt.Errorf("%w: KEK key packet without the rekey signing key", ErrPolicy)
+	}
+	if _, err := x509.ParsePKIXPublicKey(k.PublicKey); err != nil {
+		return nil, fmt.Errorf("%w: rekey signing key: %v", ErrPolicy, err)
+	}
+	return k, nil
+}
+
+func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
+	t := TEK{
+		SPI: sat.SPI, Protocol: sat.Protocol,
+		SrcPort: sat.Src.Port, DstPort: sat.Dst.Port,
+		AddrPreserve: sat.AddressPreservation(), Direction: sat.Direction(),
+	}
+	if sat.ProtocolID != gdoiwire.TEKProtoESP {
+		return t, fmt.Errorf("TEK protocol %d (only ESP is supported)", sat.ProtocolID)
+	}
+	var err error
+	if t.Src, err = selector(sat.Src); err != nil {
+		return t, fmt.Errorf("source selector: %v", err)
+	}
+	if t.Dst, err = selector(sat.Dst); err != nil {
+		return t, fmt.Errorf("destination selector: %v", err)
+	}
+	var keyBits, auth uint16
+	for _, a := range sat.Attributes {
+		v, _ := a.Uint()
+		switch a.Type {
+		case gdoiwire.SALifeDuration:
+			t.Lifetime = time.Duration(v) * time.Second
+		case gdoiwire.KeyLength:
+			keyBits = uint16(v)
+		case gdoiwire.AuthAlgorithm:
+			auth = uint16(v)
+		}
+	}
+	if t.Transform, err = espwire.FromDOI(sat.TransformID, keyBits, auth); err != nil {
+		return t, err
+	}
+	kp, ok := kd.Get(gdoiwire.KDTEK, binary.BigEndian.AppendUint32(nil, sat.SPI))
+	if !ok {
+		return t, fmt.Errorf("no key packet for SPI %#08x", sat.SPI)
+	}
+	for _, a := range kp.Attributes {
+		switch a.Type {
+		case gdoiwire.TEKAlgorithmKey:
+			t.EncKey = append([]byte(nil), a.Data...)
+		case gdoiwire.TEKIntegrityKey:
+			t.AuthKey = append([]byte(nil), a.Data...)
+		}
+	}
+	if want := t.Transform.EncKeyLen(); len(t.EncKey) != want {
+		return t, fmt.Errorf("%s key of %d octets, want %d", t.Transform, len(t.EncKey), want)
+	}
+	if want := t.Transform.AuthKeyLen(); len(t.AuthKey) != want {
+		return t, fmt.Errorf("%s integrity key of %d octets, want %d", t.Transform, len(t.AuthKey), want)
+	}
+	return t, nil
+}
+
+// selector reads a SAT traffic selector: a subnet, a single address (as a
+// full-length prefix) or, for ID_IPV4_ADDR_RANGE, the prefix it must equal.
+func selector(id gdoiwire.ID) (netip.Prefix, error) {
+	if p, err := id.Prefix(); err == nil {
+		return p, nil
+	}
+	a, err := id.Addr()
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,310 @@
+package gdoi
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/getlab/getlab/gateway/ikev1"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// GROUPKEY-PULL (RFC 6407 §3.2), four messages on an established phase-1 SA,
+// all encrypted with its keys and an IV chain of their own:
+//
+//	GM (initiator)                          KS (responder)
+//	1  HDR*, HASH(1), Ni, ID          -->
+//	2                                 <--   HDR*, HASH(2), Nr, SA
+//	3  HDR*, HASH(3) [, GAP]          -->
+//	4                                 <--   HDR*, HASH(4), SEQ, KD
+//
+//	HASH(1) = prf(SKEYID_a, M-ID | Ni | ID)
+//	HASH(2) = prf(SKEYID_a, M-ID | Ni_b | Nr | SA)
+//	HASH(3) = prf(SKEYID_a, M-ID | Ni_b | Nr_b [| GAP])
+//	HASH(4) = prf(SKEYID_a, M-ID | Ni_b | Nr_b | SEQ | KD)
+//
+// Ni_b and Nr_b are nonce bodies; every other element is the payload with
+// its generic header, i.e. the message's octets after the HASH payload
+// (protocols.md §1.3, gdoid's group_fill_in_hash).
+
+// NonceLen is the length of the nonces we send (gdoid sends 16).
+const NonceLen = 16
+
+// ErrHash is a HASH(n) that does not verify (GM_HASH_FAIL on a GM,
+// KS_HASH_FAIL on a KS).
+var ErrHash = errors.New("HASH does not verify")
+
+// Reject is a KS's refusal of a registration: the notification the GM is
+// sent and the event the KS logs.
+type Reject struct {
+	Notify isakmp.NotifyType
+	Event  string // UNAUTHORIZED_IPADDR, KS_BAD_ID, ...
+	Reason string
+}
+
+func (r *Reject) Error() string { return r.Reason }
+
+// Responder is the KS side of one GROUPKEY-PULL exchange.
+type Responder struct {
+	x *ikev1.Exchange
+	// Policy is called once message 1 verifies: it returns the group's
+	// policy for this GM (keys included), or a *Reject.
+	Policy func(group uint32, sa *ikev1.SA) (*Policy, error)
+	// Profile is the GDOI wire profile of the SA payload sent.
+	Profile gdoiwire.Profile
+
+	state     int // messages handled: 0, 1 (sent 2), 2 (sent 4)
+	ni, nr    []byte
+	group     uint32
+	policy    *Policy
+	gap       *gdoiwire.GAP
+	lastReq   []byte
+	lastReply []byte
+}
+
+// NewResponder returns the responder for the exchange with message ID id
+// on sa.
+func NewResponder(sa *ikev1.SA, id uint32, policy func(uint32, *ikev1.SA) (*Policy, error)) *Responder {
+	return &Responder{x: sa.Exchange(isakmp.ExchangeGroupkeyPull, id), Policy: policy}
+}
+
+// Group is the group ID the GM asked for (after message 1).
+func (r *Responder) Group() uint32 { return r.group }
+
+// Done reports whether message 4 was sent; Result returns the policy sent
+// and the GAP the GM sent in message 3 (nil if none).
+func (r *Responder) Done() bool { return r.state == 2 }
+
+// Result returns the policy sent in message 4 and the GM's GAP.
+func (r *Responder) Result() (*Policy, *gdoiwire.GAP) { return r.policy, r.gap }
+
+// Handle takes message 1 or 3 and returns message 2 or 4. A retransmitted
+// request gets the cached reply again. A *Reject error means the KS refuses
+// the GM; any other error is a bad message (wrapping ErrHash for a HASH
+// that does not verify), dropped without a reply.
+func (r *Responder) Handle(pkt []byte) ([]byte, error) {
+	if r.lastReq != nil && bytes.Equal(pkt, r.lastReq) {
+		return r.lastReply, nil
+	}
+	var reply []byte
+	var err error
+	switch r.state {
+	case 0:
+		reply, err = r.handle1(pkt)
+	case 1:
+		reply, err = r.handle3(pkt)
+	default:
+		return nil, errors.New("gdoi: pull: exchange already complete")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.state++
+	r.lastReq, r.lastReply = bytes.Clone(pkt), reply
+	return reply, nil
+}
+
+func (r *Responder) handle1(pkt []byte) ([]byte, error) {
+	m, err := r.x.Open(pkt, dec)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg 1: %w", err)
+	}
+	hash, after, err := splitHash(m)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg 1: %w", err)
+	}
+	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), after)) {
+		return nil, fmt.Errorf("gdoi: pull msg 1: HASH(1): %w", ErrHash)
+	}
+	ni, ok := get[*isakmp.Nonce](m)
+	if !ok {
+		return nil, &Reject{isakmp.NotifyPayloadMalformed, "KS_BAD_ID", "message 1 has no nonce"}
+	}
+	id, ok := get[*isakmp.ID](m)
+	if !ok {
+		return nil, &Reject{isakmp.NotifyInvalidIDInformation, "KS_BAD_ID", "message 1 has no group ID"}
+	}
+	group, err := id.Group()
+	if err != nil {
+		return nil, &Reject{isakmp.NotifyInvalidIDInformation, "KS_BAD_ID", err.Error()}
+	}
+	r.ni, r.group = bytes.Clone(ni.Data), group
+	policy, err := r.Policy(group, r.x.SA)
+	if err != nil {
+		return nil, err
+	}
+	r.policy = policy
+	r.nr = make([]byte, NonceLen)
+	rand.Read(r.nr)
+	return r.seal(r.ni, &isakmp.Nonce{Data: r.nr}, policy.SAPayload(r.Profile)), nil
+}
+
+func (r *Responder) handle3(pkt []byte) ([]byte, error) {
+	m, err := r.x.Open(pkt, dec)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg 3: %w", err)
+	}
+	hash, after, err := splitHash(m)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg 3: %w", err)
+	}
+	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), r.ni, r.nr, after)) {
+		return nil, fmt.Errorf("gdoi: pull msg 3: HASH(3): %w", ErrHash)
+	}
+	if gap, ok := get[*gdoiwire.GAP](m); ok {
+		r.gap = gap
+	}
+	var ps []isakmp.Payload
+	if r.policy.KEK != nil {
+		ps = append(ps, &gdoiwire.SEQ{Seq: r.policy.Seq})
+	}
+	ps = append(ps, r.policy.KDPayload())
+	return r.seal(append(bytes.Clone(r.ni), r.nr...), ps...), nil
+}
+
+// seal builds HDR*, HASH, ps... with HASH = prf(SKEYID_a, M-ID | prefix |
+// ps).
+func (r *Responder) seal(prefix []byte, ps ...isakmp.Payload) []byte {
+	return sealHashed(r.x, prefix, ps...)
+}
+
+func sealHashed(x *ikev1.Exchange, prefix []byte, ps ...isakmp.Payload) []byte {
+	after := isakmp.AppendPayloads(nil, ps...)
+	h := &isakmp.Hash{Data: x.SA.HashA(x.MessageIDBytes(), prefix, after)}
+	next := isakmp.PayloadNone
+	if len(ps) > 0 {
+		next = ps[0].Type()
+	}
+	body := isakmp.AppendPayload(nil, next, h)
+	return x.Seal(isakmp.PayloadHash, append(body, after...))
+}
+
+// Initiator is the GM side of one GROUPKEY-PULL exchange.
+type Initiator struct {
+	x     *ikev1.Exchange
+	group uint32
+	// GAP, when set, is sent in message 3 (SENDER_ID_REQUEST).
+	GAP *gdoiwire.GAP
+
+	state    int // 0 before Start, 1 sent 1, 2 sent 3, 3 done
+	ni, nr   []byte
+	sa       *gdoiwire.SA
+	lastSent []byte
+	policy   *Policy
+}
+
+// NewInitiator starts a GROUPKEY-PULL for group on sa with a fresh message
+// ID.
+func NewInitiator(sa *ikev1.SA, group uint32) *Initiator {
+	return &Initiator{x: sa.NewExchange(isakmp.ExchangeGroupkeyPull), group: group}
+}
+
+// MessageID is the exchange's message ID.
+func (i *Initiator) MessageID() uint32 { return i.x.MessageID }
+
+// LastSent is the last message sent (for retransmission).
+func (i *Initiator) LastSent() []byte { return i.lastSent }
+
+// Policy is the policy received, once message 4 verified.
+func (i *Initiator) Policy() *Policy { return i.policy }
+
+// Start returns message 1.
+func (i *Initiator) Start() []byte {
+	i.ni = make([]byte, NonceLen)
+	rand.Read(i.ni)
+	i.lastSent = sealHashed(i.x, nil, &isakmp.Nonce{Data: i.ni}, isakmp.NewGroupID(i.group))
+	i.state = 1
+	return i.lastSent
+}
+
+// Handle takes message 2 (returning message 3) or message 4 (returning nil
+// and making Policy available). Errors wrap ErrHash or ErrPolicy where they
+// apply.
+func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
+	switch i.state {
+	case 1:
+		m, err := i.x.Open(pkt, dec)
+		if err != nil {
+			return nil, fmt.Errorf("gdoi: pull msg 2: %w", err)
+		}
+		hash, after, err := splitHash(m)
+		if err != nil {
+			return nil, fmt.Errorf("gdoi: pull msg 2: %w", err)
+		}
+		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, after)) {
+			return nil, fmt.Errorf("gdoi: pull msg 2: HASH(2): %w", ErrHash)
+		}
+		nr, ok := get[*isakmp.Nonce](m)
+		if !ok {
+			return nil, errors.New("gdoi: pull msg 2: no nonce")
+		}
+		sa, ok := get[*gdoiwire.SA](m)
+		if !ok {
+			return nil, errors.New("gdoi: pull msg 2: no SA payload")
+		}
+		i.nr, i.sa = bytes.Clone(nr.Data), sa
+		var ps []isakmp.Payload
+		if i.GAP != nil {
+			ps = append(ps, i.GAP)
+		}
+		i.lastSent = sealHashed(i.x, append(bytes.Clone(i.ni), i.nr...), ps...)
+		i.state = 2
+		return i.lastSent, nil
+	case 2:
+		m, err := i.x.Open(pkt, dec)
+		if err != nil {
+			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
+		}
+		hash, after, err := splitHash(m)
+		if err != nil {
+			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
+		}
+		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, i.nr, after)) {
+			return nil, fmt.Errorf("gdoi: pull msg 4: HASH(4): %w", ErrHash)
+		}
+		kd, ok := get[*gdoiwire.KD](m)
+		if !ok {
+			return nil, errors.New("gdoi: pull msg 4: no KD payload")
+		}
+		seq, _ := get[*gdoiwire.SEQ](m)
+		p, err := ParsePolicy(i.group, i.sa, kd, seq)
+		if err != nil {
+			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
+		}
+		i.policy = p
+		i.state = 3
+		return nil, nil
+	}
+	return nil, fmt.Errorf("gdoi: pull: unexpected message in state %d", i.state)
+}
+
+// dec decodes GDOI payloads in the RFC form, accepting the other
+// implementations' forms (the wire decoder tries them).
+var dec = gdoiwire.Decoder{}
+
+// splitHash returns the HASH payload, which must come first, and the
+// octets of the payloads after it (re-encoding is byte-identical to what
+// was received).
+func splitHash(m *isakmp.Message) ([]byte, []byte, error) {
+	if len(m.Payloads) == 0 {
+		return nil, nil, errors.New("empty message")
+	}
+	h, ok := m.Payloads[0].(*isakmp.Hash)
+	if !ok {
+		return nil, nil, fmt.Errorf("first payload is %s, not HASH: %w", m.Payloads[0].Type(), ErrHash)
+	}
+	return h.Data, isakmp.AppendPayloads(nil, m.Payloads[1:]...), nil
+}
+
+func get[T isakmp.Payload](m *isakmp.Message) (T, bool) {
+	for _, p := range m.Payloads {
+		if v, ok := p.(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
