@@ -28,6 +28,9 @@ func (l *Lab) bringUp(ctx context.Context) error {
 		{"processes", l.startProcesses},
 	}
 	for _, s := range steps {
+		if s.name == "processes" && l.opts.DeferProcesses {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -232,6 +235,16 @@ func (l *Lab) runExecLines(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// StartProcesses starts the node processes of a lab deployed with
+// Options.DeferProcesses.
+func (l *Lab) StartProcesses(ctx context.Context) error {
+	if err := l.startProcesses(ctx); err != nil {
+		return err
+	}
+	l.opts.Log("%s: processes done", l.ID)
+	return l.save()
 }
 
 func (l *Lab) startProcesses(context.Context) error {

@@ -44,6 +44,10 @@ type Options struct {
 	Detached bool
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
+	// DeferProcesses leaves the node processes unstarted: the caller starts
+	// them with Lab.StartProcesses once it is ready to watch them (a suite
+	// starts its capture first, so the daemons' first packets are on it).
+	DeferProcesses bool
 }
 
 // DefaultLabRoot is $GETLAB_LABS or /tmp/getlab.

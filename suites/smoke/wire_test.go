@@ -32,7 +32,7 @@ var _ = Describe("basic topology: GDOI on the wire", Ordered, Label("smoke", "wi
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		lab = suitekit.Deploy(ctx, "basic.clab.yml")
+		lab = suitekit.Deploy(ctx, "plain.clab.yml")
 		listen := func(node, addr string) *net.UDPConn {
 			var c *net.UDPConn
 			Expect(nsdo.Do(suitekit.NetNS(lab, node), func() (err error) {

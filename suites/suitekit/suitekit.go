@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/snapshot"
@@ -115,7 +116,16 @@ func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 	if lab == nil {
 		return
 	}
-	dir := ArtifactDir()
+	CollectArtifactsTo(lab, capture, ArtifactDir())
+}
+
+// CollectArtifactsTo is CollectArtifacts into dir, for a capture that spans
+// a whole Ordered container rather than one spec.
+func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) {
+	if lab == nil {
+		return
+	}
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 	if capture != nil {
 		stats, err := capture.Stop()
 		Expect(err).NotTo(HaveOccurred())
@@ -154,6 +164,9 @@ func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 		state = fmt.Sprintf("node %s (%s) state %s pid %d\n%s", n.Name, n.Kind, n.State(), n.PID, state)
 		_ = os.WriteFile(filepath.Join(nd, "state.txt"), []byte(state), 0o644)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	SaveDaemonState(ctx, lab, dir)
 	AddReportEntry("artifacts", dir, ReportEntryVisibilityFailureOrVerbose)
 }
 
