@@ -35,6 +35,12 @@ type SA struct {
 	LocalID, PeerID *isakmp.ID
 	// Established is when main mode completed (wall clock).
 	Established time.Time
+	// DOI is the phase-1 SA payload's DOI (isakmp.DOIGDOI or DOIIPsec):
+	// the DOI of the SA's notifications and deletes.
+	DOI uint32
+	// PeerDPD is true when the peer announced RFC 3706 dead peer detection
+	// (the DPD vendor ID) in main mode.
+	PeerDPD bool
 
 	newHash func() hash.Hash
 	block   cipher.Block
@@ -131,7 +137,7 @@ func (x *Exchange) IV() []byte { return bytes.Clone(x.iv) }
 // first) zero-padded to the block size and CBC-encrypted. The IV chain moves
 // on to the last ciphertext block.
 func (x *Exchange) Seal(first isakmp.PayloadType, body []byte) []byte {
-	return sealCBC(x.SA, isakmp.Header{
+	return sealCBC(x.SA.block, isakmp.Header{
 		ICookie: x.SA.ICookie, RCookie: x.SA.RCookie, NextPayload: first,
 		Exchange: x.Type, Flags: isakmp.FlagEncryption, MessageID: x.MessageID,
 	}, &x.iv, body)
@@ -148,14 +154,18 @@ func (x *Exchange) Open(pkt []byte, dec isakmp.Decoder) (*isakmp.Message, error)
 	if h.MessageID != x.MessageID {
 		return nil, fmt.Errorf("ikev1: message ID %#08x, exchange has %#08x", h.MessageID, x.MessageID)
 	}
-	return openCBC(x.SA, pkt, &x.iv, dec)
+	m, _, err := openCBC(x.SA.block, pkt, &x.iv, dec)
+	return m, err
 }
 
 // ErrNotEncrypted is returned by Open for a message without the E flag.
 var ErrNotEncrypted = errors.New("ikev1: message is not encrypted")
 
-func sealCBC(sa *SA, h isakmp.Header, iv *[]byte, body []byte) []byte {
-	bs := sa.block.BlockSize()
+// sealCBC encrypts body under block in CBC mode from *iv, zero-padded to the
+// block size, after header h with its Length set to the padded message, and
+// moves *iv on to the last ciphertext block.
+func sealCBC(block cipher.Block, h isakmp.Header, iv *[]byte, body []byte) []byte {
+	bs := block.BlockSize()
 	padded := len(body)
 	if r := padded % bs; r != 0 || padded == 0 {
 		padded += bs - r
@@ -165,34 +175,38 @@ func sealCBC(sa *SA, h isakmp.Header, iv *[]byte, body []byte) []byte {
 	start := len(out)
 	out = append(out, body...)
 	out = append(out, make([]byte, padded-len(body))...)
-	cipher.NewCBCEncrypter(sa.block, *iv).CryptBlocks(out[start:], out[start:])
+	cipher.NewCBCEncrypter(block, *iv).CryptBlocks(out[start:], out[start:])
 	*iv = bytes.Clone(out[len(out)-bs:])
 	return out
 }
 
-func openCBC(sa *SA, pkt []byte, iv *[]byte, dec isakmp.Decoder) (*isakmp.Message, error) {
+// openCBC decrypts an encrypted message under block from *iv and decodes it
+// with dec. It returns the message and the decrypted body (payloads and
+// padding), whose raw octets the hashes cover, and moves *iv on to the last
+// ciphertext block only when the message decodes.
+func openCBC(block cipher.Block, pkt []byte, iv *[]byte, dec isakmp.Decoder) (*isakmp.Message, []byte, error) {
 	h, n, err := isakmp.ParseHeader(pkt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if h.Flags&isakmp.FlagEncryption == 0 {
-		return nil, ErrNotEncrypted
+		return nil, nil, ErrNotEncrypted
 	}
 	end := int(h.Length)
 	if end > len(pkt) || end < n {
-		return nil, fmt.Errorf("ikev1: header length %d, datagram %d", h.Length, len(pkt))
+		return nil, nil, fmt.Errorf("ikev1: header length %d, datagram %d", h.Length, len(pkt))
 	}
 	ct := pkt[n:end]
-	bs := sa.block.BlockSize()
+	bs := block.BlockSize()
 	if len(ct) == 0 || len(ct)%bs != 0 {
-		return nil, fmt.Errorf("ikev1: encrypted body of %d octets is not a multiple of the %d-octet block", len(ct), bs)
+		return nil, nil, fmt.Errorf("ikev1: encrypted body of %d octets is not a multiple of the %d-octet block", len(ct), bs)
 	}
 	pt := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(sa.block, *iv).CryptBlocks(pt, ct)
+	cipher.NewCBCDecrypter(block, *iv).CryptBlocks(pt, ct)
 	m, err := isakmp.ParseBody(h, pt, dec)
 	if err != nil {
-		return nil, fmt.Errorf("ikev1: decrypted message does not parse (wrong keys?): %w", err)
+		return nil, nil, fmt.Errorf("ikev1: decrypted message does not parse (wrong keys?): %w", err)
 	}
 	*iv = bytes.Clone(ct[len(ct)-bs:])
-	return m, nil
+	return m, pt, nil
 }

@@ -1,0 +1,264 @@
+// Command getvpnd is the GETVPN daemon: a GDOI key server or group member,
+// as its configuration file says.
+//
+//	getvpnd --config /etc/getvpnd/getvpnd.yaml [--keylog FILE]
+//	getvpnd --check CONFIG
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gm"
+	"github.com/getlab/getlab/gateway/keylog"
+	"github.com/getlab/getlab/gateway/ks"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("getvpnd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/getvpnd/getvpnd.yaml", "configuration `file`")
+	check := fs.String("check", "", "validate configuration `file` and exit (0 valid, 1 invalid)")
+	keyLog := fs.String("keylog", "", "append phase-1 and group keys to `file` (overrides key_log; labs only)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "getvpnd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "getvpnd", version)
+		return 0
+	}
+	if *check != "" {
+		if err := config.Check(*check, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *keyLog != "" {
+		cfg.KeyLog = *keyLog
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, stderr); err != nil {
+		fmt.Fprintln(stderr, "getvpnd:", err)
+		return 1
+	}
+	return 0
+}
+
+// role is what a KS and a GM have in common for the daemon.
+type role interface {
+	control.Provider
+	HandlePacket(from netip.AddrPort, pkt []byte)
+}
+
+func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+	logOut := stderr
+	if cfg.Log.File != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Log.File), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(cfg.Log.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = f
+	}
+	ev := events.New(logOut, cfg.Log.Format, cfg.Log.Level)
+	for _, w := range cfg.Warnings() {
+		ev.Logf("warn", "config: %s", w)
+	}
+	counters := &events.Counters{}
+	kl, err := keylog.Open(cfg.KeyLog)
+	if err != nil {
+		return err
+	}
+	defer kl.Close()
+
+	local, ifaceUp, err := localAddress(cfg)
+	if err != nil {
+		return err
+	}
+	conn, err := listenGDOI(ctx, local)
+	if err != nil {
+		return fmt.Errorf("GDOI socket: %w", err)
+	}
+	defer conn.Close()
+	send := func(to netip.AddrPort, pkt []byte) {
+		if _, err := conn.WriteToUDPAddrPort(pkt, to); err != nil {
+			counters.Inc("send_errors")
+			ev.Logf("debug", "send to %s: %v", to, err)
+		}
+	}
+
+	var r role
+	var background func(context.Context)
+	switch cfg.Role {
+	case config.RoleKS:
+		ks.Version = version
+		srv, err := ks.New(cfg, ks.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local})
+		if err != nil {
+			return err
+		}
+		r = srv
+		background = func(ctx context.Context) { every(ctx, time.Second, srv.Expire) }
+	case config.RoleGM:
+		gm.Version = version
+		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, InterfaceUp: ifaceUp})
+		if err != nil {
+			return err
+		}
+		r = mem
+		defer mem.Stop()
+		background = func(context.Context) { mem.Start() }
+	default:
+		return fmt.Errorf("role %q", cfg.Role)
+	}
+
+	ctl, err := control.Serve(ctx, cfg.ControlSocket, r, ev)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer ctl.Close()
+	ev.Logf("info", "getvpnd %s: %s %s listening on %s, control socket %s", version, cfg.Role, cfg.Identity, local, cfg.ControlSocket)
+
+	go background(ctx)
+	go func() {
+		<-ctx.Done()
+		conn.Close()
+	}()
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				ev.Logf("info", "getvpnd: stopping")
+				return nil
+			}
+			counters.Inc("receive_errors")
+			continue
+		}
+		counters.Inc("packets_received")
+		pkt := make([]byte, n)
+		copy(pkt, buf[:n])
+		r.HandlePacket(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
+	}
+}
+
+// localAddress is the address the GDOI socket binds: the listen address,
+// else the identity, else (GM) the registration interface's first IPv4
+// address. ifaceUp reports the registration interface's state.
+func localAddress(cfg *config.Config) (netip.AddrPort, func() bool, error) {
+	addr := cfg.Listen.Address
+	if !addr.IsValid() {
+		addr = cfg.Identity
+	}
+	var ifaceUp func() bool
+	if cfg.Role == config.RoleGM && len(cfg.Groups) > 0 && cfg.Groups[0].RegistrationInterface != "" {
+		name := cfg.Groups[0].RegistrationInterface
+		ifaceUp = func() bool {
+			ifi, err := net.InterfaceByName(name)
+			return err == nil && ifi.Flags&net.FlagUp != 0
+		}
+		if !addr.IsValid() {
+			a, err := interfaceIPv4(name)
+			if err != nil {
+				return netip.AddrPort{}, nil, err
+			}
+			addr = a
+		}
+	}
+	if !addr.IsValid() {
+		addr = netip.IPv4Unspecified()
+	}
+	if cfg.Identity == (netip.Addr{}) {
+		cfg.Identity = addr
+	}
+	return netip.AddrPortFrom(addr, cfg.Listen.Port), ifaceUp, nil
+}
+
+func interfaceIPv4(name string) (netip.Addr, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("registration interface: %w", err)
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("registration interface %s: %w", name, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP.To4()); ok && n.IP.To4() != nil {
+				return ip, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("registration interface %s has no IPv4 address", name)
+}
+
+// listenGDOI opens the UDP socket GDOI runs on. IP_FREEBIND lets it bind
+// the configured address before the address is configured: in a container
+// (as in containerlab) the daemon may start before its node's exec lines
+// have added the address; sends fail, and are retried by the protocol
+// timers, until it is there.
+func listenGDOI(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(ctx, "udp4", local.String())
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

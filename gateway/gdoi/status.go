@@ -1,0 +1,133 @@
+package gdoi
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/ikev1"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+)
+
+// KEKStatus describes a KEK for the control API, elapsed protocol time
+// after it was made or received.
+func KEKStatus(k *KEK, elapsed time.Duration, seq uint32) *control.KEK {
+	return &control.KEK{
+		SPI: hex.EncodeToString(k.SPI[:]), Algorithm: kekAlgName(k.Algorithm), KeyBits: k.KeyBits,
+		SigHash: sigHashName(k.SigHash), SigAlgorithm: sigAlgName(k.SigAlg), SigKeyBits: k.SigKeyBits,
+		Lifetime: k.Lifetime.Seconds(), Remaining: max(0, (k.Lifetime - elapsed).Seconds()), Seq: seq,
+	}
+}
+
+// TEKStatus describes a TEK for the control API.
+func TEKStatus(t *TEK, elapsed time.Duration) control.TEK {
+	return control.TEK{
+		SPI: fmt.Sprintf("0x%08x", t.SPI), Transform: t.Transform.String(), Protocol: t.Protocol,
+		Src: t.Src.String(), Dst: t.Dst.String(), SrcPort: t.SrcPort, DstPort: t.DstPort,
+		Lifetime: t.Lifetime.Seconds(), Remaining: max(0, (t.Lifetime - elapsed).Seconds()),
+		AddressPreservation: addrPreserveName(t.AddrPreserve), Direction: directionName(t.Direction),
+	}
+}
+
+func kekAlgName(a uint16) string {
+	switch a {
+	case gdoiwire.KEKAlgAES:
+		return "aes"
+	case gdoiwire.KEKAlg3DES:
+		return "3des"
+	case gdoiwire.KEKAlgDES:
+		return "des"
+	}
+	return fmt.Sprint(a)
+}
+
+func sigHashName(h uint16) string {
+	switch h {
+	case gdoiwire.SigHashSHA1:
+		return "sha1"
+	case gdoiwire.SigHashSHA256:
+		return "sha256"
+	case gdoiwire.SigHashSHA384:
+		return "sha384"
+	case gdoiwire.SigHashSHA512:
+		return "sha512"
+	}
+	return fmt.Sprint(h)
+}
+
+func sigAlgName(a uint16) string {
+	if a == gdoiwire.SigAlgRSA {
+		return "rsa"
+	}
+	return fmt.Sprint(a)
+}
+
+func addrPreserveName(v uint16) string {
+	switch v {
+	case gdoiwire.AddrPreserveNone:
+		return "none"
+	case gdoiwire.AddrPreserveSrc:
+		return "src"
+	case gdoiwire.AddrPreserveDst:
+		return "dst"
+	}
+	return "src-dst"
+}
+
+func directionName(v uint16) string {
+	switch v {
+	case gdoiwire.SADirSenderOnly:
+		return "send"
+	case gdoiwire.SADirReceiverOnly:
+		return "receive"
+	}
+	return "both"
+}
+
+// IKESAs describes phase-1 SAs for the control API (GET /v1/ike/sa), in
+// the state an operator knows from "show crypto isakmp sa" (GDOI_IDLE for
+// a registration SA).
+func IKESAs(sas map[[16]byte]*ikev1.SA, now time.Time, scale float64, state string) []control.IKESA {
+	if scale <= 0 {
+		scale = 1
+	}
+	var out []control.IKESA
+	for c, sa := range sas {
+		age := time.Duration(float64(now.Sub(sa.Established)) / scale)
+		out = append(out, control.IKESA{
+			Local: sa.Local.String(), Peer: sa.Peer.String(), Cookies: hex.EncodeToString(c[:]),
+			Initiator: sa.Initiator, State: state, Suite: sa.Suite.String(),
+			Lifetime: sa.Suite.Lifetime.Seconds(), Remaining: max(0, (sa.Suite.Lifetime - age).Seconds()),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Cookies < out[j].Cookies })
+	return out
+}
+
+// SelectorString is a TEK's selectors as an ACL line: "permit ip
+// 198.51.100.0/24 203.0.113.0/24", with the protocol and ports when set.
+func SelectorString(t *TEK) string {
+	proto := "ip"
+	switch t.Protocol {
+	case 0:
+	case 1:
+		proto = "icmp"
+	case 6:
+		proto = "tcp"
+	case 17:
+		proto = "udp"
+	default:
+		proto = fmt.Sprint(t.Protocol)
+	}
+	s := fmt.Sprintf("permit %s %s", proto, t.Src)
+	if t.SrcPort != 0 {
+		s += fmt.Sprintf(" eq %d", t.SrcPort)
+	}
+	s += " " + t.Dst.String()
+	if t.DstPort != 0 {
+		s += fmt.Sprintf(" eq %d", t.DstPort)
+	}
+	return s
+}

@@ -1,0 +1,551 @@
+// Package gm is the group member role: it registers to its groups' key
+// servers (IKEv1 main mode, then GROUPKEY-PULL), fails over along the
+// ordered KS list with the seeds' timers, re-registers before its keys
+// expire, and keeps the downloaded policy for the data plane.
+package gm
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/keylog"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// Sender sends one datagram from the GM's GDOI socket.
+type Sender func(to netip.AddrPort, pkt []byte)
+
+// Options are what a Member needs besides its configuration.
+type Options struct {
+	Events   *events.Log
+	Counters *events.Counters
+	KeyLog   *keylog.Writer
+	Send     Sender
+	// Local is the GM's registration address and port (its identity).
+	Local netip.AddrPort
+	// InterfaceUp reports whether the registration interface is up; nil
+	// means always (GM_REGSTER_IF_DOWN otherwise).
+	InterfaceUp func() bool
+	// OnInstall is called (outside the Member's lock) with every policy
+	// installed by a registration: the data plane's SA database feed.
+	OnInstall func(group string, p *gdoi.Policy)
+	Now       func() time.Time
+}
+
+// Registration timers (protocol time; S0 §1.2.6, §3.7.3.4, §3.6.5.3).
+const (
+	// retryInterval: IKE retransmits "3x 10 sec", one try plus three
+	// retries per KS.
+	retryInterval = 10 * time.Second
+	triesPerKS    = 4
+)
+
+// Member is a group member. Its methods are safe for concurrent use.
+type Member struct {
+	mu     sync.Mutex
+	cfg    *config.Config
+	opt    Options
+	ike    *ikev1.Config
+	groups []*group
+	// sas are the phase-1 SAs this GM established, by cookie pair.
+	sas     map[[16]byte]*ikev1.SA
+	stopped bool
+}
+
+// New creates the group member for cfg (role gm).
+func New(cfg *config.Config, opt Options) (*Member, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	var suites []ikev1.Suite
+	for i, p := range cfg.IKE.Policies {
+		s, err := ikev1.ParseSuite(p.Encryption, p.Hash, p.DHGroup, p.Lifetime)
+		if err != nil {
+			return nil, fmt.Errorf("ike.policies[%d]: %w", i, err)
+		}
+		suites = append(suites, s)
+	}
+	ike := cfg.IKE
+	m := &Member{
+		cfg: cfg, opt: opt, sas: map[[16]byte]*ikev1.SA{},
+		ike: &ikev1.Config{
+			Suites: suites, AllowWeakDH: ike.AllowWeakDH, DOI: isakmp.DOIGDOI, DPD: true,
+			Auth: ikev1.PSKAuth(func(peer netip.Addr) ([]byte, bool) {
+				k, ok := ike.KeyFor(peer)
+				return []byte(k), ok
+			}),
+			LocalID: isakmp.NewAddrID(opt.Local.Addr()),
+		},
+	}
+	for i := range cfg.Groups {
+		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: "idle"})
+	}
+	return m, nil
+}
+
+// Start begins registration of every group.
+func (m *Member) Start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.groups {
+		if len(g.cfg.KSList) == 0 {
+			g.state = "failed"
+			g.lastErr = "no key server configured"
+			m.opt.Events.Emit("GM_INCOMPLETE_CFG", "group", g.cfg.Name)
+			continue
+		}
+		m.startAttempt(g, 0)
+	}
+}
+
+// Stop cancels every timer.
+func (m *Member) Stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stopped = true
+	for _, g := range m.groups {
+		g.stopTimer()
+	}
+}
+
+// group is one group's registration state.
+type group struct {
+	cfg   *config.Group
+	state string // idle, registering, registered, failed
+	// ksIdx is the KS of the current (or last) attempt; pass counts the
+	// complete passes over the KS list that failed, for the GDOI backoff.
+	ksIdx int
+	pass  int
+	a     *attempt
+	timer *time.Timer
+	// gen invalidates timers that fired after being replaced.
+	gen uint64
+
+	policy        *gdoi.Policy
+	installedAt   time.Time
+	ks            netip.Addr
+	registrations uint64
+	attempts      uint64
+	lastErr       string
+	lastReg       time.Time
+	reregAt       time.Time
+}
+
+// attempt is the registration to one KS: up to triesPerKS tries, each a
+// main mode plus PULL (or a retransmission of the message in flight).
+type attempt struct {
+	ks      netip.AddrPort
+	started time.Time
+	tries   int
+	mm      *ikev1.Initiator
+	sa      *ikev1.SA
+	pull    *gdoi.Initiator
+	// failed: the exchange in flight ended with an error; the next try
+	// starts afresh instead of retransmitting.
+	failed   bool
+	lastSent []byte
+}
+
+func (g *group) stopTimer() {
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+	g.gen++
+}
+
+// after runs fn under the lock after the protocol time d, unless the
+// group's timer is replaced first.
+func (m *Member) after(g *group, d time.Duration, fn func()) {
+	g.stopTimer()
+	gen := g.gen
+	g.timer = time.AfterFunc(m.cfg.Scaled(d), func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.stopped || g.gen != gen {
+			return
+		}
+		fn()
+	})
+}
+
+// startAttempt starts registering group g with KS number idx of its list.
+func (m *Member) startAttempt(g *group, idx int) {
+	if m.opt.InterfaceUp != nil && !m.opt.InterfaceUp() {
+		m.opt.Events.Emit("GM_REGSTER_IF_DOWN", "group", g.cfg.Name, "if", g.cfg.RegistrationInterface)
+		g.lastErr = "registration interface is down"
+		m.after(g, retryInterval, func() { m.startAttempt(g, idx) })
+		return
+	}
+	ks := g.cfg.KSList[idx]
+	g.ksIdx = idx
+	if g.state != "registered" {
+		g.state = "registering"
+	}
+	g.a = &attempt{ks: netip.AddrPortFrom(ks, m.cfg.Listen.Port), started: m.opt.Now()}
+	m.opt.Events.Emit("GM_REGSTER", "ks", ks.String(), "group", g.cfg.Name, "gm", m.opt.Local.Addr().String())
+	m.try(g)
+}
+
+// try sends the next try of the current attempt: a fresh exchange if none
+// is in flight (or the last one failed), else the message in flight again.
+func (m *Member) try(g *group) {
+	a := g.a
+	a.tries++
+	g.attempts++
+	switch {
+	case a.lastSent != nil && !a.failed:
+		m.opt.Counters.Inc("retransmits")
+		m.opt.Send(a.ks, a.lastSent)
+	default:
+		a.failed, a.mm, a.sa, a.pull = false, nil, nil, nil
+		if sa := m.liveSA(a.ks); sa != nil {
+			a.sa = sa
+			m.startPull(g)
+		} else {
+			mm, err := ikev1.NewInitiator(m.ike, m.opt.Local, a.ks)
+			if err == nil {
+				var pkt []byte
+				if pkt, err = mm.Start(); err == nil {
+					a.mm = mm
+					m.send(a, pkt)
+				}
+			}
+			if err != nil {
+				m.attemptFailed(g, "REG_FAILED", err)
+			}
+		}
+	}
+	m.after(g, retryInterval, func() { m.tick(g) })
+}
+
+// tick runs every retry interval during an attempt.
+func (m *Member) tick(g *group) {
+	a := g.a
+	if a == nil {
+		return
+	}
+	if a.tries < triesPerKS {
+		m.try(g)
+		return
+	}
+	// This KS had its tries: the next KS in the list 40 s after this one's
+	// first try (IKE backoff); after the last, back to the first after the
+	// GDOI backoff (70, 140, 280, 480 s), counted the same way.
+	g.a = nil
+	if g.state != "registered" {
+		g.state = "failed"
+	}
+	next := g.ksIdx + 1
+	wait := config.IKEBackoff
+	if next == len(g.cfg.KSList) {
+		next = 0
+		wait = gdoiBackoff(g.pass)
+		g.pass++
+	}
+	elapsed := m.protocolSince(a.started)
+	m.after(g, max(0, wait-elapsed), func() {
+		if next != 0 || len(g.cfg.KSList) > 1 {
+			m.opt.Events.Emit("GM_CONN_NEXT_SER", "group", g.cfg.Name, "ks", g.cfg.KSList[next].String())
+		}
+		m.startAttempt(g, next)
+	})
+}
+
+// gdoiBackoff is the wait after pass number pass (0-based) over the KS
+// list failed: 70 s doubling up to 480 s (S0 L4539-4617).
+func gdoiBackoff(pass int) time.Duration {
+	d := config.GDOIBackoffMin
+	for i := 0; i < pass && d < config.GDOIBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, config.GDOIBackoffMax)
+}
+
+func (m *Member) protocolSince(t time.Time) time.Duration {
+	scale := m.cfg.Timers.Scale
+	if scale <= 0 {
+		scale = 1
+	}
+	return time.Duration(float64(m.opt.Now().Sub(t)) / scale)
+}
+
+// liveSA returns an established phase-1 SA with ks that has lifetime left,
+// so a re-registration can skip main mode.
+func (m *Member) liveSA(ks netip.AddrPort) *ikev1.SA {
+	now := m.opt.Now()
+	for c, sa := range m.sas {
+		if sa.Expired(now, m.cfg.Scaled(sa.Suite.Lifetime)) {
+			delete(m.sas, c)
+			continue
+		}
+		if sa.Peer == ks {
+			return sa
+		}
+	}
+	return nil
+}
+
+func (m *Member) send(a *attempt, pkt []byte) {
+	a.lastSent = pkt
+	m.opt.Send(a.ks, pkt)
+}
+
+func (m *Member) startPull(g *group) {
+	a := g.a
+	a.pull = gdoi.NewInitiator(a.sa, g.cfg.ID)
+	m.send(a, a.pull.Start())
+}
+
+// attemptFailed records a failed try; the next tick tries again.
+func (m *Member) attemptFailed(g *group, event string, err error) {
+	if g.a != nil {
+		g.a.failed = true
+	}
+	g.lastErr = err.Error()
+	m.opt.Counters.Inc("registration_failures")
+	ks := ""
+	if g.a != nil {
+		ks = g.a.ks.Addr().String()
+	}
+	m.opt.Events.Emit(event, "ks", ks, "group", g.cfg.Name, "gm", m.opt.Local.Addr().String(), "reason", err.Error())
+}
+
+// HandlePacket processes one datagram received from from.
+func (m *Member) HandlePacket(from netip.AddrPort, pkt []byte) {
+	var installed func()
+	m.mu.Lock()
+	installed = m.handle(from, pkt)
+	m.mu.Unlock()
+	if installed != nil {
+		installed()
+	}
+}
+
+func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
+	h, _, err := isakmp.ParseHeader(pkt)
+	if err != nil {
+		m.malformed(from, err)
+		return nil
+	}
+	g := m.groupFor(h)
+	if g == nil {
+		if h.Exchange == isakmp.ExchangeInformational {
+			m.informational(from, h, pkt)
+			return nil
+		}
+		m.opt.Counters.Inc("unexpected_packets")
+		return nil
+	}
+	a := g.a
+	switch {
+	case h.Exchange == isakmp.ExchangeMainMode || (h.Exchange == isakmp.ExchangeInformational && a.sa == nil):
+		if a.mm == nil || a.failed {
+			return nil
+		}
+		reply, err := a.mm.Handle(pkt)
+		if err != nil {
+			m.ikeFailed(g, err)
+			return nil
+		}
+		if reply != nil {
+			m.send(a, reply)
+		}
+		if sa := a.mm.SA(); sa != nil && a.sa == nil {
+			a.sa = sa
+			m.sas[sa.Cookies()] = sa
+			m.opt.KeyLog.IKE(sa)
+			m.startPull(g)
+		}
+	case h.Exchange == isakmp.ExchangeInformational:
+		n, err := a.sa.OpenInformational(pkt)
+		if err != nil {
+			m.malformed(from, err)
+			return nil
+		}
+		if reply := ikev1.AnswerDPD(a.sa, n); reply != nil {
+			m.opt.Send(from, reply)
+			return nil
+		}
+		if a.pull != nil && a.pull.Policy() == nil {
+			m.attemptFailed(g, "REG_FAILED", fmt.Errorf("KS %s refused the registration: %s %s", from.Addr(), n.MessageType, printable(n.Data)))
+		}
+	case h.Exchange == isakmp.ExchangeGroupkeyPull:
+		if a.pull == nil || a.failed || h.MessageID != a.pull.MessageID() {
+			m.opt.Counters.Inc("unexpected_packets")
+			return nil
+		}
+		reply, err := a.pull.Handle(pkt)
+		switch {
+		case errors.Is(err, gdoi.ErrHash):
+			m.attemptFailed(g, "GM_HASH_FAIL", err)
+			return nil
+		case errors.Is(err, gdoi.ErrPolicy):
+			m.attemptFailed(g, "GM_REJECTING_SA_PAYLOAD", err)
+			return nil
+		case err != nil:
+			m.attemptFailed(g, "REG_FAILED", err)
+			return nil
+		}
+		if reply != nil {
+			m.send(a, reply)
+			return nil
+		}
+		if p := a.pull.Policy(); p != nil {
+			return m.install(g, p)
+		}
+	default:
+		m.opt.Counters.Inc("unexpected_packets")
+	}
+	return nil
+}
+
+// groupFor finds the group whose registration in flight the message
+// belongs to, by its cookies.
+func (m *Member) groupFor(h isakmp.Header) *group {
+	for _, g := range m.groups {
+		a := g.a
+		if a == nil {
+			continue
+		}
+		if a.sa != nil && a.sa.Cookies() == h.Cookies() {
+			return g
+		}
+		if a.mm != nil && a.mm.ICookie() == h.ICookie {
+			return g
+		}
+	}
+	return nil
+}
+
+func (m *Member) ikeFailed(g *group, err error) {
+	var ne *ikev1.NotifyError
+	if errors.As(err, &ne) {
+		m.opt.Counters.Inc("ike_failed")
+	}
+	m.opt.Events.Emit("IKE_AUTH_FAILED", "peer", g.a.ks.Addr().String(), "reason", err.Error())
+	m.attemptFailed(g, "REG_FAILED", err)
+}
+
+func (m *Member) malformed(from netip.AddrPort, err error) {
+	m.opt.Counters.Inc("malformed_packets")
+	m.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
+}
+
+// informational handles an Informational exchange outside a registration:
+// DPD on an established SA, or a notification.
+func (m *Member) informational(from netip.AddrPort, h isakmp.Header, pkt []byte) {
+	sa := m.sas[h.Cookies()]
+	if sa == nil {
+		m.opt.Counters.Inc("unexpected_packets")
+		return
+	}
+	n, err := sa.OpenInformational(pkt)
+	if err != nil {
+		m.malformed(from, err)
+		return
+	}
+	if reply := ikev1.AnswerDPD(sa, n); reply != nil {
+		m.opt.Send(from, reply)
+		return
+	}
+	m.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
+}
+
+// install makes a downloaded policy current, logs the seeds' event
+// sequence (S0 §3.6.6.3: GM_REKEY_TRANS_2_UNI, SA_KEK_UPDATED,
+// SA_TEK_UPDATED, GM_REGS_COMPL, GM_INSTALL_POLICIES_SUCCESS) and schedules
+// the re-registration. It returns the OnInstall call to make outside the
+// lock.
+func (m *Member) install(g *group, p *gdoi.Policy) func() {
+	a := g.a
+	now := m.opt.Now()
+	ks := a.ks.Addr().String()
+	me := m.opt.Local.Addr().String()
+	prev := g.policy
+	g.policy, g.installedAt, g.ks, g.lastReg = p, now, a.ks.Addr(), now
+	g.state, g.lastErr, g.pass, g.a = "registered", "", 0, nil
+	g.registrations++
+	m.opt.Counters.Inc("registrations")
+	m.opt.KeyLog.Policy(g.cfg.Name, p)
+	if k := p.KEK; k != nil {
+		multicast := k.Dst.Addr().IsMulticast()
+		if prev == nil || prev.KEK == nil || prev.KEK.Dst.Addr().IsMulticast() != multicast {
+			if multicast {
+				m.opt.Events.Emit("GM_REKEY_TRANS_2_MULTI", "group", g.cfg.Name)
+			} else {
+				m.opt.Events.Emit("GM_REKEY_TRANS_2_UNI", "group", g.cfg.Name)
+			}
+		}
+		m.opt.Events.Emit("SA_KEK_UPDATED", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", k.SPI))
+	}
+	for _, t := range p.TEKs {
+		m.opt.Events.Emit("SA_TEK_UPDATED", "group", g.cfg.Name, "spi", fmt.Sprintf("0x%08x", t.SPI))
+	}
+	m.opt.Events.Emit("GM_REGS_COMPL", "ks", ks, "group", g.cfg.Name, "gm", me)
+	m.opt.Events.Emit("GM_INSTALL_POLICIES_SUCCESS", "ks", ks, "group", g.cfg.Name, "gm", me)
+	m.scheduleReregistration(g, p)
+	if m.opt.OnInstall == nil {
+		return nil
+	}
+	name := g.cfg.Name
+	return func() { m.opt.OnInstall(name, p) }
+}
+
+// scheduleReregistration arms the re-registration that runs when no rekey
+// arrives: at T - R - jitter before the TEK (or KEK, if sooner) expires,
+// R = MAX(5% of T, 60 s); the "new" jitter is up to MAX(2% of T, 6 s)
+// earlier, the legacy one ±6 s (S0 §3.6.5.1-2, GM-31/GM-32).
+func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
+	t := time.Duration(0)
+	for _, tek := range p.TEKs {
+		if t == 0 || tek.Lifetime < t {
+			t = tek.Lifetime
+		}
+	}
+	if p.KEK != nil && (t == 0 || p.KEK.Lifetime < t) {
+		t = p.KEK.Lifetime
+	}
+	if t == 0 {
+		return
+	}
+	at := t - ReregistrationLead(t, g.cfg.Jitter, rand.Float64())
+	if at < time.Second {
+		at = time.Second
+	}
+	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))
+	m.after(g, at, func() {
+		m.opt.Events.Emit("GM_RE_REGISTER", "group", g.cfg.Name)
+		g.pass = 0
+		m.startAttempt(g, 0)
+	})
+}
+
+// ReregistrationLead is how long before the end of a lifetime t the GM
+// starts re-registering, for a uniform random u in [0, 1).
+func ReregistrationLead(t time.Duration, jitter string, u float64) time.Duration {
+	r := max(t/20, 60*time.Second)
+	if jitter == "legacy" {
+		return r + time.Duration((u*2-1)*float64(6*time.Second))
+	}
+	j := max(t/50, 6*time.Second)
+	return r + time.Duration(u*float64(j))
+}
+
+// printable returns notification data as text when it is text.
+func printable(b []byte) string {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Sprintf("(%d octets)", len(b))
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,91 @@
+package gm
+
+import (
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/gdoi"
+)
+
+// Version is the getvpnd version the control API reports.
+var Version = "dev"
+
+// GDOI is the control API's GET /v1/gdoi.
+func (m *Member) GDOI() control.GDOI {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.opt.Now()
+	st := control.GDOI{Role: "gm", Identity: m.opt.Local.Addr().String(), Version: Version, Scale: m.cfg.Timers.Scale}
+	for _, g := range m.groups {
+		gg := &control.GMGroup{
+			State: g.state, Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
+		}
+		for _, a := range g.cfg.KSList {
+			gg.KSList = append(gg.KSList, a.String())
+		}
+		switch {
+		case g.a != nil:
+			gg.KeyServer = g.a.ks.Addr().String()
+		case g.ks.IsValid():
+			gg.KeyServer = g.ks.String()
+		}
+		if !g.lastReg.IsZero() {
+			t := g.lastReg
+			gg.LastRegistered = &t
+		}
+		if !g.reregAt.IsZero() && g.reregAt.After(now) {
+			in := m.protocol(g.reregAt.Sub(now)).Seconds()
+			gg.ReregisterIn = &in
+		}
+		gs := control.GroupStatus{Name: g.cfg.Name, ID: g.cfg.ID, GM: gg}
+		if p := g.policy; p != nil {
+			elapsed := m.protocolSince(g.installedAt)
+			gg.Seq = p.Seq
+			if p.KEK != nil {
+				gs.KEK = gdoi.KEKStatus(p.KEK, elapsed, p.Seq)
+			}
+			for i := range p.TEKs {
+				t := &p.TEKs[i]
+				gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(t, elapsed))
+				gs.ACL = append(gs.ACL, gdoi.SelectorString(t))
+			}
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	return st
+}
+
+func (m *Member) protocol(d time.Duration) time.Duration {
+	scale := m.cfg.Timers.Scale
+	if scale <= 0 {
+		scale = 1
+	}
+	return time.Duration(float64(d) / scale)
+}
+
+// Members is empty on a GM (GET /v1/ks/members is a KS view).
+func (m *Member) Members() []control.Member { return nil }
+
+// IKESAs is the control API's GET /v1/ike/sa.
+func (m *Member) IKESAs() []control.IKESA {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return gdoi.IKESAs(m.sas, m.opt.Now(), m.cfg.Timers.Scale, "GDOI_IDLE")
+}
+
+// Counters is the control API's GET /v1/counters.
+func (m *Member) Counters() map[string]uint64 { return m.opt.Counters.Snapshot() }
+
+// Policies returns the installed policy of every registered group, by
+// group name.
+func (m *Member) Policies() map[string]*gdoi.Policy {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]*gdoi.Policy{}
+	for _, g := range m.groups {
+		if g.policy != nil {
+			out[g.cfg.Name] = g.policy
+		}
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package ks
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/gdoi"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+)
+
+// group is one group the KS serves: its configuration, current keys and
+// members.
+type group struct {
+	cfg    *config.Group
+	signer *rsa.PrivateKey
+	pubDER []byte
+
+	kek        *gdoi.KEK
+	kekCreated time.Time
+	teks       []gdoi.TEK
+	tekCreated time.Time
+	seq        uint32
+	nextSID    uint32
+
+	members       map[netip.Addr]*member
+	registrations uint64
+	rekeysSent    uint64
+}
+
+// KEK parameters. The seeds' GDOI KS configs leave the rekey cipher at its
+// default and show AES and SHA-256 as the recommended choice (S0 L966-984,
+// App. A "rekey algorithm aes 256", "rekey sig-hash algorithm sha256").
+const (
+	kekKeyBits = 256
+	kekSigHash = gdoiwire.SigHashSHA256
+)
+
+func newGroup(gc *config.Group, id netip.Addr) (*group, error) {
+	g := &group{cfg: gc, members: map[netip.Addr]*member{}}
+	var err error
+	if g.signer, err = signingKey(gc.Rekey.SigningKey); err != nil {
+		return nil, fmt.Errorf("group %s: rekey signing key: %w", gc.Name, err)
+	}
+	if g.pubDER, err = x509.MarshalPKIXPublicKey(&g.signer.PublicKey); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// signingKey loads the RSA key from its PEM file (PKCS #1 or PKCS #8), so
+// that cooperating KSs can share it (S0 §2.4), or generates one.
+func signingKey(sk config.SigningKey) (*rsa.PrivateKey, error) {
+	if sk.File == "" {
+		return rsa.GenerateKey(rand.Reader, sk.Bits)
+	}
+	data, err := os.ReadFile(sk.File)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(data)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", sk.File)
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sk.File, err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an RSA key", sk.File)
+	}
+	return rk, nil
+}
+
+// SigningKeyHash is the SHA-256 of the public key (SPKI DER), hex: lets an
+// operator see that cooperating KSs share one key.
+func (g *group) signingKeyHash() string {
+	s := sha256.Sum256(g.pubDER)
+	return hex.EncodeToString(s[:])
+}
+
+// refresh makes sure the group has a KEK and TEKs that have not expired at
+// now (elapsed protocol time is wall time divided by the scale). Scheduled
+// GROUPKEY-PUSH rekeys replace them before that; until then a KS that finds
+// them expired at a registration makes new ones.
+func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration, identity netip.Addr) error {
+	if g.kek == nil || now.Sub(g.kekCreated) >= scaled(g.cfg.KEKLifetime) {
+		k := &gdoi.KEK{
+			Algorithm: gdoiwire.KEKAlgAES, KeyBits: kekKeyBits,
+			Key: random(kekKeyBits / 8), IV: random(16),
+			Lifetime: g.cfg.KEKLifetime,
+			SigHash:  kekSigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
+			PublicKey: g.pubDER, Src: identity,
+		}
+		copy(k.SPI[:], random(16))
+		g.kek, g.kekCreated = k, now
+	}
+	if g.teks == nil || now.Sub(g.tekCreated) >= scaled(g.cfg.TEKLifetime) {
+		teks, err := g.newTEKs()
+		if err != nil {
+			return err
+		}
+		g.teks, g.tekCreated = teks, now
+	}
+	return nil
+}
+
+// newTEKs makes one TEK per permit entry of the ACL (S0 §1.2.1: "each
+// permit entry results in a pair of SAs"; KS-12), with the group's first
+// transform.
+func (g *group) newTEKs() ([]gdoi.TEK, error) {
+	if len(g.cfg.Transforms) == 0 {
+		return nil, errors.New("no transform configured")
+	}
+	tr := g.cfg.Transforms[0]
+	var teks []gdoi.TEK
+	for _, ace := range g.cfg.ACL {
+		if !ace.Permit {
+			continue
+		}
+		t := gdoi.TEK{
+			SPI: spi(), Transform: tr, Protocol: ace.Protocol,
+			Src: anyPrefix(ace.Source), Dst: anyPrefix(ace.Destination),
+			SrcPort: onePort(ace.SourcePort), DstPort: onePort(ace.DestinationPort),
+			Lifetime: g.cfg.TEKLifetime, EncKey: random(tr.EncKeyLen()),
+			AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric,
+		}
+		if n := tr.AuthKeyLen(); n > 0 {
+			t.AuthKey = random(n)
+		}
+		teks = append(teks, t)
+	}
+	return teks, nil
+}
+
+// policy returns the policy one GM gets at registration: the current keys
+// with their remaining lifetimes, the rekey destination for that GM, the
+// sequence number and, for counter-mode TEKs, a Sender-ID of its own.
+func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm netip.Addr) *gdoi.Policy {
+	kek := *g.kek
+	kek.Lifetime = remaining(g.cfg.KEKLifetime, elapsed(g.kekCreated))
+	if g.cfg.Rekey.Transport == "multicast" {
+		kek.Dst = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+	} else {
+		kek.Dst = netip.AddrPortFrom(gm, g.cfg.Rekey.Port)
+	}
+	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
+	counterMode := false
+	for _, t := range g.teks {
+		t.Lifetime = remaining(g.cfg.TEKLifetime, elapsed(g.tekCreated))
+		p.TEKs = append(p.TEKs, t)
+		counterMode = counterMode || t.Transform.Combined()
+	}
+	if counterMode {
+		// RFC 6054 §3: every sender of a counter-mode group SA needs a
+		// Sender-ID of its own so that IVs never repeat across GMs.
+		g.nextSID++
+		p.SIDs, p.SIDBits = []uint32{g.nextSID}, 16
+	}
+	return p
+}
+
+func remaining(life, elapsed time.Duration) time.Duration {
+	if r := life - elapsed; r > time.Second {
+		return r
+	}
+	return time.Second
+}
+
+func anyPrefix(p netip.Prefix) netip.Prefix {
+	if p.IsValid() {
+		return p
+	}
+	return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+}
+
+// onePort is the port a SAT selector can carry: a single port, or 0 (any)
+// for a range — GDOI selectors have no ranges.
+func onePort(r config.PortRange) uint16 {
+	if r.Lo == r.Hi {
+		return r.Lo
+	}
+	return 0
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// spi returns a random TEK SPI above the reserved range 0-255 (RFC 4303
+// §2.1).
+func spi() uint32 {
+	for {
+		v := binary.BigEndian.Uint32(random(4))
+		if v > 255 {
+			return v
+		}
+	}
+}

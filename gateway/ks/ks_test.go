@@ -1,0 +1,247 @@
+package ks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+var ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
+
+func ksConfig(t testing.TB, dh int, extra string) *config.Config {
+	t.Helper()
+	y := fmt.Sprintf(`
+role: ks
+identity: 192.0.2.1
+ike:
+  policies: [{encryption: aes128, hash: sha256, dh_group: %d, lifetime: 86400}]
+  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
+groups:
+  - name: GETVPN
+    id: 1234
+    transforms: [aes128gcm16]
+    acl:
+      - {action: permit, protocol: ip, source: 10.1.0.0/16, destination: 10.2.0.0/16}
+      - {action: permit, protocol: ip, source: 10.2.0.0/16, destination: 10.1.0.0/16}
+    rekey: {transport: unicast, signing_key: {bits: 1024}}
+%s`, dh, extra)
+	cfg, err := config.Parse([]byte(y), "ks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// testKS is a KS whose replies are handed back to the caller by peer.
+type testKS struct {
+	srv     *Server
+	ev      *events.Log
+	mu      sync.Mutex
+	replies map[netip.AddrPort]chan []byte
+}
+
+func newTestKS(t testing.TB, cfg *config.Config) *testKS {
+	t.Helper()
+	k := &testKS{replies: map[netip.AddrPort]chan []byte{}, ev: events.New(io.Discard, "text", "error")}
+	srv, err := New(cfg, Options{
+		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr,
+		Send: func(to netip.AddrPort, pkt []byte) {
+			k.mu.Lock()
+			ch := k.replies[to]
+			k.mu.Unlock()
+			if ch != nil {
+				select {
+				case ch <- pkt:
+				default:
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.srv = srv
+	return k
+}
+
+func (k *testKS) peer(p netip.AddrPort) chan []byte {
+	ch := make(chan []byte, 8)
+	k.mu.Lock()
+	k.replies[p] = ch
+	k.mu.Unlock()
+	return ch
+}
+
+// register runs one GM's whole registration (main mode and PULL) against
+// the KS in process and returns the policy the GM received.
+func (k *testKS) register(peer netip.AddrPort, psk string, dh int, group uint32) (*gdoi.Policy, error) {
+	ch := k.peer(peer)
+	suite, _ := ikev1.ParseSuite("aes128", "sha256", dh, 1200*time.Second)
+	cfg := &ikev1.Config{
+		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: isakmp.NewAddrID(peer.Addr()),
+		Auth: ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte(psk), true }),
+	}
+	ini, err := ikev1.NewInitiator(cfg, peer, ksAddr)
+	if err != nil {
+		return nil, err
+	}
+	pkt, err := ini.Start()
+	if err != nil {
+		return nil, err
+	}
+	recv := func() ([]byte, error) {
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("no reply")
+		}
+	}
+	for ini.SA() == nil {
+		k.srv.HandlePacket(peer, pkt)
+		r, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if pkt, err = ini.Handle(r); err != nil {
+			return nil, err
+		}
+	}
+	pull := gdoi.NewInitiator(ini.SA(), group)
+	pkt = pull.Start()
+	for pull.Policy() == nil {
+		k.srv.HandlePacket(peer, pkt)
+		r, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		h, _, _ := isakmp.ParseHeader(r)
+		if h.Exchange == isakmp.ExchangeInformational {
+			n, err := ini.SA().OpenInformational(r)
+			if err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("KS refused: %s %s", n.MessageType, n.Data)
+		}
+		if pkt, err = pull.Handle(r); err != nil {
+			return nil, err
+		}
+	}
+	return pull.Policy(), nil
+}
+
+func TestRegistrationInProcess(t *testing.T) {
+	k := newTestKS(t, ksConfig(t, 19, ""))
+	p1, err := k.register(netip.MustParseAddrPort("192.0.2.11:848"), "lab-secret", 19, 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := k.register(netip.MustParseAddrPort("192.0.2.12:848"), "lab-secret", 19, 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p1.TEKs) != 2 || p1.KEK == nil {
+		t.Fatalf("policy: %d TEKs, KEK %v", len(p1.TEKs), p1.KEK)
+	}
+	for i := range p1.TEKs {
+		if p1.TEKs[i].SPI != p2.TEKs[i].SPI || !bytes.Equal(p1.TEKs[i].EncKey, p2.TEKs[i].EncKey) {
+			t.Errorf("TEK %d differs between GMs", i)
+		}
+	}
+	if p1.KEK.Dst.Addr() != netip.MustParseAddr("192.0.2.11") || p2.KEK.Dst.Addr() != netip.MustParseAddr("192.0.2.12") {
+		t.Errorf("unicast rekey destinations %v %v", p1.KEK.Dst, p2.KEK.Dst)
+	}
+	if len(p1.SIDs) != 1 || len(p2.SIDs) != 1 || p1.SIDs[0] == p2.SIDs[0] {
+		t.Errorf("each GM needs a Sender-ID of its own for GCM: %v %v", p1.SIDs, p2.SIDs)
+	}
+	if m := k.srv.Members(); len(m) != 2 {
+		t.Errorf("members: %+v", m)
+	}
+	names := map[string]int{}
+	for _, e := range k.ev.Since(0) {
+		names[e.Name]++
+	}
+	if names["KS_FIRST_GM"] != 1 || names["KS_REGS_COMPL"] != 2 {
+		t.Errorf("events: %v", names)
+	}
+}
+
+func TestRegistrationRefusals(t *testing.T) {
+	k := newTestKS(t, ksConfig(t, 19, ""))
+	cfg := ksConfig(t, 19, "")
+	cfg.Groups[0].Authorization = []netip.Prefix{netip.MustParsePrefix("192.0.2.12/32")}
+	strict := newTestKS(t, cfg)
+	for _, tc := range []struct {
+		name  string
+		ks    *testKS
+		psk   string
+		dh    int
+		group uint32
+		want  string
+		event string
+	}{
+		{"wrong PSK", k, "wrong", 19, 1234, "", "IKE_AUTH_FAILED"},
+		{"no proposal", k, "lab-secret", 14, 1234, "NO-PROPOSAL-CHOSEN", "IKE_AUTH_FAILED"},
+		{"unknown group", k, "lab-secret", 19, 9999, "INVALID-ID-INFORMATION", "KS_BAD_ID"},
+		{"unauthorized", strict, "lab-secret", 19, 1234, "AUTHENTICATION-FAILED", "UNAUTHORIZED_IPADDR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(tc.ks.ev.Since(0))
+			_, err := tc.ks.register(netip.MustParseAddrPort("192.0.2.11:848"), tc.psk, tc.dh, tc.group)
+			if err == nil {
+				t.Fatal("registered")
+			}
+			if tc.want != "" && !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+				t.Errorf("error %q does not name %s", err, tc.want)
+			}
+			found := false
+			for _, e := range tc.ks.ev.Since(0)[before:] {
+				found = found || e.Name == tc.event
+			}
+			if !found {
+				t.Errorf("no %s event", tc.event)
+			}
+		})
+	}
+	// The KS keeps serving.
+	if _, err := k.register(netip.MustParseAddrPort("192.0.2.12:848"), "lab-secret", 19, 1234); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRegistration measures full registrations (main mode with PSK,
+// then GROUPKEY-PULL) against one KS in process, from concurrent
+// initiators; it reports registrations/s (the GMs' side of the work is
+// included in the same process, so the KS alone is faster).
+func BenchmarkRegistration(b *testing.B) {
+	for _, dh := range []int{19, 14} {
+		b.Run(fmt.Sprintf("group%d", dh), func(b *testing.B) {
+			k := newTestKS(b, ksConfig(b, dh, ""))
+			var next atomic.Uint32
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := next.Add(1)
+					peer := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), 848)
+					if _, err := k.register(peer, "lab-secret", dh, 1234); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+		})
+	}
+}

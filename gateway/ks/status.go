@@ -1,0 +1,104 @@
+package ks
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/gdoi"
+)
+
+// member is one GM in a group's database (S0 §5.4.1.6, KS-50).
+type member struct {
+	address       netip.Addr
+	identity      string
+	registeredAt  time.Time
+	registrations uint64
+	rekeysSent    uint64
+	rekeyRetries  uint64
+	acksReceived  uint64
+	acksMissed    uint64
+	sentSeq       []uint32
+	receivedSeq   []uint32
+}
+
+// Version is the getvpnd version the control API reports.
+var Version = "dev"
+
+// GDOI is the control API's GET /v1/gdoi.
+func (s *Server) GDOI() control.GDOI {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := control.GDOI{Role: "ks", Identity: s.cfg.Identity.String(), Version: Version, Scale: s.cfg.Timers.Scale}
+	for _, g := range s.sortedGroups() {
+		gs := control.GroupStatus{
+			Name: g.cfg.Name, ID: g.cfg.ID,
+			KS: &control.KSGroup{
+				Members: len(g.members), Registrations: g.registrations, RekeysSent: g.rekeysSent,
+				RekeyTransport: g.cfg.Rekey.Transport,
+				SigningKeyBits: g.signer.N.BitLen(), SigningKeyHash: g.signingKeyHash(),
+			},
+		}
+		if g.cfg.Rekey.Transport == "multicast" {
+			gs.KS.RekeyAddress = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port).String()
+		}
+		if g.kek != nil {
+			gs.KEK = gdoi.KEKStatus(g.kek, s.elapsed(g.kekCreated), g.seq)
+		}
+		for i := range g.teks {
+			gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(&g.teks[i], s.elapsed(g.tekCreated)))
+		}
+		for _, ace := range g.cfg.ACL {
+			gs.ACL = append(gs.ACL, ace.String())
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	return st
+}
+
+// Members is the control API's GET /v1/ks/members.
+func (s *Server) Members() []control.Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []control.Member
+	for _, g := range s.sortedGroups() {
+		for _, m := range g.members {
+			out = append(out, control.Member{
+				Address: m.address.String(), Identity: m.identity, Group: g.cfg.Name, GroupID: g.cfg.ID,
+				Version: "unknown", KeyServer: s.cfg.Identity.String(), RegisteredAt: m.registeredAt,
+				Registrations: m.registrations, RekeysSent: m.rekeysSent, RekeyRetries: m.rekeyRetries,
+				AcksReceived: m.acksReceived, AcksMissed: m.acksMissed,
+				SentSeq: lastFour(m.sentSeq), ReceivedSeq: lastFour(m.receivedSeq),
+			})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Group != out[j].Group {
+			return out[i].Group < out[j].Group
+		}
+		return out[i].Address < out[j].Address
+	})
+	return out
+}
+
+// lastFour is the seeds' "Sent seq num: 13 14 0 0" form: the last four,
+// zero-filled.
+func lastFour(s []uint32) []uint32 {
+	out := make([]uint32, 4)
+	if len(s) > 4 {
+		s = s[len(s)-4:]
+	}
+	copy(out, s)
+	return out
+}
+
+// IKESAs is the control API's GET /v1/ike/sa.
+func (s *Server) IKESAs() []control.IKESA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return gdoi.IKESAs(s.sas, s.opt.Now(), s.cfg.Timers.Scale, "GDOI_IDLE")
+}
+
+// Counters is the control API's GET /v1/counters.
+func (s *Server) Counters() map[string]uint64 { return s.opt.Counters.Snapshot() }
