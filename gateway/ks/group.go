@@ -153,10 +153,14 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm netip.Addr) *gdoi.Policy {
 	kek := *g.kek
 	kek.Lifetime = remaining(g.cfg.KEKLifetime, elapsed(g.kekCreated))
+	port := g.cfg.Rekey.Port
+	if port == 0 {
+		port = 848 // unicast rekeys go to the GM's GDOI port
+	}
 	if g.cfg.Rekey.Transport == "multicast" {
-		kek.Dst = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+		kek.Dst = netip.AddrPortFrom(g.cfg.Rekey.Address, port)
 	} else {
-		kek.Dst = netip.AddrPortFrom(gm, g.cfg.Rekey.Port)
+		kek.Dst = netip.AddrPortFrom(gm, port)
 	}
 	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
 	counterMode := false

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,7 +26,7 @@ func (l *Lab) bringUp(ctx context.Context) error {
 		{"sysctls", l.applySysctls},
 		{"holders", l.startHolders},
 		{"exec", l.runExecLines},
-		{"processes", l.startProcesses},
+		{"processes", func(ctx context.Context) error { return l.startProcesses(ctx) }},
 	}
 	for _, s := range steps {
 		if s.name == "processes" && l.opts.DeferProcesses {
@@ -238,18 +239,28 @@ func (l *Lab) runExecLines(ctx context.Context) error {
 }
 
 // StartProcesses starts the node processes of a lab deployed with
-// Options.DeferProcesses.
-func (l *Lab) StartProcesses(ctx context.Context) error {
-	if err := l.startProcesses(ctx); err != nil {
+// Options.DeferProcesses: those of the named nodes, or of every node when
+// none is named (a suite starts its key servers before its group members,
+// as an operator would).
+func (l *Lab) StartProcesses(ctx context.Context, nodes ...string) error {
+	for _, name := range nodes {
+		if l.Node(name) == nil {
+			return fmt.Errorf("lab %s: no node %q", l.ID, name)
+		}
+	}
+	if err := l.startProcesses(ctx, nodes...); err != nil {
 		return err
 	}
-	l.opts.Log("%s: processes done", l.ID)
+	l.opts.Log("%s: processes %v done", l.ID, nodes)
 	return l.save()
 }
 
-func (l *Lab) startProcesses(context.Context) error {
+func (l *Lab) startProcesses(_ context.Context, only ...string) error {
 	return l.eachNode(func(tn *topo.Node, n *Node) error {
 		if tn.Kind == "bridge" {
+			return nil
+		}
+		if len(only) > 0 && !slices.Contains(only, tn.Name) {
 			return nil
 		}
 		argv, err := nodeArgv(tn, l.opts.BinDir)

@@ -53,7 +53,22 @@ func startScenario(ctx context.Context, name, file string, before func(*netns.La
 	if before != nil {
 		before(s.lab)
 	}
-	Expect(s.lab.StartProcesses(ctx)).To(Succeed())
+	// Key servers first, as an operator brings them up: a GM that starts
+	// before its KS listens only retries, which the timing specs would see.
+	var kss, others []string
+	for _, n := range s.lab.Topology().Nodes {
+		if n.Labels["getlab.role"] == "ks" {
+			kss = append(kss, n.Name)
+		} else if n.Kind != "bridge" {
+			others = append(others, n.Name)
+		}
+	}
+	Expect(s.lab.StartProcesses(ctx, kss...)).To(Succeed())
+	for _, ks := range kss {
+		Eventually(func() error { return suitekit.Control(s.lab, ks).Health(ctx) }).WithContext(ctx).
+			WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed(), "%s up", ks)
+	}
+	Expect(s.lab.StartProcesses(ctx, others...)).To(Succeed())
 	return s
 }
 
