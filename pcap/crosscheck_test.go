@@ -1,6 +1,7 @@
 package pcap
 
 import (
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"path/filepath"
 	"testing"
 
@@ -88,5 +89,20 @@ func TestCrossCheckFindsDisagreement(t *testing.T) {
 	msg.Payloads = msg.Payloads[1:] // pretend we missed HASH
 	if a := CrossCheck(ours, theirs); len(a.Mismatches) == 0 {
 		t.Errorf("a payload list that differs from tshark's was not reported")
+	}
+}
+
+// A frame we decrypted and tshark could not (a DOI 2 phase-1 SA) is
+// excused by name; a frame tshark decrypted differently is not.
+func TestCrossCheckDOI2Exception(t *testing.T) {
+	msg := &isakmp.Message{Payloads: []isakmp.Payload{&isakmp.Hash{Data: []byte{1}}}}
+	ours := []Packet{{Index: 1, Proto: "ISAKMP", ISAKMP: &ISAKMPInfo{Type: 32, Encrypted: true, Decrypted: true, Msg: msg}}}
+	a := CrossCheck(ours, []TsharkFrame{{Number: 1, Exchange: 32}})
+	if len(a.Mismatches) != 0 || a.Exceptions[TsharkCannotDecryptDOI2] != 1 {
+		t.Errorf("undecrypted by tshark: %+v", a)
+	}
+	a = CrossCheck(ours, []TsharkFrame{{Number: 1, Exchange: 32, Payloads: []int{8, 10}}})
+	if len(a.Mismatches) != 1 {
+		t.Errorf("decrypted differently by tshark: %+v", a)
 	}
 }

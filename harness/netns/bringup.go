@@ -238,6 +238,13 @@ func (l *Lab) runExecLines(ctx context.Context) error {
 	})
 }
 
+// nodePath is the PATH of node processes and exec lines: the project's
+// binaries first, the way its images put getvpnd and getctl on the PATH, so
+// `getlab exec gm1 -- getctl show gdoi` works on every runtime.
+func (l *Lab) nodePath() string {
+	return "PATH=" + l.opts.BinDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+}
+
 // StartProcesses starts the node processes of a lab deployed with
 // Options.DeferProcesses: those of the named nodes, or of every node when
 // none is named (a suite starts its key servers before its group members,
@@ -267,7 +274,7 @@ func (l *Lab) startProcesses(_ context.Context, only ...string) error {
 		if err != nil || argv == nil {
 			return err
 		}
-		env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
+		env := []string{l.nodePath(), "HOME=/root"}
 		for k, v := range tn.Env {
 			env = append(env, k+"="+v)
 		}

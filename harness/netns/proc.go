@@ -125,7 +125,7 @@ func (l *Lab) Exec(ctx context.Context, node string, argv []string, stdin io.Rea
 	full := append(n.enter(), argv...)
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(os.Environ(), n.Env...)
+	cmd.Env = append(append(os.Environ(), l.nodePath()), n.Env...)
 	return cmd.Run()
 }
 

@@ -66,7 +66,7 @@ func startScenario(ctx context.Context, name, file string, before func(*netns.La
 	Expect(s.lab.StartProcesses(ctx, kss...)).To(Succeed())
 	for _, ks := range kss {
 		Eventually(func() error { return suitekit.Control(s.lab, ks).Health(ctx) }).WithContext(ctx).
-			WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed(), "%s up", ks)
+			WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "%s up", ks)
 	}
 	Expect(s.lab.StartProcesses(ctx, others...)).To(Succeed())
 	return s
