@@ -65,26 +65,11 @@ func New(cfg *config.Config, opt Options) (*Member, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	var suites []ikev1.Suite
-	for i, p := range cfg.IKE.Policies {
-		s, err := ikev1.ParseSuite(p.Encryption, p.Hash, p.DHGroup, p.Lifetime)
-		if err != nil {
-			return nil, fmt.Errorf("ike.policies[%d]: %w", i, err)
-		}
-		suites = append(suites, s)
+	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
+	if err != nil {
+		return nil, err
 	}
-	ike := cfg.IKE
-	m := &Member{
-		cfg: cfg, opt: opt, sas: map[[16]byte]*ikev1.SA{},
-		ike: &ikev1.Config{
-			Suites: suites, AllowWeakDH: ike.AllowWeakDH, DOI: isakmp.DOIGDOI, DPD: true,
-			Auth: ikev1.PSKAuth(func(peer netip.Addr) ([]byte, bool) {
-				k, ok := ike.KeyFor(peer)
-				return []byte(k), ok
-			}),
-			LocalID: isakmp.NewAddrID(opt.Local.Addr()),
-		},
-	}
+	m := &Member{cfg: cfg, opt: opt, ike: ike, sas: map[[16]byte]*ikev1.SA{}}
 	for i := range cfg.Groups {
 		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: "idle"})
 	}

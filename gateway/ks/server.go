@@ -81,7 +81,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	ike, err := ikeConfig(cfg, opt.Local.Addr())
+	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
 	if err != nil {
 		return nil, err
 	}
@@ -107,31 +107,6 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		opt.Events.Emit("KS_GROUP_ADD", "group", gc.Name, "group_id", fmt.Sprint(gc.ID))
 	}
 	return s, nil
-}
-
-// ikeConfig builds the phase-1 configuration both roles use from the
-// config's IKE section.
-func ikeConfig(cfg *config.Config, local netip.Addr) (*ikev1.Config, error) {
-	var suites []ikev1.Suite
-	for i, p := range cfg.IKE.Policies {
-		s, err := ikev1.ParseSuite(p.Encryption, p.Hash, p.DHGroup, p.Lifetime)
-		if err != nil {
-			return nil, fmt.Errorf("ike.policies[%d]: %w", i, err)
-		}
-		suites = append(suites, s)
-	}
-	ike := cfg.IKE
-	return &ikev1.Config{
-		Suites:      suites,
-		AllowWeakDH: ike.AllowWeakDH,
-		Auth: ikev1.PSKAuth(func(peer netip.Addr) ([]byte, bool) {
-			k, ok := ike.KeyFor(peer)
-			return []byte(k), ok
-		}),
-		LocalID: isakmp.NewAddrID(local),
-		DOI:     isakmp.DOIGDOI,
-		DPD:     true,
-	}, nil
 }
 
 // HandlePacket processes one datagram received from from.
