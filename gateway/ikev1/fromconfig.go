@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/getlab/getlab/gateway/config"
+	daemonconfig "github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -12,7 +12,7 @@ import (
 // address is local from its config's ike section: the policies as
 // proposals (or acceptable suites), pre-shared keys by peer address, DOI 2
 // as RFC 6407 §2.1 has GDOI send, DPD announced.
-func FromConfig(ike config.IKE, local netip.Addr) (*Config, error) {
+func FromConfig(ike daemonconfig.IKE, local netip.Addr) (*Config, error) {
 	var suites []Suite
 	for i, p := range ike.Policies {
 		s, err := ParseSuite(p.Encryption, p.Hash, p.DHGroup, p.Lifetime)
