@@ -11,6 +11,9 @@ PROCS   ?= 2
 REPORTS ?= reports/out
 TIMEOUT ?= 25m
 BIN     := $(CURDIR)/bin
+# The module version: the images' second tag and getvpnd --version.
+VERSION ?= v0.1.0
+BUSYBOX ?= /bin/busybox
 
 export GETLAB_BIN     := $(BIN)
 export GETLAB_REPORTS := $(abspath $(REPORTS))
@@ -18,7 +21,7 @@ export GETLAB_REPORTS := $(abspath $(REPORTS))
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
-.PHONY: all build conformance test vet unit bench fuzz clean require-root
+.PHONY: all build images conformance test vet unit bench fuzz clean require-root
 
 all: build
 
@@ -26,7 +29,19 @@ all: build
 # FROM-scratch container images.
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/ ./cmd/...
+
+# The project's images, FROM scratch: a context per image with the static
+# binaries and a static busybox (Debian package busybox-static); nothing is
+# pulled. Tagged dev and $(VERSION).
+images: build
+	@test -x $(BUSYBOX) && $(BUSYBOX) --help >/dev/null 2>&1 || { echo "make images: needs a static busybox at $(BUSYBOX) (apt-get install busybox-static)" >&2; exit 1; }
+	@for img in getvpnd host; do \
+		ctx=build/images/$$img; rm -rf $$ctx && mkdir -p $$ctx && \
+		cp images/$$img/Dockerfile $(BUSYBOX) $$ctx/ && \
+		if [ $$img = getvpnd ]; then cp $(BIN)/getvpnd $(BIN)/getctl $$ctx/; fi && \
+		docker build -q -t getlab/$$img:dev -t getlab/$$img:$(VERSION) $$ctx || exit 1; \
+	done
 
 require-root:
 	@if [ "$$(id -u)" != 0 ]; then \
