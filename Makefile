@@ -21,7 +21,7 @@ export GETLAB_REPORTS := $(abspath $(REPORTS))
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
-.PHONY: all build images conformance test vet unit bench fuzz clean require-root
+.PHONY: all build images docker-images conformance conformance-docker test vet unit bench fuzz clean require-root
 
 all: build
 
@@ -60,12 +60,29 @@ conformance: require-root build
 	$(BIN)/getlab report $(REPORTS) | tee $(REPORTS)/summary.txt; \
 	exit $$rc
 
-test: require-root vet unit conformance
+# The smoke suite again on the docker runtime (GETLAB_RUNTIME=docker), its
+# reports under $(REPORTS)/docker/. Without a Docker engine its specs skip
+# and say so.
+conformance-docker: require-root build docker-images
+	@rm -rf $(REPORTS)/docker && mkdir -p $(REPORTS)/docker
+	@rc=0; GETLAB_RUNTIME=docker GETLAB_REPORTS=$(abspath $(REPORTS))/docker $(GINKGO) --procs=$(PROCS) \
+		--label-filter='smoke' --junit-report=junit.xml --json-report=report.json \
+		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke || rc=$$?; \
+	$(BIN)/getlab report $(REPORTS)/docker | sed 's/^conformance:/conformance (docker runtime):/' | tee $(REPORTS)/docker/summary.txt; \
+	exit $$rc
+
+# Docker is optional: where an engine answers, the images are built so that
+# the docker runtime's tests and specs run; elsewhere they skip.
+docker-images:
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
+	else echo "no Docker engine answers: the docker runtime's tests and specs will skip"; fi
+
+test: require-root vet unit conformance conformance-docker
 
 vet:
 	$(GO) vet ./...
 
-unit: build
+unit: build docker-images
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 bench: require-root build

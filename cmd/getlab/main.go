@@ -22,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/getlab/getlab/harness/docker"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/topo"
 )
@@ -81,13 +82,22 @@ func main() {
 func cmdUp(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	file := fs.String("t", "", "topology file (.clab.yml)")
-	runtime := fs.String("runtime", envOr("GETLAB_RUNTIME", "netns"), "runtime: netns")
+	runtime := fs.String("runtime", envOr("GETLAB_RUNTIME", "netns"), "runtime: netns or docker")
 	_ = fs.Parse(args)
 	if *file == "" {
 		return errors.New("-t FILE is required")
 	}
-	if *runtime != "netns" {
-		return fmt.Errorf("runtime %q is not available in this build (netns only)", *runtime)
+	opts := netns.Options{Detached: true}
+	switch *runtime {
+	case "netns":
+	case "docker":
+		r, err := docker.New(context.Background())
+		if err != nil {
+			return err
+		}
+		opts.Containers = r
+	default:
+		return fmt.Errorf("unknown runtime %q (netns or docker)", *runtime)
 	}
 	t, err := topo.Load(*file)
 	if err != nil {
@@ -96,11 +106,11 @@ func cmdUp(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	lab, err := netns.Deploy(ctx, t, netns.Options{Detached: true})
+	lab, err := netns.Deploy(ctx, t, opts)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("lab %s (%s) up in %v\n", lab.ID, lab.Name, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("lab %s (%s, %s runtime) up in %v\n", lab.ID, lab.Name, lab.Runtime, time.Since(start).Round(time.Millisecond))
 	printNodes(os.Stdout, []*netns.Lab{lab})
 	return nil
 }
@@ -111,7 +121,7 @@ func cmdDown(args []string) error {
 	file := fs.String("t", "", "destroy the labs deployed from this topology file")
 	_ = fs.Parse(args)
 	if *all {
-		removed, err := netns.DestroyAll(netns.Options{})
+		removed, err := netns.DestroyAll(destroyOptions())
 		for _, id := range removed {
 			fmt.Println("removed", id)
 		}
@@ -181,13 +191,13 @@ func cmdPs(args []string) error {
 // topology file, or the only lab there is.
 func pickLabs(id, file string) ([]*netns.Lab, error) {
 	if id != "" {
-		l, err := netns.Open(id, netns.Options{})
+		l, err := netns.Open(id, destroyOptions())
 		if err != nil {
 			return nil, err
 		}
 		return []*netns.Lab{l}, nil
 	}
-	labs, err := netns.List(netns.Options{})
+	labs, err := netns.List(destroyOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -236,4 +246,16 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// destroyOptions are the options labs are opened with: with the docker
+// runtime when a Docker engine answers, so that a docker lab's containers
+// are removed with it (and `down --all` removes orphaned ones).
+func destroyOptions() netns.Options {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if r, err := docker.New(ctx); err == nil {
+		return netns.Options{Containers: r}
+	}
+	return netns.Options{}
 }

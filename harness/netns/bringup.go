@@ -64,8 +64,11 @@ func (l *Lab) eachNode(fn func(tn *topo.Node, n *Node) error) error {
 	return errors.Join(errs...)
 }
 
-func (l *Lab) createNamespaces(context.Context) error {
+func (l *Lab) createNamespaces(ctx context.Context) error {
 	return l.eachNode(func(tn *topo.Node, n *Node) error {
+		if l.opts.Containers != nil && tn.Kind != "bridge" {
+			return l.runContainer(ctx, tn, n)
+		}
 		if _, err := nsdo.CreateNamed(filepath.Base(n.NetNS)); err != nil {
 			return err
 		}
@@ -213,7 +216,7 @@ func (l *Lab) applySysctls(context.Context) error {
 
 func (l *Lab) startHolders(context.Context) error {
 	return l.eachNode(func(tn *topo.Node, n *Node) error {
-		if tn.Kind == "bridge" {
+		if tn.Kind == "bridge" || n.Container != "" {
 			return nil
 		}
 		pid, err := l.startHolder(tn, n)
@@ -269,6 +272,13 @@ func (l *Lab) startProcesses(_ context.Context, only ...string) error {
 		}
 		if len(only) > 0 && !slices.Contains(only, tn.Name) {
 			return nil
+		}
+		if n.Container != "" {
+			// The container told its command at creation.
+			if len(n.Argv) == 0 {
+				return nil
+			}
+			return l.startProcess(n)
 		}
 		argv, err := nodeArgv(tn, l.opts.BinDir)
 		if err != nil || argv == nil {

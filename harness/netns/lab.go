@@ -44,6 +44,9 @@ type Options struct {
 	Detached bool
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
+	// Containers, when set, runs the non-bridge nodes as containers
+	// (harness/docker); nil runs them as namespaces with holders.
+	Containers Containers
 	// DeferProcesses leaves the node processes unstarted: the caller starts
 	// them with Lab.StartProcesses once it is ready to watch them (a suite
 	// starts its capture first, so the daemons' first packets are on it).
@@ -68,6 +71,7 @@ type Lab struct {
 	Dir      string    `json:"dir"`
 	Owner    int       `json:"owner"`
 	Detached bool      `json:"detached"`
+	Runtime  string    `json:"runtime"` // "netns" or a Containers runtime ("docker")
 	Created  time.Time `json:"created"`
 	Nodes    []*Node   `json:"nodes"`
 
@@ -88,6 +92,8 @@ type Node struct {
 	PID    int      `json:"pid"`            // its process; the holder's pid if it runs none
 	Argv   []string `json:"argv,omitempty"` // its process's command line, if any
 	Env    []string `json:"env,omitempty"`
+	// Container is the node's container ID on a container runtime.
+	Container string `json:"container,omitempty"`
 
 	exited chan struct{} // closed when a process this Lab started has been reaped
 }
@@ -148,9 +154,13 @@ func newLab(t *topo.Topology, opts Options) (*Lab, error) {
 		Dir:      filepath.Join(opts.LabRoot, id),
 		Owner:    os.Getpid(),
 		Detached: opts.Detached,
+		Runtime:  "netns",
 		Created:  time.Now(),
 		topo:     t,
 		opts:     opts,
+	}
+	if opts.Containers != nil {
+		l.Runtime = opts.Containers.Runtime()
 	}
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("netns: lab directory: %w", err)
@@ -271,7 +281,14 @@ func (l *Lab) destroyNode(n *Node) error {
 	if n.PID != 0 && n.PID != n.Holder {
 		l.stopProcess(n.PID, n.exited, 2*time.Second)
 	}
-	if n.Holder != 0 {
+	if n.Container != "" {
+		if l.opts.Containers == nil {
+			return fmt.Errorf("netns: node %s is %s container %s: destroy the lab with that runtime", n.Name, l.Runtime, n.Container)
+		}
+		if err := l.opts.Containers.Remove(context.Background(), n.Container); err != nil {
+			return fmt.Errorf("netns: node %s: %w", n.Name, err)
+		}
+	} else if n.Holder != 0 {
 		l.stopProcess(n.Holder, nil, time.Second)
 	}
 	if err := removeNamespace(n.NetNS); err != nil {

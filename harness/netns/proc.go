@@ -83,6 +83,11 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 // mount and network namespaces, or only the network namespace of a node
 // without a holder (a bridge).
 func (n *Node) enter() []string {
+	if n.Container != "" {
+		// Every namespace of the container but its user namespace: its
+		// file system, its process tree, its network.
+		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "-p", "-i", "-u", "--wd=/", "--"}
+	}
 	if n.Holder != 0 {
 		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "--wd=" + n.Dir, "--"}
 	}

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -88,6 +89,10 @@ func sweep(opts Options, orphansToo bool, remove func(*Lab) bool) ([]string, err
 				errs = append(errs, os.RemoveAll(d))
 			}
 		}
+	}
+	if opts.Containers != nil {
+		// Containers of labs whose state is gone (a crash mid-deploy).
+		errs = append(errs, opts.Containers.RemoveLab(context.Background(), ""))
 	}
 	for id := range orphans {
 		removed = append(removed, id)

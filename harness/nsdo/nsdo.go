@@ -10,6 +10,7 @@ package nsdo
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -108,4 +109,25 @@ func loopbackUp(ns netns.NsHandle) error {
 		return err
 	}
 	return h.LinkSetUp(lo)
+}
+
+// AttachNamed names an existing network namespace, the one at nsFile
+// (/proc/<pid>/ns/net of a container), as NamedDir/name: what `ip netns
+// attach` does. The name then works like one CreateNamed made; unmounting
+// it leaves the namespace to its owner.
+func AttachNamed(name, nsFile string) (string, error) {
+	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
+		return "", fmt.Errorf("nsdo: %w", err)
+	}
+	path := filepath.Join(NamedDir, name)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return "", fmt.Errorf("nsdo: attach %s: %w", name, err)
+	}
+	f.Close()
+	if err := unix.Mount(nsFile, path, "none", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("nsdo: attach %s to %s: %w", name, nsFile, err)
+	}
+	return path, nil
 }

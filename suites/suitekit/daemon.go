@@ -64,7 +64,8 @@ func Scale(scale float64) Edit {
 // daemons send is on the capture. Teardown is registered at once.
 func DeployDaemons(ctx context.Context, file string, edits ...Edit) *netns.Lab {
 	RequireRoot()
-	if removed, err := netns.DestroyStale(netns.Options{}); err == nil && len(removed) > 0 {
+	opts := LabOptions(ctx)
+	if removed, err := netns.DestroyStale(opts); err == nil && len(removed) > 0 {
 		GinkgoWriter.Printf("swept stale labs: %v\n", removed)
 	}
 	dir := GinkgoT().TempDir()
@@ -81,7 +82,8 @@ func DeployDaemons(ctx context.Context, file string, edits ...Edit) *netns.Lab {
 	}
 	t, err := topo.Load(filepath.Join(dir, file))
 	Expect(err).NotTo(HaveOccurred())
-	lab, err := netns.Deploy(ctx, t, netns.Options{Log: GinkgoWriter.Printf, DeferProcesses: true})
+	opts.DeferProcesses = true
+	lab, err := netns.Deploy(ctx, t, opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		Expect(lab.Destroy()).To(Succeed())

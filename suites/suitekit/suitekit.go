@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getlab/getlab/harness/docker"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/snapshot"
 	"github.com/getlab/getlab/harness/topo"
@@ -47,20 +48,48 @@ func RequireRoot() {
 // runs are swept first; labs of runs still in progress are left alone.
 func Deploy(ctx context.Context, file string) *netns.Lab {
 	RequireRoot()
-	if removed, err := netns.DestroyStale(netns.Options{}); err != nil {
+	if removed, err := netns.DestroyStale(LabOptions(ctx)); err != nil {
 		GinkgoWriter.Printf("sweeping stale labs: %v\n", err)
 	} else if len(removed) > 0 {
 		GinkgoWriter.Printf("swept stale labs: %v\n", removed)
 	}
 	t, err := topo.Load(filepath.Join(RepoRoot(), "topologies", file))
 	Expect(err).NotTo(HaveOccurred())
-	lab, err := netns.Deploy(ctx, t, netns.Options{Log: GinkgoWriter.Printf})
+	opts := LabOptions(ctx)
+	lab, err := netns.Deploy(ctx, t, opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		Expect(lab.Destroy()).To(Succeed())
 	})
 	AddReportEntry("lab", lab.ID, ReportEntryVisibilityFailureOrVerbose)
 	return lab
+}
+
+// Runtime is the runtime the suites run on: $GETLAB_RUNTIME, netns by
+// default, or docker.
+func Runtime() string {
+	if r := os.Getenv("GETLAB_RUNTIME"); r != "" {
+		return r
+	}
+	return "netns"
+}
+
+// LabOptions are the deployment options of the runtime the suites run on.
+// On docker without a Docker engine, the spec skips and says so.
+func LabOptions(ctx context.Context) netns.Options {
+	opts := netns.Options{Log: GinkgoWriter.Printf}
+	switch Runtime() {
+	case "netns":
+	case "docker":
+		r, err := docker.New(ctx)
+		if err != nil {
+			Skip("GETLAB_RUNTIME=docker: " + err.Error())
+		}
+		opts.Containers = r
+	default:
+		Fail("GETLAB_RUNTIME: unknown runtime " + Runtime() + " (netns or docker)")
+	}
+	return opts
 }
 
 // NetNS is the namespace path of a node, failing the spec if there is none.
