@@ -51,7 +51,7 @@ require-root:
 
 # The suites, with JUnit and JSON reports and a one-screen summary. The exit
 # status is Ginkgo's, after the summary is printed.
-conformance: require-root build
+conformance: require-root build docker-images
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	@rc=0; $(GINKGO) -r --procs=$(PROCS) --label-filter='$(LABELS)' \
 		--junit-report=junit.xml --json-report=report.json --output-dir=$(REPORTS) \

@@ -86,6 +86,26 @@ func TestBasicAsContainers(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The node's process is the lab's to signal, as on the netns runtime:
+	// a restarted KS daemon comes back and answers on its socket.
+	before := lab.Node("ks1").PID
+	if err := lab.Restart("ks1", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if after := lab.Node("ks1").PID; after == before || after == 0 {
+		t.Errorf("ks1 pid %d before restart, %d after", before, after)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		out.Reset()
+		if err := lab.Exec(ctx, "ks1", []string{"getctl", "health"}, nil, &out, &out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ks1 daemon not back after restart: %s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	ids := []string{}
 	for _, n := range lab.Nodes {
 		if n.Container != "" {

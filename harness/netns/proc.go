@@ -84,9 +84,10 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 // without a holder (a bridge).
 func (n *Node) enter() []string {
 	if n.Container != "" {
-		// Every namespace of the container but its user namespace: its
-		// file system, its process tree, its network.
-		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "-p", "-i", "-u", "--wd=/", "--"}
+		// The container's file system, network, IPC and host name. Not
+		// its PID namespace: entering one makes nsenter fork, and the lab
+		// must signal (kill, stop, restart) the node's process itself.
+		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "-i", "-u", "--wd=/", "--"}
 	}
 	if n.Holder != 0 {
 		return []string{"nsenter", "-t", fmt.Sprint(n.Holder), "-m", "-n", "--wd=" + n.Dir, "--"}
