@@ -132,23 +132,6 @@ func BenchmarkBasicUp(b *testing.B) {
 		name string
 		opts netns.Options
 	}{{"netns", netns.Options{}}, {"docker", netns.Options{Containers: r}}} {
-		b.Run(rt.name, func(b *testing.B) {
-			var up, down time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				lab, err := netns.Deploy(context.Background(), tp, rt.opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if err := lab.Destroy(); err != nil {
-					b.Fatal(err)
-				}
-				up += t1.Sub(t0)
-				down += time.Since(t1)
-			}
-			b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "ms-up/op")
-			b.ReportMetric(float64(down.Milliseconds())/float64(b.N), "ms-down/op")
-		})
+		b.Run(rt.name, func(b *testing.B) { netns.BenchmarkUpDown(b, tp, rt.opts) })
 	}
 }

@@ -303,21 +303,5 @@ func TestProcState(t *testing.T) {
 // 5 links, 5 holders, 12 exec lines) as separate metrics.
 func BenchmarkBasic(b *testing.B) {
 	needRoot(b)
-	tp := load(b, "../../topologies/basic.clab.yml")
-	var up, down time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		lab, err := Deploy(context.Background(), tp, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := lab.Destroy(); err != nil {
-			b.Fatal(err)
-		}
-		up += t1.Sub(t0)
-		down += time.Since(t1)
-	}
-	b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "ms-up/op")
-	b.ReportMetric(float64(down.Milliseconds())/float64(b.N), "ms-down/op")
+	BenchmarkUpDown(b, load(b, "../../topologies/basic.clab.yml"), Options{})
 }
