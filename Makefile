@@ -82,8 +82,14 @@ test: require-root vet unit conformance conformance-docker
 vet:
 	$(GO) vet ./...
 
+# harness/netns tests `getlab down --all`, which removes every lab on the
+# machine: the packages whose tests deploy labs (netns, docker) run one after
+# the other, after the rest.
+LAB_PKGS = $(filter %/harness/netns %/harness/docker,$(UNIT_PKGS))
+
 unit: build docker-images
-	$(GO) test -count=1 $(UNIT_PKGS)
+	$(GO) test -count=1 $(filter-out $(LAB_PKGS),$(UNIT_PKGS))
+	$(GO) test -count=1 -p 1 $(LAB_PKGS)
 
 bench: require-root build
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
