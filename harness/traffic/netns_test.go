@@ -66,6 +66,20 @@ func newLab(t *testing.T) *lab {
 		l.ip("-n", c.ns, "link", "set", "lo", "up")
 		l.ip("-n", c.ns, "link", "set", c.dev, "up")
 	}
+	// Packets sent before the kernel's link watcher reports the carrier
+	// (up to a second late on a busy machine) are dropped: wait for it.
+	for _, c := range []struct{ ns, dev string }{{l.nameA, "a0"}, {l.nameB, "b0"}} {
+		for deadline := time.Now().Add(3 * time.Second); ; {
+			out, _ := exec.Command("ip", "-n", c.ns, "-o", "link", "show", "dev", c.dev).Output()
+			if strings.Contains(string(out), "state UP") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s has no carrier after 3s: %s", c.ns, c.dev, out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	return l
 }
 
