@@ -226,6 +226,16 @@ func (c *Config) Scaled(d time.Duration) time.Duration {
 	return time.Duration(v)
 }
 
+// Unscaled is the inverse of Scaled: the protocol time that a wall-clock
+// duration d stands for (how much of a lifetime has elapsed).
+func (c *Config) Unscaled(d time.Duration) time.Duration {
+	s := c.Timers.Scale
+	if s <= 0 || math.IsNaN(s) {
+		s = 1
+	}
+	return time.Duration(float64(d) / s)
+}
+
 // Load reads and parses the configuration file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)

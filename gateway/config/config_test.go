@@ -198,3 +198,13 @@ func TestDurations(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestUnscaledInvertsScaled(t *testing.T) {
+	c := &Config{Timers: Timers{Scale: 0.05}}
+	if got := c.Unscaled(c.Scaled(3600 * time.Second)); got != 3600*time.Second {
+		t.Errorf("Unscaled(Scaled(3600s)) = %v", got)
+	}
+	if got := c.Unscaled(500 * time.Millisecond); got != 10*time.Second {
+		t.Errorf("0.5 s at scale 0.05 is %v of protocol time, want 10s", got)
+	}
+}

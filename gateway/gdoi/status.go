@@ -88,14 +88,12 @@ func directionName(v uint16) string {
 
 // IKESAs describes phase-1 SAs for the control API (GET /v1/ike/sa), in
 // the state an operator knows from "show crypto isakmp sa" (GDOI_IDLE for
-// a registration SA).
-func IKESAs(sas map[[16]byte]*ikev1.SA, now time.Time, scale float64, state string) []control.IKESA {
-	if scale <= 0 {
-		scale = 1
-	}
+// a registration SA); since gives the protocol time elapsed since a
+// wall-clock time.
+func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, state string) []control.IKESA {
 	var out []control.IKESA
 	for c, sa := range sas {
-		age := time.Duration(float64(now.Sub(sa.Established)) / scale)
+		age := since(sa.Established)
 		out = append(out, control.IKESA{
 			Local: sa.Local.String(), Peer: sa.Peer.String(), Cookies: hex.EncodeToString(c[:]),
 			Initiator: sa.Initiator, State: state, Suite: sa.Suite.String(),

@@ -256,11 +256,7 @@ func gdoiBackoff(pass int) time.Duration {
 }
 
 func (m *Member) protocolSince(t time.Time) time.Duration {
-	scale := m.cfg.Timers.Scale
-	if scale <= 0 {
-		scale = 1
-	}
-	return time.Duration(float64(m.opt.Now().Sub(t)) / scale)
+	return m.cfg.Unscaled(m.opt.Now().Sub(t))
 }
 
 // liveSA returns an established phase-1 SA with ks that has lifetime left,

@@ -1,8 +1,6 @@
 package gm
 
 import (
-	"time"
-
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/gdoi"
 )
@@ -34,7 +32,7 @@ func (m *Member) GDOI() control.GDOI {
 			gg.LastRegistered = &t
 		}
 		if !g.reregAt.IsZero() && g.reregAt.After(now) {
-			in := m.protocol(g.reregAt.Sub(now)).Seconds()
+			in := m.cfg.Unscaled(g.reregAt.Sub(now)).Seconds()
 			gg.ReregisterIn = &in
 		}
 		gs := control.GroupStatus{Name: g.cfg.Name, ID: g.cfg.ID, GM: gg}
@@ -55,14 +53,6 @@ func (m *Member) GDOI() control.GDOI {
 	return st
 }
 
-func (m *Member) protocol(d time.Duration) time.Duration {
-	scale := m.cfg.Timers.Scale
-	if scale <= 0 {
-		scale = 1
-	}
-	return time.Duration(float64(d) / scale)
-}
-
 // Members is empty on a GM (GET /v1/ks/members is a KS view).
 func (m *Member) Members() []control.Member { return nil }
 
@@ -70,7 +60,7 @@ func (m *Member) Members() []control.Member { return nil }
 func (m *Member) IKESAs() []control.IKESA {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return gdoi.IKESAs(m.sas, m.opt.Now(), m.cfg.Timers.Scale, "GDOI_IDLE")
+	return gdoi.IKESAs(m.sas, m.protocolSince, "GDOI_IDLE")
 }
 
 // Counters is the control API's GET /v1/counters.

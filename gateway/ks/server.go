@@ -276,11 +276,7 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 
 // elapsed is the protocol time since t.
 func (s *Server) elapsed(t time.Time) time.Duration {
-	scale := s.cfg.Timers.Scale
-	if scale <= 0 {
-		scale = 1
-	}
-	return time.Duration(float64(s.opt.Now().Sub(t)) / scale)
+	return s.cfg.Unscaled(s.opt.Now().Sub(t))
 }
 
 // gmIdentity is the GM's phase-1 identity address, or its source address

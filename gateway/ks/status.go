@@ -97,7 +97,7 @@ func lastFour(s []uint32) []uint32 {
 func (s *Server) IKESAs() []control.IKESA {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return gdoi.IKESAs(s.sas, s.opt.Now(), s.cfg.Timers.Scale, "GDOI_IDLE")
+	return gdoi.IKESAs(s.sas, s.elapsed, "GDOI_IDLE")
 }
 
 // Counters is the control API's GET /v1/counters.
