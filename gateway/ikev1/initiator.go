@@ -223,16 +223,9 @@ func (i *Initiator) handle2(h isakmp.Header, pkt []byte) ([]byte, error) {
 // returns message 5.
 func (i *Initiator) handle4(pkt []byte) ([]byte, error) {
 	x := &i.x
-	m, err := isakmp.ParseMessage(pkt, nil)
-	if err != nil {
-		return nil, notifyErr(4, isakmp.NotifyPayloadMalformed, err)
-	}
-	if m.Encrypted != nil {
-		return nil, notifyErr(4, isakmp.NotifyPayloadMalformed, errors.New("encrypted"))
-	}
-	gxr, nr, err := keNonce(m)
-	if err != nil {
-		return nil, notifyErr(4, isakmp.NotifyPayloadMalformed, err)
+	gxr, nr, nerr := keNonce(4, pkt)
+	if nerr != nil {
+		return nil, nerr
 	}
 	gxy, err := x.dh.SharedSecret(gxr)
 	if err != nil {

@@ -280,8 +280,24 @@ func (x *exchange) newNonce() ([]byte, error) {
 	return n, nil
 }
 
-// keNonce returns the KE and Nonce payloads of message 3 or 4, checked.
-func keNonce(m *isakmp.Message) (ke, nonce []byte, err error) {
+// keNonce parses message 3 or 4 (number n) and returns its KE and Nonce
+// payloads, checked; a message that does not parse, is encrypted or lacks
+// either is PAYLOAD-MALFORMED.
+func keNonce(n int, pkt []byte) (ke, nonce []byte, nerr *NotifyError) {
+	m, err := isakmp.ParseMessage(pkt, nil)
+	if err == nil && m.Encrypted != nil {
+		err = errors.New("encrypted")
+	}
+	if err == nil {
+		ke, nonce, err = keNonceOf(m)
+	}
+	if err != nil {
+		return nil, nil, notifyErr(n, isakmp.NotifyPayloadMalformed, err)
+	}
+	return ke, nonce, nil
+}
+
+func keNonceOf(m *isakmp.Message) (ke, nonce []byte, err error) {
 	pk, ok := m.Get(isakmp.PayloadKE)
 	if !ok {
 		return nil, nil, errors.New("no KE payload")

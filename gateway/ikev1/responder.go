@@ -217,16 +217,9 @@ func (r *Responder) handle1(pkt []byte) ([]byte, *NotifyError) {
 // message 4.
 func (r *Responder) handle3(pkt []byte) ([]byte, *NotifyError) {
 	x := &r.x
-	m, err := isakmp.ParseMessage(pkt, nil)
-	if err != nil {
-		return nil, notifyErr(3, isakmp.NotifyPayloadMalformed, err)
-	}
-	if m.Encrypted != nil {
-		return nil, notifyErr(3, isakmp.NotifyPayloadMalformed, errors.New("encrypted"))
-	}
-	gxi, ni, err := keNonce(m)
-	if err != nil {
-		return nil, notifyErr(3, isakmp.NotifyPayloadMalformed, err)
+	gxi, ni, nerr := keNonce(3, pkt)
+	if nerr != nil {
+		return nil, nerr
 	}
 	g, err := LookupGroup(x.suite.Group)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/shellwords"
 	"github.com/getlab/getlab/harness/topo"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -134,15 +135,16 @@ func (r *Runtime) Run(ctx context.Context, lab string, node *topo.Node, dir stri
 		out.Env = append(out.Env, cfg.Env...)
 	}
 	if node.Cmd != "" {
-		out.Argv = append(out.Argv, strings.Fields(node.Cmd)...)
+		words, err := shellwords.Split(node.Cmd)
+		if err != nil {
+			return netns.Container{}, fmt.Errorf("node %s: cmd: %w", node.Name, err)
+		}
+		out.Argv = append(out.Argv, words...)
 	} else if cfg != nil {
 		out.Argv = append(out.Argv, cfg.Cmd...)
 	}
 	for k, v := range node.Env {
 		out.Env = append(out.Env, k+"="+v)
-	}
-	if len(out.Argv) > 0 && cfg != nil && len(cfg.Entrypoint) == 0 && node.Cmd == "" && len(cfg.Cmd) == 0 {
-		out.Argv = nil
 	}
 	return out, nil
 }

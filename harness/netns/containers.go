@@ -46,7 +46,9 @@ func (l *Lab) runContainer(ctx context.Context, tn *topo.Node, n *Node) error {
 	}
 	l.mu.Lock()
 	n.Container, n.Holder, n.PID = c.ID, c.PID, c.PID
-	n.Argv, n.Env = c.Argv, append(c.Env, l.nodePath())
+	// The image's environment, PATH included: exec lines put the lab's
+	// PATH before it, so the image's own wins where it sets one.
+	n.Argv, n.Env = c.Argv, c.Env
 	l.mu.Unlock()
 	if _, err := nsdo.AttachNamed(filepath.Base(n.NetNS), fmt.Sprintf("/proc/%d/ns/net", c.PID)); err != nil {
 		return err

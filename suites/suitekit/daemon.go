@@ -10,7 +10,6 @@ import (
 
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/harness/netns"
-	"github.com/getlab/getlab/harness/topo"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"gopkg.in/yaml.v3"
@@ -64,10 +63,6 @@ func Scale(scale float64) Edit {
 // daemons send is on the capture. Teardown is registered at once.
 func DeployDaemons(ctx context.Context, file string, edits ...Edit) *netns.Lab {
 	RequireRoot()
-	opts := LabOptions(ctx)
-	if removed, err := netns.DestroyStale(opts); err == nil && len(removed) > 0 {
-		GinkgoWriter.Printf("swept stale labs: %v\n", removed)
-	}
 	dir := GinkgoT().TempDir()
 	src := filepath.Join(RepoRoot(), "topologies")
 	copyFile(filepath.Join(src, file), filepath.Join(dir, file))
@@ -80,16 +75,7 @@ func DeployDaemons(ctx context.Context, file string, edits ...Edit) *netns.Lab {
 	for _, edit := range edits {
 		edit(dir)
 	}
-	t, err := topo.Load(filepath.Join(dir, file))
-	Expect(err).NotTo(HaveOccurred())
-	opts.DeferProcesses = true
-	lab, err := netns.Deploy(ctx, t, opts)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
-		Expect(lab.Destroy()).To(Succeed())
-	})
-	AddReportEntry("lab", lab.ID, ReportEntryVisibilityFailureOrVerbose)
-	return lab
+	return deploy(ctx, filepath.Join(dir, file), true)
 }
 
 // Control is a client of node's control socket.

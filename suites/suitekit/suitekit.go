@@ -47,15 +47,22 @@ func RequireRoot() {
 // the lab is destroyed however the container ends. Labs left by crashed
 // runs are swept first; labs of runs still in progress are left alone.
 func Deploy(ctx context.Context, file string) *netns.Lab {
+	return deploy(ctx, filepath.Join(RepoRoot(), "topologies", file), false)
+}
+
+// deploy sweeps stale labs, deploys the topology file at path on the
+// suites' runtime and registers its teardown.
+func deploy(ctx context.Context, path string, deferProcesses bool) *netns.Lab {
 	RequireRoot()
-	if removed, err := netns.DestroyStale(LabOptions(ctx)); err != nil {
+	opts := LabOptions(ctx)
+	if removed, err := netns.DestroyStale(opts); err != nil {
 		GinkgoWriter.Printf("sweeping stale labs: %v\n", err)
 	} else if len(removed) > 0 {
 		GinkgoWriter.Printf("swept stale labs: %v\n", removed)
 	}
-	t, err := topo.Load(filepath.Join(RepoRoot(), "topologies", file))
+	t, err := topo.Load(path)
 	Expect(err).NotTo(HaveOccurred())
-	opts := LabOptions(ctx)
+	opts.DeferProcesses = deferProcesses
 	lab, err := netns.Deploy(ctx, t, opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
