@@ -408,10 +408,7 @@ func (m *Member) groupFor(h isakmp.Header) *group {
 }
 
 func (m *Member) ikeFailed(g *group, err error) {
-	var ne *ikev1.NotifyError
-	if errors.As(err, &ne) {
-		m.opt.Counters.Inc("ike_failed")
-	}
+	m.opt.Counters.Inc("ike_failed")
 	m.opt.Events.Emit("IKE_AUTH_FAILED", "peer", g.a.ks.Addr().String(), "reason", err.Error())
 	m.attemptFailed(g, "REG_FAILED", err)
 }
