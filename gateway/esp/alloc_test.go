@@ -35,3 +35,35 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 }
+
+// The tunnel path as the data plane runs it: the inner packet read into a
+// buffer with headroom, sealed in place, then opened in place, allocates
+// nothing.
+func TestTunnelAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	for _, tr := range supported() {
+		c := newRandom(t, tr, false)
+		inner := udpPacket(1372, 0, true)
+		buf := make([]byte, 64+len(inner)+64)
+		head := 20 + 8 + tr.IVLen()
+		iv := ivFor(t, tr)
+		allocs := testing.AllocsPerRun(100, func() {
+			copy(buf[64:], inner)
+			pkt, err := c.SealTunnel(buf[64-head:64-head], 1, 2, iv, 3, buf[64:64+len(inner)], &Tunnel{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if &pkt[0] != &buf[64-head] {
+				t.Fatal("not sealed in place")
+			}
+			if _, err := c.OpenTunnel(pkt); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%v: %v allocs per seal+open", tr, allocs)
+		}
+	}
+}
