@@ -72,7 +72,9 @@ type Config struct {
 	Log    Log
 	Timers Timers
 	IKE    IKE
-	Groups []Group
+	// DataPlane is the GM's ESP data plane (GM only).
+	DataPlane DataPlane
+	Groups    []Group
 
 	warnings []string
 	// set holds the paths of the keys the file sets (see decoder.set).
@@ -149,6 +151,30 @@ func (ike *IKE) KeyFor(peer netip.Addr) (string, bool) {
 	return "", false
 }
 
+// DataPlane configures a GM's data plane: the TUN devices and policy
+// routing that put the GM in the forwarding path (DESIGN.md "Data plane on a
+// GM").
+type DataPlane struct {
+	// Enabled runs the data plane (default true on a GM); false makes a
+	// control-plane-only GM that registers but forwards nothing through
+	// getvpnd.
+	Enabled bool
+	// DFBit is the outer header's DF policy: "copy" (default), "set" or
+	// "clear" (IOS "crypto ipsec df-bit", S0 L5901).
+	DFBit string
+	// LocalDenyInbound is how a local deny entry matches clear inbound
+	// traffic (GM-42): "ios" (default) with source and destination swapped
+	// (a local deny C->D accepts D->C in clear), "iosxe" as written, or
+	// "accept-both".
+	LocalDenyInbound string
+	// Queues is the number of TUN queues (one worker each) per direction;
+	// 0 means one per CPU.
+	Queues int
+	// Table is the first of the two routing tables the data plane uses
+	// (the rules take the same numbers as priorities, plus 8000).
+	Table int
+}
+
 // Group is one GDOI group. On a KS it is the group policy the KS serves; on a
 // GM it is a group the GM registers to. Fields are marked with the role that
 // may set them.
@@ -169,6 +195,12 @@ type Group struct {
 	Transforms []esp.Transform
 	// ACL is the traffic policy downloaded to every GM.
 	ACL []ACE
+	// DenyDownload sends the ACL's deny entries to GMs along with the
+	// permits, as GETVPN key servers do (default true). GDOI has no
+	// standard payload for them: they travel as private-use SATs
+	// (gdoi.TEKProtoBypass), which a GM of another implementation may
+	// reject; false leaves them out.
+	DenyDownload bool
 	// Authorization lists the GM identities allowed to register (addresses
 	// and prefixes); empty allows every GM that passes IKE authentication.
 	Authorization []netip.Prefix
@@ -178,7 +210,9 @@ type Group struct {
 
 	// KSList is the ordered list of key servers (first = preferred).
 	KSList []netip.Addr
-	// RegistrationInterface is the interface registrations and rekeys use.
+	// RegistrationInterface is the interface registrations and rekeys use,
+	// and the data plane's WAN side; when empty, the interface of the route
+	// to the first KS.
 	RegistrationInterface string
 	// LocalACL is the GM's local deny-only ACL, evaluated before the KS's.
 	LocalACL []ACE

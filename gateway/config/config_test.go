@@ -140,6 +140,10 @@ func TestDefaults(t *testing.T) {
 		{"GM jitter (L3273-3337: new jitter; C-03)", gm.Groups[0].Jitter, "new"},
 		{"GM identity (registration interface address)", gm.Identity, netip.Addr{}},
 		{"GM group has no KS fields", gm.Groups[0].TEKLifetime, time.Duration(0)},
+		{"GM data plane on", gm.DataPlane.Enabled, true},
+		{"df-bit copy (L5901-5903)", gm.DataPlane.DFBit, "copy"},
+		{"local deny inbound: IOS (GM-42)", gm.DataPlane.LocalDenyInbound, "ios"},
+		{"KS downloads deny entries", ks.Groups[0].DenyDownload, true},
 	}...)
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

@@ -31,6 +31,9 @@ var Defaults = struct {
 	RetransmitCount    int
 	SigningKeyBits     int    // "modulus 2048" (L712, L950); C-13 in seed-features.md
 	Jitter             string // "new" jitter, §3.6.5.2 L3273-3337 (C-03)
+	DFBit              string // "crypto ipsec df-bit" default copy (S0 L5901-5903)
+	LocalDenyInbound   string // IOS behaviour (GM-42)
+	DataPlaneTable     int    // not in the seeds
 }{
 	ListenPort:         848,
 	ControlSocket:      "/run/getvpnd/control.sock",
@@ -51,6 +54,9 @@ var Defaults = struct {
 	RetransmitCount:    2,
 	SigningKeyBits:     2048,
 	Jitter:             "new",
+	DFBit:              "copy",
+	LocalDenyInbound:   "ios",
+	DataPlaneTable:     200,
 }
 
 // Protocol timers that the configuration does not set (yet) but that every
@@ -92,6 +98,21 @@ func (c *Config) applyDefaults() {
 	}
 	if !c.isSet("timers.scale") {
 		c.Timers.Scale = Defaults.Scale
+	}
+	if c.Role == RoleGM {
+		dp := &c.DataPlane
+		if !c.isSet("data_plane.enabled") {
+			dp.Enabled = true
+		}
+		if dp.DFBit == "" {
+			dp.DFBit = Defaults.DFBit
+		}
+		if dp.LocalDenyInbound == "" {
+			dp.LocalDenyInbound = Defaults.LocalDenyInbound
+		}
+		if dp.Table == 0 {
+			dp.Table = Defaults.DataPlaneTable
+		}
 	}
 	ikeLife := Defaults.KSIKELifetime
 	if c.Role == RoleGM {
@@ -143,6 +164,9 @@ func (c *Config) applyDefaults() {
 			}
 			if r.SigningKey.File == "" && r.SigningKey.Bits == 0 {
 				r.SigningKey.Bits = Defaults.SigningKeyBits
+			}
+			if !c.isSet(index("groups", i) + ".deny_download") {
+				g.DenyDownload = true
 			}
 		case RoleGM:
 			if g.Jitter == "" {

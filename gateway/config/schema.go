@@ -9,7 +9,7 @@ import (
 
 // ksOnly and gmOnly are the group keys each role may set.
 var (
-	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "authorization", "rekey"}
+	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "deny_download", "authorization", "rekey"}
 	gmOnly = []string{"ks_list", "registration_interface", "local_acl", "jitter"}
 )
 
@@ -43,6 +43,15 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 			})
 		},
 		"ike":    func(n *yaml.Node, p string) { c.decodeIKE(d, n, p) },
+		"data_plane": func(n *yaml.Node, p string) {
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"enabled":            func(n *yaml.Node, p string) { d.boolean(n, p, &c.DataPlane.Enabled) },
+				"df_bit":             func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.DFBit) },
+				"local_deny_inbound": func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.LocalDenyInbound) },
+				"queues":             func(n *yaml.Node, p string) { d.intField(n, p, 0, 64, &c.DataPlane.Queues) },
+				"table":              func(n *yaml.Node, p string) { d.intField(n, p, 1, 250, &c.DataPlane.Table) },
+			})
+		},
 		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },
 	})
 	c.Role = Role(role)
@@ -127,7 +136,8 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 					}
 				})
 			},
-			"rekey": func(n *yaml.Node, p string) { decodeRekey(d, n, p, &g.Rekey) },
+			"rekey":         func(n *yaml.Node, p string) { decodeRekey(d, n, p, &g.Rekey) },
+			"deny_download": func(n *yaml.Node, p string) { d.boolean(n, p, &g.DenyDownload) },
 			"ks_list": func(n *yaml.Node, p string) {
 				d.list(n, p, func(n *yaml.Node, p string) {
 					a := netipZero

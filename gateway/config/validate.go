@@ -54,6 +54,7 @@ func (v *validator) validate() {
 		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
 	}
 	v.ike()
+	v.dataPlane()
 	if len(c.Groups) == 0 {
 		v.errorf("groups", "missing: at least one group is needed")
 	}
@@ -108,6 +109,26 @@ var (
 	ikeEncryptions = map[string]bool{"aes128": true, "aes256": true, "3des": true}
 	ikeHashes      = map[string]bool{"sha1": true, "sha256": true, "sha384": true, "sha512": true}
 )
+
+func (v *validator) dataPlane() {
+	c := v.c
+	if c.Role != RoleGM {
+		if c.isSet("data_plane") {
+			v.errorf("data_plane", "only valid for role gm (this file has role %s)", c.Role)
+		}
+		return
+	}
+	switch c.DataPlane.DFBit {
+	case "copy", "set", "clear":
+	default:
+		v.errorf("data_plane.df_bit", "%q is not copy, set or clear", c.DataPlane.DFBit)
+	}
+	switch c.DataPlane.LocalDenyInbound {
+	case "ios", "iosxe", "accept-both":
+	default:
+		v.errorf("data_plane.local_deny_inbound", "%q is not ios, iosxe or accept-both", c.DataPlane.LocalDenyInbound)
+	}
+}
 
 func (v *validator) ike() {
 	c := v.c
@@ -185,6 +206,14 @@ func (v *validator) ksGroup(g *Group, p string) {
 	} else {
 		permits := 0
 		for j, e := range g.ACL {
+			for _, r := range []struct {
+				name string
+				r    PortRange
+			}{{"source_port", e.SourcePort}, {"destination_port", e.DestinationPort}} {
+				if r.r.Lo != r.r.Hi {
+					v.errorf(index(p+".acl", j)+"."+r.name, "%s is a range: a downloaded entry carries one port (GDOI SA TEK identities have no ranges)", r.r)
+				}
+			}
 			if !e.Permit {
 				continue
 			}

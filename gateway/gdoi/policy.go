@@ -22,6 +22,10 @@ type Policy struct {
 	GroupID uint32
 	KEK     *KEK
 	TEKs    []TEK
+	// Deny are the key server's deny entries, in ACL order: traffic they
+	// match is sent and accepted in clear, before any TEK's selectors are
+	// tried (S0 §3.4.2; GM-40). They travel as TEKProtoBypass SATs.
+	Deny []Selector
 	// ATD and DTD are the activation and deactivation time delays (GAP);
 	// zero when not sent.
 	ATD, DTD time.Duration
@@ -75,8 +79,24 @@ type TEK struct {
 	AddrPreserve, Direction uint16
 }
 
+// Selector is the traffic an ACL entry matches, as a SAT carries it:
+// Protocol 0 is any IP protocol, port 0 any port (SAT identities have no
+// port ranges).
+type Selector struct {
+	Protocol         uint8
+	Src, Dst         netip.Prefix
+	SrcPort, DstPort uint16
+}
+
+// Selector returns the TEK's selectors.
+func (t *TEK) Selector() Selector {
+	return Selector{Protocol: t.Protocol, Src: t.Src, Dst: t.Dst, SrcPort: t.SrcPort, DstPort: t.DstPort}
+}
+
 // SAPayload builds the GDOI SA payload of PULL message 2 (and, later, of a
-// PUSH): SAK first, then GAP, then one SAT per TEK — the order gdoid uses.
+// PUSH): SAK first, then GAP, then one bypass SAT per deny entry and one
+// SAT per TEK — the order gdoid uses, with the denies first as a GM
+// evaluates them.
 func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 	var nested []isakmp.Payload
 	if k := p.KEK; k != nil {
@@ -104,6 +124,12 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 			gap.Attributes = append(gap.Attributes, isakmp.BasicAttr(gdoiwire.DeactivationTimeDelay, uint16(seconds(p.DTD))))
 		}
 		nested = append(nested, gap)
+	}
+	for _, d := range p.Deny {
+		nested = append(nested, &gdoiwire.SAT{
+			ProtocolID: gdoiwire.TEKProtoBypass, Protocol: d.Protocol,
+			Src: gdoiwire.PrefixID(d.Src, d.SrcPort), Dst: gdoiwire.PrefixID(d.Dst, d.DstPort),
+		})
 	}
 	for _, t := range p.TEKs {
 		nested = append(nested, t.sat())
@@ -225,6 +251,14 @@ func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.S
 		p.KEK = k
 	}
 	for i, sat := range sa.SATs() {
+		if sat.ProtocolID == gdoiwire.TEKProtoBypass {
+			d, err := parseDeny(sat)
+			if err != nil {
+				return nil, fmt.Errorf("%w: SA TEK %d (deny entry): %v", ErrPolicy, i+1, err)
+			}
+			p.Deny = append(p.Deny, d)
+			continue
+		}
 		t, err := parseTEK(sat, kd)
 		if err != nil {
 			return nil, fmt.Errorf("%w: SA TEK %d: %v", ErrPolicy, i+1, err)
@@ -374,6 +408,18 @@ func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
 		return t, fmt.Errorf("%s integrity key of %d octets, want %d", t.Transform, len(t.AuthKey), want)
 	}
 	return t, nil
+}
+
+func parseDeny(sat *gdoiwire.SAT) (Selector, error) {
+	d := Selector{Protocol: sat.Protocol, SrcPort: sat.Src.Port, DstPort: sat.Dst.Port}
+	var err error
+	if d.Src, err = selector(sat.Src); err != nil {
+		return d, fmt.Errorf("source selector: %v", err)
+	}
+	if d.Dst, err = selector(sat.Dst); err != nil {
+		return d, fmt.Errorf("destination selector: %v", err)
+	}
+	return d, nil
 }
 
 // selector reads a SAT traffic selector: a subnet, a single address (as a

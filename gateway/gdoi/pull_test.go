@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -70,6 +71,10 @@ func testPolicy(t testing.TB) *Policy {
 			{SPI: 0x11223344, Transform: cbc, Protocol: 17, Src: netip.MustParsePrefix("203.0.113.0/24"), Dst: netip.MustParsePrefix("198.51.100.7/32"), DstPort: 53,
 				Lifetime: 3599 * time.Second, EncKey: bytes.Repeat([]byte{2}, 16), AuthKey: bytes.Repeat([]byte{3}, 20), AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric},
 		},
+		Deny: []Selector{
+			{Protocol: 17, Src: netip.MustParsePrefix("0.0.0.0/0"), Dst: netip.MustParsePrefix("0.0.0.0/0"), DstPort: 848},
+			{Protocol: 89, Src: netip.MustParsePrefix("0.0.0.0/0"), Dst: netip.MustParsePrefix("224.0.0.0/24")},
+		},
 		SIDs: []uint32{5}, SIDBits: 16,
 	}
 }
@@ -128,6 +133,12 @@ func TestPullDeliversPolicy(t *testing.T) {
 	}
 	if len(got.SIDs) != 1 || got.SIDs[0] != 5 || got.SIDBits != 16 {
 		t.Errorf("SIDs %v/%d", got.SIDs, got.SIDBits)
+	}
+	if !reflect.DeepEqual(got.Deny, want.Deny) {
+		t.Errorf("deny entries:\n got %+v\nwant %+v", got.Deny, want.Deny)
+	}
+	if s := got.Deny[0].ACE(false); s != "deny udp 0.0.0.0/0 0.0.0.0/0 eq 848" {
+		t.Errorf("deny line %q", s)
 	}
 }
 

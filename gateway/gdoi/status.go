@@ -106,20 +106,19 @@ func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, sta
 
 // SelectorString is a TEK's selectors as an ACL line: "permit ip
 // 198.51.100.0/24 203.0.113.0/24", with the protocol and ports when set.
-func SelectorString(t *TEK) string {
-	proto := "ip"
-	switch t.Protocol {
-	case 0:
-	case 1:
-		proto = "icmp"
-	case 6:
-		proto = "tcp"
-	case 17:
-		proto = "udp"
-	default:
+func SelectorString(t *TEK) string { return t.Selector().ACE(true) }
+
+// ACE is the selector as an ACL line, "permit ..." or "deny ...".
+func (t Selector) ACE(permit bool) string {
+	proto, ok := protocolNames[t.Protocol]
+	if !ok {
 		proto = fmt.Sprint(t.Protocol)
 	}
-	s := fmt.Sprintf("permit %s %s", proto, t.Src)
+	action := "deny"
+	if permit {
+		action = "permit"
+	}
+	s := fmt.Sprintf("%s %s %s", action, proto, t.Src)
 	if t.SrcPort != 0 {
 		s += fmt.Sprintf(" eq %d", t.SrcPort)
 	}
@@ -128,4 +127,10 @@ func SelectorString(t *TEK) string {
 		s += fmt.Sprintf(" eq %d", t.DstPort)
 	}
 	return s
+}
+
+// protocolNames are the IP protocols an ACL line names (as IOS and the
+// configuration write them); others are shown as numbers.
+var protocolNames = map[uint8]string{
+	0: "ip", 1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ahp", 58: "icmpv6", 88: "eigrp", 89: "ospf", 103: "pim",
 }

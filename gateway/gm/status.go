@@ -42,6 +42,9 @@ func (m *Member) GDOI() control.GDOI {
 			if p.KEK != nil {
 				gs.KEK = gdoi.KEKStatus(p.KEK, elapsed, p.Seq)
 			}
+			for _, d := range p.Deny {
+				gs.ACL = append(gs.ACL, d.ACE(false))
+			}
 			for i := range p.TEKs {
 				t := &p.TEKs[i]
 				gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(t, elapsed))

@@ -163,6 +163,16 @@ func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm 
 		kek.Dst = netip.AddrPortFrom(gm, port)
 	}
 	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
+	if g.cfg.DenyDownload {
+		for _, ace := range g.cfg.ACL {
+			if !ace.Permit {
+				p.Deny = append(p.Deny, gdoi.Selector{
+					Protocol: ace.Protocol, Src: anyPrefix(ace.Source), Dst: anyPrefix(ace.Destination),
+					SrcPort: onePort(ace.SourcePort), DstPort: onePort(ace.DestinationPort),
+				})
+			}
+		}
+	}
 	counterMode := false
 	for _, t := range g.teks {
 		t.Lifetime = remaining(g.cfg.TEKLifetime, elapsed(g.tekCreated))

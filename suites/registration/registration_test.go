@@ -68,7 +68,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 			pull := s.messages(isakmp.ExchangeGroupkeyPull, gm, ks1)
 			Expect(pull).To(HaveLen(4), "GROUPKEY-PULL of %s", gm)
 			Expect(pull[0].Time).To(BeTemporally(">", mm[5].Time), "PULL after main mode")
-			layouts := []string{"HASH,NONCE,ID", "HASH,NONCE,SA(SAK,SAT,SAT)", "HASH", "HASH,SEQ,KD"}
+			layouts := []string{"HASH,NONCE,ID", "HASH,NONCE,SA(SAK,SAT,SAT,SAT,SAT,SAT)", "HASH", "HASH,SEQ,KD"}
 			for i, p := range pull {
 				Expect(p.ISAKMP.Message).To(Equal(i + 1))
 				Expect(p.ISAKMP.Encrypted).To(BeTrue())
@@ -84,7 +84,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 		}
 	})
 
-	It("downloads one KEK and one TEK per permit entry, as the KS is configured", func(ctx SpecContext) {
+	It("downloads one KEK, the deny entries, and one TEK per permit entry, as the KS is configured", func(ctx SpecContext) {
 		ks := suitekit.GDOI(ctx, s.lab, "ks1")
 		Expect(ks.Groups).To(HaveLen(1))
 		group := ks.Groups[0]
@@ -110,8 +110,28 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 		Expect(err).NotTo(HaveOccurred())
 		id, bits, _ := gcm.DOI()
 		wantSel := [][2]string{{"198.51.100.0/24", "203.0.113.0/24"}, {"203.0.113.0/24", "198.51.100.0/24"}}
-		sats := sa.SATs()
-		Expect(sats).To(HaveLen(2))
+		all := sa.SATs()
+		Expect(all).To(HaveLen(5), "3 deny entries, then 2 permit entries")
+		// The deny entries come first, as a GM evaluates them, in a
+		// private-use SAT without SA (selectors only).
+		wantDeny := []struct {
+			proto            uint8
+			srcPort, dstPort uint16
+		}{{17, 0, 848}, {17, 500, 500}, {89, 0, 0}}
+		for i, w := range wantDeny {
+			d := all[i]
+			Expect(d.ProtocolID).To(Equal(gdoiwire.TEKProtoBypass), "SAT %d is a deny entry", i+1)
+			Expect(d.Protocol).To(Equal(w.proto))
+			Expect([]uint16{d.Src.Port, d.Dst.Port}).To(Equal([]uint16{w.srcPort, w.dstPort}))
+			Expect(d.SPI).To(BeZero())
+		}
+		Expect(group.ACL).To(HaveLen(5))
+		gmView := suitekit.GDOI(ctx, s.lab, "gm1").Groups[0]
+		Expect(gmView.ACL).To(HaveExactElements(
+			"deny udp 0.0.0.0/0 0.0.0.0/0 eq 848", "deny udp 0.0.0.0/0 eq 500 0.0.0.0/0 eq 500", "deny ospf 0.0.0.0/0 0.0.0.0/0",
+			"permit ip 198.51.100.0/24 203.0.113.0/24", "permit ip 203.0.113.0/24 198.51.100.0/24"),
+			"the GM shows the downloaded ACL, denies first")
+		sats := all[3:]
 		for i, sat := range sats {
 			Expect(sat.ProtocolID).To(Equal(gdoiwire.TEKProtoESP))
 			Expect(sat.TransformID).To(Equal(id), "first transform of the group: aes256gcm16")

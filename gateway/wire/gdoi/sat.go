@@ -14,6 +14,12 @@ type TEKProtocol uint8
 const (
 	TEKProtoESP TEKProtocol = 1 // GDOI_PROTO_IPSEC_ESP
 	TEKProtoAH  TEKProtocol = 2 // GDOI_PROTO_IPSEC_AH
+	// TEKProtoBypass is getvpnd's carrier for a key server's deny entries,
+	// from the private-use range (RFC 6407 §5.4: 128-255). GETVPN key
+	// servers download their deny entries with the permits, and the RFCs
+	// define no payload for them. The body has the ESP layout with
+	// Transform ID 0, SPI 0 and no attributes: selectors only, no SA.
+	TEKProtoBypass TEKProtocol = 0xf0
 )
 
 // String returns "ESP", "AH", or "TEK-PROTO-<n>".
@@ -23,6 +29,8 @@ func (p TEKProtocol) String() string {
 		return "ESP"
 	case TEKProtoAH:
 		return "AH"
+	case TEKProtoBypass:
+		return "BYPASS"
 	}
 	return fmt.Sprintf("TEK-PROTO-%d", uint8(p))
 }
@@ -56,7 +64,13 @@ type SAT struct {
 // Type returns isakmp.PayloadSAT.
 func (*SAT) Type() isakmp.PayloadType { return isakmp.PayloadSAT }
 
-func (s *SAT) structured() bool { return s.ProtocolID == TEKProtoESP || s.ProtocolID == TEKProtoAH }
+func (s *SAT) structured() bool { return s.ProtocolID.structured() }
+
+// structured reports whether the protocol-specific part has the ESP layout
+// the codec decodes.
+func (p TEKProtocol) structured() bool {
+	return p == TEKProtoESP || p == TEKProtoAH || p == TEKProtoBypass
+}
 
 // Append appends the SAT body.
 func (s *SAT) Append(b []byte) []byte {
@@ -110,7 +124,7 @@ func parseSAT(b []byte, p Profile) (*SAT, int, error) {
 		return nil, 0, isakmp.Errorf(isakmp.ErrShort, "protocol-ID needs 1 octet, 0 remaining")
 	}
 	proto := TEKProtocol(b[0])
-	if proto != TEKProtoESP && proto != TEKProtoAH {
+	if !proto.structured() {
 		return &SAT{ProtocolID: proto, Body: cloneBytes(b[1:])}, len(b), nil
 	}
 	var first error
