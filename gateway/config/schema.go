@@ -42,7 +42,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 				"scale": func(n *yaml.Node, p string) { d.float(n, p, &c.Timers.Scale) },
 			})
 		},
-		"ike":    func(n *yaml.Node, p string) { c.decodeIKE(d, n, p) },
+		"ike": func(n *yaml.Node, p string) { c.decodeIKE(d, n, p) },
 		"data_plane": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"enabled":            func(n *yaml.Node, p string) { d.boolean(n, p, &c.DataPlane.Enabled) },
