@@ -16,6 +16,42 @@ type GDOI struct {
 	GDOIVersion string        `json:"gdoi_version"`
 	Scale       float64       `json:"timer_scale"`
 	Groups      []GroupStatus `json:"groups"`
+	// DataPlane is a GM's data plane; absent on a KS.
+	DataPlane *DataPlane `json:"data_plane,omitempty"`
+}
+
+// DataPlane is a GM's ESP data plane: where it sits and what it did with
+// every packet (counter names: gateway/dataplane CounterName).
+type DataPlane struct {
+	Enabled bool `json:"enabled"`
+	// Error says why the data plane is not running when it should.
+	Error string `json:"error,omitempty"`
+	// LANDevice and WANDevice are the TUN devices the kernel routes LAN-
+	// and WAN-side forwarded traffic into; WANInterface the WAN side.
+	LANDevice    string `json:"lan_device,omitempty"`
+	WANDevice    string `json:"wan_device,omitempty"`
+	WANInterface string `json:"wan_interface,omitempty"`
+	WANMTU       int    `json:"wan_mtu"`
+	DFBit        string `json:"df_bit"`
+	Queues       int    `json:"queues"`
+	// LocalDenyInbound is how local deny entries match inbound traffic
+	// ("ios", "iosxe", "accept-both").
+	LocalDenyInbound string            `json:"local_deny_inbound"`
+	Counters         map[string]uint64 `json:"counters"`
+}
+
+// SACounters are one TEK's data-plane counters on a GM.
+type SACounters struct {
+	// Send says whether this GM encrypts on the SA (direction, Sender-ID);
+	// NoSendReason why not.
+	Send             bool   `json:"send"`
+	NoSendReason     string `json:"no_send_reason,omitempty"`
+	EncryptedPackets uint64 `json:"encrypted_packets"`
+	EncryptedBytes   uint64 `json:"encrypted_bytes"`
+	DecryptedPackets uint64 `json:"decrypted_packets"`
+	DecryptedBytes   uint64 `json:"decrypted_bytes"`
+	AuthFailures     uint64 `json:"auth_failures"`
+	PolicyDrops      uint64 `json:"policy_drops"`
 }
 
 // GroupStatus is one group.
@@ -31,6 +67,8 @@ type GroupStatus struct {
 	// ACL is the downloaded (GM) or configured (KS) traffic policy, one
 	// entry per line as "permit ip 198.51.100.0/24 203.0.113.0/24".
 	ACL []string `json:"acl"`
+	// LocalACL is a GM's local deny ACL, evaluated before ACL.
+	LocalACL []string `json:"local_acl,omitempty"`
 }
 
 // KSGroup is a key server's view of a group.
@@ -94,6 +132,8 @@ type TEK struct {
 	AddressPreservation string `json:"address_preservation"`
 	// Direction is "both", "send" or "receive".
 	Direction string `json:"direction"`
+	// Counters are the GM data plane's counters for this TEK.
+	Counters *SACounters `json:"counters,omitempty"`
 }
 
 // Member is one GM in a key server's database (GET /v1/ks/members;

@@ -85,10 +85,11 @@ func NewCBCIV() (*CBCIV, error) {
 
 // Next writes AES-K(prefix || counter) into iv (16 octets).
 func (g *CBCIV) Next(iv []byte) error {
-	var in [16]byte
-	binary.BigEndian.PutUint64(in[:8], g.prefix)
-	binary.BigEndian.PutUint64(in[8:], g.ctr.Add(1))
-	g.block.Encrypt(iv[:16], in[:])
+	// In place: an input array of its own would escape through the
+	// cipher.Block interface and cost an allocation per packet.
+	binary.BigEndian.PutUint64(iv[:8], g.prefix)
+	binary.BigEndian.PutUint64(iv[8:16], g.ctr.Add(1))
+	g.block.Encrypt(iv[:16], iv[:16])
 	return nil
 }
 

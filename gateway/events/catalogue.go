@@ -144,7 +144,8 @@ func render(format string, fields map[string]string) string {
 //	spi            an SA's SPI as shown by /v1/gdoi ("0x2d45c4e9"; KEK: hex)
 //	conn_id        ESP SA id in PKT_REPLAY_ERR (getvpnd: the SPI)
 //	previous       previous primary KS address, or "NONE"
-//	dst            a multicast rekey destination address
+//	dst            a multicast rekey destination address; a packet's destination
+//	suppressed     events of this name not logged since the last one (rate limit)
 //	delay          seconds (integer)
 //	my_pst, peer_pst, skew, window
 //	               pseudotimes and allowances, seconds
@@ -214,6 +215,12 @@ var catalogue = []Def{
 	{"TIMEBASED_REPLAY_FAILED", "GDOI", 4, "An anti replay check has failed in group {group} from sourceip-address {ip}. my_pseudotime is {my_pst} secs,peer_pseudotime is {peer_pst} secs, replay_window is {window}(second)"},
 	{"PKT_REPLAY_ERR", "CRYPTO", 4, "decrypt: replay check failed connection id={conn_id}, sequence number={seq}"}, // + group, ip
 	{"REPLAY_FAILED", "GDOI", 4, "An anti replay check has failed in group {group} from {ip}: {reason}"},           // ours, sev ours
+
+	// Data plane (GM). The texts are Cisco's IOS system messages.
+	{"RECVD_PKT_INV_SPI", "CRYPTO", 4, "decaps: rec'd IPSEC packet has invalid spi for destaddr={dst}, prot=50, spi={spi}, srcaddr={ip}"}, // ours (not in the seeds); + suppressed
+	{"RECVD_PKT_NOT_IPSEC", "CRYPTO", 4, "Rec'd packet not an IPSEC packet. (ip) dest_addr= {dst}, src_addr= {ip}, prot= {proto}"},        // ours (not in the seeds); + group, suppressed
+	{"RECVD_PKT_MAC_ERR", "CRYPTO", 4, "decrypt: mac verification failed for connection id={conn_id}"},                                    // ours (not in the seeds); + ip, group, suppressed
+	{"RECVD_PKT_INV_IDENT", "CRYPTO", 4, "decrypt: packet has invalid identity, dest_addr= {dst}, src_addr= {ip}, prot= {proto}"},         // ours (not in the seeds); + spi, group, suppressed
 
 	// Key server.
 	{"KS_REGS_COMPL", "GDOI", 5, "KS completed successful registration in group {group} with GM {gm}"},                                               // ours, sev ours; + identity

@@ -1,0 +1,56 @@
+// Package dataplane is a group member's ESP data plane: it classifies every
+// packet the GM forwards against the merged group policy and encrypts,
+// decrypts, passes or drops it (S0 §3.6.4, Table 5; seed-features GM-40,
+// DP-01..DP-03).
+//
+// # Where packets come from
+//
+// The GM sits in the forwarding path through two TUN devices and policy
+// routing (DESIGN.md "Data plane on a GM"; device_linux.go): packets the
+// kernel forwards from the LAN side are routed into the LAN TUN, packets it
+// forwards from the WAN side (the registration interface) into the WAN TUN.
+// Engine.Outbound handles the first kind, Engine.Inbound the second, and
+// both write their result back into the TUN they read from, from where the
+// kernel routes it on by its (outer) destination. Packets for the GM itself
+// (GDOI on UDP 848, and anything else addressed to the GM) are delivered
+// locally before those rules, and packets the GM sends are routed by the
+// main table: the GM's own control traffic is never caught.
+//
+// # Policy
+//
+// For each registered group, in configuration order, the merged policy is:
+// the GM's local deny entries, then the key server's deny entries, then the
+// key server's permits, each permit with the TEK SAs that protect it
+// (several during a rollover). The first entry that matches decides:
+//
+//	outbound: deny → clear; permit with an SA → ESP; permit without → drop
+//	inbound:  ESP with a known SPI → decrypt, and the inner packet must match
+//	          the SA's permit entry; unknown SPI → drop unless a deny matches;
+//	          clear traffic matching a permit → drop; deny or no match → clear
+//
+// Before a group's first registration there is no policy and every packet
+// passes in clear (fail-open, GM-50). A local deny matches inbound clear
+// traffic with source and destination swapped ("ios"), as written ("iosxe")
+// or both ways ("accept-both"), after seed-features GM-41/GM-42. KS entries
+// match inbound traffic as written (the "centralized model", KS-13).
+//
+// # Encapsulation
+//
+// ESP tunnel mode with address preservation (gateway/esp SealTunnel): the
+// outer header carries the inner source, destination and TOS; DF follows
+// the df-bit policy. GCM IVs are the GM's Sender-ID and a counter (RFC 6054),
+// CBC IVs unpredictable. Group SAs have no counter-based anti-replay. A
+// packet that would exceed the WAN MTU once encrypted is fragmented before
+// encryption when DF is clear (each fragment is its own ESP packet, so the
+// receiving GM never reassembles), or dropped with an ICMP "fragmentation
+// needed" carrying the inner MTU when DF is set (S0 DP-42: 1500 - overhead).
+//
+// # Counters and events
+//
+// Every verdict has a counter (Counter), every SA packet and byte counters;
+// Engine.Status returns them for the control socket. Bad input (malformed
+// packets, unknown SPIs, failed integrity checks, policy violations) is
+// dropped, counted and logged with the Cisco event names, at most once a
+// second per event name with the number suppressed in between; the data
+// plane keeps running and keeps its keys.
+package dataplane

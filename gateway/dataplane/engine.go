@@ -1,0 +1,324 @@
+package dataplane
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/esp"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Events *events.Log
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Scaled turns protocol time into wall-clock time (timers.scale);
+	// identity when nil.
+	Scaled func(time.Duration) time.Duration
+	// DF is the outer header's DF policy.
+	DF esp.DFPolicy
+	// LocalDenyInbound is "ios", "iosxe" or "accept-both" (config.DataPlane).
+	LocalDenyInbound string
+	// Groups are the GM's groups in configuration order, with their local
+	// deny ACLs.
+	Groups []config.Group
+	// Local is the GM's address: the source of the ICMP errors the data
+	// plane sends and the outer source of SAs that do not preserve it.
+	Local netip.Addr
+	// MTU is the WAN MTU when the engine starts (SetMTU changes it).
+	MTU int
+}
+
+// Engine holds the installed policy and processes packets. It is safe for
+// concurrent use: any number of workers process packets while policies are
+// installed; a packet sees either the old or the new policy.
+type Engine struct {
+	opt      Options
+	window   time.Duration // rollover window, wall clock
+	state    atomic.Pointer[state]
+	mtu      atomic.Int64
+	counters [numCounters]atomic.Uint64
+
+	mu     sync.Mutex
+	groups map[string]*groupState
+
+	logMu      sync.Mutex
+	lastLog    map[string]time.Time
+	suppressed map[string]uint64
+	icmpTokens float64 // guarded by logMu
+	icmpRefill time.Time
+}
+
+// groupState is what is installed for one group.
+type groupState struct {
+	policy *gdoi.Policy
+	sas    []*SA // oldest first
+}
+
+// state is an immutable snapshot of the whole policy, swapped atomically.
+type state struct {
+	groups []*groupRules
+	bySPI  map[uint32]*SA
+}
+
+// groupRules is one group's merged policy.
+type groupRules struct {
+	name       string
+	localOut   []selector // local deny, outbound
+	localIn    []selector // local deny, inbound (per LocalDenyInbound)
+	ksDeny     []selector
+	permits    []*permitRule
+	registered bool
+}
+
+// permitRule is one KS permit entry and its SAs, oldest first.
+type permitRule struct {
+	sel selector
+	sas []*SA
+}
+
+// New returns an engine with no policy installed: every packet passes in
+// clear until a group registers.
+func New(opt Options) *Engine {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Scaled == nil {
+		opt.Scaled = func(d time.Duration) time.Duration { return d }
+	}
+	if opt.MTU == 0 {
+		opt.MTU = 1500
+	}
+	e := &Engine{
+		opt: opt, window: opt.Scaled(config.RolloverWindow),
+		groups: map[string]*groupState{}, lastLog: map[string]time.Time{}, suppressed: map[string]uint64{},
+	}
+	e.mtu.Store(int64(opt.MTU))
+	e.rebuild()
+	return e
+}
+
+// SetMTU sets the WAN MTU the engine fits encrypted packets into.
+func (e *Engine) SetMTU(mtu int) { e.mtu.Store(int64(mtu)) }
+
+// MTU returns the WAN MTU in use.
+func (e *Engine) MTU() int { return int(e.mtu.Load()) }
+
+// Install makes policy p, received for group at installedAt, current. TEKs
+// already installed with the same keys keep their SA (IV counter, sequence
+// number, counters); SAs not in p stay until they expire, so that traffic
+// sealed under them is still accepted.
+func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	gs := e.groups[group]
+	if gs == nil {
+		gs = &groupState{}
+		e.groups[group] = gs
+	}
+	var firstErr error
+	for i := range p.TEKs {
+		t := &p.TEKs[i]
+		expires := installedAt.Add(e.opt.Scaled(t.Lifetime))
+		if j := slices.IndexFunc(gs.sas, func(sa *SA) bool { return sa.sameKeys(t, p.SIDs, p.SIDBits) }); j >= 0 {
+			sa := gs.sas[j]
+			sa.expires = expires
+			sa.sel = fromGDOI(t.Selector())
+			continue
+		}
+		// The same SPI with other keys replaces the old SA.
+		gs.sas = slices.DeleteFunc(gs.sas, func(sa *SA) bool { return sa.SPI == t.SPI })
+		sa, err := newSA(group, t, expires, p.SIDs, p.SIDBits, esp.Tunnel{DF: e.opt.DF, TTLBoost: 1}, e.opt.Local)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("group %s: TEK %#08x: %w", group, t.SPI, err)
+			}
+			continue
+		}
+		if sa.noSend != "" && e.opt.Events != nil {
+			e.opt.Events.Logf("warn", "data plane: group %s: TEK 0x%08x is receive-only: %s", group, t.SPI, sa.noSend)
+		}
+		gs.sas = append(gs.sas, sa)
+	}
+	gs.policy = p
+	e.pruneLocked(e.opt.Now())
+	return firstErr
+}
+
+// Remove uninstalls a group's policy and SAs (the group is left).
+func (e *Engine) Remove(group string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.groups, group)
+	e.rebuildLocked()
+}
+
+// Prune drops expired SAs. Packets never use an expired SA in any case;
+// Prune frees them and makes their SPIs unknown.
+func (e *Engine) Prune() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pruneLocked(e.opt.Now())
+}
+
+func (e *Engine) pruneLocked(now time.Time) {
+	for _, gs := range e.groups {
+		gs.sas = slices.DeleteFunc(gs.sas, func(sa *SA) bool { return !sa.valid(now) })
+		sort.SliceStable(gs.sas, func(i, j int) bool { return gs.sas[i].expires.Before(gs.sas[j].expires) })
+	}
+	e.rebuildLocked()
+}
+
+func (e *Engine) rebuild() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rebuildLocked()
+}
+
+// rebuildLocked makes a new snapshot from the installed groups.
+func (e *Engine) rebuildLocked() {
+	st := &state{bySPI: map[uint32]*SA{}}
+	for _, g := range e.opt.Groups {
+		gr := &groupRules{name: g.Name}
+		for _, ace := range g.LocalACL {
+			if ace.Permit {
+				continue // refused by config validation; never a permit here
+			}
+			s := fromACE(ace)
+			gr.localOut = append(gr.localOut, s)
+			switch e.opt.LocalDenyInbound {
+			case "iosxe":
+				gr.localIn = append(gr.localIn, s)
+			case "accept-both":
+				gr.localIn = append(gr.localIn, s, s.mirror())
+			default: // ios
+				gr.localIn = append(gr.localIn, s.mirror())
+			}
+		}
+		if gs := e.groups[g.Name]; gs != nil && gs.policy != nil {
+			gr.registered = true
+			for _, d := range gs.policy.Deny {
+				gr.ksDeny = append(gr.ksDeny, fromGDOI(d))
+			}
+			for _, sa := range gs.sas {
+				st.bySPI[sa.SPI] = sa
+				i := slices.IndexFunc(gr.permits, func(p *permitRule) bool { return p.sel == sa.sel })
+				if i < 0 {
+					gr.permits = append(gr.permits, &permitRule{sel: sa.sel})
+					i = len(gr.permits) - 1
+				}
+				gr.permits[i].sas = append(gr.permits[i].sas, sa)
+			}
+			// Permit entries whose TEKs all expired still match (and drop:
+			// fail-closed) until the policy is replaced.
+			for i := range gs.policy.TEKs {
+				s := fromGDOI(gs.policy.TEKs[i].Selector())
+				if !slices.ContainsFunc(gr.permits, func(p *permitRule) bool { return p.sel == s }) {
+					gr.permits = append(gr.permits, &permitRule{sel: s})
+				}
+			}
+		}
+		st.groups = append(st.groups, gr)
+	}
+	e.state.Store(st)
+}
+
+// pick returns the SA to send on: the oldest valid one with more than the
+// rollover window left, else the newest valid one (GMs move to the new TEK
+// when 30 s remain on the old, S0 L293-295).
+func (p *permitRule) pick(now time.Time, window time.Duration) *SA {
+	var newest *SA
+	for _, sa := range p.sas {
+		if !sa.send || !sa.valid(now) {
+			continue
+		}
+		if sa.expires.Sub(now) > window {
+			return sa
+		}
+		newest = sa
+	}
+	return newest
+}
+
+func (e *Engine) count(c Counter) { e.counters[c].Add(1) }
+
+// Count returns the value of counter c.
+func (e *Engine) Count(c Counter) uint64 { return e.counters[c].Load() }
+
+// report logs event name with fields, at most once a second per name; the
+// number of reports suppressed in between goes with the next one logged.
+func (e *Engine) report(name string, fields ...string) {
+	if e.opt.Events == nil {
+		return
+	}
+	now := time.Now()
+	e.logMu.Lock()
+	if now.Sub(e.lastLog[name]) < time.Second {
+		e.suppressed[name]++
+		e.logMu.Unlock()
+		return
+	}
+	e.lastLog[name] = now
+	n := e.suppressed[name]
+	e.suppressed[name] = 0
+	e.logMu.Unlock()
+	if n > 0 {
+		fields = append(fields, "suppressed", fmt.Sprint(n))
+	}
+	e.opt.Events.Emit(name, fields...)
+}
+
+// icmpAllowed limits ICMP errors to 100 a second with a burst of 100, as
+// routers rate-limit them.
+func (e *Engine) icmpAllowed() bool {
+	now := time.Now()
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	e.icmpTokens = min(e.icmpTokens+now.Sub(e.icmpRefill).Seconds()*100, 100)
+	e.icmpRefill = now
+	if e.icmpTokens < 1 {
+		return false
+	}
+	e.icmpTokens--
+	return true
+}
+
+// Worker is one packet-processing loop's scratch state. Workers are not
+// safe for concurrent use: make one per goroutine.
+type Worker struct {
+	e *Engine
+	// emit sends a result packet on (writes it back into the TUN).
+	emit func([]byte) error
+	frag []byte // fragment and ICMP scratch, with headroom
+	iv   [16]byte
+	ipid uint16
+}
+
+// NewWorker returns a worker whose results go to emit. emit must not keep
+// the slice after it returns.
+func (e *Engine) NewWorker(emit func([]byte) error) *Worker {
+	return &Worker{e: e, emit: emit, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32())}
+}
+
+// Headroom and Tailroom are the octets a packet buffer needs before and
+// after the inner packet for it to be encrypted in place: outer header, ESP
+// header and IV before; padding and ICV after.
+const (
+	Headroom = 64
+	Tailroom = 64
+)
+
+func (w *Worker) send(pkt []byte) {
+	if err := w.emit(pkt); err != nil {
+		w.e.count(WriteErrors)
+	}
+}

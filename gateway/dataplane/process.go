@@ -1,0 +1,314 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/getlab/getlab/gateway/esp"
+	"github.com/getlab/getlab/gateway/wire/ipv4"
+)
+
+// Outbound processes one packet the kernel forwarded from the LAN side. The
+// packet is buf[off:off+n]; buf must have Headroom octets before off and
+// Tailroom after the packet, so that it is encrypted in place. The results
+// (the ESP packet, its fragments' ESP packets, the clear packet, or an ICMP
+// error for the sender) go to the worker's emit.
+func (w *Worker) Outbound(buf []byte, off, n int) {
+	e := w.e
+	pkt := buf[off : off+n]
+	flow, err := ipv4.ParseFlow(pkt)
+	if err != nil {
+		e.count(DropMalformed)
+		e.report("MALFORMED_PACKET", "peer", "LAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
+		return
+	}
+	st := e.state.Load()
+	for _, g := range st.groups {
+		if !g.registered {
+			continue
+		}
+		if matchAny(g.localOut, &flow) || matchAny(g.ksDeny, &flow) {
+			e.count(OutClearDeny)
+			w.send(pkt)
+			return
+		}
+		for _, p := range g.permits {
+			if !p.sel.match(&flow) {
+				continue
+			}
+			sa := p.pick(e.opt.Now(), e.window)
+			if sa == nil {
+				e.count(OutDropNoSA)
+				return
+			}
+			w.encrypt(sa, buf, off, n)
+			return
+		}
+	}
+	e.count(OutClearNoMatch)
+	w.send(pkt)
+}
+
+func matchAny(sels []selector, f *ipv4.Flow) bool {
+	for i := range sels {
+		if sels[i].match(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// encrypt seals the inner packet buf[off:off+n] on sa and sends it, first
+// fitting it to the WAN MTU: fragments (DF clear after the df-bit policy)
+// or an ICMP "fragmentation needed" back to the sender (DF set).
+func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
+	e := w.e
+	inner := buf[off : off+n]
+	mtu := e.MTU()
+	if n+esp.TunnelOverhead(sa.Transform, n) > mtu {
+		fit := maxInner(sa, mtu)
+		outerDF := ipv4.DF(inner)
+		switch sa.tun.DF {
+		case esp.DFSet:
+			outerDF = true
+		case esp.DFClear:
+			outerDF = false
+		}
+		if ipv4.DF(inner) || outerDF || fit < 28 {
+			// The inner packet may not be fragmented, or its fragments
+			// could not be sent unfragmented: tell the sender the MTU
+			// that fits (S0 DP-42: 1500 - 60 = 1440 for AES-CBC/SHA-1).
+			e.count(OutDropTooBig)
+			w.fragNeeded(inner, fit)
+			return
+		}
+		e.count(OutFragmented)
+		w.fragmentAndEncrypt(sa, inner, fit)
+		return
+	}
+	pkt, err := sa.seal(buf, off, n, w.nextID(), &w.iv)
+	if err != nil {
+		w.sealFailed(sa, err)
+		return
+	}
+	e.count(OutEncrypted)
+	w.send(pkt)
+}
+
+func (w *Worker) nextID() uint16 { w.ipid++; return w.ipid }
+
+func (w *Worker) sealFailed(sa *SA, err error) {
+	if errors.Is(err, errNoIV) {
+		w.e.count(OutDropIVExhausted)
+		w.e.report("GM_RE_REGISTER", "group", sa.Group, "reason", "IV counter space of TEK "+hexSPI(sa.SPI)+" exhausted (RFC 6054): a new Sender-ID or TEK is needed")
+		return
+	}
+	w.e.count(DropMalformed)
+	w.e.report("MALFORMED_PACKET", "peer", "LAN", "reason", err.Error(), "proto", "ip")
+}
+
+// maxInner is the largest inner packet that fits the MTU once encrypted on
+// sa.
+func maxInner(sa *SA, mtu int) int {
+	n := mtu - esp.TunnelOverhead(sa.Transform, 0) + sa.Transform.PadAlign()
+	for n > 0 && n+esp.TunnelOverhead(sa.Transform, n) > mtu {
+		n--
+	}
+	return n
+}
+
+// fragmentAndEncrypt splits the inner packet into IP fragments of at most
+// fit octets and sends each as its own ESP packet ("fragmentation
+// before-encryption", S0 DP-43): the far GM decrypts each and the far host
+// reassembles.
+func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
+	ihl := int(inner[0]&0x0f) * 4
+	data := inner[ihl:]
+	origOff := ipv4.FragmentOffset(inner)
+	origMF := binary.BigEndian.Uint16(inner[6:])&0x2000 != 0
+	first := true
+	for len(data) > 0 {
+		hl := ihl
+		if !first {
+			hl = ipv4.HeaderLen // options are not copied into later fragments
+		}
+		chunk := min(len(data), (fit-hl)&^7)
+		last := chunk == len(data)
+		frag := w.frag[Headroom : Headroom+hl+chunk]
+		copy(frag, inner[:ipv4.HeaderLen])
+		if hl > ipv4.HeaderLen {
+			copy(frag[ipv4.HeaderLen:hl], inner[ipv4.HeaderLen:ihl])
+		}
+		frag[0] = 0x40 | byte(hl/4)
+		binary.BigEndian.PutUint16(frag[2:], uint16(hl+chunk))
+		flags := uint16((origOff + (len(inner) - ihl - len(data))) / 8)
+		if !last || origMF {
+			flags |= 0x2000
+		}
+		binary.BigEndian.PutUint16(frag[6:], flags)
+		frag[10], frag[11] = 0, 0
+		binary.BigEndian.PutUint16(frag[10:], ipv4.Checksum(frag[:hl]))
+		copy(frag[hl:], data[:chunk])
+		data = data[chunk:]
+		first = false
+
+		pkt, err := sa.seal(w.frag, Headroom, hl+chunk, w.nextID(), &w.iv)
+		if err != nil {
+			w.sealFailed(sa, err)
+			return
+		}
+		w.e.count(OutEncrypted)
+		w.send(pkt)
+	}
+}
+
+// fragNeeded sends the inner packet's source an ICMP destination
+// unreachable, fragmentation needed (RFC 792, RFC 1191 next-hop MTU),
+// unless the packet is itself an ICMP error or the rate limit says no.
+func (w *Worker) fragNeeded(inner []byte, mtu int) {
+	e := w.e
+	if isICMPError(inner) || !e.opt.Local.Is4() || !e.icmpAllowed() {
+		return
+	}
+	ihl := int(inner[0]&0x0f) * 4
+	quote := inner[:min(len(inner), ihl+8)]
+	total := ipv4.HeaderLen + 8 + len(quote)
+	pkt := w.frag[Headroom : Headroom+total]
+	ipv4.WriteHeader(pkt, &ipv4.Header{TOS: 0xc0, TotalLen: total, ID: w.nextID(), TTL: 64, Protocol: ipv4.ProtoICMP, Src: e.opt.Local, Dst: ipv4.Src(inner)})
+	icmp := pkt[ipv4.HeaderLen:]
+	icmp[0], icmp[1] = 3, 4 // destination unreachable, fragmentation needed and DF set
+	icmp[2], icmp[3], icmp[4], icmp[5] = 0, 0, 0, 0
+	binary.BigEndian.PutUint16(icmp[6:], uint16(max(mtu, 68)))
+	copy(icmp[8:], quote)
+	binary.BigEndian.PutUint16(icmp[2:], ipv4.Checksum(icmp))
+	w.send(pkt)
+}
+
+func isICMPError(pkt []byte) bool {
+	if ipv4.Protocol(pkt) != ipv4.ProtoICMP || ipv4.FragmentOffset(pkt) != 0 {
+		return false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	if len(pkt) <= ihl {
+		return false
+	}
+	switch pkt[ihl] {
+	case 0, 8, 13, 14, 17, 18: // echo reply/request, timestamp, address mask
+		return false
+	}
+	return true
+}
+
+// Inbound processes one packet the kernel forwarded from the WAN side,
+// pkt = buf[off:off+n]: ESP is decrypted in place, clear traffic checked
+// against the policy. The result (the inner packet, or the clear packet)
+// goes to the worker's emit.
+func (w *Worker) Inbound(buf []byte, off, n int) {
+	e := w.e
+	pkt := buf[off : off+n]
+	flow, err := ipv4.ParseFlow(pkt)
+	if err != nil {
+		e.count(DropMalformed)
+		e.report("MALFORMED_PACKET", "peer", "WAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
+		return
+	}
+	st := e.state.Load()
+	if flow.Protocol == ipv4.ProtoESP {
+		if w.decrypt(st, pkt, &flow) {
+			return
+		}
+	}
+	for _, g := range st.groups {
+		if g.registered && (matchAny(g.localIn, &flow) || matchAny(g.ksDeny, &flow)) {
+			e.count(InClearDeny)
+			w.send(pkt)
+			return
+		}
+	}
+	if flow.Protocol == ipv4.ProtoESP && anyRegistered(st) {
+		// ESP that no SA knows and no deny entry lets through.
+		e.count(InDropUnknownSPI)
+		spi, _, _ := esp.SPIOf(pkt)
+		e.report("RECVD_PKT_INV_SPI", "dst", flow.Dst.String(), "spi", hexSPI(spi), "ip", flow.Src.String())
+		return
+	}
+	for _, g := range st.groups {
+		if !g.registered {
+			continue
+		}
+		for _, p := range g.permits {
+			if p.sel.match(&flow) {
+				e.count(InDropClearPermit)
+				e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", itoa(int(flow.Protocol)), "group", g.name)
+				return
+			}
+		}
+	}
+	e.count(InClearNoMatch)
+	w.send(pkt)
+}
+
+func anyRegistered(st *state) bool {
+	for _, g := range st.groups {
+		if g.registered {
+			return true
+		}
+	}
+	return false
+}
+
+// decrypt handles an ESP packet whose SPI an SA has; it returns false, with
+// nothing done, for an SPI no SA has (the caller applies the clear policy:
+// a deny entry may let it through).
+func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
+	e := w.e
+	spi, _, err := esp.SPIOf(pkt)
+	if errors.Is(err, esp.ErrFragment) {
+		e.count(InDropFragment)
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "ESP packet arrived as IP fragments (getvpnd fragments before encryption and does not reassemble)", "proto", "esp", "size", itoa(len(pkt)))
+		return true
+	}
+	if err != nil {
+		e.count(DropMalformed)
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", err.Error(), "proto", "esp", "size", itoa(len(pkt)))
+		return true
+	}
+	sa := st.bySPI[spi]
+	if sa == nil || !sa.recv || !sa.valid(e.opt.Now()) {
+		return false
+	}
+	inner, err := sa.cipher.OpenTunnel(pkt)
+	switch {
+	case err == nil:
+	case errors.Is(err, esp.ErrAuth):
+		sa.authFailures.Add(1)
+		e.count(InDropAuth)
+		e.report("RECVD_PKT_MAC_ERR", "conn_id", hexSPI(spi), "ip", outer.Src.String(), "group", sa.Group)
+		return true
+	case errors.Is(err, esp.ErrDummy):
+		e.count(InDropDummy)
+		return true
+	default:
+		e.count(DropMalformed)
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "SPI "+hexSPI(spi)+": "+err.Error(), "proto", "esp", "size", itoa(len(pkt)))
+		return true
+	}
+	flow, err := ipv4.ParseFlow(inner)
+	if err != nil || !sa.sel.match(&flow) {
+		sa.policyDrops.Add(1)
+		e.count(InDropPolicy)
+		e.report("RECVD_PKT_INV_IDENT", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", itoa(int(flow.Protocol)), "spi", hexSPI(spi), "group", sa.Group)
+		return true
+	}
+	sa.decPackets.Add(1)
+	sa.decBytes.Add(uint64(len(inner)))
+	e.count(InDecrypted)
+	w.send(inner)
+	return true
+}
+
+func hexSPI(spi uint32) string { return fmt.Sprintf("0x%08x", spi) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
