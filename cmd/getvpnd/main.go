@@ -135,11 +135,13 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		background = func(ctx context.Context) { every(ctx, time.Second, srv.Expire) }
 	case config.RoleGM:
 		gm.Version = version
-		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, InterfaceUp: ifaceUp})
+		dp := startDataPlane(ctx, cfg, local.Addr(), ev)
+		defer dp.close()
+		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, InterfaceUp: ifaceUp, OnInstall: dp.install})
 		if err != nil {
 			return err
 		}
-		r = mem
+		r = &gmRole{Member: mem, dp: dp}
 		defer mem.Stop()
 		background = func(context.Context) { mem.Start() }
 	default:

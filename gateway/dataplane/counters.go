@@ -5,24 +5,26 @@ type Counter int
 
 // Verdict counters. Their names (CounterName) are part of the control API.
 const (
-	OutEncrypted    Counter = iota // permit with an SA: sent as ESP
-	OutClearDeny                   // local or KS deny entry: sent in clear
-	OutClearNoMatch                // no entry matches (or no policy yet): sent in clear
-	OutDropNoSA                    // permit without a usable SA: dropped (fail-closed)
-	OutDropTooBig                  // DF set, too big once encrypted: dropped, ICMP sent
-	OutFragmented                  // DF clear, too big once encrypted: fragmented first
-	OutDropIVExhausted             // the SA's IV counter is used up
-	InDecrypted                    // ESP with a known SPI, decrypted and within policy
-	InClearDeny                    // clear (or unknown ESP) matching a deny entry: passed
-	InClearNoMatch                 // clear traffic no entry matches: passed
-	InDropClearPermit              // clear traffic matching a permit: dropped
-	InDropUnknownSPI               // ESP with an SPI no SA has
-	InDropAuth                     // ESP whose ICV does not verify
-	InDropPolicy                   // decrypted packet outside its SA's permit entry
-	InDropFragment                 // ESP arriving as IP fragments
-	InDropDummy                    // ESP dummy packet (next header 59), discarded by design
-	DropMalformed                  // not a well-formed IPv4 packet (either side)
-	WriteErrors                    // the result could not be written back
+	OutEncrypted       Counter = iota // permit with an SA: sent as ESP
+	OutClearDeny                      // local or KS deny entry: sent in clear
+	OutClearNoMatch                   // no entry matches (or no policy yet): sent in clear
+	OutDropNoSA                       // permit without a usable SA: dropped (fail-closed)
+	OutDropTooBig                     // DF set, too big once encrypted: dropped, ICMP sent
+	OutFragmented                     // DF clear, too big once encrypted: fragmented first
+	OutDropIVExhausted                // the SA's IV counter is used up
+	InDecrypted                       // ESP with a known SPI, decrypted and within policy
+	InClearDeny                       // clear (or unknown ESP) matching a deny entry: passed
+	InClearNoMatch                    // clear traffic no entry matches: passed
+	InDropClearPermit                 // clear traffic matching a permit: dropped
+	InDropUnknownSPI                  // ESP with an SPI no SA has
+	InDropAuth                        // ESP whose ICV does not verify
+	InDropPolicy                      // decrypted packet outside its SA's permit entry
+	InDropFragment                    // ESP arriving as IP fragments
+	InDropDummy                       // ESP dummy packet (next header 59), discarded by design
+	DropMalformed                     // not a well-formed IPv4 packet (either side)
+	DropNotIPv4                       // an IPv6 packet: not handled yet, and not routed to the TUNs
+	WriteErrors                       // the result could not be written back
+	ReadErrors                        // reading a TUN failed
 	numCounters
 )
 
@@ -31,7 +33,7 @@ var counterNames = [numCounters]string{
 	"out_drop_too_big", "out_fragmented", "out_drop_iv_exhausted",
 	"in_decrypted", "in_clear_deny", "in_clear_no_match", "in_drop_clear_permit",
 	"in_drop_unknown_spi", "in_drop_auth", "in_drop_policy", "in_drop_fragment",
-	"in_drop_dummy", "drop_malformed", "write_errors",
+	"in_drop_dummy", "drop_malformed", "drop_not_ipv4", "write_errors", "read_errors",
 }
 
 // CounterName is the counter's name in the control API.

@@ -184,6 +184,7 @@ func TestPolicyVerdicts(t *testing.T) {
 		{"no match in", true, udp(other, hostA, 1, 2, 10, false), true, InClearNoMatch},
 		{"clear matching a permit in", true, udp(hostB, hostA, 1, 2, 10, false), false, InDropClearPermit},
 		{"malformed", false, []byte{0x45, 0, 0, 99}, false, DropMalformed},
+		{"IPv6 (the TUN's own router solicitation)", false, append([]byte{0x60}, make([]byte, 47)...), false, DropNotIPv4},
 	} {
 		before := a.e.Count(tc.counter)
 		out := a.run(tc.inbound, tc.pkt)
@@ -270,7 +271,7 @@ func TestLocalDenyInboundModes(t *testing.T) {
 	local := []config.ACE{{Source: siteA, Destination: siteB}}
 	ab, ba := udp(hostA, hostB, 1, 2, 10, false), udp(hostB, hostA, 1, 2, 10, false)
 	for _, tc := range []struct {
-		mode                      string
+		mode                       string
 		sendAB, acceptBA, acceptAB bool
 	}{
 		{"ios", true, true, false},

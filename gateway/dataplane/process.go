@@ -20,6 +20,10 @@ func (w *Worker) Outbound(buf []byte, off, n int) {
 	pkt := buf[off : off+n]
 	flow, err := ipv4.ParseFlow(pkt)
 	if err != nil {
+		if ipv4.Version(pkt) == 6 {
+			e.count(DropNotIPv4)
+			return
+		}
 		e.count(DropMalformed)
 		e.report("MALFORMED_PACKET", "peer", "LAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
 		return
@@ -169,7 +173,7 @@ func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
 // unless the packet is itself an ICMP error or the rate limit says no.
 func (w *Worker) fragNeeded(inner []byte, mtu int) {
 	e := w.e
-	if isICMPError(inner) || !e.opt.Local.Is4() || !e.icmpAllowed() {
+	if isICMPError(inner) || !e.opt.Local.Is4() || e.opt.Local.IsUnspecified() || !e.icmpAllowed() {
 		return
 	}
 	ihl := int(inner[0]&0x0f) * 4
@@ -210,6 +214,10 @@ func (w *Worker) Inbound(buf []byte, off, n int) {
 	pkt := buf[off : off+n]
 	flow, err := ipv4.ParseFlow(pkt)
 	if err != nil {
+		if ipv4.Version(pkt) == 6 {
+			e.count(DropNotIPv4)
+			return
+		}
 		e.count(DropMalformed)
 		e.report("MALFORMED_PACKET", "peer", "WAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
 		return

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/dataplane"
+	"github.com/getlab/getlab/gateway/esp"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/gm"
+	"github.com/vishvananda/netlink"
+)
+
+// gmDataPlane is a GM's data plane as the daemon runs it: the engine, and
+// the device that feeds it (nil while the data plane is off or has not
+// started, with the reason in info.Error).
+type gmDataPlane struct {
+	engine *dataplane.Engine
+	ev     *events.Log
+
+	mu   sync.Mutex
+	dev  *dataplane.Device
+	info control.DataPlane
+}
+
+// startDataPlane builds the engine and, when the configuration enables it,
+// the TUN devices and routing. A data plane that cannot start (the WAN
+// interface not there yet, no /dev/net/tun, no CAP_NET_ADMIN, strict
+// rp_filter) is logged and shown in the status, and retried every second:
+// in a container the daemon may start before its interfaces exist. The GM
+// registers meanwhile, so that the failure can be seen.
+func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, ev *events.Log) *gmDataPlane {
+	df, _ := esp.ParseDFPolicy(cfg.DataPlane.DFBit) // validated by config
+	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled}}
+	d.engine = dataplane.New(dataplane.Options{
+		Events: ev, Scaled: cfg.Scaled, DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
+		Groups: cfg.Groups, Local: local,
+	})
+	if !cfg.DataPlane.Enabled {
+		return d
+	}
+	if !dataplane.Forwarding() {
+		ev.Logf("warn", "data plane: net.ipv4.ip_forward is 0 in this namespace: nothing will be forwarded")
+	}
+	queues := cfg.DataPlane.Queues
+	if queues == 0 {
+		queues = runtime.NumCPU()
+	}
+	open := func() error {
+		wan, err := wanInterface(cfg)
+		if err != nil {
+			return err
+		}
+		dev, err := dataplane.OpenDevice(dataplane.DeviceOptions{WANInterface: wan, Table: cfg.DataPlane.Table, Queues: queues})
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.dev = dev
+		d.info.Error = ""
+		d.info.LANDevice, d.info.WANDevice, d.info.WANInterface, d.info.Queues = dev.LANName(), dev.WANName(), wan, dev.Queues()
+		d.mu.Unlock()
+		go dev.Run(ctx, d.engine)
+		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s", wan, dev.LANName(), dev.WANName(), queues, df)
+		return nil
+	}
+	if err := open(); err != nil {
+		d.setError(err)
+		ev.Logf("error", "data plane not running (retrying every second): %v", err)
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				err := open()
+				if err == nil {
+					return
+				}
+				d.setError(err)
+			}
+		}()
+	}
+	go every(ctx, time.Second, d.engine.Prune)
+	return d
+}
+
+func (d *gmDataPlane) setError(err error) {
+	d.mu.Lock()
+	d.info.Error = err.Error()
+	d.mu.Unlock()
+}
+
+// wanInterface is the registration interface, or else the interface of the
+// route to the first key server.
+func wanInterface(cfg *config.Config) (string, error) {
+	for _, g := range cfg.Groups {
+		if g.RegistrationInterface != "" {
+			return g.RegistrationInterface, nil
+		}
+	}
+	for _, g := range cfg.Groups {
+		for _, ks := range g.KSList {
+			routes, err := netlink.RouteGet(net.IP(ks.AsSlice()))
+			if err != nil || len(routes) == 0 {
+				continue
+			}
+			l, err := netlink.LinkByIndex(routes[0].LinkIndex)
+			if err != nil {
+				continue
+			}
+			return l.Attrs().Name, nil
+		}
+	}
+	return "", fmt.Errorf("no WAN interface: set groups[].registration_interface (no route to any KS either)")
+}
+
+// install is the GM's OnInstall: a downloaded policy goes to the engine.
+func (d *gmDataPlane) install(group string, p *gdoi.Policy) {
+	if err := d.engine.Install(group, p, time.Now()); err != nil {
+		d.ev.Logf("error", "data plane: %v", err)
+	}
+}
+
+func (d *gmDataPlane) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dev != nil {
+		d.dev.Close()
+	}
+}
+
+// gmRole is a GM whose GET /v1/gdoi includes the data plane.
+type gmRole struct {
+	*gm.Member
+	dp *gmDataPlane
+}
+
+func (r *gmRole) GDOI() control.GDOI {
+	st := r.Member.GDOI()
+	r.dp.mu.Lock()
+	info := r.dp.info
+	r.dp.mu.Unlock()
+	r.dp.engine.Decorate(&st, info)
+	return st
+}

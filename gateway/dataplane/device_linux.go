@@ -1,0 +1,324 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// DeviceOptions say where the data plane sits in the GM's namespace.
+type DeviceOptions struct {
+	// WANInterface is the WAN side (the registration interface): traffic
+	// the kernel forwards from it goes to the WAN TUN, traffic from every
+	// other interface to the LAN TUN.
+	WANInterface string
+	// Table is the routing table of LAN-side traffic; Table+1 is the WAN
+	// side's. The rules take priorities 8000+Table to 8000+Table+4.
+	Table int
+	// Queues is the number of TUN queues per device, one worker each.
+	Queues int
+	// LANName and WANName name the TUN devices ("gvpn-lan", "gvpn-wan"
+	// when empty).
+	LANName, WANName string
+}
+
+// Device is the data plane's place in the forwarding path: two multi-queue
+// TUN devices and the policy routing rules that send forwarded traffic into
+// them (DESIGN.md "Data plane on a GM"):
+//
+//	8000+T    from all iif lo goto 32766        the GM's own traffic: main table
+//	8000+T+1  from all iif gvpn-lan goto 32766  results written back: main table
+//	8000+T+2  from all iif gvpn-wan goto 32766
+//	8000+T+3  from all iif <WAN> lookup T+1     forwarded from the WAN: default dev gvpn-wan
+//	8000+T+4  from all lookup T                 forwarded from the LAN: default dev gvpn-lan
+//
+// Packets addressed to the GM are delivered by the local table (priority 0)
+// before any of these.
+type Device struct {
+	opt        DeviceOptions
+	lanQ, wanQ []*os.File
+	rules      []*netlink.Rule
+	routes     []*netlink.Route
+	closeOnce  sync.Once
+}
+
+// OpenDevice creates the TUN devices and installs the routing. It needs
+// CAP_NET_ADMIN in the GM's network namespace and /dev/net/tun.
+func OpenDevice(o DeviceOptions) (d *Device, err error) {
+	if o.LANName == "" {
+		o.LANName = "gvpn-lan"
+	}
+	if o.WANName == "" {
+		o.WANName = "gvpn-wan"
+	}
+	o.Queues = max(o.Queues, 1)
+	if o.WANInterface == "" {
+		return nil, errors.New("data plane: no WAN interface")
+	}
+	if _, err := netlink.LinkByName(o.WANInterface); err != nil {
+		return nil, fmt.Errorf("data plane: WAN interface %s: %w", o.WANInterface, err)
+	}
+	d = &Device{opt: o}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.lanQ, err = openTUN(o.LANName, o.Queues); err != nil {
+		return nil, err
+	}
+	if d.wanQ, err = openTUN(o.WANName, o.Queues); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{o.LANName, o.WANName} {
+		// No IPv6 on the TUNs: the kernel would send its own router
+		// solicitations and MLD reports into them.
+		_ = writeSysctl("net/ipv6/conf/"+name+"/disable_ipv6", "1")
+		if err := linkUp(name); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.route(); err != nil {
+		return nil, err
+	}
+	if err := relaxRPFilter(o.LANName, o.WANName); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// openTUN opens n queues of the multi-queue TUN device name (created by the
+// first open; it disappears when the last queue is closed).
+func openTUN(name string, n int) ([]*os.File, error) {
+	var qs []*os.File
+	for range n {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			closeAll(qs)
+			return nil, fmt.Errorf("data plane: /dev/net/tun: %w", err)
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			unix.Close(fd)
+			closeAll(qs)
+			return nil, fmt.Errorf("data plane: TUN %s: %w", name, err)
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_MULTI_QUEUE)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			closeAll(qs)
+			return nil, fmt.Errorf("data plane: TUN %s: TUNSETIFF: %w", name, err)
+		}
+		// Non-blocking, so that reads go through Go's poller and Close
+		// wakes a blocked reader.
+		qs = append(qs, os.NewFile(uintptr(fd), "tun:"+name))
+	}
+	return qs, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// linkUp sets the TUN up with an MTU that never makes the kernel fragment
+// or refuse what it routes into it (the engine fits packets to the WAN
+// MTU itself) and a queue long enough for bursts.
+func linkUp(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("data plane: %s: %w", name, err)
+	}
+	if err := netlink.LinkSetMTU(l, 65535); err != nil {
+		return fmt.Errorf("data plane: %s: MTU: %w", name, err)
+	}
+	if err := netlink.LinkSetTxQLen(l, 1000); err != nil {
+		return fmt.Errorf("data plane: %s: txqueuelen: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return fmt.Errorf("data plane: %s: up: %w", name, err)
+	}
+	return nil
+}
+
+const mainRulePriority = 32766
+
+func (d *Device) route() error {
+	o := d.opt
+	for i, name := range []string{o.LANName, o.WANName} {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Table: o.Table + i, Scope: netlink.SCOPE_LINK,
+			Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}
+		if err := netlink.RouteReplace(r); err != nil {
+			return fmt.Errorf("data plane: default route in table %d: %w", r.Table, err)
+		}
+		d.routes = append(d.routes, r)
+	}
+	toMain := func(pref int, iif string) *netlink.Rule {
+		r := netlink.NewRule()
+		r.Family, r.Priority, r.IifName = unix.AF_INET, pref, iif
+		if hasRule(mainRulePriority) {
+			r.Goto = mainRulePriority
+		} else {
+			r.Table = unix.RT_TABLE_MAIN
+		}
+		return r
+	}
+	base := 8000 + o.Table
+	wan := netlink.NewRule()
+	wan.Family, wan.Priority, wan.IifName, wan.Table = unix.AF_INET, base+3, o.WANInterface, o.Table+1
+	lan := netlink.NewRule()
+	lan.Family, lan.Priority, lan.Table = unix.AF_INET, base+4, o.Table
+	for _, r := range []*netlink.Rule{toMain(base, "lo"), toMain(base+1, o.LANName), toMain(base+2, o.WANName), wan, lan} {
+		_ = netlink.RuleDel(r) // a rule left by a killed daemon
+		if err := netlink.RuleAdd(r); err != nil {
+			return fmt.Errorf("data plane: rule %v: %w", r, err)
+		}
+		d.rules = append(d.rules, r)
+	}
+	return nil
+}
+
+func hasRule(pref int) bool {
+	rules, err := netlink.RuleList(unix.AF_INET)
+	if err != nil {
+		return false
+	}
+	for _, r := range rules {
+		if r.Priority == pref && r.Table == unix.RT_TABLE_MAIN {
+			return true
+		}
+	}
+	return false
+}
+
+// relaxRPFilter turns reverse-path filtering off for the TUN devices and
+// makes sure the namespace-wide setting is not strict: the packets the
+// data plane writes back come in on a TUN with sources that route out of
+// other interfaces. Where /proc/sys is read-only (unprivileged
+// containers), the topology must set net.ipv4.conf.all.rp_filter itself.
+func relaxRPFilter(devs ...string) error {
+	for _, dev := range devs {
+		_ = writeSysctl("net/ipv4/conf/"+dev+"/rp_filter", "0")
+	}
+	if v, err := readSysctl("net/ipv4/conf/all/rp_filter"); err == nil && v == "1" {
+		if err := writeSysctl("net/ipv4/conf/all/rp_filter", "2"); err != nil {
+			return fmt.Errorf("data plane: net.ipv4.conf.all.rp_filter is 1 (strict) and cannot be changed (%v): set it to 0 or 2 for this node (topology sysctls)", err)
+		}
+	}
+	for _, dev := range devs {
+		if v, err := readSysctl("net/ipv4/conf/" + dev + "/rp_filter"); err == nil && v == "1" {
+			return fmt.Errorf("data plane: net.ipv4.conf.%s.rp_filter is 1 (strict) and cannot be changed: set net.ipv4.conf.default.rp_filter to 0 for this node", dev)
+		}
+	}
+	return nil
+}
+
+func readSysctl(path string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc/sys", path))
+	return strings.TrimSpace(string(b)), err
+}
+
+func writeSysctl(path, v string) error {
+	return os.WriteFile(filepath.Join("/proc/sys", path), []byte(v), 0o644)
+}
+
+// Forwarding reports whether the namespace forwards IPv4 (the data plane
+// does nothing without it).
+func Forwarding() bool {
+	v, err := readSysctl("net/ipv4/ip_forward")
+	return err == nil && v == "1"
+}
+
+// LANName and WANName are the TUN devices' names; Queues their queue count.
+func (d *Device) LANName() string { return d.opt.LANName }
+func (d *Device) WANName() string { return d.opt.WANName }
+func (d *Device) Queues() int     { return d.opt.Queues }
+
+// Run processes packets with e until ctx is done or the device is closed:
+// one worker per queue and direction. It also follows the WAN interface's
+// MTU.
+func (d *Device) Run(ctx context.Context, e *Engine) {
+	var wg sync.WaitGroup
+	for _, q := range d.lanQ {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(q, e, false) }()
+	}
+	for _, q := range d.wanQ {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(q, e, true) }()
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if l, err := netlink.LinkByName(d.opt.WANInterface); err == nil && l.Attrs().MTU > 0 {
+				e.SetMTU(l.Attrs().MTU)
+			}
+			select {
+			case <-ctx.Done():
+				d.Close()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+// loop reads packets from one TUN queue, processes them and writes the
+// results back into the same queue.
+func loop(q *os.File, e *Engine, inbound bool) {
+	buf := make([]byte, Headroom+65535+Tailroom)
+	w := e.NewWorker(func(p []byte) error { _, err := q.Write(p); return err })
+	for {
+		n, err := q.Read(buf[Headroom : Headroom+65535])
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			e.count(ReadErrors)
+			time.Sleep(time.Millisecond) // a transient error must not spin
+			continue
+		}
+		if inbound {
+			w.Inbound(buf, Headroom, n)
+		} else {
+			w.Outbound(buf, Headroom, n)
+		}
+	}
+}
+
+// Close removes the rules and routes and closes the TUN devices (which
+// makes them disappear). It is safe to call more than once.
+func (d *Device) Close() error {
+	var errs []error
+	d.closeOnce.Do(func() {
+		for _, r := range d.rules {
+			if err := netlink.RuleDel(r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, r := range d.routes {
+			if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, err)
+			}
+		}
+		closeAll(d.lanQ)
+		closeAll(d.wanQ)
+	})
+	return errors.Join(errs...)
+}
