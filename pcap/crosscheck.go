@@ -34,9 +34,11 @@ const ICMPQuotesISAKMP = "ICMP error quoting an ISAKMP datagram"
 
 // Agreement is the result of a cross-check.
 type Agreement struct {
-	Compared   int            // ISAKMP frames both decoders read
-	Mismatches []string       // one line per disagreement
-	Exceptions map[string]int // known tshark differences applied, by name, with the frames they applied to
+	Compared int // ISAKMP frames both decoders read
+	// ESPCompared counts ESP frames both decoders decrypted and compared.
+	ESPCompared int
+	Mismatches  []string       // one line per disagreement
+	Exceptions  map[string]int // known tshark differences applied, by name, with the frames they applied to
 }
 
 // CrossCheck compares the project's decoding of a capture with tshark's,

@@ -217,6 +217,19 @@ func (d *decoder) decodeESP(p *Packet, b []byte) {
 	}
 }
 
+// IPPacket returns the frame's IP packet (the Ethernet payload), or nil for
+// a frame that carries none. The slice aliases the capture's data.
+func (p *Packet) IPPacket() []byte {
+	if len(p.data) < 14 {
+		return nil
+	}
+	switch uint16(p.data[12])<<8 | uint16(p.data[13]) {
+	case 0x0800, 0x86dd:
+		return p.data[14:]
+	}
+	return nil
+}
+
 // String is the packet's one-line summary, as `getlab pcap` prints it.
 func (p *Packet) String() string {
 	var b strings.Builder

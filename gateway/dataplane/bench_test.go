@@ -10,8 +10,8 @@ func benchPair(b *testing.B, tr string) (*Worker, *Worker, *[]byte) {
 	t := &testing.T{}
 	_, a, c := pair(t, tr)
 	var last []byte
-	wa := a.e.NewWorker(func(p []byte) error { last = p; return nil })
-	wc := c.e.NewWorker(func(p []byte) error { last = p; return nil })
+	wa := a.e.NewWorker(func(p []byte) error { last = p; return nil }, nil)
+	wc := c.e.NewWorker(func(p []byte) error { last = p; return nil }, nil)
 	return wa, wc, &last
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -46,9 +47,11 @@ type DeviceOptions struct {
 type Device struct {
 	opt        DeviceOptions
 	lanQ, wanQ []*os.File
+	raw        int // raw IPv4 socket (IP_HDRINCL) for the GM's own ICMP errors
 	rules      []*netlink.Rule
 	routes     []*netlink.Route
 	closeOnce  sync.Once
+	started    atomic.Bool
 }
 
 // OpenDevice creates the TUN devices and installs the routing. It needs
@@ -67,7 +70,7 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 	if _, err := netlink.LinkByName(o.WANInterface); err != nil {
 		return nil, fmt.Errorf("data plane: WAN interface %s: %w", o.WANInterface, err)
 	}
-	d = &Device{opt: o}
+	d = &Device{opt: o, raw: -1}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -89,6 +92,9 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 	}
 	if err := d.route(); err != nil {
 		return nil, err
+	}
+	if d.raw, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+		return nil, fmt.Errorf("data plane: raw socket: %w", err)
 	}
 	if err := relaxRPFilter(o.LANName, o.WANName); err != nil {
 		return nil, err
@@ -252,14 +258,18 @@ func (d *Device) Queues() int     { return d.opt.Queues }
 // one worker per queue and direction. It also follows the WAN interface's
 // MTU.
 func (d *Device) Run(ctx context.Context, e *Engine) {
+	if d.started.Swap(true) {
+		panic("dataplane: Device.Run called twice")
+	}
 	var wg sync.WaitGroup
+	defer func() { wg.Wait(); unix.Close(d.raw) }()
 	for _, q := range d.lanQ {
 		wg.Add(1)
-		go func() { defer wg.Done(); loop(q, e, false) }()
+		go func() { defer wg.Done(); loop(q, d.raw, e, false) }()
 	}
 	for _, q := range d.wanQ {
 		wg.Add(1)
-		go func() { defer wg.Done(); loop(q, e, true) }()
+		go func() { defer wg.Done(); loop(q, d.raw, e, true) }()
 	}
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -276,14 +286,17 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 			}
 		}
 	}()
-	wg.Wait()
 }
 
 // loop reads packets from one TUN queue, processes them and writes the
-// results back into the same queue.
-func loop(q *os.File, e *Engine, inbound bool) {
+// results back into the same queue; the GM's own packets go out through
+// raw, a raw IPv4 socket.
+func loop(q *os.File, raw int, e *Engine, inbound bool) {
 	buf := make([]byte, Headroom+65535+Tailroom)
-	w := e.NewWorker(func(p []byte) error { _, err := q.Write(p); return err })
+	local := func(p []byte) error {
+		return unix.Sendto(raw, p, 0, &unix.SockaddrInet4{Addr: [4]byte(p[16:20])})
+	}
+	w := e.NewWorker(func(p []byte) error { _, err := q.Write(p); return err }, local)
 	for {
 		n, err := q.Read(buf[Headroom : Headroom+65535])
 		if err != nil {
@@ -319,6 +332,9 @@ func (d *Device) Close() error {
 		}
 		closeAll(d.lanQ)
 		closeAll(d.wanQ)
+		if !d.started.Load() && d.raw >= 0 {
+			unix.Close(d.raw) // else Run closes it once its workers are done
+		}
 	})
 	return errors.Join(errs...)
 }

@@ -31,8 +31,8 @@ type Options struct {
 	// Groups are the GM's groups in configuration order, with their local
 	// deny ACLs.
 	Groups []config.Group
-	// Local is the GM's address: the source of the ICMP errors the data
-	// plane sends and the outer source of SAs that do not preserve it.
+	// Local is the GM's address: the outer source of SAs that do not
+	// preserve the inner source.
 	Local netip.Addr
 	// MTU is the WAN MTU when the engine starts (SetMTU changes it).
 	MTU int
@@ -296,17 +296,19 @@ func (e *Engine) icmpAllowed() bool {
 // safe for concurrent use: make one per goroutine.
 type Worker struct {
 	e *Engine
-	// emit sends a result packet on (writes it back into the TUN).
-	emit func([]byte) error
-	frag []byte // fragment and ICMP scratch, with headroom
-	iv   [16]byte
-	ipid uint16
+	// emit sends a result packet on (writes it back into the TUN); local
+	// sends a packet of the GM's own (an ICMP error) through the kernel's
+	// output path.
+	emit, local func([]byte) error
+	frag        []byte // fragment and ICMP scratch, with headroom
+	iv          [16]byte
+	ipid        uint16
 }
 
-// NewWorker returns a worker whose results go to emit. emit must not keep
-// the slice after it returns.
-func (e *Engine) NewWorker(emit func([]byte) error) *Worker {
-	return &Worker{e: e, emit: emit, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32())}
+// NewWorker returns a worker whose results go to emit and whose own
+// packets go to local. Neither may keep the slice after it returns.
+func (e *Engine) NewWorker(emit, local func([]byte) error) *Worker {
+	return &Worker{e: e, emit: emit, local: local, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32())}
 }
 
 // Headroom and Tailroom are the octets a packet buffer needs before and

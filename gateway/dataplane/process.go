@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 
 	"github.com/getlab/getlab/gateway/esp"
@@ -170,24 +171,29 @@ func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
 
 // fragNeeded sends the inner packet's source an ICMP destination
 // unreachable, fragmentation needed (RFC 792, RFC 1191 next-hop MTU),
-// unless the packet is itself an ICMP error or the rate limit says no.
+// unless the packet is itself an ICMP error or the rate limit says no. The
+// ICMP is the GM's own packet: it goes out through the worker's local
+// sender with source 0.0.0.0, which the kernel replaces with the address of
+// the interface towards the sender, as for its own ICMP errors.
 func (w *Worker) fragNeeded(inner []byte, mtu int) {
 	e := w.e
-	if isICMPError(inner) || !e.opt.Local.Is4() || e.opt.Local.IsUnspecified() || !e.icmpAllowed() {
+	if isICMPError(inner) || !e.icmpAllowed() {
 		return
 	}
 	ihl := int(inner[0]&0x0f) * 4
 	quote := inner[:min(len(inner), ihl+8)]
 	total := ipv4.HeaderLen + 8 + len(quote)
 	pkt := w.frag[Headroom : Headroom+total]
-	ipv4.WriteHeader(pkt, &ipv4.Header{TOS: 0xc0, TotalLen: total, ID: w.nextID(), TTL: 64, Protocol: ipv4.ProtoICMP, Src: e.opt.Local, Dst: ipv4.Src(inner)})
+	ipv4.WriteHeader(pkt, &ipv4.Header{TOS: 0xc0, TotalLen: total, ID: w.nextID(), TTL: 64, Protocol: ipv4.ProtoICMP, Src: netip.IPv4Unspecified(), Dst: ipv4.Src(inner)})
 	icmp := pkt[ipv4.HeaderLen:]
 	icmp[0], icmp[1] = 3, 4 // destination unreachable, fragmentation needed and DF set
 	icmp[2], icmp[3], icmp[4], icmp[5] = 0, 0, 0, 0
 	binary.BigEndian.PutUint16(icmp[6:], uint16(max(mtu, 68)))
 	copy(icmp[8:], quote)
 	binary.BigEndian.PutUint16(icmp[2:], ipv4.Checksum(icmp))
-	w.send(pkt)
+	if err := w.local(pkt); err != nil {
+		e.count(WriteErrors)
+	}
 }
 
 func isICMPError(pkt []byte) bool {

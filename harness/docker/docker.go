@@ -104,6 +104,9 @@ func (r *Runtime) Run(ctx context.Context, lab string, node *topo.Node, dir stri
 			hc.Privileged = false
 			hc.CapAdd = append(hc.CapAdd, node.CapAdd...)
 			hc.Binds = append(hc.Binds, binds...)
+			for _, d := range node.Devices {
+				hc.Devices = append(hc.Devices, container.DeviceMapping{PathOnHost: d, PathInContainer: d, CgroupPermissions: "rwm"})
+			}
 		},
 	}
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})

@@ -262,7 +262,7 @@ topology:
 // field other than the supported ones is reported as "not supported", not
 // as a typo, on a node, in the defaults and in a kind entry.
 func TestUnsupportedFieldListIsComplete(t *testing.T) {
-	supported := []string{"kind", "image", "cmd", "exec", "env", "binds", "labels", "startup-config", "privileged", "cap-add", "sysctls"}
+	supported := []string{"kind", "image", "cmd", "exec", "env", "binds", "labels", "startup-config", "privileged", "cap-add", "sysctls", "devices"}
 	for _, f := range nodeFields {
 		if contains(supported, f) {
 			continue

@@ -144,7 +144,7 @@ const (
 // containerFields are the settings that only mean something for a node that
 // runs processes (kind linux); a bridge takes none of them.
 var containerFields = []string{
-	"image", "cmd", "exec", "env", "binds", "startup-config", "privileged", "cap-add", "sysctls",
+	"image", "cmd", "exec", "env", "binds", "startup-config", "privileged", "cap-add", "sysctls", "devices",
 }
 
 // level is what one level (defaults, a kind, a node) sets.
@@ -157,7 +157,7 @@ type level struct {
 	exec                            []string
 	env, labels, sysctls            map[string]string
 	binds                           []Bind
-	capAdd                          []string
+	capAdd, devices                 []string
 }
 
 func (p *parser) level(n *yaml.Node, where string, sec int) *level {
@@ -200,6 +200,16 @@ func (p *parser) level(n *yaml.Node, where string, sec int) *level {
 			l.binds = p.binds(e.val, where)
 		case "cap-add":
 			l.capAdd = p.caps(e.val, where)
+		case "devices":
+			if ds, ok := p.strList(e.val, where, e.key, false); ok {
+				for _, d := range ds {
+					if !strings.HasPrefix(d, "/dev/") {
+						p.errorf(e.val, where, "device %q is not a /dev path", d)
+						continue
+					}
+					l.devices = append(l.devices, d)
+				}
+			}
 		default:
 			delete(l.set, e.key)
 			p.unknownField(e.keyN, where, e.key, nodeFields, "node")
@@ -424,6 +434,11 @@ func (p *parser) resolve(name string, keyN *yaml.Node, nl, defaults *level, kind
 		for _, c := range l.capAdd {
 			if !contains(n.CapAdd, c) {
 				n.CapAdd = append(n.CapAdd, c)
+			}
+		}
+		for _, d := range l.devices {
+			if !contains(n.Devices, d) {
+				n.Devices = append(n.Devices, d)
 			}
 		}
 		for _, b := range l.binds {

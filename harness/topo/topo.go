@@ -133,7 +133,10 @@ type Node struct {
 	Privileged    bool
 	CapAdd        []string // capability names upper-case without the CAP_ prefix, e.g. NET_ADMIN
 	Sysctls       map[string]string
-	Interfaces    []string // this node's interface names in the order the links list them
+	// Devices are host devices given to the node's container ("/dev/net/tun"
+	// for a GM's data plane). The netns runtime shares the host's /dev.
+	Devices    []string
+	Interfaces []string // this node's interface names in the order the links list them
 }
 
 // Bind mounts a host path into a node.

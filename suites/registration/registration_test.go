@@ -37,17 +37,17 @@ func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * s
 const tolerance = 150 * time.Millisecond
 
 var _ = Describe("registration to one key server", Ordered, Label("registration"), func() {
-	var s *scenario
+	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		s = startScenario(ctx, "basic", "basic.clab.yml", nil)
-		suitekit.WaitRegistered(ctx, s.lab, "gm1", 20*time.Second)
-		suitekit.WaitRegistered(ctx, s.lab, "gm2", 20*time.Second)
-		s.finish()
+		suitekit.WaitRegistered(ctx, s.Lab, "gm1", 20*time.Second)
+		suitekit.WaitRegistered(ctx, s.Lab, "gm2", 20*time.Second)
+		s.Finish()
 	})
 
 	It("authenticates each GM with main mode, then registers it with GROUPKEY-PULL, all on UDP 848", func() {
 		for _, gm := range []netip.Addr{gm1, gm2} {
-			mm := s.messages(isakmp.ExchangeMainMode, gm, ks1)
+			mm := s.Messages(isakmp.ExchangeMainMode, gm, ks1)
 			Expect(mm).To(HaveLen(6), "main mode of %s", gm)
 			for i, p := range mm {
 				Expect(p.ISAKMP.Message).To(Equal(i+1), "main mode message %d of %s", i+1, gm)
@@ -65,7 +65,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 			Expect(mm[4].ISAKMP.Layout).To(HavePrefix("ID,HASH"))
 			Expect(mm[5].ISAKMP.Layout).To(HavePrefix("ID,HASH"))
 
-			pull := s.messages(isakmp.ExchangeGroupkeyPull, gm, ks1)
+			pull := s.Messages(isakmp.ExchangeGroupkeyPull, gm, ks1)
 			Expect(pull).To(HaveLen(4), "GROUPKEY-PULL of %s", gm)
 			Expect(pull[0].Time).To(BeTemporally(">", mm[5].Time), "PULL after main mode")
 			layouts := []string{"HASH,NONCE,ID", "HASH,NONCE,SA(SAK,SAT,SAT,SAT,SAT,SAT)", "HASH", "HASH,SEQ,KD"}
@@ -85,13 +85,13 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 	})
 
 	It("downloads one KEK, the deny entries, and one TEK per permit entry, as the KS is configured", func(ctx SpecContext) {
-		ks := suitekit.GDOI(ctx, s.lab, "ks1")
+		ks := suitekit.GDOI(ctx, s.Lab, "ks1")
 		Expect(ks.Groups).To(HaveLen(1))
 		group := ks.Groups[0]
 		Expect(group.Name).To(Equal("GETVPN"))
 		Expect(group.TEKs).To(HaveLen(2), "two permit entries in configs/ks1.yaml")
 
-		pull := s.messages(isakmp.ExchangeGroupkeyPull, gm1, ks1)
+		pull := s.Messages(isakmp.ExchangeGroupkeyPull, gm1, ks1)
 		sa := payload[*gdoiwire.SA](pull[1])
 		Expect(sa.DOI).To(Equal(isakmp.DOIGDOI))
 		sak := sa.SAK()
@@ -126,7 +126,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 			Expect(d.SPI).To(BeZero())
 		}
 		Expect(group.ACL).To(HaveLen(5))
-		gmView := suitekit.GDOI(ctx, s.lab, "gm1").Groups[0]
+		gmView := suitekit.GDOI(ctx, s.Lab, "gm1").Groups[0]
 		Expect(gmView.ACL).To(HaveExactElements(
 			"deny udp 0.0.0.0/0 0.0.0.0/0 eq 848", "deny udp 0.0.0.0/0 eq 500 0.0.0.0/0 eq 500", "deny ospf 0.0.0.0/0 0.0.0.0/0",
 			"permit ip 198.51.100.0/24 203.0.113.0/24", "permit ip 203.0.113.0/24 198.51.100.0/24"),
@@ -161,17 +161,17 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 	})
 
 	It("gives both GMs the same TEK SPIs and keys", func(ctx SpecContext) {
-		one := suitekit.GDOI(ctx, s.lab, "gm1").Groups[0]
-		two := suitekit.GDOI(ctx, s.lab, "gm2").Groups[0]
-		ks := suitekit.GDOI(ctx, s.lab, "ks1").Groups[0]
+		one := suitekit.GDOI(ctx, s.Lab, "gm1").Groups[0]
+		two := suitekit.GDOI(ctx, s.Lab, "gm2").Groups[0]
+		ks := suitekit.GDOI(ctx, s.Lab, "ks1").Groups[0]
 		Expect(spis(one.TEKs)).To(Equal(spis(ks.TEKs)))
 		Expect(spis(two.TEKs)).To(Equal(spis(ks.TEKs)))
 		Expect(one.KEK.SPI).To(Equal(ks.KEK.SPI))
 		Expect(two.KEK.SPI).To(Equal(ks.KEK.SPI))
 
 		// The keys each GM received, from its own decrypted message 4.
-		kd1 := payload[*gdoiwire.KD](s.messages(isakmp.ExchangeGroupkeyPull, gm1, ks1)[3])
-		kd2 := payload[*gdoiwire.KD](s.messages(isakmp.ExchangeGroupkeyPull, gm2, ks1)[3])
+		kd1 := payload[*gdoiwire.KD](s.Messages(isakmp.ExchangeGroupkeyPull, gm1, ks1)[3])
+		kd2 := payload[*gdoiwire.KD](s.Messages(isakmp.ExchangeGroupkeyPull, gm2, ks1)[3])
 		n := 0
 		for _, kp := range kd1.Packets {
 			if kp.Type != gdoiwire.KDTEK {
@@ -184,7 +184,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 		}
 		Expect(n).To(Equal(2))
 		logged := map[uint32]bool{}
-		for _, k := range s.keys.ESP {
+		for _, k := range s.Keys.ESP {
 			logged[k.SPI] = true
 		}
 		Expect(logged).To(HaveLen(2), "the key logs have the two TEKs")
@@ -192,20 +192,20 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 
 	It("logs the seeds' events in order and lists both GMs on the KS", func(ctx SpecContext) {
 		for _, node := range []string{"gm1", "gm2"} {
-			names := suitekit.EventNames(suitekit.Events(ctx, s.lab, node))
+			names := suitekit.EventNames(suitekit.Events(ctx, s.Lab, node))
 			Expect(names).To(ContainElements("GM_REGSTER", "GM_REKEY_TRANS_2_UNI", "SA_KEK_UPDATED",
 				"SA_TEK_UPDATED", "GM_REGS_COMPL", "GM_INSTALL_POLICIES_SUCCESS"))
 			Expect(inOrder(names, "GM_REGSTER", "GM_REKEY_TRANS_2_UNI", "SA_KEK_UPDATED", "SA_TEK_UPDATED",
 				"GM_REGS_COMPL", "GM_INSTALL_POLICIES_SUCCESS")).To(BeTrue(), "%s: %v", node, names)
-			st := suitekit.GDOI(ctx, s.lab, node)
+			st := suitekit.GDOI(ctx, s.Lab, node)
 			Expect(st.Groups[0].GM.KeyServer).To(Equal(ks1.String()))
 			Expect(*st.Groups[0].GM.ReregisterIn).To(BeNumerically("<", 3600-180), "re-registration before TEK expiry")
 			Expect(*st.Groups[0].GM.ReregisterIn).To(BeNumerically(">", 3600-252-30))
 		}
-		names := suitekit.EventNames(suitekit.Events(ctx, s.lab, "ks1"))
+		names := suitekit.EventNames(suitekit.Events(ctx, s.Lab, "ks1"))
 		Expect(count(names, "KS_FIRST_GM")).To(Equal(1))
 		Expect(count(names, "KS_REGS_COMPL")).To(Equal(2))
-		members, err := suitekit.Control(s.lab, "ks1").Members(ctx)
+		members, err := suitekit.Control(s.Lab, "ks1").Members(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		var addrs []string
 		for _, m := range members {
@@ -217,12 +217,12 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 	})
 
 	It("is read the same way by tshark, which decrypts nothing wrongly with the exported keys", func() {
-		s.agreesWithTshark()
+		s.AgreesWithTshark()
 	})
 })
 
 var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("registration"), func() {
-	var s *scenario
+	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		s = startScenario(ctx, "wrong-psk", "basic-2ks.clab.yml", nil, suitekit.Scale(scale),
 			suitekit.EditConfig("gm1-2ks.yaml", func(cfg map[string]any) {
@@ -231,27 +231,27 @@ var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("reg
 					map[string]any{"peer": "192.0.2.2", "key": "gm1-secret"},
 				}
 			}))
-		st := suitekit.WaitRegistered(ctx, s.lab, "gm1", 30*time.Second)
+		st := suitekit.WaitRegistered(ctx, s.Lab, "gm1", 30*time.Second)
 		Expect(st.Groups[0].GM.KeyServer).To(Equal(ks2.String()))
-		suitekit.WaitRegistered(ctx, s.lab, "gm2", 5*time.Second)
-		s.finish()
+		suitekit.WaitRegistered(ctx, s.Lab, "gm2", 5*time.Second)
+		s.Finish()
 	})
 
 	It("fails phase-1 authentication with a notification on the wire, and the KS logs it", func(ctx SpecContext) {
-		ns := s.notifications(ks1, gm1)
+		ns := s.Notifications(ks1, gm1)
 		Expect(ns).NotTo(BeEmpty(), "ks1 tells gm1 why")
 		for _, n := range ns {
 			Expect(n.MessageType).To(BeElementOf(isakmp.NotifyAuthenticationFailed, isakmp.NotifyPayloadMalformed,
 				isakmp.NotifyInvalidHashInformation))
 		}
-		evs := suitekit.Events(ctx, s.lab, "ks1")
+		evs := suitekit.Events(ctx, s.Lab, "ks1")
 		Expect(withField(evs, "IKE_AUTH_FAILED", "peer", gm1.String())).NotTo(BeEmpty())
 		Expect(withField(evs, "KS_REGS_COMPL", "gm", gm1.String())).To(BeEmpty())
 		Expect(withField(evs, "KS_REGS_COMPL", "gm", gm2.String())).NotTo(BeEmpty(), "ks1 keeps serving gm2")
 	})
 
 	It("tries ks1 once and three more times 10 s apart, then ks2 40 s after the first try", func(ctx SpecContext) {
-		starts := mm1s(s.onLink("gm1:eth1", isakmp.ExchangeMainMode, gm1, ks1), gm1)
+		starts := mm1s(s.OnLink("gm1:eth1", isakmp.ExchangeMainMode, gm1, ks1), gm1)
 		Expect(starts).To(HaveLen(4), "one try and three retries")
 		cookies := map[string]bool{}
 		for _, p := range starts {
@@ -261,18 +261,18 @@ var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("reg
 		for _, g := range gaps(starts) {
 			Expect(g).To(BeNumerically("~", scaled(10*time.Second), tolerance))
 		}
-		toKS2 := mm1s(s.onLink("gm1:eth1", isakmp.ExchangeMainMode, gm1, ks2), gm1)
+		toKS2 := mm1s(s.OnLink("gm1:eth1", isakmp.ExchangeMainMode, gm1, ks2), gm1)
 		Expect(toKS2).NotTo(BeEmpty())
 		Expect(toKS2[0].Time.Sub(starts[0].Time)).To(BeNumerically("~", scaled(40*time.Second), tolerance))
-		Expect(suitekit.EventNames(suitekit.Events(ctx, s.lab, "gm1"))).To(ContainElement("GM_CONN_NEXT_SER"))
-		Expect(s.messages(isakmp.ExchangeGroupkeyPull, gm1, ks2)).To(HaveLen(4))
+		Expect(suitekit.EventNames(suitekit.Events(ctx, s.Lab, "gm1"))).To(ContainElement("GM_CONN_NEXT_SER"))
+		Expect(s.Messages(isakmp.ExchangeGroupkeyPull, gm1, ks2)).To(HaveLen(4))
 	})
 
-	It("is read the same way by tshark", func() { s.agreesWithTshark() })
+	It("is read the same way by tshark", func() { s.AgreesWithTshark() })
 })
 
 var _ = Describe("registration when the first key server is down", Ordered, Label("registration"), func() {
-	var s *scenario
+	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		s = startScenario(ctx, "first-ks-down", "basic-2ks.clab.yml", func(lab *netns.Lab) {
 			// ks1 is unreachable on GDOI: everything to its UDP 848 is dropped.
@@ -282,16 +282,16 @@ var _ = Describe("registration when the first key server is down", Ordered, Labe
 			DeferCleanup(imp.Remove)
 		}, suitekit.Scale(scale))
 		for _, gm := range []string{"gm1", "gm2"} {
-			st := suitekit.WaitRegistered(ctx, s.lab, gm, 30*time.Second)
+			st := suitekit.WaitRegistered(ctx, s.Lab, gm, 30*time.Second)
 			Expect(st.Groups[0].GM.KeyServer).To(Equal(ks2.String()), gm)
 		}
-		s.finish()
+		s.Finish()
 	})
 
 	It("retransmits main mode message 1 to ks1 three times 10 s apart, then registers with ks2", func(ctx SpecContext) {
 		for _, gm := range []netip.Addr{gm1, gm2} {
 			link := map[netip.Addr]string{gm1: "gm1:eth1", gm2: "gm2:eth1"}[gm]
-			sent := mm1s(s.onLink(link, isakmp.ExchangeMainMode, gm, ks1), gm)
+			sent := mm1s(s.OnLink(link, isakmp.ExchangeMainMode, gm, ks1), gm)
 			Expect(sent).To(HaveLen(4), "%s: one message 1 and three retransmissions", gm)
 			for _, p := range sent {
 				Expect(p.ISAKMP.ICookie).To(Equal(sent[0].ISAKMP.ICookie), "a retransmission is the same message")
@@ -299,70 +299,70 @@ var _ = Describe("registration when the first key server is down", Ordered, Labe
 			for _, g := range gaps(sent) {
 				Expect(g).To(BeNumerically("~", scaled(10*time.Second), tolerance))
 			}
-			toKS2 := mm1s(s.onLink(link, isakmp.ExchangeMainMode, gm, ks2), gm)
+			toKS2 := mm1s(s.OnLink(link, isakmp.ExchangeMainMode, gm, ks2), gm)
 			Expect(toKS2).NotTo(BeEmpty())
 			Expect(toKS2[0].Time.Sub(sent[0].Time)).To(BeNumerically("~", scaled(40*time.Second), tolerance))
-			Expect(s.messages(isakmp.ExchangeMainMode, gm, ks1)).To(HaveLen(1), "ks1 never answered")
-			Expect(s.messages(isakmp.ExchangeGroupkeyPull, gm, ks2)).To(HaveLen(4))
+			Expect(s.Messages(isakmp.ExchangeMainMode, gm, ks1)).To(HaveLen(1), "ks1 never answered")
+			Expect(s.Messages(isakmp.ExchangeGroupkeyPull, gm, ks2)).To(HaveLen(4))
 		}
-		Expect(suitekit.EventNames(suitekit.Events(ctx, s.lab, "gm1"))).To(ContainElement("GM_CONN_NEXT_SER"))
-		members, err := suitekit.Control(s.lab, "ks2").Members(ctx)
+		Expect(suitekit.EventNames(suitekit.Events(ctx, s.Lab, "gm1"))).To(ContainElement("GM_CONN_NEXT_SER"))
+		members, err := suitekit.Control(s.Lab, "ks2").Members(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(members).To(HaveLen(2))
 	})
 
-	It("is read the same way by tshark", func() { s.agreesWithTshark() })
+	It("is read the same way by tshark", func() { s.AgreesWithTshark() })
 })
 
 // rejection runs one refused registration of gm1 on basic.clab.yml while
 // gm2 registers normally.
 func rejection(name string, edit suitekit.Edit, notify isakmp.NotifyType, protected bool, ksEvent string) bool {
 	return Describe("registration refused: "+name, Ordered, Label("registration"), func() {
-		var s *scenario
+		var s *suitekit.Scenario
 		BeforeAll(func(ctx SpecContext) {
 			s = startScenario(ctx, name, "basic.clab.yml", nil, suitekit.Scale(scale), edit)
-			suitekit.WaitRegistered(ctx, s.lab, "gm2", 20*time.Second)
+			suitekit.WaitRegistered(ctx, s.Lab, "gm2", 20*time.Second)
 			Eventually(func(g Gomega) {
-				evs, err := suitekit.Control(s.lab, "gm1").Events(ctx, 0, 0)
+				evs, err := suitekit.Control(s.Lab, "gm1").Events(ctx, 0, 0)
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(withField(evs, "REG_FAILED", "ks", ks1.String())).To(HaveLen(2))
 			}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
-			s.finish()
+			s.Finish()
 		})
 
 		It("is refused with "+notify.String()+" on the wire and a clear event on both sides", func(ctx SpecContext) {
-			ns := s.notifications(ks1, gm1)
+			ns := s.Notifications(ks1, gm1)
 			Expect(ns).NotTo(BeEmpty())
 			for _, n := range ns {
 				Expect(n.MessageType).To(Equal(notify))
 			}
-			infos := s.messages(isakmp.ExchangeInformational, ks1, gm1)
+			infos := s.Messages(isakmp.ExchangeInformational, ks1, gm1)
 			for _, p := range infos {
 				Expect(p.ISAKMP.Encrypted).To(Equal(protected), "protected by the phase-1 SA: %v", protected)
 				if protected {
 					Expect(p.ISAKMP.Layout).To(Equal("HASH,N"))
 				}
 			}
-			Expect(withField(suitekit.Events(ctx, s.lab, "ks1"), ksEvent, "", "")).NotTo(BeEmpty())
-			st := suitekit.GDOI(ctx, s.lab, "gm1").Groups[0].GM
+			Expect(withField(suitekit.Events(ctx, s.Lab, "ks1"), ksEvent, "", "")).NotTo(BeEmpty())
+			st := suitekit.GDOI(ctx, s.Lab, "gm1").Groups[0].GM
 			Expect(st.State).NotTo(Equal("registered"))
 			Expect(st.LastError).To(ContainSubstring(notify.String()))
-			Expect(suitekit.EventNames(suitekit.Events(ctx, s.lab, "gm1"))).NotTo(ContainElement("GM_REGS_COMPL"))
-			for _, p := range s.messages(isakmp.ExchangeGroupkeyPull, gm1, ks1) {
+			Expect(suitekit.EventNames(suitekit.Events(ctx, s.Lab, "gm1"))).NotTo(ContainElement("GM_REGS_COMPL"))
+			for _, p := range s.Messages(isakmp.ExchangeGroupkeyPull, gm1, ks1) {
 				Expect(p.Src).To(Equal(gm1), "no SA and no keys for gm1: only its own message 1s")
 				Expect(p.ISAKMP.Message).To(Equal(1))
 			}
 		})
 
 		It("keeps serving the other GMs", func(ctx SpecContext) {
-			members, err := suitekit.Control(s.lab, "ks1").Members(ctx)
+			members, err := suitekit.Control(s.Lab, "ks1").Members(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(members).To(HaveLen(1))
 			Expect(members[0].Address).To(Equal(gm2.String()))
-			Expect(s.messages(isakmp.ExchangeGroupkeyPull, gm2, ks1)).To(HaveLen(4))
+			Expect(s.Messages(isakmp.ExchangeGroupkeyPull, gm2, ks1)).To(HaveLen(4))
 		})
 
-		It("is read the same way by tshark", func() { s.agreesWithTshark() })
+		It("is read the same way by tshark", func() { s.AgreesWithTshark() })
 	})
 }
 

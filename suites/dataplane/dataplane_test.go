@@ -1,0 +1,310 @@
+// The data plane suite: two getvpnd group members registered to one key
+// server carry traffic between their sites as ESP with the original
+// addresses (header preservation), pass what the KS's and their own deny
+// entries exempt, drop clear traffic that should have been encrypted, copy
+// DSCP, and answer too-big DF packets with ICMP. Every verdict comes from
+// the decoded capture of every link (ESP decrypted with the daemons' key
+// logs), the probe streams' accounting and the daemons' counters.
+package dataplane
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/wire/ipv4"
+	"github.com/getlab/getlab/harness/traffic"
+	"github.com/getlab/getlab/pcap"
+	"github.com/getlab/getlab/suites/suitekit"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Addresses of basic.clab.yml.
+var (
+	gm1   = netip.MustParseAddr("192.0.2.11")
+	gm2   = netip.MustParseAddr("192.0.2.12")
+	hostA = netip.MustParseAddr("198.51.100.10")
+	hostB = netip.MustParseAddr("203.0.113.10")
+)
+
+// Ports of the traffic classes.
+const (
+	portPermit    = 7000 // A -> B, matches the KS permit: ESP
+	portReturn    = 7001 // B -> A, the mirror permit: ESP on the other TEK
+	portSpoofed   = 7002 // clear A -> B injected on the WAN: dropped at gm2
+	portTooBig    = 7003 // 1500-octet DF packets: ICMP back to host-a
+	portKSDeny    = 7100 // a KS deny entry the scenario adds: clear
+	portLocalDeny = 9999 // both GMs' local deny: clear
+	dscpEF        = 46
+)
+
+// localDeny gives a GM the local deny entries for UDP 9999, both ways (a
+// local deny matches inbound clear traffic with source and destination
+// swapped, seed-features GM-42, so the receiving GM needs the mirror).
+func localDeny(name string) suitekit.Edit {
+	return suitekit.EditConfig(name, func(cfg map[string]any) {
+		g := cfg["groups"].([]any)[0].(map[string]any)
+		g["local_acl"] = []any{
+			map[string]any{"action": "deny", "protocol": "udp", "destination_port": portLocalDeny},
+			map[string]any{"action": "deny", "protocol": "udp", "source_port": portLocalDeny},
+		}
+	})
+}
+
+// ksDeny adds "deny udp any any eq 7100" to the KS's group ACL, before the
+// permits. (The KS's own deny entries are for UDP 848 and 500, which the
+// decoders read as ISAKMP, and OSPF.)
+var ksDenyEntry = suitekit.EditConfig("ks1.yaml", func(cfg map[string]any) {
+	g := cfg["groups"].([]any)[0].(map[string]any)
+	acl := g["acl"].([]any)
+	deny := map[string]any{"action": "deny", "protocol": "udp", "destination_port": portKSDeny}
+	g["acl"] = append([]any{deny}, acl...)
+})
+
+var _ = Describe("data plane between two group members", Ordered, Label("dataplane"), func() {
+	var (
+		s                           *suitekit.Scenario
+		permit, back, ksDeny, local traffic.Report
+		gm1Before, gm2Before        control.GDOI
+		gm1After, gm2After          control.GDOI
+		spoofMarker                 = []byte("getlab-spoofed-clear")
+	)
+	stream := func(ctx SpecContext, from, to string, src, dst netip.Addr, port uint16, count int, dscp uint8) traffic.Report {
+		st, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, from), Addr: src},
+			To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, to), Addr: dst},
+			Port: port, Rate: 1000, Count: count, Size: 200, DSCP: dscp,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := st.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		s = suitekit.StartScenario(ctx, "dataplane", "basic.clab.yml", nil, ksDenyEntry, localDeny("gm1.yaml"), localDeny("gm2.yaml"))
+		gm1Before = suitekit.WaitRegistered(ctx, s.Lab, "gm1", 20*time.Second)
+		gm2Before = suitekit.WaitRegistered(ctx, s.Lab, "gm2", 20*time.Second)
+		Expect(gm1Before.DataPlane).NotTo(BeNil())
+		Expect(gm1Before.DataPlane.Error).To(BeEmpty(), "gm1's data plane runs")
+		Expect(gm2Before.DataPlane.Error).To(BeEmpty(), "gm2's data plane runs")
+
+		permit = stream(ctx, "host-a", "host-b", hostA, hostB, portPermit, 300, dscpEF)
+		back = stream(ctx, "host-b", "host-a", hostB, hostA, portReturn, 100, 0)
+		ksDeny = stream(ctx, "host-a", "host-b", hostA, hostB, portKSDeny, 100, 0)
+		local = stream(ctx, "host-a", "host-b", hostA, hostB, portLocalDeny, 100, 0)
+		Expect(spoof(suitekit.NetNS(s.Lab, "ks1"), gm2, hostA, hostB, portSpoofed, 50, spoofMarker)).To(Succeed())
+		Expect(sendDF(suitekit.NetNS(s.Lab, "host-a"), hostA, hostB, portTooBig, 1472, 3)).To(Succeed())
+		time.Sleep(200 * time.Millisecond) // the last packets and ICMP errors land
+		gm1After = suitekit.GDOI(ctx, s.Lab, "gm1")
+		gm2After = suitekit.GDOI(ctx, s.Lab, "gm2")
+		s.Finish()
+	})
+
+	// framesOn returns the IPv4 frames captured on link whose (outer or,
+	// for ESP, decrypted inner) UDP destination port is port.
+	framesOn := func(link string, port uint16) (clear, esp []pcap.Packet) {
+		for _, p := range s.Pkts {
+			if p.Link != link {
+				continue
+			}
+			switch {
+			case p.Proto == "UDP" && p.DstPort == port:
+				clear = append(clear, p)
+			case p.ESP != nil && p.ESP.Decrypted && innerDstPort(p.ESP.Payload) == port:
+				esp = append(esp, p)
+			}
+		}
+		return clear, esp
+	}
+
+	It("carries probe streams between the sites complete, both ways", func() {
+		for _, r := range []traffic.Report{permit, back} {
+			Expect(r.Sent).To(BeNumerically(">", 0))
+			Expect(r.Received).To(Equal(r.Sent), "stream %s", r)
+			Expect(r.Duplicated).To(BeZero())
+		}
+	})
+
+	It("sends every protected probe across the WAN as ESP with the hosts' addresses and the registered TEK", func() {
+		tekAB := tekFor(gm1After, "198.51.100.0/24")
+		clear, esp := framesOn("gm1:eth1", portPermit)
+		Expect(clear).To(BeEmpty(), "no clear probe on the WAN")
+		Expect(esp).To(HaveLen(int(permit.Sent)), "one ESP packet per probe on gm1's WAN link")
+		for _, p := range esp {
+			Expect(p.Src).To(Equal(hostA), "outer source = inner source (frame %d)", p.Index)
+			Expect(p.Dst).To(Equal(hostB), "outer destination = inner destination")
+			Expect(p.ESP.InnerSrc).To(Equal(hostA))
+			Expect(p.ESP.InnerDst).To(Equal(hostB))
+			Expect(fmt.Sprintf("0x%08x", p.ESP.SPI)).To(Equal(tekAB), "SPI of the A->B TEK")
+			Expect(p.ESP.NextHeader).To(BeEquivalentTo(4), "tunnel mode: a whole IPv4 packet inside")
+		}
+		// None anywhere else on the WAN in clear either.
+		for _, link := range []string{"ks1:eth1", "gm2:eth1"} {
+			c, _ := framesOn(link, portPermit)
+			Expect(c).To(BeEmpty(), "clear probes on %s", link)
+		}
+	})
+
+	It("decrypts, with the key log, to exactly the probe host-a sent", func() {
+		sent := map[uint64][]byte{} // probe seq -> UDP payload as host-a sent it
+		lan, _ := framesOn("gm1:eth2", portPermit)
+		Expect(lan).To(HaveLen(int(permit.Sent)))
+		var lanTTL uint8
+		for _, p := range lan {
+			payload := udpPayload(p.IPPacket())
+			h, _, err := traffic.ParseHeader(payload)
+			Expect(err).NotTo(HaveOccurred())
+			sent[h.Seq] = payload
+			lanTTL = p.TTL
+		}
+		_, esp := framesOn("gm1:eth1", portPermit)
+		seen := map[uint64]bool{}
+		for _, p := range esp {
+			payload := udpPayload(p.ESP.Payload)
+			h, _, err := traffic.ParseHeader(payload)
+			Expect(err).NotTo(HaveOccurred(), "frame %d decrypts to a probe", p.Index)
+			Expect(payload).To(Equal(sent[h.Seq]), "frame %d: probe %d byte for byte", p.Index, h.Seq)
+			Expect(seen[h.Seq]).To(BeFalse(), "probe %d encrypted once", h.Seq)
+			seen[h.Seq] = true
+			inner := p.ESP.Payload
+			Expect(ipv4.TTL(inner)).To(Equal(lanTTL-1), "gm1 is one routed hop")
+			Expect(p.TTL).To(Equal(ipv4.TTL(inner)), "the outer TTL is the inner one")
+		}
+		Expect(seen).To(HaveLen(len(sent)))
+	})
+
+	It("uses the mirror permit's TEK for the return traffic", func() {
+		tekBA := tekFor(gm2After, "203.0.113.0/24")
+		clear, esp := framesOn("gm2:eth1", portReturn)
+		Expect(clear).To(BeEmpty())
+		Expect(esp).To(HaveLen(int(back.Sent)))
+		for _, p := range esp {
+			Expect(fmt.Sprintf("0x%08x", p.ESP.SPI)).To(Equal(tekBA))
+			Expect(p.Src).To(Equal(hostB))
+			Expect(p.Dst).To(Equal(hostA))
+		}
+		Expect(tekBA).NotTo(Equal(tekFor(gm2After, "198.51.100.0/24")))
+	})
+
+	It("carries traffic matching a KS deny entry across the WAN in clear", func() {
+		Expect(ksDeny.Received).To(Equal(ksDeny.Sent))
+		clear, esp := framesOn("gm1:eth1", portKSDeny)
+		Expect(esp).To(BeEmpty())
+		Expect(clear).To(HaveLen(int(ksDeny.Sent)))
+		Expect(gm1After.Groups[0].ACL).To(ContainElement("deny udp 0.0.0.0/0 0.0.0.0/0 eq 7100"))
+		Expect(gm2After.Groups[0].ACL).To(ContainElement("deny udp 0.0.0.0/0 0.0.0.0/0 eq 7100"))
+	})
+
+	It("carries traffic matching a GM local deny entry across the WAN in clear", func() {
+		Expect(local.Received).To(Equal(local.Sent))
+		clear, esp := framesOn("gm1:eth1", portLocalDeny)
+		Expect(esp).To(BeEmpty())
+		Expect(clear).To(HaveLen(int(local.Sent)))
+		Expect(gm1After.Groups[0].LocalACL).To(ContainElement("deny udp any any eq 9999"))
+	})
+
+	It("drops clear traffic that matches a permit when it arrives at the remote GM's WAN side", func(ctx SpecContext) {
+		arrived, _ := framesOn("gm2:eth1", portSpoofed)
+		Expect(arrived).To(HaveLen(50), "the spoofed clear packets reach gm2's WAN interface")
+		for _, p := range arrived {
+			Expect(bytes.HasPrefix(udpPayload(p.IPPacket()), spoofMarker)).To(BeTrue())
+		}
+		delivered, _ := framesOn("gm2:eth2", portSpoofed)
+		Expect(delivered).To(BeEmpty(), "none goes on to host-b")
+		drops := gm2After.DataPlane.Counters["in_drop_clear_permit"] - gm2Before.DataPlane.Counters["in_drop_clear_permit"]
+		Expect(drops).To(BeEquivalentTo(50))
+		Expect(suitekit.EventNames(suitekit.Events(ctx, s.Lab, "gm2"))).To(ContainElement("RECVD_PKT_NOT_IPSEC"))
+	})
+
+	It("copies DSCP from host-a's packets to the outer header and delivers it to host-b", func() {
+		_, esp := framesOn("gm1:eth1", portPermit)
+		for _, p := range esp {
+			Expect(p.DSCP).To(BeEquivalentTo(dscpEF), "outer DSCP, frame %d", p.Index)
+			Expect(p.ESP.InnerDSCP).To(BeEquivalentTo(dscpEF))
+		}
+		atB, _ := framesOn("gm2:eth2", portPermit)
+		Expect(atB).To(HaveLen(int(permit.Received)))
+		for _, p := range atB {
+			Expect(p.DSCP).To(BeEquivalentTo(dscpEF), "at host-b, frame %d", p.Index)
+		}
+	})
+
+	It("answers a DF packet too big once encrypted with ICMP fragmentation-needed carrying the inner MTU", func() {
+		// aes256gcm16: 1500 - outer header 20 - ESP 8 - IV 8 - ICV 16 =
+		// 1448 octets of plaintext, a multiple of 4 with the 2-octet
+		// trailer: 1446 (seed-features DP-42 computes 1440 for a 60-octet
+		// overhead).
+		var icmps []pcap.Packet
+		for _, p := range s.Pkts {
+			if p.Link == "gm1:eth2" && p.Proto == "ICMP" && p.Dst == hostA {
+				icmps = append(icmps, p)
+			}
+		}
+		Expect(icmps).NotTo(BeEmpty())
+		for _, p := range icmps {
+			ip := p.IPPacket()
+			Expect(ip[20:22]).To(Equal([]byte{3, 4}), "destination unreachable, fragmentation needed")
+			Expect(binary.BigEndian.Uint16(ip[26:])).To(BeEquivalentTo(1446), "next-hop MTU")
+			Expect(p.Src).To(Equal(netip.MustParseAddr("198.51.100.1")), "from gm1's address towards host-a")
+			Expect(ipv4.Dst(ip[28:])).To(Equal(hostB), "it quotes the packet to host-b")
+		}
+		clear, esp := framesOn("gm1:eth1", portTooBig)
+		Expect(clear).To(BeEmpty())
+		Expect(esp).To(BeEmpty(), "nothing of it crosses the WAN")
+		Expect(gm1After.DataPlane.Counters["out_drop_too_big"]).To(BeEquivalentTo(3))
+	})
+
+	It("counts every verdict per SA and per kind, in the control API", func() {
+		c := gm1After.DataPlane.Counters
+		Expect(c["out_encrypted"]).To(BeNumerically(">=", permit.Sent))
+		Expect(c["out_clear_deny"]).To(BeNumerically(">=", ksDeny.Sent+local.Sent))
+		Expect(c["in_decrypted"]).To(BeNumerically(">=", back.Sent))
+		tek := tekStatus(gm1After, "198.51.100.0/24")
+		Expect(tek.Counters).NotTo(BeNil())
+		Expect(tek.Counters.EncryptedPackets).To(BeNumerically(">=", permit.Sent))
+		Expect(tek.Counters.Send).To(BeTrue())
+		Expect(tekStatus(gm2After, "198.51.100.0/24").Counters.DecryptedPackets).To(BeNumerically(">=", permit.Received))
+		Expect(gm1After.DataPlane.LANDevice).To(Equal("gvpn-lan"))
+		Expect(gm1After.DataPlane.WANInterface).To(Equal("eth1"))
+	})
+
+	It("is read the same way by tshark, which decrypts the ESP with the exported keys", func() {
+		a := s.AgreesWithTshark()
+		Expect(a.ESPCompared).To(BeNumerically(">=", permit.Sent+back.Sent))
+	})
+})
+
+// innerDstPort is the UDP destination port of an IPv4 packet, 0 if it is
+// not UDP.
+func innerDstPort(ip []byte) uint16 {
+	if len(ip) < 28 || ipv4.Protocol(ip) != ipv4.ProtoUDP {
+		return 0
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	return binary.BigEndian.Uint16(ip[ihl+2:])
+}
+
+// udpPayload is the payload of an IPv4/UDP packet.
+func udpPayload(ip []byte) []byte {
+	ihl := int(ip[0]&0x0f) * 4
+	return ip[ihl+8:]
+}
+
+// tekStatus is the TEK whose source selector is src.
+func tekStatus(st control.GDOI, src string) control.TEK {
+	for _, t := range st.Groups[0].TEKs {
+		if t.Src == src {
+			return t
+		}
+	}
+	Fail("no TEK with source " + src + " among " + strconv.Itoa(len(st.Groups[0].TEKs)))
+	return control.TEK{}
+}
+
+func tekFor(st control.GDOI, src string) string { return tekStatus(st, src).SPI }

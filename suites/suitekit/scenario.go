@@ -1,0 +1,159 @@
+package suitekit
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/pcap"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// A Scenario is one lab watched from before its daemons start: the capture
+// spans the whole Ordered container, so registration is on it from the
+// first packet, and every verdict comes from the decoded capture and the
+// daemons' control sockets.
+type Scenario struct {
+	Lab     *netns.Lab
+	capture *pcap.Capture
+	// Dir holds the capture and the artifacts.
+	Dir string
+	// Keys and Pkts are the key log and the decoded capture, set by Finish.
+	Keys *pcap.KeyLog
+	Pkts []pcap.Packet
+}
+
+// StartScenario deploys a copy of file changed by edits, starts capturing
+// every link into reports/out/<name>/, runs before (faults to set up while
+// nothing runs yet) and starts the daemons, key servers first.
+func StartScenario(ctx context.Context, name, file string, before func(*netns.Lab), edits ...Edit) *Scenario {
+	s := &Scenario{Dir: filepath.Join(ReportsDir(), name)}
+	Expect(os.RemoveAll(s.Dir)).To(Succeed())
+	Expect(os.MkdirAll(s.Dir, 0o755)).To(Succeed())
+	s.Lab = DeployDaemons(ctx, file, edits...)
+	pts, err := pcap.Points(s.Lab.Topology(), s.Lab.NetNS)
+	Expect(err).NotTo(HaveOccurred())
+	s.capture, err = pcap.Start(filepath.Join(s.Dir, "capture.pcapng"), pts)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { s.Finish() })
+	if before != nil {
+		before(s.Lab)
+	}
+	// Key servers first, as an operator brings them up: a GM that starts
+	// before its KS listens only retries, which the timing specs would see.
+	var kss, others []string
+	for _, n := range s.Lab.Topology().Nodes {
+		if n.Labels["getlab.role"] == "ks" {
+			kss = append(kss, n.Name)
+		} else if n.Kind != "bridge" {
+			others = append(others, n.Name)
+		}
+	}
+	Expect(s.Lab.StartProcesses(ctx, kss...)).To(Succeed())
+	for _, ks := range kss {
+		Eventually(func() error { return Control(s.Lab, ks).Health(ctx) }).WithContext(ctx).
+			WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "%s up", ks)
+	}
+	Expect(s.Lab.StartProcesses(ctx, others...)).To(Succeed())
+	return s
+}
+
+// Finish stops the capture, gathers logs, daemon state and key logs into
+// the scenario's folder and decodes the capture with the keys. It runs
+// once; the DeferCleanup call is a no-op after an explicit one.
+func (s *Scenario) Finish() {
+	if s.capture == nil {
+		return
+	}
+	CollectArtifactsTo(s.Lab, s.capture, s.Dir)
+	s.capture = nil
+	s.Keys = &pcap.KeyLog{}
+	if b, err := os.ReadFile(filepath.Join(s.Dir, "keys.log")); err == nil {
+		Expect(s.Keys.Read(bytes.NewReader(b))).To(Succeed())
+	}
+	var err error
+	s.Pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), s.Keys)
+	Expect(err).NotTo(HaveOccurred())
+	AddReportEntry("capture", filepath.Join(s.Dir, "capture.pcapng"))
+}
+
+// OnLink returns the ISAKMP frames captured on link ("gm1:eth1") of
+// exchange x between a and b (either direction), every copy, in time order.
+func (s *Scenario) OnLink(link string, x isakmp.ExchangeType, a, b netip.Addr) []pcap.Packet {
+	var out []pcap.Packet
+	for _, p := range s.Pkts {
+		if p.Link != link || p.ISAKMP == nil || p.ISAKMP.Type != uint8(x) {
+			continue
+		}
+		if (p.Src == a && p.Dst == b) || (p.Src == b && p.Dst == a) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Messages returns the first copy of each message of exchange x between a
+// and b, in time order (retransmissions and copies on other links left out).
+func (s *Scenario) Messages(x isakmp.ExchangeType, a, b netip.Addr) []pcap.Packet {
+	var out []pcap.Packet
+	for _, p := range s.Pkts {
+		if p.ISAKMP == nil || p.ISAKMP.Repeat || p.ISAKMP.Type != uint8(x) {
+			continue
+		}
+		if (p.Src == a && p.Dst == b) || (p.Src == b && p.Dst == a) {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// Notifications returns the Notification payloads of the Informational
+// messages from a to b that the decoder could read (plaintext, or
+// decrypted with the key log).
+func (s *Scenario) Notifications(a, b netip.Addr) []*isakmp.Notification {
+	var out []*isakmp.Notification
+	for _, p := range s.Messages(isakmp.ExchangeInformational, a, b) {
+		if p.Src != a || p.ISAKMP.Msg == nil {
+			continue
+		}
+		for _, pl := range p.ISAKMP.Msg.Payloads {
+			if n, ok := pl.(*isakmp.Notification); ok {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// AgreesWithTshark cross-checks the whole capture with tshark given the
+// exported keys: every ISAKMP frame decoded the same way, nothing
+// malformed, nothing decrypted into garbage.
+func (s *Scenario) AgreesWithTshark() pcap.Agreement {
+	theirs, err := pcap.Tshark(filepath.Join(s.Dir, "capture.pcapng"), s.Keys.TsharkArgs()...)
+	if err == pcap.ErrNoTshark {
+		Skip(err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	a := pcap.CrossCheck(s.Pkts, theirs)
+	AddReportEntry("tshark cross-check", a)
+	Expect(a.Mismatches).To(BeEmpty())
+	Expect(a.Compared).To(BeNumerically(">=", 10))
+	for _, f := range theirs {
+		Expect(f.Malformed).To(BeEmpty(), "tshark frame %d", f.Number)
+	}
+	for _, p := range s.Pkts {
+		Expect(p.Malformed).To(BeEmpty(), "frame %d", p.Index)
+		if p.ISAKMP != nil {
+			Expect(p.ISAKMP.DecryptError).To(BeEmpty(), "frame %d", p.Index)
+		}
+	}
+	return a
+}
