@@ -16,12 +16,12 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-func deployBasic(t *testing.T) *netns.Lab {
+func deployPlain(t *testing.T) *netns.Lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	tp, err := topo.Load("../topologies/basic.clab.yml")
+	tp, err := topo.Load("../topologies/plain.clab.yml") // routes, no daemons: probes cross in clear
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func deployBasic(t *testing.T) *netns.Lab {
 // A probe stream host-a -> host-b is seen once on each link it crosses and
 // on no other, and the file names every link.
 func TestCaptureEveryLink(t *testing.T) {
-	lab := deployBasic(t)
+	lab := deployPlain(t)
 	pts, err := Points(lab.Topology(), lab.NetNS)
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,12 @@ func CrossCheck(ours []Packet, theirs []TsharkFrame) Agreement {
 			a.Mismatches = append(a.Mismatches, fmt.Sprintf("frame %d: tshark did not report it", p.Index))
 			continue
 		}
+		if p.ESP != nil {
+			if crossCheckESP(p, t, &a) {
+				a.ESPCompared++
+			}
+			continue
+		}
 		if p.ISAKMP == nil {
 			if t.Exchange >= 0 && p.Proto == "ICMP" {
 				a.Exceptions[ICMPQuotesISAKMP]++
@@ -97,6 +103,51 @@ func CrossCheck(ours []Packet, theirs []TsharkFrame) Agreement {
 		}
 	}
 	return a
+}
+
+// crossCheckESP compares an ESP frame: SPI and sequence number always;
+// for a packet we decrypted, tshark's ICV verdict, next header, decrypted
+// payload and inner IP addresses. It reports whether the decrypted packet
+// was compared.
+func crossCheckESP(p Packet, t TsharkFrame, a *Agreement) bool {
+	miss := func(format string, args ...any) {
+		a.Mismatches = append(a.Mismatches, fmt.Sprintf("frame %d (ESP SPI 0x%08x): ", p.Index, p.ESP.SPI)+fmt.Sprintf(format, args...))
+	}
+	e, te := p.ESP, t.ESP
+	if te == nil {
+		miss("tshark sees no ESP")
+		return false
+	}
+	if te.SPI != e.SPI || te.Seq != e.Seq {
+		miss("SPI/seq 0x%08x/%d, tshark 0x%08x/%d", e.SPI, e.Seq, te.SPI, te.Seq)
+	}
+	switch {
+	case e.DecryptError != "":
+		if te.ICV == "good" {
+			miss("we could not open it (%s), tshark's ICV check passed", e.DecryptError)
+		}
+		return false
+	case !e.Decrypted:
+		return false // no key for this SPI: neither decrypts
+	}
+	if te.ICV != "good" {
+		miss("decrypted by us, tshark ICV %q", te.ICV)
+		return false
+	}
+	if te.NextHeader != int(e.NextHeader) {
+		miss("next header %d, tshark %d", e.NextHeader, te.NextHeader)
+	}
+	if !slices.Equal(te.Contained, e.Payload) {
+		miss("decrypted payload differs (%d octets, tshark %d)", len(e.Payload), len(te.Contained))
+	}
+	if e.InnerSrc.IsValid() {
+		if len(t.IPs) < 2 {
+			miss("tshark dissected no inner IP header")
+		} else if in := t.IPs[1]; in.Src != e.InnerSrc.String() || in.Dst != e.InnerDst.String() || in.DSCP != int(e.InnerDSCP) {
+			miss("inner %s > %s dscp %d, tshark %s > %s dscp %d", e.InnerSrc, e.InnerDst, e.InnerDSCP, in.Src, in.Dst, in.DSCP)
+		}
+	}
+	return true
 }
 
 // tsharkView is our decoding of m as tshark 4.0 presents it, to compare

@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"github.com/getlab/getlab/gateway/wire/isakmp"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -104,5 +105,38 @@ func TestCrossCheckDOI2Exception(t *testing.T) {
 	a = CrossCheck(ours, []TsharkFrame{{Number: 1, Exchange: 32, Payloads: []int{8, 10}}})
 	if len(a.Mismatches) != 1 {
 		t.Errorf("decrypted differently by tshark: %+v", a)
+	}
+}
+
+// The ESP comparison reports each way tshark can disagree with a packet we
+// decrypted, and nothing when it agrees.
+func TestCrossCheckESP(t *testing.T) {
+	inner := []byte{0x45, 0xb8, 0, 20, 0, 0, 0, 0, 63, 17, 0, 0, 198, 51, 100, 10, 203, 0, 113, 10}
+	ours := Packet{Index: 7, ESP: &ESPInfo{SPI: 0x1234, Seq: 9, Decrypted: true, NextHeader: 4, Payload: inner,
+		InnerSrc: netip.MustParseAddr("198.51.100.10"), InnerDst: netip.MustParseAddr("203.0.113.10"), InnerDSCP: 46}}
+	agree := TsharkFrame{Number: 7, Exchange: -1,
+		ESP: &TsharkESP{SPI: 0x1234, Seq: 9, ICV: "good", NextHeader: 4, Contained: inner},
+		IPs: []TsharkIP{{Src: "198.51.100.10", Dst: "203.0.113.10", DSCP: 46}, {Src: "198.51.100.10", Dst: "203.0.113.10", DSCP: 46}}}
+	if a := CrossCheck([]Packet{ours}, []TsharkFrame{agree}); len(a.Mismatches) != 0 || a.ESPCompared != 1 {
+		t.Fatalf("agreeing frame: %+v", a)
+	}
+	for name, mutate := range map[string]func(f *TsharkFrame){
+		"SPI":          func(f *TsharkFrame) { f.ESP.SPI++ },
+		"sequence":     func(f *TsharkFrame) { f.ESP.Seq++ },
+		"ICV bad":      func(f *TsharkFrame) { f.ESP.ICV = "bad" },
+		"next header":  func(f *TsharkFrame) { f.ESP.NextHeader = 41 },
+		"payload":      func(f *TsharkFrame) { f.ESP.Contained = append([]byte{1}, inner[1:]...) },
+		"inner source": func(f *TsharkFrame) { f.IPs[1].Src = "198.51.100.11" },
+		"inner DSCP":   func(f *TsharkFrame) { f.IPs[1].DSCP = 0 },
+		"no ESP":       func(f *TsharkFrame) { f.ESP = nil },
+	} {
+		f := agree
+		e := *agree.ESP
+		f.ESP = &e
+		f.IPs = append([]TsharkIP(nil), agree.IPs...)
+		mutate(&f)
+		if a := CrossCheck([]Packet{ours}, []TsharkFrame{f}); len(a.Mismatches) == 0 {
+			t.Errorf("%s: disagreement not reported", name)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -27,6 +28,28 @@ type TsharkFrame struct {
 	// Malformed holds tshark's malformed-packet and error-level expert
 	// messages for the frame.
 	Malformed []string
+	// ESP is tshark's view of the frame's ESP packet; nil if none.
+	ESP *TsharkESP
+	// IPs are the IPv4 headers tshark dissected, outer first: for tunnel-
+	// mode ESP it decrypted, the second is the inner packet's.
+	IPs []TsharkIP
+}
+
+// TsharkESP is an ESP packet as tshark dissected it.
+type TsharkESP struct {
+	SPI, Seq uint32
+	// ICV is "good", "bad" or "" (not checked: no key for the SA).
+	ICV string
+	// NextHeader is -1 if tshark did not decrypt the packet.
+	NextHeader int
+	// Contained is the decrypted payload without padding and trailer.
+	Contained []byte
+}
+
+// TsharkIP is one IPv4 header as tshark dissected it.
+type TsharkIP struct {
+	Src, Dst string
+	DSCP     int
 }
 
 // Tshark decodes the file with tshark (UDP 848 as ISAKMP, plus args, e.g.
@@ -49,6 +72,7 @@ func Tshark(path string, args ...string) ([]TsharkFrame, error) {
 type pdmlField struct {
 	Name     string      `xml:"name,attr"`
 	Show     string      `xml:"show,attr"`
+	Value    string      `xml:"value,attr"`
 	ShowName string      `xml:"showname,attr"`
 	Fields   []pdmlField `xml:"field"`
 	Protos   []pdmlProto `xml:"proto"`
@@ -112,6 +136,14 @@ func frameOf(p pdmlPacket) TsharkFrame {
 			f.Nested = append(f.Nested, 15)
 		case inISAKMP && fl.Name == "isakmp.sat.nextpayload":
 			f.Nested = append(f.Nested, 16)
+		case strings.HasPrefix(fl.Name, "esp."):
+			espField(&f, fl)
+		case fl.Name == "ip.src" && len(f.IPs) > 0:
+			f.IPs[len(f.IPs)-1].Src = fl.Show
+		case fl.Name == "ip.dst" && len(f.IPs) > 0:
+			f.IPs[len(f.IPs)-1].Dst = fl.Show
+		case fl.Name == "ip.dsfield.dscp" && len(f.IPs) > 0:
+			f.IPs[len(f.IPs)-1].DSCP, _ = strconv.Atoi(fl.Show)
 		}
 		for _, c := range fl.Fields {
 			walkField(c, inISAKMP)
@@ -121,6 +153,9 @@ func frameOf(p pdmlPacket) TsharkFrame {
 		}
 	}
 	walkProto = func(pr pdmlProto) {
+		if pr.Name == "ip" {
+			f.IPs = append(f.IPs, TsharkIP{})
+		}
 		for _, fl := range pr.Fields {
 			walkField(fl, pr.Name == "isakmp")
 		}
@@ -132,6 +167,35 @@ func frameOf(p pdmlPacket) TsharkFrame {
 		walkProto(pr)
 	}
 	return f
+}
+
+// espField records one esp.* field.
+func espField(f *TsharkFrame, fl pdmlField) {
+	if f.ESP == nil {
+		f.ESP = &TsharkESP{NextHeader: -1}
+	}
+	e := f.ESP
+	switch fl.Name {
+	case "esp.spi":
+		v, _ := strconv.ParseUint(fl.Value, 16, 32)
+		e.SPI = uint32(v)
+	case "esp.sequence":
+		v, _ := strconv.ParseUint(fl.Show, 10, 32)
+		e.Seq = uint32(v)
+	case "esp.icv_good":
+		if fl.Show == "1" {
+			e.ICV = "good"
+		}
+	case "esp.icv_bad":
+		if fl.Show == "1" {
+			e.ICV = "bad"
+		}
+	case "esp.protocol":
+		v, _ := strconv.ParseUint(fl.Value, 16, 8)
+		e.NextHeader = int(v)
+	case "esp.contained_data":
+		e.Contained, _ = hex.DecodeString(fl.Value)
+	}
 }
 
 // expertSeverity finds the severity of an expert-info field in its
