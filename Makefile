@@ -60,14 +60,14 @@ conformance: require-root build docker-images
 	$(BIN)/getlab report $(REPORTS) | tee $(REPORTS)/summary.txt; \
 	exit $$rc
 
-# The smoke suite again on the docker runtime (GETLAB_RUNTIME=docker), its
+# The smoke and data plane suites again on the docker runtime (GETLAB_RUNTIME=docker), its
 # reports under $(REPORTS)/docker/. Without a Docker engine its specs skip
 # and say so.
 conformance-docker: require-root build docker-images
 	@rm -rf $(REPORTS)/docker && mkdir -p $(REPORTS)/docker
 	@rc=0; GETLAB_RUNTIME=docker GETLAB_REPORTS=$(abspath $(REPORTS))/docker $(GINKGO) --procs=$(PROCS) \
-		--label-filter='smoke' --junit-report=junit.xml --json-report=report.json \
-		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke || rc=$$?; \
+		--label-filter='smoke || dataplane' --junit-report=junit.xml --json-report=report.json \
+		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke ./suites/dataplane || rc=$$?; \
 	$(BIN)/getlab report $(REPORTS)/docker | sed 's/^conformance:/conformance (docker runtime):/' | tee $(REPORTS)/docker/summary.txt; \
 	exit $$rc
 
@@ -93,6 +93,7 @@ unit: build docker-images
 
 bench: require-root build
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
+	$(GO) test -run '^$$' -bench EndToEnd -benchtime 1x ./suites/dataplane
 
 # A short fuzzing pass over every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s

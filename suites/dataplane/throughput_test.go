@@ -1,0 +1,235 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/topo"
+	"github.com/getlab/getlab/suites/suitekit"
+)
+
+// BenchmarkEndToEnd measures what crosses from host-a to host-b, side by
+// side in one run on this machine:
+//
+//	ceiling/aes256gcm16-1400/cores=N  Go's raw AES-GCM Seal of 1400-octet
+//	                                  payloads on N goroutines: the crypto
+//	                                  ceiling of one GM
+//	plain/...                         plain.clab.yml: the same namespaces
+//	                                  and veths, kernel forwarding only
+//	getvpnd/...                       basic.clab.yml: both GMs encrypt and
+//	                                  decrypt in getvpnd (aes256gcm16)
+//
+// with iperf3 from Debian. udp-1400 and udp-64 are the throughput of
+// 1400- and 64-octet IP packets in the RFC 2544 sense: the highest offered
+// rate that arrives with at most 0.5% loss, found by a binary search of
+// 1-second runs, reported as Gbit/s of IP packets and packets/s. tcp-1400
+// is one TCP flow with 1400-octet packets (MSS 1360) for 3 s; only through
+// getvpnd are those real 1400-octet packets: between plain veths the
+// kernel passes 64 KB GSO segments. Needs root and iperf3; `make bench`
+// runs it once (-benchtime 1x).
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, cores := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("ceiling/aes256gcm16-1400/cores=%d", cores), func(b *testing.B) {
+			for b.Loop() {
+				b.ReportMetric(gcmCeiling(cores, 1400, time.Second), "Gbit/s")
+			}
+		})
+	}
+	if os.Geteuid() != 0 {
+		b.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Skip("iperf3 is not installed (Debian package iperf3)")
+	}
+	for _, file := range []string{"plain.clab.yml", "basic.clab.yml"} {
+		name := map[string]string{"plain.clab.yml": "plain", "basic.clab.yml": "getvpnd"}[file]
+		lab := benchLab(b, file)
+		for _, size := range []int{1400, 64} {
+			b.Run(fmt.Sprintf("%s/udp-%d", name, size), func(b *testing.B) {
+				for b.Loop() {
+					pps, lost, err := udpThroughput(lab, size)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(pps*float64(size)*8/1e9, "Gbit/s")
+					b.ReportMetric(pps, "pkt/s")
+					b.ReportMetric(lost, "%lost")
+				}
+			})
+		}
+		b.Run(name+"/tcp-1400", func(b *testing.B) {
+			for b.Loop() {
+				r, err := iperf(lab, []string{"-M", "1360", "-t", "3"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.bytes*8/r.seconds/1e9*1400/1360, "Gbit/s")
+			}
+		})
+		lab.Destroy()
+	}
+}
+
+// udpThroughput finds the highest rate of size-octet UDP packets host-a
+// can send to host-b with at most 0.5% loss, and returns the packets/s
+// received and the loss at that rate.
+func udpThroughput(lab *netns.Lab, size int) (pps, lost float64, err error) {
+	payload := size - 28
+	run := func(rate float64) (iperfResult, error) {
+		return iperf(lab, []string{"-u", "-w", "4M", "-l", strconv.Itoa(payload), "-t", "1",
+			"-b", strconv.FormatFloat(rate*float64(payload)*8, 'f', 0, 64)})
+	}
+	// Flooding (-b 0) bounds the search: no rate above what the sender
+	// managed can be offered.
+	flood, err := iperf(lab, []string{"-u", "-w", "4M", "-l", strconv.Itoa(payload), "-t", "1", "-b", "0"})
+	if err != nil {
+		return 0, 0, err
+	}
+	lo, hi := 0.0, flood.sent/flood.seconds
+	best := iperfResult{}
+	for range 7 {
+		mid := (lo + hi) / 2
+		r, err := run(mid)
+		if err != nil {
+			return 0, 0, err
+		}
+		if r.lost <= 0.5 {
+			lo, best = mid, r
+		} else {
+			hi = mid
+		}
+	}
+	if best.seconds == 0 {
+		return 0, 100, nil
+	}
+	return best.received / best.seconds, best.lost, nil
+}
+
+// benchLab deploys topologies/file and, for a topology with daemons, waits
+// until both GMs have registered.
+func benchLab(b *testing.B, file string) *netns.Lab {
+	b.Helper()
+	t, err := topo.Load(filepath.Join("..", "..", "topologies", file)) // go test runs in the package folder
+	if err != nil {
+		b.Fatal(err)
+	}
+	lab, err := netns.Deploy(context.Background(), t, netns.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { lab.Destroy() })
+	if lab.Node("gm1").Argv == nil {
+		return lab
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, gm := range []string{"gm1", "gm2"} {
+		for {
+			c := control.Dial(fmt.Sprintf("/proc/%d/root%s", lab.Node(gm).Holder, suitekit.NodeControlSocket))
+			st, err := c.GDOI(context.Background())
+			if err == nil && len(st.Groups) > 0 && st.Groups[0].GM != nil && st.Groups[0].GM.State == "registered" &&
+				st.DataPlane != nil && st.DataPlane.LANDevice != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s did not register with its data plane up: %v %+v", gm, err, st)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return lab
+}
+
+type iperfResult struct {
+	seconds        float64
+	sent, received float64 // UDP packets
+	lost           float64 // UDP, percent
+	bytes          float64 // TCP payload bytes received
+}
+
+// iperf runs an iperf3 server in host-b and a client with args in host-a,
+// and returns the receiver's view.
+func iperf(lab *netns.Lab, args []string) (iperfResult, error) {
+	nsA, _ := lab.NetNS("host-a")
+	nsB, _ := lab.NetNS("host-b")
+	var last error
+	for range 30 {
+		srv := exec.Command("nsenter", "--net="+nsB, "iperf3", "-s", "-1", "-B", "203.0.113.10", "-p", "5201")
+		if err := srv.Start(); err != nil {
+			return iperfResult{}, err
+		}
+		time.Sleep(100 * time.Millisecond) // until the server listens
+		out, _ := exec.Command("nsenter", append([]string{"--net=" + nsA, "iperf3", "-c", "203.0.113.10", "-p", "5201", "-J"}, args...)...).Output()
+		srv.Process.Kill()
+		srv.Wait()
+		var rep struct {
+			Error string `json:"error"`
+			End   struct {
+				Sum struct {
+					Seconds     float64 `json:"seconds"`
+					Packets     float64 `json:"packets"`
+					LostPackets float64 `json:"lost_packets"`
+					LostPercent float64 `json:"lost_percent"`
+				} `json:"sum"`
+				SumReceived struct {
+					Seconds float64 `json:"seconds"`
+					Bytes   float64 `json:"bytes"`
+				} `json:"sum_received"`
+			} `json:"end"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil || rep.Error != "" {
+			last = fmt.Errorf("iperf3 %v: %v %s", args, err, rep.Error)
+			continue
+		}
+		if s := rep.End.Sum; s.Packets > 0 {
+			return iperfResult{seconds: s.Seconds, sent: s.Packets, received: s.Packets - s.LostPackets, lost: s.LostPercent}, nil
+		}
+		if r := rep.End.SumReceived; r.Seconds > 0 {
+			return iperfResult{seconds: r.Seconds, bytes: r.Bytes}, nil
+		}
+		last = fmt.Errorf("iperf3 %v: no result", args)
+	}
+	return iperfResult{}, last
+}
+
+// gcmCeiling seals n-octet payloads with AES-256-GCM on cores goroutines
+// for d and returns the payload Gbit/s.
+func gcmCeiling(cores, n int, d time.Duration) float64 {
+	var mu sync.Mutex
+	total := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blk, _ := aes.NewCipher(make([]byte, 32))
+			g, _ := cipher.NewGCM(blk)
+			buf, nonce := make([]byte, n, n+16), make([]byte, 12)
+			count := 0
+			for time.Since(start) < d {
+				for range 1000 {
+					g.Seal(buf[:0], nonce, buf[:n], nonce[:8])
+				}
+				count += 1000
+			}
+			mu.Lock()
+			total += count
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(total) * float64(n) * 8 / time.Since(start).Seconds() / 1e9
+}
