@@ -77,6 +77,9 @@ func formatGDOI(w io.Writer, g control.GDOI) {
 		formatKEK(p, grp)
 		formatTEKs(p, grp)
 	}
+	if g.DataPlane != nil {
+		formatDataPlane(p, g.DataPlane)
+	}
 }
 
 func formatKSGroup(p printer, grp control.GroupStatus) {
@@ -189,6 +192,12 @@ func formatGMGroup(p printer, g control.GDOI, grp control.GroupStatus) {
 			p.line("   access-list   %s", ace)
 		}
 	}
+	if len(grp.LocalACL) > 0 {
+		p.line(" ACL Configured Locally:")
+		for _, ace := range grp.LocalACL {
+			p.line("   access-list   %s", ace)
+		}
+	}
 }
 
 func formatKEK(p printer, grp control.GroupStatus) {
@@ -235,7 +244,48 @@ func formatTEKs(p printer, grp control.GroupStatus) {
 		}
 		p.line("        sa timing:remaining key lifetime (sec): (%s)", remaining(t.Remaining))
 		p.line("        lifetime (sec): %s", secs(t.Lifetime))
+		if c := t.Counters; c != nil {
+			if !c.Send {
+				p.line("        receive only: %s", c.NoSendReason)
+			}
+			p.line("        #pkts encrypt: %d, #bytes encrypt: %d", c.EncryptedPackets, c.EncryptedBytes)
+			p.line("        #pkts decrypt: %d, #bytes decrypt: %d", c.DecryptedPackets, c.DecryptedBytes)
+			p.line("        #pkts verify failed: %d, #pkts outside selector: %d", c.AuthFailures, c.PolicyDrops)
+		}
 		p.line("")
+	}
+}
+
+// formatDataPlane renders a GM's data plane: where it sits and its
+// verdict counters (non-zero ones, or all with their names when none is).
+func formatDataPlane(p printer, dp *control.DataPlane) {
+	p.line("")
+	if !dp.Enabled {
+		p.line("DATA PLANE: disabled (data_plane.enabled: false)")
+		return
+	}
+	p.line("DATA PLANE:")
+	if dp.Error != "" {
+		p.kv(4, "Status", "NOT RUNNING: "+dp.Error)
+	} else {
+		p.kv(4, "Status", "running")
+		p.kv(4, "WAN interface", dp.WANInterface)
+		p.kv(4, "TUN devices", dp.LANDevice+" (from the LAN), "+dp.WANDevice+" (from the WAN)")
+		p.kv(4, "Queues", dp.Queues)
+	}
+	p.kv(4, "WAN MTU", dp.WANMTU)
+	p.kv(4, "DF bit", dp.DFBit)
+	p.kv(4, "Local deny inbound", dp.LocalDenyInbound)
+	names := make([]string, 0, len(dp.Counters))
+	for n := range dp.Counters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	p.line("    Packets:")
+	for _, n := range names {
+		if dp.Counters[n] != 0 {
+			p.line("        %-24s %d", n, dp.Counters[n])
+		}
 	}
 }
 

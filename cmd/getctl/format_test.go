@@ -32,12 +32,17 @@ func sampleGM() control.GDOI {
 				SigHash: "sha256", SigAlgorithm: "rsa", SigKeyBits: 2048, Lifetime: 86400, Remaining: 85505.6, Seq: 5},
 			TEKs: []control.TEK{
 				{SPI: "0x2d45c4e9", Transform: "aes256gcm16", Src: "198.51.100.0/24", Dst: "203.0.113.0/24",
-					Lifetime: 3600, Remaining: 12.4, AddressPreservation: "src-dst", Direction: "both"},
+					Lifetime: 3600, Remaining: 12.4, AddressPreservation: "src-dst", Direction: "both",
+					Counters: &control.SACounters{Send: true, EncryptedPackets: 300, EncryptedBytes: 60000, DecryptedPackets: 2, DecryptedBytes: 400, AuthFailures: 1}},
 				{SPI: "0xd835db99", Transform: "aes256gcm16", Src: "198.51.100.0/24", Dst: "203.0.113.0/24",
 					Lifetime: 3600, Remaining: 3590, AddressPreservation: "src-dst", Direction: "both"},
 			},
-			ACL: []string{"deny udp any port 848 any port 848", "permit ip 198.51.100.0/24 203.0.113.0/24"},
+			ACL:      []string{"deny udp any port 848 any port 848", "permit ip 198.51.100.0/24 203.0.113.0/24"},
+			LocalACL: []string{"deny udp any any eq 9999"},
 		}},
+		DataPlane: &control.DataPlane{Enabled: true, LANDevice: "gvpn-lan", WANDevice: "gvpn-wan", WANInterface: "eth1",
+			WANMTU: 1500, DFBit: "copy", Queues: 2, LocalDenyInbound: "ios",
+			Counters: map[string]uint64{"out_encrypted": 300, "in_drop_clear_permit": 50, "in_drop_auth": 0}},
 	}
 }
 
@@ -101,6 +106,8 @@ func TestFormatGDOIGM(t *testing.T) {
 		" ACL Downloaded From KS 192.0.2.1:",
 		"   access-list   deny udp any port 848 any port 848",
 		"   access-list   permit ip 198.51.100.0/24 203.0.113.0/24",
+		" ACL Configured Locally:",
+		"   access-list   deny udp any any eq 9999",
 		"KEK POLICY:",
 		"    SPI                      : 8e5f3a0c9b2d4e1f00112233aabbccdd",
 		"    Lifetime (secs)          : 86400",
@@ -114,9 +121,22 @@ func TestFormatGDOIGM(t *testing.T) {
 		"        transform: aes256gcm16",
 		"        selector: 198.51.100.0/24 -> 203.0.113.0/24",
 		"        sa timing:remaining key lifetime (sec): (12)",
+		"        #pkts encrypt: 300, #bytes encrypt: 60000",
+		"        #pkts decrypt: 2, #bytes decrypt: 400",
+		"        #pkts verify failed: 1, #pkts outside selector: 0",
 		"        spi: 0xD835DB99(3627408281)",
 		"        sa timing:remaining key lifetime (sec): (3590)",
+		"DATA PLANE:",
+		"    Status                   : running",
+		"    WAN interface            : eth1",
+		"    TUN devices              : gvpn-lan (from the LAN), gvpn-wan (from the WAN)",
+		"    DF bit                   : copy",
+		"        in_drop_clear_permit     50",
+		"        out_encrypted            300",
 	)
+	if strings.Contains(out, "in_drop_auth") {
+		t.Error("zero counter printed")
+	}
 	if strings.Contains(out, "Last error") {
 		t.Error("Last error printed without an error")
 	}
