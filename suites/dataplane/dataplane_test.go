@@ -17,6 +17,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/traffic"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
@@ -26,6 +27,7 @@ import (
 
 // Addresses of basic.clab.yml.
 var (
+	ks1   = netip.MustParseAddr("192.0.2.1")
 	gm1   = netip.MustParseAddr("192.0.2.11")
 	gm2   = netip.MustParseAddr("192.0.2.12")
 	hostA = netip.MustParseAddr("198.51.100.10")
@@ -122,6 +124,22 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 		}
 		return clear, esp
 	}
+
+	It("never catches the GMs' own traffic: both registered through their data plane's rules, GDOI in clear on UDP 848", func() {
+		for _, gm := range []netip.Addr{gm1, gm2} {
+			pull := s.Messages(isakmp.ExchangeGroupkeyPull, gm, ks1)
+			Expect(pull).To(HaveLen(4), "GROUPKEY-PULL of %s", gm)
+			for _, p := range pull {
+				Expect(p.Proto).To(Equal("ISAKMP"))
+				Expect(p.SrcPort).To(BeEquivalentTo(848))
+			}
+		}
+		for _, p := range s.Pkts {
+			if p.ESP != nil {
+				Expect(p.ESP.InnerSrc).NotTo(BeElementOf(gm1, gm2, ks1), "frame %d: a daemon's own packet encrypted", p.Index)
+			}
+		}
+	})
 
 	It("carries probe streams between the sites complete, both ways", func() {
 		for _, r := range []traffic.Report{permit, back} {
