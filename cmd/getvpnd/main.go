@@ -252,7 +252,13 @@ func listenGDOI(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error)
 	return pc.(*net.UDPConn), nil
 }
 
+// every calls fn every d until ctx is done.
 func every(ctx context.Context, d time.Duration, fn func()) {
+	everyUntil(ctx, d, func() bool { fn(); return false })
+}
+
+// everyUntil calls fn every d until it returns true or ctx is done.
+func everyUntil(ctx context.Context, d time.Duration, fn func() (done bool)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -260,7 +266,9 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			fn()
+			if fn() {
+				return
+			}
 		}
 	}
 }

@@ -21,7 +21,9 @@
 // For each registered group, in configuration order, the merged policy is:
 // the GM's local deny entries, then the key server's deny entries, then the
 // key server's permits, each permit with the TEK SAs that protect it
-// (several during a rollover). The first entry that matches decides:
+// (several during a rollover). Outbound, the first entry that matches
+// decides; inbound, a packet is first decrypted if an SA knows its SPI, then
+// the deny entries of every group are tried before any permit:
 //
 //	outbound: deny → clear; permit with an SA → ESP; permit without → drop
 //	inbound:  ESP with a known SPI → decrypt, and the inner packet must match

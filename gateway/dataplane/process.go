@@ -19,14 +19,8 @@ import (
 func (w *Worker) Outbound(buf []byte, off, n int) {
 	e := w.e
 	pkt := buf[off : off+n]
-	flow, err := ipv4.ParseFlow(pkt)
-	if err != nil {
-		if ipv4.Version(pkt) == 6 {
-			e.count(DropNotIPv4)
-			return
-		}
-		e.count(DropMalformed)
-		e.report("MALFORMED_PACKET", "peer", "LAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
+	flow, ok := w.parse(pkt, "LAN")
+	if !ok {
 		return
 	}
 	st := e.state.Load()
@@ -54,6 +48,23 @@ func (w *Worker) Outbound(buf []byte, off, n int) {
 	}
 	e.count(OutClearNoMatch)
 	w.send(pkt)
+}
+
+// parse reads the flow of a packet from side ("LAN" or "WAN"); a packet
+// that is not well-formed IPv4 is counted (and, unless IPv6, logged) and
+// reported not ok.
+func (w *Worker) parse(pkt []byte, side string) (ipv4.Flow, bool) {
+	flow, err := ipv4.ParseFlow(pkt)
+	if err == nil {
+		return flow, true
+	}
+	if ipv4.Version(pkt) == 6 {
+		w.e.count(DropNotIPv4)
+		return flow, false
+	}
+	w.e.count(DropMalformed)
+	w.e.report("MALFORMED_PACKET", "peer", side, "reason", err.Error(), "proto", "ip", "size", itoa(len(pkt)))
+	return flow, false
 }
 
 func matchAny(sels []selector, f *ipv4.Flow) bool {
@@ -218,14 +229,8 @@ func isICMPError(pkt []byte) bool {
 func (w *Worker) Inbound(buf []byte, off, n int) {
 	e := w.e
 	pkt := buf[off : off+n]
-	flow, err := ipv4.ParseFlow(pkt)
-	if err != nil {
-		if ipv4.Version(pkt) == 6 {
-			e.count(DropNotIPv4)
-			return
-		}
-		e.count(DropMalformed)
-		e.report("MALFORMED_PACKET", "peer", "WAN", "reason", err.Error(), "proto", "ip", "size", itoa(n))
+	flow, ok := w.parse(pkt, "WAN")
+	if !ok {
 		return
 	}
 	st := e.state.Load()
