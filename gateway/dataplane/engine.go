@@ -115,8 +115,8 @@ func (e *Engine) MTU() int { return int(e.mtu.Load()) }
 
 // Install makes policy p, received for group at installedAt, current. TEKs
 // already installed with the same keys keep their SA (IV counter, sequence
-// number, counters); SAs not in p stay until they expire, so that traffic
-// sealed under them is still accepted.
+// number, counters, selector) and take the new lifetime; SAs not in p stay
+// until they expire, so that traffic sealed under them is still accepted.
 func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -130,9 +130,7 @@ func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) er
 		t := &p.TEKs[i]
 		expires := installedAt.Add(e.opt.Scaled(t.Lifetime))
 		if j := slices.IndexFunc(gs.sas, func(sa *SA) bool { return sa.sameKeys(t, p.SIDs, p.SIDBits) }); j >= 0 {
-			sa := gs.sas[j]
-			sa.expires = expires
-			sa.sel = fromGDOI(t.Selector())
+			gs.sas[j].expires.Store(expires.UnixNano())
 			continue
 		}
 		// The same SPI with other keys replaces the old SA.
@@ -173,7 +171,7 @@ func (e *Engine) Prune() {
 func (e *Engine) pruneLocked(now time.Time) {
 	for _, gs := range e.groups {
 		gs.sas = slices.DeleteFunc(gs.sas, func(sa *SA) bool { return !sa.valid(now) })
-		sort.SliceStable(gs.sas, func(i, j int) bool { return gs.sas[i].expires.Before(gs.sas[j].expires) })
+		sort.SliceStable(gs.sas, func(i, j int) bool { return gs.sas[i].expires.Load() < gs.sas[j].expires.Load() })
 	}
 	e.rebuildLocked()
 }
@@ -221,7 +219,7 @@ func (e *Engine) rebuildLocked() {
 			// Permit entries whose TEKs all expired still match (and drop:
 			// fail-closed) until the policy is replaced.
 			for i := range gs.policy.TEKs {
-				s := fromGDOI(gs.policy.TEKs[i].Selector())
+				s := fromGDOI(gs.policy.TEKs[i].Selector)
 				if !slices.ContainsFunc(gr.permits, func(p *permitRule) bool { return p.sel == s }) {
 					gr.permits = append(gr.permits, &permitRule{sel: s})
 				}
@@ -241,7 +239,7 @@ func (p *permitRule) pick(now time.Time, window time.Duration) *SA {
 		if !sa.send || !sa.valid(now) {
 			continue
 		}
-		if sa.expires.Sub(now) > window {
+		if sa.left(now) > window {
 			return sa
 		}
 		newest = sa

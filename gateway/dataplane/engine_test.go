@@ -40,7 +40,7 @@ func groupPolicy(t *testing.T, tr string, sid uint32) *gdoi.Policy {
 		t.Fatal(err)
 	}
 	tek := func(spi uint32, src, dst netip.Prefix) gdoi.TEK {
-		return gdoi.TEK{SPI: spi, Transform: x, Src: src, Dst: dst, Lifetime: time.Hour,
+		return gdoi.TEK{SPI: spi, Transform: x, Selector: gdoi.Selector{Src: src, Dst: dst}, Lifetime: time.Hour,
 			EncKey: bytes.Repeat([]byte{byte(spi)}, x.EncKeyLen()), AuthKey: bytes.Repeat([]byte{byte(spi >> 8)}, x.AuthKeyLen()),
 			AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric}
 	}
@@ -452,5 +452,58 @@ func TestWorkerAllocs(t *testing.T) {
 		if allocs != 0 || b.e.Count(InDecrypted) == 0 {
 			t.Errorf("%s: %v allocs per packet out and in (decrypted %d)", tr, allocs, b.e.Count(InDecrypted))
 		}
+	}
+}
+
+// With df-bit clear, a DF packet too big once encrypted is fragmented
+// (its fragments with DF clear) instead of answered with ICMP (S0 DP-43).
+func TestDFClearFragmentsDFPackets(t *testing.T) {
+	clk := &clock{t: time.Unix(1e9, 0)}
+	m := &member{}
+	m.e = New(Options{Now: clk.now, MTU: 1500, DF: esp.DFClear, Groups: []config.Group{{Name: "GETVPN"}}})
+	rec := func(b []byte) error { m.out = append(m.out, bytes.Clone(b)); return nil }
+	m.w = m.e.NewWorker(rec, rec)
+	if err := m.e.Install("GETVPN", groupPolicy(t, "aes256gcm16", 1), clk.t); err != nil {
+		t.Fatal(err)
+	}
+	out := m.run(false, udp(hostA, hostB, 1, 2, 1472, true))
+	if len(out) != 2 || m.e.Count(OutFragmented) != 1 || m.e.Count(OutDropTooBig) != 0 {
+		t.Fatalf("DF 1500-octet packet with df-bit clear: %d packets out, counters %v", len(out), m.e.Counters())
+	}
+	for _, p := range out {
+		if ipv4.Protocol(p) != ipv4.ProtoESP || len(p) > 1500 || ipv4.DF(p) {
+			t.Fatalf("ESP packet of %d octets, DF %v", len(p), ipv4.DF(p))
+		}
+	}
+}
+
+// A re-registration that brings the same TEKs while packets flow: run with
+// -race, it shows that workers and Install share nothing unsynchronized.
+func TestReinstallUnderTraffic(t *testing.T) {
+	clk, a, _ := pair(t, "aes128gcm16")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.t.Add(time.Duration(i)*time.Millisecond)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	w := a.e.NewWorker(func([]byte) error { return nil }, nil)
+	pkt := udp(hostA, hostB, 1, 2, 100, false)
+	buf := make([]byte, Headroom+len(pkt)+Tailroom)
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if a.e.Count(OutEncrypted) != uint64(i) {
+				t.Fatalf("%d packets, %d encrypted", i, a.e.Count(OutEncrypted))
+			}
+			return
+		default:
+		}
+		copy(buf[Headroom:], pkt)
+		w.Outbound(buf, Headroom, len(pkt))
 	}
 }

@@ -63,7 +63,7 @@ func (w *Worker) parse(pkt []byte, side string) (ipv4.Flow, bool) {
 		return flow, false
 	}
 	w.e.count(DropMalformed)
-	w.e.report("MALFORMED_PACKET", "peer", side, "reason", err.Error(), "proto", "ip", "size", itoa(len(pkt)))
+	w.e.report("MALFORMED_PACKET", "peer", side, "reason", err.Error(), "proto", "ip", "size", strconv.Itoa(len(pkt)))
 	return flow, false
 }
 
@@ -85,17 +85,12 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 	mtu := e.MTU()
 	if n+esp.TunnelOverhead(sa.Transform, n) > mtu {
 		fit := maxInner(sa, mtu)
-		outerDF := ipv4.DF(inner)
-		switch sa.tun.DF {
-		case esp.DFSet:
-			outerDF = true
-		case esp.DFClear:
-			outerDF = false
-		}
-		if ipv4.DF(inner) || outerDF || fit < 28 {
-			// The inner packet may not be fragmented, or its fragments
-			// could not be sent unfragmented: tell the sender the MTU
-			// that fits (S0 DP-42: 1500 - 60 = 1440 for AES-CBC/SHA-1).
+		// The inner packet may be fragmented unless its sender forbids it
+		// (DF), and df-bit clear overrides that (S0 DP-43: "the DF bit is
+		// cleared and the packet is fragmented").
+		if (ipv4.DF(inner) && sa.tun.DF != esp.DFClear) || fit < 28 {
+			// Tell the sender the MTU that fits (S0 DP-42: 1500 - 60 =
+			// 1440 for AES-CBC/SHA-1).
 			e.count(OutDropTooBig)
 			w.fragNeeded(inner, fit)
 			return
@@ -136,7 +131,7 @@ func maxInner(sa *SA, mtu int) int {
 }
 
 // fragmentAndEncrypt splits the inner packet into IP fragments of at most
-// fit octets and sends each as its own ESP packet ("fragmentation
+// fit octets, DF clear, and sends each as its own ESP packet ("fragmentation
 // before-encryption", S0 DP-43): the far GM decrypts each and the far host
 // reassembles.
 func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
@@ -260,7 +255,7 @@ func (w *Worker) Inbound(buf []byte, off, n int) {
 		for _, p := range g.permits {
 			if p.sel.match(&flow) {
 				e.count(InDropClearPermit)
-				e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", itoa(int(flow.Protocol)), "group", g.name)
+				e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "group", g.name)
 				return
 			}
 		}
@@ -286,12 +281,12 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 	spi, _, err := esp.SPIOf(pkt)
 	if errors.Is(err, esp.ErrFragment) {
 		e.count(InDropFragment)
-		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "ESP packet arrived as IP fragments (getvpnd fragments before encryption and does not reassemble)", "proto", "esp", "size", itoa(len(pkt)))
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "ESP packet arrived as IP fragments (getvpnd fragments before encryption and does not reassemble)", "proto", "esp", "size", strconv.Itoa(len(pkt)))
 		return true
 	}
 	if err != nil {
 		e.count(DropMalformed)
-		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", err.Error(), "proto", "esp", "size", itoa(len(pkt)))
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", err.Error(), "proto", "esp", "size", strconv.Itoa(len(pkt)))
 		return true
 	}
 	sa := st.bySPI[spi]
@@ -311,14 +306,14 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 		return true
 	default:
 		e.count(DropMalformed)
-		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "SPI "+hexSPI(spi)+": "+err.Error(), "proto", "esp", "size", itoa(len(pkt)))
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "SPI "+hexSPI(spi)+": "+err.Error(), "proto", "esp", "size", strconv.Itoa(len(pkt)))
 		return true
 	}
 	flow, err := ipv4.ParseFlow(inner)
 	if err != nil || !sa.sel.match(&flow) {
 		sa.policyDrops.Add(1)
 		e.count(InDropPolicy)
-		e.report("RECVD_PKT_INV_IDENT", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", itoa(int(flow.Protocol)), "spi", hexSPI(spi), "group", sa.Group)
+		e.report("RECVD_PKT_INV_IDENT", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "spi", hexSPI(spi), "group", sa.Group)
 		return true
 	}
 	sa.decPackets.Add(1)
@@ -329,5 +324,3 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 }
 
 func hexSPI(spi uint32) string { return fmt.Sprintf("0x%08x", spi) }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -33,7 +33,10 @@ type SA struct {
 	encKey, authKey []byte
 	sid             uint32
 	sidBits         int
-	expires         time.Time // wall clock, monotonic reading included
+	// expires is the end of the SA's life, Unix nanoseconds. A
+	// re-registration that brings the same TEK moves it while workers read
+	// it, hence atomic.
+	expires atomic.Int64
 
 	encPackets, encBytes, decPackets, decBytes atomic.Uint64
 	authFailures, policyDrops                  atomic.Uint64
@@ -49,10 +52,11 @@ func newSA(group string, t *gdoi.TEK, expires time.Time, sids []uint32, sidBits 
 		return nil, err
 	}
 	sa := &SA{
-		SPI: t.SPI, Group: group, Transform: t.Transform, sel: fromGDOI(t.Selector()),
-		cipher: c, tun: tun, expires: expires,
+		SPI: t.SPI, Group: group, Transform: t.Transform, sel: fromGDOI(t.Selector),
+		cipher: c, tun: tun,
 		encKey: bytes.Clone(t.EncKey), authKey: bytes.Clone(t.AuthKey),
 	}
+	sa.expires.Store(expires.UnixNano())
 	switch t.Direction {
 	case gdoiwire.SADirSenderOnly:
 		sa.send = true
@@ -115,7 +119,12 @@ func (sa *SA) sameKeys(t *gdoi.TEK, sids []uint32, sidBits int) bool {
 	return len(sids) > 0 && sids[0] == sa.sid && sidBits == sa.sidBits
 }
 
-func (sa *SA) valid(now time.Time) bool { return now.Before(sa.expires) }
+func (sa *SA) valid(now time.Time) bool { return sa.left(now) > 0 }
+
+// left is the SA's remaining life at now.
+func (sa *SA) left(now time.Time) time.Duration {
+	return time.Duration(sa.expires.Load() - now.UnixNano())
+}
 
 // errNoIV is returned by seal when the SA's IV space is used up.
 var errNoIV = errors.New("IV space exhausted")

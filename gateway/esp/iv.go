@@ -58,9 +58,6 @@ func (g *SenderIV) Next(iv []byte) error {
 	return nil
 }
 
-// Used returns how many IVs have been handed out.
-func (g *SenderIV) Used() uint64 { return min(g.ctr.Load(), g.limit) }
-
 // CBCIV makes AES-CBC IVs: a counter encrypted with AES under a random key of
 // its own. The result is unpredictable to anyone without that key, as
 // RFC 3602 §3 requires, without a random-number call per packet.

@@ -64,12 +64,9 @@ type KEK struct {
 type TEK struct {
 	SPI       uint32
 	Transform espwire.Transform
-	// Protocol, Src, Dst and the ports are the selectors of the ACL entry
-	// the TEK protects (Protocol 0 = any IP protocol; port 0 = any).
-	Protocol         uint8
-	Src, Dst         netip.Prefix
-	SrcPort, DstPort uint16
-	Lifetime         time.Duration
+	// Selector is the ACL entry the TEK protects.
+	Selector
+	Lifetime time.Duration
 	// EncKey is the encryption key (AES-GCM: key followed by the 4-octet
 	// salt); AuthKey the HMAC key (none for combined modes).
 	EncKey, AuthKey []byte
@@ -86,11 +83,6 @@ type Selector struct {
 	Protocol         uint8
 	Src, Dst         netip.Prefix
 	SrcPort, DstPort uint16
-}
-
-// Selector returns the TEK's selectors.
-func (t *TEK) Selector() Selector {
-	return Selector{Protocol: t.Protocol, Src: t.Src, Dst: t.Dst, SrcPort: t.SrcPort, DstPort: t.DstPort}
 }
 
 // SAPayload builds the GDOI SA payload of PULL message 2 (and, later, of a
@@ -126,10 +118,7 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 		nested = append(nested, gap)
 	}
 	for _, d := range p.Deny {
-		nested = append(nested, &gdoiwire.SAT{
-			ProtocolID: gdoiwire.TEKProtoBypass, Protocol: d.Protocol,
-			Src: gdoiwire.PrefixID(d.Src, d.SrcPort), Dst: gdoiwire.PrefixID(d.Dst, d.DstPort),
-		})
+		nested = append(nested, d.sat(gdoiwire.TEKProtoBypass))
 	}
 	for _, t := range p.TEKs {
 		nested = append(nested, t.sat())
@@ -160,14 +149,16 @@ func (t *TEK) sat() *gdoiwire.SAT {
 	if t.Direction != 0 && t.Direction != gdoiwire.DefaultSADirection {
 		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.SADirection, t.Direction))
 	}
+	sat := t.Selector.sat(gdoiwire.TEKProtoESP)
+	sat.TransformID, sat.SPI, sat.Attributes = id, t.SPI, attrs
+	return sat
+}
+
+// sat is a SAT of protocol proto carrying the selector, without SA.
+func (s Selector) sat(proto gdoiwire.TEKProtocol) *gdoiwire.SAT {
 	return &gdoiwire.SAT{
-		ProtocolID:  gdoiwire.TEKProtoESP,
-		Protocol:    t.Protocol,
-		Src:         gdoiwire.PrefixID(t.Src, t.SrcPort),
-		Dst:         gdoiwire.PrefixID(t.Dst, t.DstPort),
-		TransformID: id,
-		SPI:         t.SPI,
-		Attributes:  attrs,
+		ProtocolID: proto, Protocol: s.Protocol,
+		Src: gdoiwire.PrefixID(s.Src, s.SrcPort), Dst: gdoiwire.PrefixID(s.Dst, s.DstPort),
 	}
 }
 
@@ -252,7 +243,7 @@ func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.S
 	}
 	for i, sat := range sa.SATs() {
 		if sat.ProtocolID == gdoiwire.TEKProtoBypass {
-			d, err := parseDeny(sat)
+			d, err := parseSelector(sat)
 			if err != nil {
 				return nil, fmt.Errorf("%w: SA TEK %d (deny entry): %v", ErrPolicy, i+1, err)
 			}
@@ -359,20 +350,13 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 }
 
 func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
-	t := TEK{
-		SPI: sat.SPI, Protocol: sat.Protocol,
-		SrcPort: sat.Src.Port, DstPort: sat.Dst.Port,
-		AddrPreserve: sat.AddressPreservation(), Direction: sat.Direction(),
-	}
+	t := TEK{SPI: sat.SPI, AddrPreserve: sat.AddressPreservation(), Direction: sat.Direction()}
 	if sat.ProtocolID != gdoiwire.TEKProtoESP {
 		return t, fmt.Errorf("TEK protocol %d (only ESP is supported)", sat.ProtocolID)
 	}
 	var err error
-	if t.Src, err = selector(sat.Src); err != nil {
-		return t, fmt.Errorf("source selector: %v", err)
-	}
-	if t.Dst, err = selector(sat.Dst); err != nil {
-		return t, fmt.Errorf("destination selector: %v", err)
+	if t.Selector, err = parseSelector(sat); err != nil {
+		return t, err
 	}
 	var keyBits, auth uint16
 	for _, a := range sat.Attributes {
@@ -410,7 +394,8 @@ func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
 	return t, nil
 }
 
-func parseDeny(sat *gdoiwire.SAT) (Selector, error) {
+// parseSelector reads a SAT's selectors.
+func parseSelector(sat *gdoiwire.SAT) (Selector, error) {
 	d := Selector{Protocol: sat.Protocol, SrcPort: sat.Src.Port, DstPort: sat.Dst.Port}
 	var err error
 	if d.Src, err = selector(sat.Src); err != nil {

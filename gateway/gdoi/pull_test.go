@@ -66,9 +66,9 @@ func testPolicy(t testing.TB) *Policy {
 			Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddrPort("192.0.2.11:848"),
 		},
 		TEKs: []TEK{
-			{SPI: 0x2d45c4e9, Transform: gcm, Src: netip.MustParsePrefix("198.51.100.0/24"), Dst: netip.MustParsePrefix("203.0.113.0/24"),
+			{SPI: 0x2d45c4e9, Transform: gcm, Selector: Selector{Src: netip.MustParsePrefix("198.51.100.0/24"), Dst: netip.MustParsePrefix("203.0.113.0/24")},
 				Lifetime: 3600 * time.Second, EncKey: bytes.Repeat([]byte{1}, 36), AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric},
-			{SPI: 0x11223344, Transform: cbc, Protocol: 17, Src: netip.MustParsePrefix("203.0.113.0/24"), Dst: netip.MustParsePrefix("198.51.100.7/32"), DstPort: 53,
+			{SPI: 0x11223344, Transform: cbc, Selector: Selector{Protocol: 17, Src: netip.MustParsePrefix("203.0.113.0/24"), Dst: netip.MustParsePrefix("198.51.100.7/32"), DstPort: 53},
 				Lifetime: 3599 * time.Second, EncKey: bytes.Repeat([]byte{2}, 16), AuthKey: bytes.Repeat([]byte{3}, 20), AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric},
 		},
 		Deny: []Selector{

@@ -106,7 +106,7 @@ func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, sta
 
 // SelectorString is a TEK's selectors as an ACL line: "permit ip
 // 198.51.100.0/24 203.0.113.0/24", with the protocol and ports when set.
-func SelectorString(t *TEK) string { return t.Selector().ACE(true) }
+func SelectorString(t *TEK) string { return t.Selector.ACE(true) }
 
 // ACE is the selector as an ACL line, "permit ..." or "deny ...".
 func (t Selector) ACE(permit bool) string {

@@ -133,9 +133,7 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 			continue
 		}
 		t := gdoi.TEK{
-			SPI: spi(), Transform: tr, Protocol: ace.Protocol,
-			Src: anyPrefix(ace.Source), Dst: anyPrefix(ace.Destination),
-			SrcPort: onePort(ace.SourcePort), DstPort: onePort(ace.DestinationPort),
+			SPI: spi(), Transform: tr, Selector: selectorOf(ace),
 			Lifetime: g.cfg.TEKLifetime, EncKey: random(tr.EncKeyLen()),
 			AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric,
 		}
@@ -166,10 +164,7 @@ func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm 
 	if g.cfg.DenyDownload {
 		for _, ace := range g.cfg.ACL {
 			if !ace.Permit {
-				p.Deny = append(p.Deny, gdoi.Selector{
-					Protocol: ace.Protocol, Src: anyPrefix(ace.Source), Dst: anyPrefix(ace.Destination),
-					SrcPort: onePort(ace.SourcePort), DstPort: onePort(ace.DestinationPort),
-				})
+				p.Deny = append(p.Deny, selectorOf(ace))
 			}
 		}
 	}
@@ -193,6 +188,14 @@ func remaining(life, elapsed time.Duration) time.Duration {
 		return r
 	}
 	return time.Second
+}
+
+// selectorOf is the selector a SAT carries for an ACL entry.
+func selectorOf(ace config.ACE) gdoi.Selector {
+	return gdoi.Selector{
+		Protocol: ace.Protocol, Src: anyPrefix(ace.Source), Dst: anyPrefix(ace.Destination),
+		SrcPort: onePort(ace.SourcePort), DstPort: onePort(ace.DestinationPort),
+	}
 }
 
 func anyPrefix(p netip.Prefix) netip.Prefix {
