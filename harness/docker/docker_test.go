@@ -42,9 +42,9 @@ func loadBasic(tb testing.TB) *topo.Topology {
 }
 
 // TestBasicAsContainers deploys basic.clab.yml as containers: every node a
-// container with the file's interfaces and addresses, the hosts reaching
-// each other through the GMs, the daemons registering, and nothing left
-// after Destroy.
+// container with the file's interfaces and addresses, the daemons
+// registering, the hosts reaching each other through the GMs, and nothing
+// left after Destroy.
 func TestBasicAsContainers(t *testing.T) {
 	r := runtimeOrSkip(t)
 	ctx := context.Background()
@@ -69,22 +69,27 @@ func TestBasicAsContainers(t *testing.T) {
 			t.Errorf("node %s has no container", n.Name)
 		}
 	}
+	// The GMs' daemons (from the image) register with the KS's; a GM that
+	// tried before the KS listened retries 10 s later (the seeds' timer).
 	var out strings.Builder
+	deadline := time.Now().Add(30 * time.Second)
+	for _, gm := range []string{"gm1", "gm2"} {
+		for {
+			out.Reset()
+			err := lab.Exec(ctx, gm, []string{"getctl", "show", "gdoi"}, nil, &out, &out)
+			if err == nil && strings.Contains(out.String(), "Registered with       : 192.0.2.1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not register: %v\n%s", gm, err, out.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Then the hosts reach each other through both GMs' data planes.
+	out.Reset()
 	if err := lab.Exec(ctx, "host-a", []string{"ping", "-c", "2", "-W", "2", "203.0.113.10"}, nil, &out, &out); err != nil {
 		t.Errorf("host-a -> host-b: %v\n%s", err, out.String())
-	}
-	// The GM's daemon (from the image) registers with the KS's.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out.Reset()
-		err := lab.Exec(ctx, "gm1", []string{"getctl", "show", "gdoi"}, nil, &out, &out)
-		if err == nil && strings.Contains(out.String(), "Registered with       : 192.0.2.1") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gm1 did not register: %v\n%s", err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	// The node's process is the lab's to signal, as on the netns runtime:
 	// a restarted KS daemon comes back and answers on its socket.
