@@ -58,6 +58,9 @@ type KEK struct {
 	// (multicast group, or the GM itself for unicast) and port.
 	Src netip.Addr
 	Dst netip.AddrPort
+	// AckRequested: GMs acknowledge every GROUPKEY-PUSH under this KEK
+	// (KEK_ACK_REQUESTED, RFC 8263; unicast rekey).
+	AckRequested bool
 }
 
 // TEK is one traffic SA.
@@ -106,6 +109,10 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 				isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
 			},
 		})
+		if k.AckRequested {
+			sak := nested[len(nested)-1].(*gdoiwire.SAK)
+			sak.Attributes = append(sak.Attributes, isakmp.BasicAttr(gdoiwire.KEKAckRequested, gdoiwire.AckTypeHMAC))
+		}
 	}
 	if p.ATD > 0 || p.DTD > 0 {
 		gap := &gdoiwire.GAP{}
@@ -303,6 +310,11 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 			k.SigAlg = uint16(v)
 		case gdoiwire.SigKeyLength:
 			k.SigKeyBits = int(v)
+		case gdoiwire.KEKAckRequested:
+			if v != uint64(gdoiwire.AckTypeHMAC) {
+				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED type %d (only %d is known)", ErrPolicy, v, gdoiwire.AckTypeHMAC)
+			}
+			k.AckRequested = true
 		}
 	}
 	if k.Algorithm != gdoiwire.KEKAlgAES {

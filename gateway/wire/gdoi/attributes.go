@@ -12,7 +12,14 @@ const (
 	SigAlgorithm           uint16 = 6 // B: SigAlgRSA ...
 	SigKeyLength           uint16 = 7 // B
 	KEOakleyGroup          uint16 = 8 // B: RFC 3547 only
+	// KEKAckRequested asks GMs to acknowledge every GROUPKEY-PUSH
+	// (RFC 8263 §2); its value is the acknowledgement type.
+	KEKAckRequested uint16 = 9 // B: AckTypeHMAC
 )
+
+// AckTypeHMAC is the KEK_ACK_REQUESTED value for the RFC 8263
+// acknowledgement, integrity-protected with a key derived from the KEK.
+const AckTypeHMAC uint16 = 1
 
 // Values of the KEK attributes.
 const (
@@ -45,6 +52,7 @@ var kekAttrNames = map[uint16]string{
 	SigAlgorithm:           "SIG_ALGORITHM",
 	SigKeyLength:           "SIG_KEY_LENGTH",
 	KEOakleyGroup:          "KE_OAKLEY_GROUP",
+	KEKAckRequested:        "KEK_ACK_REQUESTED",
 }
 
 // KEKAttrName returns the name of a SAK (KEK) attribute type.

@@ -37,9 +37,10 @@ func (d Decoder) DecodePayload(ctx isakmp.DecodeContext, t isakmp.PayloadType, b
 	return next.DecodePayload(ctx, t, b)
 }
 
-// IsGDOIExchange reports whether x is GROUPKEY-PULL or GROUPKEY-PUSH.
+// IsGDOIExchange reports whether x is GROUPKEY-PULL, GROUPKEY-PUSH or its
+// acknowledgement.
 func IsGDOIExchange(x isakmp.ExchangeType) bool {
-	return x == isakmp.ExchangeGroupkeyPull || x == isakmp.ExchangeGroupkeyPush
+	return x == isakmp.ExchangeGroupkeyPull || x == isakmp.ExchangeGroupkeyPush || x == isakmp.ExchangeGroupkeyPushAck
 }
 
 // ParseMessage parses a whole message with Decoder{Profile: p}.

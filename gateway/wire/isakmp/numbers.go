@@ -85,18 +85,22 @@ const (
 	ExchangeTransaction   ExchangeType = 6 // Mode Config (draft)
 	ExchangeGroupkeyPull  ExchangeType = 32
 	ExchangeGroupkeyPush  ExchangeType = 33
+	// ExchangeGroupkeyPushAck is the GROUPKEY-PUSH acknowledgement of
+	// RFC 8263 (the number getlab pins; see docs/rekey.md).
+	ExchangeGroupkeyPushAck ExchangeType = 35
 )
 
 var exchangeNames = map[ExchangeType]string{
-	ExchangeNone:          "NONE",
-	ExchangeBase:          "BASE",
-	ExchangeMainMode:      "MAIN-MODE",
-	ExchangeAuthOnly:      "AUTH-ONLY",
-	ExchangeAggressive:    "AGGRESSIVE",
-	ExchangeInformational: "INFORMATIONAL",
-	ExchangeTransaction:   "TRANSACTION",
-	ExchangeGroupkeyPull:  "GROUPKEY-PULL",
-	ExchangeGroupkeyPush:  "GROUPKEY-PUSH",
+	ExchangeNone:            "NONE",
+	ExchangeBase:            "BASE",
+	ExchangeMainMode:        "MAIN-MODE",
+	ExchangeAuthOnly:        "AUTH-ONLY",
+	ExchangeAggressive:      "AGGRESSIVE",
+	ExchangeInformational:   "INFORMATIONAL",
+	ExchangeTransaction:     "TRANSACTION",
+	ExchangeGroupkeyPull:    "GROUPKEY-PULL",
+	ExchangeGroupkeyPush:    "GROUPKEY-PUSH",
+	ExchangeGroupkeyPushAck: "GROUPKEY-PUSH-ACK",
 }
 
 // String returns the exchange's name ("MAIN-MODE", "GROUPKEY-PULL", ...), or
