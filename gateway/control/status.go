@@ -73,13 +73,40 @@ type GroupStatus struct {
 
 // KSGroup is a key server's view of a group.
 type KSGroup struct {
-	Members        int    `json:"members"`
-	Registrations  uint64 `json:"registrations"`
+	Members       int    `json:"members"`
+	Registrations uint64 `json:"registrations"`
+	// RekeysSent counts scheduled rekeys (KEKRekeys of them replaced the
+	// KEK), Retransmits their retransmissions, AcksReceived the GMs'
+	// acknowledgements and GMsDeleted the GMs removed for missing three.
 	RekeysSent     uint64 `json:"rekeys_sent"`
+	KEKRekeys      uint64 `json:"kek_rekeys"`
+	Retransmits    uint64 `json:"retransmits"`
+	AcksReceived   uint64 `json:"acks_received"`
+	GMsDeleted     uint64 `json:"gms_deleted"`
 	RekeyTransport string `json:"rekey_transport"` // "unicast" or "multicast"
 	RekeyAddress   string `json:"rekey_address,omitempty"`
-	SigningKeyBits int    `json:"signing_key_bits"`
-	SigningKeyHash string `json:"signing_key_sha256"` // SHA-256 of the public key (SPKI DER), hex
+	// Seq is the last sequence number sent.
+	Seq uint32 `json:"seq"`
+	// NextTEKRekeyIn and NextKEKRekeyIn are the protocol seconds until the
+	// next scheduled TEK and KEK rekeys.
+	NextTEKRekeyIn float64 `json:"next_tek_rekey_in"`
+	NextKEKRekeyIn float64 `json:"next_kek_rekey_in"`
+	// LastRekey is the last scheduled rekey, absent before the first.
+	LastRekey      *RekeyRound `json:"last_rekey,omitempty"`
+	SigningKeyBits int         `json:"signing_key_bits"`
+	SigningKeyHash string      `json:"signing_key_sha256"` // SHA-256 of the public key (SPKI DER), hex
+}
+
+// RekeyRound is one scheduled rekey and its retransmissions.
+type RekeyRound struct {
+	Kind    string    `json:"kind"` // "tek", "kek" or "kek+tek"
+	Seqs    []uint32  `json:"seqs"` // the first transmission's, then each retransmission's
+	Started time.Time `json:"started"`
+	// GMs is the number of GMs it was sent to (unicast) and Acked how many
+	// acknowledged; AllAckedMs the wall milliseconds until the last did.
+	GMs        int     `json:"gms"`
+	Acked      int     `json:"acked"`
+	AllAckedMs float64 `json:"all_acked_ms,omitempty"`
 }
 
 // GMGroup is a group member's view of a group.
@@ -102,6 +129,21 @@ type GMGroup struct {
 	LastError string `json:"last_error,omitempty"`
 	// Seq is the last rekey sequence number accepted (SEQ from the KS).
 	Seq uint32 `json:"seq"`
+	// RekeyTransport is "unicast" or "multicast" (the KEK's destination).
+	RekeyTransport string `json:"rekey_transport,omitempty"`
+	// RekeysReceived counts GROUPKEY-PUSHes taken, AcksSent their
+	// acknowledgements and RekeysRejected the PUSHes refused (bad
+	// signature, replayed sequence number, unparsable, uninstallable).
+	RekeysReceived uint64 `json:"rekeys_received"`
+	AcksSent       uint64 `json:"acks_sent"`
+	RekeysRejected uint64 `json:"rekeys_rejected"`
+	// LastRekey is when the last PUSH was taken.
+	LastRekey *time.Time `json:"last_rekey,omitempty"`
+	// ReregisterFor says what the scheduled re-registration is for:
+	// "tek" or "kek" (GM-32: whichever comes first).
+	ReregisterFor string `json:"reregister_for,omitempty"`
+	// PreviousKEK is the SPI of the KEK the last KEK rekey replaced.
+	PreviousKEK string `json:"previous_kek,omitempty"`
 }
 
 // KEK is a group's rekey SA.

@@ -208,6 +208,7 @@ var catalogue = []Def{
 	{"SA_TEK_UPDATED", "GDOI", 5, "SA TEK was updated for group {group} (spi {spi})"},                                                          // "SA TEK was updated" + ours; spi: the new SPIs, space-separated
 	{"GDOI_REKEY_SEQ_FAILURE", "GDOI", 3, "Failed to process rekey seq # {seq} in seq payload for group {group}, last seq # {last_seq}"},
 	{"GDOI_REKEY_FAILURE", "GDOI", 3, "Processing of REKEY payloads failed on GM in the group {group}, with peer at {ks}: {reason}"}, // ours, sev ours
+	{"GM_REKEY_FAIL", "GDOI", 3, "GM Rekey Failure: group {group} cannot process and install a rekey from {ks}: {reason}"},           // the seeds' MIB notification "GM Rekey Failure" (S0 L12514) as an event; sev ours
 	{"PSEUDO_TIME_TOO_OLD", "GDOI", 3, "Rekey received in group {group} is too old and failed PST check: my_pst is {my_pst} sec, peer_pst is {peer_pst} sec, allowable_skew is {skew} sec"},
 	{"PSEUDO_TIME_LARGE", "GDOI", 3, "Rekey received in group {group} has too large a pseudotime and failed PST check: my_pst is {my_pst} sec, peer_pst is {peer_pst} sec, allowable_skew is {skew} sec"}, // ours (after _TOO_OLD)
 

@@ -37,6 +37,10 @@ type Options struct {
 	// OnInstall is called (outside the Member's lock) with every policy
 	// installed by a registration: the data plane's SA database feed.
 	OnInstall func(group string, p *gdoi.Policy)
+	// JoinGroup is called (outside the lock) when a policy names a
+	// multicast rekey destination: the daemon joins the group on the
+	// registration interface and passes what arrives to HandlePacket.
+	JoinGroup func(group netip.AddrPort) error
 	Now       func() time.Time
 }
 
@@ -122,6 +126,16 @@ type group struct {
 	lastErr       string
 	lastReg       time.Time
 	reregAt       time.Time
+	// reregKEK: the scheduled re-registration is the KEK's (GM-85), not
+	// the TEKs'.
+	reregKEK bool
+
+	// Rekeys: PUSHes taken, acknowledgements sent, PUSHes refused (bad
+	// signature, replay, unparsable, uninstallable), when the last was
+	// taken and the KEK a KEK rekey replaced.
+	rekeysReceived, acksSent, rekeysRejected uint64
+	lastRekey                                time.Time
+	previousKEK                              *gdoi.KEK
 }
 
 // attempt is the registration to one KS: up to triesPerKS tries, each a
@@ -317,6 +331,9 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 		m.malformed(from, err)
 		return nil
 	}
+	if h.Exchange == isakmp.ExchangeGroupkeyPush {
+		return m.rekey(from, h, pkt)
+	}
 	g := m.groupFor(h)
 	if g == nil {
 		if h.Exchange == isakmp.ExchangeInformational {
@@ -454,15 +471,8 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	g.registrations++
 	m.opt.Counters.Inc("registrations")
 	m.opt.KeyLog.Policy(g.cfg.Name, p)
+	m.transportEvent(g, prev, p)
 	if k := p.KEK; k != nil {
-		multicast := k.Dst.Addr().IsMulticast()
-		if prev == nil || prev.KEK == nil || prev.KEK.Dst.Addr().IsMulticast() != multicast {
-			if multicast {
-				m.opt.Events.Emit("GM_REKEY_TRANS_2_MULTI", "group", g.cfg.Name)
-			} else {
-				m.opt.Events.Emit("GM_REKEY_TRANS_2_UNI", "group", g.cfg.Name)
-			}
-		}
 		m.opt.Events.Emit("SA_KEK_UPDATED", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", k.SPI))
 	}
 	for _, t := range p.TEKs {
@@ -471,40 +481,50 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	m.opt.Events.Emit("GM_REGS_COMPL", "ks", ks, "group", g.cfg.Name, "gm", me)
 	m.opt.Events.Emit("GM_INSTALL_POLICIES_SUCCESS", "ks", ks, "group", g.cfg.Name, "gm", me)
 	m.scheduleReregistration(g, p)
-	if m.opt.OnInstall == nil {
-		return nil
-	}
-	name := g.cfg.Name
-	return func() { m.opt.OnInstall(name, p) }
+	return m.installed(g, p)
 }
 
 // scheduleReregistration arms the re-registration that runs when no rekey
-// arrives: at T - R - jitter before the TEK (or KEK, if sooner) expires,
-// R = MAX(5% of T, 60 s); the "new" jitter is up to MAX(2% of T, 6 s)
-// earlier, the legacy one ±6 s (S0 §3.6.5.1-2, GM-31/GM-32).
+// arrives: at T - R - jitter before the newest TEK expires, R = MAX(5% of
+// T, 60 s); the "new" jitter is up to MAX(2% of T, 6 s) earlier, the
+// legacy one ±6 s (S0 §3.6.5.1-2, GM-31/GM-32). The KEK has its own point,
+// if sooner: the GM expects the KEK rekey 200 s before the KEK expires and
+// without it deletes the KEK and re-registers at a random time in (expiry -
+// 190 s, expiry - 40 s) (S0 §3.6.6, GM-85).
 func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 	t := time.Duration(0)
 	for _, tek := range p.TEKs {
-		if t == 0 || tek.Lifetime < t {
-			t = tek.Lifetime
+		t = max(t, tek.Lifetime)
+	}
+	at := time.Duration(-1)
+	if t > 0 {
+		at = t - ReregistrationLead(t, g.cfg.Jitter, rand.Float64())
+	}
+	g.reregKEK = false
+	if k := p.KEK; k != nil {
+		if kat := k.Lifetime - KEKReregistrationLead(rand.Float64()); at < 0 || kat < at {
+			at, g.reregKEK = kat, true
 		}
 	}
-	if p.KEK != nil && (t == 0 || p.KEK.Lifetime < t) {
-		t = p.KEK.Lifetime
-	}
-	if t == 0 {
+	if t == 0 && p.KEK == nil {
 		return
 	}
-	at := t - ReregistrationLead(t, g.cfg.Jitter, rand.Float64())
-	if at < time.Second {
-		at = time.Second
-	}
+	at = max(at, time.Second)
 	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))
 	m.after(g, at, func() {
+		if g.reregKEK {
+			m.opt.Events.Emit("GM_DELETE_EXPIRED_KEK", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", g.policy.KEK.SPI))
+		}
 		m.opt.Events.Emit("GM_RE_REGISTER", "group", g.cfg.Name)
 		g.pass = 0
 		m.startAttempt(g, 0)
 	})
+}
+
+// KEKReregistrationLead is how long before the KEK expires a GM that got
+// no KEK rekey re-registers, for a uniform random u in [0, 1): 40 to 190 s.
+func KEKReregistrationLead(u float64) time.Duration {
+	return 40*time.Second + time.Duration(u*float64(150*time.Second))
 }
 
 // ReregistrationLead is how long before the end of a lifetime t the GM

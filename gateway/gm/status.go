@@ -1,6 +1,8 @@
 package gm
 
 import (
+	"fmt"
+
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/gdoi"
 )
@@ -17,6 +19,14 @@ func (m *Member) GDOI() control.GDOI {
 	for _, g := range m.groups {
 		gg := &control.GMGroup{
 			State: g.state, Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
+			RekeysReceived: g.rekeysReceived, AcksSent: g.acksSent, RekeysRejected: g.rekeysRejected,
+		}
+		if !g.lastRekey.IsZero() {
+			t := g.lastRekey
+			gg.LastRekey = &t
+		}
+		if g.previousKEK != nil {
+			gg.PreviousKEK = fmt.Sprintf("%x", g.previousKEK.SPI)
 		}
 		for _, a := range g.cfg.KSList {
 			gg.KSList = append(gg.KSList, a.String())
@@ -34,6 +44,10 @@ func (m *Member) GDOI() control.GDOI {
 		if !g.reregAt.IsZero() && g.reregAt.After(now) {
 			in := m.cfg.Unscaled(g.reregAt.Sub(now)).Seconds()
 			gg.ReregisterIn = &in
+			gg.ReregisterFor = "tek"
+			if g.reregKEK {
+				gg.ReregisterFor = "kek"
+			}
 		}
 		gs := control.GroupStatus{Name: g.cfg.Name, ID: g.cfg.ID, GM: gg}
 		if p := g.policy; p != nil {
@@ -41,6 +55,10 @@ func (m *Member) GDOI() control.GDOI {
 			gg.Seq = p.Seq
 			if p.KEK != nil {
 				gs.KEK = gdoi.KEKStatus(p.KEK, elapsed, p.Seq)
+				gg.RekeyTransport = "unicast"
+				if p.KEK.Dst.Addr().IsMulticast() {
+					gg.RekeyTransport = "multicast"
+				}
 			}
 			for _, d := range p.Deny {
 				gs.ACL = append(gs.ACL, d.ACE(false))

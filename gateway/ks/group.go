@@ -28,14 +28,22 @@ type group struct {
 
 	kek        *gdoi.KEK
 	kekCreated time.Time
-	teks       []gdoi.TEK
-	tekCreated time.Time
-	seq        uint32
-	nextSID    uint32
+	// gens are the TEK generations still alive, oldest first: after a
+	// rekey the previous one stays until it expires, and GMs that register
+	// meanwhile get both (RK-41).
+	gens    []tekGen
+	seq     uint32
+	nextSID uint32
 
 	members       map[netip.Addr]*member
 	registrations uint64
-	rekeysSent    uint64
+	rekey         rekeyState
+}
+
+// tekGen is one generation of TEKs: made together, expiring together.
+type tekGen struct {
+	teks    []gdoi.TEK
+	created time.Time
 }
 
 // KEK parameters. The seeds' GDOI KS configs leave the rekey cipher at its
@@ -94,30 +102,58 @@ func (g *group) signingKeyHash() string {
 }
 
 // refresh makes sure the group has a KEK and TEKs that have not expired at
-// now (elapsed protocol time is wall time divided by the scale). Scheduled
-// GROUPKEY-PUSH rekeys replace them before that; until then a KS that finds
-// them expired at a registration makes new ones.
+// now (elapsed protocol time is wall time divided by the scale), and drops
+// TEK generations that have. Scheduled GROUPKEY-PUSH rekeys replace the
+// keys before they expire; a KS that finds them expired anyway (its first
+// start, or lifetimes too short for the rekey lead) makes new ones.
 func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration, identity netip.Addr) error {
 	if g.kek == nil || now.Sub(g.kekCreated) >= scaled(g.cfg.KEKLifetime) {
-		k := &gdoi.KEK{
-			Algorithm: gdoiwire.KEKAlgAES, KeyBits: kekKeyBits,
-			Key: random(kekKeyBits / 8), IV: random(16),
-			Lifetime: g.cfg.KEKLifetime,
-			SigHash:  kekSigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
-			PublicKey: g.pubDER, Src: identity,
-		}
-		copy(k.SPI[:], random(16))
-		g.kek, g.kekCreated = k, now
+		g.kek, g.kekCreated = g.newKEK(identity), now
 	}
-	if g.teks == nil || now.Sub(g.tekCreated) >= scaled(g.cfg.TEKLifetime) {
-		teks, err := g.newTEKs()
-		if err != nil {
+	live := g.gens[:0]
+	for _, gen := range g.gens {
+		if now.Sub(gen.created) < scaled(g.cfg.TEKLifetime) {
+			live = append(live, gen)
+		}
+	}
+	g.gens = live
+	if len(g.gens) == 0 {
+		if err := g.addTEKs(now); err != nil {
 			return err
 		}
-		g.teks, g.tekCreated = teks, now
 	}
 	return nil
 }
+
+// newKEK makes a KEK with a fresh SPI, key and IV. Unicast groups ask GMs
+// to acknowledge every rekey (RFC 8263).
+func (g *group) newKEK(identity netip.Addr) *gdoi.KEK {
+	k := &gdoi.KEK{
+		Algorithm: gdoiwire.KEKAlgAES, KeyBits: kekKeyBits,
+		Key: random(kekKeyBits / 8), IV: random(16),
+		Lifetime: g.cfg.KEKLifetime,
+		SigHash:  kekSigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
+		PublicKey: g.pubDER, Src: identity,
+		AckRequested: g.unicast(),
+	}
+	copy(k.SPI[:], random(16))
+	return k
+}
+
+func (g *group) unicast() bool { return g.cfg.Rekey.Transport != "multicast" }
+
+// addTEKs starts a new TEK generation at now.
+func (g *group) addTEKs(now time.Time) error {
+	teks, err := g.newTEKs()
+	if err != nil {
+		return err
+	}
+	g.gens = append(g.gens, tekGen{teks: teks, created: now})
+	return nil
+}
+
+// newest is the latest TEK generation.
+func (g *group) newest() *tekGen { return &g.gens[len(g.gens)-1] }
 
 // newTEKs makes one TEK per permit entry of the ACL (S0 §1.2.1: "each
 // permit entry results in a pair of SAs"; KS-12), with the group's first
@@ -148,18 +184,38 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 // policy returns the policy one GM gets at registration: the current keys
 // with their remaining lifetimes, the rekey destination for that GM, the
 // sequence number and, for counter-mode TEKs, a Sender-ID of its own.
-func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm netip.Addr) *gdoi.Policy {
-	kek := *g.kek
-	kek.Lifetime = remaining(g.cfg.KEKLifetime, elapsed(g.kekCreated))
+func (g *group) policy(elapsed func(time.Time) time.Duration, gm netip.Addr) *gdoi.Policy {
 	port := g.cfg.Rekey.Port
 	if port == 0 {
 		port = 848 // unicast rekeys go to the GM's GDOI port
 	}
-	if g.cfg.Rekey.Transport == "multicast" {
-		kek.Dst = netip.AddrPortFrom(g.cfg.Rekey.Address, port)
-	} else {
-		kek.Dst = netip.AddrPortFrom(gm, port)
+	dst := netip.AddrPortFrom(gm, port)
+	if !g.unicast() {
+		dst = netip.AddrPortFrom(g.cfg.Rekey.Address, port)
 	}
+	p := g.groupPolicy(elapsed, dst)
+	counterMode := false
+	for _, t := range p.TEKs {
+		counterMode = counterMode || t.Transform.Combined()
+	}
+	if counterMode {
+		// RFC 6054 §3: every sender of a counter-mode group SA needs a
+		// Sender-ID of its own so that IVs never repeat across GMs. The
+		// 16-bit space wraps after 65535 registrations: a GM that
+		// re-registers gets a new one, so live GMs rarely collide.
+		g.nextSID = g.nextSID%0xffff + 1
+		p.SIDs, p.SIDBits = []uint32{g.nextSID}, 16
+	}
+	return p
+}
+
+// groupPolicy is what every GM gets: the KEK (rekeys to dst) and every live
+// TEK with its remaining lifetime, the deny entries and the sequence
+// number.
+func (g *group) groupPolicy(elapsed func(time.Time) time.Duration, dst netip.AddrPort) *gdoi.Policy {
+	kek := *g.kek
+	kek.Lifetime = remaining(g.cfg.KEKLifetime, elapsed(g.kekCreated))
+	kek.Dst = dst
 	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
 	if g.cfg.DenyDownload {
 		for _, ace := range g.cfg.ACL {
@@ -168,17 +224,11 @@ func (g *group) policy(now time.Time, elapsed func(time.Time) time.Duration, gm 
 			}
 		}
 	}
-	counterMode := false
-	for _, t := range g.teks {
-		t.Lifetime = remaining(g.cfg.TEKLifetime, elapsed(g.tekCreated))
-		p.TEKs = append(p.TEKs, t)
-		counterMode = counterMode || t.Transform.Combined()
-	}
-	if counterMode {
-		// RFC 6054 §3: every sender of a counter-mode group SA needs a
-		// Sender-ID of its own so that IVs never repeat across GMs.
-		g.nextSID++
-		p.SIDs, p.SIDBits = []uint32{g.nextSID}, 16
+	for _, gen := range g.gens {
+		for _, t := range gen.teks {
+			t.Lifetime = remaining(g.cfg.TEKLifetime, elapsed(gen.created))
+			p.TEKs = append(p.TEKs, t)
+		}
 	}
 	return p
 }

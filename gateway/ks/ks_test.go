@@ -52,11 +52,14 @@ type testKS struct {
 	replies map[netip.AddrPort]chan []byte
 }
 
-func newTestKS(t testing.TB, cfg *config.Config) *testKS {
+func newTestKS(t testing.TB, cfg *config.Config) *testKS { return newTestKSAt(t, cfg, nil) }
+
+// newTestKSAt is newTestKS with a clock (nil: time.Now).
+func newTestKSAt(t testing.TB, cfg *config.Config, now func() time.Time) *testKS {
 	t.Helper()
 	k := &testKS{replies: map[netip.AddrPort]chan []byte{}, ev: events.New(io.Discard, "text", "error")}
 	srv, err := New(cfg, Options{
-		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr,
+		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr, Now: now,
 		Send: func(to netip.AddrPort, pkt []byte) {
 			k.mu.Lock()
 			ch := k.replies[to]
@@ -77,7 +80,7 @@ func newTestKS(t testing.TB, cfg *config.Config) *testKS {
 }
 
 func (k *testKS) peer(p netip.AddrPort) chan []byte {
-	ch := make(chan []byte, 8)
+	ch := make(chan []byte, 64)
 	k.mu.Lock()
 	k.replies[p] = ch
 	k.mu.Unlock()

@@ -32,6 +32,11 @@ type Options struct {
 	// Local is the address the KS receives on (its identity and port 848).
 	Local netip.AddrPort
 	Now   func() time.Time // nil: time.Now
+	// OnAllAcked, if set, is called when every GM of a unicast rekey
+	// has acknowledged it, with the number of GMs and the wall time since
+	// the first PUSH; it runs under the Server's lock and must not call
+	// back into it.
+	OnAllAcked func(group string, gms int, took time.Duration)
 }
 
 // Server is a key server. Its methods are safe for concurrent use.
@@ -125,6 +130,8 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 		s.pull(from, h, pkt)
 	case isakmp.ExchangeInformational:
 		s.informational(from, h, pkt)
+	case isakmp.ExchangeGroupkeyPushAck:
+		s.ack(from, h, pkt)
 	default:
 		s.opt.Counters.Inc("unsupported_exchange")
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("unsupported exchange %s", h.Exchange))
@@ -271,7 +278,7 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 	if err := g.refresh(now, s.cfg.Scaled, s.cfg.Identity); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}
-	return g.policy(now, s.elapsed, from.Addr()), nil
+	return g.policy(s.elapsed, from.Addr()), nil
 }
 
 // elapsed is the protocol time since t.
@@ -313,6 +320,12 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 		g.members[addr] = m
 	}
 	m.identity = gmIdentity(sa, from).String()
+	// A GM that registers has the current keys: the rekey in progress no
+	// longer waits for it, and its missed rekeys are forgiven.
+	m.missedInARow = 0
+	if r := g.rekey.round; r != nil {
+		delete(r.pending, addr)
+	}
 	m.registeredAt = s.opt.Now()
 	m.registrations++
 	g.registrations++

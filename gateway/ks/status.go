@@ -19,8 +19,11 @@ type member struct {
 	rekeyRetries  uint64
 	acksReceived  uint64
 	acksMissed    uint64
-	sentSeq       []uint32
-	receivedSeq   []uint32
+	// missedInARow counts the scheduled rekeys in a row the GM did not
+	// acknowledge; at three it is deleted before the next (KS-51).
+	missedInARow int
+	sentSeq      []uint32
+	receivedSeq  []uint32
 }
 
 // Version is the getvpnd version the control API reports.
@@ -32,22 +35,32 @@ func (s *Server) GDOI() control.GDOI {
 	defer s.mu.Unlock()
 	st := control.GDOI{Role: "ks", Identity: s.cfg.Identity.String(), Version: Version, Scale: s.cfg.Timers.Scale}
 	for _, g := range s.sortedGroups() {
+		rk := &g.rekey
 		gs := control.GroupStatus{
 			Name: g.cfg.Name, ID: g.cfg.ID,
 			KS: &control.KSGroup{
-				Members: len(g.members), Registrations: g.registrations, RekeysSent: g.rekeysSent,
+				Members: len(g.members), Registrations: g.registrations,
+				RekeysSent: rk.scheduled, KEKRekeys: rk.kekRekeys, Retransmits: rk.retransmits,
+				AcksReceived: rk.acks, GMsDeleted: rk.deleted, Seq: g.seq,
 				RekeyTransport: g.cfg.Rekey.Transport,
 				SigningKeyBits: g.signer.N.BitLen(), SigningKeyHash: g.signingKeyHash(),
 			},
 		}
-		if g.cfg.Rekey.Transport == "multicast" {
+		if !g.unicast() {
 			gs.KS.RekeyAddress = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port).String()
+		}
+		if l := rk.last; l != nil {
+			gs.KS.LastRekey = &control.RekeyRound{Kind: l.kind, Seqs: l.seqs, Started: l.started, GMs: l.targets, Acked: l.acked,
+				AllAckedMs: float64(l.allAckedAfter) / float64(time.Millisecond)}
 		}
 		if g.kek != nil {
 			gs.KEK = gdoi.KEKStatus(g.kek, s.elapsed(g.kekCreated), g.seq)
+			gs.KS.NextKEKRekeyIn, gs.KS.NextTEKRekeyIn = s.nextRekeys(g)
 		}
-		for i := range g.teks {
-			gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(&g.teks[i], s.elapsed(g.tekCreated)))
+		for _, gen := range g.gens {
+			for i := range gen.teks {
+				gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(&gen.teks[i], s.elapsed(gen.created)))
+			}
 		}
 		for _, ace := range g.cfg.ACL {
 			gs.ACL = append(gs.ACL, ace.String())

@@ -1,0 +1,188 @@
+package gm
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/getlab/getlab/gateway/gdoi"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// rekey handles a GROUPKEY-PUSH (protocols.md §1.5 "GM processing"): find
+// the KEK by the header's cookies, decrypt, verify the KS's signature,
+// check that the sequence number grows, install the new policy and, when
+// the KEK asks for it, acknowledge (RFC 8263). A PUSH that fails any check
+// changes nothing: the GM keeps its keys, and the failure is counted and
+// logged. It returns the install callbacks to run outside the lock.
+func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() {
+	g := m.groupByKEK(h.Cookies())
+	if g == nil {
+		// A KEK this GM does not hold: another group's, one it replaced,
+		// or garbage. RFC 6407 says drop; the counter says how often.
+		m.opt.Counters.Inc("rekey_unknown_kek")
+		return nil
+	}
+	name, ks := g.cfg.Name, from.Addr().String()
+	kek := g.policy.KEK
+	push, err := gdoi.OpenPush(pkt, kek)
+	switch {
+	case errors.Is(err, gdoi.ErrPushSignature):
+		g.rekeysRejected++
+		m.opt.Counters.Inc("rekey_bad_signature")
+		m.opt.Events.Emit("GM_REKEY_FAIL", "group", name, "ks", ks, "reason", err.Error())
+		return nil
+	case err != nil:
+		g.rekeysRejected++
+		m.opt.Counters.Inc("rekey_malformed")
+		m.opt.Events.Emit("GDOI_REKEY_FAILURE", "group", name, "ks", ks, "reason", err.Error())
+		return nil
+	}
+	if push.Seq <= g.policy.Seq {
+		// A replay, or a retransmission of a PUSH already taken: RFC 6407
+		// §4.8 accepts only a larger sequence number (RK-90).
+		g.rekeysRejected++
+		m.opt.Counters.Inc("rekey_replayed")
+		m.opt.Events.Emit("GDOI_REKEY_SEQ_FAILURE", "group", name, "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
+		return nil
+	}
+	me := m.opt.Local.Addr().String()
+	m.opt.Events.Emit("GM_RECV_REKEY", "group", name, "ks", ks, "gm", me, "seq", fmt.Sprint(push.Seq))
+	g.rekeysReceived++
+	m.opt.Counters.Inc("rekeys_received")
+	np, err := m.merge(g, push)
+	if err != nil {
+		// Signed by the KS, so its sequence number is spent; the GM keeps
+		// its keys and re-registers when they run out.
+		g.policy.Seq = push.Seq
+		g.rekeysRejected++
+		m.opt.Counters.Inc("rekey_install_failed")
+		m.opt.Events.Emit("GM_REKEY_FAIL", "group", name, "ks", ks, "reason", err.Error())
+		return nil
+	}
+	if kek.AckRequested {
+		if ack, err := gdoi.SealAck(kek, push.Seq, m.opt.Local.Addr()); err == nil {
+			m.opt.Send(from, ack)
+			g.acksSent++
+			m.opt.Counters.Inc("rekey_acks_sent")
+		}
+	}
+	return m.installRekey(g, np)
+}
+
+// groupByKEK is the registered group whose KEK has the cookie pair c.
+func (m *Member) groupByKEK(c [16]byte) *group {
+	for _, g := range m.groups {
+		if g.policy != nil && g.policy.KEK != nil && g.policy.KEK.SPI == c {
+			return g
+		}
+	}
+	return nil
+}
+
+// merge builds the policy a PUSH leaves the GM with: the PUSH's SA and KD,
+// plus what a PUSH does not carry — the GM's Sender-IDs (given at
+// registration only), and, when it has no SAK, the current KEK. A unicast
+// PUSH names no rekey destination (the KS signs one copy for every GM):
+// the GM keeps its own.
+func (m *Member) merge(g *group, push *gdoi.Push) (*gdoi.Policy, error) {
+	old := g.policy
+	if push.SA == nil {
+		np := *old
+		np.Seq = push.Seq
+		np.KEK, np.TEKs = m.aged(g)
+		return &np, nil
+	}
+	np, err := gdoi.ParsePolicy(g.cfg.ID, push.SA, push.KD, &gdoiwire.SEQ{Seq: push.Seq})
+	if err != nil {
+		return nil, err
+	}
+	np.SIDs, np.SIDBits = old.SIDs, old.SIDBits
+	if np.KEK == nil {
+		np.KEK, _ = m.aged(g)
+	} else if !np.KEK.Dst.Addr().IsMulticast() {
+		np.KEK.Dst = m.opt.Local
+	}
+	return np, nil
+}
+
+// aged returns copies of the current KEK and TEKs with their lifetimes
+// counted from now.
+func (m *Member) aged(g *group) (*gdoi.KEK, []gdoi.TEK) {
+	el := m.protocolSince(g.installedAt)
+	kek := *g.policy.KEK
+	kek.Lifetime -= el
+	teks := slices.Clone(g.policy.TEKs)
+	for i := range teks {
+		teks[i].Lifetime -= el
+	}
+	return &kek, teks
+}
+
+// installRekey makes a rekeyed policy current: the seeds' SA_KEK_UPDATED
+// (for a new KEK) and SA_TEK_UPDATED (for new TEKs) events, and a new
+// re-registration point.
+func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
+	old := g.policy
+	name := g.cfg.Name
+	if np.KEK.SPI != old.KEK.SPI {
+		g.previousKEK = old.KEK
+		m.opt.Events.Emit("SA_KEK_UPDATED", "group", name, "spi", fmt.Sprintf("%x", np.KEK.SPI))
+	}
+	m.transportEvent(g, old, np)
+	var fresh []string
+	for _, t := range np.TEKs {
+		if !slices.ContainsFunc(old.TEKs, func(o gdoi.TEK) bool { return o.SPI == t.SPI }) {
+			fresh = append(fresh, fmt.Sprintf("0x%08x", t.SPI))
+		}
+	}
+	if len(fresh) > 0 {
+		m.opt.Events.Emit("SA_TEK_UPDATED", "group", name, "spi", strings.Join(fresh, " "))
+	}
+	now := m.opt.Now()
+	g.policy, g.installedAt, g.lastRekey = np, now, now
+	m.opt.KeyLog.Policy(name, np)
+	m.scheduleReregistration(g, np)
+	return m.installed(g, np)
+}
+
+// transportEvent logs GM_REKEY_TRANS_2_UNI or _2_MULTI when the rekey
+// transport changes (or at the first registration).
+func (m *Member) transportEvent(g *group, old, np *gdoi.Policy) {
+	if np.KEK == nil {
+		return
+	}
+	multicast := np.KEK.Dst.Addr().IsMulticast()
+	if old != nil && old.KEK != nil && old.KEK.Dst.Addr().IsMulticast() == multicast {
+		return
+	}
+	if multicast {
+		m.opt.Events.Emit("GM_REKEY_TRANS_2_MULTI", "group", g.cfg.Name)
+	} else {
+		m.opt.Events.Emit("GM_REKEY_TRANS_2_UNI", "group", g.cfg.Name)
+	}
+}
+
+// installed returns what to run outside the lock once policy p is
+// current: join the multicast rekey group, feed the data plane.
+func (m *Member) installed(g *group, p *gdoi.Policy) func() {
+	name := g.cfg.Name
+	var join netip.AddrPort
+	if p.KEK != nil && p.KEK.Dst.Addr().IsMulticast() {
+		join = p.KEK.Dst
+	}
+	return func() {
+		if join.IsValid() && m.opt.JoinGroup != nil {
+			if err := m.opt.JoinGroup(join); err != nil {
+				m.opt.Counters.Inc("multicast_join_failures")
+				m.opt.Events.Logf("error", "group %s: joining rekey group %s: %v", name, join, err)
+			}
+		}
+		if m.opt.OnInstall != nil {
+			m.opt.OnInstall(name, p)
+		}
+	}
+}

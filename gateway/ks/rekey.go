@@ -1,0 +1,330 @@
+package ks
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/getlab/getlab/gateway/gdoi"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// Rekeys. The KS sends a GROUPKEY-PUSH ahead of every TEK and KEK expiry,
+// at the seeds' points (RK-40, RK-35), to every registered GM (unicast)
+// or to the group's multicast address. Each transmission, retransmissions
+// included, takes the next sequence number (RK-12). Unicast GMs
+// acknowledge (RFC 8263); retransmissions go only to those that did not
+// (RK-30), and a GM that acknowledged none of three scheduled rekeys is
+// deleted just before the fourth (KS-51, C-02). Multicast rekeys are
+// retransmitted blindly.
+
+// TEKRekeyLead is how long before a TEK generation expires the KS sends
+// the rekey that replaces it (S0 §3.5.3, RK-40):
+//
+//	MAX(10% of T, 90 s) + retransmissions × interval + 5 s × GMs / 50
+func TEKRekeyLead(t time.Duration, count int, interval time.Duration, gms int) time.Duration {
+	return max(t/10, 90*time.Second) + time.Duration(count)*interval + time.Duration(gms)*100*time.Millisecond
+}
+
+// KEKRekeyLead is how long before the KEK expires the KS sends the KEK
+// rekey (S0 §3.6.6.1, RK-35): 200 s + retransmissions × interval, plus
+// 5 s × (1 + GMs/50) for unicast rekeys.
+func KEKRekeyLead(count int, interval time.Duration, gms int, unicast bool) time.Duration {
+	d := 200*time.Second + time.Duration(count)*interval
+	if unicast {
+		d += 5*time.Second + time.Duration(gms)*100*time.Millisecond
+	}
+	return d
+}
+
+// rekeyState is a group's rekey bookkeeping.
+type rekeyState struct {
+	round *round
+	// scheduled counts scheduled rekeys, kekRekeys those that replaced
+	// the KEK, retransmits the retransmissions, acks the acknowledgements
+	// that completed a GM's round and deleted the GMs removed for missed
+	// acknowledgements.
+	scheduled, kekRekeys, retransmits, acks, deleted uint64
+	last                                             *roundSummary
+}
+
+// round is one scheduled rekey and its retransmissions.
+type round struct {
+	kind    string    // "tek", "kek" or "kek+tek"
+	protect *gdoi.KEK // the KEK the PUSH travels under (the old one for a KEK rekey)
+	body    []isakmp.Payload
+	started time.Time
+	seqs    []uint32
+	nextAt  time.Time
+	// pending are the unicast GMs that have not acknowledged yet.
+	pending map[netip.Addr]*member
+	targets int
+}
+
+// roundSummary is what status shows of the last round.
+type roundSummary struct {
+	kind          string
+	seqs          []uint32
+	started       time.Time
+	targets       int
+	acked         int
+	allAckedAfter time.Duration // wall time; 0 while some GM has not acknowledged
+}
+
+// Tick sends the rekeys and retransmissions that are due; the daemon calls
+// it often (a fraction of a protocol second).
+func (s *Server) Tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opt.Now()
+	for _, g := range s.sortedGroups() {
+		s.rekeyTick(g, now)
+	}
+}
+
+func (s *Server) rekeyTick(g *group, now time.Time) {
+	if err := g.refresh(now, s.cfg.Scaled, s.cfg.Identity); err != nil {
+		return
+	}
+	if r := g.rekey.round; r != nil && !now.Before(r.nextAt) {
+		s.retransmit(g, r, now)
+	}
+	kekDue, tekDue := s.rekeyDue(g)
+	newKEK, newTEK := !now.Before(kekDue), !now.Before(tekDue)
+	if newKEK || newTEK {
+		s.startRound(g, now, newKEK, newTEK)
+	}
+}
+
+// rekeyDue returns when the next KEK and TEK rekeys are due.
+func (s *Server) rekeyDue(g *group) (kek, tek time.Time) {
+	rk := g.cfg.Rekey
+	n := len(g.members)
+	kek = g.kekCreated.Add(s.cfg.Scaled(leadPoint(g.cfg.KEKLifetime, KEKRekeyLead(rk.RetransmitCount, rk.RetransmitInterval, n, g.unicast()))))
+	tek = g.newest().created.Add(s.cfg.Scaled(leadPoint(g.cfg.TEKLifetime, TEKRekeyLead(g.cfg.TEKLifetime, rk.RetransmitCount, rk.RetransmitInterval, n))))
+	return kek, tek
+}
+
+// nextRekeys is rekeyDue in protocol seconds from now.
+func (s *Server) nextRekeys(g *group) (kek, tek float64) {
+	if len(g.gens) == 0 {
+		return 0, 0
+	}
+	k, t := s.rekeyDue(g)
+	now := s.opt.Now()
+	return max(0, s.cfg.Unscaled(k.Sub(now)).Seconds()), max(0, s.cfg.Unscaled(t.Sub(now)).Seconds())
+}
+
+// leadPoint is when, after the start of a lifetime t, a rekey with the
+// given lead is due: t - lead, but not before half the lifetime (lab
+// lifetimes shorter than the lead would otherwise rekey at once, forever).
+func leadPoint(t, lead time.Duration) time.Duration {
+	return max(t-lead, t/2)
+}
+
+// startRound begins a scheduled rekey: GMs that missed three are deleted
+// first; then the new keys are made and the first PUSH goes out.
+func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
+	if r := g.rekey.round; r != nil {
+		s.closeRound(g, r)
+	}
+	if g.unicast() {
+		s.deleteSilentMembers(g)
+	}
+	r := &round{protect: g.kek, started: now, kind: "tek"}
+	if newKEK {
+		// The new KEK travels under the old one; every later PUSH, and
+		// every registration from now on, uses the new one (RK-35).
+		g.kek, g.kekCreated = g.newKEK(s.cfg.Identity), now
+		g.rekey.kekRekeys++
+		r.kind = "kek"
+	}
+	if newTEK || len(g.gens) == 0 {
+		if err := g.addTEKs(now); err != nil {
+			s.opt.Counters.Inc("rekey_failures")
+			return
+		}
+		if newKEK {
+			r.kind = "kek+tek"
+		}
+	}
+	// Unicast PUSHes go to every GM with the same bytes, signed once: the
+	// SAK's destination is "any" and each GM keeps its own address as the
+	// rekey destination.
+	dst := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	if !g.unicast() {
+		dst = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+	}
+	p := g.groupPolicy(s.elapsed, dst)
+	r.body = []isakmp.Payload{p.SAPayload(gdoiwire.ProfileRFC), p.KDPayload()}
+	if g.unicast() {
+		r.pending = make(map[netip.Addr]*member, len(g.members))
+		for a, m := range g.members {
+			r.pending[a] = m
+		}
+		r.targets = len(r.pending)
+	}
+	g.rekey.round = r
+	g.rekey.scheduled++
+	g.rekey.last = &roundSummary{kind: r.kind, started: now, targets: r.targets}
+	s.opt.KeyLog.Policy(g.cfg.Name, p)
+	s.transmit(g, r, now)
+}
+
+// deleteSilentMembers removes the GMs that acknowledged none of the last
+// three scheduled rekeys (KS-51: "just before the fourth rekey").
+func (s *Server) deleteSilentMembers(g *group) {
+	for a, m := range g.members {
+		if m.missedInARow < 3 {
+			continue
+		}
+		delete(g.members, a)
+		g.rekey.deleted++
+		s.opt.Counters.Inc("gm_deleted")
+		s.opt.Events.Emit("KS_NACK_GM_EJECT", "group", g.cfg.Name, "gm", a.String())
+		s.opt.Events.Emit("GM_DELETE", "group", g.cfg.Name, "gm", a.String(), "ks", s.cfg.Identity.String())
+	}
+}
+
+// transmit sends the round's PUSH once more with the next sequence number:
+// to every GM that has not acknowledged (unicast) or to the group address.
+func (s *Server) transmit(g *group, r *round, now time.Time) {
+	g.seq++
+	seq := g.seq
+	pkt, err := gdoi.SealPush(r.protect, g.signer, seq, r.body, gdoi.PushOptions{})
+	if err != nil {
+		s.opt.Counters.Inc("rekey_failures")
+		s.opt.Events.Logf("error", "group %s: GROUPKEY-PUSH seq %d: %v", g.cfg.Name, seq, err)
+		return
+	}
+	retransmit := len(r.seqs) > 0
+	r.seqs = append(r.seqs, seq)
+	g.rekey.last.seqs = append(g.rekey.last.seqs, seq)
+	r.nextAt = now.Add(s.cfg.Scaled(g.cfg.Rekey.RetransmitInterval))
+	if retransmit {
+		g.rekey.retransmits++
+		s.opt.Counters.Inc("rekey_retransmits")
+	}
+	s.opt.Counters.Inc("rekeys_sent")
+	ks := s.cfg.Identity.String()
+	kind := r.kind
+	if retransmit {
+		kind += " retransmit"
+	}
+	if !g.unicast() {
+		dst := netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+		s.opt.Send(dst, pkt)
+		s.opt.Events.Emit("KS_SEND_MCAST_REKEY", "group", g.cfg.Name, "ks", ks, "dst", dst.Addr().String(), "seq", fmt.Sprint(seq), "kind", kind)
+		return
+	}
+	port := g.cfg.Rekey.Port
+	if port == 0 {
+		port = 848
+	}
+	for a, m := range r.pending {
+		if retransmit {
+			m.rekeyRetries++
+		} else {
+			m.rekeysSent++
+		}
+		m.sentSeq = appendLast4(m.sentSeq, seq)
+		s.opt.Send(netip.AddrPortFrom(a, port), pkt)
+	}
+	s.opt.Events.Emit("KS_SEND_UNICAST_REKEY", "group", g.cfg.Name, "ks", ks, "seq", fmt.Sprint(seq),
+		"kind", kind, "gms", fmt.Sprint(len(r.pending)))
+}
+
+// retransmit runs at every retransmission interval of a round: another
+// copy while retransmissions are left (and, unicast, GMs have not
+// acknowledged), else the round ends.
+func (s *Server) retransmit(g *group, r *round, now time.Time) {
+	done := len(r.seqs) > g.cfg.Rekey.RetransmitCount || (g.unicast() && len(r.pending) == 0)
+	if done {
+		s.closeRound(g, r)
+		return
+	}
+	s.transmit(g, r, now)
+}
+
+// closeRound ends a round: the GMs still pending missed it.
+func (s *Server) closeRound(g *group, r *round) {
+	for _, m := range r.pending {
+		m.acksMissed++
+		m.missedInARow++
+		s.opt.Counters.Inc("rekey_acks_missed")
+	}
+	if g.rekey.round == r {
+		g.rekey.round = nil
+	}
+}
+
+// ack handles a GROUPKEY-PUSH acknowledgement.
+func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
+	g, kek := s.kekFor(h.Cookies())
+	if g == nil {
+		s.opt.Counters.Inc("ack_unknown_kek")
+		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PUSH-ACK for unknown KEK %x", h.Cookies()))
+		return
+	}
+	a, err := gdoi.OpenAck(pkt, kek)
+	if err != nil {
+		s.opt.Counters.Inc("ack_invalid")
+		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
+		return
+	}
+	m := g.members[a.GM]
+	if m == nil {
+		s.opt.Counters.Inc("ack_unsolicited")
+		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq))
+		return
+	}
+	m.receivedSeq = appendLast4(m.receivedSeq, a.Seq)
+	r := g.rekey.round
+	if r == nil || !slices.Contains(r.seqs, a.Seq) {
+		s.opt.Counters.Inc("acks_late")
+		return
+	}
+	if _, ok := r.pending[a.GM]; !ok {
+		s.opt.Counters.Inc("acks_duplicate")
+		return
+	}
+	delete(r.pending, a.GM)
+	m.acksReceived++
+	m.missedInARow = 0
+	g.rekey.acks++
+	g.rekey.last.acked++
+	s.opt.Counters.Inc("rekey_acks_received")
+	if len(r.pending) == 0 {
+		took := s.opt.Now().Sub(r.started)
+		g.rekey.last.allAckedAfter = took
+		if s.opt.OnAllAcked != nil {
+			s.opt.OnAllAcked(g.cfg.Name, r.targets, took)
+		}
+	}
+}
+
+// kekFor finds the group and KEK an acknowledgement names: the current
+// KEK, or the one the round in progress travels under.
+func (s *Server) kekFor(cookies [16]byte) (*group, *gdoi.KEK) {
+	for _, g := range s.groups {
+		if g.kek != nil && g.kek.SPI == cookies {
+			return g, g.kek
+		}
+		if r := g.rekey.round; r != nil && r.protect.SPI == cookies {
+			return g, r.protect
+		}
+	}
+	return nil, nil
+}
+
+// appendLast4 keeps the last four sequence numbers (the seeds' "Sent seq
+// num" / "Rcvd seq num" columns).
+func appendLast4(s []uint32, v uint32) []uint32 {
+	s = append(s, v)
+	if len(s) > 4 {
+		s = s[len(s)-4:]
+	}
+	return s
+}
