@@ -97,6 +97,24 @@ func formatKSGroup(p printer, grp control.GroupStatus) {
 	p.kv(4, "Active Group Server", "Local")
 	p.kv(4, "Registrations", ks.Registrations)
 	p.kv(4, "Rekeys sent", ks.RekeysSent)
+	p.kv(4, "Rekeys retransmitted", ks.Retransmits)
+	if ks.RekeyTransport == "unicast" {
+		p.kv(4, "Rekey acks received", ks.AcksReceived)
+		p.kv(4, "GMs deleted (no ack)", ks.GMsDeleted)
+	}
+	p.kv(4, "Rekey seq num", ks.Seq)
+	p.kv(4, "Next TEK rekey in", remaining(ks.NextTEKRekeyIn)+" secs")
+	p.kv(4, "Next KEK rekey in", remaining(ks.NextKEKRekeyIn)+" secs")
+	if l := ks.LastRekey; l != nil {
+		last := fmt.Sprintf("%s, seq %s", l.Kind, seqs(l.Seqs))
+		if ks.RekeyTransport == "unicast" {
+			last += fmt.Sprintf(", acked by %d of %d GMs", l.Acked, l.GMs)
+			if l.AllAckedMs > 0 {
+				last += fmt.Sprintf(" in %.1f ms", l.AllAckedMs)
+			}
+		}
+		p.kv(4, "Last rekey", last)
+	}
 	if ks.RekeyAddress != "" {
 		p.kv(4, "Rekey Address", ks.RekeyAddress)
 	}
@@ -168,7 +186,11 @@ func formatGMGroup(p printer, g control.GDOI, grp control.GroupStatus) {
 		}
 	}
 	if gm.ReregisterIn != nil {
-		p.kv(7, "Re-registers in", remaining(*gm.ReregisterIn)+" sec")
+		in := remaining(*gm.ReregisterIn) + " sec"
+		if gm.ReregisterFor != "" {
+			in += " (" + strings.ToUpper(gm.ReregisterFor) + ")"
+		}
+		p.kv(7, "Re-registers in", in)
 	}
 	p.kv(7, "Succeeded registration", gm.Registrations)
 	p.kv(7, "Attempted registration", gm.Attempts)
@@ -176,6 +198,18 @@ func formatGMGroup(p printer, g control.GDOI, grp control.GroupStatus) {
 		p.kv(7, "Last registration", gm.LastRegistered.UTC().Format(time.RFC3339))
 	}
 	p.kv(7, "Last rekey seq num", gm.Seq)
+	if gm.RekeyTransport != "" {
+		p.kv(7, "Rekey transport", title(gm.RekeyTransport))
+	}
+	p.kv(7, "Rekeys received", gm.RekeysReceived)
+	p.kv(7, "Rekey acks sent", gm.AcksSent)
+	p.kv(7, "Rekeys rejected", gm.RekeysRejected)
+	if gm.LastRekey != nil {
+		p.kv(7, "Last rekey", gm.LastRekey.UTC().Format(time.RFC3339))
+	}
+	if gm.PreviousKEK != "" {
+		p.kv(7, "Previous KEK SPI", gm.PreviousKEK)
+	}
 	if gm.LastError != "" {
 		p.kv(7, "Last error", gm.LastError)
 	}

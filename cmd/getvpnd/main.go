@@ -132,15 +132,25 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 			return err
 		}
 		r = srv
-		background = func(ctx context.Context) { every(ctx, time.Second, srv.Expire) }
+		if err := multicastSender(conn); err != nil {
+			return fmt.Errorf("GDOI socket: %w", err)
+		}
+		background = func(ctx context.Context) {
+			go every(ctx, time.Second, srv.Expire)
+			every(ctx, tickInterval(cfg), srv.Tick)
+		}
 	case config.RoleGM:
 		gm.Version = version
 		dp := startDataPlane(ctx, cfg, local.Addr(), ev)
 		defer dp.close()
-		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, InterfaceUp: ifaceUp, OnInstall: dp.install})
+		groups := &rekeyGroups{ctx: ctx, ev: ev, counter: counters,
+			iface: func() (*net.Interface, error) { return interfaceOf(registrationInterface(cfg), local.Addr()) }}
+		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local,
+			InterfaceUp: ifaceUp, OnInstall: dp.install, JoinGroup: groups.join})
 		if err != nil {
 			return err
 		}
+		groups.handle = mem.HandlePacket
 		r = &gmRole{Member: mem, dp: dp}
 		defer mem.Stop()
 		background = func(context.Context) { mem.Start() }
@@ -176,6 +186,21 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		copy(pkt, buf[:n])
 		r.HandlePacket(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
 	}
+}
+
+// tickInterval is how often a KS checks its rekey schedule: half a
+// protocol second, within 2 ms and 500 ms of wall time.
+func tickInterval(cfg *config.Config) time.Duration {
+	return min(max(cfg.Scaled(500*time.Millisecond), 2*time.Millisecond), 500*time.Millisecond)
+}
+
+// registrationInterface is the GM's registration interface name, "" when
+// not configured.
+func registrationInterface(cfg *config.Config) string {
+	if len(cfg.Groups) > 0 {
+		return cfg.Groups[0].RegistrationInterface
+	}
+	return ""
 }
 
 // localAddress is the address the GDOI socket binds: the listen address,

@@ -2,6 +2,7 @@ package gm
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/gdoi"
@@ -66,7 +67,11 @@ func (m *Member) GDOI() control.GDOI {
 			for i := range p.TEKs {
 				t := &p.TEKs[i]
 				gs.TEKs = append(gs.TEKs, gdoi.TEKStatus(t, elapsed))
-				gs.ACL = append(gs.ACL, gdoi.SelectorString(t))
+				// Old and new TEKs of one entry during a rollover show
+				// the entry once.
+				if ace := gdoi.SelectorString(t); !slices.Contains(gs.ACL, ace) {
+					gs.ACL = append(gs.ACL, ace)
+				}
 			}
 		}
 		st.Groups = append(st.Groups, gs)

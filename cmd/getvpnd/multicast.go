@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/getlab/getlab/gateway/events"
+)
+
+// Multicast rekeys (S0 §1.2.6.2, RK-15): the KS sends one GROUPKEY-PUSH to
+// the group address; a GM joins the group on its registration interface
+// (IGMP) as soon as a policy names it, and listens on a socket of its own,
+// bound to the group address, because the GDOI socket is bound to the GM's
+// unicast address and the kernel delivers a group's datagrams only to
+// sockets bound to it or to the wildcard.
+
+// rekeyGroups are the multicast groups a GM listens on.
+type rekeyGroups struct {
+	ctx     context.Context
+	iface   func() (*net.Interface, error)
+	handle  func(from netip.AddrPort, pkt []byte)
+	ev      *events.Log
+	counter *events.Counters
+
+	mu     sync.Mutex
+	joined map[netip.AddrPort]*net.UDPConn
+}
+
+// join listens on group (once): joins it on the registration interface and
+// passes what arrives to handle until the daemon stops.
+func (r *rekeyGroups) join(group netip.AddrPort) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.joined[group] != nil {
+		return nil
+	}
+	ifi, err := r.iface()
+	if err != nil {
+		return err
+	}
+	conn, err := net.ListenMulticastUDP("udp4", ifi, net.UDPAddrFromAddrPort(group))
+	if err != nil {
+		return fmt.Errorf("join %s on %s: %w", group, ifi.Name, err)
+	}
+	if r.joined == nil {
+		r.joined = map[netip.AddrPort]*net.UDPConn{}
+	}
+	r.joined[group] = conn
+	r.ev.Logf("info", "joined rekey group %s on %s", group, ifi.Name)
+	go func() {
+		<-r.ctx.Done()
+		conn.Close()
+	}()
+	go r.read(conn)
+	return nil
+}
+
+func (r *rekeyGroups) read(conn *net.UDPConn) {
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if r.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.counter.Inc("receive_errors")
+			continue
+		}
+		r.counter.Inc("multicast_packets_received")
+		pkt := make([]byte, n)
+		copy(pkt, buf[:n])
+		r.handle(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
+	}
+}
+
+// interfaceOf returns the interface named name, or the one that holds
+// addr when name is empty.
+func interfaceOf(name string, addr netip.Addr) (*net.Interface, error) {
+	if name != "" {
+		return net.InterfaceByName(name)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		addrs, _ := ifs[i].Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == addr {
+					return &ifs[i], nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no interface holds %s", addr)
+}
+
+// multicastSender sets a KS's GDOI socket up for multicast rekeys: a TTL
+// that crosses a routed core (S0 §3.5.14.2 runs PIM between sites), and no
+// copy looped back to the KS itself.
+func multicastSender(conn *net.UDPConn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MULTICAST_TTL, 16); serr != nil {
+			return
+		}
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MULTICAST_LOOP, 0)
+	})
+	return errors.Join(err, serr)
+}
