@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 
 	"github.com/getlab/getlab/gateway/events"
+	"golang.org/x/net/ipv4"
 )
 
 // Multicast rekeys (S0 §1.2.6.2, RK-15): the KS sends one GROUPKEY-PUSH to
@@ -43,7 +45,7 @@ func (r *rekeyGroups) join(group netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	conn, err := net.ListenMulticastUDP("udp4", ifi, net.UDPAddrFromAddrPort(group))
+	conn, err := listenGroup(ifi, group)
 	if err != nil {
 		return fmt.Errorf("join %s on %s: %w", group, ifi.Name, err)
 	}
@@ -76,6 +78,35 @@ func (r *rekeyGroups) read(conn *net.UDPConn) {
 		copy(pkt, buf[:n])
 		r.handle(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
 	}
+}
+
+// listenGroup opens a socket bound to the group address and port and joins
+// the group on ifi. It binds with system calls: package net binds a
+// multicast address as the wildcard, which collides with the GDOI socket on
+// the same port.
+func listenGroup(ifi *net.Interface, group netip.AddrPort) (*net.UDPConn, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "rekey-group")
+	defer f.Close()
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		return nil, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: int(group.Port()), Addr: group.Addr().As4()}); err != nil {
+		return nil, fmt.Errorf("bind %s: %w", group, err)
+	}
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	conn := c.(*net.UDPConn)
+	if err := ipv4.NewPacketConn(conn).JoinGroup(ifi, &net.UDPAddr{IP: group.Addr().AsSlice()}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // interfaceOf returns the interface named name, or the one that holds

@@ -32,7 +32,7 @@ func TestAckLayout(t *testing.T) {
 	mac.Write(seqAndID)
 	want := append(kek.SPI[:0:0], kek.SPI[:]...)
 	want = append(want, 8, 0x10, 35, 0, 0, 0, 0, 0, 0, 0, 0, 84) // HASH next, v1.0, exchange 35, no flags, M-ID 0, length
-	want = append(want, 18, 0, 0, 36)                             // HASH header: next SEQ, length 4+32
+	want = append(want, 18, 0, 0, 36)                            // HASH header: next SEQ, length 4+32
 	want = append(want, mac.Sum(nil)...)
 	want = append(want, seqAndID...)
 	if !bytes.Equal(pkt, want) {

@@ -97,14 +97,15 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		sas:       map[[16]byte]*ikev1.SA{},
 		pulls:     map[pullKey]*pull{},
 	}
-	now := opt.Now()
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
 		g, err := newGroup(gc, cfg.Identity)
 		if err != nil {
 			return nil, err
 		}
-		if err := g.refresh(now, cfg.Scaled, cfg.Identity); err != nil {
+		// The keys' lifetimes start now, after the signing key (which
+		// takes a while to generate) is there.
+		if err := g.refresh(opt.Now(), cfg.Scaled, cfg.Identity); err != nil {
 			return nil, fmt.Errorf("group %s: %w", gc.Name, err)
 		}
 		s.groups[gc.ID] = g

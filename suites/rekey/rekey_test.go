@@ -1,0 +1,671 @@
+// The rekey suite: a key server keeps its group's keys fresh with
+// GROUPKEY-PUSH, unicast (acknowledged, RFC 8263) and multicast, and the
+// group members roll over to the new TEKs without losing a packet. Every
+// verdict comes from the decoded capture of every link (GROUPKEY-PUSH and
+// ESP decrypted with the daemons' key logs), the daemons' events and
+// state, and the probe streams' accounting. Protocol time runs 100 times
+// faster (timers.scale 0.01): 1 s of protocol time is 10 ms of wall time.
+package rekey
+
+import (
+	"context"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+	"github.com/getlab/getlab/harness/fault"
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/traffic"
+	"github.com/getlab/getlab/pcap"
+	"github.com/getlab/getlab/suites/suitekit"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
+)
+
+// Addresses of basic.clab.yml and basic-2ks.clab.yml.
+var (
+	ks1        = netip.MustParseAddr("192.0.2.1")
+	ks2        = netip.MustParseAddr("192.0.2.2")
+	gm1        = netip.MustParseAddr("192.0.2.11")
+	gm2        = netip.MustParseAddr("192.0.2.12")
+	hostA      = netip.MustParseAddr("198.51.100.10")
+	hostB      = netip.MustParseAddr("203.0.113.10")
+	rekeyGroup = netip.MustParseAddr("239.192.0.1")
+)
+
+// The lab's timers: TEKs of 300 s and a KEK of 700 s (protocol time), two
+// retransmissions 10 s apart. With two GMs the KS rekeys the TEKs 110.2 s
+// before they expire (every 189.8 s) and the KEK 225.2 s before.
+const (
+	scale         = 0.01
+	tekLifetime   = 300 * time.Second
+	kekLifetime   = 700 * time.Second
+	retransmitInt = 10 * time.Second
+	retransmits   = 2
+	// slack is the timing tolerance in protocol time: 3 s is 30 ms of
+	// wall time, for scheduling on a busy 2-core machine.
+	slack = 3 * time.Second
+)
+
+// protocol converts a wall-clock duration to protocol time.
+func protocol(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
+
+// wall converts protocol time to wall-clock time.
+func wall(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
+
+// keyServer sets a KS config's lifetimes and rekey transport (multicast to
+// rekeyGroup, or unicast).
+func keyServer(name, transport string) suitekit.Edit {
+	return suitekit.EditConfig(name, func(cfg map[string]any) {
+		g := cfg["groups"].([]any)[0].(map[string]any)
+		g["tek_lifetime"] = int(tekLifetime / time.Second)
+		g["kek_lifetime"] = int(kekLifetime / time.Second)
+		rk := map[string]any{
+			"transport":   transport,
+			"retransmit":  map[string]any{"interval": int(retransmitInt / time.Second), "count": retransmits},
+			"signing_key": map[string]any{"bits": 2048},
+		}
+		if transport == "multicast" {
+			rk["address"] = rekeyGroup.String()
+			rk["port"] = 848
+		}
+		g["rekey"] = rk
+	})
+}
+
+func startScenario(ctx context.Context, name, file string, before func(*netns.Lab), edits ...suitekit.Edit) *suitekit.Scenario {
+	return suitekit.StartScenario(ctx, "rekey-"+name, file, before, append([]suitekit.Edit{suitekit.Scale(scale)}, edits...)...)
+}
+
+// named returns the events called name, in order.
+func named(evs []control.Event, name string) []control.Event {
+	var out []control.Event
+	for _, e := range evs {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func seqOf(e control.Event) uint32 {
+	v, err := strconv.ParseUint(e.Fields["seq"], 10, 32)
+	Expect(err).NotTo(HaveOccurred(), "seq of %s", e.Name)
+	return uint32(v)
+}
+
+// pushes returns the GROUPKEY-PUSHes captured on link from src to dst, in
+// time order, each decrypted with the key log.
+func pushes(s *suitekit.Scenario, link string, src, dst netip.Addr) []pcap.Packet {
+	var out []pcap.Packet
+	for _, p := range s.OnLink(link, isakmp.ExchangeGroupkeyPush, src, dst) {
+		if p.Src == src && p.Dst == dst && !injected(p) {
+			Expect(p.ISAKMP.Decrypted).To(BeTrue(), "frame %d decrypts with the key log: %s", p.Index, p.ISAKMP.DecryptError)
+			Expect(p.ISAKMP.SEQ).NotTo(BeNil(), "frame %d has a SEQ", p.Index)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func seqs(ps []pcap.Packet) []uint32 {
+	var out []uint32
+	for _, p := range ps {
+		out = append(out, *p.ISAKMP.SEQ)
+	}
+	return out
+}
+
+// member returns the KS's member-table row of gm.
+func member(ms []control.Member, gm netip.Addr) *control.Member {
+	for i := range ms {
+		if ms[i].Address == gm.String() {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("rekey"), func() {
+	var (
+		s              *suitekit.Scenario
+		ksEvents       []control.Event
+		gmEvents       map[string][]control.Event
+		gmState        map[string]control.GDOI
+		members        []control.Member
+		probes         traffic.Report
+		ksStart        time.Time
+		streamFrom     time.Time
+		streamTo       time.Time
+		registeredWith = map[string]time.Time{}
+	)
+	BeforeAll(func(ctx SpecContext) {
+		s = startScenario(ctx, "unicast", "basic.clab.yml", nil, keyServer("ks1.yaml", "unicast"))
+		for _, gm := range []string{"gm1", "gm2"} {
+			suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
+		}
+		ksStart = named(suitekit.Events(ctx, s.Lab, "ks1"), "KS_GROUP_ADD")[0].Time
+		// A probe every 0.2 s of protocol time from just after
+		// registration to 690 s: the TEK rollovers at 270 and 459.8 s and
+		// the KEK rekey at 474.8 s fall inside.
+		streamFrom = time.Now()
+		st, err := traffic.StartStream(ctx, traffic.StreamConfig{
+			From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-a"), Addr: hostA},
+			To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-b"), Addr: hostB},
+			Port: 7000, Rate: 500, Size: 64,
+			Duration: time.Until(ksStart.Add(wall(690 * time.Second))),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		probes, err = st.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		streamTo = time.Now()
+		ksEvents = suitekit.Events(ctx, s.Lab, "ks1")
+		members, err = suitekit.Control(s.Lab, "ks1").Members(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		gmEvents, gmState = map[string][]control.Event{}, map[string]control.GDOI{}
+		for _, gm := range []string{"gm1", "gm2"} {
+			gmEvents[gm] = suitekit.Events(ctx, s.Lab, gm)
+			gmState[gm] = suitekit.GDOI(ctx, s.Lab, gm)
+			registeredWith[gm] = named(gmEvents[gm], "GM_REGS_COMPL")[0].Time
+		}
+		s.Finish()
+	})
+
+	It("sends each rekey at the seeds' point: TEKs every T - [MAX(10% T, 90 s) + 2 x 10 s + 5 s x 2/50], the KEK at T_KEK - (200 + 2 x 10 + 5 x (1 + 2/50)) s", func() {
+		tekLead := ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		kekLead := ks.KEKRekeyLead(retransmits, retransmitInt, 2, true)
+		Expect(tekLead).To(Equal(110200 * time.Millisecond))
+		Expect(kekLead).To(Equal(225200 * time.Millisecond))
+		period := tekLifetime - tekLead
+		want := map[string][]time.Duration{
+			"tek": {period, 2 * period, 3 * period},
+			"kek": {kekLifetime - kekLead},
+		}
+		got := map[string][]time.Duration{}
+		for _, e := range named(ksEvents, "KS_SEND_UNICAST_REKEY") {
+			got[e.Fields["kind"]] = append(got[e.Fields["kind"]], protocol(e.Time.Sub(ksStart)))
+		}
+		Expect(got).To(HaveLen(2), "only first transmissions, no retransmission: %v", got)
+		for kind, at := range want {
+			Expect(got[kind]).To(HaveLen(len(at)), "%s rekeys at %v", kind, got[kind])
+			for i := range at {
+				Expect(got[kind][i]).To(BeNumerically("~", at[i], slack), "%s rekey %d", kind, i+1)
+			}
+		}
+	})
+
+	It("delivers every PUSH to every GM once, acknowledged once, with strictly increasing sequence numbers", func() {
+		rounds := len(named(ksEvents, "KS_SEND_UNICAST_REKEY"))
+		Expect(rounds).To(Equal(4))
+		for _, gm := range []netip.Addr{gm1, gm2} {
+			link := map[netip.Addr]string{gm1: "gm1:eth1", gm2: "gm2:eth1"}[gm]
+			push := pushes(s, link, ks1, gm)
+			Expect(seqs(push)).To(Equal([]uint32{1, 2, 3, 4}), "PUSHes to %s", gm)
+			acks := s.OnLink(link, isakmp.ExchangeGroupkeyPushAck, gm, ks1)
+			Expect(acks).To(HaveLen(rounds), "acknowledgements from %s", gm)
+			for i, a := range acks {
+				Expect(a.ISAKMP.Layout).To(Equal("HASH,SEQ,ID"))
+				Expect(a.ISAKMP.Encrypted).To(BeFalse(), "the RFC 8263 acknowledgement is in clear")
+				Expect(*a.ISAKMP.SEQ).To(Equal(*push[i].ISAKMP.SEQ), "ack %d names its PUSH", i+1)
+				Expect(a.Time).To(BeTemporally(">", push[i].Time))
+				Expect(a.ISAKMP.ICookie+a.ISAKMP.RCookie).To(Equal(push[i].ISAKMP.ICookie+push[i].ISAKMP.RCookie), "ack %d under the PUSH's KEK", i+1)
+			}
+			m := member(members, gm)
+			Expect(m).NotTo(BeNil())
+			Expect(m.RekeysSent).To(BeEquivalentTo(rounds))
+			Expect(m.RekeyRetries).To(BeZero())
+			Expect(m.AcksReceived).To(BeEquivalentTo(rounds))
+			Expect(m.SentSeq).To(Equal(m.ReceivedSeq))
+		}
+		for _, gm := range []string{"gm1", "gm2"} {
+			recv := named(gmEvents[gm], "GM_RECV_REKEY")
+			Expect(recv).To(HaveLen(rounds))
+			for i, e := range recv {
+				Expect(seqOf(e)).To(BeEquivalentTo(i+1), "%s GM_RECV_REKEY %d", gm, i+1)
+			}
+			st := gmState[gm].Groups[0].GM
+			Expect(st.RekeysReceived).To(BeEquivalentTo(rounds))
+			Expect(st.AcksSent).To(BeEquivalentTo(rounds))
+			Expect(st.RekeysRejected).To(BeZero())
+			Expect(st.Seq).To(BeEquivalentTo(rounds))
+		}
+	})
+
+	It("moves the group to a new KEK under the old one: the KEK rekey travels under KEK 1, every later PUSH under KEK 2", func() {
+		push := pushes(s, "gm1:eth1", ks1, gm1)
+		kekOf := func(p pcap.Packet) string { return p.ISAKMP.ICookie + p.ISAKMP.RCookie }
+		// Rounds: TEK (seq 1), TEK (2), KEK (3), TEK (4).
+		Expect(kekOf(push[0])).To(Equal(kekOf(push[1])))
+		Expect(kekOf(push[2])).To(Equal(kekOf(push[0])), "the KEK rekey is protected with the old KEK")
+		Expect(kekOf(push[3])).NotTo(Equal(kekOf(push[0])), "later rekeys use the new KEK")
+		for _, gm := range []string{"gm1", "gm2"} {
+			st := gmState[gm].Groups[0]
+			Expect(st.KEK.SPI).To(Equal(kekOf(push[3])), "%s holds the new KEK", gm)
+			Expect(st.GM.PreviousKEK).To(Equal(kekOf(push[0])), "%s remembers the one it replaced", gm)
+		}
+	})
+
+	It("loses no probe across two TEK rollovers and a KEK rekey, and switches SPI 30 s before each old TEK expires", func() {
+		Expect(probes.Sent).To(BeNumerically(">", 3000))
+		Expect(probes.Received).To(Equal(probes.Sent), "probes %s", probes)
+		Expect(protocol(streamFrom.Sub(ksStart))).To(BeNumerically("<", 260*time.Second))
+		Expect(protocol(streamTo.Sub(ksStart))).To(BeNumerically(">", 480*time.Second))
+		// The SPIs on gm1's WAN link, in capture order.
+		type run struct {
+			spi         uint32
+			first, last time.Time
+			n           int
+		}
+		var runs []run
+		for _, p := range s.Pkts {
+			if p.Link != "gm1:eth1" || p.ESP == nil || p.Dst != hostB {
+				continue
+			}
+			Expect(p.ESP.Decrypted).To(BeTrue(), "frame %d decrypts with the key log", p.Index)
+			if len(runs) == 0 || runs[len(runs)-1].spi != p.ESP.SPI {
+				Expect(slices.ContainsFunc(runs, func(r run) bool { return r.spi == p.ESP.SPI })).To(BeFalse(), "SPI %#x comes back", p.ESP.SPI)
+				runs = append(runs, run{spi: p.ESP.SPI, first: p.Time})
+			}
+			runs[len(runs)-1].last = p.Time
+			runs[len(runs)-1].n++
+		}
+		Expect(len(runs)).To(BeNumerically(">=", 3), "at least three TEK generations carried the stream")
+		// The KS made generation k at k periods (0 at its start); each is
+		// replaced 30 s before it expires: 270 s after it was made.
+		period := tekLifetime - ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		for i := 1; i < len(runs); i++ {
+			switchAt := protocol(runs[i].first.Sub(ksStart))
+			Expect(switchAt).To(BeNumerically("~", time.Duration(i-1)*period+tekLifetime-30*time.Second, slack), "switch to SPI %#x", runs[i].spi)
+			gap := protocol(runs[i].first.Sub(runs[i-1].last))
+			Expect(gap).To(BeNumerically("<", time.Second), "no pause in the stream at the switch")
+		}
+		// gm2 switched too: the return direction has no traffic, but gm2's
+		// outbound pick is the same rule; inbound, it decrypted both.
+		for _, gm := range []string{"gm2"} {
+			st := gmState[gm]
+			Expect(st.DataPlane.Counters["in_decrypted"]).To(BeNumerically(">=", probes.Sent))
+			Expect(st.DataPlane.Counters["in_drop_unknown_spi"]).To(BeZero())
+		}
+	})
+
+	It("shows the rekey state in getctl: rekeys sent and acknowledged on the KS, received and acknowledged on the GMs", func(ctx SpecContext) {
+		var out string
+		Eventually(func(g Gomega) {
+			var b bytesBuffer
+			g.Expect(s.Lab.Exec(ctx, "ks1", []string{"getctl", "show", "gdoi"}, nil, &b, &b)).To(Succeed())
+			out = b.String()
+		}).Should(Succeed())
+		Expect(out).To(MatchRegexp(`Rekeys sent\s+: 4`))
+		Expect(out).To(MatchRegexp(`Rekey acks received\s+: 8`))
+		Expect(out).To(MatchRegexp(`Rekey seq num\s+: 4`))
+		var b bytesBuffer
+		Expect(s.Lab.Exec(ctx, "gm1", []string{"getctl", "show", "gdoi"}, nil, &b, &b)).To(Succeed())
+		Expect(b.String()).To(MatchRegexp(`Rekeys received\s+: 4`))
+		Expect(b.String()).To(MatchRegexp(`Rekey acks sent\s+: 4`))
+	})
+})
+
+var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUSHes", Ordered, Label("rekey"), func() {
+	var (
+		s                      *suitekit.Scenario
+		ksEvents, gm1Events    []control.Event
+		before, after          control.GDOI
+		countersBefore, counts map[string]uint64
+		membersAfter           []control.Member
+		captured               []byte
+	)
+	BeforeAll(func(ctx SpecContext) {
+		s = startScenario(ctx, "acks", "basic.clab.yml", nil, keyServer("ks1.yaml", "unicast"))
+		for _, gm := range []string{"gm1", "gm2"} {
+			suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
+		}
+		// Record the first PUSH gm1 receives, as an attacker on the path.
+		sniffed := make(chan []byte, 1)
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		go func() {
+			defer GinkgoRecover()
+			b, err := sniffPush(sctx, suitekit.NetNS(s.Lab, "gm1"), ks1)
+			Expect(err).NotTo(HaveOccurred())
+			sniffed <- b
+		}()
+		// gm2's acknowledgements are dropped on their way out.
+		drop, err := fault.AddDrop(suitekit.NetNS(s.Lab, "gm2"), fault.Match{Iface: "eth1", Dir: fault.Egress,
+			Dst: netip.PrefixFrom(ks1, 32), Proto: unix.IPPROTO_UDP, DstPort: 848})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			ms, err := suitekit.Control(s.Lab, "ks1").Members(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			m := member(ms, gm2)
+			g.Expect(m).NotTo(BeNil())
+			g.Expect(m.AcksMissed).To(BeNumerically(">=", 1))
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		Expect(drop.Remove()).To(Succeed())
+		captured = <-sniffed
+
+		before = suitekit.GDOI(ctx, s.Lab, "gm1")
+		countersBefore, err = suitekit.Control(s.Lab, "gm1").Counters(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		// The recorded PUSH again (its sequence number is spent), then a
+		// PUSH with a fresh sequence number whose signature is not the
+		// KS's.
+		ns := suitekit.NetNS(s.Lab, "ks1")
+		Expect(inject(ns, ks1, gm1, captured)).To(Succeed())
+		keys, err := nodeKeyLog(s.Lab, "gm1")
+		Expect(err).NotTo(HaveOccurred())
+		forged, err := forgeSignature(captured, keys, 1000)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(inject(ns, ks1, gm1, forged)).To(Succeed())
+		Eventually(func(g Gomega) {
+			counts, err = suitekit.Control(s.Lab, "gm1").Counters(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(counts["rekey_replayed"] + counts["rekey_bad_signature"]).To(BeNumerically(">=", countersBefore["rekey_replayed"]+countersBefore["rekey_bad_signature"]+2))
+		}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		after = suitekit.GDOI(ctx, s.Lab, "gm1")
+		ksEvents = suitekit.Events(ctx, s.Lab, "ks1")
+		gm1Events = suitekit.Events(ctx, s.Lab, "gm1")
+		membersAfter, err = suitekit.Control(s.Lab, "ks1").Members(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		s.Finish()
+	})
+
+	It("retransmits only to the GM whose acknowledgements were lost, every 10 s, twice, each with the next sequence number", func() {
+		toGM1 := pushes(s, "gm1:eth1", ks1, gm1)
+		toGM2 := pushes(s, "gm2:eth1", ks1, gm2)
+		Expect(seqs(toGM1)).To(Equal([]uint32{1}), "gm1 acknowledged: one copy")
+		Expect(seqs(toGM2)).To(Equal([]uint32{1, 2, 3}), "gm2 did not: the PUSH and two retransmissions")
+		for i := 1; i < len(toGM2); i++ {
+			Expect(protocol(toGM2[i].Time.Sub(toGM2[i-1].Time))).To(BeNumerically("~", retransmitInt, slack))
+		}
+		send := named(ksEvents, "KS_SEND_UNICAST_REKEY")
+		Expect(send).To(HaveLen(3))
+		Expect([]string{send[0].Fields["gms"], send[1].Fields["gms"], send[2].Fields["gms"]}).To(Equal([]string{"2", "1", "1"}))
+		m := member(membersAfter, gm2)
+		Expect(m.RekeysSent).To(BeEquivalentTo(1))
+		Expect(m.RekeyRetries).To(BeEquivalentTo(2))
+		Expect(m.AcksReceived).To(BeZero())
+		Expect(m.AcksMissed).To(BeEquivalentTo(1))
+		Expect(m.SentSeq).To(Equal([]uint32{1, 2, 3, 0}))
+		m1 := member(membersAfter, gm1)
+		Expect(m1.AcksReceived).To(BeEquivalentTo(1))
+		Expect(m1.RekeyRetries).To(BeZero())
+	})
+
+	It("rejects a replayed PUSH and one with a forged signature, counts and logs them, and keeps its keys", func() {
+		Expect(captured).NotTo(BeEmpty())
+		Expect(counts["rekey_replayed"] - countersBefore["rekey_replayed"]).To(BeEquivalentTo(1))
+		Expect(counts["rekey_bad_signature"] - countersBefore["rekey_bad_signature"]).To(BeEquivalentTo(1))
+		seqFail := named(gm1Events, "GDOI_REKEY_SEQ_FAILURE")
+		Expect(seqFail).NotTo(BeEmpty())
+		Expect(seqFail[len(seqFail)-1].Fields["seq"]).To(Equal("1"))
+		Expect(named(gm1Events, "GM_REKEY_FAIL")).NotTo(BeEmpty())
+		Expect(after.Groups[0].GM.Seq).To(Equal(before.Groups[0].GM.Seq), "no sequence number taken from them")
+		Expect(after.Groups[0].KEK.SPI).To(Equal(before.Groups[0].KEK.SPI))
+		spis := func(st control.GDOI) []string {
+			var out []string
+			for _, t := range st.Groups[0].TEKs {
+				out = append(out, t.SPI)
+			}
+			return out
+		}
+		Expect(spis(after)).To(Equal(spis(before)), "the TEKs are untouched")
+		// Both were on the WAN, from ks1's address, and gm1 acknowledged
+		// neither.
+		var fakes []uint32
+		for _, p := range s.OnLink("gm1:eth1", isakmp.ExchangeGroupkeyPush, ks1, gm1) {
+			if injected(p) {
+				fakes = append(fakes, *p.ISAKMP.SEQ)
+			}
+		}
+		Expect(fakes).To(Equal([]uint32{1, 1000}), "the replay and the forgery, decrypted with the key log")
+		acks := s.OnLink("gm1:eth1", isakmp.ExchangeGroupkeyPushAck, gm1, ks1)
+		Expect(acks).To(HaveLen(1), "gm1 acknowledged only the KS's PUSH")
+	})
+})
+
+var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func() {
+	var (
+		s         *suitekit.Scenario
+		ksEvents  []control.Event
+		deletedAt time.Time
+		ksStart   time.Time
+		rejoined  []control.Member
+	)
+	BeforeAll(func(ctx SpecContext) {
+		s = startScenario(ctx, "silent-gm", "basic.clab.yml", nil, keyServer("ks1.yaml", "unicast"))
+		for _, gm := range []string{"gm1", "gm2"} {
+			suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
+		}
+		ksStart = named(suitekit.Events(ctx, s.Lab, "ks1"), "KS_GROUP_ADD")[0].Time
+		// Nothing reaches gm2 any more.
+		cut, err := fault.AddDrop(suitekit.NetNS(s.Lab, "gm2"), fault.Match{Iface: "eth1", Dir: fault.Ingress})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			evs := named(suitekit.Events(ctx, s.Lab, "ks1"), "GM_DELETE")
+			g.Expect(evs).NotTo(BeEmpty())
+			deletedAt = evs[0].Time
+		}).WithContext(ctx).WithTimeout(15 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		Expect(cut.Remove()).To(Succeed())
+		// gm2 gets through at its next registration try.
+		Eventually(func(g Gomega) {
+			var err error
+			rejoined, err = suitekit.Control(s.Lab, "ks1").Members(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(member(rejoined, gm2)).NotTo(BeNil())
+		}).WithContext(ctx).WithTimeout(15 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		ksEvents = suitekit.Events(ctx, s.Lab, "ks1")
+		s.Finish()
+	})
+
+	It("is deleted with GM_DELETE just before the fourth scheduled rekey, and that rekey goes to the others only", func() {
+		// Scheduled rekeys: the TEKs' every period, the KEK's once; the
+		// fourth is the third TEK rekey.
+		period := tekLifetime - ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		kekAt := kekLifetime - ks.KEKRekeyLead(retransmits, retransmitInt, 2, true)
+		Expect(kekAt).To(BeNumerically(">", 2*period))
+		Expect(kekAt).To(BeNumerically("<", 3*period))
+		Expect(protocol(deletedAt.Sub(ksStart))).To(BeNumerically("~", 3*period, slack), "deleted at the fourth scheduled rekey")
+		del := named(ksEvents, "GM_DELETE")
+		Expect(del).To(HaveLen(1))
+		Expect(del[0].Fields["gm"]).To(Equal(gm2.String()))
+		// Three scheduled rekeys with their retransmissions reached gm2's
+		// link (and were dropped there), none after.
+		toGM2 := pushes(s, "gm2:eth1", ks1, gm2)
+		Expect(seqs(toGM2)).To(Equal([]uint32{1, 2, 3, 4, 5, 6, 7, 8, 9}))
+		fourth := named(ksEvents, "KS_SEND_UNICAST_REKEY")[9]
+		Expect(seqOf(fourth)).To(BeEquivalentTo(10))
+		Expect(fourth.Fields["gms"]).To(Equal("1"))
+		Expect(fourth.Time).To(BeTemporally(">=", del[0].Time))
+		Expect(seqs(pushes(s, "gm1:eth1", ks1, gm1))).To(ContainElement(uint32(10)))
+	})
+
+	It("registers again once let through", func() {
+		m := member(rejoined, gm2)
+		Expect(m.Registrations).To(BeNumerically(">=", 1))
+		Expect(m.RegisteredAt).To(BeTemporally(">", deletedAt))
+		// Re-registration tries sent PULL message 1 while cut off; only
+		// two exchanges reached message 4 (the keys).
+		keys := 0
+		for _, p := range s.Messages(isakmp.ExchangeGroupkeyPull, ks1, gm2) {
+			if p.Src == ks1 && p.ISAKMP.Message == 4 {
+				keys++
+			}
+		}
+		Expect(keys).To(Equal(2), "two complete GROUPKEY-PULLs")
+	})
+})
+
+var _ = Describe("multicast rekey", Ordered, Label("rekey"), func() {
+	var (
+		s        *suitekit.Scenario
+		ksEvents []control.Event
+		gmEvents = map[string][]control.Event{}
+		gmState  = map[string]control.GDOI{}
+		ksState  control.GDOI
+	)
+	BeforeAll(func(ctx SpecContext) {
+		s = startScenario(ctx, "multicast", "basic.clab.yml", nil, keyServer("ks1.yaml", "multicast"))
+		for _, gm := range []string{"gm1", "gm2"} {
+			suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
+		}
+		// The first rekey and its two retransmissions.
+		Eventually(func(g Gomega) {
+			for _, gm := range []string{"gm1", "gm2"} {
+				g.Expect(suitekit.GDOI(ctx, s.Lab, gm).Groups[0].GM.RekeysReceived).To(BeEquivalentTo(3))
+			}
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		ksEvents = suitekit.Events(ctx, s.Lab, "ks1")
+		ksState = suitekit.GDOI(ctx, s.Lab, "ks1")
+		for _, gm := range []string{"gm1", "gm2"} {
+			gmEvents[gm] = suitekit.Events(ctx, s.Lab, gm)
+			gmState[gm] = suitekit.GDOI(ctx, s.Lab, gm)
+		}
+		s.Finish()
+	})
+
+	It("puts one PUSH per transmission on the wire, to the group address, and no acknowledgement", func() {
+		onKS := pushes(s, "ks1:eth1", ks1, rekeyGroup)
+		Expect(seqs(onKS)).To(Equal([]uint32{1, 2, 3}), "the rekey and two blind retransmissions")
+		for i := 1; i < len(onKS); i++ {
+			Expect(protocol(onKS[i].Time.Sub(onKS[i-1].Time))).To(BeNumerically("~", retransmitInt, slack))
+		}
+		for _, link := range []string{"gm1:eth1", "gm2:eth1"} {
+			Expect(seqs(pushes(s, link, ks1, rekeyGroup))).To(Equal([]uint32{1, 2, 3}), "the bridge carries them to %s", link)
+		}
+		for _, gm := range []netip.Addr{gm1, gm2} {
+			Expect(s.OnLink("ks1:eth1", isakmp.ExchangeGroupkeyPush, ks1, gm)).To(BeEmpty(), "no unicast copy to %s", gm)
+		}
+		for _, p := range s.Pkts {
+			Expect(p.ISAKMP == nil || p.ISAKMP.Type != uint8(isakmp.ExchangeGroupkeyPushAck)).To(BeTrue(), "frame %d is an acknowledgement", p.Index)
+		}
+		send := named(ksEvents, "KS_SEND_MCAST_REKEY")
+		Expect(send).To(HaveLen(3))
+		Expect(send[0].Fields["dst"]).To(Equal(rekeyGroup.String()))
+	})
+
+	It("has every GM join the group and install the rekey's TEKs", func() {
+		for _, gm := range []netip.Addr{gm1, gm2} {
+			Expect(igmpReports(s.Pkts, gm, rekeyGroup)).NotTo(BeZero(), "IGMP membership report from %s", gm)
+		}
+		var want []string
+		for _, t := range ksState.Groups[0].TEKs {
+			want = append(want, t.SPI)
+		}
+		Expect(want).To(HaveLen(4), "old and new TEKs")
+		for _, gm := range []string{"gm1", "gm2"} {
+			st := gmState[gm].Groups[0]
+			Expect(st.GM.RekeyTransport).To(Equal("multicast"))
+			Expect(st.GM.AcksSent).To(BeZero())
+			var got []string
+			for _, t := range st.TEKs {
+				got = append(got, t.SPI)
+			}
+			Expect(got).To(Equal(want), "%s holds the KS's TEKs", gm)
+			Expect(named(gmEvents[gm], "GM_REKEY_TRANS_2_MULTI")).To(HaveLen(1))
+			recv := named(gmEvents[gm], "GM_RECV_REKEY")
+			Expect(recv).To(HaveLen(3))
+			// After the first PUSH: one SA_TEK_UPDATED naming the two new
+			// TEKs; the retransmissions bring nothing new.
+			var afterRekey []control.Event
+			for _, e := range named(gmEvents[gm], "SA_TEK_UPDATED") {
+				if e.Seq > recv[0].Seq {
+					afterRekey = append(afterRekey, e)
+				}
+			}
+			Expect(afterRekey).To(HaveLen(1))
+			Expect(afterRekey[0].Fields["spi"]).To(Equal(want[2] + " " + want[3]))
+		}
+	})
+})
+
+// igmpReports counts the IGMP membership reports (v2 or v3) from src that
+// name group.
+func igmpReports(pkts []pcap.Packet, src, group netip.Addr) int {
+	n := 0
+	for _, p := range pkts {
+		ip := p.IPPacket()
+		if p.Src != src || len(ip) < 28 || ip[9] != unix.IPPROTO_IGMP {
+			continue
+		}
+		igmp := ip[int(ip[0]&0x0f)*4:]
+		switch {
+		case igmp[0] == 0x16 && netip.AddrFrom4([4]byte(igmp[4:8])) == group: // v2 report
+			n++
+		case igmp[0] == 0x22 && len(igmp) >= 16 && netip.AddrFrom4([4]byte(igmp[12:16])) == group: // v3 report, first record
+			n++
+		}
+	}
+	return n
+}
+
+var _ = Describe("the key server stops", Ordered, Label("rekey"), func() {
+	var (
+		s        *suitekit.Scenario
+		gmEvents = map[string][]control.Event{}
+		gmState  = map[string]control.GDOI{}
+		lifetime = map[string]time.Duration{}
+	)
+	BeforeAll(func(ctx SpecContext) {
+		s = startScenario(ctx, "ks-stops", "basic-2ks.clab.yml", nil,
+			keyServer("ks1.yaml", "unicast"), keyServer("ks2.yaml", "unicast"))
+		for _, gm := range []string{"gm1", "gm2"} {
+			st := suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
+			Expect(st.Groups[0].GM.KeyServer).To(Equal(ks1.String()))
+			var l float64
+			for _, t := range st.Groups[0].TEKs {
+				l = math.Max(l, t.Lifetime)
+			}
+			lifetime[gm] = time.Duration(l * float64(time.Second))
+		}
+		Expect(fault.Kill(s.Lab, "ks1")).To(Succeed())
+		Eventually(func(g Gomega) {
+			for _, gm := range []string{"gm1", "gm2"} {
+				st := suitekit.GDOI(ctx, s.Lab, gm).Groups[0].GM
+				g.Expect(st.KeyServer).To(Equal(ks2.String()))
+				g.Expect(st.State).To(Equal("registered"))
+			}
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		for _, gm := range []string{"gm1", "gm2"} {
+			gmEvents[gm] = suitekit.Events(ctx, s.Lab, gm)
+			gmState[gm] = suitekit.GDOI(ctx, s.Lab, gm)
+		}
+		s.Finish()
+	})
+
+	It("has each GM re-register at T - MAX(5% T, 60 s) - jitter up to MAX(2% T, 6 s), then reach the next KS", func() {
+		for _, gm := range []string{"gm1", "gm2"} {
+			evs := gmEvents[gm]
+			installed := named(evs, "GM_REGS_COMPL")[0].Time
+			rereg := named(evs, "GM_RE_REGISTER")
+			Expect(rereg).NotTo(BeEmpty(), "%s re-registers", gm)
+			at := protocol(rereg[0].Time.Sub(installed))
+			l := lifetime[gm]
+			// The "new" jitter: [T - 66 s, T - 60 s] for T <= 300 s.
+			Expect(at).To(BeNumerically(">=", l-66*time.Second-slack), "%s re-registered at %v of %v", gm, at, l)
+			Expect(at).To(BeNumerically("<=", l-60*time.Second+slack), "%s re-registered at %v of %v", gm, at, l)
+			Expect(named(evs, "GM_CONN_NEXT_SER")).NotTo(BeEmpty())
+			done := named(evs, "GM_REGS_COMPL")
+			Expect(done).To(HaveLen(2))
+			Expect(done[1].Fields["ks"]).To(Equal(ks2.String()))
+			// One try at ks1 plus three retries 10 s apart, then ks2 40 s
+			// after the first.
+			Expect(protocol(done[1].Time.Sub(rereg[0].Time))).To(BeNumerically("~", 40*time.Second, 2*slack))
+			Expect(gmState[gm].Groups[0].GM.Registrations).To(BeEquivalentTo(2))
+		}
+		for _, gm := range []netip.Addr{gm1, gm2} {
+			Expect(s.Messages(isakmp.ExchangeGroupkeyPull, gm, ks2)).To(HaveLen(4), "%s registered with ks2", gm)
+		}
+	})
+})
+
+// bytesBuffer collects a command's output.
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+func (w *bytesBuffer) String() string              { return string(w.b) }
