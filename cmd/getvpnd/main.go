@@ -274,7 +274,29 @@ func listenGDOI(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error)
 	if err != nil {
 		return nil, err
 	}
-	return pc.(*net.UDPConn), nil
+	conn := pc.(*net.UDPConn)
+	growReadBuffer(conn, gdoiSocketBuffer)
+	return conn, nil
+}
+
+// gdoiSocketBuffer is the GDOI socket's receive buffer: a unicast rekey to
+// thousands of GMs brings their acknowledgements back in one burst (8,000
+// in about 100 ms, BenchmarkUnicastRekeyFanOut), and the kernel's default
+// (about 200 KB, some 300 datagrams) would drop most of them.
+const gdoiSocketBuffer = 8 << 20
+
+// growReadBuffer asks for n octets of receive buffer, beyond the
+// net.core.rmem_max cap when the daemon may (CAP_NET_ADMIN).
+func growReadBuffer(conn *net.UDPConn, n int) {
+	forced := false
+	if raw, err := conn.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) {
+			forced = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) == nil
+		})
+	}
+	if !forced {
+		conn.SetReadBuffer(n)
+	}
 }
 
 // every calls fn every d until ctx is done.
