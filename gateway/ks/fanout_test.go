@@ -31,7 +31,7 @@ type fanout struct {
 	// seq is the sequence number of the PUSH on the wire (for the
 	// endpoints that do not decrypt it).
 	seq atomic.Uint32
-	wg     sync.WaitGroup
+	wg  sync.WaitGroup
 }
 
 func newFanout(tb testing.TB, n int, verify bool) *fanout {
