@@ -11,7 +11,8 @@ import (
 )
 
 // GROUPKEY-PUSH acknowledgement (RFC 8263), as getlab pins it (the RFC
-// text could not be re-read here; docs/rekey.md lists what to re-check):
+// text could not be re-read here; README.md "Rekeys" lists the pinned
+// values to re-check before interop):
 //
 //	GM -> KS, UDP 848:  HDR, HASH, SEQ, ID
 //
