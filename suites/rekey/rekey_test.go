@@ -294,6 +294,11 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		}
 	})
 
+	It("is read the same way by tshark: PUSHes, acknowledgements and the ESP of every TEK generation", func() {
+		a := s.AgreesWithTshark()
+		Expect(a.ESPCompared).To(BeNumerically(">", 3000))
+	})
+
 	It("shows the rekey state in getctl: rekeys sent and acknowledged on the KS, received and acknowledged on the GMs", func(ctx SpecContext) {
 		var out string
 		Eventually(func(g Gomega) {
@@ -427,6 +432,8 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 		acks := s.OnLink("gm1:eth1", isakmp.ExchangeGroupkeyPushAck, gm1, ks1)
 		Expect(acks).To(HaveLen(1), "gm1 acknowledged only the KS's PUSH")
 	})
+
+	It("is read the same way by tshark, the forged PUSHes included", func() { s.AgreesWithTshark() })
 })
 
 var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func() {
@@ -582,6 +589,8 @@ var _ = Describe("multicast rekey", Ordered, Label("rekey"), func() {
 			Expect(afterRekey[0].Fields["spi"]).To(Equal(want[2] + " " + want[3]))
 		}
 	})
+
+	It("is read the same way by tshark", func() { s.AgreesWithTshark() })
 })
 
 // igmpReports counts the IGMP membership reports (v2 or v3) from src that
