@@ -1,0 +1,280 @@
+package gm_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/gm"
+	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
+)
+
+// A KS and a GM in process, joined by a queue that delivers datagrams one
+// at a time (each side sends under its own lock, so delivery must not be
+// synchronous). The KS's clock is the test's; the GM's timers run at
+// scale 1 and never fire during a test.
+
+var (
+	ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
+	gmAddr = netip.MustParseAddrPort("192.0.2.11:848")
+)
+
+const ksYAML = `
+role: ks
+identity: 192.0.2.1
+ike:
+  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 86400}]
+  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
+groups:
+  - name: GETVPN
+    id: 1234
+    tek_lifetime: 900
+    kek_lifetime: 1500
+    transforms: [aes128gcm16]
+    acl:
+      - {action: permit, protocol: ip, source: 10.1.0.0/16, destination: 10.2.0.0/16}
+    rekey: {transport: unicast, retransmit: {interval: 10, count: 2}, signing_key: {bits: 1024}}
+`
+
+const gmYAML = `
+role: gm
+identity: 192.0.2.11
+ike:
+  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 1200}]
+  pre_shared_keys: [{peer: 192.0.2.1, key: lab-secret}]
+groups:
+  - name: GETVPN
+    id: 1234
+    ks_list: [192.0.2.1]
+`
+
+type datagram struct {
+	from, to netip.AddrPort
+	b        []byte
+}
+
+type lab struct {
+	t      *testing.T
+	q      chan datagram
+	// inFlight counts datagrams sent and not yet handled.
+	inFlight atomic.Int64
+	ks     *ks.Server
+	gm     *gm.Member
+	clk    time.Time
+	clkMu  sync.Mutex
+	mu     sync.Mutex
+	pushes [][]byte // every GROUPKEY-PUSH sent to the GM
+	acks   int
+	inst   int // OnInstall calls
+}
+
+func newLab(t *testing.T) *lab {
+	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0)}
+	kcfg, err := config.Parse([]byte(ksYAML), "ks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := func() *events.Log { return events.New(io.Discard, "text", "error") }
+	l.ks, err = ks.New(kcfg, ks.Options{Events: quiet(), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
+		Send: func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{ksAddr, to, b} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg, err := config.Parse([]byte(gmYAML), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.gm, err = gm.New(gcfg, gm.Options{Events: quiet(), Counters: &events.Counters{}, Local: gmAddr,
+		Send:      func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{gmAddr, to, b} },
+		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for d := range l.q {
+			h, _, _ := isakmp.ParseHeader(d.b)
+			switch d.to {
+			case ksAddr:
+				if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
+					l.mu.Lock()
+					l.acks++
+					l.mu.Unlock()
+				}
+				l.ks.HandlePacket(d.from, d.b)
+			case gmAddr:
+				if h.Exchange == isakmp.ExchangeGroupkeyPush {
+					l.mu.Lock()
+					l.pushes = append(l.pushes, d.b)
+					l.mu.Unlock()
+				}
+				l.gm.HandlePacket(d.from, d.b)
+			}
+			l.inFlight.Add(-1)
+		}
+	}()
+	t.Cleanup(func() { l.gm.Stop(); close(l.q); <-done })
+	l.gm.Start()
+	l.wait("registration", func(st snap) bool { return st.State == "registered" })
+	return l
+}
+
+func (l *lab) now() time.Time {
+	l.clkMu.Lock()
+	defer l.clkMu.Unlock()
+	return l.clk
+}
+
+// nextRekey moves the KS's clock in 1 s ticks until it sends a rekey
+// (at most limit), then lets the GM acknowledge it before the KS's clock
+// moves on: the fake clock must not outrun the queue. It returns the time
+// advanced.
+func (l *lab) nextRekey(limit time.Duration) time.Duration {
+	l.t.Helper()
+	sent := func() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.pushes) }
+	before := sent()
+	for d := time.Second; d <= limit; d += time.Second {
+		l.clkMu.Lock()
+		l.clk = l.clk.Add(time.Second)
+		l.clkMu.Unlock()
+		l.ks.Tick()
+		deadline := time.Now().Add(5 * time.Second)
+		for l.inFlight.Load() > 0 {
+			if time.Now().After(deadline) {
+				l.t.Fatal("datagrams still in flight")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if sent() > before {
+			return d
+		}
+	}
+	l.t.Fatalf("no rekey within %v", limit)
+	return 0
+}
+
+func (l *lab) wait(what string, cond func(snap) bool) snap {
+	l.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := l.status()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("no %s: %+v", what, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (l *lab) status() snap {
+	g := l.gm.GDOI().Groups[0]
+	st := snap{State: g.GM.State, Seq: g.GM.Seq, Received: g.GM.RekeysReceived, Acks: g.GM.AcksSent,
+		Rejected: g.GM.RekeysRejected, PreviousKEK: g.GM.PreviousKEK}
+	if g.KEK != nil {
+		st.KEK = g.KEK.SPI
+	}
+	for _, t := range g.TEKs {
+		st.TEKs = append(st.TEKs, t.SPI)
+	}
+	return st
+}
+
+// snap is the GM's state the test looks at.
+type snap struct {
+	State                    string
+	Seq                      uint32
+	Received, Acks, Rejected uint64
+	KEK, PreviousKEK         string
+	TEKs                     []string
+}
+
+func (l *lab) counter(name string) uint64 { return l.gm.Counters()[name] }
+
+func TestGMTakesRekeysAndRefusesTheRest(t *testing.T) {
+	l := newLab(t)
+	reg := l.status()
+	if len(reg.TEKs) != 1 {
+		t.Fatalf("registration: %+v", reg)
+	}
+	// The TEK rekey: T - (90 + 2x10 + 5x1/50) = 789.9 s.
+	if d := l.nextRekey(900 * time.Second); d != 790*time.Second {
+		t.Fatalf("first rekey after %v", d)
+	}
+	st := l.wait("rekey", func(st snap) bool { return st.Received == 1 })
+	if st.Seq != 1 || st.Acks != 1 || len(st.TEKs) != 2 || st.TEKs[0] != reg.TEKs[0] {
+		t.Fatalf("after the rekey: %+v", st)
+	}
+	l.wait("ack at the KS", func(snap) bool { l.mu.Lock(); defer l.mu.Unlock(); return l.acks == 1 })
+	if ms := l.ks.Members(); len(ms) != 1 || ms[0].AcksReceived != 1 {
+		t.Fatalf("KS members %+v", ms)
+	}
+	if l.inst != 2 {
+		t.Fatalf("data plane fed %d times, want registration + rekey", l.inst)
+	}
+
+	// The same PUSH again: a replay.
+	l.mu.Lock()
+	first := bytes.Clone(l.pushes[0])
+	l.mu.Unlock()
+	l.gm.HandlePacket(ksAddr, first)
+	if l.counter("rekey_replayed") != 1 {
+		t.Fatalf("replay not counted: %v", l.gm.Counters())
+	}
+	// A PUSH with a fresh sequence number and a broken signature.
+	l.gm.HandlePacket(ksAddr, forge(t, first, l.gm, 99))
+	if l.counter("rekey_bad_signature") != 1 {
+		t.Fatalf("forgery not counted: %v", l.gm.Counters())
+	}
+	// Another KEK's PUSH.
+	other := bytes.Clone(first)
+	other[0] ^= 0xff
+	l.gm.HandlePacket(ksAddr, other)
+	if l.counter("rekey_unknown_kek") != 1 {
+		t.Fatalf("unknown KEK not counted: %v", l.gm.Counters())
+	}
+	if after := l.status(); after.Seq != 1 || after.Rejected != 2 || len(after.TEKs) != 2 || after.TEKs[1] != st.TEKs[1] {
+		t.Fatalf("the GM's keys changed: %+v", after)
+	}
+
+	// The KEK rekey (1500 - 225.02 = 1274.98 s after the start) under the
+	// old KEK; the next TEK rekey under the new one.
+	if d := l.nextRekey(900 * time.Second); d != 485*time.Second {
+		t.Fatalf("KEK rekey %v after the first", d)
+	}
+	kek := l.wait("KEK rekey", func(st snap) bool { return st.Received == 2 })
+	if kek.PreviousKEK != reg.KEK || kek.KEK == reg.KEK {
+		t.Fatalf("after the KEK rekey: %+v (registered with %s)", kek, reg.KEK)
+	}
+	l.nextRekey(900 * time.Second)
+	next := l.wait("TEK rekey under the new KEK", func(st snap) bool { return st.Received == 3 })
+	if next.Acks != 3 || next.KEK != kek.KEK {
+		t.Fatalf("after the third rekey: %+v", next)
+	}
+}
+
+// forge re-encrypts a PUSH with a new sequence number and a corrupted
+// signature, with the KEK the GM holds.
+func forge(t *testing.T, push []byte, m *gm.Member, seq uint32) []byte {
+	t.Helper()
+	kek := m.Policies()["GETVPN"].KEK
+	blk, _ := aes.NewCipher(kek.Key)
+	body := bytes.Clone(push[isakmp.HeaderLen:])
+	cipher.NewCBCDecrypter(blk, kek.IV).CryptBlocks(body, body)
+	body[4], body[5], body[6], body[7] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	body[len(body)-40] ^= 1 // the signature's last block, before padding
+	cipher.NewCBCEncrypter(blk, kek.IV).CryptBlocks(body, body)
+	return append(bytes.Clone(push[:isakmp.HeaderLen]), body...)
+}
