@@ -64,18 +64,18 @@ type datagram struct {
 }
 
 type lab struct {
-	t      *testing.T
-	q      chan datagram
+	t *testing.T
+	q chan datagram
 	// inFlight counts datagrams sent and not yet handled.
 	inFlight atomic.Int64
-	ks     *ks.Server
-	gm     *gm.Member
-	clk    time.Time
-	clkMu  sync.Mutex
-	mu     sync.Mutex
-	pushes [][]byte // every GROUPKEY-PUSH sent to the GM
-	acks   int
-	inst   int // OnInstall calls
+	ks       *ks.Server
+	gm       *gm.Member
+	clk      time.Time
+	clkMu    sync.Mutex
+	mu       sync.Mutex
+	pushes   [][]byte // every GROUPKEY-PUSH sent to the GM
+	acks     int
+	inst     int // OnInstall calls
 }
 
 func newLab(t *testing.T) *lab {
