@@ -252,6 +252,13 @@ func (v *validator) ksGroup(g *Group, p string) {
 	default:
 		v.errorf(rp+".transport", "%q is not multicast or unicast", r.Transport)
 	}
+	// The KS rekeys at T - [MAX(10% T, 90 s) + retransmissions] (S0
+	// §3.5.3, minus the per-GM term); getvpnd never rekeys before half the
+	// lifetime, so a shorter lifetime shifts the rekey point.
+	if lead := max(g.TEKLifetime/10, 90*time.Second) + time.Duration(r.RetransmitCount)*r.RetransmitInterval; lead > g.TEKLifetime/2 {
+		v.warnf(p+".tek_lifetime", "%v leaves less than the rekey lead %v (10%% or 90 s, plus %d retransmissions of %v) after half its life: TEKs are rekeyed at half their lifetime instead",
+			g.TEKLifetime, lead, r.RetransmitCount, r.RetransmitInterval)
+	}
 	if r.SigningKey.File != "" && c.isSet(rp+".signing_key.bits") {
 		v.errorf(rp+".signing_key", "set file or bits, not both")
 	}

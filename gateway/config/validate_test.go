@@ -139,6 +139,7 @@ func TestWarnings(t *testing.T) {
 			`ks.yaml: groups[0].acl[1]: asymmetric permit "permit ip 10.0.0.0/8 any": the return traffic goes in clear unless the mirror entry "permit ip any 10.0.0.0/8" is added`},
 		{"asymmetric ports", strings.Replace(minKS, "{action: permit,", "{action: permit, protocol: tcp, destination_port: 80,", 1), `groups[0].acl[1]: asymmetric permit "permit tcp 10.0.0.0/8 10.0.0.0/8 eq 80"`},
 		{"short TEK", ksWith("    tek_lifetime: 300\n", ""), "groups[0].tek_lifetime: 5m0s is below 900 s"},
+		{"rekey lead past half the TEK", ksWith("    tek_lifetime: 300\n", ""), "groups[0].tek_lifetime: 5m0s leaves less than the rekey lead 3m30s (10% or 90 s, plus 2 retransmissions of 1m0s)"},
 		{"KEK < 2 TEK", ksWith("    tek_lifetime: 7200\n    kek_lifetime: 10000\n", ""), "groups[0].kek_lifetime: 2h46m40s is less than twice the TEK lifetime 2h0m0s"},
 		{"multicast not denied", strings.Replace(minKS, "destination: 239.1.1.1}", "destination: 239.9.9.9}", 1), "groups[0].acl: no deny entry for the multicast rekey address 239.1.1.1"},
 		{"multicast permitted first", strings.Replace(minKS,

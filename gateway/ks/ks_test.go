@@ -271,6 +271,8 @@ func FuzzHandlePacket(f *testing.F) {
 			k.srv.HandlePacket(peer, b)
 			b[18] = byte(isakmp.ExchangeInformational)
 			k.srv.HandlePacket(peer, b)
+			b[18] = byte(isakmp.ExchangeGroupkeyPushAck)
+			k.srv.HandlePacket(peer, b)
 		}
 	})
 }
