@@ -144,6 +144,12 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	}
 	now := m.opt.Now()
 	g.policy, g.installedAt, g.lastRekey = np, now, now
+	if g.a != nil {
+		// A re-registration was under way (its timer fired before this
+		// rekey came): the rekey makes it moot.
+		g.a, g.state = nil, "registered"
+		m.opt.Counters.Inc("reregistrations_cancelled")
+	}
 	m.opt.KeyLog.Policy(name, np)
 	m.scheduleReregistration(g, np)
 	return m.installed(g, np)

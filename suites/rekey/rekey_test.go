@@ -144,6 +144,7 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		streamFrom     time.Time
 		streamTo       time.Time
 		registeredWith = map[string]time.Time{}
+		ksShow, gmShow string
 	)
 	BeforeAll(func(ctx SpecContext) {
 		s = startScenario(ctx, "unicast", "basic.clab.yml", nil, keyServer("ks1.yaml", "unicast"))
@@ -165,6 +166,9 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		probes, err = st.Wait()
 		Expect(err).NotTo(HaveOccurred())
 		streamTo = time.Now()
+		// Everything below is read at once, before the next rekey (at
+		// 759 s) changes it.
+		ksShow, gmShow = getctl(ctx, s.Lab, "ks1"), getctl(ctx, s.Lab, "gm1")
 		ksEvents = suitekit.Events(ctx, s.Lab, "ks1")
 		members, err = suitekit.Control(s.Lab, "ks1").Members(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -299,20 +303,13 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		Expect(a.ESPCompared).To(BeNumerically(">", 3000))
 	})
 
-	It("shows the rekey state in getctl: rekeys sent and acknowledged on the KS, received and acknowledged on the GMs", func(ctx SpecContext) {
-		var out string
-		Eventually(func(g Gomega) {
-			var b bytesBuffer
-			g.Expect(s.Lab.Exec(ctx, "ks1", []string{"getctl", "show", "gdoi"}, nil, &b, &b)).To(Succeed())
-			out = b.String()
-		}).Should(Succeed())
-		Expect(out).To(MatchRegexp(`Rekeys sent\s+: 4`))
-		Expect(out).To(MatchRegexp(`Rekey acks received\s+: 8`))
-		Expect(out).To(MatchRegexp(`Rekey seq num\s+: 4`))
-		var b bytesBuffer
-		Expect(s.Lab.Exec(ctx, "gm1", []string{"getctl", "show", "gdoi"}, nil, &b, &b)).To(Succeed())
-		Expect(b.String()).To(MatchRegexp(`Rekeys received\s+: 4`))
-		Expect(b.String()).To(MatchRegexp(`Rekey acks sent\s+: 4`))
+	It("shows the rekey state in getctl: rekeys sent and acknowledged on the KS, received and acknowledged on the GMs", func() {
+		Expect(ksShow).To(MatchRegexp(`Rekeys sent\s+: 4\n`))
+		Expect(ksShow).To(MatchRegexp(`Rekey acks received\s+: 8\n`))
+		Expect(ksShow).To(MatchRegexp(`Rekey seq num\s+: 4\n`))
+		Expect(ksShow).To(MatchRegexp(`Last rekey\s+: tek, seq 4, acked by 2 of 2 GMs in [0-9.]+ ms\n`))
+		Expect(gmShow).To(MatchRegexp(`Rekeys received\s+: 4\n`))
+		Expect(gmShow).To(MatchRegexp(`Rekey acks sent\s+: 4\n`))
 	})
 })
 
@@ -672,6 +669,13 @@ var _ = Describe("the key server stops", Ordered, Label("rekey"), func() {
 		}
 	})
 })
+
+// getctl returns what `getctl show gdoi` prints on node.
+func getctl(ctx context.Context, lab *netns.Lab, node string) string {
+	var b bytesBuffer
+	Expect(lab.Exec(ctx, node, []string{"getctl", "show", "gdoi"}, nil, &b, &b)).To(Succeed())
+	return b.String()
+}
 
 // bytesBuffer collects a command's output.
 type bytesBuffer struct{ b []byte }
