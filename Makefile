@@ -60,14 +60,14 @@ conformance: require-root build docker-images
 	$(BIN)/getlab report $(REPORTS) | tee $(REPORTS)/summary.txt; \
 	exit $$rc
 
-# The smoke and data plane suites again on the docker runtime (GETLAB_RUNTIME=docker), its
+# The smoke, data plane and rekey suites again on the docker runtime (GETLAB_RUNTIME=docker), its
 # reports under $(REPORTS)/docker/. Without a Docker engine its specs skip
 # and say so.
 conformance-docker: require-root build docker-images
 	@rm -rf $(REPORTS)/docker && mkdir -p $(REPORTS)/docker
 	@rc=0; GETLAB_RUNTIME=docker GETLAB_REPORTS=$(abspath $(REPORTS))/docker $(GINKGO) --procs=$(PROCS) \
-		--label-filter='smoke || dataplane' --junit-report=junit.xml --json-report=report.json \
-		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke ./suites/dataplane || rc=$$?; \
+		--label-filter='smoke || dataplane || rekey' --junit-report=junit.xml --json-report=report.json \
+		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke ./suites/dataplane ./suites/rekey || rc=$$?; \
 	$(BIN)/getlab report $(REPORTS)/docker | sed 's/^conformance:/conformance (docker runtime):/' | tee $(REPORTS)/docker/summary.txt; \
 	exit $$rc
 
