@@ -53,10 +53,10 @@ func SealAck(kek *KEK, seq uint32, gm netip.Addr) ([]byte, error) {
 	body := isakmp.AppendPayload(nil, isakmp.PayloadSEQ, &isakmp.Hash{Data: sum})
 	body = append(body, after...)
 	hdr := isakmp.Header{
-		ICookie: [8]byte(kek.SPI[:8]), RCookie: [8]byte(kek.SPI[8:]),
 		NextPayload: isakmp.PayloadHash, Exchange: isakmp.ExchangeGroupkeyPushAck,
 		Length: uint32(isakmp.HeaderLen + len(body)),
 	}
+	hdr.SetCookies(kek.SPI)
 	return append(hdr.Append(nil), body...), nil
 }
 

@@ -75,10 +75,10 @@ func SealPush(kek *KEK, signer *rsa.PrivateKey, seq uint32, ps []isakmp.Payload,
 	clear := appendChain(nil, body, isakmp.PayloadSig)
 	sigLen := signer.Size()
 	hdr := isakmp.Header{
-		ICookie: [8]byte(kek.SPI[:8]), RCookie: [8]byte(kek.SPI[8:]),
 		NextPayload: isakmp.PayloadSEQ, Exchange: isakmp.ExchangeGroupkeyPush, Flags: isakmp.FlagEncryption,
 		Length: uint32(isakmp.HeaderLen + len(clear) + 4 + sigLen),
 	}
+	hdr.SetCookies(kek.SPI)
 	digest := pushDigest(h, hdr.Append(nil), clear)
 	var sig []byte
 	if opt.RawHash {

@@ -7,6 +7,7 @@ package gm
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -496,18 +497,18 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 	for _, tek := range p.TEKs {
 		t = max(t, tek.Lifetime)
 	}
-	at := time.Duration(-1)
+	if t == 0 && p.KEK == nil {
+		return
+	}
+	at := time.Duration(math.MaxInt64)
 	if t > 0 {
 		at = t - ReregistrationLead(t, g.cfg.Jitter, rand.Float64())
 	}
 	g.reregKEK = false
 	if k := p.KEK; k != nil {
-		if kat := k.Lifetime - KEKReregistrationLead(rand.Float64()); at < 0 || kat < at {
+		if kat := k.Lifetime - KEKReregistrationLead(rand.Float64()); kat < at {
 			at, g.reregKEK = kat, true
 		}
-	}
-	if t == 0 && p.KEK == nil {
-		return
 	}
 	at = max(at, time.Second)
 	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))

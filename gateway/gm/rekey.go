@@ -31,22 +31,16 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 	push, err := gdoi.OpenPush(pkt, kek)
 	switch {
 	case errors.Is(err, gdoi.ErrPushSignature):
-		g.rekeysRejected++
-		m.opt.Counters.Inc("rekey_bad_signature")
-		m.opt.Events.Emit("GM_REKEY_FAIL", "group", name, "ks", ks, "reason", err.Error())
+		m.refuse(g, "rekey_bad_signature", "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
 		return nil
 	case err != nil:
-		g.rekeysRejected++
-		m.opt.Counters.Inc("rekey_malformed")
-		m.opt.Events.Emit("GDOI_REKEY_FAILURE", "group", name, "ks", ks, "reason", err.Error())
+		m.refuse(g, "rekey_malformed", "GDOI_REKEY_FAILURE", "ks", ks, "reason", err.Error())
 		return nil
 	}
 	if push.Seq <= g.policy.Seq {
 		// A replay, or a retransmission of a PUSH already taken: RFC 6407
 		// §4.8 accepts only a larger sequence number (RK-90).
-		g.rekeysRejected++
-		m.opt.Counters.Inc("rekey_replayed")
-		m.opt.Events.Emit("GDOI_REKEY_SEQ_FAILURE", "group", name, "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
+		m.refuse(g, "rekey_replayed", "GDOI_REKEY_SEQ_FAILURE", "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
 		return nil
 	}
 	me := m.opt.Local.Addr().String()
@@ -58,9 +52,7 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 		// Signed by the KS, so its sequence number is spent; the GM keeps
 		// its keys and re-registers when they run out.
 		g.policy.Seq = push.Seq
-		g.rekeysRejected++
-		m.opt.Counters.Inc("rekey_install_failed")
-		m.opt.Events.Emit("GM_REKEY_FAIL", "group", name, "ks", ks, "reason", err.Error())
+		m.refuse(g, "rekey_install_failed", "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
 		return nil
 	}
 	if kek.AckRequested {
@@ -71,6 +63,13 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 		}
 	}
 	return m.installRekey(g, np)
+}
+
+// refuse counts and logs a PUSH the GM did not take.
+func (m *Member) refuse(g *group, counter, event string, fields ...string) {
+	g.rekeysRejected++
+	m.opt.Counters.Inc(counter)
+	m.opt.Events.Emit(event, append([]string{"group", g.cfg.Name}, fields...)...)
 }
 
 // groupByKEK is the registered group whose KEK has the cookie pair c.

@@ -180,12 +180,7 @@ func newExchange(cfg *Config, initiator bool, local, peer netip.AddrPort) exchan
 	return x
 }
 
-func (x *exchange) cookies() [16]byte {
-	var c [16]byte
-	copy(c[:8], x.icky[:])
-	copy(c[8:], x.rcky[:])
-	return c
-}
+func (x *exchange) cookies() [16]byte { return isakmp.JoinCookies(x.icky, x.rcky) }
 
 // plain builds a plaintext main mode message.
 func (x *exchange) plain(ps ...isakmp.Payload) []byte {

@@ -68,12 +68,7 @@ func (sa *SA) Init() error {
 }
 
 // Cookies returns CKY-I | CKY-R.
-func (sa *SA) Cookies() [16]byte {
-	var c [16]byte
-	copy(c[:8], sa.ICookie[:])
-	copy(c[8:], sa.RCookie[:])
-	return c
-}
+func (sa *SA) Cookies() [16]byte { return isakmp.JoinCookies(sa.ICookie, sa.RCookie) }
 
 // HashA computes prf(SKEYID_a, data...): the HASH(n) of GROUPKEY-PULL and of
 // Informational exchanges (RFC 2409 §5.5, §5.7; RFC 6407 §3.2).

@@ -142,6 +142,19 @@ func (g *group) newKEK(identity netip.Addr) *gdoi.KEK {
 
 func (g *group) unicast() bool { return g.cfg.Rekey.Transport != "multicast" }
 
+// rekeyDst is where the group's rekeys go: the multicast address, or
+// (unicast) the GM at gm on its GDOI port.
+func (g *group) rekeyDst(gm netip.Addr) netip.AddrPort {
+	if !g.unicast() {
+		return netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+	}
+	port := g.cfg.Rekey.Port // set only by tests: config refuses it for unicast
+	if port == 0 {
+		port = 848
+	}
+	return netip.AddrPortFrom(gm, port)
+}
+
 // addTEKs starts a new TEK generation at now.
 func (g *group) addTEKs(now time.Time) error {
 	teks, err := g.newTEKs()
@@ -185,14 +198,7 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 // with their remaining lifetimes, the rekey destination for that GM, the
 // sequence number and, for counter-mode TEKs, a Sender-ID of its own.
 func (g *group) policy(elapsed func(time.Time) time.Duration, gm netip.Addr) *gdoi.Policy {
-	port := g.cfg.Rekey.Port
-	if port == 0 {
-		port = 848 // unicast rekeys go to the GM's GDOI port
-	}
-	dst := netip.AddrPortFrom(gm, port)
-	if !g.unicast() {
-		dst = netip.AddrPortFrom(g.cfg.Rekey.Address, port)
-	}
+	dst := g.rekeyDst(gm)
 	p := g.groupPolicy(elapsed, dst)
 	counterMode := false
 	for _, t := range p.TEKs {

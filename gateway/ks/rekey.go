@@ -41,13 +41,14 @@ func KEKRekeyLead(count int, interval time.Duration, gms int, unicast bool) time
 
 // rekeyState is a group's rekey bookkeeping.
 type rekeyState struct {
-	round *round
+	// round is the rekey in progress (nil between rounds), last the latest
+	// one, in progress or done (status shows it).
+	round, last *round
 	// scheduled counts scheduled rekeys, kekRekeys those that replaced
 	// the KEK, retransmits the retransmissions, acks the acknowledgements
 	// that completed a GM's round and deleted the GMs removed for missed
 	// acknowledgements.
 	scheduled, kekRekeys, retransmits, acks, deleted uint64
-	last                                             *roundSummary
 }
 
 // round is one scheduled rekey and its retransmissions.
@@ -58,19 +59,13 @@ type round struct {
 	started time.Time
 	seqs    []uint32
 	nextAt  time.Time
-	// pending are the unicast GMs that have not acknowledged yet.
+	// pending are the unicast GMs that have not acknowledged (yet, or
+	// ever once the round is over), out of targets.
 	pending map[netip.Addr]*member
 	targets int
-}
-
-// roundSummary is what status shows of the last round.
-type roundSummary struct {
-	kind          string
-	seqs          []uint32
-	started       time.Time
-	targets       int
-	acked         int
-	allAckedAfter time.Duration // wall time; 0 while some GM has not acknowledged
+	// allAckedAfter is the wall time from the first PUSH until the last GM
+	// acknowledged; 0 while some GM has not.
+	allAckedAfter time.Duration
 }
 
 // Tick sends the rekeys and retransmissions that are due; the daemon calls
@@ -155,7 +150,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	// rekey destination.
 	dst := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	if !g.unicast() {
-		dst = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+		dst = g.rekeyDst(netip.Addr{})
 	}
 	p := g.groupPolicy(s.elapsed, dst)
 	r.body = []isakmp.Payload{p.SAPayload(gdoiwire.ProfileRFC), p.KDPayload()}
@@ -166,9 +161,8 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		}
 		r.targets = len(r.pending)
 	}
-	g.rekey.round = r
+	g.rekey.round, g.rekey.last = r, r
 	g.rekey.scheduled++
-	g.rekey.last = &roundSummary{kind: r.kind, started: now, targets: r.targets}
 	s.opt.KeyLog.Policy(g.cfg.Name, p)
 	s.transmit(g, r, now)
 }
@@ -201,7 +195,6 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	}
 	retransmit := len(r.seqs) > 0
 	r.seqs = append(r.seqs, seq)
-	g.rekey.last.seqs = append(g.rekey.last.seqs, seq)
 	r.nextAt = now.Add(s.cfg.Scaled(g.cfg.Rekey.RetransmitInterval))
 	if retransmit {
 		g.rekey.retransmits++
@@ -214,14 +207,10 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 		kind += " retransmit"
 	}
 	if !g.unicast() {
-		dst := netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port)
+		dst := g.rekeyDst(netip.Addr{})
 		s.opt.Send(dst, pkt)
 		s.opt.Events.Emit("KS_SEND_MCAST_REKEY", "group", g.cfg.Name, "ks", ks, "dst", dst.Addr().String(), "seq", fmt.Sprint(seq), "kind", kind)
 		return
-	}
-	port := g.cfg.Rekey.Port
-	if port == 0 {
-		port = 848
 	}
 	for a, m := range r.pending {
 		if retransmit {
@@ -230,7 +219,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 			m.rekeysSent++
 		}
 		m.sentSeq = appendLast4(m.sentSeq, seq)
-		s.opt.Send(netip.AddrPortFrom(a, port), pkt)
+		s.opt.Send(g.rekeyDst(a), pkt)
 	}
 	s.opt.Events.Emit("KS_SEND_UNICAST_REKEY", "group", g.cfg.Name, "ks", ks, "seq", fmt.Sprint(seq),
 		"kind", kind, "gms", fmt.Sprint(len(r.pending)))
@@ -294,13 +283,11 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	m.acksReceived++
 	m.missedInARow = 0
 	g.rekey.acks++
-	g.rekey.last.acked++
 	s.opt.Counters.Inc("rekey_acks_received")
 	if len(r.pending) == 0 {
-		took := s.opt.Now().Sub(r.started)
-		g.rekey.last.allAckedAfter = took
+		r.allAckedAfter = s.opt.Now().Sub(r.started)
 		if s.opt.OnAllAcked != nil {
-			s.opt.OnAllAcked(g.cfg.Name, r.targets, took)
+			s.opt.OnAllAcked(g.cfg.Name, r.targets, r.allAckedAfter)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ks
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -47,11 +48,11 @@ func (s *Server) GDOI() control.GDOI {
 			},
 		}
 		if !g.unicast() {
-			gs.KS.RekeyAddress = netip.AddrPortFrom(g.cfg.Rekey.Address, g.cfg.Rekey.Port).String()
+			gs.KS.RekeyAddress = g.rekeyDst(netip.Addr{}).String()
 		}
 		if l := rk.last; l != nil {
-			gs.KS.LastRekey = &control.RekeyRound{Kind: l.kind, Seqs: l.seqs, Started: l.started, GMs: l.targets, Acked: l.acked,
-				AllAckedMs: float64(l.allAckedAfter) / float64(time.Millisecond)}
+			gs.KS.LastRekey = &control.RekeyRound{Kind: l.kind, Seqs: slices.Clone(l.seqs), Started: l.started,
+				GMs: l.targets, Acked: l.targets - len(l.pending), AllAckedMs: float64(l.allAckedAfter) / float64(time.Millisecond)}
 		}
 		if g.kek != nil {
 			gs.KEK = gdoi.KEKStatus(g.kek, s.elapsed(g.kekCreated), g.seq)

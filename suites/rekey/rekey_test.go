@@ -143,7 +143,6 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		ksStart        time.Time
 		streamFrom     time.Time
 		streamTo       time.Time
-		registeredWith = map[string]time.Time{}
 		ksShow, gmShow string
 	)
 	BeforeAll(func(ctx SpecContext) {
@@ -176,7 +175,6 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		for _, gm := range []string{"gm1", "gm2"} {
 			gmEvents[gm] = suitekit.Events(ctx, s.Lab, gm)
 			gmState[gm] = suitekit.GDOI(ctx, s.Lab, gm)
-			registeredWith[gm] = named(gmEvents[gm], "GM_REGS_COMPL")[0].Time
 		}
 		s.Finish()
 	})

@@ -134,15 +134,3 @@ func forgeSignature(push []byte, keys *pcap.KeyLog, seq uint32) ([]byte, error) 
 	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(body, body)
 	return append(bytes.Clone(push[:isakmp.HeaderLen]), body...), nil
 }
-
-// waitFor polls cond every 10 ms until it holds or within passes.
-func waitFor(ctx context.Context, within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return cond()
-}

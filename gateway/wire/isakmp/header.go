@@ -22,10 +22,16 @@ type Header struct {
 }
 
 // Cookies returns CKY-I | CKY-R, the ISAKMP SA's (or the KEK's) SPI.
-func (h Header) Cookies() [16]byte {
+func (h Header) Cookies() [16]byte { return JoinCookies(h.ICookie, h.RCookie) }
+
+// SetCookies sets CKY-I and CKY-R from a cookie pair (a KEK SPI).
+func (h *Header) SetCookies(c [16]byte) { h.ICookie, h.RCookie = [8]byte(c[:8]), [8]byte(c[8:]) }
+
+// JoinCookies returns the cookie pair CKY-I | CKY-R.
+func JoinCookies(i, r [8]byte) [16]byte {
 	var c [16]byte
-	copy(c[:8], h.ICookie[:])
-	copy(c[8:], h.RCookie[:])
+	copy(c[:8], i[:])
+	copy(c[8:], r[:])
 	return c
 }
 
