@@ -8,6 +8,17 @@ import (
 	"testing"
 )
 
+// runMainEnv makes the test binary run getvpnd itself, for the tests that
+// need a daemon process (to kill it).
+const runMainEnv = "GETVPND_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) != "" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 func TestCheckAcceptsTheTopologyConfigs(t *testing.T) {
 	files, _ := filepath.Glob("../../topologies/configs/*.yaml")
 	if len(files) == 0 {

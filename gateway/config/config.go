@@ -173,6 +173,13 @@ type DataPlane struct {
 	// Table is the first of the two routing tables the data plane uses
 	// (the rules take the same numbers as priorities, plus 8000).
 	Table int
+	// DaemonDown is what happens to the traffic the kernel forwards
+	// through the GM while getvpnd is not running (stopped, crashed,
+	// killed): "drop" (default) keeps blackhole routes and the rules in
+	// place so that it is dropped; "pass" removes them on a clean stop,
+	// and a crash leaves nothing that would stop the kernel from routing
+	// it in clear by the main table.
+	DaemonDown string
 }
 
 // Group is one GDOI group. On a KS it is the group policy the KS serves; on a

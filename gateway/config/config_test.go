@@ -143,6 +143,7 @@ func TestDefaults(t *testing.T) {
 		{"GM data plane on", gm.DataPlane.Enabled, true},
 		{"df-bit copy (L5901-5903)", gm.DataPlane.DFBit, "copy"},
 		{"local deny inbound: IOS (GM-42)", gm.DataPlane.LocalDenyInbound, "ios"},
+		{"a GM never fails open when the daemon is down (DESIGN.md)", gm.DataPlane.DaemonDown, "drop"},
 		{"KS downloads deny entries", ks.Groups[0].DenyDownload, true},
 	}...)
 	for _, c := range checks {

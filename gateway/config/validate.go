@@ -128,6 +128,11 @@ func (v *validator) dataPlane() {
 	default:
 		v.errorf("data_plane.local_deny_inbound", "%q is not ios, iosxe or accept-both", c.DataPlane.LocalDenyInbound)
 	}
+	switch c.DataPlane.DaemonDown {
+	case "drop", "pass":
+	default:
+		v.errorf("data_plane.daemon_down", "%q is not drop or pass", c.DataPlane.DaemonDown)
+	}
 }
 
 func (v *validator) ike() {

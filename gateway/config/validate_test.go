@@ -46,6 +46,7 @@ func TestErrors(t *testing.T) {
 			[]string{"groups[0].acl[0].destination_port: 1000-2000 is a range"}},
 		{"bad df_bit", gmWith("", "data_plane: {df_bit: sometimes}\n"), []string{`data_plane.df_bit: "sometimes" is not copy, set or clear`}},
 		{"bad local_deny_inbound", gmWith("", "data_plane: {local_deny_inbound: both}\n"), []string{`data_plane.local_deny_inbound: "both" is not ios, iosxe or accept-both`}},
+		{"bad daemon_down", gmWith("", "data_plane: {daemon_down: open}\n"), []string{`data_plane.daemon_down: "open" is not drop or pass`}},
 		{"data_plane on KS", ksWith("", "data_plane: {enabled: true}\n"), []string{"data_plane: only valid for role gm"}},
 		{"deny_download on GM", gmWith(", deny_download: false", ""), []string{"groups[0].deny_download: only valid for role ks"}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
