@@ -79,6 +79,8 @@ type Config struct {
 	warnings []string
 	// set holds the paths of the keys the file sets (see decoder.set).
 	set map[string]bool
+	// pos holds where they are in the file (see decoder.pos).
+	pos positions
 }
 
 // Listen is where the daemon receives GDOI (and IKE) messages.
@@ -291,10 +293,10 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, syntaxError(name, err)
 	}
-	c := &Config{Name: name}
-	d := &decoder{}
+	d := &decoder{pos: positions{}}
+	c := &Config{Name: name, pos: d.pos}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {

@@ -76,6 +76,8 @@ func TestLoadMissingFile(t *testing.T) {
 const minKS = `
 role: ks
 identity: 192.0.2.1
+ike:
+  pre_shared_keys: [{peer: 192.0.2.11, key: lab-secret}]
 groups:
   - name: G
     id: 1
