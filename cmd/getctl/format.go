@@ -310,6 +310,9 @@ func formatDataPlane(p printer, dp *control.DataPlane) {
 	p.kv(4, "WAN MTU", dp.WANMTU)
 	p.kv(4, "DF bit", dp.DFBit)
 	p.kv(4, "Local deny inbound", dp.LocalDenyInbound)
+	if dp.DaemonDown != "" {
+		p.kv(4, "While getvpnd is down", map[string]string{"drop": "forwarded traffic dropped", "pass": "forwarded traffic in clear"}[dp.DaemonDown])
+	}
 	names := make([]string, 0, len(dp.Counters))
 	for n := range dp.Counters {
 		names = append(names, n)

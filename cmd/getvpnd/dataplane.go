@@ -39,12 +39,17 @@ type gmDataPlane struct {
 // registers meanwhile, so that the failure can be seen.
 func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, ev *events.Log) *gmDataPlane {
 	df, _ := esp.ParseDFPolicy(cfg.DataPlane.DFBit) // validated by config
-	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled}}
+	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown}}
 	d.engine = dataplane.New(dataplane.Options{
 		Events: ev, Scaled: cfg.Scaled, DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
 		Groups: cfg.Groups, Local: local,
 	})
 	if !cfg.DataPlane.Enabled {
+		// A control-plane-only GM: what an earlier data plane left to
+		// drop forwarded traffic while it was down goes.
+		if err := dataplane.Release(cfg.DataPlane.Table); err != nil {
+			ev.Logf("warn", "data plane disabled, but %v", err)
+		}
 		return d
 	}
 	if !dataplane.Forwarding() {
@@ -59,7 +64,8 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		if err != nil {
 			return err
 		}
-		dev, err := dataplane.OpenDevice(dataplane.DeviceOptions{WANInterface: wan, Table: cfg.DataPlane.Table, Queues: queues})
+		dev, err := dataplane.OpenDevice(dataplane.DeviceOptions{WANInterface: wan, Table: cfg.DataPlane.Table, Queues: queues,
+			Guard: cfg.DataPlane.DaemonDown == "drop"})
 		if err != nil {
 			return err
 		}
@@ -69,7 +75,8 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		d.info.LANDevice, d.info.WANDevice, d.info.WANInterface, d.info.Queues = dev.LANName(), dev.WANName(), wan, dev.Queues()
 		d.mu.Unlock()
 		go dev.Run(ctx, d.engine)
-		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s", wan, dev.LANName(), dev.WANName(), queues, df)
+		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s, forwarded traffic while getvpnd is down: %s",
+			wan, dev.LANName(), dev.WANName(), queues, df, cfg.DataPlane.DaemonDown)
 		return nil
 	}
 	if err := open(); err != nil {

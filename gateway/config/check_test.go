@@ -20,7 +20,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Check(bad, &b)
-	if err == nil || err.Error() != `gm9.yaml: groups[0].ks_list[0]: "192.0.2.300" is not an IP address` {
+	if err == nil || err.Error() != `gm9.yaml: groups[0].ks_list[0]: "192.0.2.300" is not an IP address (line 6, column 32)` {
 		t.Errorf("err = %v", err)
 	}
 }

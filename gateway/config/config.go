@@ -79,6 +79,8 @@ type Config struct {
 	warnings []string
 	// set holds the paths of the keys the file sets (see decoder.set).
 	set map[string]bool
+	// pos holds where they are in the file (see decoder.pos).
+	pos positions
 }
 
 // Listen is where the daemon receives GDOI (and IKE) messages.
@@ -173,6 +175,13 @@ type DataPlane struct {
 	// Table is the first of the two routing tables the data plane uses
 	// (the rules take the same numbers as priorities, plus 8000).
 	Table int
+	// DaemonDown is what happens to the traffic the kernel forwards
+	// through the GM while getvpnd is not running (stopped, crashed,
+	// killed): "drop" (default) keeps blackhole routes and the rules in
+	// place so that it is dropped; "pass" removes them on a clean stop,
+	// and a crash leaves nothing that would stop the kernel from routing
+	// it in clear by the main table.
+	DaemonDown string
 }
 
 // Group is one GDOI group. On a KS it is the group policy the KS serves; on a
@@ -284,10 +293,10 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, syntaxError(name, err)
 	}
-	c := &Config{Name: name}
-	d := &decoder{}
+	d := &decoder{pos: positions{}}
+	c := &Config{Name: name, pos: d.pos}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {

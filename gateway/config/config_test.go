@@ -76,6 +76,8 @@ func TestLoadMissingFile(t *testing.T) {
 const minKS = `
 role: ks
 identity: 192.0.2.1
+ike:
+  pre_shared_keys: [{peer: 192.0.2.11, key: lab-secret}]
 groups:
   - name: G
     id: 1
@@ -143,6 +145,7 @@ func TestDefaults(t *testing.T) {
 		{"GM data plane on", gm.DataPlane.Enabled, true},
 		{"df-bit copy (L5901-5903)", gm.DataPlane.DFBit, "copy"},
 		{"local deny inbound: IOS (GM-42)", gm.DataPlane.LocalDenyInbound, "ios"},
+		{"a GM never fails open when the daemon is down (DESIGN.md)", gm.DataPlane.DaemonDown, "drop"},
 		{"KS downloads deny entries", ks.Groups[0].DenyDownload, true},
 	}...)
 	for _, c := range checks {

@@ -19,12 +19,14 @@ type decoder struct {
 	// set records the path of every key present in the file, so defaults
 	// apply only to what the file leaves out.
 	set map[string]bool
+	// pos records where each key and list item is, for messages.
+	pos positions
 }
 
 func (d *decoder) errorf(path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
-		msg = path + ": " + msg
+		msg = path + ": " + msg + d.pos.at(path)
 	}
 	d.errs = append(d.errs, msg)
 }
@@ -68,6 +70,9 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*ya
 		k, v := n.Content[i], n.Content[i+1]
 		key := k.Value
 		p := join(path, key)
+		if d.pos != nil {
+			d.pos[p] = position{k.Line, k.Column}
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(path, "keys must be plain names, got %s", kind(k))
 			continue
@@ -100,6 +105,9 @@ func (d *decoder) list(n *yaml.Node, path string, item func(*yaml.Node, string))
 		return
 	}
 	for i, e := range n.Content {
+		if d.pos != nil {
+			d.pos[index(path, i)] = position{e.Line, e.Column}
+		}
 		item(e, index(path, i))
 	}
 }

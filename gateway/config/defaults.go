@@ -34,6 +34,7 @@ var Defaults = struct {
 	DFBit              string // "crypto ipsec df-bit" default copy (S0 L5901-5903)
 	LocalDenyInbound   string // IOS behaviour (GM-42)
 	DataPlaneTable     int    // not in the seeds
+	DaemonDown         string // not in the seeds: DESIGN.md "Data plane on a GM"
 }{
 	ListenPort:         848,
 	ControlSocket:      "/run/getvpnd/control.sock",
@@ -57,6 +58,7 @@ var Defaults = struct {
 	DFBit:              "copy",
 	LocalDenyInbound:   "ios",
 	DataPlaneTable:     200,
+	DaemonDown:         "drop",
 }
 
 // Protocol timers that the configuration does not set (yet) but that every
@@ -112,6 +114,9 @@ func (c *Config) applyDefaults() {
 		}
 		if dp.Table == 0 {
 			dp.Table = Defaults.DataPlaneTable
+		}
+		if dp.DaemonDown == "" {
+			dp.DaemonDown = Defaults.DaemonDown
 		}
 	}
 	ikeLife := Defaults.KSIKELifetime

@@ -50,6 +50,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 				"local_deny_inbound": func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.LocalDenyInbound) },
 				"queues":             func(n *yaml.Node, p string) { d.intField(n, p, 0, 64, &c.DataPlane.Queues) },
 				"table":              func(n *yaml.Node, p string) { d.intField(n, p, 1, 250, &c.DataPlane.Table) },
+				"daemon_down":        func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.DaemonDown) },
 			})
 		},
 		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },

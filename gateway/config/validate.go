@@ -13,11 +13,11 @@ type validator struct {
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	v.errs = append(v.errs, path+": "+fmt.Sprintf(format, args...))
+	v.errs = append(v.errs, path+": "+fmt.Sprintf(format, args...)+v.c.pos.at(path))
 }
 
 func (v *validator) warnf(path, format string, args ...any) {
-	v.warns = append(v.warns, path+": "+fmt.Sprintf(format, args...))
+	v.warns = append(v.warns, path+": "+fmt.Sprintf(format, args...)+v.c.pos.at(path))
 }
 
 func (v *validator) validate() {
@@ -54,6 +54,7 @@ func (v *validator) validate() {
 		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
 	}
 	v.ike()
+	v.advisePSKs()
 	v.dataPlane()
 	if len(c.Groups) == 0 {
 		v.errorf("groups", "missing: at least one group is needed")
@@ -127,6 +128,11 @@ func (v *validator) dataPlane() {
 	case "ios", "iosxe", "accept-both":
 	default:
 		v.errorf("data_plane.local_deny_inbound", "%q is not ios, iosxe or accept-both", c.DataPlane.LocalDenyInbound)
+	}
+	switch c.DataPlane.DaemonDown {
+	case "drop", "pass":
+	default:
+		v.errorf("data_plane.daemon_down", "%q is not drop or pass", c.DataPlane.DaemonDown)
 	}
 }
 

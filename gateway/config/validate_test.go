@@ -21,7 +21,8 @@ func TestErrors(t *testing.T) {
 		yaml string
 		want []string // substrings, each of which must be in the error
 	}{
-		{"syntax", "role: [", []string{"x.yaml: yaml:"}},
+		{"syntax", "role: [", []string{"x.yaml: YAML syntax: did not find expected node content (line 1)"}},
+		{"syntax, later line", minGM + "ike:\n  - a\n b: c\n", []string{"x.yaml: YAML syntax: did not find expected key (line "}},
 		{"empty", "", []string{"x.yaml: empty file"}},
 		{"not a mapping", "- 1\n", []string{"x.yaml: want a mapping"}},
 		{"alias", "role: &r ks\nidentity: *r\n", []string{"anchors and aliases"}},
@@ -46,6 +47,7 @@ func TestErrors(t *testing.T) {
 			[]string{"groups[0].acl[0].destination_port: 1000-2000 is a range"}},
 		{"bad df_bit", gmWith("", "data_plane: {df_bit: sometimes}\n"), []string{`data_plane.df_bit: "sometimes" is not copy, set or clear`}},
 		{"bad local_deny_inbound", gmWith("", "data_plane: {local_deny_inbound: both}\n"), []string{`data_plane.local_deny_inbound: "both" is not ios, iosxe or accept-both`}},
+		{"bad daemon_down", gmWith("", "data_plane: {daemon_down: open}\n"), []string{`data_plane.daemon_down: "open" is not drop or pass`}},
 		{"data_plane on KS", ksWith("", "data_plane: {enabled: true}\n"), []string{"data_plane: only valid for role gm"}},
 		{"deny_download on GM", gmWith(", deny_download: false", ""), []string{"groups[0].deny_download: only valid for role ks"}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
@@ -151,7 +153,9 @@ func TestWarnings(t *testing.T) {
 		{"wildcard PSK 0.0.0.0", strings.Replace(minGM, "peer: 192.0.2.1", "peer: 0.0.0.0", 1), "ike.pre_shared_keys[0].peer: a wildcard"},
 		{"weak DH allowed", strings.Replace(minGM, "ike:\n", "ike:\n  allow_weak_dh: true\n  policies: [{encryption: 3des, dh_group: 2}]\n", 1), "ike.policies[0].dh_group: group 2 is weak (allowed by ike.allow_weak_dh)"},
 		{"GM IKE lifetime", strings.Replace(minGM, "ike:\n", "ike:\n  policies: [{lifetime: 86400}]\n", 1), "ike.policies[0].lifetime: 24h0m0s: a GM's IKE lifetime should be 15-30 min"},
-		{"KS IKE lifetime", minKS + "ike: {policies: [{lifetime: 1200}]}\n", "ike.policies[0].lifetime: 20m0s: keep the KS's IKE lifetime at the 24 h default"},
+		{"KS IKE lifetime", strings.Replace(minKS, "ike:\n", "ike:\n  policies: [{lifetime: 1200}]\n", 1), "ike.policies[0].lifetime: 20m0s: keep the KS's IKE lifetime at the 24 h default"},
+		{"KS without PSK", strings.Replace(minKS, "  pre_shared_keys: [{peer: 192.0.2.11, key: lab-secret}]\n", "", 1), "ike.pre_shared_keys: none: no GM can authenticate to this KS"},
+		{"short PSK", minGM, "ike.pre_shared_keys[0].key: 1 octets: a pre-shared key this short can be guessed offline from one captured main mode; use at least 8 (a long random string) (line 4, column 39)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse([]byte(tc.yaml), "ks.yaml")

@@ -36,8 +36,11 @@ type DataPlane struct {
 	Queues       int    `json:"queues"`
 	// LocalDenyInbound is how local deny entries match inbound traffic
 	// ("ios", "iosxe", "accept-both").
-	LocalDenyInbound string            `json:"local_deny_inbound"`
-	Counters         map[string]uint64 `json:"counters"`
+	LocalDenyInbound string `json:"local_deny_inbound"`
+	// DaemonDown is what happens to forwarded traffic while getvpnd is
+	// not running: "drop" (blackholes stay) or "pass".
+	DaemonDown string            `json:"daemon_down,omitempty"`
+	Counters   map[string]uint64 `json:"counters"`
 }
 
 // SACounters are one TEK's data-plane counters on a GM.

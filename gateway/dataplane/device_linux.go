@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,14 @@ type DeviceOptions struct {
 	// LANName and WANName name the TUN devices ("gvpn-lan", "gvpn-wan"
 	// when empty).
 	LANName, WANName string
+	// Guard keeps the traffic the rules send to the data plane from
+	// being forwarded in clear while the data plane is not running: a
+	// blackhole default route in each table, installed before the TUNs,
+	// under their routes, and left in place with the rules when the TUNs
+	// go, whether the daemon stops, crashes or is killed. Without it,
+	// OpenDevice removes a predecessor's blackholes and Close removes the
+	// rules, so that the kernel forwards by the main table again.
+	Guard bool
 }
 
 // Device is the data plane's place in the forwarding path: two multi-queue
@@ -43,7 +53,11 @@ type DeviceOptions struct {
 //	8000+T+4  from all lookup T                 forwarded from the LAN: default dev gvpn-lan
 //
 // Packets addressed to the GM are delivered by the local table (priority 0)
-// before any of these.
+// before any of these. With Guard, tables T and T+1 also hold a blackhole
+// default route of the lowest preference: while a TUN exists its route
+// wins; when it disappears (the last queue closed by a stop, a crash or a
+// kill) the kernel deletes its route and forwarded traffic meets the
+// blackhole.
 type Device struct {
 	opt        DeviceOptions
 	lanQ, wanQ []*os.File
@@ -76,6 +90,11 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 			d.Close()
 		}
 	}()
+	if o.Guard {
+		if err := installGuard(o.Table); err != nil {
+			return nil, err
+		}
+	}
 	if d.lanQ, err = openTUN(o.LANName, o.Queues); err != nil {
 		return nil, err
 	}
@@ -92,6 +111,13 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 	}
 	if err := d.route(); err != nil {
 		return nil, err
+	}
+	if !o.Guard {
+		// A predecessor's blackholes go only now, once the TUN routes
+		// are in place.
+		if err := removeGuard(o.Table); err != nil {
+			return nil, err
+		}
 	}
 	if d.raw, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("data plane: raw socket: %w", err)
@@ -188,14 +214,92 @@ func (d *Device) route() error {
 	wan.Family, wan.Priority, wan.IifName, wan.Table = unix.AF_INET, base+3, o.WANInterface, o.Table+1
 	lan := netlink.NewRule()
 	lan.Family, lan.Priority, lan.Table = unix.AF_INET, base+4, o.Table
-	for _, r := range []*netlink.Rule{toMain(base, "lo"), toMain(base+1, o.LANName), toMain(base+2, o.WANName), wan, lan} {
-		_ = netlink.RuleDel(r) // a rule left by a killed daemon
-		if err := netlink.RuleAdd(r); err != nil {
+	d.rules = []*netlink.Rule{toMain(base, "lo"), toMain(base+1, o.LANName), toMain(base+2, o.WANName), wan, lan}
+	return syncRules(d.rules, base, base+4)
+}
+
+// syncRules makes want the only rules with priorities lo to hi. Rules a
+// killed predecessor left are kept where they are the same and replaced
+// after the new ones are in otherwise: deleting first would open a window
+// in which forwarded traffic falls through to the main table.
+func syncRules(want []*netlink.Rule, lo, hi int) error {
+	for _, r := range want {
+		if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("data plane: rule %v: %w", r, err)
 		}
-		d.rules = append(d.rules, r)
+	}
+	have, err := netlink.RuleList(unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("data plane: rules: %w", err)
+	}
+	for i := range have {
+		r := &have[i]
+		if r.Priority < lo || r.Priority > hi || slices.ContainsFunc(want, func(w *netlink.Rule) bool { return sameRule(r, w) }) {
+			continue
+		}
+		if err := netlink.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("data plane: stale rule %v: %w", r, err)
+		}
 	}
 	return nil
+}
+
+// sameRule compares the fields the data plane's rules set.
+func sameRule(r, w *netlink.Rule) bool {
+	return r.Priority == w.Priority && r.IifName == w.IifName && r.Goto == w.Goto && (w.Goto > 0 || r.Table == w.Table)
+}
+
+// guardMetric puts a guard below any other default route of the tables.
+const guardMetric = math.MaxUint32
+
+func guardRoutes(table int) []*netlink.Route {
+	var rs []*netlink.Route
+	for _, t := range []int{table, table + 1} {
+		rs = append(rs, &netlink.Route{Table: t, Type: unix.RTN_BLACKHOLE, Priority: guardMetric,
+			Family: unix.AF_INET, Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}})
+	}
+	return rs
+}
+
+func installGuard(table int) error {
+	for _, r := range guardRoutes(table) {
+		if err := netlink.RouteReplace(r); err != nil {
+			return fmt.Errorf("data plane: blackhole in table %d: %w", r.Table, err)
+		}
+	}
+	return nil
+}
+
+func removeGuard(table int) error {
+	for _, r := range guardRoutes(table) {
+		if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("data plane: blackhole in table %d: %w", r.Table, err)
+		}
+	}
+	return nil
+}
+
+// Release removes what a data plane with tables table and table+1 leaves
+// when it is not running: its rules and its blackholes, so that the kernel
+// forwards by the main table again (in clear). A daemon whose data plane
+// is disabled calls it at start.
+func Release(table int) error {
+	rules, err := netlink.RuleList(unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("data plane: rules: %w", err)
+	}
+	var errs []error
+	for i := range rules {
+		if r := &rules[i]; r.Priority >= 8000+table && r.Priority <= 8000+table+4 {
+			if err := netlink.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("data plane: rule %v: %w", r, err))
+			}
+		}
+	}
+	if err := removeGuard(table); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func hasRule(pref int) bool {
@@ -315,19 +419,23 @@ func loop(q *os.File, raw int, e *Engine, inbound bool) {
 	}
 }
 
-// Close removes the rules and routes and closes the TUN devices (which
-// makes them disappear). It is safe to call more than once.
+// Close closes the TUN devices, which makes them and their routes
+// disappear. Without Guard it removes the rules first; with Guard it
+// leaves them and the blackholes, so that forwarded traffic is dropped
+// until a data plane runs again. It is safe to call more than once.
 func (d *Device) Close() error {
 	var errs []error
 	d.closeOnce.Do(func() {
-		for _, r := range d.rules {
-			if err := netlink.RuleDel(r); err != nil {
-				errs = append(errs, err)
+		if !d.opt.Guard {
+			for _, r := range d.rules {
+				if err := netlink.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+					errs = append(errs, err)
+				}
 			}
-		}
-		for _, r := range d.routes {
-			if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = append(errs, err)
+			for _, r := range d.routes {
+				if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+					errs = append(errs, err)
+				}
 			}
 		}
 		closeAll(d.lanQ)

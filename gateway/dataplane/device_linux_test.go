@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"errors"
+	"net"
 	"os"
 	"runtime"
 	"testing"
@@ -85,6 +87,208 @@ func TestDeviceNeedsWAN(t *testing.T) {
 		}
 		if _, err := netlink.LinkByName("gvpn-lan"); err == nil {
 			t.Error("TUN left after a failed OpenDevice")
+		}
+	})
+}
+
+// site sets up a GM's namespace: WAN wan0 (192.0.2.11/24, default route
+// via 192.0.2.1), LAN lan0 (10.1.0.1/24), IPv4 forwarding on.
+func site(t *testing.T) bool {
+	t.Helper()
+	for _, l := range []struct{ name, peer, addr string }{{"wan0", "wan1", "192.0.2.11/24"}, {"lan0", "lan1", "10.1.0.1/24"}} {
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.name}, PeerName: l.peer}); err != nil {
+			t.Errorf("veth %s: %v", l.name, err)
+			return false
+		}
+		a, _ := netlink.ParseAddr(l.addr)
+		for _, name := range []string{l.name, l.peer} {
+			link, err := netlink.LinkByName(name)
+			if err == nil {
+				err = netlink.LinkSetUp(link)
+			}
+			if err == nil && name == l.name {
+				err = netlink.AddrAdd(link, a)
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				return false
+			}
+		}
+	}
+	if err := netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP("192.0.2.1")}); err != nil {
+		t.Errorf("default route: %v", err)
+		return false
+	}
+	if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		t.Errorf("ip_forward: %v", err)
+		return false
+	}
+	return true
+}
+
+// forwardedTo is where the kernel forwards a packet from src to dst that
+// came in on iif ("" for the GM's own packets): the output interface's
+// name, or the lookup's error (a blackhole answers EINVAL).
+func forwardedTo(iif, src, dst string) (string, error) {
+	opt := &netlink.RouteGetOptions{Iif: iif}
+	if iif != "" {
+		opt.SrcAddr = net.ParseIP(src)
+	}
+	rs, err := netlink.RouteGetWithOptions(net.ParseIP(dst), opt)
+	if err != nil {
+		return "", err
+	}
+	if len(rs) == 0 {
+		return "", errors.New("no route")
+	}
+	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+	if err != nil {
+		return "", err
+	}
+	return l.Attrs().Name, nil
+}
+
+// paths checks where forwarded LAN->WAN and WAN->LAN traffic goes (an
+// interface name or "drop"); the GM's own traffic always leaves on wan0.
+func paths(t *testing.T, stage, lanToWAN, wanToLAN string) {
+	t.Helper()
+	for _, c := range []struct{ iif, src, dst, want string }{
+		{"lan0", "10.1.0.5", "10.2.0.5", lanToWAN},
+		{"wan0", "10.2.0.5", "10.1.0.5", wanToLAN},
+		{"", "", "10.2.0.5", "wan0"},
+	} {
+		got, err := forwardedTo(c.iif, c.src, c.dst)
+		if err != nil {
+			got = "drop"
+			if !errors.Is(err, unix.EINVAL) {
+				got = err.Error()
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: %s -> %s in on %q goes to %s, want %s", stage, c.src, c.dst, c.iif, got, c.want)
+		}
+	}
+}
+
+// kill does what the kernel does when the daemon dies: the TUN queues
+// close (and the devices with them), nothing else runs.
+func kill(t *testing.T, d *Device) {
+	t.Helper()
+	closeAll(d.lanQ)
+	closeAll(d.wanQ)
+	unix.Close(d.raw)
+	for _, name := range []string{d.LANName(), d.WANName()} {
+		if _, err := netlink.LinkByName(name); err == nil {
+			t.Errorf("%s still there after its queues closed", name)
+		}
+	}
+}
+
+// ruleCount is the number of rules with priorities 8200 to 8204.
+func ruleCount() int {
+	rules, _ := netlink.RuleList(unix.AF_INET)
+	n := 0
+	for _, r := range rules {
+		if r.Priority >= 8200 && r.Priority <= 8204 {
+			n++
+		}
+	}
+	return n
+}
+
+func TestGuardDropsForwardedTrafficWhileTheDataPlaneIsDown(t *testing.T) {
+	inNewNetns(t, func() {
+		if !site(t) {
+			return
+		}
+		paths(t, "before the data plane", "wan0", "lan0")
+		opt := DeviceOptions{WANInterface: "wan0", Table: 200, Queues: 2, Guard: true}
+		d, err := OpenDevice(opt)
+		if err != nil {
+			t.Errorf("OpenDevice: %v", err)
+			return
+		}
+		paths(t, "running", "gvpn-lan", "gvpn-wan")
+
+		kill(t, d)
+		paths(t, "killed", "drop", "drop")
+		if n := ruleCount(); n != 5 {
+			t.Errorf("killed: %d rules, want the 5 left in place", n)
+		}
+
+		// A new daemon replaces what the killed one left, without
+		// duplicates, and a clean stop keeps traffic dropped.
+		if d, err = OpenDevice(opt); err != nil {
+			t.Errorf("OpenDevice after a kill: %v", err)
+			return
+		}
+		paths(t, "restarted", "gvpn-lan", "gvpn-wan")
+		if n := ruleCount(); n != 5 {
+			t.Errorf("restarted: %d rules, want 5", n)
+		}
+		if err := d.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		paths(t, "stopped", "drop", "drop")
+
+		// Without the guard (daemon_down: pass) the predecessor's
+		// blackholes go, and a stop or a kill leaves the main table.
+		opt.Guard = false
+		if d, err = OpenDevice(opt); err != nil {
+			t.Errorf("OpenDevice without guard: %v", err)
+			return
+		}
+		paths(t, "running without guard", "gvpn-lan", "gvpn-wan")
+		kill(t, d)
+		paths(t, "killed without guard", "wan0", "lan0")
+		if err := Release(200); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+		if n := ruleCount(); n != 0 {
+			t.Errorf("released: %d rules left", n)
+		}
+
+		// Release also removes a guard.
+		if d, err = OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Guard: true}); err != nil {
+			t.Errorf("OpenDevice: %v", err)
+			return
+		}
+		d.Close()
+		paths(t, "stopped again", "drop", "drop")
+		if err := Release(200); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+		paths(t, "released", "wan0", "lan0")
+	})
+}
+
+func TestStaleRulesAreReplacedWithoutAGap(t *testing.T) {
+	inNewNetns(t, func() {
+		if !site(t) {
+			return
+		}
+		// A predecessor's rule 8203 for another WAN interface.
+		stale := netlink.NewRule()
+		stale.Family, stale.Priority, stale.IifName, stale.Table = unix.AF_INET, 8203, "old0", 201
+		if err := netlink.RuleAdd(stale); err != nil {
+			t.Errorf("stale rule: %v", err)
+			return
+		}
+		d, err := OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Guard: true})
+		if err != nil {
+			t.Errorf("OpenDevice: %v", err)
+			return
+		}
+		defer Release(200)
+		defer d.Close()
+		rules, _ := netlink.RuleList(unix.AF_INET)
+		for _, r := range rules {
+			if r.Priority == 8203 && r.IifName != "wan0" {
+				t.Errorf("stale rule left: %v", r)
+			}
+		}
+		if n := ruleCount(); n != 5 {
+			t.Errorf("%d rules, want 5", n)
 		}
 	})
 }

@@ -14,7 +14,10 @@
 // kernel routes it on by its (outer) destination. Packets for the GM itself
 // (GDOI on UDP 848, and anything else addressed to the GM) are delivered
 // locally before those rules, and packets the GM sends are routed by the
-// main table: the GM's own control traffic is never caught.
+// main table: the GM's own control traffic is never caught. While no data
+// plane runs (before it starts, after a crash, a kill or a stop), blackhole
+// routes in its tables drop what the rules send there, unless the daemon
+// is configured to let it pass (DeviceOptions.Guard).
 //
 // # Policy
 //

@@ -273,10 +273,11 @@ var catalogue = []Def{
 	{"GDOI_ANN_TIMESTAMP_TOO_OLD", "GDOI", 4, "COOP ANN from KS {ks} in group {group} is too old and failed PST check: my_pst is {my_pst} sec, peer_pst is {peer_pst} sec, allowable_skew is {skew} sec"}, // ours
 
 	// IKE and the wire.
-	{"IKMP_MODE_FAILURE", "CRYPTO", 6, "Processing of GDOI mode failed with peer at {peer}"}, // + group, reason
-	{"IKE_AUTH_FAILED", "CRYPTO", 4, "IKE phase 1 with peer {peer} failed: {reason}"},        // ours (no seed name)
-	{"IKE_NOTIFY_RECV", "CRYPTO", 5, "Received IKE notify {notify} from peer {peer}"},        // ours (no seed name)
-	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},      // ours (no seed name); + proto, size
+	{"IKMP_MODE_FAILURE", "CRYPTO", 6, "Processing of GDOI mode failed with peer at {peer}"},                        // + group, reason
+	{"IKE_AUTH_FAILED", "CRYPTO", 4, "IKE phase 1 with peer {peer} failed: {reason}"},                               // ours (no seed name)
+	{"IKE_NOTIFY_RECV", "CRYPTO", 5, "Received IKE notify {notify} from peer {peer}"},                               // ours (no seed name)
+	{"IKE_SA_STALE", "CRYPTO", 5, "Phase-1 SA with {peer} dropped for group {group}: {reason}; starting main mode"}, // ours (no seed name)
+	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},                             // ours (no seed name); + proto, size
 }
 
 // aliases are other spellings of catalogue names: Lookup of an alias returns

@@ -152,6 +152,11 @@ type attempt struct {
 	// starts afresh instead of retransmitting.
 	failed   bool
 	lastSent []byte
+	// reused: the PULL runs on a phase-1 SA of an earlier registration,
+	// which the KS may have lost (a restart); answered: the KS answered
+	// the PULL, so it has the SA; hinted: an INVALID-COOKIE already made
+	// this attempt start a main mode.
+	reused, answered, hinted bool
 }
 
 func (g *group) stopTimer() {
@@ -201,14 +206,21 @@ func (m *Member) try(g *group) {
 	a := g.a
 	a.tries++
 	g.attempts++
+	if a.lastSent != nil && !a.failed && a.reused && !a.answered {
+		// A KS that lost the SA drops PULLs on it in silence (or its
+		// INVALID-COOKIE was lost): a main mode recovers from that and
+		// from a lost PULL alike, a retransmission only from the second.
+		m.staleSA(g, "no answer to GROUPKEY-PULL")
+	}
 	switch {
 	case a.lastSent != nil && !a.failed:
 		m.opt.Counters.Inc("retransmits")
 		m.opt.Send(a.ks, a.lastSent)
 	default:
 		a.failed, a.mm, a.sa, a.pull = false, nil, nil, nil
+		a.reused, a.answered = false, false
 		if sa := m.liveSA(a.ks); sa != nil {
-			a.sa = sa
+			a.sa, a.reused = sa, true
 			m.startPull(g)
 		} else {
 			mm, err := ikev1.NewInitiator(m.ike, m.opt.Local, a.ks)
@@ -335,6 +347,12 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 	if h.Exchange == isakmp.ExchangeGroupkeyPush {
 		return m.rekey(from, h, pkt)
 	}
+	if _, known := m.sas[h.Cookies()]; known && h.Exchange == isakmp.ExchangeInformational && h.Flags&isakmp.FlagEncryption == 0 {
+		if n, ok := ikev1.ParseNotify(pkt); ok && n.MessageType == isakmp.NotifyInvalidCookie {
+			m.invalidCookie(from, h)
+			return nil
+		}
+	}
 	g := m.groupFor(h)
 	if g == nil {
 		if h.Exchange == isakmp.ExchangeInformational {
@@ -370,6 +388,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 			m.malformed(from, err)
 			return nil
 		}
+		a.answered = true // the KS has the SA
 		if reply := ikev1.AnswerDPD(a.sa, n); reply != nil {
 			m.opt.Send(from, reply)
 			return nil
@@ -383,6 +402,9 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 			return nil
 		}
 		reply, err := a.pull.Handle(pkt)
+		if err == nil || errors.Is(err, gdoi.ErrPolicy) {
+			a.answered = true // verified on the SA: the KS has it
+		}
 		switch {
 		case errors.Is(err, gdoi.ErrHash):
 			m.attemptFailed(g, "GM_HASH_FAIL", err)
@@ -434,6 +456,43 @@ func (m *Member) ikeFailed(g *group, err error) {
 func (m *Member) malformed(from netip.AddrPort, err error) {
 	m.opt.Counters.Inc("malformed_packets")
 	m.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
+}
+
+// invalidCookie takes a KS's INVALID-COOKIE for one of the GM's phase-1
+// SAs as what it can only be, unauthenticated: a hint that the KS lost the
+// SA (a restart). It acts on it only from the KS of a registration under
+// way whose PULL on that SA has had no answer, once per attempt, and only
+// by dropping the SA and starting a main mode at once; the group's keys
+// and the data plane are not touched, whoever sent it.
+func (m *Member) invalidCookie(from netip.AddrPort, h isakmp.Header) {
+	m.opt.Counters.Inc("invalid_cookie_received")
+	for _, g := range m.groups {
+		a := g.a
+		if a == nil || a.sa == nil || a.sa.Cookies() != h.Cookies() || from.Addr() != a.ks.Addr() ||
+			a.pull == nil || a.answered || a.hinted || a.failed {
+			continue
+		}
+		a.hinted = true
+		m.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", isakmp.NotifyInvalidCookie.String())
+		m.staleSA(g, "KS answered INVALID-COOKIE")
+		m.try(g)
+		return
+	}
+	m.opt.Counters.Inc("invalid_cookie_ignored")
+}
+
+// staleSA drops the phase-1 SAs with the KS of g's attempt and makes the
+// next try a main mode.
+func (m *Member) staleSA(g *group, reason string) {
+	a := g.a
+	for c, sa := range m.sas {
+		if sa.Peer == a.ks {
+			delete(m.sas, c)
+		}
+	}
+	a.failed = true
+	m.opt.Counters.Inc("ike_sa_stale")
+	m.opt.Events.Emit("IKE_SA_STALE", "peer", a.ks.Addr().String(), "group", g.cfg.Name, "reason", reason)
 }
 
 // informational handles an Informational exchange outside a registration:
@@ -512,14 +571,17 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 	}
 	at = max(at, time.Second)
 	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))
-	m.after(g, at, func() {
-		if g.reregKEK {
-			m.opt.Events.Emit("GM_DELETE_EXPIRED_KEK", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", g.policy.KEK.SPI))
-		}
-		m.opt.Events.Emit("GM_RE_REGISTER", "group", g.cfg.Name)
-		g.pass = 0
-		m.startAttempt(g, 0)
-	})
+	m.after(g, at, func() { m.reregister(g) })
+}
+
+// reregister starts the scheduled re-registration of g.
+func (m *Member) reregister(g *group) {
+	if g.reregKEK {
+		m.opt.Events.Emit("GM_DELETE_EXPIRED_KEK", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", g.policy.KEK.SPI))
+	}
+	m.opt.Events.Emit("GM_RE_REGISTER", "group", g.cfg.Name)
+	g.pass = 0
+	m.startAttempt(g, 0)
 }
 
 // KEKReregistrationLead is how long before the KEK expires a GM that got

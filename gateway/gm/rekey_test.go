@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"fmt"
 	"io"
 	"net/netip"
 	"sync"
@@ -76,25 +77,24 @@ type lab struct {
 	pushes   [][]byte // every GROUPKEY-PUSH sent to the GM
 	acks     int
 	inst     int // OnInstall calls
+	// pulls are the headers of the GROUPKEY-PULL messages the GM sent;
+	// drop, when set, loses the datagrams it returns true for.
+	pulls []isakmp.Header
+	drop  func(datagram) bool
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { return newLabScaled(t, 1) }
+
+// newLabScaled is newLab with the GM's timers at scale (1: they never fire
+// during a test).
+func newLabScaled(t *testing.T, scale float64) *lab {
 	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0)}
-	kcfg, err := config.Parse([]byte(ksYAML), "ks.yaml")
+	l.ks = l.newKS()
+	gcfg, err := config.Parse([]byte(gmYAML+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := func() *events.Log { return events.New(io.Discard, "text", "error") }
-	l.ks, err = ks.New(kcfg, ks.Options{Events: quiet(), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
-		Send: func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{ksAddr, to, b} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcfg, err := config.Parse([]byte(gmYAML), "gm.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.gm, err = gm.New(gcfg, gm.Options{Events: quiet(), Counters: &events.Counters{}, Local: gmAddr,
+	l.gm, err = gm.New(gcfg, gm.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: gmAddr,
 		Send:      func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{gmAddr, to, b} },
 		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
 	if err != nil {
@@ -105,14 +105,24 @@ func newLab(t *testing.T) *lab {
 		defer close(done)
 		for d := range l.q {
 			h, _, _ := isakmp.ParseHeader(d.b)
+			l.mu.Lock()
+			drop, srv := l.drop != nil && l.drop(d), l.ks
+			l.mu.Unlock()
+			if drop {
+				l.inFlight.Add(-1)
+				continue
+			}
 			switch d.to {
 			case ksAddr:
-				if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
-					l.mu.Lock()
+				l.mu.Lock()
+				switch h.Exchange {
+				case isakmp.ExchangeGroupkeyPushAck:
 					l.acks++
-					l.mu.Unlock()
+				case isakmp.ExchangeGroupkeyPull:
+					l.pulls = append(l.pulls, h)
 				}
-				l.ks.HandlePacket(d.from, d.b)
+				l.mu.Unlock()
+				srv.HandlePacket(d.from, d.b)
 			case gmAddr:
 				if h.Exchange == isakmp.ExchangeGroupkeyPush {
 					l.mu.Lock()
@@ -128,6 +138,20 @@ func newLab(t *testing.T) *lab {
 	l.gm.Start()
 	l.wait("registration", func(st snap) bool { return st.State == "registered" })
 	return l
+}
+
+// newKS makes the lab's KS, with keys and phase-1 SAs of its own.
+func (l *lab) newKS() *ks.Server {
+	kcfg, err := config.Parse([]byte(ksYAML), "ks.yaml")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	srv, err := ks.New(kcfg, ks.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
+		Send: func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{ksAddr, to, b} }})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return srv
 }
 
 func (l *lab) now() time.Time {

@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,3 +97,16 @@ func randomCookie(r io.Reader) ([8]byte, error) {
 }
 
 var errZeroRandom = errors.New("ikev1: random source returns only zeros")
+
+// InvalidCookie builds the plaintext Informational that answers a message
+// for an ISAKMP SA this side does not know (RFC 2408 §3.14.1
+// INVALID-COOKIE): the received header's cookies, so that the peer can
+// tell which of its SAs is gone. It is unauthenticated (there is no key to
+// protect it with), 56 octets, and a peer may only take it as a hint.
+func InvalidCookie(received isakmp.Header) []byte {
+	b, err := plainNotify(rand.Reader, received.ICookie, received.RCookie, isakmp.DOIGDOI, isakmp.NotifyInvalidCookie)
+	if err != nil {
+		return nil // the system's random source failed
+	}
+	return b
+}

@@ -54,6 +54,8 @@ type Server struct {
 	mainModes map[mmKey]*mainMode
 	sas       map[[16]byte]*ikev1.SA
 	pulls     map[pullKey]*pull
+	// invalidCookie limits the answers to messages on unknown SAs.
+	invalidCookie invalidCookies
 }
 
 type mmKey struct {
@@ -208,6 +210,7 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	if sa == nil {
 		s.opt.Counters.Inc("pull_unknown_sa")
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PULL for unknown phase-1 SA %x", h.Cookies()))
+		s.answerUnknownSA(from, h, pkt)
 		return
 	}
 	k := pullKey{h.Cookies(), h.MessageID}
@@ -346,6 +349,12 @@ func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 			return
 		}
 		s.opt.Counters.Inc("informational_unknown_sa")
+		// A protected one (DPD, say) from a GM that still has the SA;
+		// a plaintext one is never answered, or two peers could keep
+		// answering each other.
+		if h.Flags&isakmp.FlagEncryption != 0 {
+			s.answerUnknownSA(from, h, pkt)
+		}
 		return
 	}
 	n, err := sa.OpenInformational(pkt)
