@@ -51,6 +51,14 @@ type Options struct {
 	// them with Lab.StartProcesses once it is ready to watch them (a suite
 	// starts its capture first, so the daemons' first packets are on it).
 	DeferProcesses bool
+	// WatchStart is how long starting node processes watches them: one
+	// that exits in that time fails the start, reported with the tail of
+	// its log. 0 does not wait (`getlab up` watches for a second).
+	WatchStart time.Duration
+	// KeepOnError leaves a lab whose bring-up failed as it was, for a look
+	// inside: Deploy returns it with its error. Otherwise everything
+	// created is removed.
+	KeepOnError bool
 }
 
 // DefaultLabRoot is $GETLAB_LABS or /tmp/getlab.
@@ -95,7 +103,8 @@ type Node struct {
 	// Container is the node's container ID on a container runtime.
 	Container string `json:"container,omitempty"`
 
-	exited chan struct{} // closed when a process this Lab started has been reaped
+	exited  chan struct{} // closed when a process this Lab started has been reaped
+	waitErr error         // how that process ended, once exited is closed
 }
 
 // Deploy brings a topology up: namespaces, links and bridges, sysctls, node
@@ -112,8 +121,16 @@ func Deploy(ctx context.Context, t *topo.Topology, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	if err := l.bringUp(ctx); err != nil {
-		derr := l.Destroy()
-		return nil, errors.Join(fmt.Errorf("netns: deploy %s: %w", t.Name, err), derr)
+		de := &DeployError{Lab: l.ID, Err: err}
+		if opts.KeepOnError {
+			de.Kept = true
+			if err := l.save(); err != nil {
+				de.Err = errors.Join(de.Err, err)
+			}
+			return l, de
+		}
+		de.Cleanup = l.Destroy()
+		return nil, de
 	}
 	return l, nil
 }

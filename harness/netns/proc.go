@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,16 +68,30 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 	case s := <-line:
 		if s != "ready" {
 			_ = cmd.Process.Kill()
-			if s == "" {
-				s = "exited before it was ready (see " + log.Name() + ")"
-			}
-			return 0, fmt.Errorf("holder: %s", s)
+			return 0, l.holderError(tn, n, s)
 		}
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
 		return 0, errors.New("holder: not ready after 10s")
 	}
 	return cmd.Process.Pid, nil
+}
+
+// holderError words a holder's failure status line: a bind that could not
+// be mounted ("bind I: MESSAGE"), another error ("error: MESSAGE"), or
+// nothing (it died).
+func (l *Lab) holderError(tn *topo.Node, n *Node, status string) error {
+	if rest, ok := strings.CutPrefix(status, "bind "); ok {
+		idx, msg, _ := strings.Cut(rest, ": ")
+		if i, err := strconv.Atoi(idx); err == nil && i >= 0 && i < len(tn.Binds) {
+			return &StepError{File: l.displayFile(), Line: lineAt(tn.BindLines, i), Node: tn.Name,
+				Step: "bind", What: bindString(tn.Binds[i]), Err: errors.New(msg)}
+		}
+	}
+	if msg, ok := strings.CutPrefix(status, "error: "); ok {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("exited before it was ready (log %s: %s)", n.Log, fileTail(n.Log))
 }
 
 // enter is the nsenter prefix that puts a command into a node: its holder's
@@ -95,29 +110,42 @@ func (n *Node) enter() []string {
 	return []string{"nsenter", "--net=" + n.NetNS, "--"}
 }
 
-// execLine runs one of a node's exec lines to completion; its output goes to
-// the node's exec.log and a failure names the line.
-func (l *Lab) execLine(ctx context.Context, n *Node, line string) error {
+// execLine runs one of a node's exec lines to completion. Its output goes to
+// the node's exec.log; a failure is a StepError with the command's exit
+// status and the end of its stderr (the caller fills in the file and line).
+func (l *Lab) execLine(ctx context.Context, n *Node, line string) *StepError {
+	fail := func(err error, stderr string) *StepError {
+		return &StepError{Node: n.Name, Step: "exec", What: strconv.Quote(line), Err: err, OutputName: "stderr", Output: stderr}
+	}
 	argv, err := shellwords.Split(line)
 	if err != nil {
-		return fmt.Errorf("exec %q: %w", line, err)
+		return fail(err, "")
 	}
 	if len(argv) == 0 {
 		return nil
 	}
 	logf, err := os.OpenFile(filepath.Join(n.Dir, "exec.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return fail(err, "")
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ %s\n", line)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	if err := l.Exec(ctx, n.Name, argv, nil, logf, logf); err != nil {
-		return fmt.Errorf("exec %q: %w (output in %s)", line, err, logf.Name())
+	stderr := &tail{max: 2048}
+	if err := l.Exec(ctx, n.Name, argv, nil, logf, io.MultiWriter(logf, stderr)); err != nil {
+		err = exitError(err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("still running after %v: %w", execTimeout, err)
+		}
+		return fail(err, stderr.String())
 	}
 	return nil
 }
+
+// execTimeout bounds one exec line: they configure a node, they do not run
+// services.
+const execTimeout = 30 * time.Second
 
 // Exec runs argv inside a node and waits for it.
 func (l *Lab) Exec(ctx context.Context, node string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -154,13 +182,31 @@ func (l *Lab) startProcess(n *Node) error {
 	}
 	exited := make(chan struct{})
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
+		l.mu.Lock()
+		n.waitErr = err
+		l.mu.Unlock()
 		close(exited)
 	}()
 	l.mu.Lock()
 	n.PID, n.exited = cmd.Process.Pid, exited
 	l.mu.Unlock()
 	return waitEntered(cmd.Process.Pid, n.Holder, exited)
+}
+
+// errExitedAtStart is waitEntered's error for a process that exited before
+// it had joined the node.
+var errExitedAtStart = errors.New("exited at once")
+
+// startError words startProcess's error for the node: a process that exited
+// at once is reported with how it ended and the tail of its log.
+func (l *Lab) startError(tn *topo.Node, n *Node, err error) error {
+	if errors.Is(err, errExitedAtStart) {
+		<-n.exited
+		return l.processExited(tn, n, "exited at once")
+	}
+	return &StepError{File: l.displayFile(), Line: tn.Line, Node: tn.Name, Step: "process",
+		What: strings.Join(n.Argv, " "), Err: err}
 }
 
 // waitEntered returns once pid has joined the holder's mount namespace, so
@@ -175,7 +221,7 @@ func waitEntered(pid, holder int, exited chan struct{}) error {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		select {
 		case <-exited:
-			return fmt.Errorf("process %d exited at start", pid)
+			return fmt.Errorf("process %d: %w", pid, errExitedAtStart)
 		default:
 		}
 		if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); got == want {
