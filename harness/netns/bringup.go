@@ -51,20 +51,11 @@ func (l *Lab) bringUp(ctx context.Context) error {
 // StepError of step on its node unless fn said more precisely where it
 // failed.
 func (l *Lab) eachNode(step string, fn func(tn *topo.Node, n *Node) error) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
+	var wg sync.WaitGroup
+	errs := make([]error, len(l.topo.Nodes)) // in file order, whichever fails first
 	for i, tn := range l.topo.Nodes {
 		n := l.Nodes[i]
-		wg.Go(func() {
-			if err := fn(tn, n); err != nil {
-				mu.Lock()
-				errs = append(errs, l.stepError(step, tn.Name, tn.Line, err))
-				mu.Unlock()
-			}
-		})
+		wg.Go(func() { errs[i] = l.stepError(step, tn.Name, tn.Line, fn(tn, n)) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -370,15 +361,18 @@ func (l *Lab) startProcesses(ctx context.Context, only ...string) error {
 		}
 		return err
 	})
-	if err != nil || l.opts.WatchStart <= 0 || len(started) == 0 {
+	if l.opts.WatchStart <= 0 || len(started) == 0 {
 		return err
 	}
+	// Watched even when another node's process failed to start, so that
+	// one report names every process that died.
 	select {
 	case <-time.After(l.opts.WatchStart):
 	case <-ctx.Done():
-		return ctx.Err()
+		return errors.Join(err, ctx.Err())
 	}
-	var errs []error
+	slices.SortFunc(started, func(a, b *topo.Node) int { return slices.Index(l.topo.Nodes, a) - slices.Index(l.topo.Nodes, b) })
+	errs := []error{err}
 	for _, tn := range started {
 		n := l.Node(tn.Name)
 		select {
@@ -394,8 +388,8 @@ func (l *Lab) startProcesses(ctx context.Context, only ...string) error {
 // ended and the tail of its log.
 func (l *Lab) processExited(tn *topo.Node, n *Node, when string) error {
 	return &StepError{File: l.displayFile(), Line: tn.Line, Node: tn.Name, Step: "process",
-		What: strings.Join(n.Argv, " "), Err: fmt.Errorf("%s: %v", when, exitError(n.waitErr)),
-		OutputName: "log " + n.Log, Output: fileTail(n.Log)}
+		What: commandLine(n.Argv), Err: fmt.Errorf("%s: %v", when, exitError(n.waitErr)),
+		OutputName: "log", Output: fileTail(n.Log)}
 }
 
 // startNodeProcess starts node n's process, if it has one and is among

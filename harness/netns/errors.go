@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -119,6 +120,19 @@ func exitError(err error) error {
 		return fmt.Errorf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 	}
 	return fmt.Errorf("exit status %d", ee.ExitCode())
+}
+
+// commandLine writes argv as one line, quoting the arguments a shell would
+// split or interpret.
+func commandLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$;&|<>*?()`") {
+			q[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 // tail keeps the last max bytes written to it, from a line start where it

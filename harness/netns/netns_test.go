@@ -3,6 +3,8 @@ package netns
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,7 +15,24 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/topo"
+	"github.com/getlab/getlab/internal/testbuild"
 )
+
+// TestMain builds the binaries the project's images map to (getvpnd for
+// basic.clab.yml), unless GETLAB_BIN names them already (`make unit`).
+func TestMain(m *testing.M) {
+	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
+		dir, err := testbuild.Bin()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GETLAB_BIN", dir)
+	}
+	code := m.Run()
+	testbuild.Cleanup()
+	os.Exit(code)
+}
 
 func needRoot(t testing.TB) {
 	t.Helper()
@@ -277,6 +296,68 @@ func TestDestroyStaleAndAll(t *testing.T) {
 				t.Errorf("namespace %s left", e.Name())
 			}
 		}
+	}
+}
+
+// TestDeployStepErrors fails a bring-up at its exec step and checks that
+// Deploy says where (a StepError per failed node, with the exec entry's
+// line, in file order) and removes everything.
+func TestDeployStepErrors(t *testing.T) {
+	needRoot(t)
+	tp, err := topo.Parse([]byte(`name: steps
+topology:
+  nodes:
+    a:
+      kind: linux
+      image: getlab/host
+      exec:
+        - ip link set lo up
+        - sh -c "echo first failure >&2; exit 7"
+        - touch never-run
+    b:
+      kind: linux
+      image: getlab/host
+      exec: [nosuchcommand-getlab]
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+`), filepath.Join(t.TempDir(), "steps.clab.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	lab, err := Deploy(context.Background(), tp, Options{LabRoot: root})
+	if lab != nil {
+		lab.Destroy()
+		t.Fatal("Deploy returned a lab with its error")
+	}
+	de, ok := errors.AsType[*DeployError](err)
+	if !ok || de.Kept || de.Cleanup != nil {
+		t.Fatalf("error %T %v", err, err)
+	}
+	var steps []*StepError
+	for _, e := range de.Err.(interface{ Unwrap() []error }).Unwrap() {
+		if se, ok := e.(*StepError); ok {
+			steps = append(steps, se)
+		} else if e != nil {
+			t.Errorf("not a StepError: %v", e)
+		}
+	}
+	if len(steps) != 2 {
+		t.Fatalf("%d step errors, want 2: %v", len(steps), err)
+	}
+	a, b := steps[0], steps[1]
+	if a.Node != "a" || a.Step != "exec" || a.Line != 9 || a.Err.Error() != "exit status 7" || a.Output != "first failure\n" ||
+		a.What != `"sh -c \"echo first failure >&2; exit 7\""` {
+		t.Errorf("node a: %+v", a)
+	}
+	if b.Node != "b" || b.Step != "exec" || b.Line != 14 || b.Err.Error() != "exit status 127" || !strings.Contains(b.Output, "nosuchcommand-getlab") {
+		t.Errorf("node b: %+v", b)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Errorf("lab root not empty: %v", entries)
+	}
+	if left, _ := filepath.Glob(filepath.Join(nsDir, de.Lab+"-*")); len(left) > 0 {
+		t.Errorf("namespaces left: %v", left)
 	}
 }
 

@@ -206,7 +206,7 @@ func (l *Lab) startError(tn *topo.Node, n *Node, err error) error {
 		return l.processExited(tn, n, "exited at once")
 	}
 	return &StepError{File: l.displayFile(), Line: tn.Line, Node: tn.Name, Step: "process",
-		What: strings.Join(n.Argv, " "), Err: err}
+		What: commandLine(n.Argv), Err: err}
 }
 
 // waitEntered returns once pid has joined the holder's mount namespace, so
