@@ -188,10 +188,17 @@ func (m *mounter) overlay(dir string) error {
 			return err
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dir, upper, work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", overlayEscape(dir), overlayEscape(upper), overlayEscape(work))
 	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("overlay on %s: %w", dir, err)
 	}
 	m.private = append(m.private, dir)
 	return nil
+}
+
+// overlayEscape escapes what overlayfs's option parser would split a path
+// at: ',' between options, ':' between lower layers (a lab root may be
+// any directory).
+func overlayEscape(path string) string {
+	return strings.NewReplacer(`\`, `\\`, ",", `\,`, ":", `\:`).Replace(path)
 }
