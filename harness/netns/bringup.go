@@ -293,12 +293,12 @@ func (l *Lab) startHolders(context.Context) error {
 		if tn.Kind == "bridge" || n.Container != "" {
 			return nil
 		}
-		pid, err := l.startHolder(tn, n)
+		pid, start, err := l.startHolder(tn, n)
 		if err != nil {
 			return err
 		}
 		l.mu.Lock()
-		n.Holder, n.PID = pid, pid
+		n.Holder, n.PID, n.HolderStart, n.PIDStart = pid, pid, start, start
 		l.mu.Unlock()
 		return nil
 	})

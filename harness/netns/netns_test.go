@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -385,4 +386,77 @@ func TestProcState(t *testing.T) {
 func BenchmarkBasic(b *testing.B) {
 	needRoot(b)
 	BenchmarkUpDown(b, load(b, "../../topologies/basic.clab.yml"), Options{})
+}
+
+// TestDownSparesStrangers forges lab.json as it would read after pid reuse:
+// node pids that now name an unrelated process (a sleep this test starts),
+// once with the node's start time recorded and once without one (a state
+// file from before start times). ps must not show the stranger as the
+// node, signals must refuse it, and Destroy must remove the lab and leave
+// the stranger running.
+func TestDownSparesStrangers(t *testing.T) {
+	needRoot(t)
+	lab := deploy(t, "testdata/procs.clab.yml")
+	stranger := exec.Command("sleep", "60")
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stranger.Process.Kill(); stranger.Wait() }()
+	pid := stranger.Process.Pid
+
+	forged, err := Open(lab.ID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, idle := forged.Node("worker"), forged.Node("idle")
+	if w.PIDStart == 0 || w.HolderStart == 0 || idle.PIDStart != idle.HolderStart || forged.OwnerStart == 0 {
+		t.Fatalf("start times not recorded: worker %+v, idle %+v, owner %d", w, idle, forged.OwnerStart)
+	}
+	w.PID, w.Holder = pid, pid // start times kept: they are the node's, not the stranger's
+	idle.PID, idle.Holder, idle.PIDStart, idle.HolderStart = pid, pid, 0, 0
+	if err := forged.save(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(lab.ID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := reopened.Node("worker").State(); st != "exited" {
+		t.Errorf("worker state %q with a reused pid, want exited", st)
+	}
+	for _, node := range []string{"worker", "idle"} {
+		if err := reopened.Signal(node, syscall.SIGSTOP); err == nil || !strings.Contains(err.Error(), errNotOurs.Error()) {
+			t.Errorf("signal to %s: %v, want a refusal", node, err)
+		}
+	}
+	if err := reopened.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(pid) || procState(must(os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)))) != 'S' {
+		t.Errorf("Destroy signalled the stranger (pid %d)", pid)
+	}
+	// The lab's own processes are gone all the same, with its namespaces.
+	if left := leftovers(lab); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestStatStart(t *testing.T) {
+	line := "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 107 0 0 0 0 0 0 0 20 0 1 0 987654321 2510848 132 18446744073709551615"
+	if got := statStart([]byte(line)); got != 987654321 {
+		t.Errorf("start %d", got)
+	}
+	if got := statStart([]byte("4242 (a) S 1")); got != 0 {
+		t.Errorf("short line: %d", got)
+	}
+	if procStart(os.Getpid()) == 0 {
+		t.Errorf("no start time for this process")
+	}
 }

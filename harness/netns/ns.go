@@ -93,7 +93,9 @@ func removeHidden(path string) error {
 }
 
 // killInNamespace SIGKILLs the processes whose network namespace is the one
-// with the given device and inode, and returns how many it found.
+// with the given device and inode, and returns how many it found. Each is
+// held by a pidfd while its namespace is checked, so the signal cannot reach
+// a process that took the pid meanwhile.
 func killInNamespace(dev, ino uint64) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -105,15 +107,17 @@ func killInNamespace(dev, ino uint64) int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		var st syscall.Stat_t
-		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
 			continue
 		}
-		if st.Dev == dev && st.Ino == ino && alive(pid) {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		var st syscall.Stat_t
+		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) == nil && st.Dev == dev && st.Ino == ino && alive(pid) {
+			_ = unix.PidfdSendSignal(fd, syscall.SIGCONT, nil, 0)
+			_ = unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0)
 			n++
 		}
+		unix.Close(fd)
 	}
 	return n
 }

@@ -18,28 +18,29 @@ import (
 	"github.com/getlab/getlab/harness/nsdo"
 	"github.com/getlab/getlab/harness/shellwords"
 	"github.com/getlab/getlab/harness/topo"
+	"golang.org/x/sys/unix"
 )
 
 // startHolder re-executes this binary as the node's holder (holder.go), in
 // the node's network namespace and a new mount namespace, and waits until it
 // has mounted the node's file view.
-func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
+func (l *Lab) startHolder(tn *topo.Node, n *Node) (pid int, start uint64, err error) {
 	spec := holderSpec{Node: tn.Name, Scratch: filepath.Join(n.Dir, ".scratch")}
 	for _, b := range tn.Binds {
 		spec.Binds = append(spec.Binds, bindMount{Host: b.Host, Node: b.Node, ReadOnly: b.ReadOnly})
 	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	log, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer log.Close()
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer statusR.Close()
 
@@ -55,8 +56,10 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 	err = nsdo.Do(n.NetNS, cmd.Start)
 	statusW.Close()
 	if err != nil {
-		return 0, fmt.Errorf("start holder: %w", err)
+		return 0, 0, fmt.Errorf("start holder: %w", err)
 	}
+	// Read before anything can reap it: until then the pid is the holder's.
+	start = procStart(cmd.Process.Pid)
 	go func() { _ = cmd.Wait() }()
 
 	line := make(chan string, 1)
@@ -68,13 +71,13 @@ func (l *Lab) startHolder(tn *topo.Node, n *Node) (int, error) {
 	case s := <-line:
 		if s != "ready" {
 			_ = cmd.Process.Kill()
-			return 0, l.holderError(tn, n, s)
+			return 0, 0, l.holderError(tn, n, s)
 		}
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
-		return 0, errors.New("holder: not ready after 10s")
+		return 0, 0, errors.New("holder: not ready after 10s")
 	}
-	return cmd.Process.Pid, nil
+	return cmd.Process.Pid, start, nil
 }
 
 // holderError words a holder's failure status line: a bind that could not
@@ -180,6 +183,9 @@ func (l *Lab) startProcess(n *Node) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", strings.Join(n.Argv, " "), err)
 	}
+	// Read before anything can reap it: until then the pid is this
+	// process's.
+	start := procStart(cmd.Process.Pid)
 	exited := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
@@ -189,7 +195,7 @@ func (l *Lab) startProcess(n *Node) error {
 		close(exited)
 	}()
 	l.mu.Lock()
-	n.PID, n.exited = cmd.Process.Pid, exited
+	n.PID, n.PIDStart, n.exited = cmd.Process.Pid, start, exited
 	l.mu.Unlock()
 	return waitEntered(cmd.Process.Pid, n.Holder, exited)
 }
@@ -231,7 +237,8 @@ func waitEntered(pid, holder int, exited chan struct{}) error {
 	return fmt.Errorf("process %d did not enter the node within 5s", pid)
 }
 
-// Signal sends sig to a node's process (its holder if it runs none).
+// Signal sends sig to a node's process (its holder if it runs none), once
+// it is verified to be the node's and not a process that got its pid since.
 func (l *Lab) Signal(node string, sig syscall.Signal) error {
 	n, err := l.node(node)
 	if err != nil {
@@ -240,7 +247,15 @@ func (l *Lab) Signal(node string, sig syscall.Signal) error {
 	if n.PID == 0 {
 		return fmt.Errorf("netns: node %s runs no process", node)
 	}
-	if err := syscall.Kill(n.PID, sig); err != nil {
+	p, err := openProc(n.PID, n.PIDStart, n.NetNS)
+	if err == nil {
+		defer p.close()
+		err = p.signal(sig)
+	}
+	if errors.Is(err, os.ErrProcessDone) || errors.Is(err, unix.ESRCH) {
+		err = errors.New("it has exited")
+	}
+	if err != nil {
 		return fmt.Errorf("netns: signal %v to %s (pid %d): %w", sig, node, n.PID, err)
 	}
 	return nil
@@ -256,7 +271,7 @@ func (l *Lab) Restart(node string, grace time.Duration) error {
 	if len(n.Argv) == 0 {
 		return fmt.Errorf("netns: node %s runs no process to restart", node)
 	}
-	l.stopProcess(n.PID, n.exited, grace)
+	l.stopProcess(n, n.PID, n.PIDStart, n.exited, grace)
 	if err := l.startProcess(n); err != nil {
 		return fmt.Errorf("netns: restart %s: %w", node, err)
 	}
@@ -273,8 +288,8 @@ func (n *Node) State() string {
 		return "gone"
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.PID))
-	if err != nil {
-		return "exited"
+	if err != nil || checkProc(n.PID, n.PIDStart, n.NetNS) != nil {
+		return "exited" // or the pid is another process's now
 	}
 	switch procState(b) {
 	case 'T', 't':
