@@ -73,17 +73,17 @@ func DefaultLabRoot() string {
 // the lab directory, which is how `getlab ps` and `getlab down` find a lab
 // deployed by another process.
 type Lab struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	File     string    `json:"file"`
-	Dir      string    `json:"dir"`
-	Owner    int       `json:"owner"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	File  string `json:"file"`
+	Dir   string `json:"dir"`
+	Owner int    `json:"owner"`
 	// OwnerStart is the owner's start time (see Node.PIDStart).
-	OwnerStart uint64 `json:"owner_start,omitempty"`
-	Detached bool      `json:"detached"`
-	Runtime  string    `json:"runtime"` // "netns" or a Containers runtime ("docker")
-	Created  time.Time `json:"created"`
-	Nodes    []*Node   `json:"nodes"`
+	OwnerStart uint64    `json:"owner_start,omitempty"`
+	Detached   bool      `json:"detached"`
+	Runtime    string    `json:"runtime"` // "netns" or a Containers runtime ("docker")
+	Created    time.Time `json:"created"`
+	Nodes      []*Node   `json:"nodes"`
 
 	mu   sync.Mutex
 	topo *topo.Topology
@@ -92,21 +92,21 @@ type Lab struct {
 
 // Node is one node of a lab as the runtime runs it.
 type Node struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Image  string   `json:"image,omitempty"`
-	NetNS  string   `json:"netns"`          // path of its network namespace
-	Dir    string   `json:"dir"`            // working directory of its processes
-	Log    string   `json:"log"`            // stdout and stderr of its process
-	Holder int      `json:"holder"`         // pid owning its mount namespace (0 for bridges)
-	PID    int      `json:"pid"`            // its process; the holder's pid if it runs none
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Image  string `json:"image,omitempty"`
+	NetNS  string `json:"netns"`  // path of its network namespace
+	Dir    string `json:"dir"`    // working directory of its processes
+	Log    string `json:"log"`    // stdout and stderr of its process
+	Holder int    `json:"holder"` // pid owning its mount namespace (0 for bridges)
+	PID    int    `json:"pid"`    // its process; the holder's pid if it runs none
 	// Start times of Holder and PID (clock ticks after boot, field 22 of
 	// /proc/PID/stat): with the pid they name the process for good, so the
 	// lab never signals a stranger that got a pid after its process exited.
-	HolderStart uint64 `json:"holder_start,omitempty"`
-	PIDStart    uint64 `json:"pid_start,omitempty"`
-	Argv   []string `json:"argv,omitempty"` // its process's command line, if any
-	Env    []string `json:"env,omitempty"`
+	HolderStart uint64   `json:"holder_start,omitempty"`
+	PIDStart    uint64   `json:"pid_start,omitempty"`
+	Argv        []string `json:"argv,omitempty"` // its process's command line, if any
+	Env         []string `json:"env,omitempty"`
 	// Container is the node's container ID on a container runtime.
 	Container string `json:"container,omitempty"`
 
@@ -172,17 +172,17 @@ func newLab(t *topo.Topology, opts Options) (*Lab, error) {
 		}
 	}
 	l := &Lab{
-		ID:       id,
-		Name:     t.Name,
-		File:     t.File,
-		Dir:      filepath.Join(opts.LabRoot, id),
+		ID:         id,
+		Name:       t.Name,
+		File:       t.File,
+		Dir:        filepath.Join(opts.LabRoot, id),
 		Owner:      os.Getpid(),
 		OwnerStart: procStart(os.Getpid()),
-		Detached: opts.Detached,
-		Runtime:  "netns",
-		Created:  time.Now(),
-		topo:     t,
-		opts:     opts,
+		Detached:   opts.Detached,
+		Runtime:    "netns",
+		Created:    time.Now(),
+		topo:       t,
+		opts:       opts,
 	}
 	if opts.Containers != nil {
 		l.Runtime = opts.Containers.Runtime()
