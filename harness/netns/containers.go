@@ -42,7 +42,7 @@ type Container struct {
 func (l *Lab) runContainer(ctx context.Context, tn *topo.Node, n *Node) error {
 	c, err := l.opts.Containers.Run(ctx, l.ID, tn, filepath.Dir(l.File))
 	if err != nil {
-		return fmt.Errorf("container: %w", err)
+		return err
 	}
 	l.mu.Lock()
 	start := procStart(c.PID)
