@@ -29,7 +29,8 @@ import (
 
 const usage = `usage: getlab COMMAND [ARGS]
 
-  up -t FILE [--runtime netns]     deploy a containerlab topology and leave it running
+  up -t FILE [--runtime netns|docker] [--keep-on-error]
+                                   deploy a containerlab topology and leave it running
   down [LAB | -t FILE | --all]     destroy a lab (the only one, if not named), or all of them
   exec [--lab LAB] NODE -- CMD...  run a command inside a node
   ps [--lab LAB]                   list labs and their nodes
@@ -70,8 +71,10 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(args); err != nil {
+		// `getlab exec` ends as its command did; every other command
+		// says what failed.
 		var exit *exec.ExitError
-		if errors.As(err, &exit) {
+		if cmd == "exec" && errors.As(err, &exit) {
 			os.Exit(exit.ExitCode())
 		}
 		fmt.Fprintf(os.Stderr, "getlab %s: %v\n", cmd, err)
@@ -83,11 +86,14 @@ func cmdUp(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	file := fs.String("t", "", "topology file (.clab.yml)")
 	runtime := fs.String("runtime", envOr("GETLAB_RUNTIME", "netns"), "runtime: netns or docker")
+	keep := fs.Bool("keep-on-error", false, "if bring-up fails, keep what was created (to look inside) instead of removing it")
 	_ = fs.Parse(args)
 	if *file == "" {
 		return errors.New("-t FILE is required")
 	}
-	opts := netns.Options{Detached: true}
+	// A node process that exits within a second of its start fails the
+	// bring-up, with the tail of its log.
+	opts := netns.Options{Detached: true, WatchStart: time.Second, KeepOnError: *keep}
 	switch *runtime {
 	case "netns":
 	case "docker":
@@ -107,6 +113,10 @@ func cmdUp(args []string) error {
 	defer stop()
 	start := time.Now()
 	lab, err := netns.Deploy(ctx, t, opts)
+	if de, ok := errors.AsType[*netns.DeployError](err); ok && de.Kept {
+		printNodes(os.Stdout, []*netns.Lab{lab})
+		return fmt.Errorf("%v\nlab %s kept as it was; remove it with: %s down %s", de.Err, de.Lab, os.Args[0], de.Lab)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,20 +1,31 @@
 // Package docker is the container runtime of the bench: it runs a
-// topology's nodes as Docker containers through testcontainers-go, the way
-// containerlab does (no network of their own; links are veth pairs moved
-// into their namespaces by package netns, which drives the whole bring-up
-// and calls this package through netns.Containers).
+// topology's nodes as Docker containers, the way containerlab does (no
+// network of their own; links are veth pairs moved into their namespaces by
+// package netns, which drives the whole bring-up and calls this package
+// through netns.Containers).
 //
-// Containers run unprivileged with the topology's cap-add; the reaper
-// (Ryuk) is disabled, since no registry is reachable to pull it, and the
-// lab removes its containers itself — `getlab down --all` too, by label.
+// What it asks of the engine is only this: create, start, inspect and remove
+// containers of images already on the engine (nothing is pulled), each with
+// NetworkMode none, unprivileged with the topology's cap-add, devices and
+// binds (whose host paths the lab has checked exist, so the engine creates
+// none), labelled with the lab and node. It creates no network, volume or
+// image. testcontainers-go finds and connects to the engine (DOCKER_HOST,
+// its configuration, the default socket), with its reaper (Ryuk) disabled;
+// containers are created through the engine's API directly, because
+// testcontainers' container requests attach every container to a default
+// network, creating one ("reaper_default", a bridge with a host route) on
+// an engine without a bridge network. The lab removes its containers
+// itself — `getlab down --all` too, by label.
 package docker
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,47 +99,60 @@ func (r *Runtime) Run(ctx context.Context, lab string, node *topo.Node, dir stri
 		}
 		binds = append(binds, spec)
 	}
-	env := map[string]string{}
-	for k, v := range node.Env {
-		env[k] = v
-	}
-	req := testcontainers.ContainerRequest{
-		Image:      node.Image,
-		Name:       lab + "-" + node.Name,
-		Entrypoint: []string{idleBinary, "sleep", "2147483647"},
-		Cmd:        []string{},
-		Env:        env,
-		Labels:     map[string]string{LabelLab: lab, LabelNode: node.Name},
-		HostConfigModifier: func(hc *container.HostConfig) {
-			hc.NetworkMode = "none"
-			hc.Privileged = false
-			hc.CapAdd = append(hc.CapAdd, node.CapAdd...)
-			hc.Binds = append(hc.Binds, binds...)
-			for _, d := range node.Devices {
-				hc.Devices = append(hc.Devices, container.DeviceMapping{PathOnHost: d, PathInContainer: d, CgroupPermissions: "rwm"})
-			}
-		},
-	}
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
-	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
-		return netns.Container{}, fmt.Errorf("node %s (%s): %w", node.Name, node.Image, err)
-	}
-	dc, ok := c.(*testcontainers.DockerContainer)
-	if !ok {
-		return netns.Container{}, fmt.Errorf("node %s: unexpected container type %T", node.Name, c)
-	}
-	info, err := dc.Inspect(ctx)
-	if err != nil {
-		return netns.Container{}, err
+	env := []string{}
+	for _, k := range slices.Sorted(maps.Keys(node.Env)) {
+		env = append(env, k+"="+node.Env[k])
 	}
 	img, err := r.cli.ImageInspect(ctx, node.Image)
 	if err != nil {
-		return netns.Container{}, fmt.Errorf("image %s: %w", node.Image, err)
+		return netns.Container{}, fmt.Errorf("image %s: %w (the docker runtime pulls nothing: `make images` builds the project's)", node.Image, err)
 	}
-	out := netns.Container{ID: dc.GetContainerID(), PID: info.State.Pid}
+	var devices []container.DeviceMapping
+	for _, d := range node.Devices {
+		devices = append(devices, container.DeviceMapping{PathOnHost: d, PathInContainer: d, CgroupPermissions: "rwm"})
+	}
+	// Created with the engine's API directly, not testcontainers'
+	// GenericContainer: that attaches every container to a default
+	// network, and where the engine has no "bridge" network (dockerd
+	// --bridge=none, as the bench runs it) it creates a "reaper_default"
+	// bridge network, with a host route, for each provider. A lab's
+	// containers have no network at all: NetworkMode none, and the lab
+	// wires them.
+	created, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: lab + "-" + node.Name,
+		Config: &container.Config{
+			Image:      node.Image,
+			Entrypoint: []string{idleBinary, "sleep", "2147483647"},
+			Env:        env,
+			Labels:     map[string]string{LabelLab: lab, LabelNode: node.Name},
+		},
+		HostConfig: &container.HostConfig{
+			NetworkMode: "none",
+			Privileged:  false,
+			CapAdd:      node.CapAdd,
+			Binds:       binds,
+			Resources:   container.Resources{Devices: devices},
+		},
+	})
+	if err != nil {
+		return netns.Container{}, fmt.Errorf("create a container of %s: %w", node.Image, err)
+	}
+	id := created.ID
+	fail := func(err error) (netns.Container, error) {
+		_ = r.Remove(context.WithoutCancel(ctx), id)
+		return netns.Container{}, fmt.Errorf("container of %s: %w", node.Image, err)
+	}
+	if _, err := r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return fail(fmt.Errorf("start container: %w", err))
+	}
+	info, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	if info.Container.State == nil || info.Container.State.Pid == 0 {
+		return fail(errors.New("container is not running"))
+	}
+	out := netns.Container{ID: id, PID: info.Container.State.Pid}
 	// The node's process: the topology's cmd (split like a shell, as the
 	// netns runtime does) after the image's entrypoint, or the image's own
 	// command.
@@ -140,7 +164,7 @@ func (r *Runtime) Run(ctx context.Context, lab string, node *topo.Node, dir stri
 	if node.Cmd != "" {
 		words, err := shellwords.Split(node.Cmd)
 		if err != nil {
-			return netns.Container{}, fmt.Errorf("node %s: cmd: %w", node.Name, err)
+			return fail(fmt.Errorf("cmd: %w", err))
 		}
 		out.Argv = append(out.Argv, words...)
 	} else if cfg != nil {

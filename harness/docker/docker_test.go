@@ -2,19 +2,41 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/topo"
+	"github.com/getlab/getlab/internal/testbuild"
+	"github.com/moby/moby/client"
 )
 
+// TestMain builds the binaries the netns runtime's nodes run (the
+// benchmark compares both runtimes) and the images are built from, unless
+// GETLAB_BIN names them already (`make unit`).
+func TestMain(m *testing.M) {
+	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
+		dir, err := testbuild.Bin()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GETLAB_BIN", dir)
+	}
+	code := m.Run()
+	testbuild.Cleanup()
+	os.Exit(code)
+}
+
 // runtimeOrSkip returns the docker runtime, or skips naming what the
-// machine lacks: root, a Docker engine, or the project's images (built by
-// `make images`).
+// machine lacks: root or a Docker engine. Missing project images are built
+// as `make images` builds them.
 func runtimeOrSkip(tb testing.TB) *Runtime {
 	tb.Helper()
 	if os.Geteuid() != 0 {
@@ -24,12 +46,101 @@ func runtimeOrSkip(tb testing.TB) *Runtime {
 	if err != nil {
 		tb.Skip(err.Error())
 	}
-	for _, img := range []string{"getlab/getvpnd:dev", "getlab/host:dev"} {
-		if _, err := r.cli.ImageInspect(context.Background(), img); err != nil {
-			tb.Fatalf("image %s is missing: run `make images` (%v)", img, err)
+	for _, img := range []string{"getvpnd", "host"} {
+		if _, err := r.cli.ImageInspect(context.Background(), "getlab/"+img+":dev"); err != nil {
+			buildImage(tb, img)
 		}
 	}
 	return r
+}
+
+// buildImage builds getlab/NAME:dev from images/NAME the way `make images`
+// does: a context with the Dockerfile, the static busybox and, for
+// getvpnd, the binaries built from this tree.
+func buildImage(tb testing.TB, name string) {
+	tb.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		tb.Skipf("image getlab/%s:dev is missing and there is no docker CLI to build it: run `make images`", name)
+	}
+	ctxDir := tb.TempDir()
+	files := map[string]string{"Dockerfile": filepath.Join("../../images", name, "Dockerfile"), "busybox": "/bin/busybox"}
+	if name == "getvpnd" {
+		bin := os.Getenv("GETLAB_BIN")
+		files["getvpnd"], files["getctl"] = filepath.Join(bin, "getvpnd"), filepath.Join(bin, "getctl")
+	}
+	for dst, src := range files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			tb.Fatalf("image getlab/%s:dev: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(ctxDir, dst), b, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("docker", "build", "-q", "-t", "getlab/"+name+":dev", ctxDir).CombinedOutput(); err != nil {
+		tb.Fatalf("docker build getlab/%s:dev: %v\n%s", name, err, out)
+	}
+}
+
+// networks lists the engine's networks, by ID and name.
+func networks(tb testing.TB, r *Runtime) []string {
+	tb.Helper()
+	res, err := r.cli.NetworkList(context.Background(), client.NetworkListOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, n := range res.Items {
+		out = append(out, n.ID[:12]+" "+n.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestNoEngineNetwork brings a lab up and down as containers and checks
+// that the engine was asked for nothing but containers without a network:
+// every container in network mode none, attached to no network, and the
+// engine's networks the same after as before.
+func TestNoEngineNetwork(t *testing.T) {
+	r := runtimeOrSkip(t)
+	before := networks(t, r)
+	tp, err := topo.Load("testdata/pair.clab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := netns.Deploy(context.Background(), tp, netns.Options{Containers: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Destroy()
+	for _, name := range []string{"a", "b"} {
+		info, err := r.cli.ContainerInspect(context.Background(), lab.Node(name).Container, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := info.Container
+		if c.HostConfig.NetworkMode != "none" {
+			t.Errorf("%s: network mode %q", name, c.HostConfig.NetworkMode)
+		}
+		for net := range c.NetworkSettings.Networks {
+			if net != "none" {
+				t.Errorf("%s: attached to network %q", name, net)
+			}
+		}
+		if c.HostConfig.Privileged {
+			t.Errorf("%s: privileged", name)
+		}
+	}
+	var out strings.Builder
+	if err := lab.Exec(context.Background(), "a", []string{"ping", "-c", "1", "-W", "2", "192.0.2.2"}, nil, &out, &out); err != nil {
+		t.Errorf("a -> b: %v\n%s", err, out.String())
+	}
+	if err := lab.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if after := networks(t, r); !slices.Equal(after, before) {
+		t.Errorf("engine networks changed:\nbefore %v\nafter  %v", before, after)
+	}
 }
 
 func loadBasic(tb testing.TB) *topo.Topology {

@@ -42,10 +42,11 @@ type Container struct {
 func (l *Lab) runContainer(ctx context.Context, tn *topo.Node, n *Node) error {
 	c, err := l.opts.Containers.Run(ctx, l.ID, tn, filepath.Dir(l.File))
 	if err != nil {
-		return fmt.Errorf("container: %w", err)
+		return err
 	}
 	l.mu.Lock()
-	n.Container, n.Holder, n.PID = c.ID, c.PID, c.PID
+	start := procStart(c.PID)
+	n.Container, n.Holder, n.PID, n.HolderStart, n.PIDStart = c.ID, c.PID, c.PID, start, start
 	// The image's environment, PATH included: exec lines put the lab's
 	// PATH before it, so the image's own wins where it sets one.
 	n.Argv, n.Env = c.Argv, c.Env

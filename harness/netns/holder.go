@@ -43,7 +43,13 @@ func init() {
 	}
 	status := os.NewFile(3, "status")
 	if err := holderSetup(spec); err != nil {
-		fmt.Fprintf(status, "error: %v\n", err)
+		// One line: the runtime names the bind (its file line) from its index.
+		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+		if be, ok := errors.AsType[*bindError](err); ok {
+			fmt.Fprintf(status, "bind %d: %s\n", be.index, strings.ReplaceAll(be.err.Error(), "\n", "; "))
+		} else {
+			fmt.Fprintf(status, "error: %s\n", msg)
+		}
 		os.Exit(1)
 	}
 	fmt.Fprintln(status, "ready")
@@ -75,13 +81,21 @@ func holderSetup(specJSON string) error {
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("sysfs on /sys: %w", err)
 	}
-	for _, b := range spec.Binds {
+	for i, b := range spec.Binds {
 		if err := m.bind(b); err != nil {
-			return fmt.Errorf("bind %s:%s: %w", b.Host, b.Node, err)
+			return &bindError{i, err}
 		}
 	}
 	return nil
 }
+
+// bindError is the bind (by its index in the spec) a holder could not mount.
+type bindError struct {
+	index int
+	err   error
+}
+
+func (e *bindError) Error() string { return fmt.Sprintf("bind %d: %v", e.index, e.err) }
 
 // mounter makes bind targets exist without writing to the host: a missing
 // target is created inside a directory that is private to this namespace,
@@ -174,10 +188,17 @@ func (m *mounter) overlay(dir string) error {
 			return err
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dir, upper, work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", overlayEscape(dir), overlayEscape(upper), overlayEscape(work))
 	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("overlay on %s: %w", dir, err)
 	}
 	m.private = append(m.private, dir)
 	return nil
+}
+
+// overlayEscape escapes what overlayfs's option parser would split a path
+// at: ',' between options, ':' between lower layers (a lab root may be
+// any directory).
+func overlayEscape(path string) string {
+	return strings.NewReplacer(`\`, `\\`, ",", `\,`, ":", `\:`).Replace(path)
 }

@@ -48,15 +48,15 @@ func nodeArgv(n *topo.Node, binDir string) ([]string, error) {
 	if n.Cmd != "" {
 		w, err := shellwords.Split(n.Cmd)
 		if err != nil {
-			return nil, fmt.Errorf("node %q: cmd: %w", n.Name, err)
+			return nil, fmt.Errorf("cmd: %w", err)
 		}
 		cmd = w
 	}
 	img, known := lookupImage(n.Image)
 	if !known {
 		if cmd == nil {
-			return nil, fmt.Errorf("node %q: image %q is not one the netns runtime knows (%s); give the node a cmd to run instead",
-				n.Name, n.Image, strings.Join(imageNames(), ", "))
+			return nil, fmt.Errorf("not an image the netns runtime knows (%s); give the node a cmd to run instead",
+				strings.Join(imageNames(), ", "))
 		}
 		return cmd, nil
 	}
@@ -65,7 +65,7 @@ func nodeArgv(n *topo.Node, binDir string) ([]string, error) {
 	}
 	bin := filepath.Join(binDir, img.Entrypoint)
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("node %q: image %q needs %s: build it with `make build` (or set GETLAB_BIN): %w", n.Name, n.Image, bin, err)
+		return nil, fmt.Errorf("needs %s: build it with `make build` (or set GETLAB_BIN): %w", bin, err)
 	}
 	if cmd == nil {
 		cmd = img.Cmd

@@ -51,6 +51,14 @@ type Options struct {
 	// them with Lab.StartProcesses once it is ready to watch them (a suite
 	// starts its capture first, so the daemons' first packets are on it).
 	DeferProcesses bool
+	// WatchStart is how long starting node processes watches them: one
+	// that exits in that time fails the start, reported with the tail of
+	// its log. 0 does not wait (`getlab up` watches for a second).
+	WatchStart time.Duration
+	// KeepOnError leaves a lab whose bring-up failed as it was, for a look
+	// inside: Deploy returns it with its error. Otherwise everything
+	// created is removed.
+	KeepOnError bool
 }
 
 // DefaultLabRoot is $GETLAB_LABS or /tmp/getlab.
@@ -65,15 +73,17 @@ func DefaultLabRoot() string {
 // the lab directory, which is how `getlab ps` and `getlab down` find a lab
 // deployed by another process.
 type Lab struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	File     string    `json:"file"`
-	Dir      string    `json:"dir"`
-	Owner    int       `json:"owner"`
-	Detached bool      `json:"detached"`
-	Runtime  string    `json:"runtime"` // "netns" or a Containers runtime ("docker")
-	Created  time.Time `json:"created"`
-	Nodes    []*Node   `json:"nodes"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	File  string `json:"file"`
+	Dir   string `json:"dir"`
+	Owner int    `json:"owner"`
+	// OwnerStart is the owner's start time (see Node.PIDStart).
+	OwnerStart uint64    `json:"owner_start,omitempty"`
+	Detached   bool      `json:"detached"`
+	Runtime    string    `json:"runtime"` // "netns" or a Containers runtime ("docker")
+	Created    time.Time `json:"created"`
+	Nodes      []*Node   `json:"nodes"`
 
 	mu   sync.Mutex
 	topo *topo.Topology
@@ -82,20 +92,26 @@ type Lab struct {
 
 // Node is one node of a lab as the runtime runs it.
 type Node struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Image  string   `json:"image,omitempty"`
-	NetNS  string   `json:"netns"`          // path of its network namespace
-	Dir    string   `json:"dir"`            // working directory of its processes
-	Log    string   `json:"log"`            // stdout and stderr of its process
-	Holder int      `json:"holder"`         // pid owning its mount namespace (0 for bridges)
-	PID    int      `json:"pid"`            // its process; the holder's pid if it runs none
-	Argv   []string `json:"argv,omitempty"` // its process's command line, if any
-	Env    []string `json:"env,omitempty"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Image  string `json:"image,omitempty"`
+	NetNS  string `json:"netns"`  // path of its network namespace
+	Dir    string `json:"dir"`    // working directory of its processes
+	Log    string `json:"log"`    // stdout and stderr of its process
+	Holder int    `json:"holder"` // pid owning its mount namespace (0 for bridges)
+	PID    int    `json:"pid"`    // its process; the holder's pid if it runs none
+	// Start times of Holder and PID (clock ticks after boot, field 22 of
+	// /proc/PID/stat): with the pid they name the process for good, so the
+	// lab never signals a stranger that got a pid after its process exited.
+	HolderStart uint64   `json:"holder_start,omitempty"`
+	PIDStart    uint64   `json:"pid_start,omitempty"`
+	Argv        []string `json:"argv,omitempty"` // its process's command line, if any
+	Env         []string `json:"env,omitempty"`
 	// Container is the node's container ID on a container runtime.
 	Container string `json:"container,omitempty"`
 
-	exited chan struct{} // closed when a process this Lab started has been reaped
+	exited  chan struct{} // closed when a process this Lab started has been reaped
+	waitErr error         // how that process ended, once exited is closed
 }
 
 // Deploy brings a topology up: namespaces, links and bridges, sysctls, node
@@ -112,8 +128,16 @@ func Deploy(ctx context.Context, t *topo.Topology, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	if err := l.bringUp(ctx); err != nil {
-		derr := l.Destroy()
-		return nil, errors.Join(fmt.Errorf("netns: deploy %s: %w", t.Name, err), derr)
+		de := &DeployError{Lab: l.ID, Err: err}
+		if opts.KeepOnError {
+			de.Kept = true
+			if err := l.save(); err != nil {
+				de.Err = errors.Join(de.Err, err)
+			}
+			return l, de
+		}
+		de.Cleanup = l.Destroy()
+		return nil, de
 	}
 	return l, nil
 }
@@ -148,16 +172,17 @@ func newLab(t *topo.Topology, opts Options) (*Lab, error) {
 		}
 	}
 	l := &Lab{
-		ID:       id,
-		Name:     t.Name,
-		File:     t.File,
-		Dir:      filepath.Join(opts.LabRoot, id),
-		Owner:    os.Getpid(),
-		Detached: opts.Detached,
-		Runtime:  "netns",
-		Created:  time.Now(),
-		topo:     t,
-		opts:     opts,
+		ID:         id,
+		Name:       t.Name,
+		File:       t.File,
+		Dir:        filepath.Join(opts.LabRoot, id),
+		Owner:      os.Getpid(),
+		OwnerStart: procStart(os.Getpid()),
+		Detached:   opts.Detached,
+		Runtime:    "netns",
+		Created:    time.Now(),
+		topo:       t,
+		opts:       opts,
 	}
 	if opts.Containers != nil {
 		l.Runtime = opts.Containers.Runtime()
@@ -279,7 +304,7 @@ func (l *Lab) Destroy() error {
 
 func (l *Lab) destroyNode(n *Node) error {
 	if n.PID != 0 && n.PID != n.Holder {
-		l.stopProcess(n.PID, n.exited, 2*time.Second)
+		l.stopProcess(n, n.PID, n.PIDStart, n.exited, 2*time.Second)
 	}
 	if n.Container != "" {
 		if l.opts.Containers == nil {
@@ -289,7 +314,7 @@ func (l *Lab) destroyNode(n *Node) error {
 			return fmt.Errorf("netns: node %s: %w", n.Name, err)
 		}
 	} else if n.Holder != 0 {
-		l.stopProcess(n.Holder, nil, time.Second)
+		l.stopProcess(n, n.Holder, n.HolderStart, nil, time.Second)
 	}
 	if err := removeNamespace(n.NetNS); err != nil {
 		return fmt.Errorf("netns: node %s: %w", n.Name, err)
@@ -297,23 +322,35 @@ func (l *Lab) destroyNode(n *Node) error {
 	return nil
 }
 
-// stopProcess sends SIGTERM, waits up to grace, then SIGKILLs. exited, if
-// not nil, is closed when this process (a child of ours) has been reaped;
-// otherwise the pid is polled.
-func (l *Lab) stopProcess(pid int, exited chan struct{}, grace time.Duration) {
-	if syscall.Kill(pid, syscall.SIGTERM) != nil {
+// stopProcess stops one of node n's processes, recorded as pid started at
+// start: SIGTERM, then SIGKILL after grace. exited, if not nil, is closed
+// when this process (a child of ours) has been reaped. A pid that now names
+// another process is left alone (see pidfd.go): whatever still runs in the
+// node's namespace is killed with it.
+func (l *Lab) stopProcess(n *Node, pid int, start uint64, exited chan struct{}, grace time.Duration) {
+	p, err := openProc(pid, start, n.NetNS)
+	if err != nil {
+		if !errors.Is(err, os.ErrProcessDone) {
+			l.opts.Log("%s: node %s: not signalling pid %d: %v", l.ID, n.Name, pid, err)
+		}
+		return
+	}
+	defer p.close()
+	if p.signal(syscall.SIGTERM) != nil {
 		return
 	}
 	// A stopped process cannot act on SIGTERM until continued.
-	_ = syscall.Kill(pid, syscall.SIGCONT)
-	if waitExit(pid, exited, grace) {
+	_ = p.signal(syscall.SIGCONT)
+	if waitExit(p, exited, grace) {
 		return
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	waitExit(pid, exited, time.Second)
+	_ = p.signal(syscall.SIGKILL)
+	waitExit(p, exited, time.Second)
 }
 
-func waitExit(pid int, exited chan struct{}, d time.Duration) bool {
+// waitExit waits up to d for p to exit, and for exited (if not nil) to be
+// closed: a child of ours is reaped, not left a zombie.
+func waitExit(p *procRef, exited chan struct{}, d time.Duration) bool {
 	if exited != nil {
 		select {
 		case <-exited:
@@ -322,14 +359,12 @@ func waitExit(pid int, exited chan struct{}, d time.Duration) bool {
 			return false
 		}
 	}
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return false
+	return p.wait(d)
+}
+
+// ownerAlive reports whether the process that deployed the lab still runs.
+func (l *Lab) ownerAlive() bool {
+	return alive(l.Owner) && (l.OwnerStart == 0 || procStart(l.Owner) == l.OwnerStart)
 }
 
 // alive reports whether pid exists and is not a zombie.

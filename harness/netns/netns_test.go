@@ -3,7 +3,10 @@ package netns
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,7 +16,24 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/topo"
+	"github.com/getlab/getlab/internal/testbuild"
 )
+
+// TestMain builds the binaries the project's images map to (getvpnd for
+// basic.clab.yml), unless GETLAB_BIN names them already (`make unit`).
+func TestMain(m *testing.M) {
+	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
+		dir, err := testbuild.Bin()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GETLAB_BIN", dir)
+	}
+	code := m.Run()
+	testbuild.Cleanup()
+	os.Exit(code)
+}
 
 func needRoot(t testing.TB) {
 	t.Helper()
@@ -280,6 +300,68 @@ func TestDestroyStaleAndAll(t *testing.T) {
 	}
 }
 
+// TestDeployStepErrors fails a bring-up at its exec step and checks that
+// Deploy says where (a StepError per failed node, with the exec entry's
+// line, in file order) and removes everything.
+func TestDeployStepErrors(t *testing.T) {
+	needRoot(t)
+	tp, err := topo.Parse([]byte(`name: steps
+topology:
+  nodes:
+    a:
+      kind: linux
+      image: getlab/host
+      exec:
+        - ip link set lo up
+        - sh -c "echo first failure >&2; exit 7"
+        - touch never-run
+    b:
+      kind: linux
+      image: getlab/host
+      exec: [nosuchcommand-getlab]
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+`), filepath.Join(t.TempDir(), "steps.clab.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	lab, err := Deploy(context.Background(), tp, Options{LabRoot: root})
+	if lab != nil {
+		lab.Destroy()
+		t.Fatal("Deploy returned a lab with its error")
+	}
+	de, ok := errors.AsType[*DeployError](err)
+	if !ok || de.Kept || de.Cleanup != nil {
+		t.Fatalf("error %T %v", err, err)
+	}
+	var steps []*StepError
+	for _, e := range de.Err.(interface{ Unwrap() []error }).Unwrap() {
+		if se, ok := e.(*StepError); ok {
+			steps = append(steps, se)
+		} else if e != nil {
+			t.Errorf("not a StepError: %v", e)
+		}
+	}
+	if len(steps) != 2 {
+		t.Fatalf("%d step errors, want 2: %v", len(steps), err)
+	}
+	a, b := steps[0], steps[1]
+	if a.Node != "a" || a.Step != "exec" || a.Line != 9 || a.Err.Error() != "exit status 7" || a.Output != "first failure\n" ||
+		a.What != `"sh -c \"echo first failure >&2; exit 7\""` {
+		t.Errorf("node a: %+v", a)
+	}
+	if b.Node != "b" || b.Step != "exec" || b.Line != 14 || b.Err.Error() != "exit status 127" || !strings.Contains(b.Output, "nosuchcommand-getlab") {
+		t.Errorf("node b: %+v", b)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Errorf("lab root not empty: %v", entries)
+	}
+	if left, _ := filepath.Glob(filepath.Join(nsDir, de.Lab+"-*")); len(left) > 0 {
+		t.Errorf("namespaces left: %v", left)
+	}
+}
+
 func TestLabID(t *testing.T) {
 	for in, want := range map[string]string{
 		"getlab-3fa9c1-gm1":    "getlab-3fa9c1",
@@ -304,4 +386,77 @@ func TestProcState(t *testing.T) {
 func BenchmarkBasic(b *testing.B) {
 	needRoot(b)
 	BenchmarkUpDown(b, load(b, "../../topologies/basic.clab.yml"), Options{})
+}
+
+// TestDownSparesStrangers forges lab.json as it would read after pid reuse:
+// node pids that now name an unrelated process (a sleep this test starts),
+// once with the node's start time recorded and once without one (a state
+// file from before start times). ps must not show the stranger as the
+// node, signals must refuse it, and Destroy must remove the lab and leave
+// the stranger running.
+func TestDownSparesStrangers(t *testing.T) {
+	needRoot(t)
+	lab := deploy(t, "testdata/procs.clab.yml")
+	stranger := exec.Command("sleep", "60")
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stranger.Process.Kill(); stranger.Wait() }()
+	pid := stranger.Process.Pid
+
+	forged, err := Open(lab.ID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, idle := forged.Node("worker"), forged.Node("idle")
+	if w.PIDStart == 0 || w.HolderStart == 0 || idle.PIDStart != idle.HolderStart || forged.OwnerStart == 0 {
+		t.Fatalf("start times not recorded: worker %+v, idle %+v, owner %d", w, idle, forged.OwnerStart)
+	}
+	w.PID, w.Holder = pid, pid // start times kept: they are the node's, not the stranger's
+	idle.PID, idle.Holder, idle.PIDStart, idle.HolderStart = pid, pid, 0, 0
+	if err := forged.save(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(lab.ID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := reopened.Node("worker").State(); st != "exited" {
+		t.Errorf("worker state %q with a reused pid, want exited", st)
+	}
+	for _, node := range []string{"worker", "idle"} {
+		if err := reopened.Signal(node, syscall.SIGSTOP); err == nil || !strings.Contains(err.Error(), errNotOurs.Error()) {
+			t.Errorf("signal to %s: %v, want a refusal", node, err)
+		}
+	}
+	if err := reopened.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(pid) || procState(must(os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)))) != 'S' {
+		t.Errorf("Destroy signalled the stranger (pid %d)", pid)
+	}
+	// The lab's own processes are gone all the same, with its namespaces.
+	if left := leftovers(lab); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestStatStart(t *testing.T) {
+	line := "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 107 0 0 0 0 0 0 0 20 0 1 0 987654321 2510848 132 18446744073709551615"
+	if got := statStart([]byte(line)); got != 987654321 {
+		t.Errorf("start %d", got)
+	}
+	if got := statStart([]byte("4242 (a) S 1")); got != 0 {
+		t.Errorf("short line: %d", got)
+	}
+	if procStart(os.Getpid()) == 0 {
+		t.Errorf("no start time for this process")
+	}
 }

@@ -41,7 +41,7 @@ func DestroyAll(opts Options) ([]string, error) {
 // lab that a parallel run is using. Unlike DestroyAll it leaves namespaces
 // without a state file alone: they may belong to a run using another lab root.
 func DestroyStale(opts Options) ([]string, error) {
-	return sweep(opts, false, func(l *Lab) bool { return !l.Detached && !alive(l.Owner) })
+	return sweep(opts, false, func(l *Lab) bool { return !l.Detached && !l.ownerAlive() })
 }
 
 func sweep(opts Options, orphansToo bool, remove func(*Lab) bool) ([]string, error) {

@@ -10,10 +10,12 @@ package nsdo
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -63,12 +65,46 @@ func Do(nsPath string, fn func() error) error {
 // `ip netns list` and `ip netns exec` see them).
 const NamedDir = "/run/netns"
 
+var namedDirMu sync.Mutex
+
+// prepareNamedDir makes NamedDir a mount point with shared propagation
+// before a namespace is mounted in it, the way iproute2's `ip netns add`
+// does (netns_add: MS_SHARED|MS_REC, and if that fails with EINVAL because
+// the directory is no mount point, bind it onto itself first). Were it left
+// a plain directory, the next program to make it a mount point (`ip netns
+// add` does) would hide every namespace mounted in it so far beneath its
+// bind: those mounts could no longer be unmounted, their files not removed
+// (EBUSY), and the namespaces would leak. Shared, a namespace mounted or
+// unmounted in it by any program shows in every mount namespace that sees
+// it, whichever program made it a mount point first.
+func prepareNamedDir() error {
+	namedDirMu.Lock()
+	defer namedDirMu.Unlock()
+	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
+		return fmt.Errorf("nsdo: %w", err)
+	}
+	bound := false
+	for {
+		err := unix.Mount("", NamedDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || bound {
+			return fmt.Errorf("nsdo: make %s a shared mount: %w", NamedDir, err)
+		}
+		if err := unix.Mount(NamedDir, NamedDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("nsdo: bind %s onto itself: %w", NamedDir, err)
+		}
+		bound = true
+	}
+}
+
 // CreateNamed makes a named network namespace, NamedDir/name, with its
 // loopback up, and returns its path. The thread that creates it is switched
 // back, or discarded if it cannot be.
 func CreateNamed(name string) (string, error) {
-	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
-		return "", fmt.Errorf("nsdo: %w", err)
+	if err := prepareNamedDir(); err != nil {
+		return "", err
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -116,8 +152,8 @@ func loopbackUp(ns netns.NsHandle) error {
 // attach` does. The name then works like one CreateNamed made; unmounting
 // it leaves the namespace to its owner.
 func AttachNamed(name, nsFile string) (string, error) {
-	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
-		return "", fmt.Errorf("nsdo: %w", err)
+	if err := prepareNamedDir(); err != nil {
+		return "", err
 	}
 	path := filepath.Join(NamedDir, name)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)

@@ -150,6 +150,7 @@ func (p *parser) link(n *yaml.Node, where string) (*Link, bool) {
 		return nil, false
 	}
 	l.A, l.B = eps[0], eps[1]
+	l.Line = lineNode(n, deref(n)).Line
 	return l, true
 }
 

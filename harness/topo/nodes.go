@@ -158,6 +158,11 @@ type level struct {
 	env, labels, sysctls            map[string]string
 	binds                           []Bind
 	capAdd, devices                 []string
+
+	// Lines of the entries above (see Node.ExecLines).
+	execLines, bindLines, deviceLines []int
+	sysctlLines                       map[string]int
+	sysctlsLine                       int // the "sysctls" key, for merged-in keys
 }
 
 func (p *parser) level(n *yaml.Node, where string, sec int) *level {
@@ -190,24 +195,29 @@ func (p *parser) level(n *yaml.Node, where string, sec int) *level {
 			}
 		case "exec":
 			l.exec, _ = p.strList(e.val, where, e.key, true)
+			l.execLines = itemLines(e.val, len(l.exec))
 		case "env":
 			l.env = p.env(e.val, where)
 		case "labels":
 			l.labels = p.labels(e.val, where)
 		case "sysctls":
 			l.sysctls = p.sysctls(e.val, where)
+			l.sysctlLines = keyLines(e.val)
+			l.sysctlsLine = e.keyN.Line
 		case "binds":
-			l.binds = p.binds(e.val, where)
+			l.binds, l.bindLines = p.binds(e.val, where)
 		case "cap-add":
 			l.capAdd = p.caps(e.val, where)
 		case "devices":
 			if ds, ok := p.strList(e.val, where, e.key, false); ok {
-				for _, d := range ds {
+				lines := itemLines(e.val, len(ds))
+				for i, d := range ds {
 					if !strings.HasPrefix(d, "/dev/") {
 						p.errorf(e.val, where, "device %q is not a /dev path", d)
 						continue
 					}
 					l.devices = append(l.devices, d)
+					l.deviceLines = append(l.deviceLines, lines[i])
 				}
 			}
 		default:
@@ -315,11 +325,15 @@ func (p *parser) caps(n *yaml.Node, where string) []string {
 	return out
 }
 
-func (p *parser) binds(n *yaml.Node, where string) []Bind {
+func (p *parser) binds(n *yaml.Node, where string) ([]Bind, []int) {
 	list, _ := p.strList(n, where, "binds", true)
-	var out []Bind
+	lines := itemLines(n, len(list))
+	var (
+		out      []Bind
+		outLines []int
+	)
 	at := map[string]string{}
-	for _, s := range list {
+	for i, s := range list {
 		b, ok := p.bind(deref(n), where, s)
 		if !ok {
 			continue
@@ -330,6 +344,39 @@ func (p *parser) binds(n *yaml.Node, where string) []Bind {
 		}
 		at[b.Node] = s
 		out = append(out, b)
+		outLines = append(outLines, lines[i])
+	}
+	return out, outLines
+}
+
+// itemLines returns the line of each item of the sequence n, for a list of
+// want strings read from it; where the two do not match (the list had bad
+// items, and the file is in error anyway), the lines are those of the list.
+func itemLines(n *yaml.Node, want int) []int {
+	d := deref(n)
+	lines := make([]int, want)
+	for i := range lines {
+		if d != nil && d.Kind == yaml.SequenceNode && len(d.Content) == want {
+			lines[i] = lineNode(d.Content[i], deref(d.Content[i])).Line
+		} else {
+			lines[i] = lineNode(n, d).Line
+		}
+	}
+	return lines
+}
+
+// keyLines returns the line of each key written in the mapping n, keys
+// merged in with << left out (those take the line of the field).
+func keyLines(n *yaml.Node) map[string]int {
+	d := deref(n)
+	out := map[string]int{}
+	if d == nil || d.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		if k := deref(d.Content[i]); k != nil && k.Kind == yaml.ScalarNode && !isMergeKey(k) {
+			out[k.Value] = lineNode(d.Content[i], k).Line
+		}
 	}
 	return out
 }
@@ -411,6 +458,9 @@ func (p *parser) resolve(name string, keyN *yaml.Node, nl, defaults *level, kind
 	levels := []*level{defaults, kl, nl} // least to most specific
 
 	n := &Node{Name: name, Kind: kind, Labels: mergeMaps(levels, func(l *level) map[string]string { return l.labels })}
+	if keyN != nil {
+		n.Line = keyN.Line
+	}
 	if kind == KindBridge {
 		for _, f := range containerFields {
 			if k := nl.set[f]; k != nil {
@@ -431,26 +481,39 @@ func (p *parser) resolve(name string, keyN *yaml.Node, nl, defaults *level, kind
 			n.Privileged = *l.privileged
 		}
 		n.Exec = append(n.Exec, l.exec...)
+		n.ExecLines = append(n.ExecLines, l.execLines...)
 		for _, c := range l.capAdd {
 			if !contains(n.CapAdd, c) {
 				n.CapAdd = append(n.CapAdd, c)
 			}
 		}
-		for _, d := range l.devices {
+		for i, d := range l.devices {
 			if !contains(n.Devices, d) {
 				n.Devices = append(n.Devices, d)
+				n.DeviceLines = append(n.DeviceLines, l.deviceLines[i])
 			}
 		}
-		for _, b := range l.binds {
+		for j, b := range l.binds {
 			replaced := false
 			for i := range n.Binds {
 				if n.Binds[i].Node == b.Node {
-					n.Binds[i], replaced = b, true
+					n.Binds[i], n.BindLines[i], replaced = b, l.bindLines[j], true
 				}
 			}
 			if !replaced {
 				n.Binds = append(n.Binds, b)
+				n.BindLines = append(n.BindLines, l.bindLines[j])
 			}
+		}
+		for k := range l.sysctls {
+			if n.SysctlLines == nil {
+				n.SysctlLines = map[string]int{}
+			}
+			line, ok := l.sysctlLines[k]
+			if !ok {
+				line = l.sysctlsLine
+			}
+			n.SysctlLines[k] = line
 		}
 	}
 	n.Env = mergeMaps(levels, func(l *level) map[string]string { return l.env })

@@ -137,6 +137,16 @@ type Node struct {
 	// for a GM's data plane). The netns runtime shares the host's /dev.
 	Devices    []string
 	Interfaces []string // this node's interface names in the order the links list them
+
+	// Where the node's settings are written in the file, so that a runtime
+	// can point at the entry a bring-up step failed on. Each is 0 when
+	// unknown; an inherited entry has the line of the defaults or kind
+	// entry that set it.
+	Line        int            // the node's name under topology.nodes
+	ExecLines   []int          // ExecLines[i] is the line of Exec[i]
+	BindLines   []int          // BindLines[i] is the line of Binds[i]
+	DeviceLines []int          // DeviceLines[i] is the line of Devices[i]
+	SysctlLines map[string]int // the line of each sysctl's key; nil when none is set
 }
 
 // Bind mounts a host path into a node.
@@ -150,6 +160,7 @@ type Bind struct {
 type Link struct {
 	A, B Endpoint
 	MTU  int // 0 = not set (containerlab then uses ContainerlabDefaultMTU)
+	Line int // the line of its entry under topology.links (0 when unknown)
 }
 
 // Endpoint is one end of a link: an interface of a node.

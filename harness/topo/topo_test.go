@@ -57,7 +57,7 @@ topology:
 		File: "/lab/test.clab.yml",
 		Dir:  "/lab",
 		Nodes: []*Node{
-			{Name: "sw", Kind: KindBridge, Labels: map[string]string{"role": "wan"}, Interfaces: []string{"p1", "p2"}},
+			{Name: "sw", Kind: KindBridge, Labels: map[string]string{"role": "wan"}, Interfaces: []string{"p1", "p2"}, Line: 5},
 			{
 				Name:          "a",
 				Kind:          KindLinux,
@@ -72,17 +72,21 @@ topology:
 				CapAdd:        []string{"NET_ADMIN", "NET_RAW"},
 				Sysctls:       map[string]string{"net.ipv4.ip_forward": "1"},
 				Interfaces:    []string{"eth1", "eth2"},
+				Line:          8,
+				ExecLines:     []int{12},
+				BindLines:     []int{14, 14},
+				SysctlLines:   map[string]int{"net.ipv4.ip_forward": 19},
 			},
 			{
 				Name: "b", Kind: KindLinux, Image: "img:b",
 				Env: map[string]string{}, Labels: map[string]string{}, Sysctls: map[string]string{},
-				Interfaces: []string{"eth1", "eth2"},
+				Interfaces: []string{"eth1", "eth2"}, Line: 20,
 			},
 		},
 		Links: []*Link{
-			{A: Endpoint{"a", "eth1"}, B: Endpoint{"sw", "p1"}, MTU: 1400},
-			{A: Endpoint{"a", "eth2"}, B: Endpoint{"b", "eth1"}},
-			{A: Endpoint{"b", "eth2"}, B: Endpoint{"sw", "p2"}},
+			{A: Endpoint{"a", "eth1"}, B: Endpoint{"sw", "p1"}, MTU: 1400, Line: 24},
+			{A: Endpoint{"a", "eth2"}, B: Endpoint{"b", "eth1"}, Line: 26},
+			{A: Endpoint{"b", "eth2"}, B: Endpoint{"sw", "p2"}, Line: 28},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -364,5 +368,55 @@ topology:
 	}
 	if got := topo.Node(long).Interfaces; !reflect.DeepEqual(got, []string{iface, "eth1"}) {
 		t.Errorf("interfaces %v", got)
+	}
+}
+
+// TestEntryLines checks that every inherited entry keeps the line it is
+// written on (defaults, kind or node), through replacements and merge keys,
+// so a runtime can name the line a bring-up step failed on.
+func TestEntryLines(t *testing.T) {
+	got := mustParse(t, `name: lines
+topology:
+  defaults:
+    exec:
+      - echo defaults
+    binds: [a:/a, b:/b]
+    labels: &sys
+      net.ipv4.conf.all.rp_filter: 2
+  kinds:
+    linux:
+      image: img
+      exec: [echo kind]
+      devices: [/dev/net/tun]
+  nodes:
+    n1:
+      kind: linux
+      exec:
+        - echo one
+        - echo two
+      binds:
+        - c:/b
+      devices: [/dev/net/tun, /dev/fuse]
+      sysctls:
+        <<: *sys
+        net.ipv4.ip_forward: 1
+`)
+	n := got.Node("n1")
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"node", n.Line, 15},
+		{"exec", n.ExecLines, []int{5, 12, 18, 19}},
+		{"binds (node replaces /b in place)", n.BindLines, []int{6, 21}},
+		{"devices (kind's first, no repeat)", n.DeviceLines, []int{13, 22}},
+		{"sysctls (merged key: the field's line)", n.SysctlLines, map[string]int{"net.ipv4.conf.all.rp_filter": 23, "net.ipv4.ip_forward": 25}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s lines: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	if len(n.ExecLines) != len(n.Exec) || len(n.BindLines) != len(n.Binds) || len(n.DeviceLines) != len(n.Devices) {
+		t.Errorf("line lists do not follow their entries: %+v", n)
 	}
 }
