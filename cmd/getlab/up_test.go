@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getlab/getlab/internal/testbuild"
+	"github.com/getlab/getlab/harness/testbuild"
 )
 
 // getlabBin is the getlab binary built from this tree for the tests that

@@ -13,7 +13,7 @@ import (
 
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/topo"
-	"github.com/getlab/getlab/internal/testbuild"
+	"github.com/getlab/getlab/harness/testbuild"
 	"github.com/moby/moby/client"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/topo"
-	"github.com/getlab/getlab/internal/testbuild"
+	"github.com/getlab/getlab/harness/testbuild"
 )
 
 // TestMain builds the binaries the project's images map to (getvpnd for
