@@ -114,6 +114,7 @@ func (c *Config) applyDefaults() {
 			dp.Table = Defaults.DataPlaneTable
 		}
 	}
+	c.applyLimitDefaults()
 	ikeLife := Defaults.KSIKELifetime
 	if c.Role == RoleGM {
 		ikeLife = Defaults.GMIKELifetime

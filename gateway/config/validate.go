@@ -54,6 +54,8 @@ func (v *validator) validate() {
 		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
 	}
 	v.ike()
+	v.pskIdentities()
+	v.limits()
 	v.dataPlane()
 	if len(c.Groups) == 0 {
 		v.errorf("groups", "missing: at least one group is needed")
