@@ -24,8 +24,10 @@ type Limits struct {
 	// message 1 is answered with a keyed-MAC responder cookie and a small
 	// fixed-size record instead of a whole exchange (ks/cookie.go).
 	CookieThreshold int
-	// HalfOpenTimeout is the protocol time a main mode may take to reach
-	// message 5 before its state is dropped.
+	// HalfOpenTimeout is the protocol time a main mode that has not
+	// reached message 5 may go without moving on before its state is
+	// dropped. It outlasts one GM retransmission (every 10 s, S0 L3342),
+	// so a datagram lost once does not cost the GM its exchange.
 	HalfOpenTimeout time.Duration
 	// DHWorkers is the number of workers that compute Diffie-Hellman
 	// (message 3), off the receive loop; 0 is one per CPU.
@@ -52,7 +54,7 @@ var LimitDefaults = Limits{
 	HalfOpenPerSource: 16,
 	HalfOpenGlobal:    10000,
 	CookieThreshold:   1000,
-	HalfOpenTimeout:   10 * time.Second,
+	HalfOpenTimeout:   15 * time.Second,
 	DHWorkers:         0,
 	DHQueue:           256,
 	DHRate:            10,
@@ -117,11 +119,10 @@ func (v *validator) limits() {
 	if l.CookieThreshold > l.HalfOpenGlobal {
 		v.errorf("limits.cookie_threshold", "%d is more than limits.half_open_global %d: the table would be full before cookies are used", l.CookieThreshold, l.HalfOpenGlobal)
 	}
-	// The half-open timeout bounds main mode up to message 5; a GM
-	// retransmits every 10 s or so (S0 L3342), so less than that gives a
+	// A GM retransmits every 10 s (S0 L3342): a shorter timeout gives a
 	// lost datagram no second chance.
-	if l.HalfOpenTimeout < 5*time.Second {
-		v.warnf("limits.half_open_timeout", "%v leaves a GM little time to retransmit before its main mode is dropped", l.HalfOpenTimeout)
+	if l.HalfOpenTimeout <= 10*time.Second {
+		v.warnf("limits.half_open_timeout", "%v is not longer than a GM's 10 s retransmission interval: one lost datagram costs the GM its main mode", l.HalfOpenTimeout)
 	} else if l.HalfOpenTimeout > 120*time.Second {
 		v.errorf("limits.half_open_timeout", "%v is longer than the 120 s an exchange may take", l.HalfOpenTimeout)
 	}

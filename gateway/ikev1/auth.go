@@ -64,6 +64,23 @@ var ErrNoPreSharedKey = errors.New("no pre-shared key")
 // proved the key but claimed an identity the key is not bound to.
 var ErrUnauthorizedIdentity = errors.New("identity not bound to the pre-shared key")
 
+// IdentityError is the error of a main mode whose peer claimed an identity
+// its key is not bound to; it matches ErrUnauthorizedIdentity.
+type IdentityError struct {
+	// Identity is the identity claimed, as IDText writes it (or its type).
+	Identity string
+	Err      error
+}
+
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("identity %s: %v", e.Identity, e.Err)
+}
+
+func (e *IdentityError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(e, ErrUnauthorizedIdentity) true.
+func (e *IdentityError) Is(target error) bool { return target == ErrUnauthorizedIdentity }
+
 // PSK authenticates with pre-shared keys (RFC 2409 §5.4). In main mode the
 // key has to be chosen before the peer's identity is known (it is encrypted
 // under a key derived from the PSK), so keys are looked up by the peer's IP
@@ -144,8 +161,8 @@ func (k *PSK) Verify(ctx *AuthContext, payloads []isakmp.Payload, hash []byte) e
 			}
 			if !ctx.Initiator && k.Authorize != nil && ctx.PeerID != nil {
 				if err := k.Authorize(ctx.Peer.Addr().Unmap(), ctx.PeerID); err != nil {
-					return &NotifyError{Type: isakmp.NotifyAuthenticationFailed,
-						Reason: fmt.Sprintf("identity %s: %v", describeID(ctx.PeerID), err), Err: errors.Join(ErrUnauthorizedIdentity, err)}
+					ie := &IdentityError{Identity: describeID(ctx.PeerID), Err: err}
+					return &NotifyError{Type: isakmp.NotifyAuthenticationFailed, Reason: ie.Error(), Err: ie}
 				}
 			}
 			return nil

@@ -53,6 +53,10 @@ func NewResponder(cfg *Config, local, peer netip.AddrPort) *Responder {
 // State names the state for status displays ("P1_MM4_SENT").
 func (r *Responder) State() string { return respStateNames[r.state] }
 
+// AwaitsMessage3 reports whether the next message moves the exchange to
+// the Diffie-Hellman computation: message 2 has been sent.
+func (r *Responder) AwaitsMessage3() bool { return r.state == respMM2Sent && r.err == nil }
+
 // Cookies returns CKY-I | CKY-R (zero until message 1).
 func (r *Responder) Cookies() [16]byte { return r.x.cookies() }
 
