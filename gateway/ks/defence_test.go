@@ -510,4 +510,3 @@ func sortDurations(d []time.Duration) {
 		}
 	}
 }
-
