@@ -2,6 +2,7 @@ package ks
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -23,7 +24,14 @@ var (
 // ksConfig's wildcard, and the given extra top-level YAML.
 func keyedConfig(t testing.TB, extra string) *config.Config {
 	t.Helper()
-	y := `
+	cfg, err := config.Parse([]byte(keyedYAML+extra), "ks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const keyedYAML = `
 role: ks
 identity: 192.0.2.1
 ike:
@@ -39,13 +47,7 @@ groups:
       - {action: permit, protocol: ip, source: 10.1.0.0/16, destination: 10.2.0.0/16}
       - {action: permit, protocol: ip, source: 10.2.0.0/16, destination: 10.1.0.0/16}
     rekey: {transport: unicast, signing_key: {bits: 1024}}
-` + extra
-	cfg, err := config.Parse([]byte(y), "ks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
+`
 
 // clock is a settable clock for a test KS.
 type clock struct {
@@ -428,23 +430,33 @@ func TestHalfOpenTimeout(t *testing.T) {
 // BenchmarkRegistrationUnderFlood measures a GM's registration time while
 // one source floods the KS: message 1s with distinct cookies (mm1), or
 // message 3s from a source without a pre-shared key (mm3-nokey) or with
-// a wrong one under a wildcard key (mm3-key). It uses only what the KS
-// had before its limits, so it also runs on older versions.
+// a wrong one under a wildcard key (mm3-key). The GMs register from 256
+// addresses in turn, as many GMs would (one GM registering in a tight
+// loop runs into its own Diffie-Hellman rate limit). It uses only what
+// the KS had before its limits, so it also runs on older versions.
 func BenchmarkRegistrationUnderFlood(b *testing.B) {
+	var keys strings.Builder
+	for i := range 256 {
+		fmt.Fprintf(&keys, "    - {peer: %s, key: gm-secret}\n", benchGM(i).Addr())
+	}
 	wild := func(b *testing.B) *config.Config { return ksConfig(b, 19, "") }
-	keyed := func(b *testing.B) *config.Config { return keyedConfig(b, "") }
+	keyed := func(b *testing.B) *config.Config {
+		cfg, err := config.Parse([]byte(strings.Replace(keyedYAML, "    - {peer: 192.0.2.11, key: gm1-secret}\n", keys.String(), 1)), "ks.yaml")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return cfg
+	}
 	for _, tc := range []struct {
-		name   string
-		cfg    func(*testing.B) *config.Config
-		flood  string
-		gm     netip.AddrPort
-		gmKey  string
-		source netip.AddrPort
+		name  string
+		cfg   func(*testing.B) *config.Config
+		flood string
+		gmKey string
 	}{
-		{"idle", keyed, "", gm1Addr, "gm1-secret", attacker},
-		{"mm1", wild, "mm1", gm1Addr, "lab-secret", attacker},
-		{"mm3-nokey", keyed, "mm3", gm1Addr, "gm1-secret", attacker},
-		{"mm3-key", wild, "mm3", gm1Addr, "lab-secret", attacker},
+		{"idle", keyed, "", "gm-secret"},
+		{"mm1", wild, "mm1", "lab-secret"},
+		{"mm3-nokey", keyed, "mm3", "gm-secret"},
+		{"mm3-key", wild, "mm3", "lab-secret"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			k := newTestKS(b, tc.cfg(b))
@@ -455,14 +467,14 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					ch := k.peer(tc.source)
+					ch := k.peer(attacker)
 					for i := uint64(1); ; i++ {
 						select {
 						case <-stop:
 							return
 						default:
 						}
-						k.srv.HandlePacket(tc.source, withCookies(m1, i, 0))
+						k.srv.HandlePacket(attacker, withCookies(m1, i, 0))
 						if tc.flood != "mm3" {
 							continue
 						}
@@ -472,17 +484,17 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 								rcky = binary.BigEndian.Uint64(h.RCookie[:])
 							}
 						}
-						k.srv.HandlePacket(tc.source, withCookies(m3, i, rcky))
+						k.srv.HandlePacket(attacker, withCookies(m3, i, rcky))
 					}
 				}()
-				time.Sleep(200 * time.Millisecond) // the flood is on
+				time.Sleep(time.Second) // the flood is on
 			}
 			var took []time.Duration
 			failed := 0
 			b.ResetTimer()
-			for range b.N {
+			for i := range b.N {
 				start := time.Now()
-				if _, err := k.register(tc.gm, tc.gmKey, 19, 1234); err != nil {
+				if _, err := k.register(benchGM(i), tc.gmKey, 19, 1234); err != nil {
 					failed++
 					continue
 				}
@@ -499,6 +511,10 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 			}
 		})
 	}
+}
+
+func benchGM(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), 848)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
