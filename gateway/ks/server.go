@@ -87,6 +87,8 @@ type mainMode struct {
 	// busy: message 3 is with a Diffie-Hellman worker, which alone
 	// touches r until it clears busy.
 	busy bool
+	// resumed: recreated from a cookie record at message 3.
+	resumed bool
 }
 
 type pull struct {
@@ -194,6 +196,12 @@ func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		// A retransmission of message 3 while a worker answers it.
 		return
 	}
+	if mm.resumed && h.RCookie == ([8]byte{}) {
+		// A late copy of message 1 of an exchange recreated from its
+		// cookie: the initiator has message 2 (it sent message 3), and
+		// the responder no longer has it to send again.
+		return
+	}
 	if mm.r.AwaitsMessage3() && h.RCookie != ([8]byte{}) {
 		s.message3(k, mm, pkt)
 		return
@@ -285,7 +293,7 @@ func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 		return nil
 	}
 	s.cookies.remove(k)
-	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, rec.h), started: rec.at, moved: now}
+	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, rec.h), started: rec.at, moved: now, resumed: true}
 	s.addHalfOpen(k, mm)
 	s.opt.Counters.Inc("ike_cookie_verified")
 	return mm
