@@ -19,5 +19,8 @@ func Check(path string, w io.Writer) error {
 		fmt.Fprintln(w, "warning:", x)
 	}
 	fmt.Fprintf(w, "%s: ok: role %s, %d group(s), %d warning(s)\n", c.Name, c.Role, len(c.Groups), len(warnings))
+	if c.Role == RoleKS {
+		fmt.Fprintf(w, "%s: limits: %s\n", c.Name, c.Limits)
+	}
 	return nil
 }

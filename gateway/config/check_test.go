@@ -12,7 +12,9 @@ func TestCheck(t *testing.T) {
 	if err := Check(filepath.Join("testdata", "ks1.yaml"), &b); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.String(); got != "ks1.yaml: ok: role ks, 1 group(s), 0 warning(s)\n" {
+	want := "ks1.yaml: ok: role ks, 1 group(s), 0 warning(s)\n" +
+		"ks1.yaml: limits: half-open 16 per source, 10000 in all, cookies from 1000, timeout 15s; DH 10/s per source (burst 20), 1 per CPU workers, queue 256; IKE SAs 4 per peer, 20000 in all\n"
+	if got := b.String(); got != want {
 		t.Errorf("output %q", got)
 	}
 	bad := filepath.Join(t.TempDir(), "gm9.yaml")

@@ -74,7 +74,9 @@ type Config struct {
 	IKE    IKE
 	// DataPlane is the GM's ESP data plane (GM only).
 	DataPlane DataPlane
-	Groups    []Group
+	// Limits bound the KS's state and work per source (KS only).
+	Limits Limits
+	Groups []Group
 
 	warnings []string
 	// set holds the paths of the keys the file sets (see decoder.set).
@@ -125,30 +127,24 @@ type IKEPolicy struct {
 
 // PSK is a pre-shared key for a peer address; Wildcard keys match any peer
 // (S0 "crypto isakmp key ... address 0.0.0.0", discouraged at L674-689).
+//
+// A key authenticates the phase-1 identities it is bound to, and no
+// other: the entry's address (for a wildcard key, the address the peer
+// sends from) and the Identities listed.
 type PSK struct {
 	Peer     netip.Addr // zero when Wildcard
 	Wildcard bool
 	Key      string
+	// Identities are further phase-1 identities (addresses, host names,
+	// user@host) a peer using this key may claim.
+	Identities []string
 }
 
 // KeyFor returns the pre-shared key for peer: the per-peer key if there is
 // one, else the wildcard key.
 func (ike *IKE) KeyFor(peer netip.Addr) (string, bool) {
-	var wild *PSK
-	for i := range ike.PreSharedKeys {
-		k := &ike.PreSharedKeys[i]
-		if k.Wildcard {
-			if wild == nil {
-				wild = k
-			}
-			continue
-		}
-		if k.Peer == peer.Unmap() {
-			return k.Key, true
-		}
-	}
-	if wild != nil {
-		return wild.Key, true
+	if k, ok := ike.KeyEntryFor(peer); ok {
+		return k.Key, true
 	}
 	return "", false
 }

@@ -119,6 +119,7 @@ func (c *Config) applyDefaults() {
 			dp.DaemonDown = Defaults.DaemonDown
 		}
 	}
+	c.applyLimitDefaults()
 	ikeLife := Defaults.KSIKELifetime
 	if c.Role == RoleGM {
 		ikeLife = Defaults.GMIKELifetime

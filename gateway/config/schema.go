@@ -54,6 +54,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 			})
 		},
 		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },
+		"limits": func(n *yaml.Node, p string) { c.decodeLimits(d, n, p) },
 	})
 	c.Role = Role(role)
 }
@@ -89,7 +90,8 @@ func (c *Config) decodeIKE(d *decoder, n *yaml.Node, path string) {
 						}
 						k.Peer = k.Peer.Unmap()
 					},
-					"key": func(n *yaml.Node, p string) { d.str(n, p, &k.Key) },
+					"key":      func(n *yaml.Node, p string) { d.str(n, p, &k.Key) },
+					"identity": func(n *yaml.Node, p string) { decodeIdentities(d, n, p, &k.Identities) },
 				})
 				ike.PreSharedKeys = append(ike.PreSharedKeys, k)
 			})

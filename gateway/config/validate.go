@@ -55,6 +55,8 @@ func (v *validator) validate() {
 	}
 	v.ike()
 	v.advisePSKs()
+	v.pskIdentities()
+	v.limits()
 	v.dataPlane()
 	if len(c.Groups) == 0 {
 		v.errorf("groups", "missing: at least one group is needed")

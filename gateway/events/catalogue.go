@@ -158,7 +158,9 @@ func render(format string, fields map[string]string) string {
 //	policy_replace "true" when a rekey replaces the policy (KS_SEND_*_REKEY)
 //	local          a local address (COOP_KS_UNAUTH)
 //	acl, ace, limit
-//	               an ACL's name, one of its entries, an entry limit
+//	               an ACL's name, one of its entries, an entry limit (or any
+//	               configured limit)
+//	scope          what a limit applies to ("source", "peer", "KS")
 //
 // Events may carry more fields than their text uses (SA_TEK_UPDATED carries
 // every new SPI, for instance); the comment on each entry lists them.
@@ -251,7 +253,7 @@ var catalogue = []Def{
 
 	// Authorization.
 	{"UNAUTHORIZED_IPADDR", "GDOI", 1, "Group {group} received registration from unauthorized ip address: {ip}"},        // + reason, peer, notify
-	{"UNAUTHORIZED_IDENTITY", "GDOI", 1, "Group {group} received registration from unauthorized identity: {identity}"},  // + ip
+	{"UNAUTHORIZED_IDENTITY", "GDOI", 1, "Group {group} received registration from unauthorized identity: {identity}"},  // + ip, peer, reason; refused in phase 1 (the identity is not the pre-shared key's), group names every group of the KS
 	{"UNREGISTERED_INTERFACE", "GDOI", 3, "Received registration from unregistered interface {if}; stop processing it"}, // ours, sev ours
 	{"UNEXPECTED_SIGKEY", "GDOI", 3, "Unexpected signature key found in group {group}"},                                 // ours, sev ours
 	{"UNSUPPORTED_TEK_PROTO", "GDOI", 3, "Unexpected TEK protocol {proto} in group {group}"},                            // ours, sev ours
@@ -278,6 +280,12 @@ var catalogue = []Def{
 	{"IKE_NOTIFY_RECV", "CRYPTO", 5, "Received IKE notify {notify} from peer {peer}"},                               // ours (no seed name)
 	{"IKE_SA_STALE", "CRYPTO", 5, "Phase-1 SA with {peer} dropped for group {group}: {reason}; starting main mode"}, // ours (no seed name)
 	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},                             // ours (no seed name); + proto, size
+	// Flood defences of the KS (limits section of its configuration); all ours.
+	{"IKE_NO_PRESHARED_KEY", "CRYPTO", 4, "No pre-shared key for peer {peer}: main mode refused"},                                                               // IOS debug "No pre-shared key with <peer>!"; + notify, reason
+	{"IKE_HALF_OPEN_LIMIT", "CRYPTO", 4, "Half-open IKE limit of {limit} per {scope} reached: main mode from {peer} dropped"},                                   // scope: source or KS
+	{"IKE_COOKIE_CHALLENGE", "CRYPTO", 5, "{limit} half-open IKE exchanges: main mode message 1 is answered with responder cookies, state waits for message 3"}, // on entering that mode
+	{"IKE_DH_RATE_LIMIT", "CRYPTO", 4, "Diffie-Hellman limit reached for peer {peer}: main mode message 3 dropped ({reason})"},                                  // + limit
+	{"IKE_SA_LIMIT", "CRYPTO", 5, "IKE SA limit of {limit} per {scope} reached: the oldest SA with {peer} is replaced"},                                         // scope: peer or KS
 }
 
 // aliases are other spellings of catalogue names: Lookup of an alias returns

@@ -61,6 +61,10 @@ type Config struct {
 	// or 6 once HASH_I/HASH_R has verified it; an error fails main mode
 	// with INVALID-ID-INFORMATION. Nil accepts every well-formed identity.
 	AcceptPeerID func(peer netip.AddrPort, id *isakmp.ID) error
+	// OnDH, if set, is called by a responder each time it computes a
+	// Diffie-Hellman key pair and shared secret (message 3): daemons count
+	// the expensive step with it. It may be called concurrently.
+	OnDH func()
 }
 
 func (c *Config) rand() io.Reader {

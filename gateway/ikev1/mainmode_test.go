@@ -444,7 +444,9 @@ func TestMainModeIdentities(t *testing.T) {
 	}
 }
 
-// The responder picks the pre-shared key by the initiator's address.
+// The responder picks the pre-shared key by the initiator's address; a
+// peer without one is refused on message 1, as IOS does, with
+// NO-PROPOSAL-CHOSEN.
 func TestPSKLookupByAddress(t *testing.T) {
 	s := mustSuite(t, "aes128", "sha256", 19)
 	keys := map[netip.Addr][]byte{gmAddr.Addr(): []byte("gm key")}
@@ -458,13 +460,135 @@ func TestPSKLookupByAddress(t *testing.T) {
 	if _, _, _, err := runMainMode(t, config(t, 81, []byte("gm key"), s), rc); err != nil {
 		t.Fatal(err)
 	}
-	if len(asked) != 1 || asked[0] != gmAddr.Addr() {
-		t.Errorf("lookups %v", asked)
+	if len(asked) == 0 {
+		t.Error("no lookup")
+	}
+	for _, a := range asked {
+		if a != gmAddr.Addr() {
+			t.Errorf("lookups %v", asked)
+		}
 	}
 	delete(keys, gmAddr.Addr())
 	_, _, tr, err := runMainMode(t, config(t, 82, []byte("gm key"), s), rc)
-	if nt, _ := notifyType(err); nt != isakmp.NotifyAuthenticationFailed || tr[4] == nil {
+	if nt, _ := notifyType(err); nt != isakmp.NotifyNoProposalChosen || !errors.Is(err, ErrNoPreSharedKey) || tr[2] == nil || tr[3] != nil {
 		t.Fatalf("unknown peer: %v", err)
+	}
+	if n, ok := ParseNotify(tr[2]); !ok || n.MessageType != isakmp.NotifyNoProposalChosen {
+		t.Error("no NO-PROPOSAL-CHOSEN notification")
+	}
+}
+
+// A peer whose key is gone by message 3 is refused before the responder
+// computes Diffie-Hellman.
+func TestNoKeyNoDH(t *testing.T) {
+	s := mustSuite(t, "aes128", "sha256", 14)
+	have := true
+	rc := config(t, 83, nil, s)
+	rc.Auth = PSKAuth(func(netip.Addr) ([]byte, bool) { return psk, have })
+	dh := 0
+	rc.OnDH = func() { dh++ }
+	if _, _, _, err := runMainMode(t, config(t, 84, psk, s), rc); err != nil || dh != 1 {
+		t.Fatalf("with a key: %v, %d DH", err, dh)
+	}
+	i, err := NewInitiator(config(t, 85, psk, s), gmAddr, ksAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewResponder(rc, ksAddr, gmAddr)
+	m1, _ := i.Start()
+	m2, err := r.Handle(m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3, err := i.Handle(m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have = false
+	m4, err := r.Handle(m3)
+	if nt, _ := notifyType(err); nt != isakmp.NotifyAuthenticationFailed || !errors.Is(err, ErrNoPreSharedKey) {
+		t.Fatalf("message 3 without a key: %v", err)
+	}
+	if n, ok := ParseNotify(m4); !ok || n.MessageType != isakmp.NotifyAuthenticationFailed {
+		t.Error("no AUTHENTICATION-FAILED notification")
+	}
+	if dh != 1 {
+		t.Errorf("%d DH computations, want none for the keyless message 3", dh-1)
+	}
+}
+
+// A responder resumed from HalfOpen after message 2 completes main mode
+// as the original would have.
+func TestResumeResponder(t *testing.T) {
+	s := mustSuite(t, "aes128", "sha256", 19)
+	rc := config(t, 86, psk, s)
+	i, err := NewInitiator(config(t, 87, psk, s, mustSuite(t, "aes256", "sha256", 19)), gmAddr, ksAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewResponder(rc, ksAddr, gmAddr)
+	if _, ok := r.HalfOpen(); ok {
+		t.Error("half open before message 1")
+	}
+	r.SetResponderCookie([8]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	m1, _ := i.Start()
+	m2, err := r.Handle(m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := r.HalfOpen()
+	if !ok || h.RCookie != [8]byte{1, 2, 3, 4, 5, 6, 7, 8} || len(h.SAiB) == 0 {
+		t.Fatalf("half open %+v %v", h, ok)
+	}
+	r = ResumeResponder(rc, ksAddr, gmAddr, h)
+	pkt, err := i.Handle(m2)
+	for n := 3; err == nil && i.SA() == nil; n += 2 {
+		var reply []byte
+		if reply, err = r.Handle(pkt); err != nil {
+			t.Fatalf("message %d: %v", n, err)
+		}
+		pkt, err = i.Handle(reply)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SA() == nil || !bytes.Equal(r.SA().SKEYIDe, i.SA().SKEYIDe) || i.SA().Suite != s {
+		t.Error("resumed exchange does not agree with the initiator")
+	}
+}
+
+// A responder with Authorize refuses an identity the key is not bound to
+// with AUTHENTICATION-FAILED, after HASH_I verified.
+func TestPSKAuthorize(t *testing.T) {
+	s := mustSuite(t, "aes128", "sha256", 19)
+	rc := config(t, 88, nil, s)
+	var got []string
+	rc.Auth = &PSK{
+		Lookup: func(netip.Addr) ([]byte, bool) { return psk, true },
+		Authorize: func(peer netip.Addr, id *isakmp.ID) error {
+			a, _ := id.Addr()
+			got = append(got, peer.String()+" "+a.String())
+			if a != peer {
+				return errors.New("not yours")
+			}
+			return nil
+		},
+	}
+	if _, _, _, err := runMainMode(t, config(t, 89, psk, s), rc); err != nil {
+		t.Fatal(err)
+	}
+	ic := config(t, 90, psk, s)
+	ic.LocalID = isakmp.NewAddrID(netip.MustParseAddr("192.0.2.99"))
+	_, _, tr, err := runMainMode(t, ic, rc)
+	if nt, _ := notifyType(err); nt != isakmp.NotifyAuthenticationFailed || !errors.Is(err, ErrUnauthorizedIdentity) {
+		t.Fatalf("claimed identity: %v", err)
+	}
+	if n, ok := ParseNotify(tr[6]); !ok || n.MessageType != isakmp.NotifyAuthenticationFailed {
+		t.Error("no AUTHENTICATION-FAILED notification")
+	}
+	want := []string{gmAddr.Addr().String() + " " + gmAddr.Addr().String(), gmAddr.Addr().String() + " 192.0.2.99"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Authorize calls %v, want %v", got, want)
 	}
 }
 

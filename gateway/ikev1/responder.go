@@ -34,7 +34,8 @@ var respStateNames = [...]string{"P1_WAIT_MM1", "P1_MM2_SENT", "P1_MM4_SENT", "P
 type Responder struct {
 	x     exchange
 	state respState
-	err   error // why the exchange failed (respFailed), or a config error
+	err   error   // why the exchange failed (respFailed), or a config error
+	rcky  [8]byte // CKY-R to answer message 1 with; zero: random
 }
 
 // NewResponder prepares a responder for an exchange with peer arriving on
@@ -51,6 +52,10 @@ func NewResponder(cfg *Config, local, peer netip.AddrPort) *Responder {
 
 // State names the state for status displays ("P1_MM4_SENT").
 func (r *Responder) State() string { return respStateNames[r.state] }
+
+// AwaitsMessage3 reports whether the next message moves the exchange to
+// the Diffie-Hellman computation: message 2 has been sent.
+func (r *Responder) AwaitsMessage3() bool { return r.state == respMM2Sent && r.err == nil }
 
 // Cookies returns CKY-I | CKY-R (zero until message 1).
 func (r *Responder) Cookies() [16]byte { return r.x.cookies() }
@@ -88,9 +93,11 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 		if h.Exchange != isakmp.ExchangeMainMode {
 			return nil, notifyErr(1, isakmp.NotifyInvalidExchangeType, fmt.Errorf("exchange %s, want MAIN-MODE", h.Exchange))
 		}
-		rcky, err := randomCookie(x.cfg.rand())
-		if err != nil {
-			return nil, fmt.Errorf("ikev1: main mode msg 2: %w", err)
+		rcky := r.rcky
+		if rcky == ([8]byte{}) {
+			if rcky, err = randomCookie(x.cfg.rand()); err != nil {
+				return nil, fmt.Errorf("ikev1: main mode msg 2: %w", err)
+			}
 		}
 		x.icky, x.rcky = h.ICookie, rcky
 	} else {
@@ -142,10 +149,82 @@ func (r *Responder) fail(ne *NotifyError) ([]byte, error) {
 	return bytes.Clone(reply), ne
 }
 
+// SetResponderCookie makes the responder answer message 1 with CKY-R c
+// instead of a random one (a daemon's stateless cookie); call it before
+// the first Handle. c must not be zero.
+func (r *Responder) SetResponderCookie(c [8]byte) { r.rcky = c }
+
+// CheckPeer reports, without computing anything expensive, that the
+// authenticator cannot authenticate the peer (no pre-shared key for its
+// address); nil if it may.
+func (r *Responder) CheckPeer() error {
+	pc, ok := r.x.cfg.Auth.(PeerChecker)
+	if !ok || r.err != nil {
+		return r.err
+	}
+	return pc.CheckPeer(r.x.authContext())
+}
+
+// HalfOpen is what a responder needs to resume main mode after sending
+// message 2: message 3 does not repeat the initiator's SA payload, whose
+// body HASH_I and HASH_R cover, nor the transform chosen from it. A
+// daemon under a flood keeps this instead of the Responder (see
+// ks/cookie.go); its size is that of SAiB plus a few words.
+type HalfOpen struct {
+	ICookie, RCookie [8]byte
+	DOI              uint32
+	Suite            Suite
+	// SAiB is the body of the initiator's message-1 SA payload.
+	SAiB    []byte
+	PeerDPD bool
+}
+
+// HalfOpen returns the exchange's state after message 2 (ok is false in
+// any other state).
+func (r *Responder) HalfOpen() (h HalfOpen, ok bool) {
+	x := &r.x
+	if r.state != respMM2Sent {
+		return HalfOpen{}, false
+	}
+	return HalfOpen{ICookie: x.icky, RCookie: x.rcky, DOI: x.doi, Suite: x.suite, SAiB: x.saiB, PeerDPD: x.peerDPD}, true
+}
+
+// ResumeResponder recreates, from what HalfOpen returned, a responder
+// that has sent message 2 and waits for message 3. It does not answer a
+// retransmitted message 1 (it no longer has message 2).
+func ResumeResponder(cfg *Config, local, peer netip.AddrPort, h HalfOpen) *Responder {
+	r := NewResponder(cfg, local, peer)
+	if r.err != nil {
+		return r
+	}
+	newHash, err := h.Suite.NewHash()
+	if err != nil {
+		r.err = fmt.Errorf("ikev1: resume main mode: %w", err)
+		return r
+	}
+	x := &r.x
+	x.icky, x.rcky, x.doi, x.suite, x.newHash = h.ICookie, h.RCookie, h.DOI, h.Suite, newHash
+	x.saiB, x.peerDPD = bytes.Clone(h.SAiB), h.PeerDPD
+	r.state = respMM2Sent
+	return r
+}
+
 // handle1 chooses a transform from the initiator's proposal and returns
-// message 2.
+// message 2. A peer the authenticator cannot authenticate (no pre-shared
+// key for its address) is refused here, with NO-PROPOSAL-CHOSEN as IOS
+// answers it ("No pre-shared key with <peer>!", then "atts are not
+// acceptable"): no proposal with that authentication method is acceptable
+// for it, and refusing now keeps no state and computes nothing.
 func (r *Responder) handle1(pkt []byte) ([]byte, *NotifyError) {
 	x := &r.x
+	if err := r.CheckPeer(); err != nil {
+		reason := err.Error()
+		var ne *NotifyError
+		if errors.As(err, &ne) {
+			reason = ne.Reason
+		}
+		return nil, &NotifyError{Type: isakmp.NotifyNoProposalChosen, Reason: "main mode msg 1: " + reason, Err: err}
+	}
 	m, err := isakmp.ParseMessage(pkt, nil)
 	if err != nil {
 		return nil, notifyErr(1, isakmp.NotifyPayloadMalformed, err)
@@ -214,12 +293,17 @@ func (r *Responder) handle1(pkt []byte) ([]byte, *NotifyError) {
 
 // handle3 answers the initiator's KE and nonce with its own, derives the
 // keys (choosing the pre-shared key by the peer's address) and returns
-// message 4.
+// message 4. Everything that can refuse the message without the
+// Diffie-Hellman computation (its syntax, the public value, a key for the
+// peer) is checked before it.
 func (r *Responder) handle3(pkt []byte) ([]byte, *NotifyError) {
 	x := &r.x
 	gxi, ni, nerr := keNonce(3, pkt)
 	if nerr != nil {
 		return nil, nerr
+	}
+	if err := r.CheckPeer(); err != nil {
+		return nil, authError(3, err)
 	}
 	g, err := LookupGroup(x.suite.Group)
 	if err != nil {
@@ -227,6 +311,9 @@ func (r *Responder) handle3(pkt []byte) ([]byte, *NotifyError) {
 	}
 	if err := g.CheckPublic(gxi); err != nil {
 		return nil, notifyErr(3, isakmp.NotifyInvalidKeyInformation, err)
+	}
+	if x.cfg.OnDH != nil {
+		x.cfg.OnDH()
 	}
 	dh, err := g.GenerateKey(x.cfg.rand())
 	if err != nil {

@@ -90,10 +90,15 @@ func (k *testKS) peer(p netip.AddrPort) chan []byte {
 // register runs one GM's whole registration (main mode and PULL) against
 // the KS in process and returns the policy the GM received.
 func (k *testKS) register(peer netip.AddrPort, psk string, dh int, group uint32) (*gdoi.Policy, error) {
+	return k.registerAs(peer, isakmp.NewAddrID(peer.Addr()), psk, dh, group)
+}
+
+// registerAs is register with the phase-1 identity id.
+func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh int, group uint32) (*gdoi.Policy, error) {
 	ch := k.peer(peer)
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", dh, 1200*time.Second)
 	cfg := &ikev1.Config{
-		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: isakmp.NewAddrID(peer.Addr()),
+		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: id,
 		Auth: ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte(psk), true }),
 	}
 	ini, err := ikev1.NewInitiator(cfg, peer, ksAddr)

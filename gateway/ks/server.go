@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,10 +51,24 @@ type Server struct {
 
 	// mainModes are the main-mode exchanges in progress or recently done
 	// (kept so that a retransmitted message 5 gets message 6 again), by
-	// CKY-I and peer.
+	// CKY-I and peer. halfOpen and perSource count those not established.
 	mainModes map[mmKey]*mainMode
-	sas       map[[16]byte]*ikev1.SA
-	pulls     map[pullKey]*pull
+	halfOpen  int
+	perSource map[netip.Addr]int
+	// cookies holds what main modes answered with a cookie keep
+	// (cookie.go); pressure is true while new ones are.
+	cookies  *cookieJar
+	pressure bool
+	dh       *dhPool
+	buckets  map[netip.Addr]*bucket
+
+	sas map[[16]byte]*ikev1.SA
+	// sasByPeer lists each peer's SAs, saOrder every SA, oldest first
+	// (saOrder may hold cookies of SAs already gone).
+	sasByPeer map[netip.Addr][][16]byte
+	saOrder   [][16]byte
+	// pulls are the GROUPKEY-PULL exchanges by phase-1 SA and message ID.
+	pulls map[[16]byte]map[uint32]*pull
 	// invalidCookie limits the answers to messages on unknown SAs.
 	invalidCookie invalidCookies
 }
@@ -66,11 +81,16 @@ type mmKey struct {
 type mainMode struct {
 	r       *ikev1.Responder
 	started time.Time
-}
-
-type pullKey struct {
-	cookies [16]byte
-	id      uint32
+	// moved is when the exchange last moved on (the half-open timeout
+	// runs from it).
+	moved time.Time
+	// open: counted in halfOpen (not established).
+	open bool
+	// busy: message 3 is with a Diffie-Hellman worker, which alone
+	// touches r until it clears busy.
+	busy bool
+	// resumed: recreated from a cookie record at message 3.
+	resumed bool
 }
 
 type pull struct {
@@ -78,9 +98,9 @@ type pull struct {
 	started time.Time
 }
 
-// halfOpenLimit bounds main-mode state: a flood of message 1s cannot grow
-// the KS without bound.
-const halfOpenLimit = 50000
+// maxPullsPerSA bounds the GROUPKEY-PULLs kept per phase-1 SA (a GM makes
+// one per registration); a new one replaces the oldest.
+const maxPullsPerSA = 4
 
 // New creates the key server for cfg (role ks): it makes or loads each
 // group's rekey signing key and its first KEK and TEKs.
@@ -92,12 +112,28 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := &cfg.Limits
+	if l.HalfOpenPerSource == 0 {
+		// A config built in code rather than parsed.
+		*l = config.LimitDefaults
+	}
+	workers := l.DHWorkers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	counters := opt.Counters
+	ike.OnDH = func() { counters.Inc("ike_dh_computed") }
 	s := &Server{
 		cfg: cfg, opt: opt, ike: ike,
 		groups:    map[uint32]*group{},
 		mainModes: map[mmKey]*mainMode{},
+		perSource: map[netip.Addr]int{},
+		cookies:   newCookieJar(cfg.Scaled(l.HalfOpenTimeout), l.HalfOpenGlobal, l.HalfOpenPerSource),
+		dh:        &dhPool{workers: workers, queue: l.DHQueue},
+		buckets:   map[netip.Addr]*bucket{},
 		sas:       map[[16]byte]*ikev1.SA{},
-		pulls:     map[pullKey]*pull{},
+		sasByPeer: map[netip.Addr][][16]byte{},
+		pulls:     map[[16]byte]map[uint32]*pull{},
 	}
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
@@ -150,36 +186,192 @@ func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	k := mmKey{h.ICookie, from}
 	mm := s.mainModes[k]
 	if mm == nil {
-		if h.RCookie != ([8]byte{}) {
-			s.opt.Counters.Inc("ike_unknown_cookies")
+		if h.RCookie == ([8]byte{}) {
+			s.message1(k, pkt)
 			return
 		}
-		if len(s.mainModes) >= halfOpenLimit {
-			s.opt.Counters.Inc("ike_half_open_limit")
+		if mm = s.resume(k, h.RCookie); mm == nil {
 			return
 		}
-		mm = &mainMode{r: ikev1.NewResponder(s.ike, s.opt.Local, from), started: s.opt.Now()}
-		s.mainModes[k] = mm
 	}
-	established := mm.r.SA() != nil
-	reply, err := mm.r.Handle(pkt)
-	if reply != nil {
-		s.opt.Send(from, reply)
-	}
-	if err != nil {
-		s.ikeFailed(from, err)
-		delete(s.mainModes, k)
+	if mm.busy {
+		// A retransmission of message 3 while a worker answers it.
 		return
 	}
-	if sa := mm.r.SA(); sa != nil && !established {
-		s.sas[sa.Cookies()] = sa
+	if mm.resumed && h.RCookie == ([8]byte{}) {
+		// A late copy of message 1 of an exchange recreated from its
+		// cookie: the initiator has message 2 (it sent message 3), and
+		// the responder no longer has it to send again.
+		return
+	}
+	if mm.r.AwaitsMessage3() && h.RCookie != ([8]byte{}) {
+		s.message3(k, mm, pkt)
+		return
+	}
+	reply, err := mm.r.Handle(pkt)
+	s.stepDone(k, mm, reply, err)
+}
+
+// message1 starts a main mode: a whole exchange in the half-open table,
+// or, past limits.cookie_threshold, a cookie and a record (cookie.go).
+func (s *Server) message1(k mmKey, pkt []byte) {
+	l := &s.cfg.Limits
+	if s.perSource[k.peer.Addr()] >= l.HalfOpenPerSource {
+		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
+		return
+	}
+	if under := s.halfOpen >= l.CookieThreshold; under != s.pressure {
+		s.pressure = under
+		if under {
+			s.opt.Events.Emit("IKE_COOKIE_CHALLENGE", "limit", fmt.Sprint(l.CookieThreshold))
+		}
+	}
+	if s.pressure {
+		s.cookieMessage1(k, pkt)
+		return
+	}
+	now := s.opt.Now()
+	mm := &mainMode{r: ikev1.NewResponder(s.ike, s.opt.Local, k.peer), started: now, moved: now}
+	reply, err := mm.r.Handle(pkt)
+	if err != nil {
+		s.ikeFailed(k.peer, err)
+		s.send(k.peer, reply)
+		return
+	}
+	s.addHalfOpen(k, mm)
+	s.send(k.peer, reply)
+}
+
+// cookieMessage1 answers message 1 with a MAC cookie and keeps only its
+// record.
+func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
+	now := s.opt.Now()
+	rcky := s.cookies.cookie(s.cookies.epoch(now), k)
+	if rec := s.cookies.recs[k]; rec != nil {
+		rcky = rec.h.RCookie // a retransmission: the same message 2
+	}
+	r := ikev1.NewResponder(s.ike, s.opt.Local, k.peer)
+	r.SetResponderCookie(rcky)
+	reply, err := r.Handle(pkt)
+	if err != nil {
+		s.ikeFailed(k.peer, err)
+		s.send(k.peer, reply)
+		return
+	}
+	h, _ := r.HalfOpen()
+	if len(h.SAiB) > maxCookieSA {
+		s.opt.Counters.Inc("ike_cookie_sa_too_large")
+		s.malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d kept under a flood", len(h.SAiB), maxCookieSA))
+		return
+	}
+	ok, evicted := s.cookies.put(k, h, now)
+	if !ok {
+		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, s.cfg.Limits.HalfOpenPerSource, "scope", "source")
+		return
+	}
+	if evicted > 0 {
+		s.opt.Counters.Add("ike_cookie_evicted", uint64(evicted))
+	}
+	s.opt.Counters.Inc("ike_cookie_challenge")
+	s.send(k.peer, reply)
+}
+
+// resume recreates, from its cookie record, the exchange a message 3 with
+// an unknown CKY-R belongs to, once the cookie verifies; nil drops it.
+func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
+	l := &s.cfg.Limits
+	now := s.opt.Now()
+	rec := s.cookies.recs[k]
+	if rec == nil || rec.h.RCookie != rcky || !s.cookies.valid(now, k, rcky) {
+		s.opt.Counters.Inc("ike_unknown_cookies")
+		return nil
+	}
+	if s.perSource[k.peer.Addr()] >= l.HalfOpenPerSource {
+		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
+		return nil
+	}
+	if s.halfOpen >= l.HalfOpenGlobal {
+		s.limitHit("ike_half_open_global_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenGlobal, "scope", "KS")
+		return nil
+	}
+	s.cookies.remove(k)
+	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, rec.h), started: rec.at, moved: now, resumed: true}
+	s.addHalfOpen(k, mm)
+	s.opt.Counters.Inc("ike_cookie_verified")
+	return mm
+}
+
+// message3 hands message 3 to a Diffie-Hellman worker, once the peer is
+// known to have a pre-shared key and has a token left. A peer without a
+// key is refused right here, without any Diffie-Hellman.
+func (s *Server) message3(k mmKey, mm *mainMode, pkt []byte) {
+	if err := mm.r.CheckPeer(); err != nil {
+		reply, err := mm.r.Handle(pkt) // refuses it before computing anything
+		s.stepDone(k, mm, reply, err)
+		return
+	}
+	if !s.takeDH(k.peer.Addr(), s.opt.Now()) {
+		s.limitHit("ike_dh_rate_limited", "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHRate, "reason", "per-source rate")
+		return
+	}
+	mm.busy = true
+	r := mm.r
+	ok := s.dh.submit(func() {
+		reply, err := r.Handle(pkt)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		mm.busy = false
+		if s.mainModes[k] == mm {
+			s.stepDone(k, mm, reply, err)
+		}
+	})
+	if !ok {
+		mm.busy = false
+		s.limitHit("ike_dh_queue_full", "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHQueue, "reason", "all workers busy")
+	}
+}
+
+// stepDone sends what a step of main mode produced and records its
+// outcome.
+func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
+	if err != nil {
+		// Logged before the reply goes, so that whoever gets the reply
+		// finds the event.
+		s.ikeFailed(k.peer, err)
+		s.dropMainMode(k)
+		s.send(k.peer, reply)
+		return
+	}
+	mm.moved = s.opt.Now()
+	if sa := mm.r.SA(); sa != nil && mm.open {
+		s.closeHalfOpen(k, mm)
+		s.addSA(sa)
 		s.opt.Counters.Inc("ike_sa_established")
 		s.opt.KeyLog.IKE(sa)
+	}
+	s.send(k.peer, reply)
+}
+
+func (s *Server) send(to netip.AddrPort, pkt []byte) {
+	if pkt != nil {
+		s.opt.Send(to, pkt)
 	}
 }
 
 // ikeFailed counts and logs a failed main mode.
 func (s *Server) ikeFailed(from netip.AddrPort, err error) {
+	switch {
+	case errors.Is(err, ikev1.ErrNoPreSharedKey):
+		s.opt.Counters.Inc("ike_no_psk")
+		s.opt.Events.Emit("IKE_NO_PRESHARED_KEY", "peer", from.Addr().String(), "reason", err.Error())
+		return
+	}
+	if ie := (*ikev1.IdentityError)(nil); errors.As(err, &ie) {
+		s.opt.Counters.Inc("ike_unauthorized_identity")
+		s.opt.Events.Emit("UNAUTHORIZED_IDENTITY", "group", s.groupNames(), "identity", ie.Identity,
+			"ip", from.Addr().String(), "peer", from.Addr().String(), "reason", err.Error())
+		return
+	}
 	var ne *ikev1.NotifyError
 	if errors.As(err, &ne) {
 		s.opt.Counters.Inc("ike_failed_" + notifyCounter(ne.Type))
@@ -187,6 +379,15 @@ func (s *Server) ikeFailed(from netip.AddrPort, err error) {
 		s.opt.Counters.Inc("ike_failed")
 	}
 	s.opt.Events.Emit("IKE_AUTH_FAILED", "peer", from.Addr().String(), "reason", err.Error())
+}
+
+// groupNames names every group: a main mode is not yet for a group.
+func (s *Server) groupNames() string {
+	names := make([]string, 0, len(s.order))
+	for _, g := range s.sortedGroups() {
+		names = append(names, g.cfg.Name)
+	}
+	return strings.Join(names, ",")
 }
 
 func notifyCounter(t isakmp.NotifyType) string {
@@ -213,20 +414,38 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		s.answerUnknownSA(from, h, pkt)
 		return
 	}
-	k := pullKey{h.Cookies(), h.MessageID}
-	p := s.pulls[k]
+	c := h.Cookies()
+	ps := s.pulls[c]
+	p := ps[h.MessageID]
 	if p == nil {
+		if ps == nil {
+			ps = map[uint32]*pull{}
+			s.pulls[c] = ps
+		}
+		if len(ps) >= maxPullsPerSA {
+			var oldest *pull
+			var oldestID uint32
+			for id, q := range ps {
+				if oldest == nil || q.started.Before(oldest.started) {
+					oldest, oldestID = q, id
+				}
+			}
+			delete(ps, oldestID)
+		}
 		p = &pull{started: s.opt.Now()}
 		p.r = gdoi.NewResponder(sa, h.MessageID, func(group uint32, sa *ikev1.SA) (*gdoi.Policy, error) {
 			return s.policyFor(group, sa, from)
 		})
-		s.pulls[k] = p
+		ps[h.MessageID] = p
 	}
 	wasDone := p.r.Done()
 	reply, err := p.r.Handle(pkt)
 	if err != nil {
 		s.pullFailed(from, sa, p.r, err)
-		delete(s.pulls, k)
+		delete(ps, h.MessageID)
+		if len(ps) == 0 {
+			delete(s.pulls, c)
+		}
 		return
 	}
 	s.opt.Send(from, reply)
@@ -291,7 +510,9 @@ func (s *Server) elapsed(t time.Time) time.Duration {
 }
 
 // gmIdentity is the GM's phase-1 identity address, or its source address
-// when the ID is not an address.
+// when the ID is not an address. Main mode has checked that the identity
+// is one the GM's pre-shared key is bound to (ikev1.BoundIdentity), so a
+// GM cannot be authorized under another's identity.
 func gmIdentity(sa *ikev1.SA, from netip.AddrPort) netip.Addr {
 	if sa.PeerID != nil {
 		if a, err := sa.PeerID.Addr(); err == nil {
@@ -369,27 +590,44 @@ func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 	s.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
 }
 
-// Expire drops phase-1 SAs whose lifetime has run out and exchanges that
-// were left half done; the daemon calls it periodically.
+// Expire drops phase-1 SAs whose lifetime has run out, exchanges that
+// were left half done and the state kept for floods; the daemon calls it
+// periodically.
 func (s *Server) Expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opt.Now()
 	stale := s.cfg.Scaled(120 * time.Second) // gdoid's Exchange-max-time
+	halfOpen := s.cfg.Scaled(s.cfg.Limits.HalfOpenTimeout)
 	for k, mm := range s.mainModes {
-		if now.Sub(mm.started) > stale {
-			delete(s.mainModes, k)
+		if (mm.open && now.Sub(mm.moved) > halfOpen) || now.Sub(mm.started) > stale {
+			if mm.open {
+				s.opt.Counters.Inc("ike_half_open_expired")
+			}
+			s.dropMainMode(k)
 		}
 	}
-	for k, p := range s.pulls {
-		if now.Sub(p.started) > stale {
-			delete(s.pulls, k)
+	s.cookies.expire(now)
+	for c, ps := range s.pulls {
+		for id, p := range ps {
+			if now.Sub(p.started) > stale {
+				delete(ps, id)
+			}
+		}
+		if len(ps) == 0 {
+			delete(s.pulls, c)
 		}
 	}
 	for c, sa := range s.sas {
 		if sa.Expired(now, s.cfg.Scaled(sa.Suite.Lifetime)) {
-			delete(s.sas, c)
+			s.dropSA(c)
 			s.opt.Counters.Inc("ike_sa_expired")
+		}
+	}
+	rate, burst := float64(s.cfg.Limits.DHRate), float64(s.cfg.Limits.DHBurst)
+	for src, b := range s.buckets {
+		if b.tokens+now.Sub(b.at).Seconds()*rate >= burst {
+			delete(s.buckets, src)
 		}
 	}
 }

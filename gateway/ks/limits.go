@@ -1,0 +1,192 @@
+package ks
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/getlab/getlab/gateway/ikev1"
+)
+
+// What a KS spends on a peer, bounded (config.Limits):
+//
+//   - half-open main modes: limits.half_open_per_source per source address
+//     and limits.half_open_global in all; past limits.cookie_threshold new
+//     ones get a responder cookie and a small record instead (cookie.go);
+//     one that goes limits.half_open_timeout without moving on is dropped;
+//   - Diffie-Hellman (message 3): only for a source with a pre-shared key,
+//     limits.dh_rate_per_source per second per source (a token bucket),
+//     computed by a bounded pool of workers off the receive loop;
+//   - phase-1 SAs: limits.ike_sas_per_peer per peer address and
+//     limits.ike_sas_global in all, the newest replacing the oldest.
+
+// dhPool runs message-3 jobs on at most workers goroutines, with at most
+// queue jobs waiting. It starts goroutines as jobs come and keeps none
+// when idle, so a Server needs no Close.
+type dhPool struct {
+	mu      sync.Mutex
+	workers int
+	queue   int
+	running int
+	waiting []func()
+}
+
+// submit runs f on a worker, now or when one is free; false when the
+// queue is full.
+func (p *dhPool) submit(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running < p.workers {
+		p.running++
+		go p.run(f)
+		return true
+	}
+	if len(p.waiting) >= p.queue {
+		return false
+	}
+	p.waiting = append(p.waiting, f)
+	return true
+}
+
+func (p *dhPool) run(f func()) {
+	for f != nil {
+		f()
+		p.mu.Lock()
+		f = nil
+		if len(p.waiting) > 0 {
+			f = p.waiting[0]
+			p.waiting[0] = nil
+			p.waiting = p.waiting[1:]
+		} else {
+			p.running--
+		}
+		p.mu.Unlock()
+	}
+}
+
+// bucket is a source's Diffie-Hellman token bucket.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// takeDH takes a Diffie-Hellman token for src; false when it has none.
+// The buckets run on wall time: they bound CPU, which the time scale does
+// not speed up.
+func (s *Server) takeDH(src netip.Addr, now time.Time) bool {
+	rate, burst := float64(s.cfg.Limits.DHRate), float64(s.cfg.Limits.DHBurst)
+	b := s.buckets[src]
+	if b == nil {
+		b = &bucket{tokens: burst, at: now}
+		s.buckets[src] = b
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(burst, b.tokens+d.Seconds()*rate)
+		b.at = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// addHalfOpen enters a new exchange in the half-open table.
+func (s *Server) addHalfOpen(k mmKey, mm *mainMode) {
+	mm.open = true
+	s.mainModes[k] = mm
+	s.halfOpen++
+	s.perSource[k.peer.Addr()]++
+}
+
+// closeHalfOpen takes mm out of the half-open count (it is established,
+// or gone).
+func (s *Server) closeHalfOpen(k mmKey, mm *mainMode) {
+	if !mm.open {
+		return
+	}
+	mm.open = false
+	s.halfOpen--
+	src := k.peer.Addr()
+	if s.perSource[src]--; s.perSource[src] <= 0 {
+		delete(s.perSource, src)
+	}
+}
+
+func (s *Server) dropMainMode(k mmKey) {
+	if mm := s.mainModes[k]; mm != nil {
+		s.closeHalfOpen(k, mm)
+		delete(s.mainModes, k)
+	}
+}
+
+// limitHit counts and logs a datagram dropped by a limit.
+func (s *Server) limitHit(counter, event string, peer netip.AddrPort, limit int, fields ...string) {
+	s.opt.Counters.Inc(counter)
+	s.opt.Events.Emit(event, append([]string{"peer", peer.Addr().String(), "limit", fmt.Sprint(limit)}, fields...)...)
+}
+
+// addSA enters a new phase-1 SA, replacing the peer's oldest past
+// limits.ike_sas_per_peer and the KS's oldest past limits.ike_sas_global.
+// A GM needs its phase-1 SA only to register (GROUPKEY-PULL): one that
+// registers again has a new one, and the old ones would wait 24 h.
+func (s *Server) addSA(sa *ikev1.SA) {
+	l := &s.cfg.Limits
+	peer := sa.Peer.Addr()
+	for len(s.sasByPeer[peer]) >= l.IKESAsPerPeer {
+		s.dropSA(s.sasByPeer[peer][0])
+		s.opt.Counters.Inc("ike_sa_replaced")
+		s.opt.Events.Emit("IKE_SA_LIMIT", "peer", peer.String(), "limit", fmt.Sprint(l.IKESAsPerPeer), "scope", "peer")
+	}
+	for len(s.sas) >= l.IKESAsGlobal && len(s.saOrder) > 0 {
+		c := s.saOrder[0]
+		s.saOrder = s.saOrder[1:]
+		if old := s.sas[c]; old != nil {
+			s.dropSA(c)
+			s.opt.Counters.Inc("ike_sa_global_limit")
+			s.opt.Events.Emit("IKE_SA_LIMIT", "peer", old.Peer.Addr().String(), "limit", fmt.Sprint(l.IKESAsGlobal), "scope", "KS")
+		}
+	}
+	c := sa.Cookies()
+	s.sas[c] = sa
+	s.sasByPeer[peer] = append(s.sasByPeer[peer], c)
+	s.saOrder = append(s.saOrder, c)
+	if len(s.saOrder) > 2*len(s.sas)+64 {
+		live := s.saOrder[:0]
+		for _, o := range s.saOrder {
+			if s.sas[o] != nil {
+				live = append(live, o)
+			}
+		}
+		s.saOrder = live
+	}
+}
+
+// dropSA forgets a phase-1 SA with its GROUPKEY-PULLs and the main mode
+// kept for retransmissions of its message 5.
+func (s *Server) dropSA(c [16]byte) {
+	sa := s.sas[c]
+	if sa == nil {
+		return
+	}
+	delete(s.sas, c)
+	delete(s.pulls, c)
+	peer := sa.Peer.Addr()
+	list := s.sasByPeer[peer]
+	for i, o := range list {
+		if o == c {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.sasByPeer, peer)
+	} else {
+		s.sasByPeer[peer] = list
+	}
+	k := mmKey{sa.ICookie, sa.Peer}
+	if mm := s.mainModes[k]; mm != nil && mm.r.SA() == sa {
+		s.dropMainMode(k)
+	}
+}
