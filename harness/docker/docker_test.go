@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/netns"
-	"github.com/getlab/getlab/harness/topo"
 	"github.com/getlab/getlab/harness/testbuild"
+	"github.com/getlab/getlab/harness/topo"
 	"github.com/moby/moby/client"
 )
 

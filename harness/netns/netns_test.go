@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getlab/getlab/harness/topo"
 	"github.com/getlab/getlab/harness/testbuild"
+	"github.com/getlab/getlab/harness/topo"
 )
 
 // TestMain builds the binaries the project's images map to (getvpnd for
