@@ -96,10 +96,12 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		logOut = f
 	}
 	ev := events.New(logOut, cfg.Log.Format, cfg.Log.Level)
+	ev.SetRateLimit(cfg.Log.RateLimit, 2*cfg.Log.RateLimit)
 	for _, w := range cfg.Warnings() {
 		ev.Logf("warn", "config: %s", w)
 	}
 	counters := &events.Counters{}
+	ev.CountSuppressed(counters)
 	kl, err := keylog.Open(cfg.KeyLog)
 	if err != nil {
 		return err
