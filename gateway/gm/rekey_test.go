@@ -64,7 +64,7 @@ type datagram struct {
 }
 
 type lab struct {
-	t *testing.T
+	t testing.TB
 	q chan datagram
 	// inFlight counts datagrams sent and not yet handled.
 	inFlight atomic.Int64
@@ -76,9 +76,14 @@ type lab struct {
 	pushes   [][]byte // every GROUPKEY-PUSH sent to the GM
 	acks     int
 	inst     int // OnInstall calls
+	// panicNextSend makes the GM's next send panic (under its lock); the
+	// delivery loop recovers as the daemon's receive loop does and counts
+	// the panic in recovered.
+	panicNextSend atomic.Bool
+	recovered     atomic.Int64
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0)}
 	kcfg, err := config.Parse([]byte(ksYAML), "ks.yaml")
 	if err != nil {
@@ -95,7 +100,13 @@ func newLab(t *testing.T) *lab {
 		t.Fatal(err)
 	}
 	l.gm, err = gm.New(gcfg, gm.Options{Events: quiet(), Counters: &events.Counters{}, Local: gmAddr,
-		Send:      func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{gmAddr, to, b} },
+		Send: func(to netip.AddrPort, b []byte) {
+			if l.panicNextSend.Swap(false) {
+				panic("injected: a send under the Member's lock")
+			}
+			l.inFlight.Add(1)
+			l.q <- datagram{gmAddr, to, b}
+		},
 		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -104,23 +115,7 @@ func newLab(t *testing.T) *lab {
 	go func() {
 		defer close(done)
 		for d := range l.q {
-			h, _, _ := isakmp.ParseHeader(d.b)
-			switch d.to {
-			case ksAddr:
-				if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
-					l.mu.Lock()
-					l.acks++
-					l.mu.Unlock()
-				}
-				l.ks.HandlePacket(d.from, d.b)
-			case gmAddr:
-				if h.Exchange == isakmp.ExchangeGroupkeyPush {
-					l.mu.Lock()
-					l.pushes = append(l.pushes, d.b)
-					l.mu.Unlock()
-				}
-				l.gm.HandlePacket(d.from, d.b)
-			}
+			l.deliver(d)
 			l.inFlight.Add(-1)
 		}
 	}()
@@ -128,6 +123,29 @@ func newLab(t *testing.T) *lab {
 	l.gm.Start()
 	l.wait("registration", func(st snap) bool { return st.State == "registered" })
 	return l
+}
+
+// deliver hands one datagram to its receiver, recovering from a panic as
+// the daemon's receive loop does.
+func (l *lab) deliver(d datagram) {
+	defer events.Recover(nil, func() { l.recovered.Add(1) }, "lab", d.from.String(), d.b)
+	h, _, _ := isakmp.ParseHeader(d.b)
+	switch d.to {
+	case ksAddr:
+		if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
+			l.mu.Lock()
+			l.acks++
+			l.mu.Unlock()
+		}
+		l.ks.HandlePacket(d.from, d.b)
+	case gmAddr:
+		if h.Exchange == isakmp.ExchangeGroupkeyPush {
+			l.mu.Lock()
+			l.pushes = append(l.pushes, d.b)
+			l.mu.Unlock()
+		}
+		l.gm.HandlePacket(d.from, d.b)
+	}
 }
 
 func (l *lab) now() time.Time {
