@@ -123,3 +123,44 @@ func TestWorkerRecoversFromPanic(t *testing.T) {
 		t.Fatalf("INTERNAL_ERROR counted %d times", ev.Counts()["INTERNAL_ERROR"])
 	}
 }
+
+// withOptions is udp's packet with a 60-octet header (40 octets of NOP
+// options): what a LAN host may send.
+func withOptions(p []byte) []byte {
+	b := make([]byte, len(p)+40)
+	copy(b, p[:20])
+	for i := 20; i < 60; i++ {
+		b[i] = 1 // NOP
+	}
+	copy(b[60:], p[20:])
+	b[0] = 0x4f
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	b[10], b[11] = 0, 0
+	binary.BigEndian.PutUint16(b[10:], ipv4.Checksum(b[:60]))
+	return b
+}
+
+// At a WAN MTU so small that a fragment could not carry its header (with
+// options) and 8 octets of data, a packet is refused with an ICMP
+// "fragmentation needed" instead of being cut into empty fragments (a loop
+// that never ends) or past its header (a panic).
+func TestTinyMTUWithOptionsDoesNotFragmentForever(t *testing.T) {
+	for _, tr := range []string{"aes128-sha1", "aes256gcm16"} {
+		_, a, _ := pair(t, tr)
+		in := withOptions(udp(hostA, hostB, 1, 2, 300, false))
+		for mtu := 68; mtu <= 200; mtu++ {
+			a.e.SetMTU(mtu)
+			for _, out := range a.run(false, in) {
+				if ipv4.Protocol(out) == ipv4.ProtoESP && len(out) > mtu {
+					t.Fatalf("%s: MTU %d: %d-octet ESP packet", tr, mtu, len(out))
+				}
+			}
+			if n := a.e.Count(InternalErrors); n != 0 {
+				t.Fatalf("%s: MTU %d: %d recovered panics", tr, mtu, n)
+			}
+		}
+		if a.e.Count(OutDropTooBig) == 0 || a.e.Count(OutFragmented) == 0 {
+			t.Fatalf("%s: counters %v: want both refusals at the smallest MTUs and fragments at the larger", tr, a.e.Counters())
+		}
+	}
+}

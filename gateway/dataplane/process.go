@@ -92,8 +92,11 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 		fit := maxInner(sa, mtu)
 		// The inner packet may be fragmented unless its sender forbids it
 		// (DF), and df-bit clear overrides that (S0 DP-43: "the DF bit is
-		// cleared and the packet is fragmented").
-		if (ipv4.DF(inner) && sa.tun.DF != esp.DFClear) || fit < 28 {
+		// cleared and the packet is fragmented"). Each fragment must hold
+		// the header, options included in the first, and 8 octets of data:
+		// below that fragmenting would never end (or cut into the header).
+		ihl := int(inner[0]&0x0f) * 4
+		if (ipv4.DF(inner) && sa.tun.DF != esp.DFClear) || fit < max(28, ihl+8) {
 			// Tell the sender the MTU that fits (S0 DP-42: 1500 - 60 =
 			// 1440 for AES-CBC/SHA-1).
 			e.count(OutDropTooBig)
