@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -96,10 +95,12 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		logOut = f
 	}
 	ev := events.New(logOut, cfg.Log.Format, cfg.Log.Level)
+	ev.SetRateLimit(cfg.Log.RateLimit, 2*cfg.Log.RateLimit)
 	for _, w := range cfg.Warnings() {
 		ev.Logf("warn", "config: %s", w)
 	}
 	counters := &events.Counters{}
+	ev.CountSuppressed(counters)
 	kl, err := keylog.Open(cfg.KeyLog)
 	if err != nil {
 		return err
@@ -170,22 +171,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		<-ctx.Done()
 		conn.Close()
 	}()
-	buf := make([]byte, 65535)
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				ev.Logf("info", "getvpnd: stopping")
-				return nil
-			}
-			counters.Inc("receive_errors")
-			continue
-		}
-		counters.Inc("packets_received")
-		pkt := make([]byte, n)
-		copy(pkt, buf[:n])
-		r.HandlePacket(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
-	}
+	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: "packets_received", handle: r.HandlePacket}
+	rx.serve(ctx, conn)
+	ev.Logf("info", "getvpnd: stopping")
+	return nil
 }
 
 // tickInterval is how often a KS checks its rekey schedule: half a

@@ -58,26 +58,9 @@ func (r *rekeyGroups) join(group netip.AddrPort) error {
 		<-r.ctx.Done()
 		conn.Close()
 	}()
-	go r.read(conn)
+	rx := &receiver{ev: r.ev, counters: r.counter, worker: "rekey-multicast", received: "multicast_packets_received", handle: r.handle}
+	go rx.serve(r.ctx, conn)
 	return nil
-}
-
-func (r *rekeyGroups) read(conn *net.UDPConn) {
-	buf := make([]byte, 65535)
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if r.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			r.counter.Inc("receive_errors")
-			continue
-		}
-		r.counter.Inc("multicast_packets_received")
-		pkt := make([]byte, n)
-		copy(pkt, buf[:n])
-		r.handle(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
-	}
 }
 
 // listenGroup opens a socket bound to the group address and port and joins

@@ -98,6 +98,10 @@ type Log struct {
 	Format string // text or json
 	// File is the log file; "" logs to standard error.
 	File string
+	// RateLimit is how many events of one name are logged (and kept for
+	// the control socket) per second, with a burst of twice that; the rest
+	// are counted and reported by the next line of their name. 0: no limit.
+	RateLimit int
 }
 
 // Timers holds the time scale.

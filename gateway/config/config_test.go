@@ -97,6 +97,21 @@ groups:
 
 // TestDefaults checks that what a file leaves out gets the seeds' values.
 // Line numbers are in ../shared/seeds/000_c5a1520d471a5ba7.txt (S0).
+// log.rate_limit: 0 is kept (no limit), not replaced by the default.
+func TestLogRateLimitZero(t *testing.T) {
+	c, err := Parse([]byte(minGM+"log: {rate_limit: 0}\n"), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Log.RateLimit != 0 {
+		t.Fatalf("rate_limit 0 read as %d", c.Log.RateLimit)
+	}
+	c, err = Parse([]byte(minGM+"log: {rate_limit: 50}\n"), "gm.yaml")
+	if err != nil || c.Log.RateLimit != 50 {
+		t.Fatalf("rate_limit 50: %d %v", c.Log.RateLimit, err)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	ks, err := Parse([]byte(minKS), "ks.yaml")
 	if err != nil {
@@ -128,6 +143,7 @@ func TestDefaults(t *testing.T) {
 		{"key log (none)", ks.KeyLog, ""},
 		{"log level", ks.Log.Level, "info"},
 		{"log format", ks.Log.Format, "text"},
+		{"log rate limit", ks.Log.RateLimit, 10},
 		{"scale (DESIGN.md Time)", ks.Timers.Scale, 1.0},
 	}
 	gm, err := Parse([]byte(minGM), "gm.yaml")

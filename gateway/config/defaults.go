@@ -14,6 +14,7 @@ var Defaults = struct {
 	ControlSocket  string        // DESIGN.md "Runtimes" (not in the seeds)
 	LogLevel       string        // not in the seeds
 	LogFormat      string        // not in the seeds
+	LogRateLimit   int           // events per second per name; not in the seeds
 	Scale          float64       // DESIGN.md "Time": 1.0
 	IKEEncryption  string        // "encr aes 128" (L654-662)
 	IKEHash        string        // "hash sha256" (L654-662)
@@ -40,6 +41,7 @@ var Defaults = struct {
 	ControlSocket:      "/run/getvpnd/control.sock",
 	LogLevel:           "info",
 	LogFormat:          "text",
+	LogRateLimit:       10,
 	Scale:              1.0,
 	IKEEncryption:      "aes128",
 	IKEHash:            "sha256",
@@ -97,6 +99,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = Defaults.LogFormat
+	}
+	if !c.isSet("log.rate_limit") {
+		c.Log.RateLimit = Defaults.LogRateLimit
 	}
 	if !c.isSet("timers.scale") {
 		c.Timers.Scale = Defaults.Scale

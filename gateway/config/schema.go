@@ -32,9 +32,10 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		},
 		"log": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
-				"level":  func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Level) },
-				"format": func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Format) },
-				"file":   func(n *yaml.Node, p string) { d.str(n, p, &c.Log.File) },
+				"level":      func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Level) },
+				"format":     func(n *yaml.Node, p string) { d.str(n, p, &c.Log.Format) },
+				"file":       func(n *yaml.Node, p string) { d.str(n, p, &c.Log.File) },
+				"rate_limit": func(n *yaml.Node, p string) { d.intField(n, p, 0, 1_000_000, &c.Log.RateLimit) },
 			})
 		},
 		"timers": func(n *yaml.Node, p string) {

@@ -92,6 +92,8 @@ func TestErrors(t *testing.T) {
 		{"scale text", minGM + "timers: {scale: fast}\n", []string{`timers.scale: "fast" is not a number`}},
 		{"scale nan", minGM + "timers: {scale: .nan}\n", []string{`timers.scale: ".nan" is not a number`}},
 		{"log level", minGM + "log: {level: loud, format: xml}\n", []string{`log.level: "loud" is not debug`, `log.format: "xml" is not text or json`}},
+		{"log rate limit", minGM + "log: {rate_limit: -1}\n", []string{"log.rate_limit: -1 is out of range [0, 1000000]"}},
+		{"log rate limit text", minGM + "log: {rate_limit: lots}\n", []string{`log.rate_limit: "lots" is not an integer`}},
 		{"empty control socket", minGM + "control_socket: \"\"\n", []string{"control_socket: must not be empty"}},
 		{"listen port", minGM + "listen: {port: 0, address: 10.0.0.256}\n", []string{"listen.port: 0 is out of range [1, 65535]", `listen.address: "10.0.0.256" is not an IP address`}},
 		{"duplicate section", minGM + "ike: {policies: [{encryption: des, hash: md5, dh_group: 1, lifetime: 30}]}\n",

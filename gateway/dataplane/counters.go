@@ -21,10 +21,12 @@ const (
 	InDropPolicy                      // decrypted packet outside its SA's permit entry
 	InDropFragment                    // ESP arriving as IP fragments
 	InDropDummy                       // ESP dummy packet (next header 59), discarded by design
+	InDropShort                       // ESP with a known SPI, too short for its SA's transform (truncated or forged)
 	DropMalformed                     // not a well-formed IPv4 packet (either side)
 	DropNotIPv4                       // an IPv6 packet: not handled yet, and not routed to the TUNs
 	WriteErrors                       // the result could not be written back
 	ReadErrors                        // reading a TUN failed
+	InternalErrors                    // a packet hit a bug (a recovered panic): dropped, the worker goes on
 	numCounters
 )
 
@@ -33,7 +35,8 @@ var counterNames = [numCounters]string{
 	"out_drop_too_big", "out_fragmented", "out_drop_iv_exhausted",
 	"in_decrypted", "in_clear_deny", "in_clear_no_match", "in_drop_clear_permit",
 	"in_drop_unknown_spi", "in_drop_auth", "in_drop_policy", "in_drop_fragment",
-	"in_drop_dummy", "drop_malformed", "drop_not_ipv4", "write_errors", "read_errors",
+	"in_drop_dummy", "in_drop_short", "drop_malformed", "drop_not_ipv4", "write_errors", "read_errors",
+	"internal_error",
 }
 
 // CounterName is the counter's name in the control API.

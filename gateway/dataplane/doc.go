@@ -54,8 +54,10 @@
 //
 // Every verdict has a counter (Counter), every SA packet and byte counters;
 // Engine.Status returns them for the control socket. Bad input (malformed
-// packets, unknown SPIs, failed integrity checks, policy violations) is
-// dropped, counted and logged with the Cisco event names, at most once a
-// second per event name with the number suppressed in between; the data
-// plane keeps running and keeps its keys.
+// packets, unknown SPIs, ESP too short for its SA, failed integrity checks,
+// policy violations) is dropped, counted and logged with the Cisco event
+// names, at most once a second per event name with the number suppressed in
+// between; the data plane keeps running and keeps its keys. A packet that
+// hits a bug (a panic) is dropped and counted as internal_error, and the
+// worker goes on (Inbound and Outbound recover).
 package dataplane

@@ -301,12 +301,16 @@ type Worker struct {
 	frag        []byte // fragment and ICMP scratch, with headroom
 	iv          [16]byte
 	ipid        uint16
+	// internalError counts a recovered panic; made once so that deferring
+	// it costs no allocation per packet.
+	internalError func()
 }
 
 // NewWorker returns a worker whose results go to emit and whose own
 // packets go to local. Neither may keep the slice after it returns.
 func (e *Engine) NewWorker(emit, local func([]byte) error) *Worker {
-	return &Worker{e: e, emit: emit, local: local, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32())}
+	return &Worker{e: e, emit: emit, local: local, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32()),
+		internalError: func() { e.count(InternalErrors) }}
 }
 
 // Headroom and Tailroom are the octets a packet buffer needs before and

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/getlab/getlab/gateway/esp"
+	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
 
@@ -16,9 +17,13 @@ import (
 // Tailroom after the packet, so that it is encrypted in place. The results
 // (the ESP packet, its fragments' ESP packets, the clear packet, or an ICMP
 // error for the sender) go to the worker's emit.
+//
+// A panic on the packet is recovered: counted (internal_error), logged
+// (INTERNAL_ERROR) and the packet dropped; the worker goes on.
 func (w *Worker) Outbound(buf []byte, off, n int) {
 	e := w.e
 	pkt := buf[off : off+n]
+	defer events.Recover(e.opt.Events, w.internalError, "dataplane-lan", "LAN", pkt)
 	flow, ok := w.parse(pkt, "LAN")
 	if !ok {
 		return
@@ -87,8 +92,11 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 		fit := maxInner(sa, mtu)
 		// The inner packet may be fragmented unless its sender forbids it
 		// (DF), and df-bit clear overrides that (S0 DP-43: "the DF bit is
-		// cleared and the packet is fragmented").
-		if (ipv4.DF(inner) && sa.tun.DF != esp.DFClear) || fit < 28 {
+		// cleared and the packet is fragmented"). Each fragment must hold
+		// the header, options included in the first, and 8 octets of data:
+		// below that fragmenting would never end (or cut into the header).
+		ihl := int(inner[0]&0x0f) * 4
+		if (ipv4.DF(inner) && sa.tun.DF != esp.DFClear) || fit < max(28, ihl+8) {
 			// Tell the sender the MTU that fits (S0 DP-42: 1500 - 60 =
 			// 1440 for AES-CBC/SHA-1).
 			e.count(OutDropTooBig)
@@ -220,10 +228,12 @@ func isICMPError(pkt []byte) bool {
 // Inbound processes one packet the kernel forwarded from the WAN side,
 // pkt = buf[off:off+n]: ESP is decrypted in place, clear traffic checked
 // against the policy. The result (the inner packet, or the clear packet)
-// goes to the worker's emit.
+// goes to the worker's emit. A panic is recovered as in Outbound (the
+// packet logged may be partly decrypted: it is decrypted in place).
 func (w *Worker) Inbound(buf []byte, off, n int) {
 	e := w.e
 	pkt := buf[off : off+n]
+	defer events.Recover(e.opt.Events, w.internalError, "dataplane-wan", "WAN", pkt)
 	flow, ok := w.parse(pkt, "WAN")
 	if !ok {
 		return
@@ -303,6 +313,10 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 		return true
 	case errors.Is(err, esp.ErrDummy):
 		e.count(InDropDummy)
+		return true
+	case errors.Is(err, esp.ErrShort):
+		e.count(InDropShort)
+		e.report("RECVD_PKT_TOO_SHORT", "conn_id", hexSPI(spi), "size", strconv.Itoa(len(pkt)), "ip", outer.Src.String(), "dst", outer.Dst.String(), "group", sa.Group, "reason", err.Error())
 		return true
 	default:
 		e.count(DropMalformed)

@@ -133,6 +133,13 @@ func newCipher(t espwire.Transform, encKey, authKey []byte, esn bool) (*Cipher, 
 // Transform returns the transform c was created for.
 func (c *Cipher) Transform() espwire.Transform { return c.t }
 
+// MinLen is the length of the shortest ESP packet (SPI to end of ICV) the
+// transform can produce: header, IV, one block (at least the trailer) of
+// ciphertext and ICV.
+func (c *Cipher) MinLen() int {
+	return espwire.HeaderLen + c.ivLen + max(c.t.BlockSize(), espwire.TrailerLen) + c.icvLen
+}
+
 // ESN reports whether c uses extended sequence numbers.
 func (c *Cipher) ESN() bool { return c.esn }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
+	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
 
 // fuzzCiphers: fixed keys, one Cipher per supported transform, with and
@@ -80,6 +81,56 @@ func FuzzSealOpen(f *testing.F) {
 		got, gotNH, err := open(c, nil, packet, uint32(seq>>32))
 		if err != nil || gotNH != nh || !bytes.Equal(got, payload) {
 			t.Fatalf("%v: round trip: %v", c.Transform(), err)
+		}
+	})
+}
+
+// FuzzOpenTunnel: any outer packet into OpenTunnel, on each transform, never
+// panics; errors are the documented ones; what opens is a well-formed IPv4
+// packet inside the outer one. Seeded with a sealed packet of each transform
+// cut at every length from its ESP header on (the 28-octet packet that used
+// to slice past its end among them) and with other corner cases.
+func FuzzOpenTunnel(f *testing.F) {
+	for i, c := range fuzzCiphers {
+		if c.ESN() {
+			continue
+		}
+		tr := c.Transform()
+		iv := bytes.Repeat([]byte{byte(i)}, tr.IVLen())
+		inner := make([]byte, 28)
+		ipv4.WriteHeader(inner, &ipv4.Header{TotalLen: 28, TTL: 64, Protocol: ipv4.ProtoUDP, Src: hostA, Dst: hostB})
+		sealed, err := c.SealTunnel(nil, 0x2000+uint32(i), 1, iv, 9, inner, &Tunnel{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(sealed, uint8(i))
+		for body := 0; body <= tr.IVLen()+tr.ICVLen(); body++ {
+			f.Add(truncatedTunnel(sealed, body), uint8(i))
+		}
+		mangled := bytes.Clone(sealed)
+		mangled[0] = 0x4f // IHL 60 octets: the header swallows the ESP header
+		f.Add(mangled, uint8(i))
+	}
+	f.Add([]byte{}, uint8(0))
+	f.Add([]byte{0x45}, uint8(0))
+	f.Fuzz(func(t *testing.T, pkt []byte, sel uint8) {
+		c := fuzzCiphers[int(sel)%len(fuzzCiphers)]
+		orig := bytes.Clone(pkt)
+		inner, err := c.OpenTunnel(pkt)
+		if err != nil {
+			var pe *espwire.ParseError
+			for _, known := range []error{ErrShort, ErrOuter, ErrFragment, ErrAuth, ErrESN, ErrDummy, ErrNextHeader, ErrInner} {
+				if errors.Is(err, known) {
+					return
+				}
+			}
+			if !errors.As(err, &pe) {
+				t.Fatalf("%v: unexpected error %v on %x", c.Transform(), err, orig)
+			}
+			return
+		}
+		if _, err := ipv4.Check(inner); err != nil || len(inner) > len(pkt) {
+			t.Fatalf("%v: opened a packet that is not well-formed IPv4 or outgrows %d octets: %v", c.Transform(), len(pkt), err)
 		}
 	})
 }

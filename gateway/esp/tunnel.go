@@ -80,6 +80,10 @@ var (
 	ErrDummy = errors.New("esp: dummy packet (next header 59)")
 	// ErrNextHeader reports a decrypted payload that is not IPv4.
 	ErrNextHeader = errors.New("esp: next header is not IPv4 (4)")
+	// ErrShort reports an ESP packet too short to hold the header, IV,
+	// smallest ciphertext and ICV of its SA's transform (a truncated or
+	// forged packet). The error also wraps an *espwire.ParseError.
+	ErrShort = errors.New("esp: ESP packet too short for its transform")
 )
 
 // SealTunnel appends to dst the tunnel-mode packet outer IPv4 header | ESP
@@ -170,6 +174,11 @@ func (c *Cipher) OpenTunnel(pkt []byte) ([]byte, error) {
 		return nil, err
 	}
 	esp := pkt[off:]
+	// SPIOf has checked the ESP header only: the IV, the ciphertext and
+	// the ICV must be there before esp is sliced at the ciphertext.
+	if need := c.MinLen(); len(esp) < need {
+		return nil, fmt.Errorf("%w: %w", ErrShort, &espwire.ParseError{Field: "ESP packet", Offset: off, Err: espwire.ErrShort, Want: need, Have: len(esp)})
+	}
 	ct := esp[espwire.HeaderLen+c.ivLen:]
 	inner, next, err := c.Open(ct[:0], esp)
 	if err != nil {

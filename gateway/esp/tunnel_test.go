@@ -233,3 +233,51 @@ func TestCBCIVUnique(t *testing.T) {
 		seen[iv] = true
 	}
 }
+
+// truncatedTunnel is an outer IPv4 ESP packet (header preserved from a
+// sealed packet, total length fixed up) whose ESP part is the 8-octet
+// header followed by body octets of the sealed packet.
+func truncatedTunnel(sealed []byte, body int) []byte {
+	pkt := bytes.Clone(sealed[:ipv4.HeaderLen+espwire.HeaderLen+body])
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+	pkt[10], pkt[11] = 0, 0
+	binary.BigEndian.PutUint16(pkt[10:], ipv4.Checksum(pkt[:ipv4.HeaderLen]))
+	return pkt
+}
+
+// An ESP packet cut anywhere from right after its header up to IV + ICV
+// (and beyond, up to the shortest packet the transform makes) is refused
+// with ErrShort, never a panic: the 28-octet packet (IPv4 header, SPI,
+// sequence) used to slice past its end.
+func TestOpenTunnelTruncated(t *testing.T) {
+	for _, tr := range supported() {
+		c := newRandom(t, tr, false)
+		sealed, err := c.SealTunnel(nil, 0x1234, 1, ivFor(t, tr), 1, udpPacket(40, 0, false), &Tunnel{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		minBody := c.MinLen() - espwire.HeaderLen
+		if minBody < tr.IVLen()+tr.ICVLen()+1 {
+			t.Fatalf("%v: MinLen %d does not cover IV + ICV + a ciphertext", tr, c.MinLen())
+		}
+		for body := 0; body < minBody; body++ {
+			pkt := truncatedTunnel(sealed, body)
+			if _, spiOff, err := SPIOf(pkt); err != nil || spiOff != ipv4.HeaderLen {
+				t.Fatalf("%v: body %d: the truncated packet does not pass SPIOf (%v): the test would not reach OpenTunnel's slicing", tr, body, err)
+			}
+			inner, err := c.OpenTunnel(pkt)
+			if !errors.Is(err, ErrShort) || inner != nil {
+				t.Fatalf("%v: body %d octets: got %v, %v; want ErrShort", tr, body, inner, err)
+			}
+			var pe *espwire.ParseError
+			if !errors.As(err, &pe) || pe.Have != espwire.HeaderLen+body || pe.Want != c.MinLen() {
+				t.Fatalf("%v: body %d octets: %v does not say the octets needed and present", tr, body, err)
+			}
+		}
+		// The shortest well-formed length is past the length check: it
+		// fails authentication, not the length check.
+		if _, err := c.OpenTunnel(truncatedTunnel(sealed, minBody)); errors.Is(err, ErrShort) || err == nil {
+			t.Fatalf("%v: %d-octet body: %v, want an error other than ErrShort", tr, minBody, err)
+		}
+	}
+}

@@ -146,6 +146,9 @@ func render(format string, fields map[string]string) string {
 //	previous       previous primary KS address, or "NONE"
 //	dst            a multicast rekey destination address; a packet's destination
 //	suppressed     events of this name not logged since the last one (rate limit)
+//	worker         a packet-handling worker ("gdoi", "rekey-multicast", "dataplane-wan")
+//	packet         a packet's first octets, in hex
+//	stack          a goroutine stack (INTERNAL_ERROR)
 //	delay          seconds (integer)
 //	my_pst, peer_pst, skew, window
 //	               pseudotimes and allowances, seconds
@@ -224,6 +227,7 @@ var catalogue = []Def{
 	{"RECVD_PKT_NOT_IPSEC", "CRYPTO", 4, "Rec'd packet not an IPSEC packet. (ip) dest_addr= {dst}, src_addr= {ip}, prot= {proto}"},        // ours (not in the seeds); + group, suppressed
 	{"RECVD_PKT_MAC_ERR", "CRYPTO", 4, "decrypt: mac verification failed for connection id={conn_id}"},                                    // ours (not in the seeds); + ip, group, suppressed
 	{"RECVD_PKT_INV_IDENT", "CRYPTO", 4, "decrypt: packet has invalid identity, dest_addr= {dst}, src_addr= {ip}, prot= {proto}"},         // ours (not in the seeds); + spi, group, suppressed
+	{"RECVD_PKT_TOO_SHORT", "CRYPTO", 4, "decaps: rec'd IPSEC packet too short for connection id={conn_id}: {size} bytes, srcaddr={ip}"},  // ours (not in the seeds); + dst, group, reason, suppressed
 
 	// Key server.
 	{"KS_REGS_COMPL", "GDOI", 5, "KS completed successful registration in group {group} with GM {gm}"},                                               // ours, sev ours; + identity
@@ -286,6 +290,9 @@ var catalogue = []Def{
 	{"IKE_COOKIE_CHALLENGE", "CRYPTO", 5, "{limit} half-open IKE exchanges: main mode message 1 is answered with responder cookies, state waits for message 3"}, // on entering that mode
 	{"IKE_DH_RATE_LIMIT", "CRYPTO", 4, "Diffie-Hellman limit reached for peer {peer}: main mode message 3 dropped ({reason})"},                                  // + limit
 	{"IKE_SA_LIMIT", "CRYPTO", 5, "IKE SA limit of {limit} per {scope} reached: the oldest SA with {peer} is replaced"},                                         // scope: peer or KS
+
+	// Robustness.
+	{"INTERNAL_ERROR", "GDOI", 3, "Internal error in {worker} handling a {size}-byte packet from {peer}: {reason}; packet dropped"}, // ours; + packet (hex, first 256 octets), stack
 }
 
 // aliases are other spellings of catalogue names: Lookup of an alias returns

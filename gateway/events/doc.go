@@ -15,4 +15,11 @@
 //
 // Events carry their fields both in the message and as structured fields, so
 // suites match on the name and fields, never on the text.
+//
+// Each event name is rate-limited (SetRateLimit; 10 a second with a burst of
+// 20 by default) in the log and the ring alike, so that a flood of bad
+// packets neither fills the disk nor pushes other events out of the ring;
+// Counts stay exact, Suppressed counts what was left out, and the next event
+// of the name logged carries suppressed=N. Recover (recover.go) is the one
+// panic guard of every worker that handles wire input.
 package events

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -360,6 +361,7 @@ func TestConcurrent(t *testing.T) {
 	var buf lockedBuffer
 	l := New(&buf, "json", "debug")
 	l.SetCapacity(64)
+	l.SetRateLimit(0, 0) // every line, to check none interleave
 	var c Counters
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -412,4 +414,112 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// A flood of one bad-packet event writes a bounded number of lines: the
+// burst, then the rate, with the number suppressed carried by the next line
+// logged; Counts stay exact and the ring holds no more than the log.
+func TestRateLimitFlood(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf, "text", "info")
+	var sink Counters
+	l.CountSuppressed(&sink)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l.SetClock(func() time.Time { return now })
+	const n = 100000
+	for i := range n {
+		// 100,000 packets over 10 seconds.
+		now = now.Add(100 * time.Microsecond)
+		l.Emit("MALFORMED_PACKET", "peer", "192.0.2.66:848", "reason", fmt.Sprintf("garbage %d", i))
+	}
+	// Burst 20, then 10 a second over the 10 s.
+	lines := strings.Count(buf.String(), "\n")
+	if lines < DefaultBurst || lines > DefaultBurst+10*DefaultRateLimit+1 {
+		t.Fatalf("%d lines for %d events, want between %d and %d", lines, n, DefaultBurst, DefaultBurst+10*DefaultRateLimit+1)
+	}
+	if buf.Len() > 200*lines {
+		t.Fatalf("%d bytes for %d lines", buf.Len(), lines)
+	}
+	if c := l.Counts()["MALFORMED_PACKET"]; c != n {
+		t.Fatalf("Counts = %d, want %d", c, n)
+	}
+	if got := uint64(len(l.Since(0))); got != uint64(lines) {
+		t.Fatalf("ring holds %d events, log %d lines", got, lines)
+	}
+	suppressed := l.Suppressed()["MALFORMED_PACKET"]
+	if suppressed != uint64(n-lines) || sink.Get("log_suppressed_malformed_packet") != suppressed {
+		t.Fatalf("suppressed %d (counter %d), want %d", suppressed, sink.Get("log_suppressed_malformed_packet"), n-lines)
+	}
+	// Every suppressed event is reported by a later line.
+	var reported uint64
+	for _, e := range l.Since(0) {
+		if v := e.Fields[SuppressedField]; v != "" {
+			k, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reported += k
+		}
+	}
+	now = now.Add(time.Second)
+	last := l.Emit("MALFORMED_PACKET", "peer", "192.0.2.66:848", "reason", "last")
+	reported += mustUint(t, last.Fields[SuppressedField])
+	if reported != suppressed {
+		t.Fatalf("lines report %d suppressed, %d were", reported, suppressed)
+	}
+	if !strings.Contains(buf.String(), "suppressed=") {
+		t.Fatal("no line says how many were suppressed")
+	}
+	// Other names have their own budget.
+	if e := l.Emit("GM_RECV_REKEY", "group", "g", "ks", "k", "gm", "m", "seq", "1"); e.Seq == 0 || e.Fields[SuppressedField] != "" {
+		t.Fatalf("another event was limited: %+v", e)
+	}
+}
+
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("suppressed=%q: %v", s, err)
+	}
+	return v
+}
+
+// An emitter that limits itself (the data plane, once a second) passes its
+// suppressed count in the event; the Log adds it to its own and loses none.
+func TestRateLimitCarriesSuppressed(t *testing.T) {
+	l := New(nil, "text", "info")
+	l.SetRateLimit(1, 1)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l.SetClock(func() time.Time { return now })
+	if e := l.Emit("RECVD_PKT_INV_SPI", "suppressed", "5"); e.Fields[SuppressedField] != "5" {
+		t.Fatalf("first event: %v", e.Fields)
+	}
+	if e := l.Emit("RECVD_PKT_INV_SPI", "suppressed", "7"); e.Seq != 0 {
+		t.Fatalf("second event within the second was logged: %+v", e)
+	}
+	if got := l.Suppressed()["RECVD_PKT_INV_SPI"]; got != 8 {
+		t.Fatalf("suppressed %d, want 8 (the event and the 7 it stood for)", got)
+	}
+	now = now.Add(time.Second)
+	if e := l.Emit("RECVD_PKT_INV_SPI", "suppressed", "2"); e.Fields[SuppressedField] != "10" {
+		t.Fatalf("third event says suppressed=%s, want 10", e.Fields[SuppressedField])
+	}
+	if e := l.Emit("GETVPND_NOT_IN_CATALOGUE"); e.Seq == 0 {
+		t.Fatal("unknown name limited with the first")
+	}
+	now = now.Add(time.Second)
+	l.Emit("GETVPND_NOT_IN_CATALOGUE")
+	l.Emit("GETVPND_NOT_IN_CATALOGUE")
+	now = now.Add(time.Second)
+	if e := l.Emit("GETVPND_NOT_IN_CATALOGUE"); !strings.Contains(e.Message, "suppressed=1") {
+		t.Fatalf("unknown event's message %q does not say suppressed=1", e.Message)
+	}
+	// No limit: everything logged.
+	l.SetRateLimit(0, 0)
+	for range 100 {
+		if e := l.Emit("RECVD_PKT_INV_SPI"); e.Seq == 0 {
+			t.Fatal("limited without a limit")
+		}
+	}
 }

@@ -36,6 +36,18 @@ const (
 // TimeFormat is how log lines print the time (always UTC).
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
+// DefaultRateLimit is how many events of one name a Log writes (and keeps in
+// its ring) per second unless SetRateLimit says otherwise; it lets DefaultBurst
+// of them through at once.
+const (
+	DefaultRateLimit = 10
+	DefaultBurst     = 2 * DefaultRateLimit
+)
+
+// SuppressedField is the field an event carries when events of its name were
+// suppressed since the last one logged: how many.
+const SuppressedField = "suppressed"
+
 // Log is the daemon's event log: it writes one line per event (JSON or
 // text) to its writer, filtered by level, and keeps the last events in a
 // ring for the control socket (GET /v1/events), unfiltered. A Log is safe
@@ -53,6 +65,20 @@ type Log struct {
 	notify chan struct{} // closed by the next Emit; nil when nobody waits
 	buf    []byte
 	counts Counters
+
+	// Rate limit per event name: a peer that sends garbage must not fill
+	// the disk or push the ring's other events out.
+	rate, burst float64 // events a second, bucket size; rate 0: no limit
+	limits      map[string]*limiter
+	suppressed  Counters  // per name, since the Log was made
+	sink        *Counters // also counts log_suppressed_<name>, when set
+}
+
+// limiter is one event name's token bucket.
+type limiter struct {
+	tokens  float64
+	last    time.Time
+	pending uint64 // suppressed since the last event logged
 }
 
 // New returns a Log writing to w (nil: nowhere) in format "json" or "text"
@@ -67,12 +93,73 @@ func New(w io.Writer, format string, level string) *Log {
 		rank, _ = levelRank(LevelInfo)
 	}
 	return &Log{
-		w:    w,
-		json: strings.EqualFold(format, "json"),
-		min:  rank,
-		now:  time.Now,
-		ring: make([]control.Event, DefaultRing),
+		w:     w,
+		json:  strings.EqualFold(format, "json"),
+		min:   rank,
+		now:   time.Now,
+		ring:  make([]control.Event, DefaultRing),
+		rate:  DefaultRateLimit,
+		burst: DefaultBurst,
 	}
+}
+
+// SetRateLimit makes the Log write, and keep in its ring, at most perSecond
+// events of one name a second, burst at once (burst < 1: perSecond);
+// perSecond 0 lifts the limit. Counts stay exact whatever is suppressed.
+func (l *Log) SetRateLimit(perSecond, burst int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.burst = float64(max(perSecond, 0)), float64(burst)
+	if burst < 1 {
+		l.burst = float64(perSecond)
+	}
+	l.limits = nil
+}
+
+// CountSuppressed makes the Log also count, in c, the events it suppresses
+// as log_suppressed_<name in lower case> (the daemon's GET /v1/counters).
+func (l *Log) CountSuppressed(c *Counters) {
+	l.mu.Lock()
+	l.sink = c
+	l.mu.Unlock()
+}
+
+// Suppressed returns how many events of each name the rate limit has kept
+// out of the log and the ring since the Log was made.
+func (l *Log) Suppressed() map[string]uint64 { return l.suppressed.Snapshot() }
+
+// admit applies the rate limit to one event of name at now, which stands
+// for 1+carried events (an emitter that limits itself passes its own
+// suppressed count on); it returns whether to log it and, if so, how many
+// were suppressed before it. l.mu is held.
+func (l *Log) admit(name string, now time.Time, carried uint64) (bool, uint64) {
+	if l.rate <= 0 {
+		return true, carried
+	}
+	lim := l.limits[name]
+	if lim == nil {
+		if l.limits == nil {
+			l.limits = map[string]*limiter{}
+		}
+		lim = &limiter{tokens: l.burst, last: now}
+		l.limits[name] = lim
+	}
+	if dt := now.Sub(lim.last).Seconds(); dt > 0 {
+		lim.tokens = min(l.burst, lim.tokens+dt*l.rate)
+	}
+	lim.last = now
+	if lim.tokens < 1 {
+		lim.pending += 1 + carried
+		l.suppressed.Add(name, 1+carried)
+		if l.sink != nil {
+			l.sink.Add("log_suppressed_"+strings.ToLower(name), 1+carried)
+		}
+		return false, 0
+	}
+	lim.tokens--
+	n := lim.pending + carried
+	lim.pending = 0
+	return true, n
 }
 
 // SetClock makes the Log take event times from now (tests).
@@ -118,6 +205,13 @@ func (l *Log) SetCapacity(n int) {
 // facility GETVPND, severity 5 and the name and fields as its message. Emit
 // returns the event as the ring holds it; its Fields map is shared with the
 // ring and must not be modified.
+//
+// Events of one name beyond the rate limit (SetRateLimit) are counted
+// (Counts, Suppressed) but neither written nor kept in the ring; Emit then
+// returns the event with Seq 0. The next one logged carries the field
+// "suppressed" with how many were dropped in between. An event that already
+// carries "suppressed" (an emitter that limits itself) stands for that many
+// more.
 func (l *Log) Emit(name string, fields ...string) control.Event {
 	fm, order := pairs(fields)
 	def, known := Lookup(name)
@@ -130,10 +224,31 @@ func (l *Log) Emit(name string, fields ...string) control.Event {
 		ev.Message = string(appendKV(append([]byte(nil), name...), order, fm))
 	}
 	l.counts.Inc(ev.Name)
+	var carried uint64
+	if v, ok := fm[SuppressedField]; ok {
+		carried, _ = strconv.ParseUint(v, 10, 64)
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ev.Time = l.now()
+	ok, n := l.admit(ev.Name, ev.Time, carried)
+	if !ok {
+		return ev
+	}
+	if n > carried {
+		if fm == nil {
+			fm = map[string]string{}
+			ev.Fields = fm
+		}
+		if _, had := fm[SuppressedField]; !had {
+			order = append(order, SuppressedField)
+		}
+		fm[SuppressedField] = strconv.FormatUint(n, 10)
+		if !known {
+			ev.Message = string(appendKV(append([]byte(nil), name...), order, fm))
+		}
+	}
 	l.seq++
 	ev.Seq = l.seq
 	if l.n < len(l.ring) {

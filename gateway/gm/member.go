@@ -329,13 +329,18 @@ func (m *Member) attemptFailed(g *group, event string, err error) {
 
 // HandlePacket processes one datagram received from from.
 func (m *Member) HandlePacket(from netip.AddrPort, pkt []byte) {
-	var installed func()
-	m.mu.Lock()
-	installed = m.handle(from, pkt)
-	m.mu.Unlock()
-	if installed != nil {
+	if installed := m.handleLocked(from, pkt); installed != nil {
 		installed()
 	}
+}
+
+// handleLocked is handle under the lock, released by a defer: the daemon
+// recovers from a panic on a datagram outside the Member, which must not
+// stay locked.
+func (m *Member) handleLocked(from netip.AddrPort, pkt []byte) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.handle(from, pkt)
 }
 
 func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {

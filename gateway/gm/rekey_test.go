@@ -65,7 +65,7 @@ type datagram struct {
 }
 
 type lab struct {
-	t *testing.T
+	t testing.TB
 	q chan datagram
 	// inFlight counts datagrams sent and not yet handled.
 	inFlight atomic.Int64
@@ -81,13 +81,18 @@ type lab struct {
 	// drop, when set, loses the datagrams it returns true for.
 	pulls []isakmp.Header
 	drop  func(datagram) bool
+	// panicNextSend makes the GM's next send panic (under its lock); the
+	// delivery loop recovers as the daemon's receive loop does and counts
+	// the panic in recovered.
+	panicNextSend atomic.Bool
+	recovered     atomic.Int64
 }
 
-func newLab(t *testing.T) *lab { return newLabScaled(t, 1) }
+func newLab(t testing.TB) *lab { return newLabScaled(t, 1) }
 
 // newLabScaled is newLab with the GM's timers at scale (1: they never fire
 // during a test).
-func newLabScaled(t *testing.T, scale float64) *lab {
+func newLabScaled(t testing.TB, scale float64) *lab {
 	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0)}
 	l.ks = l.newKS()
 	gcfg, err := config.Parse([]byte(gmYAML+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
@@ -95,7 +100,13 @@ func newLabScaled(t *testing.T, scale float64) *lab {
 		t.Fatal(err)
 	}
 	l.gm, err = gm.New(gcfg, gm.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: gmAddr,
-		Send:      func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{gmAddr, to, b} },
+		Send: func(to netip.AddrPort, b []byte) {
+			if l.panicNextSend.Swap(false) {
+				panic("injected: a send under the Member's lock")
+			}
+			l.inFlight.Add(1)
+			l.q <- datagram{gmAddr, to, b}
+		},
 		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -104,33 +115,7 @@ func newLabScaled(t *testing.T, scale float64) *lab {
 	go func() {
 		defer close(done)
 		for d := range l.q {
-			h, _, _ := isakmp.ParseHeader(d.b)
-			l.mu.Lock()
-			drop, srv := l.drop != nil && l.drop(d), l.ks
-			l.mu.Unlock()
-			if drop {
-				l.inFlight.Add(-1)
-				continue
-			}
-			switch d.to {
-			case ksAddr:
-				l.mu.Lock()
-				switch h.Exchange {
-				case isakmp.ExchangeGroupkeyPushAck:
-					l.acks++
-				case isakmp.ExchangeGroupkeyPull:
-					l.pulls = append(l.pulls, h)
-				}
-				l.mu.Unlock()
-				srv.HandlePacket(d.from, d.b)
-			case gmAddr:
-				if h.Exchange == isakmp.ExchangeGroupkeyPush {
-					l.mu.Lock()
-					l.pushes = append(l.pushes, d.b)
-					l.mu.Unlock()
-				}
-				l.gm.HandlePacket(d.from, d.b)
-			}
+			l.deliver(d)
 			l.inFlight.Add(-1)
 		}
 	}()
@@ -152,6 +137,38 @@ func (l *lab) newKS() *ks.Server {
 		l.t.Fatal(err)
 	}
 	return srv
+}
+
+// deliver hands one datagram to its receiver (unless drop loses it),
+// recovering from a panic as the daemon's receive loop does.
+func (l *lab) deliver(d datagram) {
+	defer events.Recover(nil, func() { l.recovered.Add(1) }, "lab", d.from.String(), d.b)
+	h, _, _ := isakmp.ParseHeader(d.b)
+	l.mu.Lock()
+	drop, srv := l.drop != nil && l.drop(d), l.ks
+	l.mu.Unlock()
+	if drop {
+		return
+	}
+	switch d.to {
+	case ksAddr:
+		l.mu.Lock()
+		switch h.Exchange {
+		case isakmp.ExchangeGroupkeyPushAck:
+			l.acks++
+		case isakmp.ExchangeGroupkeyPull:
+			l.pulls = append(l.pulls, h)
+		}
+		l.mu.Unlock()
+		srv.HandlePacket(d.from, d.b)
+	case gmAddr:
+		if h.Exchange == isakmp.ExchangeGroupkeyPush {
+			l.mu.Lock()
+			l.pushes = append(l.pushes, d.b)
+			l.mu.Unlock()
+		}
+		l.gm.HandlePacket(d.from, d.b)
+	}
 }
 
 func (l *lab) now() time.Time {

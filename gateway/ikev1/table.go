@@ -57,7 +57,14 @@ func (t *Table) Delete(cookies [16]byte) (*SA, bool) {
 // Expire removes the SAs whose lifetime has run out at now and returns
 // them, oldest first.
 func (t *Table) Expire(now time.Time) []*SA {
+	gone := t.expire(now)
+	sortByAge(gone)
+	return gone
+}
+
+func (t *Table) expire(now time.Time) []*SA {
 	t.mu.Lock()
+	defer t.mu.Unlock() // t.Lifetime is the caller's code
 	var gone []*SA
 	for c, sa := range t.sas {
 		if sa.Expired(now, t.lifetime(sa)) {
@@ -65,8 +72,6 @@ func (t *Table) Expire(now time.Time) []*SA {
 			delete(t.sas, c)
 		}
 	}
-	t.mu.Unlock()
-	sortByAge(gone)
 	return gone
 }
 

@@ -253,31 +253,3 @@ func BenchmarkRegistration(b *testing.B) {
 		})
 	}
 }
-
-// FuzzHandlePacket feeds arbitrary datagrams to a KS: it must count and
-// log them and never panic (TestRegistrationRefusals shows the KS keeps
-// serving after bad input).
-func FuzzHandlePacket(f *testing.F) {
-	suite, _ := ikev1.ParseSuite("aes128", "sha256", 19, time.Hour)
-	ini, _ := ikev1.NewInitiator(&ikev1.Config{Suites: []ikev1.Suite{suite}, Auth: ikev1.StaticPSK([]byte("x")),
-		LocalID: isakmp.NewAddrID(netip.MustParseAddr("192.0.2.11"))}, netip.MustParseAddrPort("192.0.2.11:848"), ksAddr)
-	mm1, _ := ini.Start()
-	f.Add(mm1)
-	f.Add([]byte{})
-	k := newTestKS(f, ksConfig(f, 19, ""))
-	peer := netip.MustParseAddrPort("192.0.2.99:848")
-	f.Fuzz(func(t *testing.T, pkt []byte) {
-		k.srv.HandlePacket(peer, pkt)
-		if len(pkt) >= isakmp.HeaderLen {
-			// The same datagram as a GROUPKEY-PULL on an unknown SA and as
-			// an Informational.
-			b := bytes.Clone(pkt)
-			b[18] = byte(isakmp.ExchangeGroupkeyPull)
-			k.srv.HandlePacket(peer, b)
-			b[18] = byte(isakmp.ExchangeInformational)
-			k.srv.HandlePacket(peer, b)
-			b[18] = byte(isakmp.ExchangeGroupkeyPushAck)
-			k.srv.HandlePacket(peer, b)
-		}
-	})
-}

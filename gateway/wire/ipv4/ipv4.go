@@ -3,7 +3,9 @@
 // length, fragment fields, TTL, protocol, addresses, the transport ports
 // that ACLs match on, and the header checksum. It works on the raw packet
 // bytes, without allocating, because it runs once per forwarded packet; it is
-// not a general IP codec (the bench decodes with gopacket).
+// not a general IP codec (the bench decodes with gopacket). Version, Check
+// and ParseFlow take any octets; the field accessors expect a packet Check
+// (or ParseFlow) has accepted, and slice without checking.
 package ipv4
 
 import (
