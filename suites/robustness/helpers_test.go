@@ -3,6 +3,7 @@ package robustness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/harness/attack"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
@@ -217,4 +219,31 @@ func run(ctx context.Context, s *suitekit.Scenario, node string, argv ...string)
 	var out bytes.Buffer
 	err := s.Lab.Exec(ctx, node, argv, nil, &out, &out)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s: %v: %s", node, argv, out.String())
+}
+
+// floodResult is what a flood run in the background ended with.
+type floodResult struct {
+	Stats attack.FloodStats
+	Sent  int
+	Err   error
+}
+
+// background runs a flood while the spec goes on. The result always
+// arrives, even if the flood panics, so the spec never waits forever.
+func background(flood func() floodResult) <-chan floodResult {
+	ch := make(chan floodResult, 1)
+	go func() {
+		r := floodResult{Err: errors.New("the flood panicked")}
+		defer func() { ch <- r }()
+		defer GinkgoRecover()
+		r = flood()
+	}()
+	return ch
+}
+
+// finished waits for a background flood and fails the spec if it failed.
+func finished(ch <-chan floodResult) floodResult {
+	r := <-ch
+	ExpectWithOffset(1, r.Err).NotTo(HaveOccurred())
+	return r
 }

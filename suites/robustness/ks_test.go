@@ -61,20 +61,20 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 		Expect(err).NotTo(HaveOccurred())
 		defer conn.Close()
 		c0 := counters(ctx, s.Lab, "ks1")
-		done := make(chan error, 1)
-		go func() {
-			defer GinkgoRecover()
-			// Three passes, paced so the corpus spans the registrations.
+		// Three passes, paced so the corpus spans the registrations.
+		sending := background(func() floodResult {
+			var r floodResult
 			for range 3 {
-				if _, err := attack.SendAll(ctx, conn, gdoi, corpus, 500); err != nil {
-					done <- err
-					return
+				n, err := attack.SendAll(ctx, conn, gdoi, corpus, 500)
+				if r.Sent += n; err != nil {
+					r.Err = err
+					break
 				}
 			}
-			done <- nil
-		}()
+			return r
+		})
 		times := registrationTimes(ctx, s.Lab, "gm1", 3, 15*time.Second)
-		Expect(<-done).To(Succeed())
+		finished(sending)
 		report("registration under malformed input", "%v", times)
 		Expect(p95(times)).To(BeNumerically("<", registrationBound))
 		Eventually(func() uint64 {
@@ -113,23 +113,17 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 		// Then a steady 1,000 message 1s a second from each (about
 		// 1.6 Mbit/s in all) while gm1 registers again and again.
 		fctx, stop := context.WithCancel(ctx)
-		steady := make(chan attack.FloodStats, 1)
-		go func() {
-			defer GinkgoRecover()
+		steady := background(func() floodResult {
 			st, err := attack.HalfOpen(fctx, conn, gdoi, 0, time.Hour, 1000, attack.DefaultPhase1, 0)
-			Expect(err).NotTo(HaveOccurred())
-			steady <- st
-		}()
-		spoofing := make(chan int, 1)
-		go func() {
-			defer GinkgoRecover()
+			return floodResult{Stats: st, Err: err}
+		})
+		spoofing := background(func() floodResult {
 			n, err := attack.SpoofedHalfOpen(fctx, fd, spoofed, gdoi, 0, time.Hour, 1000, attack.DefaultPhase1)
-			Expect(err).NotTo(HaveOccurred())
-			spoofing <- n
-		}()
+			return floodResult{Sent: n, Err: err}
+		})
 		times := registrationTimes(ctx, s.Lab, "gm1", restarts, 15*time.Second)
 		stop()
-		report("steady flood", "%v; %d spoofing gm2", <-steady, <-spoofing)
+		report("steady flood", "%v; %d spoofing gm2", finished(steady).Stats, finished(spoofing).Sent)
 		u1, t1 := usage(pid), time.Now()
 		report("registration under half-open flood", "%v (p95 %v)", times, p95(times))
 		report("key server", "CPU %.0f%% of a core, RSS %d -> %d KiB", 100*float64(u1.CPU-u0.CPU)/float64(t1.Sub(t0)), u0.RSS>>10, u1.RSS>>10)
@@ -142,20 +136,17 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 		defer conn.Close()
 		pid := s.Lab.Node("ks1").PID
 		fctx, stop := context.WithCancel(ctx)
-		flood := make(chan attack.FloodStats, 1)
 		u0, t0 := usage(pid), time.Now()
-		go func() {
-			defer GinkgoRecover()
-			// As many message 3s as the key server opens exchanges for,
-			// up to 2,000 a second, each asking for a DH computation.
+		// As many message 3s as the key server opens exchanges for, up to
+		// 2,000 a second, each asking for a DH computation.
+		flood := background(func() floodResult {
 			st, err := attack.Message3(fctx, conn, gdoi, 0, time.Hour, 2000, attack.DefaultPhase1, 200*time.Millisecond)
-			Expect(err).NotTo(HaveOccurred())
-			flood <- st
-		}()
+			return floodResult{Stats: st, Err: err}
+		})
 		time.Sleep(time.Second) // the flood at full rate first
 		times := registrationTimes(ctx, s.Lab, "gm1", restarts, 15*time.Second)
 		stop()
-		st := <-flood
+		st := finished(flood).Stats
 		u1, t1 := usage(pid), time.Now()
 		cpu := float64(u1.CPU-u0.CPU) / float64(t1.Sub(t0))
 		report("message 3 flood", "%v", st)
@@ -353,17 +344,14 @@ var _ = Describe("a key server with a wildcard key under a spoofed flood", Order
 		n, err := attack.SpoofedHalfOpen(ctx, fd, srcs, gdoi, 52000, 0, 0, attack.DefaultPhase1)
 		Expect(err).NotTo(HaveOccurred())
 		fctx, stop := context.WithCancel(ctx)
-		spoofing := make(chan int, 1)
-		go func() {
-			defer GinkgoRecover()
+		spoofing := background(func() floodResult {
 			n, err := attack.SpoofedHalfOpen(fctx, fd, srcs, gdoi, 0, time.Hour, 2000, attack.DefaultPhase1)
-			Expect(err).NotTo(HaveOccurred())
-			spoofing <- n
-		}()
+			return floodResult{Sent: n, Err: err}
+		})
 		times := registrationTimes(ctx, s.Lab, "gm1", restarts, 15*time.Second)
 		stop()
 		u1, t1 := usage(pid), time.Now()
-		report("spoofed flood", "%d message 1s at once, then %d at 2,000/s", n, <-spoofing)
+		report("spoofed flood", "%d message 1s at once, then %d at 2,000/s", n, finished(spoofing).Sent)
 		report("registration under spoofed flood", "%v (p95 %v)", times, p95(times))
 		report("key server", "CPU %.0f%% of a core, RSS %d -> %d KiB", 100*float64(u1.CPU-u0.CPU)/float64(t1.Sub(t0)), u0.RSS>>10, u1.RSS>>10)
 		alive(s.Lab, "ks1")
