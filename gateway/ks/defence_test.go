@@ -430,7 +430,9 @@ func TestHalfOpenTimeout(t *testing.T) {
 // BenchmarkRegistrationUnderFlood measures a GM's registration time while
 // one source floods the KS: message 1s with distinct cookies (mm1), or
 // message 3s from a source without a pre-shared key (mm3-nokey) or with
-// a wrong one under a wildcard key (mm3-key). The GMs register from 256
+// a wrong one under a wildcard key (mm3-key); or while an off-path
+// attacker sends message 1s in the name of every GM, from the GMs' own
+// addresses (mm1-spoof-gm: it cannot see the answers). The GMs register from 256
 // addresses in turn, as many GMs would (one GM registering in a tight
 // loop runs into its own Diffie-Hellman rate limit). It uses only what
 // the KS had before its limits, so it also runs on older versions.
@@ -457,6 +459,7 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 		{"mm1", wild, "mm1", "lab-secret"},
 		{"mm3-nokey", keyed, "mm3", "gm-secret"},
 		{"mm3-key", wild, "mm3", "lab-secret"},
+		{"mm1-spoof-gm", keyed, "spoof-gm", "gm-secret"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			k := newTestKS(b, tc.cfg(b))
@@ -473,6 +476,13 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 						case <-stop:
 							return
 						default:
+						}
+						if tc.flood == "spoof-gm" {
+							// From another port of the GM's address: its
+							// answers go nowhere, as a spoofer's do.
+							src := netip.AddrPortFrom(benchGM(int(i)).Addr(), 500)
+							k.srv.HandlePacket(src, withCookies(m1, i, 0))
+							continue
 						}
 						k.srv.HandlePacket(attacker, withCookies(m1, i, 0))
 						if tc.flood != "mm3" {
