@@ -21,7 +21,11 @@ import (
 // when message 3 comes back from the same address and port with a CKY-R
 // that verifies. A spoofer never sees its cookies, so however many
 // message 1s it sends in a GM's name it takes none of the GM's room, and
-// the GM's own message 1 always gets an answer it can use.
+// the GM's own message 1 always gets an answer it can use. When the
+// source is at its cap, the exchange whose cookie came back takes the
+// place of the source's oldest exchange still waiting for message 3: of
+// that one nothing shows that the source can receive (a spoofer's first
+// message 1s are kept like any other until the cap).
 //
 // Message 3 carries neither the initiator's SA payload, whose body HASH_I
 // and HASH_R cover (RFC 2409 §5), nor the transform the responder chose
@@ -42,7 +46,8 @@ import (
 // send the same SA payload on every registration, so a deployment has a
 // handful of bodies; a body that has led to an established phase-1 SA is
 // pinned (a spoofer never completes main mode, so it cannot pin one), the
-// others are replaced least recently used first. At message 3 the KS
+// others are replaced least recently used first; the cache takes at most
+// saCacheSlots × maxCookieSA octets (128 KiB). At message 3 the KS
 // computes one MAC, for the slot and window the cookie names: a forged
 // or stale cookie costs that and nothing else, and a valid one gives back
 // the body and the choice (ikev1.ResumeResponder). A message 1 whose SA
@@ -52,10 +57,11 @@ import (
 // What remains:
 //   - A spoofer sending many distinct SA bodies churns the unpinned
 //     slots: a GM whose body is not yet pinned (its first registration,
-//     or a new configuration) may find its body gone between message 1
-//     and message 3 if more than the free slots' worth of new bodies
-//     arrive meanwhile (ike_cookie_sa_cache_miss counts it); it succeeds
-//     on a later try, and once registered its body stays. At most
+//     or a new configuration) finds its body gone at message 3 if more
+//     new bodies than there are unpinned slots arrive between its message
+//     1 and 3 (ike_cookie_sa_cache_miss counts it): at 1,000 new bodies a
+//     second it needs a round trip under a quarter of a second. Once it
+//     has registered its body stays. At most
 //     maxPinned slots are pinned, the least recently used pinned body
 //     losing its pin past that, so GMs with keys cannot pin them all.
 //   - A cookie verifies for one to two windows (limits.half_open_timeout
