@@ -13,7 +13,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "ks1.yaml: ok: role ks, 1 group(s), 0 warning(s)\n" +
-		"ks1.yaml: limits: half-open 16 per source, 10000 in all, cookies from 1000, timeout 15s; DH 10/s per source (burst 20), 1 per CPU workers, queue 256; IKE SAs 4 per peer, 20000 in all\n"
+		"ks1.yaml: limits: half-open 16 per source, 10000 in all, stateless cookies at a source's cap and from 1000 in all, timeout 15s; DH 10/s per source (burst 20), 1 per CPU workers, queue 256; IKE SAs 4 per peer, 20000 in all\n"
 	if got := b.String(); got != want {
 		t.Errorf("output %q", got)
 	}

@@ -15,14 +15,17 @@ import (
 // the "limits" section of the file, every key optional.
 type Limits struct {
 	// HalfOpenPerSource caps the main modes one source address may have
-	// before message 5 (the half-open table and the cookie records each).
+	// in the half-open table (before message 5); a source at its cap gets
+	// stateless cookies (ks/cookie.go), and one whose cookie comes back
+	// replaces its oldest exchange still waiting for message 3.
 	HalfOpenPerSource int
-	// HalfOpenGlobal caps the half-open main modes of all sources, and the
-	// cookie records kept while under pressure.
+	// HalfOpenGlobal caps the half-open main modes of all sources.
 	HalfOpenGlobal int
 	// CookieThreshold is the number of half-open main modes from which
-	// message 1 is answered with a keyed-MAC responder cookie and a small
-	// fixed-size record instead of a whole exchange (ks/cookie.go).
+	// every message 1 is answered with a stateless responder cookie
+	// instead of a whole exchange (ks/cookie.go). It is less than
+	// HalfOpenGlobal, leaving room for the exchanges whose cookies come
+	// back.
 	CookieThreshold int
 	// HalfOpenTimeout is the protocol time a main mode that has not
 	// reached message 5 may go without moving on before its state is
@@ -116,8 +119,8 @@ func (v *validator) limits() {
 	if l.HalfOpenPerSource > l.HalfOpenGlobal {
 		v.errorf("limits.half_open_per_source", "%d is more than limits.half_open_global %d: one source could fill the table", l.HalfOpenPerSource, l.HalfOpenGlobal)
 	}
-	if l.CookieThreshold > l.HalfOpenGlobal {
-		v.errorf("limits.cookie_threshold", "%d is more than limits.half_open_global %d: the table would be full before cookies are used", l.CookieThreshold, l.HalfOpenGlobal)
+	if l.CookieThreshold >= l.HalfOpenGlobal {
+		v.errorf("limits.cookie_threshold", "%d is not less than limits.half_open_global %d: the table would be full before cookies are used, with no room for the exchanges whose cookies come back", l.CookieThreshold, l.HalfOpenGlobal)
 	}
 	// A GM retransmits every 10 s (S0 L3342): a shorter timeout gives a
 	// lost datagram no second chance.
@@ -140,7 +143,7 @@ func (l Limits) String() string {
 	if l.DHWorkers == 0 {
 		workers = "1 per CPU"
 	}
-	return fmt.Sprintf("half-open %d per source, %d in all, cookies from %d, timeout %v; DH %d/s per source (burst %d), %s workers, queue %d; IKE SAs %d per peer, %d in all",
+	return fmt.Sprintf("half-open %d per source, %d in all, stateless cookies at a source's cap and from %d in all, timeout %v; DH %d/s per source (burst %d), %s workers, queue %d; IKE SAs %d per peer, %d in all",
 		l.HalfOpenPerSource, l.HalfOpenGlobal, l.CookieThreshold, l.HalfOpenTimeout, l.DHRate, l.DHBurst, workers, l.DHQueue, l.IKESAsPerPeer, l.IKESAsGlobal)
 }
 

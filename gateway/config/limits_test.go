@@ -28,7 +28,8 @@ func TestLimitErrors(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{minKS + "limits: {half_open_per_source: 0}\n", "limits.half_open_per_source: 0 is out of range"},
 		{minKS + "limits: {half_open_per_source: 20, half_open_global: 10}\n", "limits.half_open_per_source: 20 is more than limits.half_open_global 10"},
-		{minKS + "limits: {cookie_threshold: 20000}\n", "limits.cookie_threshold: 20000 is more than"},
+		{minKS + "limits: {cookie_threshold: 20000}\n", "limits.cookie_threshold: 20000 is not less than limits.half_open_global 10000"},
+		{minKS + "limits: {cookie_threshold: 64, half_open_global: 64}\n", "limits.cookie_threshold: 64 is not less than"},
 		{minKS + "limits: {half_open_timeout: 10m}\n", "limits.half_open_timeout: 10m0s is longer than"},
 		{minKS + "limits: {ike_sas_per_peer: 8, ike_sas_global: 2}\n", "limits.ike_sas_per_peer: 8 is more than"},
 		{minKS + "limits: {dh_rate: 3}\n", "limits.dh_rate: unknown key"},

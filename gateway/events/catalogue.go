@@ -285,11 +285,11 @@ var catalogue = []Def{
 	{"IKE_SA_STALE", "CRYPTO", 5, "Phase-1 SA with {peer} dropped for group {group}: {reason}; starting main mode"}, // ours (no seed name)
 	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},                             // ours (no seed name); + proto, size
 	// Flood defences of the KS (limits section of its configuration); all ours.
-	{"IKE_NO_PRESHARED_KEY", "CRYPTO", 4, "No pre-shared key for peer {peer}: main mode refused"},                                                               // IOS debug "No pre-shared key with <peer>!"; + notify, reason
-	{"IKE_HALF_OPEN_LIMIT", "CRYPTO", 4, "Half-open IKE limit of {limit} per {scope} reached: main mode from {peer} dropped"},                                   // scope: source or KS
-	{"IKE_COOKIE_CHALLENGE", "CRYPTO", 5, "{limit} half-open IKE exchanges: main mode message 1 is answered with responder cookies, state waits for message 3"}, // on entering that mode
-	{"IKE_DH_RATE_LIMIT", "CRYPTO", 4, "Diffie-Hellman limit reached for peer {peer}: main mode message 3 dropped ({reason})"},                                  // + limit
-	{"IKE_SA_LIMIT", "CRYPTO", 5, "IKE SA limit of {limit} per {scope} reached: the oldest SA with {peer} is replaced"},                                         // scope: peer or KS
+	{"IKE_NO_PRESHARED_KEY", "CRYPTO", 4, "No pre-shared key for peer {peer}: main mode refused"},                                                                                     // IOS debug "No pre-shared key with <peer>!"; + notify, reason
+	{"IKE_HALF_OPEN_LIMIT", "CRYPTO", 4, "Half-open IKE limit of {limit} per {scope} reached: main mode from {peer} dropped"},                                                         // scope: source or KS
+	{"IKE_COOKIE_CHALLENGE", "CRYPTO", 5, "{limit} half-open IKE exchanges per {scope}: main mode message 1 is answered with stateless responder cookies, state waits for message 3"}, // on reaching the limit; scope: source (+ peer) or KS
+	{"IKE_DH_RATE_LIMIT", "CRYPTO", 4, "Diffie-Hellman limit reached for peer {peer}: main mode message 3 dropped ({reason})"},                                                        // + limit
+	{"IKE_SA_LIMIT", "CRYPTO", 5, "IKE SA limit of {limit} per {scope} reached: the oldest SA with {peer} is replaced"},                                                               // scope: peer or KS
 
 	// Robustness.
 	{"INTERNAL_ERROR", "GDOI", 3, "Internal error in {worker} handling a {size}-byte packet from {peer}: {reason}; packet dropped"}, // ours; + packet (hex, first 256 octets), stack

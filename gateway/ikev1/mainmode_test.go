@@ -530,7 +530,11 @@ func TestResumeResponder(t *testing.T) {
 	if _, ok := r.HalfOpen(); ok {
 		t.Error("half open before message 1")
 	}
-	r.SetResponderCookie([8]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	var seen []HalfOpen
+	r.SetResponderCookieFunc(func(h HalfOpen) [8]byte {
+		seen = append(seen, h)
+		return [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	})
 	m1, _ := i.Start()
 	m2, err := r.Handle(m1)
 	if err != nil {
@@ -539,6 +543,14 @@ func TestResumeResponder(t *testing.T) {
 	h, ok := r.HalfOpen()
 	if !ok || h.RCookie != [8]byte{1, 2, 3, 4, 5, 6, 7, 8} || len(h.SAiB) == 0 {
 		t.Fatalf("half open %+v %v", h, ok)
+	}
+	if hm2, _, _ := isakmp.ParseHeader(m2); hm2.RCookie != h.RCookie {
+		t.Errorf("message 2 has CKY-R %x, want the cookie function's", hm2.RCookie)
+	}
+	// The cookie function saw what message 1 determined.
+	if len(seen) != 1 || seen[0].RCookie != ([8]byte{}) || seen[0].ICookie != h.ICookie || seen[0].Suite != h.Suite ||
+		seen[0].DOI != h.DOI || seen[0].PeerDPD != h.PeerDPD || !bytes.Equal(seen[0].SAiB, h.SAiB) {
+		t.Fatalf("cookie function called with %+v, want %+v", seen, h)
 	}
 	r = ResumeResponder(rc, ksAddr, gmAddr, h)
 	pkt, err := i.Handle(m2)

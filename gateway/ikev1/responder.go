@@ -34,8 +34,10 @@ var respStateNames = [...]string{"P1_WAIT_MM1", "P1_MM2_SENT", "P1_MM4_SENT", "P
 type Responder struct {
 	x     exchange
 	state respState
-	err   error   // why the exchange failed (respFailed), or a config error
-	rcky  [8]byte // CKY-R to answer message 1 with; zero: random
+	err   error // why the exchange failed (respFailed), or a config error
+	// rcky, if set, makes the CKY-R that answers message 1 (a daemon's
+	// stateless cookie); nil: a random one.
+	rcky func(HalfOpen) [8]byte
 }
 
 // NewResponder prepares a responder for an exchange with peer arriving on
@@ -93,11 +95,11 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 		if h.Exchange != isakmp.ExchangeMainMode {
 			return nil, notifyErr(1, isakmp.NotifyInvalidExchangeType, fmt.Errorf("exchange %s, want MAIN-MODE", h.Exchange))
 		}
-		rcky := r.rcky
-		if rcky == ([8]byte{}) {
-			if rcky, err = randomCookie(x.cfg.rand()); err != nil {
-				return nil, fmt.Errorf("ikev1: main mode msg 2: %w", err)
-			}
+		// A random CKY-R, which a stateless cookie replaces once
+		// message 1 is understood; failures are told under this one.
+		rcky, err := randomCookie(x.cfg.rand())
+		if err != nil {
+			return nil, fmt.Errorf("ikev1: main mode msg 2: %w", err)
 		}
 		x.icky, x.rcky = h.ICookie, rcky
 	} else {
@@ -149,10 +151,12 @@ func (r *Responder) fail(ne *NotifyError) ([]byte, error) {
 	return bytes.Clone(reply), ne
 }
 
-// SetResponderCookie makes the responder answer message 1 with CKY-R c
-// instead of a random one (a daemon's stateless cookie); call it before
-// the first Handle. c must not be zero.
-func (r *Responder) SetResponderCookie(c [8]byte) { r.rcky = c }
+// SetResponderCookieFunc makes the responder answer message 1 with the
+// CKY-R f returns instead of a random one: a daemon's stateless cookie,
+// which may depend on what message 1 determined, h (its RCookie still
+// zero). f is called once, by the Handle of message 1, once the proposal
+// is accepted; it must not return zero. Call it before the first Handle.
+func (r *Responder) SetResponderCookieFunc(f func(h HalfOpen) [8]byte) { r.rcky = f }
 
 // CheckPeer reports, without computing anything expensive, that the
 // authenticator cannot authenticate the peer (no pre-shared key for its
@@ -168,8 +172,8 @@ func (r *Responder) CheckPeer() error {
 // HalfOpen is what a responder needs to resume main mode after sending
 // message 2: message 3 does not repeat the initiator's SA payload, whose
 // body HASH_I and HASH_R cover, nor the transform chosen from it. A
-// daemon under a flood keeps this instead of the Responder (see
-// ks/cookie.go); its size is that of SAiB plus a few words.
+// daemon under a flood recovers it from its stateless cookie instead of
+// keeping the Responder (see ks/cookie.go).
 type HalfOpen struct {
 	ICookie, RCookie [8]byte
 	DOI              uint32
@@ -278,6 +282,9 @@ func (r *Responder) handle1(pkt []byte) ([]byte, *NotifyError) {
 	}
 	x.saiB, x.suite, x.newHash = saiB, suite, newHash
 	x.peerDPD = hasDPD(m.Payloads)
+	if r.rcky != nil {
+		x.rcky = r.rcky(HalfOpen{ICookie: x.icky, DOI: x.doi, Suite: x.suite, SAiB: x.saiB, PeerDPD: x.peerDPD})
+	}
 	ps := []isakmp.Payload{&isakmp.SA{
 		DOI: sa.DOI, Situation: sa.Situation,
 		Proposals: []isakmp.Proposal{{

@@ -81,14 +81,16 @@ func (k *testKS) events(name string) []map[string]string {
 	return out
 }
 
-// state is how much main-mode and SA state the KS holds.
-func (k *testKS) state() (mainModes, halfOpen, records, sas, pulls int) {
+// state is how much main-mode and SA state the KS holds: exchanges,
+// half-open ones, SA bodies cached for stateless cookies, phase-1 SAs and
+// GROUPKEY-PULLs.
+func (k *testKS) state() (mainModes, halfOpen, cached, sas, pulls int) {
 	k.srv.mu.Lock()
 	defer k.srv.mu.Unlock()
 	for _, ps := range k.srv.pulls {
 		pulls += len(ps)
 	}
-	return len(k.srv.mainModes), k.srv.halfOpen, len(k.srv.cookies.recs), len(k.srv.sas), pulls
+	return len(k.srv.mainModes), k.srv.halfOpen, k.srv.cookies.cached(), len(k.srv.sas), pulls
 }
 
 // mm1 is a main-mode message 1 (one ISAKMP proposal, group 19) whose CKY-I
@@ -224,7 +226,8 @@ func TestNoKeyNoDH(t *testing.T) {
 }
 
 // 52,000 message 1s with distinct cookies from one source (which has a
-// key) take that source's 16 half-open slots; another GM registers.
+// key) take that source's 16 half-open slots, and the rest get stateless
+// cookies that keep nothing; another GM registers.
 func TestMessage1FloodOneSource(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
 	m1 := mm1(t)
@@ -232,11 +235,16 @@ func TestMessage1FloodOneSource(t *testing.T) {
 		k.srv.HandlePacket(attacker, withCookies(m1, uint64(i+1), 0))
 	}
 	per := config.LimitDefaults.HalfOpenPerSource
-	if mms, open, recs, _, _ := k.state(); mms != per || open != per || recs != 0 {
-		t.Errorf("state after the flood: %d exchanges, %d half open, %d records; want %d", mms, open, recs, per)
+	if mms, open, cached, _, _ := k.state(); mms != per || open != per || cached != 1 {
+		t.Errorf("state after the flood: %d exchanges, %d half open, %d SA bodies; want %d, %d, 1", mms, open, cached, per, per)
 	}
-	if got := k.count("ike_half_open_per_source_limit"); got != uint64(52000-per) {
-		t.Errorf("ike_half_open_per_source_limit %d", got)
+	for _, c := range []string{"ike_half_open_per_source_limit", "ike_cookie_challenge"} {
+		if got := k.count(c); got != uint64(52000-per) {
+			t.Errorf("%s %d, want %d", c, got, 52000-per)
+		}
+	}
+	if ev := k.events("IKE_COOKIE_CHALLENGE"); len(ev) != 1 || ev[0]["scope"] != "source" || ev[0]["peer"] != attacker.Addr().String() {
+		t.Errorf("IKE_COOKIE_CHALLENGE events %v", ev)
 	}
 	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
@@ -247,8 +255,8 @@ func TestMessage1FloodOneSource(t *testing.T) {
 }
 
 // 52,000 message 1s from as many (spoofed) sources: past the cookie
-// threshold they get cookies and bounded records, and a GM still
-// registers, through a cookie.
+// threshold they get stateless cookies, and a GM still registers, through
+// a cookie.
 func TestMessage1FloodSpoofed(t *testing.T) {
 	c := newClock()
 	k := newTestKSAt(t, ksConfig(t, 19, ""), c.now)
@@ -258,15 +266,15 @@ func TestMessage1FloodSpoofed(t *testing.T) {
 		k.srv.HandlePacket(src, withCookies(m1, uint64(i+1), 0))
 	}
 	l := config.LimitDefaults
-	mms, open, recs, _, _ := k.state()
-	if mms != l.CookieThreshold || open != l.CookieThreshold || recs != l.HalfOpenGlobal {
-		t.Errorf("state: %d exchanges, %d half open, %d records; want %d, %d", mms, open, recs, l.CookieThreshold, l.HalfOpenGlobal)
+	mms, open, cached, _, _ := k.state()
+	if mms != l.CookieThreshold || open != l.CookieThreshold || cached != 1 {
+		t.Errorf("state: %d exchanges, %d half open, %d SA bodies; want %d, %d, 1", mms, open, cached, l.CookieThreshold, l.CookieThreshold)
 	}
 	if got := k.count("ike_cookie_challenge"); got != uint64(52000-l.CookieThreshold) {
 		t.Errorf("ike_cookie_challenge %d", got)
 	}
-	if len(k.events("IKE_COOKIE_CHALLENGE")) != 1 {
-		t.Error("no IKE_COOKIE_CHALLENGE event")
+	if ev := k.events("IKE_COOKIE_CHALLENGE"); len(ev) != 1 || ev[0]["scope"] != "KS" {
+		t.Errorf("IKE_COOKIE_CHALLENGE events %v", ev)
 	}
 	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
@@ -279,11 +287,11 @@ func TestMessage1FloodSpoofed(t *testing.T) {
 	if _, open2, _, _, _ := k.state(); open2 != open {
 		t.Errorf("half open %d after a forged message 3, want %d", open2, open)
 	}
-	// The spoofed exchanges time out; the records follow two windows on.
-	c.add(2*time.Duration(float64(l.HalfOpenTimeout)) + time.Second)
+	// The spoofed exchanges time out; the GM's SA body stays cached.
+	c.add(l.HalfOpenTimeout + time.Second)
 	k.srv.Expire()
-	if mms, open, recs, _, _ := k.state(); mms != 1 || open != 0 || recs != 0 {
-		t.Errorf("after expiry: %d exchanges (the GM's), %d half open, %d records", mms, open, recs)
+	if mms, open, cached, _, _ := k.state(); mms != 1 || open != 0 || cached != 1 {
+		t.Errorf("after expiry: %d exchanges (the GM's), %d half open, %d SA bodies", mms, open, cached)
 	}
 }
 
@@ -430,7 +438,9 @@ func TestHalfOpenTimeout(t *testing.T) {
 // BenchmarkRegistrationUnderFlood measures a GM's registration time while
 // one source floods the KS: message 1s with distinct cookies (mm1), or
 // message 3s from a source without a pre-shared key (mm3-nokey) or with
-// a wrong one under a wildcard key (mm3-key). The GMs register from 256
+// a wrong one under a wildcard key (mm3-key); or while an off-path
+// attacker sends message 1s in the name of every GM, from the GMs' own
+// addresses (mm1-spoof-gm: it cannot see the answers). The GMs register from 256
 // addresses in turn, as many GMs would (one GM registering in a tight
 // loop runs into its own Diffie-Hellman rate limit). It uses only what
 // the KS had before its limits, so it also runs on older versions.
@@ -457,6 +467,7 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 		{"mm1", wild, "mm1", "lab-secret"},
 		{"mm3-nokey", keyed, "mm3", "gm-secret"},
 		{"mm3-key", wild, "mm3", "lab-secret"},
+		{"mm1-spoof-gm", keyed, "spoof-gm", "gm-secret"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			k := newTestKS(b, tc.cfg(b))
@@ -473,6 +484,13 @@ func BenchmarkRegistrationUnderFlood(b *testing.B) {
 						case <-stop:
 							return
 						default:
+						}
+						if tc.flood == "spoof-gm" {
+							// From another port of the GM's address: its
+							// answers go nowhere, as a spoofer's do.
+							src := netip.AddrPortFrom(benchGM(int(i)).Addr(), 500)
+							k.srv.HandlePacket(src, withCookies(m1, i, 0))
+							continue
 						}
 						k.srv.HandlePacket(attacker, withCookies(m1, i, 0))
 						if tc.flood != "mm3" {

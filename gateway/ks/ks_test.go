@@ -50,6 +50,8 @@ type testKS struct {
 	ev      *events.Log
 	mu      sync.Mutex
 	replies map[netip.AddrPort]chan []byte
+	// interleave, if set, runs before each datagram register sends.
+	interleave func()
 }
 
 func newTestKS(t testing.TB, cfg *config.Config) *testKS { return newTestKSAt(t, cfg, nil) }
@@ -110,14 +112,25 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 		return nil, err
 	}
 	recv := func() ([]byte, error) {
-		select {
-		case r := <-ch:
-			return r, nil
-		case <-time.After(5 * time.Second):
-			return nil, errors.New("no reply")
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case r := <-ch:
+				// A GM ignores what is not its exchange's: the KS's
+				// answers to message 1s others sent in its name.
+				if h, _, err := isakmp.ParseHeader(r); err == nil && h.ICookie != ini.ICookie() {
+					continue
+				}
+				return r, nil
+			case <-timeout:
+				return nil, errors.New("no reply")
+			}
 		}
 	}
 	for ini.SA() == nil {
+		if k.interleave != nil {
+			k.interleave()
+		}
 		k.srv.HandlePacket(peer, pkt)
 		r, err := recv()
 		if err != nil {
@@ -130,6 +143,9 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 	pull := gdoi.NewInitiator(ini.SA(), group)
 	pkt = pull.Start()
 	for pull.Policy() == nil {
+		if k.interleave != nil {
+			k.interleave()
+		}
 		k.srv.HandlePacket(peer, pkt)
 		r, err := recv()
 		if err != nil {

@@ -12,9 +12,11 @@ import (
 // What a KS spends on a peer, bounded (config.Limits):
 //
 //   - half-open main modes: limits.half_open_per_source per source address
-//     and limits.half_open_global in all; past limits.cookie_threshold new
-//     ones get a responder cookie and a small record instead (cookie.go);
-//     one that goes limits.half_open_timeout without moving on is dropped;
+//     and limits.half_open_global in all; at its source's cap, and for
+//     every source past limits.cookie_threshold, message 1 gets a
+//     stateless cookie instead, and state waits for message 3 to bring it
+//     back (cookie.go); one that goes limits.half_open_timeout without
+//     moving on is dropped;
 //   - Diffie-Hellman (message 3): only for a source with a pre-shared key,
 //     limits.dh_rate_per_source per second per source (a token bucket),
 //     computed by a bounded pool of workers off the receive loop;
@@ -97,7 +99,11 @@ func (s *Server) addHalfOpen(k mmKey, mm *mainMode) {
 	mm.open = true
 	s.mainModes[k] = mm
 	s.halfOpen++
-	s.perSource[k.peer.Addr()]++
+	src := k.peer.Addr()
+	s.bySource[src] = append(s.bySource[src], k)
+	if n := s.cfg.Limits.HalfOpenPerSource; len(s.bySource[src]) == n {
+		s.opt.Events.Emit("IKE_COOKIE_CHALLENGE", "limit", fmt.Sprint(n), "scope", "source", "peer", src.String())
+	}
 }
 
 // closeHalfOpen takes mm out of the half-open count (it is established,
@@ -109,8 +115,17 @@ func (s *Server) closeHalfOpen(k mmKey, mm *mainMode) {
 	mm.open = false
 	s.halfOpen--
 	src := k.peer.Addr()
-	if s.perSource[src]--; s.perSource[src] <= 0 {
-		delete(s.perSource, src)
+	list := s.bySource[src]
+	for i, o := range list {
+		if o == k {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.bySource, src)
+	} else {
+		s.bySource[src] = list
 	}
 }
 

@@ -51,12 +51,13 @@ type Server struct {
 
 	// mainModes are the main-mode exchanges in progress or recently done
 	// (kept so that a retransmitted message 5 gets message 6 again), by
-	// CKY-I and peer. halfOpen and perSource count those not established.
+	// CKY-I and peer. halfOpen counts those not established, bySource
+	// lists them by source address, oldest first.
 	mainModes map[mmKey]*mainMode
 	halfOpen  int
-	perSource map[netip.Addr]int
-	// cookies holds what main modes answered with a cookie keep
-	// (cookie.go); pressure is true while new ones are.
+	bySource  map[netip.Addr][]mmKey
+	// cookies makes and checks the stateless cookies (cookie.go);
+	// pressure is true while every message 1 gets one.
 	cookies  *cookieJar
 	pressure bool
 	dh       *dhPool
@@ -89,8 +90,11 @@ type mainMode struct {
 	// busy: message 3 is with a Diffie-Hellman worker, which alone
 	// touches r until it clears busy.
 	busy bool
-	// resumed: recreated from a cookie record at message 3.
+	// resumed: recreated from a stateless cookie at message 3.
 	resumed bool
+	// h is what message 1 determined: its SA body is pinned in the SA
+	// cache when the exchange establishes an SA.
+	h ikev1.HalfOpen
 }
 
 type pull struct {
@@ -127,8 +131,8 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		cfg: cfg, opt: opt, ike: ike,
 		groups:    map[uint32]*group{},
 		mainModes: map[mmKey]*mainMode{},
-		perSource: map[netip.Addr]int{},
-		cookies:   newCookieJar(cfg.Scaled(l.HalfOpenTimeout), l.HalfOpenGlobal, l.HalfOpenPerSource),
+		bySource:  map[netip.Addr][]mmKey{},
+		cookies:   newCookieJar(cfg.Scaled(l.HalfOpenTimeout)),
 		dh:        &dhPool{workers: workers, queue: l.DHQueue},
 		buckets:   map[netip.Addr]*bucket{},
 		sas:       map[[16]byte]*ikev1.SA{},
@@ -213,20 +217,21 @@ func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 }
 
 // message1 starts a main mode: a whole exchange in the half-open table,
-// or, past limits.cookie_threshold, a cookie and a record (cookie.go).
+// or, for a source at its half-open cap and for every source past
+// limits.cookie_threshold, a stateless cookie (cookie.go).
 func (s *Server) message1(k mmKey, pkt []byte) {
 	l := &s.cfg.Limits
-	if s.perSource[k.peer.Addr()] >= l.HalfOpenPerSource {
-		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
-		return
-	}
 	if under := s.halfOpen >= l.CookieThreshold; under != s.pressure {
 		s.pressure = under
 		if under {
-			s.opt.Events.Emit("IKE_COOKIE_CHALLENGE", "limit", fmt.Sprint(l.CookieThreshold))
+			s.opt.Events.Emit("IKE_COOKIE_CHALLENGE", "limit", fmt.Sprint(l.CookieThreshold), "scope", "KS")
 		}
 	}
-	if s.pressure {
+	atCap := len(s.bySource[k.peer.Addr()]) >= l.HalfOpenPerSource
+	if atCap {
+		s.opt.Counters.Inc("ike_half_open_per_source_limit")
+	}
+	if atCap || s.pressure {
 		s.cookieMessage1(k, pkt)
 		return
 	}
@@ -238,55 +243,61 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 		s.send(k.peer, reply)
 		return
 	}
+	mm.h, _ = mm.r.HalfOpen()
 	s.addHalfOpen(k, mm)
 	s.send(k.peer, reply)
 }
 
-// cookieMessage1 answers message 1 with a MAC cookie and keeps only its
-// record.
+// cookieMessage1 answers message 1 with a stateless cookie and keeps
+// nothing but its SA body in the SA cache.
 func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
 	now := s.opt.Now()
-	rcky := s.cookies.cookie(s.cookies.epoch(now), k)
-	if rec := s.cookies.recs[k]; rec != nil {
-		rcky = rec.h.RCookie // a retransmission: the same message 2
-	}
+	tooLarge, evicted := false, false
 	r := ikev1.NewResponder(s.ike, s.opt.Local, k.peer)
-	r.SetResponderCookie(rcky)
+	r.SetResponderCookieFunc(func(h ikev1.HalfOpen) [8]byte {
+		c, ev, ok := s.cookies.make(now, k, h)
+		tooLarge, evicted = !ok, ev
+		if !ok {
+			return [8]byte{0xff} // not sent
+		}
+		return c
+	})
 	reply, err := r.Handle(pkt)
 	if err != nil {
 		s.ikeFailed(k.peer, err)
 		s.send(k.peer, reply)
 		return
 	}
-	h, _ := r.HalfOpen()
-	if len(h.SAiB) > maxCookieSA {
+	if tooLarge {
+		h, _ := r.HalfOpen()
 		s.opt.Counters.Inc("ike_cookie_sa_too_large")
-		s.malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d kept under a flood", len(h.SAiB), maxCookieSA))
+		s.malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d a stateless cookie can stand for", len(h.SAiB), maxCookieSA))
 		return
 	}
-	ok, evicted := s.cookies.put(k, h, now)
-	if !ok {
-		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, s.cfg.Limits.HalfOpenPerSource, "scope", "source")
-		return
-	}
-	if evicted > 0 {
-		s.opt.Counters.Add("ike_cookie_evicted", uint64(evicted))
+	if evicted {
+		s.opt.Counters.Inc("ike_cookie_sa_evicted")
 	}
 	s.opt.Counters.Inc("ike_cookie_challenge")
 	s.send(k.peer, reply)
 }
 
-// resume recreates, from its cookie record, the exchange a message 3 with
-// an unknown CKY-R belongs to, once the cookie verifies; nil drops it.
+// resume creates, from its stateless cookie, the exchange a message 3
+// with an unknown CKY-R belongs to, once the cookie verifies; nil drops
+// the message.
 func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 	l := &s.cfg.Limits
 	now := s.opt.Now()
-	rec := s.cookies.recs[k]
-	if rec == nil || rec.h.RCookie != rcky || !s.cookies.valid(now, k, rcky) {
+	h, verdict := s.cookies.open(now, k, rcky)
+	switch verdict {
+	case cookieMiss:
+		s.opt.Counters.Inc("ike_cookie_sa_cache_miss")
+		return nil
+	case cookieBad:
 		s.opt.Counters.Inc("ike_unknown_cookies")
 		return nil
 	}
-	if s.perSource[k.peer.Addr()] >= l.HalfOpenPerSource {
+	src := k.peer.Addr()
+	if len(s.bySource[src]) >= l.HalfOpenPerSource && !s.replaceUnverified(src) {
 		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
 		return nil
 	}
@@ -294,11 +305,25 @@ func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 		s.limitHit("ike_half_open_global_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenGlobal, "scope", "KS")
 		return nil
 	}
-	s.cookies.remove(k)
-	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, rec.h), started: rec.at, moved: now, resumed: true}
+	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, h), started: now, moved: now, resumed: true, h: h}
 	s.addHalfOpen(k, mm)
 	s.opt.Counters.Inc("ike_cookie_verified")
 	return mm
+}
+
+// replaceUnverified drops src's oldest exchange that still waits for its
+// message 3, to make room for one whose cookie has come back: that the
+// source can receive is known of the new one only (a spoofer's message 1s
+// take the cap, never a GM's place).
+func (s *Server) replaceUnverified(src netip.Addr) bool {
+	for _, k := range s.bySource[src] {
+		if mm := s.mainModes[k]; mm != nil && !mm.resumed && !mm.busy && mm.r.AwaitsMessage3() {
+			s.dropMainMode(k)
+			s.opt.Counters.Inc("ike_half_open_replaced")
+			return true
+		}
+	}
+	return false
 }
 
 // message3 hands message 3 to a Diffie-Hellman worker, once the peer is
@@ -345,6 +370,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 	mm.moved = s.opt.Now()
 	if sa := mm.r.SA(); sa != nil && mm.open {
 		s.closeHalfOpen(k, mm)
+		s.cookies.pin(mm.h)
 		s.addSA(sa)
 		s.opt.Counters.Inc("ike_sa_established")
 		s.opt.KeyLog.IKE(sa)
@@ -591,8 +617,8 @@ func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 }
 
 // Expire drops phase-1 SAs whose lifetime has run out, exchanges that
-// were left half done and the state kept for floods; the daemon calls it
-// periodically.
+// were left half done and idle Diffie-Hellman buckets; the daemon calls
+// it periodically.
 func (s *Server) Expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -607,7 +633,6 @@ func (s *Server) Expire() {
 			s.dropMainMode(k)
 		}
 	}
-	s.cookies.expire(now)
 	for c, ps := range s.pulls {
 		for id, p := range ps {
 			if now.Sub(p.started) > stale {
