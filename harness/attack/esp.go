@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/getlab/getlab/harness/nsdo"
 )
 
 const protoESP = 50
@@ -87,17 +85,11 @@ func ESPCorpus(seed uint64, src, dst netip.Addr, live uint32, id0 uint16) []ESPC
 // header) in the network namespace at nsPath. Close it with unix.Close.
 func Raw(nsPath string) (int, error) {
 	fd := -1
-	open := func() error {
+	err := in(nsPath, func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
 		return err
-	}
-	var err error
-	if nsPath == "" {
-		err = open()
-	} else {
-		err = nsdo.Do(nsPath, open)
-	}
+	})
 	if err != nil {
 		return -1, fmt.Errorf("attack: raw socket: %w", err)
 	}

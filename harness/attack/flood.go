@@ -19,7 +19,7 @@ import (
 // nsPath ("" for the caller's own). Port 0 picks a free port.
 func UDP(nsPath string, local netip.AddrPort) (*net.UDPConn, error) {
 	var conn *net.UDPConn
-	open := func() error {
+	err := in(nsPath, func() error {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(local))
 		if err != nil {
 			return err
@@ -28,17 +28,20 @@ func UDP(nsPath string, local netip.AddrPort) (*net.UDPConn, error) {
 		_ = c.SetReadBuffer(4 << 20)
 		conn = c
 		return nil
-	}
-	var err error
-	if nsPath == "" {
-		err = open()
-	} else {
-		err = nsdo.Do(nsPath, open)
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("attack: udp socket on %s: %w", local, err)
 	}
 	return conn, nil
+}
+
+// in runs fn in the network namespace at nsPath, or in the caller's own
+// for "": sockets opened there keep that namespace.
+func in(nsPath string, fn func() error) error {
+	if nsPath == "" {
+		return fn()
+	}
+	return nsdo.Do(nsPath, fn)
 }
 
 // pacer spaces n sends at rate per second (0: no spacing), catching up in

@@ -18,6 +18,7 @@ import (
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/ks"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
+	"github.com/getlab/getlab/harness/attack"
 	"github.com/getlab/getlab/harness/fault"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/traffic"
@@ -331,7 +332,7 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 		defer cancel()
 		go func() {
 			defer GinkgoRecover()
-			b, err := sniffPush(sctx, suitekit.NetNS(s.Lab, "gm1"), ks1)
+			b, err := attack.Sniff(sctx, suitekit.NetNS(s.Lab, "gm1"), ks1, uint8(isakmp.ExchangeGroupkeyPush))
 			Expect(err).NotTo(HaveOccurred())
 			sniffed <- b
 		}()

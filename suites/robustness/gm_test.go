@@ -177,11 +177,7 @@ var _ = Describe("a group member's rekeys under attack", Ordered, Label("robustn
 	BeforeAll(func(ctx SpecContext) {
 		s = suitekit.StartScenario(ctx, "robustness-push", "hostile.clab.yml", nil,
 			suitekit.Scale(scale),
-			suitekit.EditConfig("ks1.yaml", func(cfg map[string]any) {
-				for _, g := range cfg["groups"].([]any) {
-					g.(map[string]any)["tek_lifetime"] = 300
-				}
-			}))
+			tekLifetime(300))
 		suitekit.WaitRegistered(ctx, s.Lab, "gm1", 20*time.Second)
 	})
 

@@ -247,3 +247,12 @@ func finished(ch <-chan floodResult) floodResult {
 	ExpectWithOffset(1, r.Err).NotTo(HaveOccurred())
 	return r
 }
+
+// tekLifetime sets the lifetime of every group's TEKs on ks1, in seconds.
+func tekLifetime(seconds int) suitekit.Edit {
+	return suitekit.EditConfig("ks1.yaml", func(cfg map[string]any) {
+		for _, g := range cfg["groups"].([]any) {
+			g.(map[string]any)["tek_lifetime"] = seconds
+		}
+	})
+}

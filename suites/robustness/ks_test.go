@@ -262,11 +262,7 @@ var _ = Describe("group members after their key server restarts", Ordered, Label
 	BeforeAll(func(ctx SpecContext) {
 		s = suitekit.StartScenario(ctx, "robustness-ks-restart", "hostile.clab.yml", nil,
 			suitekit.Scale(scale),
-			suitekit.EditConfig("ks1.yaml", func(cfg map[string]any) {
-				for _, g := range cfg["groups"].([]any) {
-					g.(map[string]any)["tek_lifetime"] = 300
-				}
-			}))
+			tekLifetime(300))
 		suitekit.WaitRegistered(ctx, s.Lab, "gm1", 20*time.Second)
 		suitekit.WaitRegistered(ctx, s.Lab, "gm2", 20*time.Second)
 		// The key server restarts and forgets every phase-1 SA; the GMs
