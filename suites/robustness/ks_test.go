@@ -357,6 +357,6 @@ var _ = Describe("a key server with a wildcard key under a spoofed flood", Order
 		Expect(p95(times)).To(BeNumerically("<", registrationBound))
 		// A responder that keeps full state for every message 1 grows by
 		// tens of megabytes here; one that bounds it does not.
-		Expect(u1.RSS-u0.RSS).To(BeNumerically("<", 64<<20), "the key server's memory grew %d KiB", (u1.RSS-u0.RSS)>>10)
+		Expect(u1.RSS-u0.RSS).To(BeNumerically("<", 32<<20), "the key server's memory grew %d KiB", (u1.RSS-u0.RSS)>>10)
 	})
 })
