@@ -1,6 +1,7 @@
 package pcap
 
 import (
+	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ type Packet struct {
 	Malformed string `json:"malformed,omitempty"`
 
 	data []byte
+	ip   []byte // data from the (outer) IP header on
 }
 
 // ESPInfo is an ESP packet, decrypted when the key log has its SA.
@@ -60,7 +62,8 @@ type ESPInfo struct {
 	DecryptError string `json:"decrypt_error,omitempty"`
 }
 
-// ReadFile decodes every frame of a pcapng (or pcap) file. keys may be nil.
+// ReadFile decodes every frame of a capture file, pcapng or classic pcap
+// (see Read). keys may be nil.
 func ReadFile(path string, keys *KeyLog) ([]Packet, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -70,9 +73,12 @@ func ReadFile(path string, keys *KeyLog) ([]Packet, error) {
 	return Read(f, keys)
 }
 
-// Read decodes every frame of a pcapng stream.
+// Read decodes every frame of a capture stream: pcapng, or classic libpcap
+// in either byte order with microsecond or nanosecond timestamps. The magic
+// number says which, not the file name. Frames may be Ethernet, Linux cooked
+// (SLL, SLL2) or raw IP; in pcapng each interface has its own link type.
 func Read(r io.Reader, keys *KeyLog) ([]Packet, error) {
-	ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
+	src, err := openCapture(r)
 	if err != nil {
 		return nil, fmt.Errorf("pcap: %w", err)
 	}
@@ -82,22 +88,103 @@ func Read(r io.Reader, keys *KeyLog) ([]Packet, error) {
 	d := newDecoder(keys)
 	var pkts []Packet
 	for i := 1; ; i++ {
-		data, ci, err := ng.ReadPacketData()
+		data, ci, err := src.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return pkts, fmt.Errorf("pcap: frame %d: %w", i, err)
 		}
-		link := fmt.Sprint(ci.InterfaceIndex)
-		if intf, err := ng.Interface(ci.InterfaceIndex); err == nil && intf.Name != "" {
-			link = intf.Name
-		}
+		lt, link := src.link(ci.InterfaceIndex)
 		p := Packet{Index: i, Time: ci.Timestamp, Link: link, data: data}
-		d.decode(&p)
+		d.decode(&p, lt)
 		pkts = append(pkts, p)
 	}
 	return pkts, nil
+}
+
+// Magic numbers of the first four octets of a capture file, as bytes.
+var (
+	magicPcapng = [4]byte{0x0a, 0x0d, 0x0d, 0x0a} // section header block type, a palindrome
+	magicPcap   = map[[4]byte]bool{
+		{0xd4, 0xc3, 0xb2, 0xa1}: true, // microseconds, little-endian
+		{0xa1, 0xb2, 0xc3, 0xd4}: true, // microseconds, big-endian
+		{0x4d, 0x3c, 0xb2, 0xa1}: true, // nanoseconds, little-endian
+		{0xa1, 0xb2, 0x3c, 0x4d}: true, // nanoseconds, big-endian
+	}
+)
+
+// captureSource is a pcap or pcapng reader and what a frame's interface
+// index says about it: link type and interface name.
+type captureSource interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	link(ifIndex int) (layers.LinkType, string)
+}
+
+func openCapture(r io.Reader) (captureSource, error) {
+	br := bufio.NewReader(r)
+	head, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("reading the file magic: %w", err)
+	}
+	magic := [4]byte(head)
+	switch {
+	case magic == magicPcapng:
+		// Mixed link types: each interface is read with its own.
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		if err != nil {
+			return nil, err
+		}
+		return ngSource{ng}, nil
+	case magicPcap[magic]:
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return pcapSource{pr}, nil
+	}
+	return nil, fmt.Errorf("not a pcap or pcapng file (magic %x)", head)
+}
+
+type ngSource struct{ *pcapgo.NgReader }
+
+func (s ngSource) link(i int) (layers.LinkType, string) {
+	intf, err := s.Interface(i)
+	if err != nil {
+		return s.LinkType(), fmt.Sprint(i)
+	}
+	if intf.Name == "" {
+		return intf.LinkType, fmt.Sprint(i)
+	}
+	return intf.LinkType, intf.Name
+}
+
+// pcapSource is a classic pcap file: one unnamed interface, named "0" like
+// an unnamed pcapng interface, so both forms of a capture decode alike.
+type pcapSource struct{ *pcapgo.Reader }
+
+func (s pcapSource) link(int) (layers.LinkType, string) { return s.LinkType(), "0" }
+
+// firstLayer is the gopacket decoder of a frame of link type lt.
+func firstLayer(lt layers.LinkType) gopacket.Decoder {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL
+	case layers.LinkTypeLinuxSLL2:
+		return layers.LayerTypeLinuxSLL2
+	case layers.LinkTypeRaw, 12, 14:
+		// LINKTYPE_RAW (101), and the DLT_RAW values 12 (most systems) and
+		// 14 (OpenBSD) that old files carry; gopacket knows 12 or 14 only
+		// for its own OS. IPv4 or IPv6 by the version nibble.
+		return layers.LinkTypeRaw
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6
+	}
+	return lt
 }
 
 // decoder carries what decoding one frame learns for the next: ISAKMP
@@ -112,10 +199,15 @@ func newDecoder(keys *KeyLog) *decoder {
 	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*esp.Cipher{}}
 }
 
-func (d *decoder) decode(p *Packet) {
-	pkt := gopacket.NewPacket(p.data, layers.LayerTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-	if eth, ok := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok {
-		p.Proto = eth.EthernetType.String()
+func (d *decoder) decode(p *Packet, lt layers.LinkType) {
+	pkt := gopacket.NewPacket(p.data, firstLayer(lt), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	switch l := pkt.LinkLayer().(type) {
+	case *layers.Ethernet:
+		p.Proto = l.EthernetType.String()
+	case *layers.LinuxSLL:
+		p.Proto = l.EthernetType.String()
+	case *layers.LinuxSLL2:
+		p.Proto = l.ProtocolType.String()
 	}
 	var ipPayload []byte
 	var ipProto layers.IPProtocol
@@ -125,12 +217,14 @@ func (d *decoder) decode(p *Packet) {
 		p.Src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
 		p.Dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
 		p.DSCP, p.TTL, p.Proto = ip.TOS>>2, ip.TTL, "IPv4"
+		p.ip = tailFrom(p.data, ip.Contents)
 		ipPayload, ipProto = ip.Payload, ip.Protocol
 	case pkt.Layer(layers.LayerTypeIPv6) != nil:
 		ip := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
 		p.Src, _ = netip.AddrFromSlice(ip.SrcIP)
 		p.Dst, _ = netip.AddrFromSlice(ip.DstIP)
 		p.DSCP, p.TTL, p.Proto = ip.TrafficClass>>2, ip.HopLimit, "IPv6"
+		p.ip = tailFrom(p.data, ip.Contents)
 		ipPayload, ipProto = ip.Payload, ip.NextHeader
 	default:
 		if pkt.Layer(layers.LayerTypeARP) != nil {
@@ -217,17 +311,23 @@ func (d *decoder) decodeESP(p *Packet, b []byte) {
 	}
 }
 
-// IPPacket returns the frame's IP packet (the Ethernet payload), or nil for
-// a frame that carries none. The slice aliases the capture's data.
+// IPPacket returns the frame's (outer) IP packet, whatever the link layer
+// in front of it, or nil for a frame that carries none. The slice aliases the
+// capture's data and runs to the end of the frame (link-layer padding
+// included).
 func (p *Packet) IPPacket() []byte {
-	if len(p.data) < 14 {
+	return p.ip
+}
+
+// tailFrom returns data from where sub, a slice of it, starts. NoCopy
+// decoding makes every layer's Contents alias the frame: both share data's
+// backing array, so the difference of their capacities is the offset.
+func tailFrom(data, sub []byte) []byte {
+	off := cap(data) - cap(sub)
+	if off < 0 || off > len(data) {
 		return nil
 	}
-	switch uint16(p.data[12])<<8 | uint16(p.data[13]) {
-	case 0x0800, 0x86dd:
-		return p.data[14:]
-	}
-	return nil
+	return data[off:]
 }
 
 // String is the packet's one-line summary, as `getlab pcap` prints it.
