@@ -21,8 +21,10 @@ package pcap
 //	         [src=<addr|*>] [dst=<addr|*>] [group=<id>]
 //	    A TEK. transform uses strongSwan's ESP proposal keywords, as
 //	    gateway/wire/esp names them: aes128gcm16, aes256gcm16, aes128-sha1,
-//	    aes256-sha256, null-sha256, ... For GCM, key is the AES key followed
-//	    by the 4-octet salt (RFC 4106); authkey is the HMAC key.
+//	    aes192-sha256, aes256-sha256, 3des-sha1, 3des-sha256, null-sha256,
+//	    ... For GCM, key is the AES key followed by the 4-octet salt
+//	    (RFC 4106); for 3DES it is the 24-octet DES-EDE3 key (RFC 2451);
+//	    authkey is the HMAC key.
 //
 // Phase-1 and KEK ciphers: aes-cbc (the key length gives 128/192/256) and
 // 3des-cbc.

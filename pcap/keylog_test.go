@@ -2,8 +2,14 @@ package pcap
 
 import (
 	"bytes"
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/hmac"
+	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +149,77 @@ func TestTsharkDecryptsESPWithExportedKeys(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "esp_sa"))
 	if err != nil || !strings.Contains(string(b), `"0x0000a5f8","AES-GCM with 16 octet ICV [RFC4106]","0xfeffe9928665731c6d6a8f9467308308cafebabe","NULL",""`) {
 		t.Errorf("esp_sa:\n%s (%v)", b, err)
+	}
+}
+
+// A 3DES-CBC TEK (transform=3des-sha1, RFC 2451) in the key log opens an ESP
+// packet built here with crypto/des and crypto/hmac alone; where tshark is
+// installed, the exported Wireshark SA row opens it too.
+func TestKeyLog3DESDecryptsESP(t *testing.T) {
+	key := []byte("3des-tek-key-of-24octets")
+	authKey := []byte("hmac-sha1-key-20octet")[:20]
+	iv := []byte("tek-iv-8")
+	inner := gopacket.NewSerializeBuffer()
+	ip := &layers.IPv4{Version: 4, TTL: 63, TOS: 34 << 2, Protocol: layers.IPProtocolUDP,
+		SrcIP: net.IP{10, 77, 0, 11}, DstIP: net.IP{239, 1, 1, 1}}
+	udp := &layers.UDP{SrcPort: 4000, DstPort: 5000}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	if err := gopacket.SerializeLayers(inner, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		ip, udp, gopacket.Payload("3des payload")); err != nil {
+		t.Fatal(err)
+	}
+	plain := bytes.Clone(inner.Bytes()) // 40 octets: 6 of padding to the 8-octet block
+	pad := 0
+	for ; (len(plain)+2)%8 != 0; pad++ {
+		plain = append(plain, byte(pad+1))
+	}
+	plain = append(plain, byte(pad), 4)
+	block, err := des.NewTripleDESCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := make([]byte, len(plain))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, plain)
+	pkt := append(append([]byte{0x3d, 0xe5, 0, 1, 0, 0, 0, 9}, iv...), ct...)
+	mac := hmac.New(sha1.New, authKey)
+	mac.Write(pkt)
+	pkt = append(pkt, mac.Sum(nil)[:12]...)
+	path := writeESPCapture(t, pkt)
+
+	line := fmt.Sprintf("ESP spi=3de50001 transform=3des-sha1 key=%x authkey=%x", key, authKey)
+	kl := &KeyLog{}
+	if err := kl.Read(strings.NewReader(line + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := kl.ESPBySPI(0x3de50001); !ok || k.Line() != line {
+		t.Fatalf("record %+v formats as %q, want %q", k, k.Line(), line)
+	}
+	pkts, err := ReadFile(path, kl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := pkts[0].ESP
+	if e == nil || !e.Decrypted || e.NextHeader != 4 || e.InnerSrc != netip.MustParseAddr("10.77.0.11") ||
+		e.InnerDSCP != 34 || !bytes.Equal(e.Payload, inner.Bytes()) {
+		t.Fatalf("3DES ESP: %s", pkts[0].String())
+	}
+	// A 16-octet (two-key) 3DES key is refused: the transform's key is 24.
+	bad := fmt.Sprintf("ESP spi=3de50001 transform=3des-sha1 key=%x authkey=%x", key[:16], authKey)
+	if err := (&KeyLog{}).Read(strings.NewReader(bad + "\n")); err == nil || !strings.Contains(err.Error(), "want 24") {
+		t.Errorf("two-key 3DES: %v", err)
+	}
+
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed (Debian package tshark): getlab's decode checked")
+	}
+	args := append([]string{"-r", path}, kl.TsharkArgs()...)
+	args = append(args, "-T", "fields", "-E", "separator=;", "-e", "esp.spi", "-e", "esp.icv_good", "-e", "esp.pad_len", "-e", "esp.protocol")
+	out, err := exec.Command("tshark", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark %v: %v\n%s", args, err, out)
+	}
+	got := string(bytes.TrimSpace(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:]))
+	if want := fmt.Sprintf("0x3de50001;1;%d;0x04", pad); got != want {
+		t.Errorf("tshark fields = %q, want %q\nfull output:\n%s", got, want, out)
 	}
 }

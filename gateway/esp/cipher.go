@@ -3,6 +3,7 @@ package esp
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
 	"crypto/hmac"
 	"encoding/binary"
 	"errors"
@@ -47,7 +48,7 @@ type Cipher struct {
 
 	aead  cipher.AEAD  // AES-GCM
 	salt  [4]byte      // AES-GCM nonce prefix (RFC 4106 §4)
-	block cipher.Block // AES-CBC
+	block cipher.Block // AES-CBC or 3DES-CBC
 
 	hashFn  func() hash.Hash // HMAC (AES-CBC, NULL)
 	authKey []byte
@@ -65,7 +66,8 @@ type scratch struct {
 
 // NewCipher returns the Cipher for transform t with 32-bit sequence numbers.
 // encKey is the encryption key material: the AES key for AES-CBC, AES key ||
-// 4-octet salt for AES-GCM (RFC 4106 §8.1), empty for ESP_NULL. authKey is
+// 4-octet salt for AES-GCM (RFC 4106 §8.1), the 24-octet key for 3DES-CBC
+// (RFC 2451), empty for ESP_NULL. authKey is
 // the HMAC key (t.AuthKeyLen octets), empty for AES-GCM. The keys are copied.
 // AES-GCM-8 is refused with ErrUnsupported: Go's crypto/cipher has no 8-octet
 // GCM tag.
@@ -108,6 +110,14 @@ func newCipher(t espwire.Transform, encKey, authKey []byte, esn bool) (*Cipher, 
 		copy(c.salt[:], encKey[keyLen:])
 	case espwire.TransformAESCBC:
 		b, err := aes.NewCipher(encKey)
+		if err != nil {
+			return nil, fmt.Errorf("esp: %v: %w", t, err)
+		}
+		c.block = b
+	case espwire.Transform3DES:
+		// Interop with peers that still offer it (gdoid's TEKs); the same
+		// CBC code runs with DES-EDE3's 8-octet block.
+		b, err := des.NewTripleDESCipher(encKey)
 		if err != nil {
 			return nil, fmt.Errorf("esp: %v: %w", t, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/binary"
@@ -65,6 +66,8 @@ func TestNewCipherErrors(t *testing.T) {
 		{"gcm with auth key", gcm, 20, 20, false, false},
 		{"cbc short auth key", cbc, 32, 20, false, false},
 		{"cbc key with salt", cbc, 36, 32, false, false},
+		{"3des two-key", espwire.Transform{ID: espwire.Transform3DES, Auth: espwire.AuthHMACSHA1}, 16, 20, false, false},
+		{"3des with key length", espwire.Transform{ID: espwire.Transform3DES, KeyBits: 192, Auth: espwire.AuthHMACSHA1}, 24, 20, false, true},
 		{"gcm-8", espwire.Transform{ID: espwire.TransformAESGCM8, KeyBits: 128}, 20, 0, true, false},
 		{"invalid", espwire.Transform{ID: espwire.TransformAESCBC, KeyBits: 128}, 16, 0, false, true},
 		{"zero", espwire.Transform{}, 0, 0, false, true},
@@ -197,6 +200,7 @@ func TestESN(t *testing.T) {
 	for _, tr := range []espwire.Transform{
 		{ID: espwire.TransformAESGCM16, KeyBits: 256},
 		{ID: espwire.TransformAESCBC, KeyBits: 128, Auth: espwire.AuthHMACSHA1},
+		{ID: espwire.Transform3DES, Auth: espwire.AuthHMACSHA256},
 		{ID: espwire.TransformNULL, Auth: espwire.AuthHMACSHA256},
 	} {
 		c := newRandom(t, tr, true)
@@ -260,6 +264,11 @@ func sealRaw(t *testing.T, tr espwire.Transform, enc, auth []byte, plain []byte)
 		ct := make([]byte, len(plain))
 		cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, plain)
 		packet = append(packet, ct...)
+	case tr.ID == espwire.Transform3DES:
+		b, _ := des.NewTripleDESCipher(enc)
+		ct := make([]byte, len(plain))
+		cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, plain)
+		packet = append(packet, ct...)
 	default:
 		packet = append(packet, plain...)
 	}
@@ -275,6 +284,7 @@ func TestBadPadding(t *testing.T) {
 		{ID: espwire.TransformAESGCM16, KeyBits: 128},
 		{ID: espwire.TransformAESGCM12, KeyBits: 192},
 		{ID: espwire.TransformAESCBC, KeyBits: 256, Auth: espwire.AuthHMACSHA256},
+		{ID: espwire.Transform3DES, Auth: espwire.AuthHMACSHA1},
 		{ID: espwire.TransformNULL, Auth: espwire.AuthHMACSHA1},
 	} {
 		enc, auth := randBytes(tr.EncKeyLen()), randBytes(tr.AuthKeyLen())

@@ -13,6 +13,7 @@ type TransformID uint8
 
 // ESP transform identifiers this package frames.
 const (
+	Transform3DES     TransformID = 3  // ESP_3DES, 3DES-CBC (RFC 2451)
 	TransformNULL     TransformID = 11 // ESP_NULL, no encryption (RFC 2410)
 	TransformAESCBC   TransformID = 12 // ESP_AES-CBC (RFC 3602)
 	TransformAESGCM8  TransformID = 18 // ESP_AES-GCM with an 8-octet ICV (RFC 4106)
@@ -22,6 +23,8 @@ const (
 
 func (id TransformID) String() string {
 	switch id {
+	case Transform3DES:
+		return "ESP_3DES"
 	case TransformNULL:
 		return "ESP_NULL"
 	case TransformAESCBC:
@@ -105,10 +108,11 @@ func (a AuthAlg) String() string {
 type Transform struct {
 	ID TransformID
 	// KeyBits is the Key Length attribute: bits of the AES key (128, 192 or
-	// 256), without the AES-GCM salt; 0 for ESP_NULL.
+	// 256), without the AES-GCM salt; 0 for ESP_NULL and for 3DES, whose key
+	// length is fixed (192 bits) and not sent.
 	KeyBits int
 	// Auth is the integrity algorithm; AuthNone for AES-GCM, which provides
-	// its own ICV, and required for AES-CBC and ESP_NULL.
+	// its own ICV, and required for AES-CBC, 3DES and ESP_NULL.
 	Auth AuthAlg
 }
 
@@ -127,6 +131,9 @@ func All() []Transform {
 		}
 	}
 	for _, a := range auths {
+		ts = append(ts, Transform{ID: Transform3DES, Auth: a})
+	}
+	for _, a := range auths {
 		ts = append(ts, Transform{ID: TransformNULL, Auth: a})
 	}
 	return ts
@@ -140,7 +147,13 @@ func All() []Transform {
 // AES-GCM. Some implementations (gdoid) send key+salt bits (160 for
 // AES-128-GCM); FromDOI rejects that, mapping it is an interop-profile switch
 // of the caller.
+//
+// 3DES has a fixed key length and no Key Length attribute (gdoid sends
+// none); a peer that sends 192 means the same key, so that is accepted too.
 func FromDOI(id uint8, keyBits uint16, auth uint16) (Transform, error) {
+	if TransformID(id) == Transform3DES && keyBits == 192 {
+		keyBits = 0
+	}
 	t := Transform{ID: TransformID(id), KeyBits: int(keyBits), Auth: AuthAlg(auth)}
 	if err := t.Validate(); err != nil {
 		return Transform{}, err
@@ -156,7 +169,8 @@ func (t Transform) DOI() (id uint8, keyBits uint16, auth uint16) {
 
 // Validate reports whether t is a transform this package knows: AES-CBC with
 // a 128/192/256-bit key and an HMAC; AES-GCM-8/12/16 with a 128/192/256-bit
-// key and no separate integrity algorithm; ESP_NULL with an HMAC.
+// key and no separate integrity algorithm; 3DES-CBC (no key length) or
+// ESP_NULL with an HMAC.
 func (t Transform) Validate() error {
 	aesKey := t.KeyBits == 128 || t.KeyBits == 192 || t.KeyBits == 256
 	hmacOK := t.Auth.KeyLen() != 0
@@ -175,7 +189,7 @@ func (t Transform) Validate() error {
 		if t.Auth != AuthNone {
 			return t.invalid("combined mode takes no integrity algorithm")
 		}
-	case TransformNULL:
+	case TransformNULL, Transform3DES:
 		if t.KeyBits != 0 {
 			return t.invalid("takes no key length")
 		}
@@ -199,12 +213,13 @@ func (t Transform) Combined() bool {
 }
 
 // IVLen is the length of the explicit IV carried in every packet: 16 for
-// AES-CBC (RFC 3602 §3), 8 for AES-GCM (RFC 4106 §3.1), 0 for ESP_NULL.
+// AES-CBC (RFC 3602 §3), 8 for AES-GCM (RFC 4106 §3.1) and 3DES-CBC
+// (RFC 2451 §3), 0 for ESP_NULL.
 func (t Transform) IVLen() int {
 	switch {
 	case t.ID == TransformAESCBC:
 		return 16
-	case t.Combined():
+	case t.Combined(), t.ID == Transform3DES:
 		return 8
 	}
 	return 0
@@ -224,11 +239,14 @@ func (t Transform) ICVLen() int {
 }
 
 // BlockSize is the cipher's block size: the ciphertext must be a whole number
-// of blocks. 16 for AES-CBC; 1 for AES-GCM (a counter mode, RFC 4106 §3.2)
-// and ESP_NULL.
+// of blocks. 16 for AES-CBC; 8 for 3DES-CBC; 1 for AES-GCM (a counter mode,
+// RFC 4106 §3.2) and ESP_NULL.
 func (t Transform) BlockSize() int {
-	if t.ID == TransformAESCBC {
+	switch t.ID {
+	case TransformAESCBC:
 		return 16
+	case Transform3DES:
+		return 8
 	}
 	return 1
 }
@@ -250,8 +268,12 @@ func (t Transform) SaltLen() int {
 }
 
 // EncKeyLen is the length of the encryption key material in octets,
-// including the AES-GCM salt (AES key || salt, RFC 4106 §8.1).
+// including the AES-GCM salt (AES key || salt, RFC 4106 §8.1); 24 for 3DES
+// (three DES keys with their parity bits, RFC 2451 §2.3).
 func (t Transform) EncKeyLen() int {
+	if t.ID == Transform3DES {
+		return 24
+	}
 	return t.KeyBits/8 + t.SaltLen()
 }
 
@@ -288,6 +310,8 @@ func (t Transform) WiresharkEncryption() string {
 	switch t.ID {
 	case TransformNULL:
 		return "NULL"
+	case Transform3DES:
+		return "TripleDES-CBC [RFC2451]"
 	case TransformAESCBC:
 		return "AES-CBC [RFC3602]"
 	case TransformAESGCM8:
@@ -320,7 +344,8 @@ func (t Transform) WiresharkAuthentication() string {
 }
 
 // String names t with strongSwan's ESP proposal keywords: "aes128gcm16",
-// "aes256-sha256" (AES-CBC-256 with HMAC-SHA-256-128), "null-sha1".
+// "aes256-sha256" (AES-CBC-256 with HMAC-SHA-256-128), "3des-sha1",
+// "null-sha1".
 // ParseTransform reads the same names back.
 func (t Transform) String() string {
 	if t.Validate() != nil {
@@ -333,6 +358,8 @@ func (t Transform) String() string {
 		return b.String()
 	case t.ID == TransformAESCBC:
 		fmt.Fprintf(&b, "aes%d", t.KeyBits)
+	case t.ID == Transform3DES:
+		b.WriteString("3des")
 	default:
 		b.WriteString("null")
 	}

@@ -18,6 +18,9 @@ func TestTransformLengths(t *testing.T) {
 		{"aes256-sha384", 16, 24, 16, 16, 32, 48, 0},
 		{"aes256-sha512", 16, 32, 16, 16, 32, 64, 0},
 		{"null-sha256", 0, 16, 1, 4, 0, 32, 0},
+		// RFC 2451: 8-octet IV and block, 192-bit key with parity.
+		{"3des-sha1", 8, 12, 8, 8, 24, 20, 0},
+		{"3des-sha256", 8, 16, 8, 8, 24, 32, 0},
 	} {
 		tr, err := ParseTransform(tc.name)
 		if err != nil {
@@ -44,6 +47,7 @@ func TestWiresharkLabels(t *testing.T) {
 		{"aes192-sha384", "AES-CBC [RFC3602]", "HMAC-SHA-384-192 [RFC4868]"},
 		{"aes256-sha512", "AES-CBC [RFC3602]", "HMAC-SHA-512-256 [RFC4868]"},
 		{"null-sha1", "NULL", "HMAC-SHA-1-96 [RFC2404]"},
+		{"3des-sha1", "TripleDES-CBC [RFC2451]", "HMAC-SHA-1-96 [RFC2404]"},
 	} {
 		tr, err := ParseTransform(tc.name)
 		if err != nil {
@@ -73,16 +77,20 @@ func TestFromDOI(t *testing.T) {
 		{19, 192, 0, "aes192gcm12"},
 		{18, 128, 0, "aes128gcm8"},
 		{11, 0, 5, "null-sha256"},
-		{12, 128, 0, ""}, // CBC without integrity
-		{12, 0, 2, ""},   // CBC without key length
-		{12, 64, 2, ""},  // bad key length
-		{20, 128, 2, ""}, // GCM with separate integrity
-		{20, 160, 0, ""}, // gdoid's key+salt bits: interop switch, not silent
-		{11, 128, 2, ""}, // NULL with a key length
-		{11, 0, 0, ""},   // NULL without integrity
-		{12, 128, 1, ""}, // HMAC-MD5 not supported
-		{3, 192, 2, ""},  // 3DES not supported
-		{13, 128, 0, ""}, // AES-CTR not supported
+		{12, 128, 0, ""},           // CBC without integrity
+		{12, 0, 2, ""},             // CBC without key length
+		{12, 64, 2, ""},            // bad key length
+		{20, 128, 2, ""},           // GCM with separate integrity
+		{20, 160, 0, ""},           // gdoid's key+salt bits: interop switch, not silent
+		{11, 128, 2, ""},           // NULL with a key length
+		{11, 0, 0, ""},             // NULL without integrity
+		{12, 128, 1, ""},           // HMAC-MD5 not supported
+		{3, 0, 2, "3des-sha1"},     // fixed key length: no attribute (gdoid)
+		{3, 192, 5, "3des-sha256"}, // or the fixed length itself
+		{3, 128, 2, ""},            // 3DES with another key length
+		{3, 0, 0, ""},              // 3DES without integrity
+		{2, 0, 2, ""},              // ESP_DES not supported
+		{13, 128, 0, ""},           // AES-CTR not supported
 	} {
 		tr, err := FromDOI(tc.id, tc.bits, tc.auth)
 		if tc.want == "" {
@@ -99,7 +107,7 @@ func TestFromDOI(t *testing.T) {
 
 func TestAllRoundTrips(t *testing.T) {
 	all := All()
-	if len(all) != 9+12+4 {
+	if len(all) != 9+12+4+4 {
 		t.Errorf("All() has %d transforms", len(all))
 	}
 	seen := map[string]bool{}
