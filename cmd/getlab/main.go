@@ -36,7 +36,7 @@ const usage = `usage: getlab COMMAND [ARGS]
   ps [--lab LAB]                   list labs and their nodes
   report [DIR|report.json]         one-screen summary of a suite run (default reports/out)
   capture [--lab LAB] [-o FILE] [--for D]  record every link of a lab into one pcapng file
-  pcap FILE [--keys KEYLOG] [--json]  decode a capture: one line per packet, decrypted with the key log
+  pcap FILE [--keys KEYLOG] [--json]  decode a capture (pcapng or pcap): one line per packet, decrypted with the key log
 
 Labs live under $GETLAB_LABS (default /tmp/getlab); node binaries come from
 $GETLAB_BIN (default bin/ of the source tree). Commands that touch namespaces
