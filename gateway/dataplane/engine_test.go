@@ -107,7 +107,7 @@ func pair(t *testing.T, tr string) (*clock, *member, *member) {
 }
 
 func TestEncryptDecryptBetweenTwoGMs(t *testing.T) {
-	for _, tr := range []string{"aes256gcm16", "aes128gcm16", "aes128-sha1", "aes256-sha256"} {
+	for _, tr := range []string{"aes256gcm16", "aes128gcm16", "aes128-sha1", "aes256-sha256", "3des-sha1"} {
 		_, a, b := pair(t, tr)
 		in := udp(hostA, hostB, 5000, 6000, 1000, true)
 		out := a.run(false, in)

@@ -87,8 +87,8 @@ func newSA(group string, t *gdoi.TEK, expires time.Time, sids []uint32, sidBits 
 				break
 			}
 			sa.iv, sa.sid, sa.sidBits = g, sids[0], sidBits
-		case t.Transform.IVLen() == 16:
-			g, err := esp.NewCBCIV()
+		case t.Transform.IVLen() == 16 || t.Transform.IVLen() == 8:
+			g, err := esp.NewCBCIV(t.Transform.IVLen())
 			if err != nil {
 				return nil, err
 			}

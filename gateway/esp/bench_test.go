@@ -101,7 +101,7 @@ func BenchmarkSealTunnel(b *testing.B) {
 				if tr.Combined() {
 					ivs, _ = NewSenderIV(1, 16)
 				} else if tr.IVLen() == 16 {
-					ivs, _ = NewCBCIV()
+					ivs, _ = NewCBCIV(16)
 				}
 				iv := make([]byte, tr.IVLen())
 				tun := &Tunnel{TTLBoost: 1}

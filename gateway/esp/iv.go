@@ -3,6 +3,7 @@ package esp
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -58,35 +59,55 @@ func (g *SenderIV) Next(iv []byte) error {
 	return nil
 }
 
-// CBCIV makes AES-CBC IVs: a counter encrypted with AES under a random key of
-// its own. The result is unpredictable to anyone without that key, as
-// RFC 3602 §3 requires, without a random-number call per packet.
+// CBCIV makes CBC IVs: a counter encrypted under a random key of its own,
+// with AES for 16-octet IVs (AES-CBC) and with 3DES for 8-octet ones
+// (3DES-CBC). The result is unpredictable to anyone without that key, as
+// RFC 3602 §3 and RFC 2451 §3 require, and never repeats under one SA (a
+// block cipher is a permutation), without a random-number call per packet.
 type CBCIV struct {
 	block  cipher.Block
 	prefix uint64
 	ctr    atomic.Uint64
 }
 
-// NewCBCIV returns a CBC IV source keyed from crypto/rand.
-func NewCBCIV() (*CBCIV, error) {
-	var k [16 + 8]byte
+// NewCBCIV returns a CBC IV source for IVs of ivLen octets (16 or 8),
+// keyed from crypto/rand.
+func NewCBCIV(ivLen int) (*CBCIV, error) {
+	var k [24 + 8]byte
 	if _, err := rand.Read(k[:]); err != nil {
 		return nil, err
 	}
-	b, err := aes.NewCipher(k[:16])
+	var (
+		b   cipher.Block
+		err error
+	)
+	switch ivLen {
+	case aes.BlockSize:
+		b, err = aes.NewCipher(k[:16])
+	case des.BlockSize:
+		b, err = des.NewTripleDESCipher(k[:24])
+	default:
+		return nil, fmt.Errorf("esp: no CBC IV source for %d-octet IVs", ivLen)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &CBCIV{block: b, prefix: binary.BigEndian.Uint64(k[16:])}, nil
+	return &CBCIV{block: b, prefix: binary.BigEndian.Uint64(k[24:])}, nil
 }
 
-// Next writes AES-K(prefix || counter) into iv (16 octets).
+// Next writes E-K(prefix || counter) into iv (16 octets), or E-K(counter)
+// (8 octets).
 func (g *CBCIV) Next(iv []byte) error {
 	// In place: an input array of its own would escape through the
 	// cipher.Block interface and cost an allocation per packet.
-	binary.BigEndian.PutUint64(iv[:8], g.prefix)
-	binary.BigEndian.PutUint64(iv[8:16], g.ctr.Add(1))
-	g.block.Encrypt(iv[:16], iv[:16])
+	n := g.block.BlockSize()
+	if n == des.BlockSize {
+		binary.BigEndian.PutUint64(iv[:8], g.ctr.Add(1))
+	} else {
+		binary.BigEndian.PutUint64(iv[:8], g.prefix)
+		binary.BigEndian.PutUint64(iv[8:16], g.ctr.Add(1))
+	}
+	g.block.Encrypt(iv[:n], iv[:n])
 	return nil
 }
 

@@ -40,8 +40,8 @@ func ivFor(t testing.TB, tr espwire.Transform) []byte {
 			t.Fatal(err)
 		}
 		src = s
-	case tr.IVLen() == 16:
-		s, err := NewCBCIV()
+	case tr.IVLen() == 16 || tr.IVLen() == 8:
+		s, err := NewCBCIV(tr.IVLen())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,18 +219,25 @@ func TestSenderIV(t *testing.T) {
 }
 
 func TestCBCIVUnique(t *testing.T) {
-	g, err := NewCBCIV()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[[16]byte]bool{}
-	for range 10000 {
-		var iv [16]byte
-		g.Next(iv[:])
-		if seen[iv] {
-			t.Fatal("repeated CBC IV")
+	for _, n := range []int{16, 8} {
+		g, err := NewCBCIV(n)
+		if err != nil {
+			t.Fatal(err)
 		}
-		seen[iv] = true
+		seen := map[string]bool{}
+		for range 10000 {
+			iv := make([]byte, n)
+			if err := g.Next(iv); err != nil {
+				t.Fatal(err)
+			}
+			if seen[string(iv)] {
+				t.Fatalf("repeated %d-octet CBC IV", n)
+			}
+			seen[string(iv)] = true
+		}
+	}
+	if _, err := NewCBCIV(12); err == nil {
+		t.Error("a 12-octet CBC IV source")
 	}
 }
 
