@@ -102,6 +102,12 @@ func (p Profile) SATAddr(a netip.Addr) netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
+// SATIDFromWire undoes SATAddrHostOrder on a decoded SAT selector (address,
+// mask or range bounds), so that it parses as what it means.
+func (p Profile) SATIDFromWire(id ID) ID {
+	return Profile{SATAddrHostOrder: p.SATAddrHostOrder}.satID(id)
+}
+
 // satID is a SAT selector as the profile writes it.
 func (p Profile) satID(id ID) ID {
 	if p.SATSingleAddr && id.IDType == isakmp.IDIPv4AddrSubnet {
