@@ -412,7 +412,7 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD, current *[16]byte) (*KEK, erro
 	default:
 		return nil, fmt.Errorf("%w: KEK algorithm %d (only AES and 3DES are supported)", ErrPolicy, k.Algorithm)
 	}
-	ivLen := kekBlockSize(k.Algorithm)
+	ivLen := KEKBlockSize(k.Algorithm)
 	if k.SigAlg != gdoiwire.SigAlgRSA {
 		return nil, fmt.Errorf("%w: rekey signature algorithm %d (only RSA is supported)", ErrPolicy, k.SigAlg)
 	}

@@ -218,9 +218,9 @@ func kekCBC(kek *KEK, b []byte, encrypt bool) ([]byte, error) {
 	return out, nil
 }
 
-// kekBlockSize is the cipher block (and downloaded IV) size of a
+// KEKBlockSize is the cipher block (and downloaded IV) size of a
 // KEK_ALGORITHM: 16 for AES, 8 for 3DES.
-func kekBlockSize(alg uint16) int {
+func KEKBlockSize(alg uint16) int {
 	if alg == gdoiwire.KEKAlg3DES {
 		return des.BlockSize
 	}
