@@ -112,10 +112,10 @@ func (m *Member) Stop() {
 
 // group is one group's registration state.
 type group struct {
-	cfg   *config.Group
+	cfg *config.Group
 	// interop is the group's interop profile (config interop_profile).
 	interop gdoi.Interop
-	state string // idle, registering, registered, failed
+	state   string // idle, registering, registered, failed
 	// ksIdx is the KS of the current (or last) attempt; pass counts the
 	// complete passes over the KS list that failed, for the GDOI backoff.
 	ksIdx int

@@ -26,8 +26,8 @@ type group struct {
 	// interop is the group's interop profile (config interop_profile):
 	// the KEK it makes and how its messages are laid out.
 	interop gdoi.Interop
-	signer *rsa.PrivateKey
-	pubDER []byte
+	signer  *rsa.PrivateKey
+	pubDER  []byte
 
 	kek        *gdoi.KEK
 	kekCreated time.Time
