@@ -26,6 +26,11 @@ type Interop struct {
 	// SPI is the SAK's). gdoid writes and expects the old one ("SPI
 	// mismatch!").
 	KDKEKUnderOldSPI bool
+	// KEKRekeyAlone: a rekey that replaces only the KEK carries the SAK
+	// and the KEK key packet, no TEKs (gdoid, a-plain-kekaes frame 26);
+	// the RFC profile repeats the live TEKs. RFC 6407 §4 allows both: a
+	// GM keeps the TEKs a PUSH does not replace.
+	KEKRekeyAlone bool
 	// KEKFirstInKD puts the KEK key packet before the TEK key packets
 	// (RFC 6407 §5.6 sets no order; gdoid writes KEK first).
 	KEKFirstInKD bool
@@ -80,7 +85,7 @@ var (
 func gdoidInterop(name string, wire gdoiwire.Profile) Interop {
 	return Interop{
 		Name: name, Wire: wire,
-		RawHashSignature: true, KDKEKUnderOldSPI: true, KEKFirstInKD: true,
+		RawHashSignature: true, KDKEKUnderOldSPI: true, KEKRekeyAlone: true, KEKFirstInKD: true,
 		SAKSrcPort: 848, KEKLifetimeFull: true, SATAttrsGdoid: true,
 		NoAckRequest: true, NoDenyDownload: true,
 		KEKAlgorithm: gdoiwire.KEKAlgAES, KEKKeyBits: 128, SigHash: gdoiwire.SigHashSHA1,

@@ -105,6 +105,11 @@ func (m *Member) merge(g *group, push *gdoi.Push) (*gdoi.Policy, error) {
 		return nil, err
 	}
 	np.SIDs, np.SIDBits = old.SIDs, old.SIDBits
+	if len(push.SA.SATs()) == 0 {
+		// A KEK-only rekey (gdoid's): the TEKs and deny entries stay.
+		_, np.TEKs = m.aged(g)
+		np.Deny = old.Deny
+	}
 	if np.KEK == nil {
 		np.KEK, _ = m.aged(g)
 	} else if !np.KEK.Dst.Addr().IsMulticast() {

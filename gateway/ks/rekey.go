@@ -152,6 +152,9 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		dst = g.rekeyDst(netip.Addr{})
 	}
 	p := g.groupPolicy(s.elapsed, dst)
+	if r.kind == "kek" && g.interop.KEKRekeyAlone {
+		p.TEKs = nil
+	}
 	var protect *gdoi.KEK
 	if newKEK {
 		protect = r.protect // gdoid: the new KEK's key packet under the old SPI
