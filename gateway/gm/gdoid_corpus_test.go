@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
@@ -189,4 +190,26 @@ func get[T isakmp.Payload](m *isakmp.Message) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// getvpnd's KS and GM, both under profile gdoid, in process: the GM
+// registers (group number in host order, gdoid's PULL 2 layout), takes the
+// TEK rekeys and the KEK rekey (key packet under the old SPI, no TEKs) and
+// sends no acknowledgement (no KEK_ACK_REQUESTED).
+func TestGdoidProfileKSAndGM(t *testing.T) {
+	l := newLabProfile(t, 1, "gdoid")
+	reg := l.status()
+	if len(reg.TEKs) != 1 || reg.KEK == "" {
+		t.Fatalf("registration: %+v", reg)
+	}
+	for i := 0; i < 4 && l.status().KEK == reg.KEK; i++ {
+		l.nextRekey(1500 * time.Second)
+	}
+	st := l.wait("KEK rekey", func(st snap) bool { return st.KEK != reg.KEK })
+	if st.Rejected != 0 || st.Acks != 0 || st.PreviousKEK != reg.KEK || len(st.TEKs) == 0 {
+		t.Fatalf("after the KEK rekey: %+v (registration %+v)", st, reg)
+	}
+	if n := l.counter("rekey_install_failed") + l.counter("rekey_bad_signature") + l.counter("rekey_malformed"); n != 0 {
+		t.Fatalf("%d rekeys refused", n)
+	}
 }
