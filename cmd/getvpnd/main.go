@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 			return err
 		}
 		r = srv
-		if err := multicastSender(conn); err != nil {
+		if err := multicastSender(conn, multicastTTL(cfg)); err != nil {
 			return fmt.Errorf("GDOI socket: %w", err)
 		}
 		background = func(ctx context.Context) {

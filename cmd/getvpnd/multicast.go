@@ -10,7 +10,9 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/gdoi"
 	"golang.org/x/net/ipv4"
 )
 
@@ -117,15 +119,29 @@ func interfaceOf(name string, addr netip.Addr) (*net.Interface, error) {
 
 // multicastSender sets a KS's GDOI socket up for multicast rekeys: a TTL
 // that crosses a routed core (S0 §3.5.14.2 runs PIM between sites), and no
-// copy looped back to the KS itself.
-func multicastSender(conn *net.UDPConn) error {
+// copy looped back to the KS itself. The TTL is the interop profiles'
+// (16 under rfc, gdoid's 64 under gdoid); the socket is shared by every
+// group, so the largest wins.
+// multicastTTL is the largest multicast TTL of the groups' interop
+// profiles.
+func multicastTTL(cfg *config.Config) int {
+	ttl := gdoi.InteropRFC.MulticastTTL
+	for _, g := range cfg.Groups {
+		if ip, ok := gdoi.InteropByName(g.InteropProfile); ok {
+			ttl = max(ttl, ip.MulticastTTL)
+		}
+	}
+	return ttl
+}
+
+func multicastSender(conn *net.UDPConn, ttl int) error {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
 	err = raw.Control(func(fd uintptr) {
-		if serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MULTICAST_TTL, 16); serr != nil {
+		if serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MULTICAST_TTL, ttl); serr != nil {
 			return
 		}
 		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MULTICAST_LOOP, 0)

@@ -193,6 +193,14 @@ type Group struct {
 	// ID is the group identity number (both roles; S0 "identity number
 	// 1234", L958-1022).
 	ID uint32
+	// InteropProfile names the peer implementation's wire variants this
+	// group speaks (both roles): "rfc" (default: RFC 6407 as getvpnd and
+	// IOS write it), "gdoid" (Cisco's GDOI reference implementation as
+	// configured out of the box on a little-endian host: group number and
+	// TEK addresses in host byte order) or "gdoid-rfcwire" (gdoid
+	// configured with byte-swapped values so that they travel in network
+	// order). See gdoi.InteropByName for each profile's switches.
+	InteropProfile string
 
 	// KS only.
 

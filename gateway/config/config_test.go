@@ -163,6 +163,8 @@ func TestDefaults(t *testing.T) {
 		{"local deny inbound: IOS (GM-42)", gm.DataPlane.LocalDenyInbound, "ios"},
 		{"a GM never fails open when the daemon is down (DESIGN.md)", gm.DataPlane.DaemonDown, "drop"},
 		{"KS downloads deny entries", ks.Groups[0].DenyDownload, true},
+		{"KS group speaks RFC 6407", ks.Groups[0].InteropProfile, "rfc"},
+		{"GM group speaks RFC 6407", gm.Groups[0].InteropProfile, "rfc"},
 	}...)
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

@@ -32,6 +32,7 @@ var Defaults = struct {
 	RetransmitCount    int
 	SigningKeyBits     int    // "modulus 2048" (L712, L950); C-13 in seed-features.md
 	Jitter             string // "new" jitter, §3.6.5.2 L3273-3337 (C-03)
+	InteropProfile     string // "rfc": RFC 6407 as IOS and getvpnd write it
 	DFBit              string // "crypto ipsec df-bit" default copy (S0 L5901-5903)
 	LocalDenyInbound   string // IOS behaviour (GM-42)
 	DataPlaneTable     int    // not in the seeds
@@ -57,6 +58,7 @@ var Defaults = struct {
 	RetransmitCount:    2,
 	SigningKeyBits:     2048,
 	Jitter:             "new",
+	InteropProfile:     "rfc",
 	DFBit:              "copy",
 	LocalDenyInbound:   "ios",
 	DataPlaneTable:     200,
@@ -149,6 +151,9 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Groups {
 		g := &c.Groups[i]
+		if g.InteropProfile == "" {
+			g.InteropProfile = Defaults.InteropProfile
+		}
 		switch c.Role {
 		case RoleKS:
 			if g.TEKLifetime == 0 {

@@ -104,10 +104,11 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 	d.list(n, path, func(n *yaml.Node, p string) {
 		var g Group
 		d.fields(n, p, map[string]func(*yaml.Node, string){
-			"name":         func(n *yaml.Node, p string) { d.str(n, p, &g.Name) },
-			"id":           func(n *yaml.Node, p string) { g.ID = uint32(d.int64(n, p, 1, 1<<32-1)) },
-			"tek_lifetime": func(n *yaml.Node, p string) { d.duration(n, p, &g.TEKLifetime) },
-			"kek_lifetime": func(n *yaml.Node, p string) { d.duration(n, p, &g.KEKLifetime) },
+			"name":            func(n *yaml.Node, p string) { d.str(n, p, &g.Name) },
+			"id":              func(n *yaml.Node, p string) { g.ID = uint32(d.int64(n, p, 1, 1<<32-1)) },
+			"interop_profile": func(n *yaml.Node, p string) { d.str(n, p, &g.InteropProfile) },
+			"tek_lifetime":    func(n *yaml.Node, p string) { d.duration(n, p, &g.TEKLifetime) },
+			"kek_lifetime":    func(n *yaml.Node, p string) { d.duration(n, p, &g.KEKLifetime) },
 			"transforms": func(n *yaml.Node, p string) {
 				d.list(n, p, func(n *yaml.Node, p string) {
 					s, ok := d.scalar(n, p)

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,6 +82,9 @@ func (v *validator) validate() {
 		} else {
 			ids[g.ID] = i
 		}
+		if !slices.Contains(InteropProfiles, g.InteropProfile) {
+			v.errorf(p+".interop_profile", "%q is not one of %s", g.InteropProfile, strings.Join(InteropProfiles, ", "))
+		}
 		wrong, other := gmOnly, RoleGM
 		if c.Role == RoleGM {
 			wrong, other = ksOnly, RoleKS
@@ -103,6 +108,10 @@ func (v *validator) validate() {
 		}
 	}
 }
+
+// InteropProfiles are the values of a group's interop_profile (the role
+// profiles of package gdoi, gdoi.InteropByName).
+var InteropProfiles = []string{"rfc", "gdoid", "gdoid-rfcwire"}
 
 func usableUnicast(a netip.Addr) bool {
 	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})

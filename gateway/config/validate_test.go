@@ -50,6 +50,8 @@ func TestErrors(t *testing.T) {
 		{"bad daemon_down", gmWith("", "data_plane: {daemon_down: open}\n"), []string{`data_plane.daemon_down: "open" is not drop or pass`}},
 		{"data_plane on KS", ksWith("", "data_plane: {enabled: true}\n"), []string{"data_plane: only valid for role gm"}},
 		{"deny_download on GM", gmWith(", deny_download: false", ""), []string{"groups[0].deny_download: only valid for role ks"}},
+		{"bad interop_profile", gmWith(", interop_profile: strongswan", ""), []string{`groups[0].interop_profile: "strongswan" is not one of rfc, gdoid, gdoid-rfcwire`}},
+		{"bad interop_profile on KS", ksWith("    interop_profile: GDOID\n", ""), []string{`groups[0].interop_profile: "GDOID" is not one of`}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
 		{"KS key on GM", gmWith(", tek_lifetime: 3600", ""), []string{"groups[0].tek_lifetime: only valid for role ks"}},
 		{"GM key on KS", ksWith("    ks_list: [192.0.2.2]\n", ""), []string{"groups[0].ks_list: only valid for role gm"}},
@@ -180,6 +182,20 @@ func TestKeyFor(t *testing.T) {
 	for _, tc := range []struct{ peer, want string }{{"192.0.2.1", "k"}, {"192.0.2.2", "w"}, {"::ffff:192.0.2.1", "k"}} {
 		if got, _ := c.IKE.KeyFor(mustAddr(tc.peer)); got != tc.want {
 			t.Errorf("KeyFor(%s) = %q, want %q", tc.peer, got, tc.want)
+		}
+	}
+}
+
+func TestInteropProfile(t *testing.T) {
+	for _, name := range InteropProfiles {
+		for _, y := range []string{gmWith(", interop_profile: "+name, ""), ksWith("    interop_profile: "+name+"\n", "")} {
+			c, err := Parse([]byte(y), "x.yaml")
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := c.Groups[0].InteropProfile; got != name {
+				t.Errorf("interop_profile %s read as %q", name, got)
+			}
 		}
 	}
 }

@@ -89,30 +89,44 @@ type Selector struct {
 }
 
 // SAPayload builds the GDOI SA payload of PULL message 2 (and, later, of a
-// PUSH): SAK first, then GAP, then one bypass SAT per deny entry and one
-// SAT per TEK — the order gdoid uses, with the denies first as a GM
-// evaluates them.
+// PUSH) in the RFC profile's layout with the wire forms of profile.
 func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
+	ip := InteropRFC
+	ip.Wire = profile
+	return p.SAPayloadFor(ip)
+}
+
+// SAPayloadFor builds the GDOI SA payload as interop profile ip writes it:
+// SAK first, then GAP, then one bypass SAT per deny entry and one SAT per
+// TEK — the order gdoid uses, with the denies first as a GM evaluates
+// them.
+func (p *Policy) SAPayloadFor(ip Interop) *gdoiwire.SA {
 	var nested []isakmp.Payload
 	if k := p.KEK; k != nil {
-		nested = append(nested, &gdoiwire.SAK{
-			Protocol: 17, // rekeys are UDP datagrams
-			Src:      gdoiwire.AddrID(k.Src, 0),
-			Dst:      gdoiwire.AddrID(k.Dst.Addr(), k.Dst.Port()),
-			SPI:      k.SPI,
-			Attributes: isakmp.Attributes{
-				isakmp.BasicAttr(gdoiwire.KEKAlgorithm, k.Algorithm),
-				isakmp.BasicAttr(gdoiwire.KEKKeyLength, uint16(k.KeyBits)),
-				isakmp.UintAttr(gdoiwire.KEKKeyLifetime, uint64(seconds(k.Lifetime))),
-				isakmp.BasicAttr(gdoiwire.SigHashAlgorithm, k.SigHash),
-				isakmp.BasicAttr(gdoiwire.SigAlgorithm, k.SigAlg),
-				isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
-			},
-		})
-		if k.AckRequested {
-			sak := nested[len(nested)-1].(*gdoiwire.SAK)
-			sak.Attributes = append(sak.Attributes, isakmp.BasicAttr(gdoiwire.KEKAckRequested, gdoiwire.AckTypeHMAC))
+		attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.KEKAlgorithm, k.Algorithm)}
+		// RFC 6407 §5.3.2: KEK_KEY_LENGTH only for variable-length
+		// ciphers; gdoid sends none with 3DES.
+		if k.Algorithm != gdoiwire.KEKAlg3DES {
+			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKKeyLength, uint16(k.KeyBits)))
 		}
+		attrs = append(attrs,
+			isakmp.UintAttr(gdoiwire.KEKKeyLifetime, uint64(seconds(k.Lifetime))),
+			isakmp.BasicAttr(gdoiwire.SigHashAlgorithm, k.SigHash),
+			isakmp.BasicAttr(gdoiwire.SigAlgorithm, k.SigAlg),
+			isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
+		)
+		// The one place the profile decides whether KEK_ACK_REQUESTED
+		// goes out.
+		if k.AckRequested && !ip.NoAckRequest {
+			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKAckRequested, gdoiwire.AckTypeHMAC))
+		}
+		nested = append(nested, &gdoiwire.SAK{
+			Protocol:   17, // rekeys are UDP datagrams
+			Src:        gdoiwire.AddrID(k.Src, ip.SAKSrcPort),
+			Dst:        gdoiwire.AddrID(k.Dst.Addr(), k.Dst.Port()),
+			SPI:        k.SPI,
+			Attributes: attrs,
+		})
 	}
 	if p.ATD > 0 || p.DTD > 0 {
 		gap := &gdoiwire.GAP{}
@@ -124,15 +138,48 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 		}
 		nested = append(nested, gap)
 	}
-	for _, d := range p.Deny {
-		nested = append(nested, d.sat(gdoiwire.TEKProtoBypass))
+	if !ip.NoDenyDownload {
+		for _, d := range p.Deny {
+			nested = append(nested, d.sat(gdoiwire.TEKProtoBypass))
+		}
 	}
 	for _, t := range p.TEKs {
-		nested = append(nested, t.sat())
+		if ip.SATAttrsGdoid {
+			nested = append(nested, t.gdoidSAT())
+		} else {
+			nested = append(nested, t.sat())
+		}
 	}
 	sa := gdoiwire.NewSA(nested...)
-	profile.Apply(sa.Payloads...)
+	ip.Wire.Apply(sa.Payloads...)
 	return sa
+}
+
+// gdoidSAT is the SAT with gdoid's attribute order and set: ADDRESS_
+// PRESERVATION and SA_DIRECTION always (a-plain-kekaes frame 8).
+func (t *TEK) gdoidSAT() *gdoiwire.SAT {
+	id, keyBits, auth := t.Transform.DOI()
+	attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.EncapsulationMode, gdoiwire.EncapTunnel)}
+	if auth != 0 {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AuthAlgorithm, auth))
+	}
+	attrs = append(attrs,
+		isakmp.BasicAttr(gdoiwire.SALifeType, gdoiwire.SALifeSeconds),
+		isakmp.UintAttr(gdoiwire.SALifeDuration, uint64(seconds(t.Lifetime))))
+	if keyBits != 0 {
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KeyLength, keyBits))
+	}
+	ap, dir := t.AddrPreserve, t.Direction
+	if ap == 0 {
+		ap = gdoiwire.DefaultAddrPreserve
+	}
+	if dir == 0 {
+		dir = gdoiwire.DefaultSADirection
+	}
+	attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, ap), isakmp.BasicAttr(gdoiwire.SADirection, dir))
+	sat := t.Selector.sat(gdoiwire.TEKProtoESP)
+	sat.TransformID, sat.SPI, sat.Attributes = id, t.SPI, attrs
+	return sat
 }
 
 func (t *TEK) sat() *gdoiwire.SAT {
@@ -169,11 +216,35 @@ func (s Selector) sat(proto gdoiwire.TEKProtocol) *gdoiwire.SAT {
 	}
 }
 
-// KDPayload builds the Key Download payload: one TEK key packet per TEK,
-// the KEK key packet (IV || key, and the signing public key), and a SID key
-// packet when the policy gives Sender-IDs.
-func (p *Policy) KDPayload() *gdoiwire.KD {
+// KDPayload builds the Key Download payload in the RFC profile's layout:
+// one TEK key packet per TEK, the KEK key packet (IV || key, and the
+// signing public key), and a SID key packet when the policy gives
+// Sender-IDs.
+func (p *Policy) KDPayload() *gdoiwire.KD { return p.KDPayloadFor(InteropRFC, nil) }
+
+// KDPayloadFor builds the Key Download payload as interop profile ip writes
+// it. protect is the KEK protecting the PUSH that carries it (nil in a
+// PULL): under KDKEKUnderOldSPI a new KEK's key packet goes under its SPI.
+func (p *Policy) KDPayloadFor(ip Interop, protect *KEK) *gdoiwire.KD {
 	kd := &gdoiwire.KD{}
+	var kekPacket []gdoiwire.KeyPacket
+	if k := p.KEK; k != nil {
+		spi := k.SPI
+		if ip.KDKEKUnderOldSPI && protect != nil {
+			spi = protect.SPI
+		}
+		key := append(append([]byte(nil), k.IV...), k.Key...)
+		kekPacket = append(kekPacket, gdoiwire.KeyPacket{
+			Type: gdoiwire.KDKEK, SPI: spi[:],
+			Attributes: isakmp.Attributes{
+				isakmp.VarAttr(gdoiwire.KEKAlgorithmKey, key),
+				isakmp.VarAttr(gdoiwire.SigAlgorithmKey, k.PublicKey),
+			},
+		})
+	}
+	if ip.KEKFirstInKD {
+		kd.Packets = append(kd.Packets, kekPacket...)
+	}
 	for _, t := range p.TEKs {
 		attrs := isakmp.Attributes{isakmp.VarAttr(gdoiwire.TEKAlgorithmKey, t.EncKey)}
 		if len(t.AuthKey) > 0 {
@@ -183,15 +254,8 @@ func (p *Policy) KDPayload() *gdoiwire.KD {
 			Type: gdoiwire.KDTEK, SPI: binary.BigEndian.AppendUint32(nil, t.SPI), Attributes: attrs,
 		})
 	}
-	if k := p.KEK; k != nil {
-		key := append(append([]byte(nil), k.IV...), k.Key...)
-		kd.Packets = append(kd.Packets, gdoiwire.KeyPacket{
-			Type: gdoiwire.KDKEK, SPI: k.SPI[:],
-			Attributes: isakmp.Attributes{
-				isakmp.VarAttr(gdoiwire.KEKAlgorithmKey, key),
-				isakmp.VarAttr(gdoiwire.SigAlgorithmKey, k.PublicKey),
-			},
-		})
+	if !ip.KEKFirstInKD {
+		kd.Packets = append(kd.Packets, kekPacket...)
 	}
 	if len(p.SIDs) > 0 {
 		attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.SIDNumberOfBits, uint16(p.SIDBits))}
@@ -226,6 +290,22 @@ var ErrPolicy = errors.New("unacceptable policy")
 // in the KD, with the lengths its transform needs; a SAK needs its KEK
 // key packet. Errors wrap ErrPolicy.
 func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.SEQ) (*Policy, error) {
+	return ParsePolicyWith(group, sa, kd, seq, ParseOptions{})
+}
+
+// ParseOptions are what a GM knows when it reads a policy: its group's
+// wire profile and, in a PUSH, the KEK that protected it.
+type ParseOptions struct {
+	// Wire maps the SAT selectors (gdoiwire.Profile.SATAddrHostOrder).
+	Wire gdoiwire.Profile
+	// CurrentKEK is the SPI of the KEK the PUSH came under: a KEK rekey's
+	// key packet is found under the new SPI (RFC 6407) or, failing that,
+	// under this one (gdoid, Interop.KDKEKUnderOldSPI).
+	CurrentKEK *[16]byte
+}
+
+// ParsePolicyWith is ParsePolicy with the GM's options.
+func ParsePolicyWith(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.SEQ, opt ParseOptions) (*Policy, error) {
 	p := &Policy{GroupID: group}
 	if seq != nil {
 		p.Seq = seq.Seq
@@ -242,7 +322,7 @@ func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.S
 		}
 	}
 	if sak := sa.SAK(); sak != nil {
-		k, err := parseKEK(sak, kd)
+		k, err := parseKEK(sak, kd, opt.CurrentKEK)
 		if err != nil {
 			return nil, err
 		}
@@ -250,14 +330,14 @@ func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.S
 	}
 	for i, sat := range sa.SATs() {
 		if sat.ProtocolID == gdoiwire.TEKProtoBypass {
-			d, err := parseSelector(sat)
+			d, err := parseSelector(sat, opt.Wire)
 			if err != nil {
 				return nil, fmt.Errorf("%w: SA TEK %d (deny entry): %v", ErrPolicy, i+1, err)
 			}
 			p.Deny = append(p.Deny, d)
 			continue
 		}
-		t, err := parseTEK(sat, kd)
+		t, err := parseTEK(sat, kd, opt.Wire)
 		if err != nil {
 			return nil, fmt.Errorf("%w: SA TEK %d: %v", ErrPolicy, i+1, err)
 		}
@@ -284,7 +364,7 @@ func ParsePolicy(group uint32, sa *gdoiwire.SA, kd *gdoiwire.KD, seq *gdoiwire.S
 	return p, nil
 }
 
-func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
+func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD, current *[16]byte) (*KEK, error) {
 	k := &KEK{SPI: sak.SPI}
 	var err error
 	if k.Src, err = sak.Src.Addr(); err != nil {
@@ -317,12 +397,22 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 			k.AckRequested = true
 		}
 	}
-	if k.Algorithm != gdoiwire.KEKAlgAES {
-		return nil, fmt.Errorf("%w: KEK algorithm %d (only AES is supported)", ErrPolicy, k.Algorithm)
+	switch k.Algorithm {
+	case gdoiwire.KEKAlgAES:
+		if k.KeyBits != 128 && k.KeyBits != 192 && k.KeyBits != 256 {
+			return nil, fmt.Errorf("%w: KEK key length %d", ErrPolicy, k.KeyBits)
+		}
+	case gdoiwire.KEKAlg3DES:
+		// A fixed-length cipher: RFC 6407 §5.3.2 (and gdoid) send no
+		// KEK_KEY_LENGTH.
+		if k.KeyBits != 0 && k.KeyBits != 192 {
+			return nil, fmt.Errorf("%w: 3DES KEK key length %d", ErrPolicy, k.KeyBits)
+		}
+		k.KeyBits = 192
+	default:
+		return nil, fmt.Errorf("%w: KEK algorithm %d (only AES and 3DES are supported)", ErrPolicy, k.Algorithm)
 	}
-	if k.KeyBits != 128 && k.KeyBits != 192 && k.KeyBits != 256 {
-		return nil, fmt.Errorf("%w: KEK key length %d", ErrPolicy, k.KeyBits)
-	}
+	ivLen := KEKBlockSize(k.Algorithm)
 	if k.SigAlg != gdoiwire.SigAlgRSA {
 		return nil, fmt.Errorf("%w: rekey signature algorithm %d (only RSA is supported)", ErrPolicy, k.SigAlg)
 	}
@@ -332,19 +422,22 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 		return nil, fmt.Errorf("%w: rekey signature hash %d", ErrPolicy, k.SigHash)
 	}
 	kp, ok := kd.Get(gdoiwire.KDKEK, sak.SPI[:])
+	if !ok && current != nil {
+		kp, ok = kd.Get(gdoiwire.KDKEK, current[:])
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: no KEK key packet for SPI %x", ErrPolicy, sak.SPI)
 	}
 	for _, a := range kp.Attributes {
 		switch a.Type {
 		case gdoiwire.KEKAlgorithmKey:
-			// IV (one AES block) || key (RFC 3547 §5.5.2, gdoid "IV is
-			// pre-pended").
-			if len(a.Data) != 16+k.KeyBits/8 {
-				return nil, fmt.Errorf("%w: KEK key of %d octets, want IV 16 + key %d", ErrPolicy, len(a.Data), k.KeyBits/8)
+			// IV (one cipher block) || key (RFC 3547 §5.5.2, gdoid "IV
+			// is pre-pended").
+			if len(a.Data) != ivLen+k.KeyBits/8 {
+				return nil, fmt.Errorf("%w: KEK key of %d octets, want IV %d + key %d", ErrPolicy, len(a.Data), ivLen, k.KeyBits/8)
 			}
-			k.IV = append([]byte(nil), a.Data[:16]...)
-			k.Key = append([]byte(nil), a.Data[16:]...)
+			k.IV = append([]byte(nil), a.Data[:ivLen]...)
+			k.Key = append([]byte(nil), a.Data[ivLen:]...)
 		case gdoiwire.SigAlgorithmKey:
 			k.PublicKey = append([]byte(nil), a.Data...)
 		}
@@ -361,19 +454,25 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 	return k, nil
 }
 
-func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
+func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD, wire gdoiwire.Profile) (TEK, error) {
 	t := TEK{SPI: sat.SPI, AddrPreserve: sat.AddressPreservation(), Direction: sat.Direction()}
 	if sat.ProtocolID != gdoiwire.TEKProtoESP {
 		return t, fmt.Errorf("TEK protocol %d (only ESP is supported)", sat.ProtocolID)
 	}
 	var err error
-	if t.Selector, err = parseSelector(sat); err != nil {
+	if t.Selector, err = parseSelector(sat, wire); err != nil {
 		return t, err
 	}
 	var keyBits, auth uint16
 	for _, a := range sat.Attributes {
 		v, _ := a.Uint()
 		switch a.Type {
+		case gdoiwire.SALifeType:
+			// A lifetime in kilobytes read as seconds would expire the SA
+			// at the wrong time: refuse it (RFC 2407 §4.5).
+			if v != uint64(gdoiwire.SALifeSeconds) {
+				return t, fmt.Errorf("SA_LIFE_TYPE %d (only seconds, %d, is supported)", v, gdoiwire.SALifeSeconds)
+			}
 		case gdoiwire.SALifeDuration:
 			t.Lifetime = time.Duration(v) * time.Second
 		case gdoiwire.KeyLength:
@@ -407,13 +506,13 @@ func parseTEK(sat *gdoiwire.SAT, kd *gdoiwire.KD) (TEK, error) {
 }
 
 // parseSelector reads a SAT's selectors.
-func parseSelector(sat *gdoiwire.SAT) (Selector, error) {
+func parseSelector(sat *gdoiwire.SAT, wire gdoiwire.Profile) (Selector, error) {
 	d := Selector{Protocol: sat.Protocol, SrcPort: sat.Src.Port, DstPort: sat.Dst.Port}
 	var err error
-	if d.Src, err = selector(sat.Src); err != nil {
+	if d.Src, err = selector(wire.SATIDFromWire(sat.Src)); err != nil {
 		return d, fmt.Errorf("source selector: %v", err)
 	}
-	if d.Dst, err = selector(sat.Dst); err != nil {
+	if d.Dst, err = selector(wire.SATIDFromWire(sat.Dst)); err != nil {
 		return d, fmt.Errorf("destination selector: %v", err)
 	}
 	return d, nil

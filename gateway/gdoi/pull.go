@@ -53,8 +53,10 @@ type Responder struct {
 	// Policy is called once message 1 verifies: it returns the group's
 	// policy for this GM (keys included), or a *Reject.
 	Policy func(group uint32, sa *ikev1.SA) (*Policy, error)
-	// Profile is the GDOI wire profile of the SA payload sent.
-	Profile gdoiwire.Profile
+	// Interop is the group's interop profile: the layout of the SA and KD
+	// payloads sent. The zero value is InteropRFC. The group (and so its
+	// profile) is known only once message 1 is read: Policy may set it.
+	Interop Interop
 
 	state     int // messages handled: 0, 1 (sent 2), 2 (sent 4)
 	ni, nr    []byte
@@ -139,7 +141,7 @@ func (r *Responder) handle1(pkt []byte) ([]byte, error) {
 	r.policy = policy
 	r.nr = make([]byte, NonceLen)
 	rand.Read(r.nr)
-	return r.seal(r.ni, &isakmp.Nonce{Data: r.nr}, policy.SAPayload(r.Profile)), nil
+	return r.seal(r.ni, &isakmp.Nonce{Data: r.nr}, policy.SAPayloadFor(r.interop())), nil
 }
 
 func (r *Responder) handle3(pkt []byte) ([]byte, error) {
@@ -161,8 +163,15 @@ func (r *Responder) handle3(pkt []byte) ([]byte, error) {
 	if r.policy.KEK != nil {
 		ps = append(ps, &gdoiwire.SEQ{Seq: r.policy.Seq})
 	}
-	ps = append(ps, r.policy.KDPayload())
+	ps = append(ps, r.policy.KDPayloadFor(r.interop(), nil))
 	return r.seal(append(bytes.Clone(r.ni), r.nr...), ps...), nil
+}
+
+func (r *Responder) interop() Interop {
+	if r.Interop.Name == "" {
+		return InteropRFC
+	}
+	return r.Interop
 }
 
 // seal builds HDR*, HASH, ps... with HASH = prf(SKEYID_a, M-ID | prefix |
@@ -186,6 +195,10 @@ func sealHashed(x *ikev1.Exchange, prefix []byte, ps ...isakmp.Payload) []byte {
 type Initiator struct {
 	x     *ikev1.Exchange
 	group uint32
+	// Wire is the group's wire profile: how the KEY_ID carries the group
+	// number and how SAT selectors read (gdoiwire.Profile.KeyIDHostOrder,
+	// SATAddrHostOrder). Set it before Start.
+	Wire gdoiwire.Profile
 	// GAP, when set, is sent in message 3 (SENDER_ID_REQUEST).
 	GAP *gdoiwire.GAP
 
@@ -215,7 +228,7 @@ func (i *Initiator) Policy() *Policy { return i.policy }
 func (i *Initiator) Start() []byte {
 	i.ni = make([]byte, NonceLen)
 	rand.Read(i.ni)
-	i.lastSent = sealHashed(i.x, nil, &isakmp.Nonce{Data: i.ni}, isakmp.NewGroupID(i.group))
+	i.lastSent = sealHashed(i.x, nil, &isakmp.Nonce{Data: i.ni}, isakmp.NewGroupID(i.Wire.KeyIDWire(i.group)))
 	i.state = 1
 	return i.lastSent
 }
@@ -270,7 +283,7 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 			return nil, errors.New("gdoi: pull msg 4: no KD payload")
 		}
 		seq, _ := get[*gdoiwire.SEQ](m)
-		p, err := ParsePolicy(i.group, i.sa, kd, seq)
+		p, err := ParsePolicyWith(i.group, i.sa, kd, seq, ParseOptions{Wire: i.Wire})
 		if err != nil {
 			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
 		}

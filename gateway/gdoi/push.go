@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -188,10 +189,16 @@ func OpenPush(pkt []byte, kek *KEK) (*Push, error) {
 // kekCBC encrypts (zero-padding to the block) or decrypts b with the KEK,
 // starting from the KEK's downloaded IV.
 func kekCBC(kek *KEK, b []byte, encrypt bool) ([]byte, error) {
-	if kek.Algorithm != gdoiwire.KEKAlgAES {
-		return nil, fmt.Errorf("KEK algorithm %d (only AES is supported)", kek.Algorithm)
+	var blk cipher.Block
+	var err error
+	switch kek.Algorithm {
+	case gdoiwire.KEKAlgAES:
+		blk, err = aes.NewCipher(kek.Key)
+	case gdoiwire.KEKAlg3DES:
+		blk, err = des.NewTripleDESCipher(kek.Key)
+	default:
+		return nil, fmt.Errorf("KEK algorithm %d (only AES and 3DES are supported)", kek.Algorithm)
 	}
-	blk, err := aes.NewCipher(kek.Key)
 	if err != nil {
 		return nil, fmt.Errorf("KEK: %w", err)
 	}
@@ -209,6 +216,15 @@ func kekCBC(kek *KEK, b []byte, encrypt bool) ([]byte, error) {
 	out := bytes.Clone(b)
 	cipher.NewCBCDecrypter(blk, kek.IV).CryptBlocks(out, out)
 	return out, nil
+}
+
+// KEKBlockSize is the cipher block (and downloaded IV) size of a
+// KEK_ALGORITHM: 16 for AES, 8 for 3DES.
+func KEKBlockSize(alg uint16) int {
+	if alg == gdoiwire.KEKAlg3DES {
+		return des.BlockSize
+	}
+	return aes.BlockSize
 }
 
 func kekPublicKey(kek *KEK) (*rsa.PublicKey, error) {

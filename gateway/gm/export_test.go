@@ -1,5 +1,40 @@
 package gm
 
+import (
+	"net/netip"
+
+	"github.com/getlab/getlab/gateway/gdoi"
+)
+
+// InstallForTest makes p group's policy as a completed registration with ks
+// would (the offline interop tests register from a capture).
+func (m *Member) InstallForTest(group string, ks netip.AddrPort, p *gdoi.Policy) {
+	m.mu.Lock()
+	var run func()
+	for _, g := range m.groups {
+		if g.cfg.Name == group {
+			g.a = &attempt{ks: ks}
+			run = m.install(g, p)
+		}
+	}
+	m.mu.Unlock()
+	if run != nil {
+		run()
+	}
+}
+
+// PolicyForTest is group's current policy.
+func (m *Member) PolicyForTest(group string) *gdoi.Policy {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.groups {
+		if g.cfg.Name == group {
+			return g.policy
+		}
+	}
+	return nil
+}
+
 // ReregisterNow runs group's scheduled re-registration now, as its timer
 // would.
 func (m *Member) ReregisterNow(group string) {

@@ -76,7 +76,11 @@ func New(cfg *config.Config, opt Options) (*Member, error) {
 	}
 	m := &Member{cfg: cfg, opt: opt, ike: ike, sas: map[[16]byte]*ikev1.SA{}}
 	for i := range cfg.Groups {
-		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: "idle"})
+		ip, ok := gdoi.InteropByName(cfg.Groups[i].InteropProfile)
+		if !ok {
+			return nil, fmt.Errorf("group %s: unknown interop profile %q", cfg.Groups[i].Name, cfg.Groups[i].InteropProfile)
+		}
+		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: "idle", interop: ip})
 	}
 	return m, nil
 }
@@ -108,8 +112,10 @@ func (m *Member) Stop() {
 
 // group is one group's registration state.
 type group struct {
-	cfg   *config.Group
-	state string // idle, registering, registered, failed
+	cfg *config.Group
+	// interop is the group's interop profile (config interop_profile).
+	interop gdoi.Interop
+	state   string // idle, registering, registered, failed
 	// ksIdx is the KS of the current (or last) attempt; pass counts the
 	// complete passes over the KS list that failed, for the GDOI backoff.
 	ksIdx int
@@ -310,6 +316,7 @@ func (m *Member) send(a *attempt, pkt []byte) {
 func (m *Member) startPull(g *group) {
 	a := g.a
 	a.pull = gdoi.NewInitiator(a.sa, g.cfg.ID)
+	a.pull.Wire = g.interop.Wire
 	m.send(a, a.pull.Start())
 }
 

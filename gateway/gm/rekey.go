@@ -1,6 +1,7 @@
 package gm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -93,19 +94,45 @@ func (m *Member) merge(g *group, push *gdoi.Push) (*gdoi.Policy, error) {
 		np := *old
 		np.Seq = push.Seq
 		np.KEK, np.TEKs = m.aged(g)
+		np.TEKs = deleteTEKs(np.TEKs, push.Deletes)
 		return &np, nil
 	}
-	np, err := gdoi.ParsePolicy(g.cfg.ID, push.SA, push.KD, &gdoiwire.SEQ{Seq: push.Seq})
+	// Whatever the profile, a KEK rekey's key packet may come under the
+	// new SPI (RFC 6407) or the old one (gdoid).
+	np, err := gdoi.ParsePolicyWith(g.cfg.ID, push.SA, push.KD, &gdoiwire.SEQ{Seq: push.Seq},
+		gdoi.ParseOptions{Wire: g.interop.Wire, CurrentKEK: &old.KEK.SPI})
 	if err != nil {
 		return nil, err
 	}
 	np.SIDs, np.SIDBits = old.SIDs, old.SIDBits
+	if len(push.SA.SATs()) == 0 {
+		// A KEK-only rekey (gdoid's): the TEKs and deny entries stay.
+		_, np.TEKs = m.aged(g)
+		np.Deny = old.Deny
+	}
 	if np.KEK == nil {
 		np.KEK, _ = m.aged(g)
 	} else if !np.KEK.Dst.Addr().IsMulticast() {
 		np.KEK.Dst = m.opt.Local
 	}
 	return np, nil
+}
+
+// deleteTEKs drops the TEKs a signed PUSH's Delete payloads name (4-octet
+// ESP SPIs, RFC 6407 §4.2: gdoid's KS sends one when it stops, listing
+// every TEK it made).
+func deleteTEKs(teks []gdoi.TEK, dels []*isakmp.Delete) []gdoi.TEK {
+	for _, d := range dels {
+		if d.ProtocolID != uint8(gdoiwire.TEKProtoESP) || d.SPISize != 4 {
+			continue
+		}
+		teks = slices.DeleteFunc(teks, func(t gdoi.TEK) bool {
+			return slices.ContainsFunc(d.SPIs, func(spi []byte) bool {
+				return len(spi) == 4 && binary.BigEndian.Uint32(spi) == t.SPI
+			})
+		})
+	}
+	return teks
 }
 
 // aged returns copies of the current KEK and TEKs with their lifetimes

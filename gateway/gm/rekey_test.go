@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,9 +65,18 @@ type datagram struct {
 	b        []byte
 }
 
+// withProfile puts interop_profile in the group of a lab configuration.
+func withProfile(y, profile string) string {
+	if profile == "" {
+		return y
+	}
+	return strings.Replace(y, "    id: 1234\n", "    id: 1234\n    interop_profile: "+profile+"\n", 1)
+}
+
 type lab struct {
-	t testing.TB
-	q chan datagram
+	t       testing.TB
+	profile string
+	q       chan datagram
 	// inFlight counts datagrams sent and not yet handled.
 	inFlight atomic.Int64
 	ks       *ks.Server
@@ -92,10 +102,13 @@ func newLab(t testing.TB) *lab { return newLabScaled(t, 1) }
 
 // newLabScaled is newLab with the GM's timers at scale (1: they never fire
 // during a test).
-func newLabScaled(t testing.TB, scale float64) *lab {
-	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0)}
+func newLabScaled(t testing.TB, scale float64) *lab { return newLabProfile(t, scale, "rfc") }
+
+// newLabProfile is newLabScaled with both groups under an interop profile.
+func newLabProfile(t testing.TB, scale float64, profile string) *lab {
+	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0), profile: profile}
 	l.ks = l.newKS()
-	gcfg, err := config.Parse([]byte(gmYAML+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
+	gcfg, err := config.Parse([]byte(withProfile(gmYAML, profile)+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +140,7 @@ func newLabScaled(t testing.TB, scale float64) *lab {
 
 // newKS makes the lab's KS, with keys and phase-1 SAs of its own.
 func (l *lab) newKS() *ks.Server {
-	kcfg, err := config.Parse([]byte(ksYAML), "ks.yaml")
+	kcfg, err := config.Parse([]byte(withProfile(ksYAML, l.profile)), "ks.yaml")
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -22,9 +22,12 @@ import (
 // group is one group the KS serves: its configuration, current keys and
 // members.
 type group struct {
-	cfg    *config.Group
-	signer *rsa.PrivateKey
-	pubDER []byte
+	cfg *config.Group
+	// interop is the group's interop profile (config interop_profile):
+	// the KEK it makes and how its messages are laid out.
+	interop gdoi.Interop
+	signer  *rsa.PrivateKey
+	pubDER  []byte
 
 	kek        *gdoi.KEK
 	kekCreated time.Time
@@ -46,16 +49,16 @@ type tekGen struct {
 	created time.Time
 }
 
-// KEK parameters. The seeds' GDOI KS configs leave the rekey cipher at its
-// default and show AES and SHA-256 as the recommended choice (S0 L966-984,
-// App. A "rekey algorithm aes 256", "rekey sig-hash algorithm sha256").
-const (
-	kekKeyBits = 256
-	kekSigHash = gdoiwire.SigHashSHA256
-)
-
+// KEK parameters come from the interop profile: under rfc AES-256 and
+// SHA-256, the seeds' recommended choice (S0 L966-984, App. A "rekey
+// algorithm aes 256", "rekey sig-hash algorithm sha256"); under gdoid
+// AES-128 (gdoid's GM takes no other AES key length) and SHA-1.
 func newGroup(gc *config.Group, id netip.Addr) (*group, error) {
 	g := &group{cfg: gc, members: map[netip.Addr]*member{}}
+	var ok bool
+	if g.interop, ok = gdoi.InteropByName(gc.InteropProfile); !ok {
+		return nil, fmt.Errorf("group %s: unknown interop profile %q", gc.Name, gc.InteropProfile)
+	}
 	var err error
 	if g.signer, err = signingKey(gc.Rekey.SigningKey); err != nil {
 		return nil, fmt.Errorf("group %s: rekey signing key: %w", gc.Name, err)
@@ -128,11 +131,12 @@ func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration,
 // newKEK makes a KEK with a fresh SPI, key and IV. Unicast groups ask GMs
 // to acknowledge every rekey (RFC 8263).
 func (g *group) newKEK(identity netip.Addr) *gdoi.KEK {
+	ip := g.interop
 	k := &gdoi.KEK{
-		Algorithm: gdoiwire.KEKAlgAES, KeyBits: kekKeyBits,
-		Key: random(kekKeyBits / 8), IV: random(16),
+		Algorithm: ip.KEKAlgorithm, KeyBits: ip.KEKKeyBits,
+		Key: random(ip.KEKKeyBits / 8), IV: random(gdoi.KEKBlockSize(ip.KEKAlgorithm)),
 		Lifetime: g.cfg.KEKLifetime,
-		SigHash:  kekSigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
+		SigHash:  ip.SigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
 		PublicKey: g.pubDER, Src: identity,
 		AckRequested: g.unicast(),
 	}
@@ -221,6 +225,9 @@ func (g *group) policy(elapsed func(time.Time) time.Duration, gm netip.Addr) *gd
 func (g *group) groupPolicy(elapsed func(time.Time) time.Duration, dst netip.AddrPort) *gdoi.Policy {
 	kek := *g.kek
 	kek.Lifetime = remaining(g.cfg.KEKLifetime, elapsed(g.kekCreated))
+	if g.interop.KEKLifetimeFull {
+		kek.Lifetime = g.cfg.KEKLifetime // gdoid: the full period (fact 13)
+	}
 	kek.Dst = dst
 	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
 	if g.cfg.DenyDownload {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/gdoi"
-	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -153,7 +152,14 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		dst = g.rekeyDst(netip.Addr{})
 	}
 	p := g.groupPolicy(s.elapsed, dst)
-	r.body = []isakmp.Payload{p.SAPayload(gdoiwire.ProfileRFC), p.KDPayload()}
+	if r.kind == "kek" && g.interop.KEKRekeyAlone {
+		p.TEKs = nil
+	}
+	var protect *gdoi.KEK
+	if newKEK {
+		protect = r.protect // gdoid: the new KEK's key packet under the old SPI
+	}
+	r.body = []isakmp.Payload{p.SAPayloadFor(g.interop), p.KDPayloadFor(g.interop, protect)}
 	if g.unicast() {
 		r.pending = make(map[netip.Addr]*member, len(g.members))
 		for a, m := range g.members {
@@ -187,7 +193,7 @@ func (s *Server) deleteSilentMembers(g *group) {
 func (s *Server) transmit(g *group, r *round, now time.Time) {
 	g.seq++
 	seq := g.seq
-	pkt, err := gdoi.SealPush(r.protect, g.signer, seq, r.body, gdoi.PushOptions{})
+	pkt, err := gdoi.SealPush(r.protect, g.signer, seq, r.body, g.interop.PushOptions())
 	if err != nil {
 		s.opt.Counters.Inc("rekey_failures")
 		s.opt.Events.Logf("error", "group %s: GROUPKEY-PUSH seq %d: %v", g.cfg.Name, seq, err)

@@ -150,8 +150,14 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		if err := g.refresh(opt.Now(), cfg.Scaled, cfg.Identity); err != nil {
 			return nil, fmt.Errorf("group %s: %w", gc.Name, err)
 		}
-		s.groups[gc.ID] = g
-		s.order = append(s.order, gc.ID)
+		// Groups are found by the KEY_ID as it travels: under a
+		// host-order profile gdoid's group 1234 arrives as d2040000.
+		key := g.interop.Wire.KeyIDWire(gc.ID)
+		if o := s.groups[key]; o != nil {
+			return nil, fmt.Errorf("group %s: its KEY_ID (%08x under profile %s) is also group %s's", gc.Name, key, g.interop.Name, o.cfg.Name)
+		}
+		s.groups[key] = g
+		s.order = append(s.order, key)
 		opt.Events.Emit("KS_GROUP_ADD", "group", gc.Name, "group_id", fmt.Sprint(gc.ID))
 	}
 	return s, nil
@@ -460,6 +466,9 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		}
 		p = &pull{started: s.opt.Now()}
 		p.r = gdoi.NewResponder(sa, h.MessageID, func(group uint32, sa *ikev1.SA) (*gdoi.Policy, error) {
+			if g := s.groups[group]; g != nil {
+				p.r.Interop = g.interop
+			}
 			return s.policyFor(group, sa, from)
 		})
 		ps[h.MessageID] = p

@@ -31,6 +31,17 @@
 //     (Profile.SATIDLen1). The RFC 6407 §5.4.1 text could not be read when
 //     this was written; the default follows Wireshark and TrustCore.
 //
+// Three more switches are not widths but encodings, and the byte orders are
+// not visible on the wire, so they apply to reading too:
+//
+//   - TEK selectors for one address: a /32 ID_IPV4_ADDR_SUBNET (RFC form)
+//     or ID_IPV4_ADDR (gdoid, Profile.SATSingleAddr); both always decode.
+//   - SAT addresses in host byte order (gdoid's "plain" configuration on a
+//     little-endian host; Profile.SATAddrHostOrder, mapped by
+//     Profile.SATAddr).
+//   - The KEY_ID group number in host byte order (the same gdoid
+//     configuration; Profile.KeyIDHostOrder, mapped by Profile.KeyIDWire).
+//
 // Decoding tries the profile's form first and, unless Profile.Strict is set,
 // the other forms after it; the decoded SAK and SAT record the form that
 // parsed (SAK.IDLen2, SAK.ExtraPOPKeyLen, SAT.IDLen1), and Append writes that

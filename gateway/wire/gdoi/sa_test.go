@@ -158,7 +158,9 @@ func TestProfiles(t *testing.T) {
 		profile Profile
 		body    []byte
 	}{
-		{ProfileGdoid, gdoidSABody},
+		// The byte-order switches of ProfileGdoid are not forms (see
+		// TestProfileSATSelectors); its rfcwire variant has gdoid's forms.
+		{ProfileGdoidRFCWire, gdoidSABody},
 		{ProfileTrustCore, trustCoreSABody},
 	} {
 		t.Run(c.profile.Name, func(t *testing.T) {
