@@ -58,9 +58,11 @@ type KEK struct {
 	// (multicast group, or the GM itself for unicast) and port.
 	Src netip.Addr
 	Dst netip.AddrPort
-	// AckRequested: GMs acknowledge every GROUPKEY-PUSH under this KEK
-	// (KEK_ACK_REQUESTED, RFC 8263; unicast rekey).
-	AckRequested bool
+	// Ack is the KEK_ACK_REQUESTED value (RFC 8263): GMs acknowledge every
+	// GROUPKEY-PUSH under this KEK with that type (gdoiwire.AckKEKSHA256,
+	// AckKEKSHA512); 0: no acknowledgements. A GM keeps any value the KS
+	// sends and acknowledges only those AckSupported knows.
+	Ack uint16
 }
 
 // TEK is one traffic SA.
@@ -109,9 +111,10 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 				isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
 			},
 		})
-		if k.AckRequested {
+		if k.Ack != 0 {
+			// In every SAK the KS sends, PULL and PUSH alike (RFC 8263).
 			sak := nested[len(nested)-1].(*gdoiwire.SAK)
-			sak.Attributes = append(sak.Attributes, isakmp.BasicAttr(gdoiwire.KEKAckRequested, gdoiwire.AckTypeHMAC))
+			sak.Attributes = append(sak.Attributes, isakmp.BasicAttr(gdoiwire.KEKAckRequested, k.Ack))
 		}
 	}
 	if p.ATD > 0 || p.DTD > 0 {
@@ -311,10 +314,13 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD) (*KEK, error) {
 		case gdoiwire.SigKeyLength:
 			k.SigKeyBits = int(v)
 		case gdoiwire.KEKAckRequested:
-			if v != uint64(gdoiwire.AckTypeHMAC) {
-				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED type %d (only %d is known)", ErrPolicy, v, gdoiwire.AckTypeHMAC)
+			// Kept as sent, even the LKH types and private values this GM
+			// cannot answer: registration must not fail over a request
+			// for acknowledgements; the GM says so and does not ack.
+			if v > 0xffff {
+				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED value %d", ErrPolicy, v)
 			}
-			k.AckRequested = true
+			k.Ack = uint16(v)
 		}
 	}
 	if k.Algorithm != gdoiwire.KEKAlgAES {

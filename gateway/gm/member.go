@@ -137,6 +137,9 @@ type group struct {
 	rekeysReceived, acksSent, rekeysRejected uint64
 	lastRekey                                time.Time
 	previousKEK                              *gdoi.KEK
+	// ackRefused is the KEK whose unsupported KEK_ACK_REQUESTED type was
+	// logged (once per KEK).
+	ackRefused [16]byte
 }
 
 // attempt is the registration to one KS: up to triesPerKS tries, each a
