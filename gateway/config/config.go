@@ -248,9 +248,20 @@ type Rekey struct {
 	// RetransmitInterval and RetransmitCount set the rekey retransmissions.
 	RetransmitInterval time.Duration
 	RetransmitCount    int
+	// Ack is whether and how GMs acknowledge rekeys (RFC 8263
+	// KEK_ACK_REQUESTED): "rfc8263-sha256" (value 1, the unicast default),
+	// "rfc8263-sha512" (value 3) or "none" (the multicast default).
+	Ack string
 	// SigningKey is the RSA key that signs rekeys.
 	SigningKey SigningKey
 }
+
+// Values of Rekey.Ack.
+const (
+	AckSHA256 = "rfc8263-sha256"
+	AckSHA512 = "rfc8263-sha512"
+	AckNone   = "none"
+)
 
 // SigningKey is the KS's rekey-signing RSA key: read from File, or, when
 // File is "", generated at start with Bits bits.

@@ -35,7 +35,7 @@ func TestLoadExamples(t *testing.T) {
 	if !reflect.DeepEqual(g.Transforms, want) {
 		t.Errorf("transforms = %v, want %v", g.Transforms, want)
 	}
-	if g.Rekey.Transport != "unicast" || g.Rekey.RetransmitInterval != 10*time.Second || g.Rekey.RetransmitCount != 2 || g.Rekey.Port != 0 {
+	if g.Rekey.Transport != "unicast" || g.Rekey.RetransmitInterval != 10*time.Second || g.Rekey.RetransmitCount != 2 || g.Rekey.Port != 0 || g.Rekey.Ack != AckSHA256 {
 		t.Errorf("rekey = %+v", g.Rekey)
 	}
 	if e := g.ACL[3]; !e.Permit || e.Protocol != 0 || e.Source != netip.MustParsePrefix("198.51.100.0/24") {
@@ -231,5 +231,25 @@ func TestUnscaledInvertsScaled(t *testing.T) {
 	}
 	if got := c.Unscaled(500 * time.Millisecond); got != 10*time.Second {
 		t.Errorf("0.5 s at scale 0.05 is %v of protocol time, want 10s", got)
+	}
+}
+
+// TestRekeyAckDefault: unicast rekeys ask for RFC 8263 SHA-256
+// acknowledgements, multicast ones for none, and a set value stays.
+func TestRekeyAckDefault(t *testing.T) {
+	for _, tc := range []struct{ rekey, want string }{
+		{"{address: 239.1.1.1}", AckNone},
+		{"{transport: unicast}", AckSHA256},
+		{"{transport: unicast, ack: rfc8263-sha512}", AckSHA512},
+		{"{transport: unicast, ack: none}", AckNone},
+		{"{address: 239.1.1.1, ack: rfc8263-sha256}", AckSHA256},
+	} {
+		c, err := Parse([]byte(strings.Replace(minKS, "{address: 239.1.1.1}", tc.rekey, 1)), "ks.yaml")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.rekey, err)
+		}
+		if got := c.Groups[0].Rekey.Ack; got != tc.want {
+			t.Errorf("rekey %s: ack %q, want %q", tc.rekey, got, tc.want)
+		}
 	}
 }

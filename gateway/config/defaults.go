@@ -172,6 +172,14 @@ func (c *Config) applyDefaults() {
 			if r.Port == 0 && r.Transport == "multicast" {
 				r.Port = Defaults.RekeyPort
 			}
+			if r.Ack == "" {
+				// Retransmissions to the GMs that did not acknowledge need
+				// acknowledgements; multicast ones are blind.
+				r.Ack = AckNone
+				if r.Transport == "unicast" {
+					r.Ack = AckSHA256
+				}
+			}
 			if r.RetransmitInterval == 0 {
 				r.RetransmitInterval = Defaults.RetransmitInterval
 			}

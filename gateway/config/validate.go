@@ -269,6 +269,15 @@ func (v *validator) ksGroup(g *Group, p string) {
 	default:
 		v.errorf(rp+".transport", "%q is not multicast or unicast", r.Transport)
 	}
+	switch r.Ack {
+	case AckSHA256, AckSHA512:
+	case AckNone:
+		if r.Transport == "unicast" {
+			v.warnf(rp+".ack", "none with unicast rekeys: every rekey goes to every GM %d more times, and GMs that stopped answering are never deleted", r.RetransmitCount)
+		}
+	default:
+		v.errorf(rp+".ack", "%q is not %s, %s or %s", r.Ack, AckSHA256, AckSHA512, AckNone)
+	}
 	// The KS rekeys at T - [MAX(10% T, 90 s) + retransmissions] (S0
 	// §3.5.3, minus the per-GM term); getvpnd never rekeys before half the
 	// lifetime, so a shorter lifetime shifts the rekey point.

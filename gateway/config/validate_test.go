@@ -52,6 +52,8 @@ func TestErrors(t *testing.T) {
 		{"deny_download on GM", gmWith(", deny_download: false", ""), []string{"groups[0].deny_download: only valid for role ks"}},
 		{"bad interop_profile", gmWith(", interop_profile: strongswan", ""), []string{`groups[0].interop_profile: "strongswan" is not one of rfc, gdoid, gdoid-rfcwire`}},
 		{"bad interop_profile on KS", ksWith("    interop_profile: GDOID\n", ""), []string{`groups[0].interop_profile: "GDOID" is not one of`}},
+		{"bad rekey ack", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, ack: rfc8263-lkh}", 1),
+			[]string{`groups[0].rekey.ack: "rfc8263-lkh" is not rfc8263-sha256, rfc8263-sha512 or none`}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
 		{"KS key on GM", gmWith(", tek_lifetime: 3600", ""), []string{"groups[0].tek_lifetime: only valid for role ks"}},
 		{"GM key on KS", ksWith("    ks_list: [192.0.2.2]\n", ""), []string{"groups[0].ks_list: only valid for role gm"}},
@@ -158,6 +160,7 @@ func TestWarnings(t *testing.T) {
 		{"weak DH allowed", strings.Replace(minGM, "ike:\n", "ike:\n  allow_weak_dh: true\n  policies: [{encryption: 3des, dh_group: 2}]\n", 1), "ike.policies[0].dh_group: group 2 is weak (allowed by ike.allow_weak_dh)"},
 		{"GM IKE lifetime", strings.Replace(minGM, "ike:\n", "ike:\n  policies: [{lifetime: 86400}]\n", 1), "ike.policies[0].lifetime: 24h0m0s: a GM's IKE lifetime should be 15-30 min"},
 		{"KS IKE lifetime", strings.Replace(minKS, "ike:\n", "ike:\n  policies: [{lifetime: 1200}]\n", 1), "ike.policies[0].lifetime: 20m0s: keep the KS's IKE lifetime at the 24 h default"},
+		{"unicast without acks", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: unicast, ack: none}", 1), "groups[0].rekey.ack: none with unicast rekeys"},
 		{"KS without PSK", strings.Replace(minKS, "  pre_shared_keys: [{peer: 192.0.2.11, key: lab-secret}]\n", "", 1), "ike.pre_shared_keys: none: no GM can authenticate to this KS"},
 		{"short PSK", minGM, "ike.pre_shared_keys[0].key: 1 octets: a pre-shared key this short can be guessed offline from one captured main mode; use at least 8 (a long random string) (line 4, column 39)"},
 	} {

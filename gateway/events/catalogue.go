@@ -196,6 +196,7 @@ var catalogue = []Def{
 
 	// Rekey, GM side.
 	{"GM_RECV_REKEY", "GDOI", 5, "Received Rekey for group {group} from {ks} to {gm} with seq # {seq}"},
+	{"GM_ACK_UNSUPPORTED", "GDOI", 4, "KS {ks} asks group {group} for rekey ACK type {type}, which this GM does not support: rekeys are not acknowledged"}, // ours (RFC 8263 LKH and private types), sev ours
 	{"GM_REKEY_TRANS_2_UNI", "GDOI", 5, "Group {group} transitioned to Unicast Rekey."},
 	{"GM_REKEY_TRANS_2_MULTI", "GDOI", 5, "Group {group} transitioned to Multicast Rekey."}, // ours (after _2_UNI)
 	{"GM_RECV_DELETE", "GDOI", 4, "GM received delete-msg from KS in group {group}. TEKs lifetime are reduced and re-registration will start before SA expiry"},
@@ -246,7 +247,8 @@ var catalogue = []Def{
 	{"KS_REKEY_TRANS_2_UNI", "GDOI", 5, "Group {group} transitioned to Unicast Rekey."},                                                                               // ours (after GM_REKEY_TRANS_2_UNI)
 	{"KS_REKEY_TRANS_2_MULTI", "GDOI", 5, "Group {group} transitioned to Multicast Rekey."},                                                                           // ours
 	{"KS_NACK_GM_EJECT", "GDOI", 4, "KS has not received an ACK from GM {gm} in group {group} and has ejected it"},                                                    // ours, sev ours
-	{"KS_UNSOL_ACK", "GDOI", 4, "KS received unsolicited ACK from {ip} in group {group}"},                                                                             // ours, sev ours; + seq
+	{"KS_UNSOL_ACK", "GDOI", 4, "KS received unsolicited ACK from {ip} in group {group}"},                                                                             // ours, sev ours; + seq, reason (not requested, not a GM)
+	{"KS_ACK_HASH_FAIL", "GDOI", 4, "KS dropped a rekey ACK from {ip} in group {group}: bad hash"},                                                                    // ours (RFC 8263: log failing acks), sev ours; + peer, seq, reason
 	{"KS_BLACKHOLE_ACK", "GDOI", 4, "KS is blackholing GM {gm} in group {group}"},                                                                                     // ours, sev ours
 	{"KS_CLEAR_REGISTER", "GDOI", 5, "Clear of registrations run for group {group} on the KS"},                                                                        // ours, sev ours
 	{"KS_CONV_SAS_DUPLEX", "GDOI", 5, "IPSec SAs converted to Duplex in group {group}"},                                                                               // ours, sev ours

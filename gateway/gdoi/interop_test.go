@@ -47,7 +47,7 @@ func sakOf(sa *gdoiwire.SA) *gdoiwire.SAK { return sa.SAK() }
 // the RFC profile writes 0; no KEK_ACK_REQUESTED.
 func TestInteropSAK(t *testing.T) {
 	p := gdoidPolicy(t)
-	p.KEK.AckRequested = true
+	p.KEK.Ack = gdoiwire.AckKEKSHA256
 	for _, tc := range []struct {
 		ip   Interop
 		head string

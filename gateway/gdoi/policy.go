@@ -58,9 +58,11 @@ type KEK struct {
 	// (multicast group, or the GM itself for unicast) and port.
 	Src netip.Addr
 	Dst netip.AddrPort
-	// AckRequested: GMs acknowledge every GROUPKEY-PUSH under this KEK
-	// (KEK_ACK_REQUESTED, RFC 8263; unicast rekey).
-	AckRequested bool
+	// Ack is the KEK_ACK_REQUESTED value (RFC 8263): GMs acknowledge every
+	// GROUPKEY-PUSH under this KEK with that type (gdoiwire.AckKEKSHA256,
+	// AckKEKSHA512); 0: no acknowledgements. A GM keeps any value the KS
+	// sends and acknowledges only those AckSupported knows.
+	Ack uint16
 }
 
 // TEK is one traffic SA.
@@ -117,8 +119,9 @@ func (p *Policy) SAPayloadFor(ip Interop) *gdoiwire.SA {
 		)
 		// The one place the profile decides whether KEK_ACK_REQUESTED
 		// goes out.
-		if k.AckRequested && !ip.NoAckRequest {
-			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKAckRequested, gdoiwire.AckTypeHMAC))
+		if k.Ack != 0 && !ip.NoAckRequest {
+			// In every SAK the KS sends, PULL and PUSH alike (RFC 8263).
+			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKAckRequested, k.Ack))
 		}
 		nested = append(nested, &gdoiwire.SAK{
 			Protocol:   17, // rekeys are UDP datagrams
@@ -391,10 +394,13 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD, current *[16]byte) (*KEK, erro
 		case gdoiwire.SigKeyLength:
 			k.SigKeyBits = int(v)
 		case gdoiwire.KEKAckRequested:
-			if v != uint64(gdoiwire.AckTypeHMAC) {
-				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED type %d (only %d is known)", ErrPolicy, v, gdoiwire.AckTypeHMAC)
+			// Kept as sent, even the LKH types and private values this GM
+			// cannot answer: registration must not fail over a request
+			// for acknowledgements; the GM says so and does not ack.
+			if v > 0xffff {
+				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED value %d", ErrPolicy, v)
 			}
-			k.AckRequested = true
+			k.Ack = uint16(v)
 		}
 	}
 	switch k.Algorithm {

@@ -103,7 +103,7 @@ func FuzzOpenPush(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ack, err := SealAck(p.KEK, 8, p.KEK.Dst.Addr())
+	ack, err := SealAck(ackKEK(p.KEK), 8, p.KEK.Dst.Addr())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -117,6 +117,13 @@ func FuzzOpenPush(f *testing.F) {
 				t.Fatalf("accepted a PUSH with seq %d", got.Seq)
 			}
 		}
-		OpenAck(pkt, p.KEK)
+		OpenAck(pkt, ackKEK(p.KEK))
 	})
+}
+
+// ackKEK is a copy of k that asks for acknowledgements.
+func ackKEK(k *KEK) *KEK {
+	c := *k
+	c.Ack = gdoiwire.AckKEKSHA256
+	return &c
 }

@@ -133,6 +133,9 @@ type group struct {
 	lastErr       string
 	lastReg       time.Time
 	reregAt       time.Time
+	// attemptAt is when the latest registration attempt started: the next
+	// scheduled one comes a retry interval later at the earliest.
+	attemptAt time.Time
 	// reregKEK: the scheduled re-registration is the KEK's (GM-85), not
 	// the TEKs'.
 	reregKEK bool
@@ -143,6 +146,9 @@ type group struct {
 	rekeysReceived, acksSent, rekeysRejected uint64
 	lastRekey                                time.Time
 	previousKEK                              *gdoi.KEK
+	// ackRefused is the KEK whose unsupported KEK_ACK_REQUESTED type was
+	// logged (once per KEK).
+	ackRefused [16]byte
 }
 
 // attempt is the registration to one KS: up to triesPerKS tries, each a
@@ -202,6 +208,7 @@ func (m *Member) startAttempt(g *group, idx int) {
 		g.state = "registering"
 	}
 	g.a = &attempt{ks: netip.AddrPortFrom(ks, m.cfg.Listen.Port), started: m.opt.Now()}
+	g.attemptAt = g.a.started
 	m.opt.Events.Emit("GM_REGSTER", "ks", ks.String(), "group", g.cfg.Name, "gm", m.opt.Local.Addr().String())
 	m.try(g)
 }
@@ -563,6 +570,12 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 // if sooner: the GM expects the KEK rekey 200 s before the KEK expires and
 // without it deletes the KEK and re-registers at a random time in (expiry -
 // 190 s, expiry - 40 s) (S0 §3.6.6, GM-85).
+//
+// Whatever lifetimes the KS sends, a point is never earlier than half the
+// remaining lifetime it is for, nor a retry interval after the latest
+// attempt started: a KS with lifetimes shorter than the leads (gdoid sends
+// a 25 s KEK and 60 s TEKs) would otherwise have the GM re-register at
+// once, over and over.
 func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 	t := time.Duration(0)
 	for _, tek := range p.TEKs {
@@ -572,14 +585,30 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 		return
 	}
 	at := time.Duration(math.MaxInt64)
+	clamped := false
+	point := func(life, lead time.Duration) time.Duration {
+		if life-lead < life/2 {
+			clamped = true
+			return life / 2
+		}
+		return life - lead
+	}
 	if t > 0 {
-		at = t - ReregistrationLead(t, g.cfg.Jitter, rand.Float64())
+		at = point(t, ReregistrationLead(t, g.cfg.Jitter, rand.Float64()))
 	}
 	g.reregKEK = false
 	if k := p.KEK; k != nil {
-		if kat := k.Lifetime - KEKReregistrationLead(rand.Float64()); kat < at {
+		if kat := point(k.Lifetime, KEKReregistrationLead(rand.Float64())); kat < at {
 			at, g.reregKEK = kat, true
 		}
+	}
+	if !g.attemptAt.IsZero() {
+		if next := retryInterval - m.protocolSince(g.attemptAt); at < next {
+			at, clamped = next, true
+		}
+	}
+	if clamped {
+		m.opt.Counters.Inc("reregistration_clamped")
 	}
 	at = max(at, time.Second)
 	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))

@@ -12,7 +12,7 @@ import (
 // restartKS replaces the lab's KS with a new one: new keys, no phase-1
 // SAs, no members.
 func (l *lab) restartKS() {
-	srv := l.newKS()
+	srv := l.newKS(ksYAML)
 	l.mu.Lock()
 	l.ks = srv
 	l.mu.Unlock()

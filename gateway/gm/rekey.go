@@ -56,14 +56,40 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 		m.refuse(g, "rekey_install_failed", "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
 		return nil
 	}
-	if kek.AckRequested {
-		if ack, err := gdoi.SealAck(kek, push.Seq, m.opt.Local.Addr()); err == nil {
-			m.opt.Send(from, ack)
-			g.acksSent++
-			m.opt.Counters.Inc("rekey_acks_sent")
-		}
-	}
+	// Acknowledged only now that the PUSH is verified, fresh and installed
+	// (RFC 8263), under the KEK that protected it even when the PUSH
+	// replaces or deletes that KEK, and as a reply: to the PUSH's source
+	// address and port, from the GDOI socket it (unicast) came in on.
+	// ID is the address the GM registers from.
+	m.ack(g, kek, from, push.Seq)
 	return m.installRekey(g, np)
+}
+
+// ack acknowledges PUSH seq, received from from under kek, when the KS
+// asks for it with a type this GM knows; another type is logged once per
+// KEK and never acknowledged (the GM stays registered: the KS should not
+// take a GM that never acknowledged for gone).
+func (m *Member) ack(g *group, kek *gdoi.KEK, from netip.AddrPort, seq uint32) {
+	if kek.Ack == 0 {
+		return
+	}
+	if !gdoi.AckSupported(kek.Ack) {
+		m.opt.Counters.Inc("rekey_ack_unsupported")
+		if g.ackRefused != kek.SPI {
+			g.ackRefused = kek.SPI
+			m.opt.Events.Emit("GM_ACK_UNSUPPORTED", "group", g.cfg.Name, "ks", from.Addr().String(), "type", fmt.Sprint(kek.Ack))
+		}
+		return
+	}
+	pkt, err := gdoi.SealAck(kek, seq, m.opt.Local.Addr())
+	if err != nil {
+		m.opt.Counters.Inc("rekey_ack_failures")
+		m.opt.Events.Logf("error", "group %s: acknowledgement of rekey %d: %v", g.cfg.Name, seq, err)
+		return
+	}
+	m.opt.Send(from, pkt)
+	g.acksSent++
+	m.opt.Counters.Inc("rekey_acks_sent")
 }
 
 // refuse counts and logs a PUSH the GM did not take.

@@ -86,7 +86,9 @@ type lab struct {
 	mu       sync.Mutex
 	pushes   [][]byte // every GROUPKEY-PUSH sent to the GM
 	acks     int
-	inst     int // OnInstall calls
+	// ackDst are the destinations of the GM's acknowledgements.
+	ackDst []netip.AddrPort
+	inst   int // OnInstall calls
 	// pulls are the headers of the GROUPKEY-PULL messages the GM sent;
 	// drop, when set, loses the datagrams it returns true for.
 	pulls []isakmp.Header
@@ -102,12 +104,25 @@ func newLab(t testing.TB) *lab { return newLabScaled(t, 1) }
 
 // newLabScaled is newLab with the GM's timers at scale (1: they never fire
 // during a test).
-func newLabScaled(t testing.TB, scale float64) *lab { return newLabProfile(t, scale, "rfc") }
+func newLabScaled(t testing.TB, scale float64) *lab {
+	return newLabWith(t, scale, ksYAML, false, "rfc")
+}
 
 // newLabProfile is newLabScaled with both groups under an interop profile.
 func newLabProfile(t testing.TB, scale float64, profile string) *lab {
+	return newLabWith(t, scale, ksYAML, false, profile)
+}
+
+// newLabWith is newLabScaled with the KS configuration kyaml and both
+// groups under an interop profile; fakeClock puts the GM on the KS's (the
+// test's) clock too.
+func newLabWith(t testing.TB, scale float64, kyaml string, fakeClock bool, profile string) *lab {
 	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0), profile: profile}
-	l.ks = l.newKS()
+	l.ks = l.newKS(kyaml)
+	var now func() time.Time
+	if fakeClock {
+		now = l.now
+	}
 	gcfg, err := config.Parse([]byte(withProfile(gmYAML, profile)+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +135,7 @@ func newLabProfile(t testing.TB, scale float64, profile string) *lab {
 			l.inFlight.Add(1)
 			l.q <- datagram{gmAddr, to, b}
 		},
-		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
+		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +154,8 @@ func newLabProfile(t testing.TB, scale float64, profile string) *lab {
 }
 
 // newKS makes the lab's KS, with keys and phase-1 SAs of its own.
-func (l *lab) newKS() *ks.Server {
-	kcfg, err := config.Parse([]byte(withProfile(ksYAML, l.profile)), "ks.yaml")
+func (l *lab) newKS(kyaml string) *ks.Server {
+	kcfg, err := config.Parse([]byte(withProfile(kyaml, l.profile)), "ks.yaml")
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -159,6 +174,9 @@ func (l *lab) deliver(d datagram) {
 	h, _, _ := isakmp.ParseHeader(d.b)
 	l.mu.Lock()
 	drop, srv := l.drop != nil && l.drop(d), l.ks
+	if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
+		l.ackDst = append(l.ackDst, d.to)
+	}
 	l.mu.Unlock()
 	if drop {
 		return
@@ -299,7 +317,7 @@ func TestGMTakesRekeysAndRefusesTheRest(t *testing.T) {
 	if l.counter("rekey_unknown_kek") != 1 {
 		t.Fatalf("unknown KEK not counted: %v", l.gm.Counters())
 	}
-	if after := l.status(); after.Seq != 1 || after.Rejected != 2 || len(after.TEKs) != 2 || after.TEKs[1] != st.TEKs[1] {
+	if after := l.status(); after.Seq != 1 || after.Rejected != 2 || after.Acks != 1 || len(after.TEKs) != 2 || after.TEKs[1] != st.TEKs[1] {
 		t.Fatalf("the GM's keys changed: %+v", after)
 	}
 

@@ -128,8 +128,8 @@ func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration,
 	return nil
 }
 
-// newKEK makes a KEK with a fresh SPI, key and IV. Unicast groups ask GMs
-// to acknowledge every rekey (RFC 8263).
+// newKEK makes a KEK with a fresh SPI, key and IV, asking GMs to
+// acknowledge every rekey as rekey.ack says (RFC 8263).
 func (g *group) newKEK(identity netip.Addr) *gdoi.KEK {
 	ip := g.interop
 	k := &gdoi.KEK{
@@ -138,13 +138,31 @@ func (g *group) newKEK(identity netip.Addr) *gdoi.KEK {
 		Lifetime: g.cfg.KEKLifetime,
 		SigHash:  ip.SigHash, SigAlg: gdoiwire.SigAlgRSA, SigKeyBits: g.signer.N.BitLen(),
 		PublicKey: g.pubDER, Src: identity,
-		AckRequested: g.unicast(),
+		Ack: g.ackType(),
 	}
 	copy(k.SPI[:], random(16))
 	return k
 }
 
 func (g *group) unicast() bool { return g.cfg.Rekey.Transport != "multicast" }
+
+// ackType is the KEK_ACK_REQUESTED value of rekey.ack, 0 for none and
+// under an interop profile whose GMs refuse the attribute (gdoid).
+func (g *group) ackType() uint16 {
+	if g.interop.NoAckRequest {
+		return 0
+	}
+	switch g.cfg.Rekey.Ack {
+	case config.AckSHA256:
+		return gdoiwire.AckKEKSHA256
+	case config.AckSHA512:
+		return gdoiwire.AckKEKSHA512
+	}
+	return 0
+}
+
+// acks reports whether the group's GMs acknowledge rekeys.
+func (g *group) acks() bool { return g.ackType() != 0 }
 
 // rekeyDst is where the group's rekeys go: the multicast address, or
 // (unicast) the GM at gm on its GDOI port.

@@ -13,11 +13,21 @@ import (
 // Rekeys. The KS sends a GROUPKEY-PUSH ahead of every TEK and KEK expiry,
 // at the seeds' points (RK-40, RK-35), to every registered GM (unicast)
 // or to the group's multicast address. Each transmission, retransmissions
-// included, takes the next sequence number (RK-12). Unicast GMs
-// acknowledge (RFC 8263); retransmissions go only to those that did not
-// (RK-30), and a GM that acknowledged none of three scheduled rekeys is
-// deleted just before the fourth (KS-51, C-02). Multicast rekeys are
-// retransmitted blindly.
+// included, takes the next sequence number (RK-12). When rekey.ack asks
+// for them, GMs acknowledge (RFC 8263); unicast retransmissions go only
+// to those that did not (RK-30), and a GM that acknowledged none of three
+// scheduled rekeys is deleted just before the fourth (KS-51, C-02) —
+// provided it has acknowledged at least once: RFC 8263 says a GCKS
+// should not consider a GM gone before then, and a GM that never
+// acknowledges (one that does not know KEK_ACK_REQUESTED) keeps getting
+// every rekey with its retransmissions instead. Multicast rekeys are
+// retransmitted blindly; unicast ones without acknowledgements go to
+// every GM each time.
+
+// AckWait is how long after a PUSH the KS waits for its acknowledgement
+// before it counts it missing, however short the retransmission interval
+// (RFC 8263: not before 10 s). Protocol time.
+const AckWait = 10 * time.Second
 
 // TEKRekeyLead is how long before a TEK generation expires the KS sends
 // the rekey that replaces it (S0 §3.5.3, RK-40):
@@ -58,8 +68,10 @@ type round struct {
 	started time.Time
 	seqs    []uint32
 	nextAt  time.Time
-	// pending are the unicast GMs that have not acknowledged (yet, or
-	// ever once the round is over), out of targets.
+	// lastSent is when the latest transmission went out.
+	lastSent time.Time
+	// pending are the GMs that have not acknowledged (yet, or ever once
+	// the round is over), out of targets; nil without acknowledgements.
 	pending map[netip.Addr]*member
 	targets int
 	// allAckedAfter is the wall time from the first PUSH until the last GM
@@ -122,9 +134,9 @@ func leadPoint(t, lead time.Duration) time.Duration {
 // first; then the new keys are made and the first PUSH goes out.
 func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	if r := g.rekey.round; r != nil {
-		s.closeRound(g, r)
+		s.closeRound(g, r, now)
 	}
-	if g.unicast() {
+	if g.unicast() && g.acks() {
 		s.deleteSilentMembers(g)
 	}
 	r := &round{protect: g.kek, started: now, kind: "tek"}
@@ -160,7 +172,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		protect = r.protect // gdoid: the new KEK's key packet under the old SPI
 	}
 	r.body = []isakmp.Payload{p.SAPayloadFor(g.interop), p.KDPayloadFor(g.interop, protect)}
-	if g.unicast() {
+	if g.acks() {
 		r.pending = make(map[netip.Addr]*member, len(g.members))
 		for a, m := range g.members {
 			r.pending[a] = m
@@ -174,10 +186,11 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 }
 
 // deleteSilentMembers removes the GMs that acknowledged none of the last
-// three scheduled rekeys (KS-51: "just before the fourth rekey").
+// three scheduled rekeys (KS-51: "just before the fourth rekey"), among
+// those that have acknowledged one before (RFC 8263).
 func (s *Server) deleteSilentMembers(g *group) {
 	for a, m := range g.members {
-		if m.missedInARow < 3 {
+		if m.missedInARow < 3 || m.acksReceived == 0 {
 			continue
 		}
 		delete(g.members, a)
@@ -202,6 +215,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	retransmit := len(r.seqs) > 0
 	r.seqs = append(r.seqs, seq)
 	r.nextAt = now.Add(s.cfg.Scaled(g.cfg.Rekey.RetransmitInterval))
+	r.lastSent = now
 	if retransmit {
 		g.rekey.retransmits++
 		s.opt.Counters.Inc("rekey_retransmits")
@@ -218,7 +232,11 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 		s.opt.Events.Emit("KS_SEND_MCAST_REKEY", "group", g.cfg.Name, "ks", ks, "dst", dst.Addr().String(), "seq", fmt.Sprint(seq), "kind", kind)
 		return
 	}
-	for a, m := range r.pending {
+	to := r.pending
+	if !g.acks() {
+		to = g.members
+	}
+	for a, m := range to {
 		if retransmit {
 			m.rekeyRetries++
 		} else {
@@ -228,34 +246,48 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 		s.opt.Send(g.rekeyDst(a), pkt)
 	}
 	s.opt.Events.Emit("KS_SEND_UNICAST_REKEY", "group", g.cfg.Name, "ks", ks, "seq", fmt.Sprint(seq),
-		"kind", kind, "gms", fmt.Sprint(len(r.pending)))
+		"kind", kind, "gms", fmt.Sprint(len(to)))
 }
 
 // retransmit runs at every retransmission interval of a round: another
 // copy while retransmissions are left (and, unicast, GMs have not
 // acknowledged), else the round ends.
 func (s *Server) retransmit(g *group, r *round, now time.Time) {
-	done := len(r.seqs) > g.cfg.Rekey.RetransmitCount || (g.unicast() && len(r.pending) == 0)
-	if done {
-		s.closeRound(g, r)
+	acked := r.pending != nil && len(r.pending) == 0
+	if acked || len(r.seqs) > g.cfg.Rekey.RetransmitCount {
+		if wait := r.lastSent.Add(s.cfg.Scaled(AckWait)); len(r.pending) > 0 && now.Before(wait) {
+			// Out of retransmissions, but the last one may still be
+			// acknowledged.
+			r.nextAt = wait
+			return
+		}
+		s.closeRound(g, r, now)
 		return
 	}
 	s.transmit(g, r, now)
 }
 
-// closeRound ends a round: the GMs still pending missed it.
-func (s *Server) closeRound(g *group, r *round) {
-	for _, m := range r.pending {
-		m.acksMissed++
-		m.missedInARow++
-		s.opt.Counters.Inc("rekey_acks_missed")
+// closeRound ends a round: the GMs still pending missed it, unless the
+// next round starts within AckWait of the last transmission (lifetimes
+// too short for the retransmissions): then they are neither acknowledged
+// nor missing.
+func (s *Server) closeRound(g *group, r *round, now time.Time) {
+	if !now.Before(r.lastSent.Add(s.cfg.Scaled(AckWait))) {
+		for _, m := range r.pending {
+			m.acksMissed++
+			m.missedInARow++
+			s.opt.Counters.Inc("rekey_acks_missed")
+		}
 	}
 	if g.rekey.round == r {
 		g.rekey.round = nil
 	}
 }
 
-// ack handles a GROUPKEY-PUSH acknowledgement.
+// ack handles a GROUPKEY-PUSH acknowledgement (RFC 8263): parsed
+// without cryptography first, so that acknowledgements nobody asked for,
+// for unknown GMs and duplicates cost no HMAC; then its HASH is checked
+// with the KEK it names.
 func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	g, kek := s.kekFor(h.Cookies())
 	if g == nil {
@@ -263,16 +295,33 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PUSH-ACK for unknown KEK %x", h.Cookies()))
 		return
 	}
-	a, err := gdoi.OpenAck(pkt, kek)
+	a, err := gdoi.ParseAck(pkt)
 	if err != nil {
 		s.opt.Counters.Inc("ack_invalid")
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 		return
 	}
+	if kek.Ack == 0 {
+		// RFC 8263: a GCKS that asked for none discards them.
+		s.opt.Counters.Inc("ack_unrequested")
+		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", "no acknowledgement requested")
+		return
+	}
 	m := g.members[a.GM]
 	if m == nil {
 		s.opt.Counters.Inc("ack_unsolicited")
-		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq))
+		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", "not a registered GM")
+		return
+	}
+	if slices.Contains(m.receivedSeq, a.Seq) {
+		// The recent acknowledgements (verified ones only, so a forgery
+		// cannot block the real one): a duplicate costs no HMAC.
+		s.opt.Counters.Inc("acks_duplicate")
+		return
+	}
+	if err := a.Verify(kek); err != nil {
+		s.opt.Counters.Inc("ack_bad_hash")
+		s.opt.Events.Emit("KS_ACK_HASH_FAIL", "group", g.cfg.Name, "peer", from.String(), "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", err.Error())
 		return
 	}
 	m.receivedSeq = appendLast4(m.receivedSeq, a.Seq)
@@ -282,6 +331,7 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		return
 	}
 	if _, ok := r.pending[a.GM]; !ok {
+		// Acknowledged another transmission of this round already.
 		s.opt.Counters.Inc("acks_duplicate")
 		return
 	}

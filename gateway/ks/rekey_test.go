@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/gdoi"
 )
 
@@ -120,90 +121,113 @@ func advanceUntilPush(t *testing.T, k *testKS, clk *fakeClock, g *gmEnd, limit t
 }
 
 // TestUnicastRekeyRounds follows the seeds' worked example (S0 §3.5.8,
-// §3.7.4.2.1): retransmit 10 s × 2; two GMs acknowledge, one never does.
-// Sequence numbers 1-3, 4-6, 7-9 are the three rounds with their
-// retransmissions, which reach only the silent GM; just before the fourth
-// rekey it is deleted.
+// §3.7.4.2.1): retransmit 10 s × 2; two GMs acknowledge every rekey, one
+// only the first, one never. Sequence numbers 1-3, 4-6, 7-9, 10-12 are the
+// four rounds with their retransmissions, which reach only the GMs that
+// did not acknowledge; just before the fifth rekey the GM that went silent
+// after acknowledging once is deleted, and the one that never
+// acknowledged is kept (RFC 8263: not gone before a first ack).
 func TestUnicastRekeyRounds(t *testing.T) {
-	k, clk, gms := rekeyKS(t, "", 3)
+	k, clk, gms := rekeyKS(t, "", 4)
 	k.srv.cfg.Groups[0].TEKLifetime = 900 * time.Second
 	k.srv.mu.Lock()
 	k.srv.groups[1234].gens = nil // remake the TEKs with the 900 s lifetime
 	k.srv.mu.Unlock()
 	k.srv.Tick()
-	silent := gms[2]
-	// T=900, 3 GMs: rekey at 900 - (MAX(90, 90) + 2×10 + 5×3/50) = 789.7 s.
-	if lead := TEKRekeyLead(900*time.Second, 2, 10*time.Second, 3); lead != 110300*time.Millisecond {
+	silent, never := gms[2], gms[3]
+	// T=900, 4 GMs: rekey at 900 - (MAX(90, 90) + 2×10 + 5×4/50) = 789.6 s.
+	if lead := TEKRekeyLead(900*time.Second, 2, 10*time.Second, 4); lead != 110400*time.Millisecond {
 		t.Fatalf("lead %v", lead)
 	}
-	var wantSeqs []uint32
-	for round := 1; round <= 3; round++ {
+	for round := 1; round <= 4; round++ {
 		p, waited := advanceUntilPush(t, k, clk, gms[0], 1000*time.Second)
 		if round == 1 && (waited < 789*time.Second || waited > 790*time.Second) {
-			t.Fatalf("first rekey after %v, want 789.7 s", waited)
+			t.Fatalf("first rekey after %v, want 789.6 s", waited)
 		}
 		first := uint32(3*round - 2)
 		if p.Seq != first || len(p.SA.SATs()) != 4 {
 			t.Fatalf("round %d: seq %d, %d SATs (old and new TEKs)", round, p.Seq, len(p.SA.SATs()))
 		}
 		gms[1].pushes(t)
-		for _, g := range gms[:2] {
-			g.ack(t, k, p)
+		acking := gms[:2]
+		if round == 1 {
+			acking = gms[:3]
 		}
 		sp := silent.pushes(t)
 		if len(sp) != 1 || sp[0].Seq != first {
 			t.Fatalf("round %d: silent GM got %d PUSHes", round, len(sp))
 		}
-		// Two retransmissions, 10 s apart, to the silent GM only.
+		for _, g := range acking {
+			g.ack(t, k, p)
+		}
+		quiet := []*gmEnd{never}
+		if round > 1 {
+			quiet = append(quiet, silent)
+		}
+		for _, g := range quiet {
+			if g != silent {
+				if sp := g.pushes(t); len(sp) != 1 || sp[0].Seq != first {
+					t.Fatalf("round %d: %s got %d PUSHes", round, g.addr, len(sp))
+				}
+			}
+		}
+		// Two retransmissions, 10 s apart, to the quiet GMs only.
 		for retry := uint32(1); retry <= 2; retry++ {
 			clk.Add(10 * time.Second)
 			k.srv.Tick()
-			if n := len(gms[0].ch) + len(gms[1].ch); n != 0 {
-				t.Fatalf("round %d: %d retransmissions to GMs that acknowledged", round, n)
+			for _, g := range acking {
+				if n := len(g.ch); n != 0 {
+					t.Fatalf("round %d: %d retransmissions to %s, which acknowledged", round, n, g.addr)
+				}
 			}
-			sp := silent.pushes(t)
-			if len(sp) != 1 || sp[0].Seq != first+retry {
-				t.Fatalf("round %d retransmission %d: %+v", round, retry, sp)
+			for _, g := range quiet {
+				sp := g.pushes(t)
+				if len(sp) != 1 || sp[0].Seq != first+retry {
+					t.Fatalf("round %d retransmission %d to %s: %+v", round, retry, g.addr, sp)
+				}
 			}
 		}
-		wantSeqs = append(wantSeqs, first, first+1, first+2)
 	}
-	var silentRow, ackRow *memberRow
+	rows := map[netip.Addr]*memberRow{}
 	for _, m := range k.srv.Members() {
-		switch m.Address {
-		case silent.addr.Addr().String():
-			silentRow = &memberRow{m.RekeysSent, m.RekeyRetries, m.AcksReceived, m.SentSeq}
-		case gms[0].addr.Addr().String():
-			ackRow = &memberRow{m.RekeysSent, m.RekeyRetries, m.AcksReceived, m.SentSeq}
-		}
+		rows[netip.MustParseAddr(m.Address)] = &memberRow{m.RekeysSent, m.RekeyRetries, m.AcksReceived, m.SentSeq}
 	}
-	if silentRow == nil || silentRow.sent != 3 || silentRow.retries != 6 || silentRow.acks != 0 ||
-		!slices.Equal(silentRow.seqs, []uint32{6, 7, 8, 9}) {
-		t.Fatalf("silent GM before deletion: %+v (seeds: Rekeys sent 3, retries 6, acks 0)", silentRow)
+	if r := rows[silent.addr.Addr()]; r == nil || r.sent != 4 || r.retries != 6 || r.acks != 1 ||
+		!slices.Equal(r.seqs, []uint32{9, 10, 11, 12}) {
+		t.Fatalf("silent GM before deletion: %+v (seeds: Rekeys sent 4, retries 6, acks 1)", r)
 	}
-	if ackRow == nil || ackRow.sent != 3 || ackRow.retries != 0 || ackRow.acks != 3 {
-		t.Fatalf("acknowledging GM: %+v", ackRow)
+	if r := rows[never.addr.Addr()]; r == nil || r.sent != 4 || r.retries != 8 || r.acks != 0 {
+		t.Fatalf("GM that never acknowledged: %+v", r)
 	}
-	// The fourth rekey: the silent GM is deleted first and gets nothing.
+	if r := rows[gms[0].addr.Addr()]; r == nil || r.sent != 4 || r.retries != 0 || r.acks != 4 {
+		t.Fatalf("acknowledging GM: %+v", r)
+	}
+	// The fifth rekey: the silent GM is deleted first and gets nothing;
+	// the one that never acknowledged still gets it.
 	p, _ := advanceUntilPush(t, k, clk, gms[0], 1000*time.Second)
-	if p.Seq != 10 {
-		t.Fatalf("fourth rekey seq %d, want 10", p.Seq)
+	if p.Seq != 13 {
+		t.Fatalf("fifth rekey seq %d, want 13", p.Seq)
 	}
 	if n := len(silent.ch); n != 0 {
 		t.Fatalf("deleted GM got %d PUSHes", n)
 	}
-	if len(k.srv.Members()) != 2 {
+	if sp := never.pushes(t); len(sp) != 1 || sp[0].Seq != 13 {
+		t.Fatalf("GM that never acknowledged got %+v", sp)
+	}
+	if len(k.srv.Members()) != 3 {
 		t.Fatalf("members after deletion: %+v", k.srv.Members())
 	}
-	var deleted bool
+	var deleted []string
 	for _, e := range k.ev.Since(0) {
-		deleted = deleted || (e.Name == "GM_DELETE" && e.Fields["gm"] == silent.addr.Addr().String())
+		if e.Name == "GM_DELETE" {
+			deleted = append(deleted, e.Fields["gm"])
+		}
 	}
-	if !deleted {
-		t.Fatal("no GM_DELETE event")
+	if !slices.Equal(deleted, []string{silent.addr.Addr().String()}) {
+		t.Fatalf("GM_DELETE for %v, want only %s", deleted, silent.addr.Addr())
 	}
 	st := k.srv.GDOI().Groups[0].KS
-	if st.RekeysSent != 4 || st.Retransmits != 6 || st.AcksReceived != 6 || st.GMsDeleted != 1 || st.Seq != 10 {
+	if st.RekeysSent != 5 || st.Retransmits != 8 || st.AcksReceived != 9 || st.GMsDeleted != 1 || st.Seq != 13 {
 		t.Fatalf("KS status %+v", st)
 	}
 	// An acknowledgement from the deleted GM is unsolicited.
@@ -265,6 +289,7 @@ func TestMulticastRekey(t *testing.T) {
 	k.srv.cfg.Groups[0].Rekey.Transport = "multicast"
 	k.srv.cfg.Groups[0].Rekey.Address = grp.Addr()
 	k.srv.cfg.Groups[0].Rekey.Port = 848
+	k.srv.cfg.Groups[0].Rekey.Ack = config.AckNone // the multicast default
 	k.srv.mu.Lock()
 	k.srv.groups[1234].kek = nil
 	k.srv.mu.Unlock()
@@ -273,8 +298,8 @@ func TestMulticastRekey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p0.KEK.Dst != grp || p0.KEK.AckRequested {
-		t.Fatalf("multicast KEK %v ack %v", p0.KEK.Dst, p0.KEK.AckRequested)
+	if p0.KEK.Dst != grp || p0.KEK.Ack != 0 {
+		t.Fatalf("multicast KEK %v ack %v", p0.KEK.Dst, p0.KEK.Ack)
 	}
 	m := &gmEnd{addr: grp, ch: k.peer(grp), policy: p0}
 	p, _ := advanceUntilPush(t, k, clk, m, 3600*time.Second)

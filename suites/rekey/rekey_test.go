@@ -446,6 +446,15 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func
 			suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
 		}
 		ksStart = named(suitekit.Events(ctx, s.Lab, "ks1"), "KS_GROUP_ADD")[0].Time
+		// gm2 acknowledges the first rekey: a KS does not take a GM that
+		// never acknowledged for gone (RFC 8263).
+		Eventually(func(g Gomega) {
+			ms, err := suitekit.Control(s.Lab, "ks1").Members(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			m := member(ms, gm2)
+			g.Expect(m).NotTo(BeNil())
+			g.Expect(m.AcksReceived).To(BeEquivalentTo(1))
+		}).WithContext(ctx).WithTimeout(15 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
 		// Nothing reaches gm2 any more.
 		cut, err := fault.AddDrop(suitekit.NetNS(s.Lab, "gm2"), fault.Match{Iface: "eth1", Dir: fault.Ingress})
 		Expect(err).NotTo(HaveOccurred())
@@ -466,26 +475,30 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func
 		s.Finish()
 	})
 
-	It("is deleted with GM_DELETE just before the fourth scheduled rekey, and that rekey goes to the others only", func() {
-		// Scheduled rekeys: the TEKs' every period, the KEK's once; the
-		// fourth is the third TEK rekey.
+	It("is deleted with GM_DELETE just before the fourth scheduled rekey it misses, and that rekey goes to the others only", func() {
+		// Scheduled rekeys: the TEKs' every period, the KEK's once; gm2
+		// acknowledges the first and misses the next three (the second
+		// TEK rekey, the KEK rekey, the third TEK rekey); the one it
+		// would miss next is the fourth TEK rekey.
 		period := tekLifetime - ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
 		kekAt := kekLifetime - ks.KEKRekeyLead(retransmits, retransmitInt, 2, true)
 		Expect(kekAt).To(BeNumerically(">", 2*period))
 		Expect(kekAt).To(BeNumerically("<", 3*period))
-		Expect(protocol(deletedAt.Sub(ksStart))).To(BeNumerically("~", 3*period, slack), "deleted at the fourth scheduled rekey")
+		Expect(2 * kekAt).To(BeNumerically(">", 4*period))
+		Expect(protocol(deletedAt.Sub(ksStart))).To(BeNumerically("~", 4*period, slack), "deleted at the fifth scheduled rekey")
 		del := named(ksEvents, "GM_DELETE")
 		Expect(del).To(HaveLen(1))
 		Expect(del[0].Fields["gm"]).To(Equal(gm2.String()))
-		// Three scheduled rekeys with their retransmissions reached gm2's
-		// link (and were dropped there), none after.
+		// The first rekey (acknowledged), then three scheduled rekeys
+		// with their retransmissions reached gm2's link (and were dropped
+		// there), none after.
 		toGM2 := pushes(s, "gm2:eth1", ks1, gm2)
-		Expect(seqs(toGM2)).To(Equal([]uint32{1, 2, 3, 4, 5, 6, 7, 8, 9}))
-		fourth := named(ksEvents, "KS_SEND_UNICAST_REKEY")[9]
-		Expect(seqOf(fourth)).To(BeEquivalentTo(10))
-		Expect(fourth.Fields["gms"]).To(Equal("1"))
-		Expect(fourth.Time).To(BeTemporally(">=", del[0].Time))
-		Expect(seqs(pushes(s, "gm1:eth1", ks1, gm1))).To(ContainElement(uint32(10)))
+		Expect(seqs(toGM2)).To(Equal([]uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
+		fifth := named(ksEvents, "KS_SEND_UNICAST_REKEY")[10]
+		Expect(seqOf(fifth)).To(BeEquivalentTo(11))
+		Expect(fifth.Fields["gms"]).To(Equal("1"))
+		Expect(fifth.Time).To(BeTemporally(">=", del[0].Time))
+		Expect(seqs(pushes(s, "gm1:eth1", ks1, gm1))).To(ContainElement(uint32(11)))
 	})
 
 	It("registers again once let through", func() {

@@ -13,13 +13,19 @@ const (
 	SigKeyLength           uint16 = 7 // B
 	KEOakleyGroup          uint16 = 8 // B: RFC 3547 only
 	// KEKAckRequested asks GMs to acknowledge every GROUPKEY-PUSH
-	// (RFC 8263 §2); its value is the acknowledgement type.
-	KEKAckRequested uint16 = 9 // B: AckTypeHMAC
+	// (RFC 8263); its value is the acknowledgement type.
+	KEKAckRequested uint16 = 9 // B: AckKEKSHA256 ...
 )
 
-// AckTypeHMAC is the KEK_ACK_REQUESTED value for the RFC 8263
-// acknowledgement, integrity-protected with a key derived from the KEK.
-const AckTypeHMAC uint16 = 1
+// KEK_ACK_REQUESTED values (RFC 8263): the prf and the key the
+// acknowledgement's HASH is made with. The LKH ones derive it from an LKH
+// key array, which GETVPN never sends; 129-255 are private use.
+const (
+	AckKEKSHA256 uint16 = 1 // REKEY_ACK_KEK_SHA256
+	AckLKHSHA256 uint16 = 2 // REKEY_ACK_LKH_SHA256
+	AckKEKSHA512 uint16 = 3 // REKEY_ACK_KEK_SHA512
+	AckLKHSHA512 uint16 = 4 // REKEY_ACK_LKH_SHA512
+)
 
 // Values of the KEK attributes.
 const (
