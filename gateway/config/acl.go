@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/getlab/getlab/gateway/wire/esp"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,7 +21,9 @@ const MaxACEs = 100
 //	 destination_port: 848}
 //
 // source and destination are "any" (the default), an address or a prefix;
-// ports (tcp and udp only) are a number or a "low-high" range.
+// ports (tcp and udp only) are a number or a "low-high" range. A permit
+// entry of a KS group's acl may name the ESP transform of its TEK
+// (transform: 3des-sha1); see Group.Transforms for the rule.
 type ACE struct {
 	Permit bool // permit, else deny
 	// Protocol is the IP protocol number; 0 ("ip") matches every protocol.
@@ -28,7 +31,13 @@ type ACE struct {
 	// Source and Destination are the zero Prefix for "any".
 	Source, Destination         netip.Prefix
 	SourcePort, DestinationPort PortRange
+	// Transform is the transform the entry names; the zero Transform (an
+	// invalid one) when it names none and takes the group's default.
+	Transform esp.Transform
 }
+
+// NamesTransform reports whether the entry names its own transform.
+func (e ACE) NamesTransform() bool { return e.Transform != esp.Transform{} }
 
 // PortRange is an inclusive range of ports; the zero value matches any port.
 type PortRange struct{ Lo, Hi uint16 }
@@ -83,6 +92,9 @@ func (e ACE) String() string {
 			b.WriteString(" eq " + x.r.String())
 		}
 	}
+	if e.NamesTransform() {
+		b.WriteString(" transform " + e.Transform.String())
+	}
 	return b.String()
 }
 
@@ -98,7 +110,7 @@ func (d *decoder) acl(n *yaml.Node, path string, dst *[]ACE) {
 		var e ACE
 		action := ""
 		proto := ""
-		var sp, dp *yaml.Node
+		var sp, dp, tr *yaml.Node
 		d.fields(n, p, map[string]func(*yaml.Node, string){
 			"action":           func(n *yaml.Node, p string) { d.str(n, p, &action) },
 			"protocol":         func(n *yaml.Node, p string) { d.str(n, p, &proto) },
@@ -106,6 +118,7 @@ func (d *decoder) acl(n *yaml.Node, path string, dst *[]ACE) {
 			"destination":      func(n *yaml.Node, p string) { d.prefix(n, p, &e.Destination) },
 			"source_port":      func(n *yaml.Node, p string) { sp = n; d.ports(n, p, &e.SourcePort) },
 			"destination_port": func(n *yaml.Node, p string) { dp = n; d.ports(n, p, &e.DestinationPort) },
+			"transform":        func(n *yaml.Node, p string) { tr = n; d.transform(n, p, &e.Transform) },
 		})
 		if n.Kind != yaml.MappingNode {
 			return
@@ -128,6 +141,10 @@ func (d *decoder) acl(n *yaml.Node, path string, dst *[]ACE) {
 			e.Protocol = uint8(v)
 		} else {
 			d.errorf(join(p, "protocol"), "%q is not a protocol name (ip, icmp, tcp, udp, esp, ospf, pim, ...) or number 1-255", proto)
+		}
+		if tr != nil && !e.Permit {
+			// A deny entry makes no TEK; a GM's local_acl is deny-only.
+			d.errorf(join(p, "transform"), "only a permit entry of a KS group's acl names a transform (a deny entry makes no TEK)")
 		}
 		if e.Protocol != 6 && e.Protocol != 17 {
 			if sp != nil {

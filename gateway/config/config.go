@@ -207,8 +207,15 @@ type Group struct {
 	// TEKLifetime and KEKLifetime are the key lifetimes.
 	TEKLifetime time.Duration
 	KEKLifetime time.Duration
-	// Transforms are the ESP transforms in order of preference, named as
-	// esp.ParseTransform reads them ("aes256gcm16", "aes128-sha1").
+	// Transforms are the ESP transforms the group's TEKs may use, named as
+	// esp.ParseTransform reads them ("aes256gcm16", "aes128-sha1"). GDOI
+	// negotiates no TEK transform: the KS makes one TEK per permit entry of
+	// the ACL and dictates its transform, which every GM must support. A
+	// permit entry may name its transform (ACE.Transform), which must be
+	// one of these; an entry that names none takes the first. Left out,
+	// the list is the default transform alone (aes128-sha1). A listed
+	// transform no entry uses draws a warning, so that nothing configured
+	// is silently ignored. See TransformOf.
 	Transforms []esp.Transform
 	// ACL is the traffic policy downloaded to every GM.
 	ACL []ACE
@@ -236,6 +243,15 @@ type Group struct {
 	// Jitter is the re-registration jitter model: "new" (S0 §3.6.5.2,
 	// J = MAX(2% of T, 6 s), earlier only) or "legacy" (±6 s, §3.6.5.1).
 	Jitter string
+}
+
+// TransformOf is the transform of the TEK a permit entry of the group's
+// ACL makes: the entry's own, else the group's first.
+func (g *Group) TransformOf(e ACE) esp.Transform {
+	if e.NamesTransform() || len(g.Transforms) == 0 {
+		return e.Transform
+	}
+	return g.Transforms[0]
 }
 
 // Rekey is the KS's rekey policy.

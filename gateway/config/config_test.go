@@ -30,7 +30,6 @@ func TestLoadExamples(t *testing.T) {
 	}
 	want := []esp.Transform{
 		{ID: esp.TransformAESGCM16, KeyBits: 256},
-		{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1},
 	}
 	if !reflect.DeepEqual(g.Transforms, want) {
 		t.Errorf("transforms = %v, want %v", g.Transforms, want)

@@ -111,20 +111,10 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 			"kek_lifetime":    func(n *yaml.Node, p string) { d.duration(n, p, &g.KEKLifetime) },
 			"transforms": func(n *yaml.Node, p string) {
 				d.list(n, p, func(n *yaml.Node, p string) {
-					s, ok := d.scalar(n, p)
-					if !ok {
-						return
+					var t esp.Transform
+					if d.transform(n, p, &t) {
+						g.Transforms = append(g.Transforms, t)
 					}
-					t, err := esp.ParseTransform(s)
-					if err != nil {
-						names := make([]string, 0, 8)
-						for _, t := range esp.All() {
-							names = append(names, t.String())
-						}
-						d.errorf(p, "%q is not an ESP transform (one of %s)", s, strings.Join(names, ", "))
-						return
-					}
-					g.Transforms = append(g.Transforms, t)
 				})
 			},
 			"acl": func(n *yaml.Node, p string) { d.acl(n, p, &g.ACL) },
@@ -179,4 +169,24 @@ func decodeRekey(d *decoder, n *yaml.Node, path string, r *Rekey) {
 			})
 		},
 	})
+}
+
+// transform reads an ESP transform name (esp.ParseTransform), reporting
+// whether it was one.
+func (d *decoder) transform(n *yaml.Node, path string, dst *esp.Transform) bool {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return false
+	}
+	t, err := esp.ParseTransform(s)
+	if err != nil {
+		names := make([]string, 0, 8)
+		for _, t := range esp.All() {
+			names = append(names, t.String())
+		}
+		d.errorf(path, "%q is not an ESP transform (one of %s)", s, strings.Join(names, ", "))
+		return false
+	}
+	*dst = t
+	return true
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
 )
 
 type validator struct {
@@ -235,12 +237,18 @@ func (v *validator) ksGroup(g *Group, p string) {
 				continue
 			}
 			permits++
+			if e.NamesTransform() && !slices.Contains(g.Transforms, e.Transform) {
+				v.errorf(index(p+".acl", j)+".transform", "%s is not in the group's transforms %s: list it there (left out, transforms is %s alone)",
+					e.Transform, transformList(g.Transforms), Defaults.Transform)
+			}
 			if !hasMirror(g.ACL, e) {
 				v.warnf(index(p+".acl", j), "asymmetric permit %q: the return traffic goes in clear unless the mirror entry %q is added (S0 §2.2.4)", e.String(), e.mirror().String())
 			}
 		}
 		if permits == 0 {
 			v.errorf(p+".acl", "no permit entry: the group would encrypt nothing")
+		} else {
+			v.unusedTransforms(g, p)
 		}
 	}
 	for j, a := range g.Authorization {
@@ -293,11 +301,48 @@ func (v *validator) ksGroup(g *Group, p string) {
 	}
 }
 
+// unusedTransforms warns about each configured transform no permit entry
+// of the group's ACL uses (explicitly or as the default), and about one
+// listed twice: a KS never offers a GM a choice of TEK transforms, so such
+// a transform is configuration that does nothing.
+func (v *validator) unusedTransforms(g *Group, p string) {
+	if !v.c.isSet(p + ".transforms") {
+		return
+	}
+	used := map[esp.Transform]bool{}
+	for _, e := range g.ACL {
+		if e.Permit {
+			used[g.TransformOf(e)] = true
+		}
+	}
+	for k, t := range g.Transforms {
+		switch {
+		case slices.Index(g.Transforms, t) < k:
+			v.warnf(index(p+".transforms", k), "%s is listed twice", t)
+		case !used[t] && k == 0:
+			v.warnf(index(p+".transforms", k), "%s is used by no permit entry: every one names its own transform (the first of transforms is the default for an entry that names none)", t)
+		case !used[t]:
+			v.warnf(index(p+".transforms", k), "%s is used by no permit entry: name it in an entry (transform: %s), or remove it (only the first of transforms is a default)", t, t)
+		}
+	}
+}
+
+func transformList(ts []esp.Transform) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.String()
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
 // hasMirror reports whether acl permits the reverse of e (S0 §2.2.4: the
-// KS ACL is installed the same way for both directions on every GM).
+// KS ACL is installed the same way for both directions on every GM). The
+// mirror may name another transform: the return traffic is then encrypted
+// with another TEK, but encrypted.
 func hasMirror(acl []ACE, e ACE) bool {
 	m := e.mirror()
 	for _, x := range acl {
+		x.Transform = m.Transform
 		if x.Permit && x == m {
 			return true
 		}

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/esp"
 )
 
 // ksWith returns minKS with the group's extra lines (indented for a group
@@ -64,6 +66,16 @@ func TestErrors(t *testing.T) {
 		{"group id text", strings.Replace(minGM, "id: 1, ", "id: one, ", 1), []string{`groups[0].id: "one" is not an integer`}},
 		{"duplicate group", minGM + "  - {name: G, id: 1, ks_list: [192.0.2.1]}\n",
 			[]string{`groups[1].name: "G" is also the name of groups[0]`, "groups[1].id: 1 is also the id of groups[0]"}},
+		{"ACE transform not listed", strings.Replace(minKS, "destination: 10.0.0.0/8}", "destination: 10.0.0.0/8, transform: 3des-sha1}", 1),
+			[]string{"groups[0].acl[1].transform: 3des-sha1 is not in the group's transforms [aes128-sha1]: list it there (left out, transforms is aes128-sha1 alone)"}},
+		{"ACE transform not in the set list", ksWith("    transforms: [aes256gcm16]\n", "") + "",
+			nil}, // replaced below
+		{"ACE bad transform", strings.Replace(minKS, "destination: 10.0.0.0/8}", "destination: 10.0.0.0/8, transform: aes-cbc}", 1),
+			[]string{`groups[0].acl[1].transform: "aes-cbc" is not an ESP transform (one of `}},
+		{"ACE transform on deny", strings.Replace(minKS, "destination: 239.1.1.1}", "destination: 239.1.1.1, transform: aes128-sha1}", 1),
+			[]string{"groups[0].acl[0].transform: only a permit entry of a KS group's acl names a transform"}},
+		{"ACE transform in local_acl", gmWith(", local_acl: [{action: deny, protocol: ospf, transform: aes128-sha1}]", ""),
+			[]string{"groups[0].local_acl[0].transform: only a permit entry of a KS group's acl names a transform"}},
 		{"bad transform", ksWith("    transforms: [aes128gcm16, aes-gcm]\n", ""), []string{`groups[0].transforms[1]: "aes-gcm" is not an ESP transform`}},
 		{"empty transforms", ksWith("    transforms: []\n", ""), []string{"groups[0].transforms: empty"}},
 		{"bad duration", ksWith("    tek_lifetime: an hour\n", ""), []string{`groups[0].tek_lifetime: "an hour" is not a duration`}},
@@ -112,6 +124,10 @@ func TestErrors(t *testing.T) {
 		{"many at once", "role: gm\ncolour: red\ngroups: [{name: G, id: 1, ks_list: [192.0.2.300, x]}]\n",
 			[]string{"colour: unknown key", `groups[0].ks_list[0]: "192.0.2.300"`, `groups[0].ks_list[1]: "x"`}},
 	} {
+		if tc.name == "ACE transform not in the set list" {
+			tc.yaml = strings.Replace(tc.yaml, "destination: 10.0.0.0/8}", "destination: 10.0.0.0/8, transform: aes128-sha1}", 1)
+			tc.want = []string{"groups[0].acl[1].transform: aes128-sha1 is not in the group's transforms [aes256gcm16]"}
+		}
 		if tc.name == "acl too long" {
 			var b strings.Builder
 			for i := 0; i <= MaxACEs; i++ {
@@ -146,6 +162,11 @@ func TestWarnings(t *testing.T) {
 		{"asymmetric permit", strings.Replace(minKS, "destination: 10.0.0.0/8}", "destination: any}", 1),
 			`ks.yaml: groups[0].acl[1]: asymmetric permit "permit ip 10.0.0.0/8 any": the return traffic goes in clear unless the mirror entry "permit ip any 10.0.0.0/8" is added`},
 		{"asymmetric ports", strings.Replace(minKS, "{action: permit,", "{action: permit, protocol: tcp, destination_port: 80,", 1), `groups[0].acl[1]: asymmetric permit "permit tcp 10.0.0.0/8 10.0.0.0/8 eq 80"`},
+		{"transform no entry uses", ksWith("    transforms: [3des-sha1, aes128-sha1]\n", ""),
+			"groups[0].transforms[1]: aes128-sha1 is used by no permit entry: name it in an entry (transform: aes128-sha1), or remove it (only the first of transforms is a default)"},
+		{"default transform no entry uses", strings.Replace(ksWith("    transforms: [3des-sha1, aes128-sha1]\n", ""), "destination: 10.0.0.0/8}", "destination: 10.0.0.0/8, transform: aes128-sha1}", 1),
+			"groups[0].transforms[0]: 3des-sha1 is used by no permit entry: every one names its own transform"},
+		{"transform listed twice", ksWith("    transforms: [3des-sha1, 3des-sha1]\n", ""), "groups[0].transforms[1]: 3des-sha1 is listed twice"},
 		{"short TEK", ksWith("    tek_lifetime: 300\n", ""), "groups[0].tek_lifetime: 5m0s is below 900 s"},
 		{"rekey lead past half the TEK", ksWith("    tek_lifetime: 300\n", ""), "groups[0].tek_lifetime: 5m0s leaves less than the rekey lead 3m30s (10% or 90 s, plus 2 retransmissions of 1m0s)"},
 		{"KEK < 2 TEK", ksWith("    tek_lifetime: 7200\n    kek_lifetime: 10000\n", ""), "groups[0].kek_lifetime: 2h46m40s is less than twice the TEK lifetime 2h0m0s"},
@@ -199,6 +220,41 @@ func TestInteropProfile(t *testing.T) {
 			if got := c.Groups[0].InteropProfile; got != name {
 				t.Errorf("interop_profile %s read as %q", name, got)
 			}
+		}
+	}
+}
+
+// TestACETransforms is the corpus config's layout (gdoid a-plain-kekaes:
+// TEK1 3DES + HMAC-SHA1, TEK2 AES-CBC-128 + HMAC-SHA1): each permit entry
+// gets its own transform or the group's first, every listed transform is
+// used, so there is no warning about them, and mirrors with different
+// transforms still count as mirrors.
+func TestACETransforms(t *testing.T) {
+	y := strings.Replace(ksWith("    transforms: [3des-sha1, aes128-sha1]\n", ""),
+		"      - {action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}\n",
+		"      - {action: permit, source: 10.1.0.0/16, destination: 10.2.0.0/16}\n"+
+			"      - {action: permit, source: 10.2.0.0/16, destination: 10.1.0.0/16, transform: AES128-SHA1}\n", 1)
+	c, err := Parse([]byte(y), "ks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	g := &c.Groups[0]
+	tdes := esp.Transform{ID: esp.Transform3DES, Auth: esp.AuthHMACSHA1}
+	aes := esp.Transform{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1}
+	for i, want := range []struct {
+		names bool
+		tr    esp.Transform
+		str   string
+	}{
+		{false, tdes, "permit ip 10.1.0.0/16 10.2.0.0/16"},
+		{true, aes, "permit ip 10.2.0.0/16 10.1.0.0/16 transform aes128-sha1"},
+	} {
+		e := g.ACL[i+1]
+		if e.NamesTransform() != want.names || g.TransformOf(e) != want.tr || e.String() != want.str {
+			t.Errorf("acl[%d] = %q: names %v, TransformOf %v; want %v, %v, %q", i+1, e, e.NamesTransform(), g.TransformOf(e), want.names, want.tr, want.str)
 		}
 	}
 }
