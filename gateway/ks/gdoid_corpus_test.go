@@ -92,8 +92,9 @@ func TestGdoidCorpusDecodes(t *testing.T) {
 
 // corpusKS is a KS configured like gdoid's KS of the a-* runs
 // (configs/a-plain-kekaes/gdoi_ks.conf): group 1234, TEKs for 10.77.0.11
-// -> 239.1.1.1 and 10.77.0.12 -> 239.1.1.2, rekeys to 239.10.1.1:848,
-// RSA-2048; plus a deny entry, which the gdoid profile must not download.
+// -> 239.1.1.1 (3DES + HMAC-SHA1) and 10.77.0.12 -> 239.1.1.2 (AES-CBC-128
+// + HMAC-SHA1), rekeys to 239.10.1.1:848, RSA-2048; plus a deny entry,
+// which the gdoid profile must not download.
 func corpusKS(t *testing.T, profile string) (*Server, *[]datagramOut, *time.Time) {
 	t.Helper()
 	y := fmt.Sprintf(`
@@ -108,11 +109,11 @@ groups:
     interop_profile: %s
     tek_lifetime: 60
     kek_lifetime: 300
-    transforms: [aes128-sha1]
+    transforms: [3des-sha1, aes128-sha1]
     acl:
       - {action: deny, protocol: udp, destination_port: 848}
       - {action: permit, protocol: ip, source: 10.77.0.11/32, destination: 239.1.1.1/32}
-      - {action: permit, protocol: ip, source: 10.77.0.12/32, destination: 239.1.1.2/32}
+      - {action: permit, protocol: ip, source: 10.77.0.12/32, destination: 239.1.1.2/32, transform: aes128-sha1}
     rekey: {transport: multicast, address: 239.10.1.1, port: 848, retransmit: {interval: 10, count: 0}, signing_key: {bits: 2048}}
 `, profile)
 	cfg, err := config.Parse([]byte(y), "ks.yaml")
@@ -179,14 +180,12 @@ func shapes(ps []isakmp.Payload) []string {
 	return out
 }
 
-// satAttrs is the SAT attribute types of an AES TEK (gdoid's TEK2; ours
-// are all AES).
+// satAttrs is each SAT's transform ID and attribute types: gdoid's TEK1 is
+// 3DES (no KEY_LENGTH), TEK2 AES-CBC-128, and so are ours.
 func satAttrs(sa *gdoiwire.SA) []string {
 	var out []string
 	for _, s := range sa.SATs() {
-		if _, aes := s.Attributes.Get(gdoiwire.KeyLength); aes {
-			out = append(out, attrTypes(s.Attributes))
-		}
+		out = append(out, fmt.Sprintf("transform=%d attrs=%s", s.TransformID, attrTypes(s.Attributes)))
 	}
 	return out
 }
@@ -225,7 +224,7 @@ func TestGdoidLayoutKS(t *testing.T) {
 	compare(t, "PULL 2", shapes(ours2), shapes(theirs2))
 	theirSA := theirs2[2].(*gdoiwire.SA)
 	ourSA := ours2[2].(*gdoiwire.SA)
-	if got, want := satAttrs(ourSA), satAttrs(theirSA); !slices.Equal(got[:1], want) {
+	if got, want := satAttrs(ourSA), satAttrs(theirSA); !slices.Equal(got, want) {
 		t.Errorf("SAT attributes %v, gdoid's %v", got, want)
 	}
 	for i, s := range ourSA.SATs() {

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -191,17 +190,19 @@ func (g *group) addTEKs(now time.Time) error {
 func (g *group) newest() *tekGen { return &g.gens[len(g.gens)-1] }
 
 // newTEKs makes one TEK per permit entry of the ACL (S0 §1.2.1: "each
-// permit entry results in a pair of SAs"; KS-12), with the group's first
-// transform.
+// permit entry results in a pair of SAs"; KS-12), each with the entry's
+// transform (config.Group.TransformOf: its own, else the group's first).
+// GDOI negotiates no TEK transform: the KS dictates it, as gdoid's KS
+// configures a TEK_Suite per TEK.
 func (g *group) newTEKs() ([]gdoi.TEK, error) {
-	if len(g.cfg.Transforms) == 0 {
-		return nil, errors.New("no transform configured")
-	}
-	tr := g.cfg.Transforms[0]
 	var teks []gdoi.TEK
 	for _, ace := range g.cfg.ACL {
 		if !ace.Permit {
 			continue
+		}
+		tr := g.cfg.TransformOf(ace)
+		if err := tr.Validate(); err != nil {
+			return nil, fmt.Errorf("permit entry %q: %w", ace, err)
 		}
 		t := gdoi.TEK{
 			SPI: spi(), Transform: tr, Selector: selectorOf(ace),
