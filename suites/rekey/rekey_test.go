@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/control"
-	"github.com/getlab/getlab/gateway/ks"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/attack"
 	"github.com/getlab/getlab/harness/fault"
@@ -181,8 +180,8 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 	})
 
 	It("sends each rekey at the seeds' point: TEKs every T - [MAX(10% T, 90 s) + 2 x 10 s + 5 s x 2/50], the KEK at T_KEK - (200 + 2 x 10 + 5 x (1 + 2/50)) s", func() {
-		tekLead := ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
-		kekLead := ks.KEKRekeyLead(retransmits, retransmitInt, 2, true)
+		tekLead := tekRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		kekLead := kekRekeyLead(retransmits, retransmitInt, 2, true)
 		Expect(tekLead).To(Equal(110200 * time.Millisecond))
 		Expect(kekLead).To(Equal(225200 * time.Millisecond))
 		period := tekLifetime - tekLead
@@ -281,7 +280,7 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		Expect(len(runs)).To(BeNumerically(">=", 3), "at least three TEK generations carried the stream")
 		// The KS made generation k at k periods (0 at its start); each is
 		// replaced 30 s before it expires: 270 s after it was made.
-		period := tekLifetime - ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		period := tekLifetime - tekRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
 		for i := 1; i < len(runs); i++ {
 			switchAt := protocol(runs[i].first.Sub(ksStart))
 			Expect(switchAt).To(BeNumerically("~", time.Duration(i-1)*period+tekLifetime-30*time.Second, slack), "switch to SPI %#x", runs[i].spi)
@@ -480,8 +479,8 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func
 		// acknowledges the first and misses the next three (the second
 		// TEK rekey, the KEK rekey, the third TEK rekey); the one it
 		// would miss next is the fourth TEK rekey.
-		period := tekLifetime - ks.TEKRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
-		kekAt := kekLifetime - ks.KEKRekeyLead(retransmits, retransmitInt, 2, true)
+		period := tekLifetime - tekRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+		kekAt := kekLifetime - kekRekeyLead(retransmits, retransmitInt, 2, true)
 		Expect(kekAt).To(BeNumerically(">", 2*period))
 		Expect(kekAt).To(BeNumerically("<", 3*period))
 		Expect(2 * kekAt).To(BeNumerically(">", 4*period))
