@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/gopacket/gopacket"
@@ -192,11 +191,11 @@ func firstLayer(lt layers.LinkType) gopacket.Decoder {
 type decoder struct {
 	keys *KeyLog
 	ike  *ikeState
-	esp  map[uint32]*esp.Cipher // TEK ciphers built so far, by SPI
+	esp  map[uint32]*espSA // TEKs keyed so far, by SPI
 }
 
 func newDecoder(keys *KeyLog) *decoder {
-	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*esp.Cipher{}}
+	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*espSA{}}
 }
 
 func (d *decoder) decode(p *Packet, lt layers.LinkType) {
@@ -366,16 +365,16 @@ func (p *Packet) String() string {
 
 func hexString(b []byte) string { return hex.EncodeToString(b) }
 
-// openESP decrypts an ESP packet with a TEK from the key log; the cipher
-// is built once per SPI.
+// openESP decrypts an ESP packet with a TEK from the key log, with the
+// bench's own ESP code (esp.go); the SA is keyed once per SPI.
 func (d *decoder) openESP(k ESPKeys, packet []byte) ([]byte, uint8, error) {
-	c, ok := d.esp[k.SPI]
+	sa, ok := d.esp[k.SPI]
 	if !ok {
 		var err error
-		if c, err = esp.NewCipher(k.Transform, k.Key, k.AuthKey); err != nil {
+		if sa, err = newESPSA(k); err != nil {
 			return nil, 0, err
 		}
-		d.esp[k.SPI] = c
+		d.esp[k.SPI] = sa
 	}
-	return c.Open(nil, packet)
+	return sa.open(packet)
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getlab/getlab/gateway/esp"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/pcap/handbuilt"
+	"github.com/getlab/getlab/pcap/internal/espseal"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -56,10 +56,6 @@ func formatFrames(t *testing.T) ([]ethRecord, *KeyLog) {
 		t.Fatal(err)
 	}
 	keys := ESPKeys{SPI: 0x1e1e0001, Transform: tr, Key: bytes.Repeat([]byte{0x11}, 16), AuthKey: bytes.Repeat([]byte{0x22}, 20)}
-	c, err := esp.NewCipher(tr, keys.Key, keys.AuthKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	innerBuf := gopacket.NewSerializeBuffer()
 	inner := &layers.IPv4{Version: 4, TTL: 63, TOS: 10 << 2, Protocol: layers.IPProtocolUDP,
 		SrcIP: net.IP{198, 51, 100, 7}, DstIP: net.IP{203, 0, 113, 9}}
@@ -69,7 +65,7 @@ func formatFrames(t *testing.T) ([]ethRecord, *KeyLog) {
 		inner, innerUDP, gopacket.Payload("inner payload")); err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := c.Seal(nil, keys.SPI, 7, bytes.Repeat([]byte{0x33}, 16), 4, innerBuf.Bytes())
+	sealed, err := espseal.Seal(tr, keys.Key, keys.AuthKey, keys.SPI, 7, bytes.Repeat([]byte{0x33}, 16), 4, innerBuf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

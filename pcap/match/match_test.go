@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getlab/getlab/gateway/esp"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/pcap/handbuilt"
+	"github.com/getlab/getlab/pcap/internal/espseal"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -56,8 +56,6 @@ func TestPreservesAddresses(t *testing.T) {
 	tr, err := espwire.ParseTransform("aes128gcm16")
 	g.Expect(err).NotTo(HaveOccurred())
 	key := []byte("0123456789abcdef" + "salt")
-	c, err := esp.NewCipher(tr, key, nil)
-	g.Expect(err).NotTo(HaveOccurred())
 
 	inner := gopacket.NewSerializeBuffer()
 	src, dst := net.IP{198, 51, 100, 10}, net.IP{203, 0, 113, 10}
@@ -65,7 +63,7 @@ func TestPreservesAddresses(t *testing.T) {
 	udp := &layers.UDP{SrcPort: 1000, DstPort: 9000}
 	_ = udp.SetNetworkLayerForChecksum(ip)
 	g.Expect(gopacket.SerializeLayers(inner, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload("probe"))).To(Succeed())
-	sealed, err := c.Seal(nil, 0x1e1e0001, 1, make([]byte, tr.IVLen()), espwire.NextHeaderIPv4, inner.Bytes())
+	sealed, err := espseal.Seal(tr, key, nil, 0x1e1e0001, 1, make([]byte, tr.IVLen()), espwire.NextHeaderIPv4, inner.Bytes())
 	g.Expect(err).NotTo(HaveOccurred())
 
 	path := filepath.Join(t.TempDir(), "esp.pcapng")

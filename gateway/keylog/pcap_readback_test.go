@@ -1,4 +1,4 @@
-package pcap
+package keylog_test
 
 import (
 	"bytes"
@@ -13,10 +13,13 @@ import (
 	"github.com/getlab/getlab/gateway/keylog"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+	"github.com/getlab/getlab/pcap"
 )
 
-// The daemons write the key log (gateway/keylog) and the bench reads it:
-// what one writes, the other must read back field for field.
+// The daemons write the key log (gateway/keylog) and the bench reads it
+// (package pcap): what one writes, the other must read back field for
+// field. The test lives on the daemon's side so that the bench imports
+// none of the daemon's role packages.
 func TestDaemonKeyLogReadsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys.log")
 	w, err := keylog.Open(path)
@@ -43,7 +46,7 @@ func TestDaemonKeyLogReadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	kl := &KeyLog{}
+	kl := &pcap.KeyLog{}
 	if err := kl.Read(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
