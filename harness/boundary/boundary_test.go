@@ -26,12 +26,9 @@ var forbidden = []string{
 	"gateway/esp",
 }
 
-// allowed are the importer → forbidden edges tolerated for now. What the
-// allowed package pulls in behind it is not followed.
-var allowed = map[[2]string]bool{
-	// removed when suites/rekey computes its own rekey points
-	{"suites/rekey", "gateway/ks"}: true,
-}
+// allowed are the importer → forbidden edges tolerated for now (none).
+// What an allowed package pulls in behind it is not followed.
+var allowed = map[[2]string]bool{}
 
 // listed is what `go list -json` says of one package.
 type listed struct {
