@@ -164,7 +164,14 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 		conn, err := attack.UDP(suitekit.NetNS(s.Lab, "mallory"), netip.AddrPortFrom(mallory, 0))
 		Expect(err).NotTo(HaveOccurred())
 		defer conn.Close()
-		corpus := attack.ISAKMPCorpus(7)
+		// The corpus's datagrams of one Ethernet frame or less, over and
+		// over: the log is what is measured, and the captures stay small.
+		var corpus []attack.Case
+		for _, c := range attack.ISAKMPCorpus(7) {
+			if len(c.Bytes) <= 1472 {
+				corpus = append(corpus, c)
+			}
+		}
 		garbage := make([]attack.Case, 0, 100000)
 		for len(garbage) < 100000 {
 			garbage = append(garbage, corpus[len(garbage)%len(corpus)])
