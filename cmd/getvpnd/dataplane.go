@@ -29,17 +29,33 @@ type gmDataPlane struct {
 	mu   sync.Mutex
 	dev  *dataplane.Device
 	info control.DataPlane
+
+	// kick makes a data plane that failed to start retry at once rather
+	// than at its next one-second retry.
+	kick chan struct{}
+}
+
+// retryNow makes a data plane that has not started retry now; the GM
+// calls it when its registration interface (usually the WAN interface)
+// becomes ready.
+func (d *gmDataPlane) retryNow() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
 }
 
 // startDataPlane builds the engine and, when the configuration enables it,
 // the TUN devices and routing. A data plane that cannot start (the WAN
 // interface not there yet, no /dev/net/tun, no CAP_NET_ADMIN, strict
-// rp_filter) is logged and shown in the status, and retried every second:
-// in a container the daemon may start before its interfaces exist. The GM
+// rp_filter) is logged and shown in the status, and retried every second
+// and as soon as the GM's registration interface is ready (retryNow): in a
+// container the daemon may start before its interfaces exist. The GM
 // registers meanwhile, so that the failure can be seen.
 func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, ev *events.Log) *gmDataPlane {
 	df, _ := esp.ParseDFPolicy(cfg.DataPlane.DFBit) // validated by config
-	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown}}
+	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown},
+		kick: make(chan struct{}, 1)}
 	d.engine = dataplane.New(dataplane.Options{
 		Events: ev, Scaled: cfg.Scaled, DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
 		Groups: cfg.Groups, Local: local,
@@ -81,14 +97,24 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 	}
 	if err := open(); err != nil {
 		d.setError(err)
-		ev.Logf("error", "data plane not running (retrying every second): %v", err)
-		go everyUntil(ctx, time.Second, func() bool {
-			err := open()
-			if err != nil {
+		ev.Logf("error", "data plane not running (retrying every second, and once the registration interface is ready): %v", err)
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				case <-d.kick:
+				}
+				err := open()
+				if err == nil {
+					return
+				}
 				d.setError(err)
 			}
-			return err == nil
-		})
+		}()
 	}
 	go every(ctx, time.Second, d.engine.Prune)
 	return d

@@ -107,6 +107,13 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	}
 	defer kl.Close()
 
+	if cfg.Role == config.RoleGM && !cfg.Listen.Address.IsValid() && !cfg.Identity.IsValid() {
+		// The GDOI address is the registration interface's: there is
+		// nothing to bind before it has one (see ifwait.go).
+		if !waitRegistrationInterface(ctx, cfg, netip.Addr{}, ev) {
+			return nil
+		}
+	}
 	local, ifaceUp, err := localAddress(cfg)
 	if err != nil {
 		return err
@@ -154,7 +161,13 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		groups.handle = mem.HandlePacket
 		r = &gmRole{Member: mem, dp: dp}
 		defer mem.Stop()
-		background = func(context.Context) { mem.Start() }
+		background = func(ctx context.Context) {
+			if !waitRegistrationInterface(ctx, cfg, local.Addr(), ev) {
+				return
+			}
+			dp.retryNow() // its WAN interface is most likely there now too
+			mem.Start()
+		}
 	default:
 		return fmt.Errorf("role %q", cfg.Role)
 	}
@@ -246,8 +259,8 @@ func interfaceIPv4(name string) (netip.Addr, error) {
 // listenGDOI opens the UDP socket GDOI runs on. IP_FREEBIND lets it bind
 // the configured address before the address is configured: in a container
 // (as in containerlab) the daemon may start before its node's exec lines
-// have added the address; sends fail, and are retried by the protocol
-// timers, until it is there.
+// have added the address. A KS receives nothing until it is there and then
+// answers at once; a GM waits for it before registering (ifwait.go).
 func listenGDOI(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error

@@ -53,7 +53,21 @@ func TestErrors(t *testing.T) {
 		{"top-level prefix", "name: x\nprefix: p\n" + base(twoNodes, "")[len("name: x\n"):],
 			[]string{`topologies/x.clab.yml: field "prefix" is not supported by getlab`}},
 		{"top-level mgmt", "name: x\nmgmt: {network: n}\n" + base(twoNodes, "")[len("name: x\n"):],
-			[]string{`topologies/x.clab.yml: field "mgmt" is not supported by getlab`}},
+			[]string{`topologies/x.clab.yml: mgmt: field "network" is not supported by getlab: getlab builds no management network`}},
+		{"mgmt field other than skip-when-unused", "name: x\nmgmt: {skip-when-unused: true, ipv4-subnet: 172.20.0.0/24}\n" + base("a: {kind: linux, image: i, network-mode: none}", "")[len("name: x\n"):],
+			[]string{`topologies/x.clab.yml: mgmt: field "ipv4-subnet" is not supported by getlab: getlab builds no management network; of mgmt only skip-when-unused: true is supported`}},
+		{"mgmt skip-when-unused false", "name: x\nmgmt: {skip-when-unused: false}\n" + base(twoNodes, "")[len("name: x\n"):],
+			[]string{`mgmt: skip-when-unused: false is not supported by getlab`}},
+		{"mgmt typo", "name: x\nmgmt: {skip-when-unsued: true}\n" + base(twoNodes, "")[len("name: x\n"):],
+			[]string{`mgmt: field "skip-when-unsued" is not a containerlab mgmt field (did you mean "skip-when-unused"?)`}},
+		{"mgmt skip-when-unused with a node not none", "name: x\nmgmt: {skip-when-unused: true}\ntopology:\n  kinds:\n    linux: {network-mode: none}\n  nodes:\n    a: {kind: linux, image: i}\n    br: {kind: bridge}\n",
+			[]string{`topologies/x.clab.yml: node "br": mgmt.skip-when-unused needs every node to resolve to network-mode: none`, "topology.kinds.bridge", "(line 8)"}},
+		{"network-mode host", base("a: {kind: linux, image: i, network-mode: host}", ""),
+			[]string{`topologies/x.clab.yml: node "a": network-mode "host" is not supported by getlab: only "none"`, "(line 4)"}},
+		{"network-mode container", "name: x\ntopology:\n  defaults: {network-mode: \"container:a\"}\n  nodes:\n    a: {kind: linux, image: i}\n",
+			[]string{`topologies/x.clab.yml: defaults: network-mode "container:a" is not supported by getlab`}},
+		{"network-mode bridge in kinds", "name: x\ntopology:\n  kinds:\n    linux: {network-mode: bridge}\n  nodes:\n    a: {kind: linux, image: i}\n",
+			[]string{`topologies/x.clab.yml: kind "linux": network-mode "bridge" is not supported by getlab`}},
 		{"top-level typo", "name: x\ntopolgy: {}\n",
 			[]string{`field "topolgy" is not a containerlab top-level field (did you mean "topology"?)`, `field "topology" is required`}},
 		{"topology groups", "name: x\ntopology:\n  groups: {g: {image: i}}\n  nodes:\n    a: {kind: linux, image: i}\n",
@@ -262,7 +276,7 @@ topology:
 // field other than the supported ones is reported as "not supported", not
 // as a typo, on a node, in the defaults and in a kind entry.
 func TestUnsupportedFieldListIsComplete(t *testing.T) {
-	supported := []string{"kind", "image", "cmd", "exec", "env", "binds", "labels", "startup-config", "privileged", "cap-add", "sysctls", "devices"}
+	supported := []string{"kind", "image", "cmd", "exec", "env", "binds", "labels", "startup-config", "privileged", "cap-add", "sysctls", "devices", "network-mode"}
 	for _, f := range nodeFields {
 		if contains(supported, f) {
 			continue

@@ -25,6 +25,13 @@ var nodeFields = []string{
 	"cgroup-parent", "pid-mode", "tmpfs", "security-opts", "sysctls", "devices",
 }
 
+// mgmtFields are the keys of the top-level mgmt section.
+var mgmtFields = []string{
+	"network", "bridge", "ipv4-subnet", "ipv6-subnet", "ipv4-gw", "ipv6-gw",
+	"ipv4-range", "ipv6-range", "mtu", "external-access", "skip-when-unused",
+	"driver-opts",
+}
+
 // linkFields are the keys of a link, over every link type the schema has.
 var linkFields = []string{
 	"type", "endpoints", "endpoint", "mtu", "ipv4", "ipv6", "vars", "labels",
@@ -43,19 +50,18 @@ var endpointFields = []string{"node", "interface", "mac", "ipv4", "ipv6", "vars"
 // Hints added to "not supported by getlab" for fields a reader may expect to
 // work, saying what getlab does instead.
 var unsupportedHints = map[string]string{
-	"prefix":       "getlab names nodes by their topology names",
-	"mgmt":         "getlab builds no management network; data links are the only links",
-	"groups":       "set shared values in topology.defaults or topology.kinds",
-	"group":        "set shared values in topology.defaults or topology.kinds",
-	"ports":        "nodes are reached through their namespaces, not published ports",
-	"network-mode": "every node gets its own network namespace",
-	"mgmt-ipv4":    "getlab builds no management network",
-	"mgmt-ipv6":    "getlab builds no management network",
-	"env-files":    "set the variables with env",
-	"entrypoint":   "use cmd",
-	"ipv4":         "assign addresses with exec (ip addr add ...) or in the daemon config",
-	"ipv6":         "assign addresses with exec (ip addr add ...) or in the daemon config",
-	"mac":          "set the address with exec (ip link set ... address ...)",
+	"prefix":     "getlab names nodes by their topology names",
+	"mgmt":       "getlab builds no management network; data links are the only links",
+	"groups":     "set shared values in topology.defaults or topology.kinds",
+	"group":      "set shared values in topology.defaults or topology.kinds",
+	"ports":      "nodes are reached through their namespaces, not published ports",
+	"mgmt-ipv4":  "getlab builds no management network",
+	"mgmt-ipv6":  "getlab builds no management network",
+	"env-files":  "set the variables with env",
+	"entrypoint": "use cmd",
+	"ipv4":       "assign addresses with exec (ip addr add ...) or in the daemon config",
+	"ipv6":       "assign addresses with exec (ip addr add ...) or in the daemon config",
+	"mac":        "set the address with exec (ip link set ... address ...)",
 }
 
 func contains(list []string, s string) bool {

@@ -28,6 +28,8 @@ func (p *parser) topology(root *yaml.Node, t *Topology) {
 			}
 		case "topology":
 			topo = e.val
+		case "mgmt":
+			p.mgmt(e.val, t)
 		default:
 			p.unknownField(e.keyN, "", e.key, topLevelFields, "top-level")
 		}
@@ -118,6 +120,47 @@ func (p *parser) topology(root *yaml.Node, t *Topology) {
 	if linksN != nil {
 		p.links(linksN, t)
 	}
+
+	// With skip-when-unused, containerlab still builds its management
+	// network when a single node resolves to another network mode; getlab
+	// never builds one, so such a file would not run the same.
+	if t.SkipMgmtWhenUnused {
+		for _, n := range t.Nodes {
+			if n.NetworkMode != NetworkModeNone {
+				p.errorf(&yaml.Node{Line: n.Line}, fmt.Sprintf("node %q", n.Name),
+					"mgmt.skip-when-unused needs every node to resolve to network-mode: none (containerlab builds its management network otherwise); set it on the node, in topology.kinds.%s or in topology.defaults", n.Kind)
+			}
+		}
+	}
+}
+
+// mgmt reads the top-level mgmt section. getlab never builds a management
+// network, so the only setting it runs as containerlab does is
+// skip-when-unused: true (containerlab then builds none either, provided
+// every node resolves to network-mode: none, which topology checks).
+func (p *parser) mgmt(n *yaml.Node, t *Topology) {
+	const hint = "getlab builds no management network; of mgmt only skip-when-unused: true is supported"
+	es, ok := p.entries(n, "mgmt", "field \"mgmt\"")
+	if !ok {
+		return
+	}
+	if len(es) == 0 {
+		p.errorf(lineNode(n, deref(n)), "mgmt", "must not be empty (containerlab's schema wants at least one field); leave it out instead")
+	}
+	for _, e := range es {
+		switch {
+		case e.key == "skip-when-unused":
+			b, ok := p.boolean(e.val, "mgmt", e.key)
+			if ok && !b {
+				p.errorf(e.keyN, "mgmt", "skip-when-unused: false is not supported by getlab: %s", hint)
+			}
+			t.SkipMgmtWhenUnused = b
+		case contains(mgmtFields, e.key):
+			p.errorf(e.keyN, "mgmt", "field %q is not supported by getlab: %s", e.key, hint)
+		default:
+			p.unknownField(e.keyN, "mgmt", e.key, mgmtFields, "mgmt")
+		}
+	}
 }
 
 func supportedKind(k string) bool { return k == KindLinux || k == KindBridge }
@@ -153,6 +196,7 @@ type level struct {
 	set   map[string]*yaml.Node // key node of each field this level sets
 
 	kind, image, cmd, startupConfig string
+	networkMode                     string
 	privileged                      *bool
 	exec                            []string
 	env, labels, sysctls            map[string]string
@@ -181,6 +225,14 @@ func (p *parser) level(n *yaml.Node, where string, sec int) *level {
 				continue
 			}
 			l.kind, _ = p.nonEmptyStr(e.val, where, e.key)
+		case "network-mode":
+			if s, ok := p.nonEmptyStr(e.val, where, e.key); ok {
+				if s != NetworkModeNone {
+					p.errorf(e.keyN, where, "network-mode %q is not supported by getlab: only %q, which is what getlab does for every node (its own network namespace, no management network); host, container:NAME and bridge share or attach namespaces getlab does not build", s, NetworkModeNone)
+					continue
+				}
+				l.networkMode = s
+			}
 		case "image":
 			l.image, _ = p.nonEmptyStr(e.val, where, e.key)
 		case "cmd":
@@ -458,6 +510,10 @@ func (p *parser) resolve(name string, keyN *yaml.Node, nl, defaults *level, kind
 	levels := []*level{defaults, kl, nl} // least to most specific
 
 	n := &Node{Name: name, Kind: kind, Labels: mergeMaps(levels, func(l *level) map[string]string { return l.labels })}
+	// containerlab resolves network-mode for bridge nodes too (its
+	// skip-when-unused check looks at every node), so it is not a
+	// container-only field.
+	n.NetworkMode = firstSet(levels, func(l *level) string { return l.networkMode })
 	if keyN != nil {
 		n.Line = keyN.Line
 	}

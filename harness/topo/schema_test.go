@@ -253,6 +253,13 @@ func TestFieldListsMatchSchema(t *testing.T) {
 		return out
 	}
 	check("top-level fields", topLevelFields, keys(s.Properties))
+	var mgmt struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(s.Properties["mgmt"], &mgmt); err != nil {
+		t.Fatal(err)
+	}
+	check("mgmt fields", mgmtFields, keys(mgmt.Properties))
 	check("topology fields", topologyFields, keys(topo.Properties))
 
 	node := map[string]bool{}

@@ -5,10 +5,11 @@
 //
 // # What a file may hold
 //
-// Top level: name and topology. Under topology: defaults, kinds (only linux
-// and bridge), nodes and links. A node, the defaults and a kind entry may set
-// kind, image, cmd, exec, env, binds, labels, startup-config, privileged,
-// cap-add and sysctls. A link is either the brief form
+// Top level: name, topology and mgmt (only skip-when-unused: true). Under
+// topology: defaults, kinds (only linux and bridge), nodes and links. A node,
+// the defaults and a kind entry may set kind, image, cmd, exec, env, binds,
+// labels, startup-config, privileged, cap-add, sysctls, devices and
+// network-mode (only none). A link is either the brief form
 //
 //	links:
 //	  - endpoints: ["a:eth1", "b:eth1"]
@@ -43,9 +44,24 @@
 // other than ro and rw; a sysctl outside net.*; YAML that is not one
 // document, has duplicate keys or values of the wrong type.
 //
-// Left out, and therefore errors: the top-level prefix, mgmt, settings and
-// debug (getlab has no management network and names nodes by their topology
-// names), topology.groups, link types other than veth and containerlab's
+// # No management network
+//
+// containerlab gives every node a management interface eth0 on a management
+// network, with a default route through it, unless the node resolves to
+// network-mode: none; with mgmt.skip-when-unused: true and every node none,
+// it builds no management network at all. getlab builds none, ever: every
+// node gets its own network namespace holding only loopback and its links.
+// So network-mode: none is what getlab does and is accepted (on nodes, in
+// topology.kinds and in topology.defaults, resolved as containerlab does,
+// bridge nodes included); host, container:NAME and bridge are errors.
+// mgmt.skip-when-unused: true is accepted when every node resolves to none;
+// any other mgmt field is an error. A file that leaves network-mode out still
+// loads, but runs differently under containerlab (its nodes get eth0 and a
+// default route there); the repository's topologies set it.
+//
+// Left out, and therefore errors: the top-level prefix, settings, debug and
+// every mgmt field but skip-when-unused (getlab names nodes by their
+// topology names), topology.groups, link types other than veth and containerlab's
 // special endpoints (host, mgmt-net, macvlan), per-link and per-endpoint
 // addresses, MACs and vars, embedded or remote startup-configs, ~ and
 // __clabDir__/__clabNodeDir__ in host paths, env's __IMPORT_ENVS, and every
@@ -57,7 +73,8 @@
 // then the node itself, the more specific level winning:
 //
 //   - kind: the node's, else the defaults' (a kind entry cannot set it);
-//   - image, cmd, startup-config: the first one set of node, kind, defaults;
+//   - image, cmd, startup-config, network-mode: the first one set of node,
+//     kind, defaults (network-mode for bridge nodes too);
 //   - privileged: the first one set of node, kind, defaults, so an explicit
 //     false on the node beats true in the defaults;
 //   - env, labels, sysctls: merged key by key, the more specific value winning;
@@ -67,7 +84,7 @@
 //     (containerlab's GetNodeExec appends; a node does not replace them);
 //   - cap-add: the union of the three lists, in that order, without repeats.
 //
-// Bridge nodes take only kind and labels: container settings inherited from
+// Bridge nodes take only kind, labels and network-mode: container settings inherited from
 // topology.defaults do not apply to them (containerlab ignores them for a
 // bridge too), and setting one on the bridge node or in topology.kinds.bridge
 // is an error.
@@ -96,6 +113,14 @@ const (
 	KindBridge = "bridge" // a Linux bridge named after the node
 )
 
+// NetworkModeNone is the only network-mode getlab accepts. Under containerlab
+// it gives the node's container its own network namespace with only
+// loopback: no management interface eth0 and no default route through it,
+// so the node has nothing but the topology's links, as the hosts' routes
+// expect. Both getlab runtimes (netns, docker) give every node exactly that
+// whether or not it is set: they build no management network.
+const NetworkModeNone = "none"
+
 // Limits the loader enforces.
 const (
 	MaxNodeNameLen   = 32    // bytes in a node name
@@ -117,12 +142,19 @@ type Topology struct {
 	Dir   string  // its directory; relative host paths (binds, startup-config) resolve against it
 	Nodes []*Node // in file order
 	Links []*Link // in file order
+	// SkipMgmtWhenUnused is mgmt.skip-when-unused: containerlab builds no
+	// management network for the lab (every node then resolves to
+	// network-mode: none, which Load checks).
+	SkipMgmtWhenUnused bool
 }
 
 // Node is a node with the defaults and its kind's values applied.
 type Node struct {
-	Name          string
-	Kind          string // KindLinux or KindBridge
+	Name string
+	Kind string // KindLinux or KindBridge
+	// NetworkMode is the resolved network-mode: NetworkModeNone or "" (not
+	// set). getlab runs both the same way: see NetworkModeNone.
+	NetworkMode   string
 	Image         string
 	Cmd           string
 	Exec          []string

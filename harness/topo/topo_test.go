@@ -420,3 +420,65 @@ topology:
 		t.Errorf("line lists do not follow their entries: %+v", n)
 	}
 }
+
+// TestNetworkModeNone checks that network-mode: none and
+// mgmt.skip-when-unused are accepted and resolved as containerlab resolves
+// them: node over kind over defaults, for bridge nodes too.
+func TestNetworkModeNone(t *testing.T) {
+	src := `name: x
+mgmt: {skip-when-unused: true}
+topology:
+  defaults: {network-mode: none}
+  kinds:
+    linux: {image: i}
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux, network-mode: none}
+    br: {kind: bridge}
+`
+	top, err := Parse([]byte(src), "x.clab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !top.SkipMgmtWhenUnused {
+		t.Error("SkipMgmtWhenUnused is false")
+	}
+	for _, n := range top.Nodes {
+		if n.NetworkMode != NetworkModeNone {
+			t.Errorf("node %s: NetworkMode %q, want %q", n.Name, n.NetworkMode, NetworkModeNone)
+		}
+	}
+
+	top, err = Parse([]byte("name: x\ntopology:\n  kinds:\n    linux: {image: i, network-mode: none}\n  nodes:\n    a: {kind: linux}\n    br: {kind: bridge}\n"), "x.clab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := top.Node("a").NetworkMode; got != NetworkModeNone {
+		t.Errorf("node a: NetworkMode %q from topology.kinds.linux, want %q", got, NetworkModeNone)
+	}
+	if got := top.Node("br").NetworkMode; got != "" {
+		t.Errorf("bridge br took network-mode %q from the linux kind", got)
+	}
+}
+
+// TestRepositoryTopologiesSkipMgmt checks that every topology of the
+// repository runs under containerlab as under getlab: no management
+// network, so no eth0 and no default route other than the file's own.
+func TestRepositoryTopologiesSkipMgmt(t *testing.T) {
+	repo, _ := topologyFiles(t)
+	for _, f := range repo {
+		top, err := Load(f)
+		if err != nil {
+			t.Errorf("Load: %v", err)
+			continue
+		}
+		if !top.SkipMgmtWhenUnused {
+			t.Errorf("%s: set mgmt: {skip-when-unused: true}", f)
+		}
+		for _, n := range top.Nodes {
+			if n.NetworkMode != NetworkModeNone {
+				t.Errorf("%s: node %s does not resolve to network-mode: none", f, n.Name)
+			}
+		}
+	}
+}
