@@ -8,6 +8,7 @@
 //	getctl [-s|--socket PATH] show counters [--json]
 //	getctl [-s|--socket PATH] show events [--since N] [--follow] [--json]
 //	getctl [-s|--socket PATH] health [--json]
+//	getctl [-s|--socket PATH] status
 //
 // The socket is /run/getvpnd/control.sock unless -s or $GETCTL_SOCKET says
 // otherwise; a bench reaches a node's daemon with
@@ -43,6 +44,8 @@ commands:
   show events [--since N] [--follow] logged events after sequence number N;
                                      --follow waits for new ones until interrupted
   health                             check that the daemon answers
+  status                             the bench's normalized status, one line of JSON
+                                     (registered, ks, kek_spi, tek_spis, seq)
 
 options:
   -s, --socket PATH  control socket (default $GETCTL_SOCKET, else /run/getvpnd/control.sock)
@@ -161,6 +164,7 @@ var commands = map[string]string{
 	"show counters":               "counters",
 	"show events":                 "events",
 	"health":                      "health",
+	"status":                      "status",
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -214,6 +218,13 @@ var paths = map[string]string{
 
 func show(ctx context.Context, c *control.Client, cmd string, asJSON bool, w io.Writer) error {
 	path := paths[cmd]
+	if cmd == "status" { // JSON whatever --json says
+		g, err := c.GDOI(ctx)
+		if err != nil {
+			return err
+		}
+		return printStatus(w, g)
+	}
 	if asJSON {
 		var raw json.RawMessage
 		if err := c.Get(ctx, path, &raw); err != nil {

@@ -1,0 +1,322 @@
+// Package impl is the bench's registry of GETVPN implementations: each
+// is described by images/<name>/implementation.yaml (beside its Dockerfile
+// where it has one) and config templates beside it. An implementation
+// says which roles it plays, how it runs in each runtime, how its config
+// is rendered from a neutral scenario (harness/scenario), when a node is
+// ready, and what it offers the bench (capabilities); specs ask for
+// capabilities and skip, with one fixed sentence, when a pairing lacks
+// them (DESIGN.md "Interop"). See images/README.md for the file format.
+package impl
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"text/template"
+)
+
+// Role is a part an implementation plays.
+type Role string
+
+// Roles.
+const (
+	KS     Role = "ks"
+	GM     Role = "gm"
+	COOPKS Role = "coop-ks" // a key server cooperating with others (later)
+)
+
+var roles = []Role{KS, GM, COOPKS}
+
+// Label is how a role is named in messages ("KS implementation ...").
+func (r Role) Label() string {
+	switch r {
+	case KS:
+		return "KS"
+	case GM:
+		return "GM"
+	case COOPKS:
+		return "COOP KS"
+	}
+	return string(r)
+}
+
+// Capability is something an implementation offers the bench.
+type Capability string
+
+// Capabilities.
+const (
+	// TimerScale: runs protocol timers faster by a factor (timers.scale).
+	TimerScale Capability = "timer-scale"
+	// KeyLog: writes its keys in the bench's key-log format, so that
+	// captures can be decrypted.
+	KeyLog Capability = "keylog"
+	// Status: a command prints the normalized status JSON (see Status).
+	Status Capability = "status"
+	// DataPlane: a GM that encrypts and decrypts traffic (ESP).
+	DataPlane Capability = "data-plane"
+	// UnicastRekey and MulticastRekey: sends (KS) or takes (GM)
+	// GROUPKEY-PUSH over that transport.
+	UnicastRekey   Capability = "unicast-rekey"
+	MulticastRekey Capability = "multicast-rekey"
+	// Acks: RFC 8263 rekey acknowledgements (the modes in Acks).
+	Acks Capability = "acks"
+	// InteropProfiles: speaks wire variants other than plain RFC
+	// (the names in InteropProfiles).
+	InteropProfiles Capability = "interop-profiles"
+)
+
+// AllCapabilities lists every capability name implementation.yaml knows.
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles}
+
+// KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
+const KeyLogFormat = "getlab-v1"
+
+// Impl is one registered implementation.
+type Impl struct {
+	// Name is the implementation's name (its directory under images/).
+	Name string
+	// Dir is the directory holding implementation.yaml.
+	Dir string
+	file
+	templates map[Role]*template.Template
+}
+
+// file is implementation.yaml as written.
+type file struct {
+	Name        string             `yaml:"name"`
+	Description string             `yaml:"description"`
+	Roles       []Role             `yaml:"roles"`
+	Run         Run                `yaml:"run"`
+	Config      ConfigSpec         `yaml:"config"`
+	Readiness   map[Role]Readiness `yaml:"readiness"`
+	Caps        Capabilities       `yaml:"capabilities"`
+	Minimums    Minimums           `yaml:"minimums"`
+}
+
+// Run says how the implementation runs in each runtime. Commands are
+// argument lists; each argument may use the placeholders of CommandData.
+type Run struct {
+	// NetNS runs a command on the host inside the node's namespaces.
+	NetNS *NetNSRun `yaml:"netns"`
+	// Docker runs an image (containerlab uses the same entry unless
+	// Containerlab is given).
+	Docker       *ImageRun `yaml:"docker"`
+	Containerlab *ImageRun `yaml:"containerlab"`
+}
+
+// NetNSRun is the netns runtime's command.
+type NetNSRun struct {
+	Command []string `yaml:"command"`
+}
+
+// ImageRun is a container runtime's image and the command given to it
+// (its entrypoint's arguments; empty keeps the image's default).
+type ImageRun struct {
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+}
+
+// ConfigSpec is where the rendered config goes and which template renders
+// it per role.
+type ConfigSpec struct {
+	// Path is the config file's path inside the node.
+	Path string `yaml:"path"`
+	// Templates maps a role to a Go text/template file beside
+	// implementation.yaml.
+	Templates map[Role]string `yaml:"templates"`
+}
+
+// Readiness says when a node of a role is ready for the spec to go on.
+// At most one of its fields is set; none set means the role's default.
+type Readiness struct {
+	// UDP: a socket is bound to this UDP port in the node's network
+	// namespace (read from /proc/net/udp, so nothing is sent on the wire).
+	UDP uint16 `yaml:"udp"`
+	// Command: this command, run in the node, exits 0.
+	Command []string `yaml:"command"`
+	// Started: the node's process is running, nothing more.
+	Started bool `yaml:"started"`
+}
+
+// Kind names the readiness check: "udp", "command" or "started".
+func (r Readiness) Kind() string {
+	switch {
+	case r.UDP != 0:
+		return "udp"
+	case len(r.Command) > 0:
+		return "command"
+	}
+	return "started"
+}
+
+// DefaultReadiness is a role's readiness when implementation.yaml says
+// none: a key server answers on GDOI's UDP 848; a group member has no
+// listening port that would mean anything (it registers as an initiator),
+// so it is ready once started, and its registration is judged on the wire.
+func DefaultReadiness(r Role) Readiness {
+	if r == KS || r == COOPKS {
+		return Readiness{UDP: 848}
+	}
+	return Readiness{Started: true}
+}
+
+// Capabilities is what an implementation offers; an absent key is a
+// capability not offered.
+type Capabilities struct {
+	TimerScale      *TimerScaleCap `yaml:"timer-scale"`
+	KeyLog          *KeyLogCap     `yaml:"keylog"`
+	Status          *StatusCap     `yaml:"status"`
+	DataPlane       bool           `yaml:"data-plane"`
+	UnicastRekey    bool           `yaml:"unicast-rekey"`
+	MulticastRekey  bool           `yaml:"multicast-rekey"`
+	Acks            []string       `yaml:"acks"`
+	InteropProfiles []string       `yaml:"interop-profiles"`
+}
+
+// TimerScaleCap: the implementation scales its protocol timers.
+type TimerScaleCap struct {
+	// Floor is the smallest scale it runs correctly at (0 < floor <= 1).
+	Floor float64 `yaml:"floor"`
+}
+
+// KeyLogCap: the implementation writes a key log.
+type KeyLogCap struct {
+	Path   string `yaml:"path"`   // in the node
+	Format string `yaml:"format"` // KeyLogFormat
+}
+
+// StatusCap: a command run in the node prints the normalized status.
+type StatusCap struct {
+	Command []string `yaml:"command"`
+}
+
+// Minimums are the shortest lifetimes (protocol seconds) the
+// implementation accepts; 0 means any positive lifetime.
+type Minimums struct {
+	TEKLifetime int `yaml:"tek_lifetime"`
+	KEKLifetime int `yaml:"kek_lifetime"`
+}
+
+// Plays reports whether the implementation plays role r.
+func (im *Impl) Plays(r Role) bool { return slices.Contains(im.Roles, r) }
+
+// Offers reports whether the implementation offers capability c.
+func (im *Impl) Offers(c Capability) bool {
+	k := &im.Caps
+	switch c {
+	case TimerScale:
+		return k.TimerScale != nil
+	case KeyLog:
+		return k.KeyLog != nil
+	case Status:
+		return k.Status != nil
+	case DataPlane:
+		return k.DataPlane
+	case UnicastRekey:
+		return k.UnicastRekey
+	case MulticastRekey:
+		return k.MulticastRekey
+	case Acks:
+		return len(k.Acks) > 0
+	case InteropProfiles:
+		return len(k.InteropProfiles) > 0
+	}
+	return false
+}
+
+// OffersProfile reports whether the implementation speaks interop
+// profile p; every implementation speaks "rfc".
+func (im *Impl) OffersProfile(p string) bool {
+	return p == "rfc" || slices.Contains(im.Caps.InteropProfiles, p)
+}
+
+// ReadinessOf returns the readiness check of role r.
+func (im *Impl) ReadinessOf(r Role) Readiness {
+	if x, ok := im.Readiness[r]; ok {
+		return x
+	}
+	return DefaultReadiness(r)
+}
+
+// RequireCapabilities returns why a spec needing caps from the
+// implementation im playing role must skip, or "" when im plays the role
+// and offers every one of them. The sentence is fixed, so that reports
+// group skips: "KS implementation X does not offer Y" (Y a capability or
+// "role ks").
+func RequireCapabilities(role Role, im *Impl, caps ...Capability) string {
+	if !im.Plays(role) {
+		return fmt.Sprintf("%s implementation %s does not offer role %s", role.Label(), im.Name, role)
+	}
+	for _, c := range caps {
+		if !im.Offers(c) {
+			return fmt.Sprintf("%s implementation %s does not offer %s", role.Label(), im.Name, c)
+		}
+	}
+	return ""
+}
+
+// CommandData are the placeholders of a run command.
+type CommandData struct {
+	// Config is the rendered config's path in the node (config.path).
+	Config string
+	// Bin is the directory of the binaries built from this tree (netns).
+	Bin string
+	// Node is the topology node's name, Role its role.
+	Node string
+	Role Role
+}
+
+// Command returns the argument list the runtime ("netns", "docker" or
+// "containerlab") runs for node, placeholders expanded, and the image for
+// the container runtimes ("" for netns).
+func (im *Impl) Command(runtime string, d CommandData) (image string, argv []string, err error) {
+	var args []string
+	switch runtime {
+	case "netns":
+		if im.Run.NetNS == nil {
+			return "", nil, fmt.Errorf("%s: no run.netns entry", im.Name)
+		}
+		args = im.Run.NetNS.Command
+	case "docker", "containerlab":
+		r := im.Run.Docker
+		if runtime == "containerlab" && im.Run.Containerlab != nil {
+			r = im.Run.Containerlab
+		}
+		if r == nil {
+			return "", nil, fmt.Errorf("%s: no run.%s entry", im.Name, runtime)
+		}
+		image, args = r.Image, r.Command
+	default:
+		return "", nil, fmt.Errorf("%s: unknown runtime %q (netns, docker or containerlab)", im.Name, runtime)
+	}
+	argv, err = expand(args, d)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: run.%s.command: %w", im.Name, runtime, err)
+	}
+	return image, argv, nil
+}
+
+func expand(args []string, d CommandData) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		t, err := template.New("arg").Option("missingkey=error").Parse(a)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, d); err != nil {
+			return nil, err
+		}
+		out = append(out, b.String())
+	}
+	return out, nil
+}
+
+func names[T ~string](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}

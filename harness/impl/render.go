@@ -1,0 +1,173 @@
+package impl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/getlab/getlab/harness/scenario"
+)
+
+// Data is what a config template renders from.
+type Data struct {
+	// Impl is the implementation's name, Role the node's role, Node its
+	// name.
+	Impl string
+	Role Role
+	Node string
+	// Scenario is the whole scenario (groups, IKE, timer scale, ...).
+	Scenario *scenario.Scenario
+	// Self is the node's address.
+	Self netip.Addr
+	// KS is the node's key server entry (KS roles), GM its group member
+	// entry (GM role); the other is nil.
+	KS *scenario.KeyServer
+	GM *scenario.GroupMember
+	// KSList is a GM's key servers in its order of preference.
+	KSList []scenario.KeyServer
+	// Peers are the node's IKE peers with their pre-shared keys: on a KS
+	// every GM registering to it, on a GM each KS of its list.
+	Peers []Peer
+	// KeyLog is the keylog capability's path ("" without it).
+	KeyLog string
+}
+
+// Peer is an IKE peer and the key shared with it.
+type Peer struct {
+	Name    string
+	Address netip.Addr
+	Key     string
+}
+
+// funcs are the templates' helpers.
+var funcs = template.FuncMap{
+	// quote writes s as a YAML (and JSON) double-quoted string.
+	"quote": func(s string) (string, error) {
+		b, err := json.Marshal(s)
+		return string(b), err
+	},
+	// float writes a number the way YAML reads it back as a float.
+	"float": func(f float64) string {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.ContainsAny(s, ".e") {
+			s += ".0"
+		}
+		return s
+	},
+	"join": strings.Join,
+	// orAny is a selector's text, "any" when empty.
+	"orAny": func(s string) string {
+		if s == "" {
+			return "any"
+		}
+		return s
+	},
+}
+
+// Render renders the config of node, playing role, in scenario s. It
+// refuses, with an error saying why, a scenario the implementation cannot
+// run as stated (a timer scale it does not offer or below its floor, an
+// interop profile, rekey transport or acknowledgement mode it lacks, a
+// lifetime under its minimum), so that a lab never runs with a setting
+// silently dropped.
+func (im *Impl) Render(role Role, s *scenario.Scenario, node string) ([]byte, error) {
+	d, err := im.data(role, s, node)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := im.templates[role]
+	if !ok {
+		return nil, fmt.Errorf("%s: no config template for role %s", im.Name, role)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w", im.Name, role, node, err)
+	}
+	return b.Bytes(), nil
+}
+
+func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error) {
+	fail := func(format string, args ...any) (*Data, error) {
+		return nil, fmt.Errorf("%s: %s %s: %s", im.Name, role, node, fmt.Sprintf(format, args...))
+	}
+	if !im.Plays(role) {
+		return fail("the implementation does not play role %s", role)
+	}
+	if err := s.Validate(); err != nil {
+		return fail("invalid scenario: %v", err)
+	}
+	d := &Data{Impl: im.Name, Role: role, Node: node, Scenario: s}
+	if im.Caps.KeyLog != nil {
+		d.KeyLog = im.Caps.KeyLog.Path
+	}
+	switch role {
+	case KS, COOPKS:
+		ks, ok := s.KS(node)
+		if !ok {
+			return fail("not a key server of the scenario")
+		}
+		d.KS, d.Self = &ks, ks.Address
+		for _, gm := range s.GroupMembers {
+			for _, k := range s.KSListOf(gm) {
+				if k.Name == node {
+					key, _ := s.KeyFor(node, gm.Name)
+					d.Peers = append(d.Peers, Peer{Name: gm.Name, Address: gm.Address, Key: key})
+				}
+			}
+		}
+	case GM:
+		gm, ok := s.GM(node)
+		if !ok {
+			return fail("not a group member of the scenario")
+		}
+		d.GM, d.Self = &gm, gm.Address
+		d.KSList = s.KSListOf(gm)
+		for _, k := range d.KSList {
+			key, _ := s.KeyFor(k.Name, node)
+			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
+		}
+	}
+	if s.TimerScale != 1 {
+		ts := im.Caps.TimerScale
+		if ts == nil {
+			return fail("timer scale %v: the implementation does not offer %s", s.TimerScale, TimerScale)
+		}
+		if s.TimerScale < ts.Floor {
+			return fail("timer scale %v is below the implementation's floor %v", s.TimerScale, ts.Floor)
+		}
+	}
+	for i, g := range s.Groups {
+		if !im.OffersProfile(g.InteropProfile) {
+			return fail("groups[%d]: interop profile %q is not among the implementation's (rfc, %s)", i, g.InteropProfile, strings.Join(im.Caps.InteropProfiles, ", "))
+		}
+		if g.Rekey.Transport == "unicast" && !im.Offers(UnicastRekey) {
+			return fail("groups[%d]: unicast rekeys: the implementation does not offer %s", i, UnicastRekey)
+		}
+		if g.Rekey.Transport == "multicast" && !im.Offers(MulticastRekey) {
+			return fail("groups[%d]: multicast rekeys: the implementation does not offer %s", i, MulticastRekey)
+		}
+		if a := g.Rekey.Acks; a != scenario.AcksNone && !containsStr(im.Caps.Acks, a) {
+			return fail("groups[%d]: acknowledgements %s: the implementation does not offer them (acks: [%s])", i, a, strings.Join(im.Caps.Acks, ", "))
+		}
+		if m := im.Minimums.TEKLifetime; g.TEKLifetime < m {
+			return fail("groups[%d]: TEK lifetime %d s is below the implementation's minimum %d s", i, g.TEKLifetime, m)
+		}
+		if m := im.Minimums.KEKLifetime; g.KEKLifetime < m {
+			return fail("groups[%d]: KEK lifetime %d s is below the implementation's minimum %d s", i, g.KEKLifetime, m)
+		}
+	}
+	return d, nil
+}
+
+func containsStr(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,283 @@
+// Package scenario is the bench's neutral model of a GETVPN lab: the
+// groups, key servers, group members, keys, ACL, lifetimes and rekey
+// transport a spec needs, written once and rendered into each
+// implementation's own configuration by harness/impl (DESIGN.md "Interop").
+//
+// It knows no implementation: nothing here is getvpnd's configuration
+// (the bench does not import the daemon's config code), and every value is
+// written the way the protocol or the seed documents name it. Durations are
+// whole protocol seconds, as the seeds write lifetimes; TimerScale says how
+// fast an implementation offering the timer-scale capability runs them.
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/getlab/getlab/harness/strictyaml"
+)
+
+// Scenario is one lab's GDOI setup.
+type Scenario struct {
+	// Groups are the GDOI groups. Every key server serves every group and
+	// every group member registers to every group.
+	Groups        []Group       `yaml:"groups"`
+	KeyServers    []KeyServer   `yaml:"key_servers"`
+	GroupMembers  []GroupMember `yaml:"group_members"`
+	PreSharedKeys []PSK         `yaml:"pre_shared_keys"`
+	IKE           IKE           `yaml:"ike"`
+	// TimerScale multiplies every protocol timer of an implementation that
+	// offers timer-scale (1 is real time, 0.01 runs 100 times faster); the
+	// values on the wire stay in protocol time.
+	TimerScale float64 `yaml:"timer_scale"`
+}
+
+// Group is one GDOI group and the policy its key servers serve.
+type Group struct {
+	Name string `yaml:"name"`
+	// ID is the group identity number (1 to 2^32-1).
+	ID uint32 `yaml:"id"`
+	// InteropProfile names the wire variants the group speaks: "rfc"
+	// (RFC 6407 as written) or another profile an implementation lists in
+	// its interop-profiles capability (e.g. "gdoid").
+	InteropProfile string `yaml:"interop_profile"`
+	// TEKLifetime and KEKLifetime are in protocol seconds.
+	TEKLifetime int `yaml:"tek_lifetime"`
+	KEKLifetime int `yaml:"kek_lifetime"`
+	// Transforms are the ESP transforms of the group's TEKs ("aes256gcm16",
+	// "aes128-sha1", ...): a permit entry naming none takes the first.
+	Transforms []string `yaml:"transforms"`
+	// ACL is the traffic policy the KSs download, in order.
+	ACL []ACE `yaml:"acl"`
+	// Authorization lists the prefixes of the GM identities allowed to
+	// register; empty allows every GM that authenticates.
+	Authorization []netip.Prefix `yaml:"authorization,omitempty"`
+	Rekey         Rekey          `yaml:"rekey"`
+}
+
+// ACE is one entry of a group's ACL.
+type ACE struct {
+	Action string `yaml:"action"` // permit or deny
+	// Protocol is a name (ip, icmp, tcp, udp, esp, ospf, ...) or a number;
+	// "ip" matches every protocol.
+	Protocol string `yaml:"protocol"`
+	// Source and Destination are "any", an address or a prefix.
+	Source      string `yaml:"source,omitempty"`
+	Destination string `yaml:"destination,omitempty"`
+	// SourcePort and DestinationPort (tcp and udp only) are one port each,
+	// 0 for any: a downloaded entry carries a single port.
+	SourcePort      uint16 `yaml:"source_port,omitempty"`
+	DestinationPort uint16 `yaml:"destination_port,omitempty"`
+	// Transform is the permit entry's own TEK transform, one of the
+	// group's Transforms; "" takes the group's first.
+	Transform string `yaml:"transform,omitempty"`
+}
+
+// Rekey is how the key servers push rekeys (GROUPKEY-PUSH).
+type Rekey struct {
+	// Transport is "unicast" or "multicast".
+	Transport string `yaml:"transport"`
+	// Address and Port are the multicast destination (multicast only).
+	Address netip.Addr `yaml:"address,omitempty"`
+	Port    uint16     `yaml:"port,omitempty"`
+	// Retransmit is how often a PUSH is sent again.
+	Retransmit Retransmit `yaml:"retransmit"`
+	// Acks is how GMs acknowledge PUSHes: "rfc8263-sha256",
+	// "rfc8263-sha512" or "none".
+	Acks string `yaml:"acks"`
+}
+
+// Retransmit is a rekey's retransmission schedule.
+type Retransmit struct {
+	Interval int `yaml:"interval"` // protocol seconds between copies
+	Count    int `yaml:"count"`    // copies after the first (0-10)
+}
+
+// Values of Rekey.Acks.
+const (
+	AcksSHA256 = "rfc8263-sha256"
+	AcksSHA512 = "rfc8263-sha512"
+	AcksNone   = "none"
+)
+
+// KeyServer is one key server node.
+type KeyServer struct {
+	// Name is the topology node's name.
+	Name string `yaml:"name"`
+	// Address is its GDOI identity and the address it listens on.
+	Address netip.Addr `yaml:"address"`
+	// Order is its rank among the key servers, 1 first: the preference of
+	// a GM whose KS list is left out, and the COOP priority order.
+	Order int `yaml:"order"`
+}
+
+// GroupMember is one group member node.
+type GroupMember struct {
+	Name    string     `yaml:"name"`
+	Address netip.Addr `yaml:"address"`
+	// RegistrationInterface is the interface it registers through (and
+	// its data plane's WAN side).
+	RegistrationInterface string `yaml:"registration_interface"`
+	// KSList names the key servers it registers to, first preferred;
+	// empty means every key server by Order.
+	KSList []string `yaml:"ks_list,omitempty"`
+}
+
+// PSK is the pre-shared key between a group member and a key server.
+type PSK struct {
+	GM string `yaml:"gm"`
+	// KS names one key server; "" means every key server.
+	KS  string `yaml:"ks,omitempty"`
+	Key string `yaml:"key"`
+}
+
+// IKE is the phase-1 (IKEv1 main mode, pre-shared keys) setup.
+type IKE struct {
+	// Encryption, Hash and DHGroup are the proposal the group members
+	// make; every key server accepts it.
+	Encryption string `yaml:"encryption"` // aes128, aes192, aes256 or 3des
+	Hash       string `yaml:"hash"`       // sha1, sha256, sha384 or sha512
+	DHGroup    int    `yaml:"dh_group"`
+	// Lifetime is the phase-1 SA lifetime a GM proposes (the seeds
+	// recommend 1200 s on a GM).
+	Lifetime int `yaml:"lifetime"`
+	// KSLifetime is the longest phase-1 SA lifetime a KS grants (the
+	// seeds keep 86400 s on a KS, for COOP).
+	KSLifetime int `yaml:"ks_lifetime"`
+	// KSAlsoAccepts are further proposals the key servers accept after
+	// the GMs' one, for GMs configured otherwise.
+	KSAlsoAccepts []IKESuite `yaml:"ks_also_accepts,omitempty"`
+}
+
+// IKESuite is one phase-1 algorithm set.
+type IKESuite struct {
+	Encryption string `yaml:"encryption"`
+	Hash       string `yaml:"hash"`
+	DHGroup    int    `yaml:"dh_group"`
+}
+
+// Default is the scenario of topologies/basic.clab.yml and its configs
+// (ks1.yaml, gm1.yaml, gm2.yaml): group GETVPN 1234 on ks1 at 192.0.2.1,
+// gm1 and gm2 at 192.0.2.11 and .12 between sites 198.51.100.0/24 and
+// 203.0.113.0/24, unicast rekeys with RFC 8263 acknowledgements, real time.
+func Default() *Scenario {
+	return &Scenario{
+		Groups: []Group{{
+			Name:           "GETVPN",
+			ID:             1234,
+			InteropProfile: "rfc",
+			TEKLifetime:    3600,
+			KEKLifetime:    86400,
+			Transforms:     []string{"aes256gcm16"},
+			ACL: []ACE{
+				{Action: "deny", Protocol: "udp", DestinationPort: 848},
+				{Action: "deny", Protocol: "udp", SourcePort: 500, DestinationPort: 500},
+				{Action: "deny", Protocol: "ospf"},
+				{Action: "permit", Protocol: "ip", Source: "198.51.100.0/24", Destination: "203.0.113.0/24"},
+				{Action: "permit", Protocol: "ip", Source: "203.0.113.0/24", Destination: "198.51.100.0/24"},
+			},
+			Authorization: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+			Rekey: Rekey{
+				Transport:  "unicast",
+				Retransmit: Retransmit{Interval: 10, Count: 2},
+				Acks:       AcksSHA256,
+			},
+		}},
+		KeyServers: []KeyServer{{Name: "ks1", Address: netip.MustParseAddr("192.0.2.1"), Order: 1}},
+		GroupMembers: []GroupMember{
+			{Name: "gm1", Address: netip.MustParseAddr("192.0.2.11"), RegistrationInterface: "eth1", KSList: []string{"ks1"}},
+			{Name: "gm2", Address: netip.MustParseAddr("192.0.2.12"), RegistrationInterface: "eth1", KSList: []string{"ks1"}},
+		},
+		PreSharedKeys: []PSK{{GM: "gm1", Key: "gm1-secret"}, {GM: "gm2", Key: "gm2-secret"}},
+		IKE: IKE{
+			Encryption: "aes256", Hash: "sha256", DHGroup: 14, Lifetime: 1200, KSLifetime: 86400,
+			KSAlsoAccepts: []IKESuite{{Encryption: "aes128", Hash: "sha256", DHGroup: 19}},
+		},
+		TimerScale: 1,
+	}
+}
+
+// Load reads and validates a scenario file (strictly: unknown keys are
+// errors).
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Parse(data, filepath.Base(path))
+}
+
+// Parse decodes and validates a scenario; name is used in messages.
+func Parse(data []byte, name string) (*Scenario, error) {
+	var s Scenario
+	if err := strictyaml.Decode(data, name, &s); err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &s, nil
+}
+
+// KS returns the key server named name.
+func (s *Scenario) KS(name string) (KeyServer, bool) {
+	i := slices.IndexFunc(s.KeyServers, func(k KeyServer) bool { return k.Name == name })
+	if i < 0 {
+		return KeyServer{}, false
+	}
+	return s.KeyServers[i], true
+}
+
+// GM returns the group member named name.
+func (s *Scenario) GM(name string) (GroupMember, bool) {
+	i := slices.IndexFunc(s.GroupMembers, func(g GroupMember) bool { return g.Name == name })
+	if i < 0 {
+		return GroupMember{}, false
+	}
+	return s.GroupMembers[i], true
+}
+
+// KSsByOrder returns the key servers, first Order first.
+func (s *Scenario) KSsByOrder() []KeyServer {
+	out := slices.Clone(s.KeyServers)
+	slices.SortStableFunc(out, func(a, b KeyServer) int { return a.Order - b.Order })
+	return out
+}
+
+// KSListOf returns the key servers gm registers to, in its order of
+// preference (its KSList, else every KS by Order). Unknown names are
+// left out; Validate reports them.
+func (s *Scenario) KSListOf(gm GroupMember) []KeyServer {
+	if len(gm.KSList) == 0 {
+		return s.KSsByOrder()
+	}
+	var out []KeyServer
+	for _, n := range gm.KSList {
+		if k, ok := s.KS(n); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// KeyFor returns the pre-shared key between key server ks and group
+// member gm: the pair's own entry, else gm's entry for every KS.
+func (s *Scenario) KeyFor(ks, gm string) (string, bool) {
+	any := ""
+	found := false
+	for _, k := range s.PreSharedKeys {
+		if k.GM != gm {
+			continue
+		}
+		if k.KS == ks {
+			return k.Key, true
+		}
+		if k.KS == "" {
+			any, found = k.Key, true
+		}
+	}
+	return any, found
+}

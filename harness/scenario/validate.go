@@ -1,0 +1,291 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+)
+
+var (
+	ikeEncryptions = []string{"aes128", "aes192", "aes256", "3des"}
+	ikeHashes      = []string{"sha1", "sha256", "sha384", "sha512"}
+	// ikeDHGroups are the IKEv1 Diffie-Hellman groups an implementation
+	// may accept (RFC 2409, RFC 3526, RFC 5903); which it does is its own
+	// business.
+	ikeDHGroups = []int{1, 2, 5, 14, 15, 16, 17, 18, 19, 20, 21}
+	protocols   = map[string]bool{
+		"ip": true, "icmp": true, "igmp": true, "tcp": true, "udp": true, "gre": true,
+		"esp": true, "ah": true, "icmpv6": true, "eigrp": true, "ospf": true, "pim": true,
+	}
+	transports = []string{"unicast", "multicast"}
+	acks       = []string{AcksSHA256, AcksSHA512, AcksNone}
+)
+
+// maxLifetime is the longest lifetime written as seconds in a 32-bit
+// GDOI attribute.
+const maxLifetime = math.MaxUint32
+
+// Validate checks the scenario as a whole and returns one error per
+// problem, joined, each naming the field ("groups[0].acl[2].source: ...").
+func (s *Scenario) Validate() error {
+	v := &validator{}
+	if !(s.TimerScale > 0) || math.IsInf(s.TimerScale, 0) {
+		v.errorf("timer_scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", s.TimerScale)
+	}
+	v.ike(&s.IKE)
+	names := map[string]string{}
+	addrs := map[netip.Addr]string{}
+	node := func(p, name string, a netip.Addr) {
+		switch {
+		case name == "":
+			v.errorf(p+".name", "missing (the topology node's name)")
+		case names[name] != "":
+			v.errorf(p+".name", "%q is also %s", name, names[name])
+		default:
+			names[name] = p
+		}
+		switch {
+		case !a.IsValid():
+			v.errorf(p+".address", "missing")
+		case a.IsUnspecified() || a.IsMulticast():
+			v.errorf(p+".address", "%s is not a unicast address", a)
+		case addrs[a] != "":
+			v.errorf(p+".address", "%s is also %s's", a, addrs[a])
+		default:
+			addrs[a] = p
+		}
+	}
+	if len(s.KeyServers) == 0 {
+		v.errorf("key_servers", "missing: a scenario needs at least one key server")
+	}
+	orders := map[int]string{}
+	for i, k := range s.KeyServers {
+		p := index("key_servers", i)
+		node(p, k.Name, k.Address)
+		switch {
+		case k.Order < 1:
+			v.errorf(p+".order", "%d: orders start at 1", k.Order)
+		case orders[k.Order] != "":
+			v.errorf(p+".order", "%d is also %s's", k.Order, orders[k.Order])
+		default:
+			orders[k.Order] = k.Name
+		}
+	}
+	for i, g := range s.GroupMembers {
+		p := index("group_members", i)
+		node(p, g.Name, g.Address)
+		if g.RegistrationInterface == "" {
+			v.errorf(p+".registration_interface", "missing (the interface toward the key servers, e.g. eth1)")
+		}
+		seen := map[string]bool{}
+		for j, n := range g.KSList {
+			if _, ok := s.KS(n); !ok {
+				v.errorf(index(p+".ks_list", j), "%q is not a key server of the scenario", n)
+			} else if seen[n] {
+				v.errorf(index(p+".ks_list", j), "%q is listed twice", n)
+			}
+			seen[n] = true
+		}
+		for _, k := range s.KSListOf(g) {
+			if _, ok := s.KeyFor(k.Name, g.Name); !ok {
+				v.errorf(p, "no pre-shared key between %s and key server %s", g.Name, k.Name)
+			}
+		}
+	}
+	pairs := map[[2]string]bool{}
+	for i, k := range s.PreSharedKeys {
+		p := index("pre_shared_keys", i)
+		if _, ok := s.GM(k.GM); !ok {
+			v.errorf(p+".gm", "%q is not a group member of the scenario", k.GM)
+		}
+		if _, ok := s.KS(k.KS); k.KS != "" && !ok {
+			v.errorf(p+".ks", "%q is not a key server of the scenario", k.KS)
+		}
+		if k.Key == "" {
+			v.errorf(p+".key", "missing")
+		}
+		if pairs[[2]string{k.GM, k.KS}] {
+			v.errorf(p, "a second key for gm %q and ks %q", k.GM, k.KS)
+		}
+		pairs[[2]string{k.GM, k.KS}] = true
+	}
+	if len(s.Groups) == 0 {
+		v.errorf("groups", "missing: a scenario needs at least one group")
+	}
+	gnames := map[string]bool{}
+	gids := map[uint32]bool{}
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		p := index("groups", i)
+		if g.Name == "" {
+			v.errorf(p+".name", "missing")
+		} else if gnames[g.Name] {
+			v.errorf(p+".name", "%q is another group's too", g.Name)
+		}
+		gnames[g.Name] = true
+		if g.ID == 0 {
+			v.errorf(p+".id", "missing (1 to 4294967295)")
+		} else if gids[g.ID] {
+			v.errorf(p+".id", "%d is another group's too", g.ID)
+		}
+		gids[g.ID] = true
+		v.group(g, p)
+	}
+	return v.err()
+}
+
+func (v *validator) ike(ike *IKE) {
+	p := "ike"
+	v.oneOf(p+".encryption", ike.Encryption, ikeEncryptions)
+	v.oneOf(p+".hash", ike.Hash, ikeHashes)
+	if !slices.Contains(ikeDHGroups, ike.DHGroup) {
+		v.errorf(p+".dh_group", "%d is not an IKEv1 Diffie-Hellman group (%v)", ike.DHGroup, ikeDHGroups)
+	}
+	v.lifetime(p+".lifetime", ike.Lifetime)
+	v.lifetime(p+".ks_lifetime", ike.KSLifetime)
+	if ike.Lifetime > ike.KSLifetime && ike.KSLifetime > 0 {
+		v.errorf(p+".lifetime", "%d s is longer than the %d s a key server grants (ks_lifetime)", ike.Lifetime, ike.KSLifetime)
+	}
+	for i, x := range ike.KSAlsoAccepts {
+		q := index(p+".ks_also_accepts", i)
+		v.oneOf(q+".encryption", x.Encryption, ikeEncryptions)
+		v.oneOf(q+".hash", x.Hash, ikeHashes)
+		if !slices.Contains(ikeDHGroups, x.DHGroup) {
+			v.errorf(q+".dh_group", "%d is not an IKEv1 Diffie-Hellman group (%v)", x.DHGroup, ikeDHGroups)
+		}
+	}
+}
+
+func (v *validator) group(g *Group, p string) {
+	if g.InteropProfile == "" {
+		v.errorf(p+".interop_profile", "missing (\"rfc\" for RFC 6407 as written)")
+	}
+	v.lifetime(p+".tek_lifetime", g.TEKLifetime)
+	v.lifetime(p+".kek_lifetime", g.KEKLifetime)
+	if len(g.Transforms) == 0 {
+		v.errorf(p+".transforms", "missing: list at least one ESP transform (e.g. aes256gcm16)")
+	}
+	for j, t := range g.Transforms {
+		if t == "" {
+			v.errorf(index(p+".transforms", j), "empty")
+		} else if slices.Index(g.Transforms, t) != j {
+			v.errorf(index(p+".transforms", j), "%q is listed twice", t)
+		}
+	}
+	permits := 0
+	if len(g.ACL) == 0 {
+		v.errorf(p+".acl", "missing: the group needs an ACL with at least one permit")
+	}
+	for j, e := range g.ACL {
+		q := index(p+".acl", j)
+		switch e.Action {
+		case "permit":
+			permits++
+			if e.Transform != "" && !slices.Contains(g.Transforms, e.Transform) {
+				v.errorf(q+".transform", "%q is not one of the group's transforms %v", e.Transform, g.Transforms)
+			}
+		case "deny":
+			if e.Transform != "" {
+				v.errorf(q+".transform", "a deny entry makes no TEK, so it names no transform")
+			}
+		default:
+			v.errorf(q+".action", "%q is not permit or deny", e.Action)
+		}
+		portless := true
+		switch {
+		case protocols[e.Protocol]:
+			portless = e.Protocol != "tcp" && e.Protocol != "udp"
+		default:
+			if n, err := strconv.ParseUint(e.Protocol, 10, 8); err != nil || n == 0 {
+				v.errorf(q+".protocol", "%q is not a protocol name (ip, icmp, tcp, udp, esp, ospf, ...) or number 1-255", e.Protocol)
+			} else {
+				portless = n != 6 && n != 17
+			}
+		}
+		if portless && (e.SourcePort != 0 || e.DestinationPort != 0) {
+			v.errorf(q, "ports need protocol tcp or udp")
+		}
+		src := v.selector(q+".source", e.Source)
+		dst := v.selector(q+".destination", e.Destination)
+		if src.IsValid() && dst.IsValid() && src.Addr().Is4() != dst.Addr().Is4() {
+			v.errorf(q, "source %s and destination %s are of different address families", src, dst)
+		}
+	}
+	if len(g.ACL) > 0 && permits == 0 {
+		v.errorf(p+".acl", "no permit entry: the group would protect nothing")
+	}
+	for j, a := range g.Authorization {
+		if !a.IsValid() {
+			v.errorf(index(p+".authorization", j), "not a prefix")
+		}
+	}
+	r := &g.Rekey
+	q := p + ".rekey"
+	v.oneOf(q+".transport", r.Transport, transports)
+	switch r.Transport {
+	case "multicast":
+		if !r.Address.IsMulticast() {
+			v.errorf(q+".address", "%v: multicast rekeys need a multicast group address", r.Address)
+		}
+		if r.Port == 0 {
+			v.errorf(q+".port", "missing: multicast rekeys need a destination port (848 is GDOI's)")
+		}
+	case "unicast":
+		if r.Address.IsValid() || r.Port != 0 {
+			v.errorf(q, "address and port are for multicast rekeys (unicast rekeys go to each GM's registration address)")
+		}
+	}
+	v.oneOf(q+".acks", r.Acks, acks)
+	if r.Retransmit.Count < 0 || r.Retransmit.Count > 10 {
+		v.errorf(q+".retransmit.count", "%d is out of range [0, 10]", r.Retransmit.Count)
+	}
+	if r.Retransmit.Count > 0 && r.Retransmit.Interval <= 0 {
+		v.errorf(q+".retransmit.interval", "%d: retransmissions need an interval of at least 1 s", r.Retransmit.Interval)
+	}
+}
+
+// selector checks "any", an address or a prefix; it returns the prefix
+// (invalid for any).
+func (v *validator) selector(p, s string) netip.Prefix {
+	if s == "" || s == "any" {
+		return netip.Prefix{}
+	}
+	if pr, err := netip.ParsePrefix(s); err == nil {
+		if pr != pr.Masked() {
+			v.errorf(p, "%s has host bits set (%s)", s, pr.Masked())
+		}
+		return pr
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen())
+	}
+	v.errorf(p, "%q is not \"any\", an address or a prefix", s)
+	return netip.Prefix{}
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) oneOf(path, s string, allowed []string) {
+	if s == "" {
+		v.errorf(path, "missing (one of %v)", allowed)
+	} else if !slices.Contains(allowed, s) {
+		v.errorf(path, "%q is not one of %v", s, allowed)
+	}
+}
+
+func (v *validator) lifetime(path string, secs int) {
+	if secs <= 0 || secs > maxLifetime {
+		v.errorf(path, "%d is not a lifetime in seconds (1 to %d)", secs, uint64(maxLifetime))
+	}
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func index(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
