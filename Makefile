@@ -2,7 +2,9 @@
 #   make conformance   run the suites on the default topology, write the report
 #   make test          go vet, unit tests, then the suites
 # Both need root (network namespaces). LABELS= passes a Ginkgo label filter,
-# e.g. `make conformance LABELS=smoke`.
+# e.g. `make conformance LABELS=smoke`. KS= and GM= choose the implementations
+# (images/<name>/implementation.yaml) of the suites ported onto the registry
+# (registration): `make conformance LABELS=registration KS=getvpnd-wire GM=getvpnd`.
 
 GO      ?= go
 GINKGO  ?= $(GO) tool ginkgo
@@ -14,9 +16,14 @@ BIN     := $(CURDIR)/bin
 # The module version: the images' second tag and getvpnd --version.
 VERSION ?= v0.1.0
 BUSYBOX ?= /bin/busybox
+# The implementations under test, passed to the suites as the environment.
+KS      ?= getvpnd
+GM      ?= getvpnd
 
 export GETLAB_BIN     := $(BIN)
 export GETLAB_REPORTS := $(abspath $(REPORTS))
+export GETLAB_KS      := $(KS)
+export GETLAB_GM      := $(GM)
 
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)

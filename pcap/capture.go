@@ -71,6 +71,7 @@ type Capture struct {
 	frames  chan frame
 	readers sync.WaitGroup
 	writer  chan error
+	syncs   chan chan error // Sync's requests to the writer
 	counts  []uint64
 	stopped bool
 }
@@ -98,6 +99,7 @@ func Start(path string, points []Point) (*Capture, error) {
 		points: points,
 		frames: make(chan frame, 4096),
 		writer: make(chan error, 1),
+		syncs:  make(chan chan error),
 		counts: make([]uint64, len(points)),
 	}
 	if err := c.open(); err != nil {
@@ -205,8 +207,24 @@ func (c *Capture) write() error {
 			}
 		case <-tick.C:
 			flush(time.Now().Add(-reorderWindow), false)
+		case done := <-c.syncs:
+			flush(time.Now().Add(-reorderWindow), false)
+			done <- c.w.Flush()
 		}
 	}
+}
+
+// Sync writes every frame older than the reorder window to the file and
+// flushes it, so that the file can be read (ReadFile) while the capture
+// goes on: a spec waits for something to appear on the wire. It must not
+// be called after Stop.
+func (c *Capture) Sync() error {
+	done := make(chan error, 1)
+	c.syncs <- done
+	if err := <-done; err != nil {
+		return fmt.Errorf("pcap: %s: %w", c.path, err)
+	}
+	return nil
 }
 
 // Stats is what a capture saw per point.

@@ -43,6 +43,9 @@ type Packet struct {
 	ip   []byte // data from the (outer) IP header on
 }
 
+// Size is the frame's length in octets as captured (link header included).
+func (p Packet) Size() int { return len(p.data) }
+
 // ESPInfo is an ESP packet, decrypted when the key log has its SA.
 type ESPInfo struct {
 	SPI       uint32 `json:"spi"`

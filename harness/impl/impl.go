@@ -53,6 +53,11 @@ const (
 	KeyLog Capability = "keylog"
 	// Status: a command prints the normalized status JSON (see Status).
 	Status Capability = "status"
+	// Events: logs the seeds' events (Cisco mnemonics) and its member
+	// database where the bench reads them: getvpnd's control socket
+	// (suitekit.NodeControlSocket). An implementation without it is judged
+	// on the wire and its status command alone.
+	Events Capability = "events"
 	// DataPlane: a GM that encrypts and decrypts traffic (ESP).
 	DataPlane Capability = "data-plane"
 	// UnicastRekey and MulticastRekey: sends (KS) or takes (GM)
@@ -67,7 +72,7 @@ const (
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -167,6 +172,7 @@ type Capabilities struct {
 	TimerScale      *TimerScaleCap `yaml:"timer-scale"`
 	KeyLog          *KeyLogCap     `yaml:"keylog"`
 	Status          *StatusCap     `yaml:"status"`
+	Events          bool           `yaml:"events"`
 	DataPlane       bool           `yaml:"data-plane"`
 	UnicastRekey    bool           `yaml:"unicast-rekey"`
 	MulticastRekey  bool           `yaml:"multicast-rekey"`
@@ -211,6 +217,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.KeyLog != nil
 	case Status:
 		return k.Status != nil
+	case Events:
+		return k.Events
 	case DataPlane:
 		return k.DataPlane
 	case UnicastRekey:

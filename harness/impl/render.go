@@ -127,7 +127,7 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		d.GM, d.Self = &gm, gm.Address
 		d.KSList = s.KSListOf(gm)
 		for _, k := range d.KSList {
-			key, _ := s.KeyFor(k.Name, node)
+			key, _ := s.GMKeyFor(k.Name, node)
 			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
 		}
 	}

@@ -226,3 +226,28 @@ func norm(v any) any {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// A mismatched pre-shared key (GMKey) reaches the GM's config only: the
+// KS keeps Key, which is how a spec states a wrong key.
+func TestMismatchedKeyRendersOnTheGMOnly(t *testing.T) {
+	gv, err := registry(t).Get("getvpnd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scenario.Default()
+	s.PreSharedKeys[0].GMKey = "not-the-secret"
+	gm, err := gv.Render(GM, s, "gm1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := gv.Render(KS, s, "ks1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gm), `"not-the-secret"`) || strings.Contains(string(gm), `"gm1-secret"`) {
+		t.Errorf("gm1's config should hold the mismatched key only:\n%s", gm)
+	}
+	if !strings.Contains(string(ks), `"gm1-secret"`) || strings.Contains(string(ks), "not-the-secret") {
+		t.Errorf("ks1's config should keep gm1-secret:\n%s", ks)
+	}
+}

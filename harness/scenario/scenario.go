@@ -124,6 +124,30 @@ type GroupMember struct {
 	// KSList names the key servers it registers to, first preferred;
 	// empty means every key server by Order.
 	KSList []string `yaml:"ks_list,omitempty"`
+	// Proposal is the phase-1 proposal this GM makes when it is not
+	// IKE's: a GM configured otherwise, which the key servers accept only
+	// if IKE.KSAlsoAccepts lists it.
+	Proposal *IKESuite `yaml:"proposal,omitempty"`
+	// GroupIDs maps a group's name to the identity this GM asks for in
+	// it when that is not the group's own: a GM configured for a group
+	// the key servers do not serve.
+	GroupIDs map[string]uint32 `yaml:"group_ids,omitempty"`
+}
+
+// ProposalOf is the phase-1 proposal gm makes under ike.
+func (gm GroupMember) ProposalOf(ike IKE) IKESuite {
+	if gm.Proposal != nil {
+		return *gm.Proposal
+	}
+	return IKESuite{Encryption: ike.Encryption, Hash: ike.Hash, DHGroup: ike.DHGroup}
+}
+
+// GroupID is the group identity gm asks for in g.
+func (gm GroupMember) GroupID(g Group) uint32 {
+	if id, ok := gm.GroupIDs[g.Name]; ok {
+		return id
+	}
+	return g.ID
 }
 
 // PSK is the pre-shared key between a group member and a key server.
@@ -132,6 +156,10 @@ type PSK struct {
 	// KS names one key server; "" means every key server.
 	KS  string `yaml:"ks,omitempty"`
 	Key string `yaml:"key"`
+	// GMKey is the key the group member is configured with when it is
+	// not Key: a mismatched key, the misconfiguration a spec states to
+	// see phase-1 authentication fail. "" means Key.
+	GMKey string `yaml:"gm_key,omitempty"`
 }
 
 // IKE is the phase-1 (IKEv1 main mode, pre-shared keys) setup.
@@ -264,19 +292,34 @@ func (s *Scenario) KSListOf(gm GroupMember) []KeyServer {
 }
 
 // KeyFor returns the pre-shared key between key server ks and group
-// member gm: the pair's own entry, else gm's entry for every KS.
+// member gm, as the key server has it: the pair's own entry, else gm's
+// entry for every KS.
 func (s *Scenario) KeyFor(ks, gm string) (string, bool) {
-	any := ""
+	k, ok := s.pskFor(ks, gm)
+	return k.Key, ok
+}
+
+// GMKeyFor is KeyFor as the group member has it (GMKey where one is set).
+func (s *Scenario) GMKeyFor(ks, gm string) (string, bool) {
+	k, ok := s.pskFor(ks, gm)
+	if k.GMKey != "" {
+		return k.GMKey, ok
+	}
+	return k.Key, ok
+}
+
+func (s *Scenario) pskFor(ks, gm string) (PSK, bool) {
+	var any PSK
 	found := false
 	for _, k := range s.PreSharedKeys {
 		if k.GM != gm {
 			continue
 		}
 		if k.KS == ks {
-			return k.Key, true
+			return k, true
 		}
 		if k.KS == "" {
-			any, found = k.Key, true
+			any, found = k, true
 		}
 	}
 	return any, found

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
 )
@@ -18,9 +19,21 @@ var (
 	gm2 = netip.MustParseAddr("192.0.2.12")
 )
 
-// startScenario is suitekit.StartScenario into reports/out/registration-<name>/.
-func startScenario(ctx context.Context, name, file string, before func(*netns.Lab), edits ...suitekit.Edit) *suitekit.Scenario {
-	return suitekit.StartScenario(ctx, "registration-"+name, file, before, edits...)
+// twoKS is basic-2ks.clab.yml in the neutral model: the default scenario
+// with a second key server, ks2, which does not cooperate with ks1; the
+// GMs list [ks1, ks2].
+func twoKS() *scenario.Scenario {
+	m := scenario.Default()
+	m.KeyServers = append(m.KeyServers, scenario.KeyServer{Name: "ks2", Address: ks2, Order: 2})
+	for i := range m.GroupMembers {
+		m.GroupMembers[i].KSList = []string{"ks1", "ks2"}
+	}
+	return m
+}
+
+// startModel is suitekit.StartModel into reports/out/registration-<name>/.
+func startModel(ctx context.Context, name, file string, m *scenario.Scenario, before func(*netns.Lab)) *suitekit.Scenario {
+	return suitekit.StartModel(ctx, "registration-"+name, file, m, before)
 }
 
 // gaps returns the time between consecutive packets.
@@ -30,4 +43,16 @@ func gaps(ps []pcap.Packet) []time.Duration {
 		out = append(out, ps[i].Time.Sub(ps[i-1].Time))
 	}
 	return out
+}
+
+// registered reports whether ks registered every one of gms on the wire.
+func registered(ks netip.Addr, gms ...netip.Addr) func([]pcap.Packet) bool {
+	return func(pkts []pcap.Packet) bool {
+		for _, gm := range gms {
+			if len(suitekit.Registrations(pkts, ks, gm)) == 0 {
+				return false
+			}
+		}
+		return true
+	}
 }

@@ -3,6 +3,7 @@ package suitekit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/isakmp"
+	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -25,6 +28,9 @@ type Scenario struct {
 	capture *pcap.Capture
 	// Dir holds the capture and the artifacts.
 	Dir string
+	// Model is the neutral scenario the lab was rendered from (StartModel);
+	// nil for a lab of the topology's own configs.
+	Model *scenario.Scenario
 	// Keys and Pkts are the key log and the decoded capture, set by Finish.
 	Keys *pcap.KeyLog
 	Pkts []pcap.Packet
@@ -34,7 +40,21 @@ type Scenario struct {
 // every link into reports/out/<name>/, runs before (faults to set up while
 // nothing runs yet) and starts the daemons, key servers first.
 func StartScenario(ctx context.Context, name, file string, before func(*netns.Lab), edits ...Edit) *Scenario {
-	s := &Scenario{Dir: filepath.Join(ReportsDir(), name)}
+	return start(ctx, name, file, before, nil, edits...)
+}
+
+// StartModel is StartScenario for a lab stated in the neutral model: every
+// KS and GM node of file runs the implementation chosen for its role (KS=,
+// GM=; see Impl) with its config rendered from model, and a node is ready
+// as its implementation says (WaitReady), so the lab may be any pairing.
+func StartModel(ctx context.Context, name, file string, model *scenario.Scenario, before func(*netns.Lab)) *Scenario {
+	AddReportEntry("implementations", fmt.Sprintf("KS %s, GM %s, timer scale %g",
+		Impl(impl.KS).Name, Impl(impl.GM).Name, model.TimerScale))
+	return start(ctx, name, file, before, model, RenderScenario(file, model))
+}
+
+func start(ctx context.Context, name, file string, before func(*netns.Lab), model *scenario.Scenario, edits ...Edit) *Scenario {
+	s := &Scenario{Dir: filepath.Join(ReportsDir(), name), Model: model}
 	Expect(os.RemoveAll(s.Dir)).To(Succeed())
 	Expect(os.MkdirAll(s.Dir, 0o755)).To(Succeed())
 	s.Lab = DeployDaemons(ctx, file, edits...)
@@ -48,21 +68,107 @@ func StartScenario(ctx context.Context, name, file string, before func(*netns.La
 	}
 	// Key servers first, as an operator brings them up: a GM that starts
 	// before its KS listens only retries, which the timing specs would see.
-	var kss, others []string
+	var kss, gms, others []string
 	for _, n := range s.Lab.Topology().Nodes {
-		if n.Labels["getlab.role"] == "ks" {
+		switch {
+		case n.Labels["getlab.role"] == "ks":
 			kss = append(kss, n.Name)
-		} else if n.Kind != "bridge" {
+		case n.Kind == "bridge":
+		case n.Labels["getlab.role"] == "gm":
+			gms = append(gms, n.Name)
+			others = append(others, n.Name)
+		default:
 			others = append(others, n.Name)
 		}
 	}
 	Expect(s.Lab.StartProcesses(ctx, kss...)).To(Succeed())
 	for _, ks := range kss {
+		if model != nil {
+			WaitReady(ctx, s.Lab, ks, impl.KS, 10*time.Second)
+			continue
+		}
 		Eventually(func() error { return Control(s.Lab, ks).Health(ctx) }).WithContext(ctx).
 			WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "%s up", ks)
 	}
 	Expect(s.Lab.StartProcesses(ctx, others...)).To(Succeed())
+	if model != nil {
+		for _, gm := range gms {
+			WaitReady(ctx, s.Lab, gm, impl.GM, 10*time.Second)
+		}
+	}
 	return s
+}
+
+// Scaled is a protocol duration in wall-clock time at the model's timer
+// scale.
+func (s *Scenario) Scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.Model.TimerScale)
+}
+
+// Peek decodes what the capture holds so far (without keys), while it
+// goes on: for waiting until something is on the wire.
+func (s *Scenario) Peek() []pcap.Packet {
+	Expect(s.capture).NotTo(BeNil(), "Peek after Finish")
+	Expect(s.capture.Sync()).To(Succeed())
+	pkts, err := pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), nil)
+	Expect(err).NotTo(HaveOccurred())
+	return pkts
+}
+
+// WaitOnWire waits until cond holds of the capture so far.
+func (s *Scenario) WaitOnWire(ctx context.Context, within time.Duration, what string, cond func([]pcap.Packet) bool) {
+	Eventually(func() bool { return cond(s.Peek()) }).WithContext(ctx).WithTimeout(within).
+		WithPolling(100*time.Millisecond).Should(BeTrue(), "on the wire: %s", what)
+}
+
+// Registrations are the GROUPKEY-PULL exchanges in which key server ks
+// registered gm, read from the wire alone: exchanges (by message ID) in
+// which ks sent gm two distinct messages, PULL 2 and PULL 4. Each is the
+// exchange's first copies in order (retransmissions left out).
+func Registrations(pkts []pcap.Packet, ks, gm netip.Addr) [][]pcap.Packet {
+	byID := map[uint32][]pcap.Packet{}
+	var ids []uint32
+	for _, p := range pkts {
+		if p.ISAKMP == nil || p.ISAKMP.Repeat || p.ISAKMP.Type != uint8(isakmp.ExchangeGroupkeyPull) {
+			continue
+		}
+		if !(p.Src == ks && p.Dst == gm) && !(p.Src == gm && p.Dst == ks) {
+			continue
+		}
+		id := p.ISAKMP.MessageID
+		if _, ok := byID[id]; !ok {
+			ids = append(ids, id)
+		}
+		byID[id] = append(byID[id], p)
+	}
+	var out [][]pcap.Packet
+	for _, id := range ids {
+		x := byID[id]
+		fromKS := 0
+		for _, p := range x {
+			if p.Src == ks {
+				fromKS++
+			}
+		}
+		if fromKS >= 2 {
+			sort.SliceStable(x, func(i, j int) bool { return x[i].Time.Before(x[j].Time) })
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Refusals are the Informational messages ks sent gm: how a KS refuses a
+// GM, readable on the wire (in clear) or not (protected).
+func Refusals(pkts []pcap.Packet, ks, gm netip.Addr) []pcap.Packet {
+	var out []pcap.Packet
+	for _, p := range pkts {
+		if p.ISAKMP != nil && !p.ISAKMP.Repeat && p.ISAKMP.Type == uint8(isakmp.ExchangeInformational) &&
+			p.Src == ks && p.Dst == gm {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Finish stops the capture, gathers logs, daemon state and key logs into

@@ -1,0 +1,234 @@
+package suitekit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getlab/getlab/harness/impl"
+	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/scenario"
+	"github.com/getlab/getlab/harness/topo"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// The implementations a run judges: the Makefile passes `make conformance
+// KS=... GM=...` to the suites as $GETLAB_KS and $GETLAB_GM, each a name
+// registered under images/ (harness/impl); getvpnd when unset.
+
+// DefaultImpl plays a role no variable names.
+const DefaultImpl = "getvpnd"
+
+var registry struct {
+	once sync.Once
+	r    *impl.Registry
+	err  error
+}
+
+// ImplName is the name of the implementation chosen for role.
+func ImplName(role impl.Role) string {
+	v := "GETLAB_GM"
+	if role == impl.KS || role == impl.COOPKS {
+		v = "GETLAB_KS"
+	}
+	if n := os.Getenv(v); n != "" {
+		return n
+	}
+	return DefaultImpl
+}
+
+// Impl is the implementation chosen for role, failing the spec when the
+// name is not registered (a typo in KS= must not run getvpnd instead).
+func Impl(role impl.Role) *impl.Impl {
+	registry.once.Do(func() {
+		dir := filepath.Join(RepoRoot(), "images")
+		registry.r, registry.err = impl.Load(dir)
+	})
+	Expect(registry.err).NotTo(HaveOccurred(), "the implementation registry")
+	im, err := registry.r.Get(ImplName(role))
+	Expect(err).NotTo(HaveOccurred(), "%s implementation", role.Label())
+	return im
+}
+
+// Offers reports whether role's implementation offers every one of caps.
+func Offers(role impl.Role, caps ...impl.Capability) bool {
+	return impl.RequireCapabilities(role, Impl(role), caps...) == ""
+}
+
+// Require skips the spec unless role's implementation plays it and offers
+// every one of caps, with the registry's one sentence: "KS implementation
+// X does not offer Y".
+func Require(role impl.Role, caps ...impl.Capability) {
+	if why := impl.RequireCapabilities(role, Impl(role), caps...); why != "" {
+		Skip(why)
+	}
+}
+
+// RequireKeyLog skips the spec unless one end of the KS-GM exchanges writes
+// a key log: either end's keys decrypt their shared phase-1 and
+// GROUPKEY-PULL messages. It names the KS when neither does.
+func RequireKeyLog() {
+	if !Offers(impl.GM, impl.KeyLog) {
+		Require(impl.KS, impl.KeyLog)
+	}
+}
+
+// TimerScale is the scale a scenario can run at when it wants want: want
+// if both roles' implementations scale their timers down to it, else 1
+// (protocol time). A spec whose timings are too long in protocol time
+// skips with RequireScaled.
+func TimerScale(want float64) float64 {
+	for _, r := range []impl.Role{impl.KS, impl.GM} {
+		ts := Impl(r).Caps.TimerScale
+		if ts == nil || want < ts.Floor {
+			return 1
+		}
+	}
+	return want
+}
+
+// RequireScaled skips the spec unless model runs faster than protocol
+// time, naming the role whose implementation does not offer timer-scale.
+func RequireScaled(model *scenario.Scenario) {
+	if model.TimerScale < 1 {
+		return
+	}
+	Require(impl.GM, impl.TimerScale)
+	Require(impl.KS, impl.TimerScale)
+	Fail("suitekit: the scenario runs in protocol time although both implementations scale their timers")
+}
+
+// RenderScenario is an Edit writing, for every KS and GM node of the
+// topology copy (label getlab.role), its role's implementation's config
+// rendered from model into the file the node binds at the
+// implementation's config path: the topology's own configs of those
+// nodes are replaced, the rest of the copy is kept.
+func RenderScenario(file string, model *scenario.Scenario) Edit {
+	return func(dir string) {
+		t, err := topo.Load(filepath.Join(dir, file))
+		Expect(err).NotTo(HaveOccurred())
+		for _, n := range t.Nodes {
+			role := impl.Role(n.Labels["getlab.role"])
+			if role != impl.KS && role != impl.GM {
+				continue
+			}
+			im := Impl(role)
+			host := ""
+			for _, b := range n.Binds {
+				if b.Node == im.Config.Path {
+					host = b.Host
+				}
+			}
+			Expect(host).NotTo(BeEmpty(), "%s: node %s binds nothing at %s, where %s reads its config",
+				file, n.Name, im.Config.Path, im.Name)
+			out, err := im.Render(role, model, n.Name)
+			Expect(err).NotTo(HaveOccurred(), "rendering %s's config with %s", n.Name, im.Name)
+			Expect(os.WriteFile(host, out, 0o644)).To(Succeed())
+		}
+	}
+}
+
+// WaitReady waits until node, playing role, is ready as its
+// implementation's readiness says (impl.ReadinessOf).
+func WaitReady(ctx context.Context, lab *netns.Lab, node string, role impl.Role, within time.Duration) {
+	r := Impl(role).ReadinessOf(role)
+	n := lab.Node(node)
+	Expect(n).NotTo(BeNil(), "no node %s", node)
+	var check func() error
+	switch r.Kind() {
+	case "udp":
+		check = func() error { return udpBound(n.Holder, r.UDP) }
+	case "command":
+		check = func() error {
+			var out bytes.Buffer
+			if err := lab.Exec(ctx, node, r.Command, nil, &out, &out); err != nil {
+				return fmt.Errorf("%v: %w: %s", r.Command, err, out.String())
+			}
+			return nil
+		}
+	default:
+		check = func() error {
+			if st := n.State(); st != "running" {
+				return fmt.Errorf("process %s", st)
+			}
+			return nil
+		}
+	}
+	Eventually(check).WithContext(ctx).WithTimeout(within).WithPolling(20*time.Millisecond).
+		Should(Succeed(), "%s (%s %s) ready by %s", node, role.Label(), Impl(role).Name, r.Kind())
+}
+
+// udpBound reports whether a UDP socket is bound to port in the network
+// namespace of pid, from /proc/<pid>/net/udp: nothing is sent.
+func udpBound(pid int, port uint16) error {
+	for _, f := range []string{"udp", "udp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 2 {
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fields[1], ":")
+			if !ok {
+				continue
+			}
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && uint16(p) == port {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("nothing bound to UDP %d", port)
+}
+
+// Status runs role's implementation's status command in node and parses
+// its output strictly (impl.ParseStatus). The spec skips when the
+// implementation offers no status command.
+func Status(ctx context.Context, lab *netns.Lab, node string, role impl.Role) impl.StatusDoc {
+	Require(role, impl.Status)
+	st, err := status(ctx, lab, node, role)
+	Expect(err).NotTo(HaveOccurred())
+	return st
+}
+
+func status(ctx context.Context, lab *netns.Lab, node string, role impl.Role) (impl.StatusDoc, error) {
+	cmd := Impl(role).Caps.Status.Command
+	var out, errb bytes.Buffer
+	if err := lab.Exec(ctx, node, cmd, nil, &out, &errb); err != nil {
+		return impl.StatusDoc{}, fmt.Errorf("%s: %v: %w: %s", node, cmd, err, errb.String())
+	}
+	st, err := impl.ParseStatus(out.Bytes())
+	if err != nil {
+		return st, fmt.Errorf("%s: %v: %w", node, cmd, err)
+	}
+	return st, nil
+}
+
+// WaitStatusRegistered waits until node's status command says registered
+// (with ks when ks is valid) and returns the status.
+func WaitStatusRegistered(ctx context.Context, lab *netns.Lab, node string, ks netip.Addr, within time.Duration) impl.StatusDoc {
+	Require(impl.GM, impl.Status)
+	var st impl.StatusDoc
+	Eventually(func(g Gomega) {
+		var err error
+		st, err = status(ctx, lab, node, impl.GM)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.Registered).To(BeTrue())
+		if ks.IsValid() {
+			g.Expect(st.KS).To(Equal(ks.String()))
+		}
+	}).WithContext(ctx).WithTimeout(within).WithPolling(50 * time.Millisecond).Should(Succeed())
+	return st
+}
