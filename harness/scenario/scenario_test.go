@@ -64,6 +64,11 @@ func TestValidationErrors(t *testing.T) {
 		want string
 	}{
 		{func(s *Scenario) { s.TimerScale = 0 }, "timer_scale: 0 must be greater than 0"},
+		{func(s *Scenario) {
+			s.GroupMembers[0].Proposal = &IKESuite{Encryption: "des", Hash: "sha1", DHGroup: 14}
+		}, `group_members[0].proposal.encryption: "des"`},
+		{func(s *Scenario) { s.GroupMembers[0].GroupIDs = map[string]uint32{"OTHER": 7} }, "group_members[0].group_ids.OTHER: not a group of the scenario"},
+		{func(s *Scenario) { s.GroupMembers[0].GroupIDs = map[string]uint32{"GETVPN": 0} }, "group_members[0].group_ids.GETVPN: 0 is not a group identity"},
 		{func(s *Scenario) { s.Groups = nil }, "groups: missing"},
 		{func(s *Scenario) { s.KeyServers = nil }, "key_servers: missing"},
 		{func(s *Scenario) { s.Groups[0].ID = 0 }, "groups[0].id: missing"},

@@ -80,6 +80,17 @@ func (s *Scenario) Validate() error {
 		if g.RegistrationInterface == "" {
 			v.errorf(p+".registration_interface", "missing (the interface toward the key servers, e.g. eth1)")
 		}
+		if g.Proposal != nil {
+			v.suite(p+".proposal", *g.Proposal)
+		}
+		for name, id := range g.GroupIDs {
+			if !slices.ContainsFunc(s.Groups, func(gr Group) bool { return gr.Name == name }) {
+				v.errorf(p+".group_ids."+name, "not a group of the scenario")
+			}
+			if id == 0 {
+				v.errorf(p+".group_ids."+name, "0 is not a group identity")
+			}
+		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
 			if _, ok := s.KS(n); !ok {
@@ -150,12 +161,15 @@ func (v *validator) ike(ike *IKE) {
 		v.errorf(p+".lifetime", "%d s is longer than the %d s a key server grants (ks_lifetime)", ike.Lifetime, ike.KSLifetime)
 	}
 	for i, x := range ike.KSAlsoAccepts {
-		q := index(p+".ks_also_accepts", i)
-		v.oneOf(q+".encryption", x.Encryption, ikeEncryptions)
-		v.oneOf(q+".hash", x.Hash, ikeHashes)
-		if !slices.Contains(ikeDHGroups, x.DHGroup) {
-			v.errorf(q+".dh_group", "%d is not an IKEv1 Diffie-Hellman group (%v)", x.DHGroup, ikeDHGroups)
-		}
+		v.suite(index(p+".ks_also_accepts", i), x)
+	}
+}
+
+func (v *validator) suite(q string, x IKESuite) {
+	v.oneOf(q+".encryption", x.Encryption, ikeEncryptions)
+	v.oneOf(q+".hash", x.Hash, ikeHashes)
+	if !slices.Contains(ikeDHGroups, x.DHGroup) {
+		v.errorf(q+".dh_group", "%d is not an IKEv1 Diffie-Hellman group (%v)", x.DHGroup, ikeDHGroups)
 	}
 }
 
