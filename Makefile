@@ -28,7 +28,7 @@ export GETLAB_GM      := $(GM)
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
-.PHONY: all build images docker-images conformance conformance-docker test vet unit bench fuzz clean require-root
+.PHONY: all build images docker-images conformance conformance-docker conformance-wire test vet unit bench fuzz clean require-root
 
 all: build
 
@@ -84,7 +84,19 @@ docker-images:
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "no Docker engine answers: the docker runtime's tests and specs will skip"; fi
 
-test: require-root vet unit conformance conformance-docker
+# The suites ported onto the implementation registry (registration today)
+# again with the black-box implementation in both roles: getvpnd-wire offers
+# no status, key log or timer scale, so these runs show the suites judging
+# from the wire alone. Reports under $(REPORTS)/wire/.
+conformance-wire: require-root build
+	@rm -rf $(REPORTS)/wire && mkdir -p $(REPORTS)/wire
+	@rc=0; GETLAB_KS=getvpnd-wire GETLAB_GM=getvpnd-wire GETLAB_REPORTS=$(abspath $(REPORTS))/wire $(GINKGO) --procs=$(PROCS) \
+		--label-filter='registration' --junit-report=junit.xml --json-report=report.json \
+		--output-dir=$(REPORTS)/wire --keep-going --timeout=$(TIMEOUT) ./suites/registration || rc=$$?; \
+	$(BIN)/getlab report $(REPORTS)/wire | sed 's/^conformance:/conformance (KS and GM getvpnd-wire):/' | tee $(REPORTS)/wire/summary.txt; \
+	exit $$rc
+
+test: require-root vet unit conformance conformance-docker conformance-wire
 
 vet:
 	$(GO) vet ./...
