@@ -13,43 +13,17 @@ import (
 	"testing"
 
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
+	"github.com/getlab/getlab/harness/testbuild"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
-
-// repoRoot finds the module root by walking up to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
 
 // gdoidCorpus returns the gdoid interop corpus directory from the shared
 // directory (GETLAB_SHARED, else ../shared beside the repository), or skips
 // the test.
 func gdoidCorpus(t *testing.T) string {
 	t.Helper()
-	shared := os.Getenv("GETLAB_SHARED")
-	if shared == "" {
-		shared = filepath.Join(repoRoot(t), "..", "shared")
-	}
-	dir := filepath.Join(shared, "interop", "gdoid")
-	if _, err := os.Stat(filepath.Join(dir, "captures")); err != nil {
-		t.Skipf("gdoid interop corpus not found at %s", dir)
-	}
-	return dir
+	return testbuild.Shared(t, "interop/gdoid")
 }
 
 // readFrames returns a pcapng file's frames, which must all be Ethernet.

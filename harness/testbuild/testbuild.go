@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"testing"
 )
 
 var (
@@ -72,4 +73,36 @@ func moduleRoot() (string, error) {
 			return "", errors.New("testbuild: no go.mod above " + wd)
 		}
 	}
+}
+
+// Shared returns the path of rel in the project's shared directory
+// ($GETLAB_SHARED, else ../shared beside the repository: where CI and the
+// developers' machines have it), or skips the test, naming the path, when
+// it is not there.
+func Shared(t testing.TB, rel string) string {
+	t.Helper()
+	shared := os.Getenv("GETLAB_SHARED")
+	if shared == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Skipf("shared directory: %v", err)
+		}
+		shared = filepath.Join(root, "..", "shared")
+	}
+	p := filepath.Join(shared, rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not found (set GETLAB_SHARED to the shared directory)", p)
+	}
+	return p
+}
+
+// Root returns the module root (the directory holding go.mod), failing
+// the test if there is none above its directory.
+func Root(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -11,42 +11,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getlab/getlab/harness/testbuild"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
-
-// repoRoot finds the module root by walking up to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
 
 // schemaPath returns containerlab's schema from the shared directory
 // (GETLAB_SHARED, else ../shared beside the repository), or skips the test.
 func schemaPath(t *testing.T) string {
 	t.Helper()
-	shared := os.Getenv("GETLAB_SHARED")
-	if shared == "" {
-		shared = filepath.Join(repoRoot(t), "..", "shared")
-	}
-	p := filepath.Join(shared, "containerlab", "clab.schema.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("containerlab schema not found at %s", p)
-	}
-	return p
+	return testbuild.Shared(t, "containerlab/clab.schema.json")
 }
 
 func compileSchema(t *testing.T, path string) *jsonschema.Schema {
@@ -114,7 +88,7 @@ func jsonCompatible(v any) (any, error) {
 // valid test topologies.
 func topologyFiles(t *testing.T) (repo, valid []string) {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "topologies")
+	dir := filepath.Join(testbuild.Root(t), "topologies")
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
