@@ -109,10 +109,18 @@ func (s *Scenario) Scaled(d time.Duration) time.Duration {
 // goes on: for waiting until something is on the wire.
 func (s *Scenario) Peek() []pcap.Packet {
 	Expect(s.capture).NotTo(BeNil(), "Peek after Finish")
-	Expect(s.capture.Sync()).To(Succeed())
-	pkts, err := pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), nil)
+	var err error
+	// The writer goes on after Sync and may have written part of a block
+	// when the file is read (a truncated last frame): read it again.
+	for range 5 {
+		Expect(s.capture.Sync()).To(Succeed())
+		var pkts []pcap.Packet
+		if pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), nil); err == nil {
+			return pkts
+		}
+	}
 	Expect(err).NotTo(HaveOccurred())
-	return pkts
+	return nil
 }
 
 // WaitOnWire waits until cond holds of the capture so far.
