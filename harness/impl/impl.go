@@ -53,10 +53,11 @@ const (
 	KeyLog Capability = "keylog"
 	// Status: a command prints the normalized status JSON (see Status).
 	Status Capability = "status"
-	// Events: logs the seeds' events (Cisco mnemonics) and its member
-	// database where the bench reads them: getvpnd's control socket
-	// (suitekit.NodeControlSocket). An implementation without it is judged
-	// on the wire and its status command alone.
+	// Events: logs the seeds' events (Cisco mnemonics) and shows its
+	// state — member database, downloaded policy, data-plane verdict and
+	// per-SA counters — where the bench reads them: getvpnd's control
+	// socket (suitekit.NodeControlSocket). An implementation without it is
+	// judged on the wire and its status command alone.
 	Events Capability = "events"
 	// DataPlane: a GM that encrypts and decrypts traffic (ESP).
 	DataPlane Capability = "data-plane"

@@ -112,7 +112,8 @@ func TestRenderedConfigsPassGetvpndCheck(t *testing.T) {
 
 // variant exercises what Default leaves out: two KSs with a pair key,
 // multicast rekeys with SHA-512 acks, a second group with an entry naming
-// its transform, the gdoid profile, a timer scale.
+// its transform, the gdoid profile, a timer scale, a GM's local deny
+// entries.
 func variant() *scenario.Scenario {
 	s := scenario.Default()
 	s.TimerScale = 0.05
@@ -120,6 +121,10 @@ func variant() *scenario.Scenario {
 	s.PreSharedKeys = append(s.PreSharedKeys, scenario.PSK{GM: "gm2", KS: "ks2", Key: `gm2 "ks2" key`})
 	s.GroupMembers[0].KSList = nil
 	s.GroupMembers[1].KSList = []string{"ks2", "ks1"}
+	s.GroupMembers[1].LocalACL = []scenario.ACE{
+		{Action: "deny", Protocol: "udp", DestinationPort: 9999},
+		{Action: "deny", Protocol: "tcp", Source: "203.0.113.0/24", Destination: "198.51.100.7", SourcePort: 22},
+	}
 	g := s.Groups[0]
 	g.Name, g.ID, g.InteropProfile = "OTHER", 77, "gdoid"
 	g.Transforms = []string{"aes256gcm16", "aes128-sha1"}

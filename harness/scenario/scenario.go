@@ -132,6 +132,12 @@ type GroupMember struct {
 	// it when that is not the group's own: a GM configured for a group
 	// the key servers do not serve.
 	GroupIDs map[string]uint32 `yaml:"group_ids,omitempty"`
+	// LocalACL are this GM's own deny entries, applied in every group
+	// before the ACL its key servers download: traffic they match passes
+	// in clear. A local deny also matches inbound clear traffic with
+	// source and destination swapped, so the receiving GM of a flow needs
+	// the mirror entry.
+	LocalACL []ACE `yaml:"local_acl,omitempty"`
 }
 
 // ProposalOf is the phase-1 proposal gm makes under ike.

@@ -69,6 +69,13 @@ func TestValidationErrors(t *testing.T) {
 		}, `group_members[0].proposal.encryption: "des"`},
 		{func(s *Scenario) { s.GroupMembers[0].GroupIDs = map[string]uint32{"OTHER": 7} }, "group_members[0].group_ids.OTHER: not a group of the scenario"},
 		{func(s *Scenario) { s.GroupMembers[0].GroupIDs = map[string]uint32{"GETVPN": 0} }, "group_members[0].group_ids.GETVPN: 0 is not a group identity"},
+		{func(s *Scenario) { s.GroupMembers[0].LocalACL = []ACE{{Action: "permit", Protocol: "udp"}} }, `group_members[0].local_acl[0].action: "permit": a GM's local ACL holds only deny entries`},
+		{func(s *Scenario) {
+			s.GroupMembers[1].LocalACL = []ACE{{Action: "deny", Protocol: "ospf", SourcePort: 9}}
+		}, "group_members[1].local_acl[0]: ports need protocol tcp or udp"},
+		{func(s *Scenario) {
+			s.GroupMembers[0].LocalACL = []ACE{{Action: "deny", Protocol: "udp", Transform: "aes256gcm16"}}
+		}, "group_members[0].local_acl[0].transform: a deny entry makes no TEK"},
 		{func(s *Scenario) { s.Groups = nil }, "groups: missing"},
 		{func(s *Scenario) { s.KeyServers = nil }, "key_servers: missing"},
 		{func(s *Scenario) { s.Groups[0].ID = 0 }, "groups[0].id: missing"},

@@ -91,6 +91,16 @@ func (s *Scenario) Validate() error {
 				v.errorf(p+".group_ids."+name, "0 is not a group identity")
 			}
 		}
+		for j, e := range g.LocalACL {
+			q := index(p+".local_acl", j)
+			if e.Action != "deny" {
+				v.errorf(q+".action", "%q: a GM's local ACL holds only deny entries (permits belong in the group's ACL)", e.Action)
+			}
+			if e.Transform != "" {
+				v.errorf(q+".transform", "a deny entry makes no TEK, so it names no transform")
+			}
+			v.ace(q, e)
+		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
 			if _, ok := s.KS(n); !ok {
@@ -208,25 +218,7 @@ func (v *validator) group(g *Group, p string) {
 		default:
 			v.errorf(q+".action", "%q is not permit or deny", e.Action)
 		}
-		portless := true
-		switch {
-		case protocols[e.Protocol]:
-			portless = e.Protocol != "tcp" && e.Protocol != "udp"
-		default:
-			if n, err := strconv.ParseUint(e.Protocol, 10, 8); err != nil || n == 0 {
-				v.errorf(q+".protocol", "%q is not a protocol name (ip, icmp, tcp, udp, esp, ospf, ...) or number 1-255", e.Protocol)
-			} else {
-				portless = n != 6 && n != 17
-			}
-		}
-		if portless && (e.SourcePort != 0 || e.DestinationPort != 0) {
-			v.errorf(q, "ports need protocol tcp or udp")
-		}
-		src := v.selector(q+".source", e.Source)
-		dst := v.selector(q+".destination", e.Destination)
-		if src.IsValid() && dst.IsValid() && src.Addr().Is4() != dst.Addr().Is4() {
-			v.errorf(q, "source %s and destination %s are of different address families", src, dst)
-		}
+		v.ace(q, e)
 	}
 	if len(g.ACL) > 0 && permits == 0 {
 		v.errorf(p+".acl", "no permit entry: the group would protect nothing")
@@ -258,6 +250,29 @@ func (v *validator) group(g *Group, p string) {
 	}
 	if r.Retransmit.Count > 0 && r.Retransmit.Interval <= 0 {
 		v.errorf(q+".retransmit.interval", "%d: retransmissions need an interval of at least 1 s", r.Retransmit.Interval)
+	}
+}
+
+// ace checks one ACL entry's protocol, ports and selectors.
+func (v *validator) ace(q string, e ACE) {
+	portless := true
+	switch {
+	case protocols[e.Protocol]:
+		portless = e.Protocol != "tcp" && e.Protocol != "udp"
+	default:
+		if n, err := strconv.ParseUint(e.Protocol, 10, 8); err != nil || n == 0 {
+			v.errorf(q+".protocol", "%q is not a protocol name (ip, icmp, tcp, udp, esp, ospf, ...) or number 1-255", e.Protocol)
+		} else {
+			portless = n != 6 && n != 17
+		}
+	}
+	if portless && (e.SourcePort != 0 || e.DestinationPort != 0) {
+		v.errorf(q, "ports need protocol tcp or udp")
+	}
+	src := v.selector(q+".source", e.Source)
+	dst := v.selector(q+".destination", e.Destination)
+	if src.IsValid() && dst.IsValid() && src.Addr().Is4() != dst.Addr().Is4() {
+		v.errorf(q, "source %s and destination %s are of different address families", src, dst)
 	}
 }
 
