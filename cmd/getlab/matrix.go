@@ -51,11 +51,12 @@ type Cell struct {
 // Scenario is the specs under one container (a Describe and the containers
 // in it), in the order they ran.
 type Scenario struct {
-	Name    string  `json:"name"`
-	Passed  int     `json:"passed"`
-	Failed  int     `json:"failed"`
-	Skipped int     `json:"skipped"`
-	Specs   []*Spec `json:"specs"`
+	Name      string  `json:"name"`
+	Artifacts string  `json:"artifacts,omitempty"` // the first of its specs' artifact directories
+	Passed    int     `json:"passed"`
+	Failed    int     `json:"failed"`
+	Skipped   int     `json:"skipped"`
+	Specs     []*Spec `json:"specs"`
 }
 
 // Spec is one spec's verdict. Message is the first line of a failure or a
@@ -259,6 +260,20 @@ func (c *Cell) read(dir string) error {
 			c.Failed++
 		}
 	}
+	// An ordered scenario records its artifacts once, in one spec: each
+	// of its specs links to them.
+	for _, sc := range c.Scenarios {
+		for _, sp := range sc.Specs {
+			if sc.Artifacts == "" {
+				sc.Artifacts = sp.Artifacts
+			}
+		}
+		for _, sp := range sc.Specs {
+			if sp.Artifacts == "" {
+				sp.Artifacts = sc.Artifacts
+			}
+		}
+	}
 	return nil
 }
 
@@ -414,7 +429,7 @@ Rows: the key server's implementation; columns: the group member's. A skip names
 <h2 id="{{anchor .}}">KS {{.KS}} × GM {{.GM}}</h2>
 <p>{{if .Error}}<span class="failed">did not run: {{.Error}}</span>{{else}}<span class="passed">{{.Passed}} passed</span>, <span class="failed">{{.Failed}} failed</span>, <span class="skipped">{{.Skipped}} skipped</span> in {{secs .Seconds}}{{end}} — <a href="{{.Report}}">report.json</a></p>
 {{range .Scenarios}}
-<h3>{{.Name}}</h3>
+<h3>{{.Name}}{{if .Artifacts}} — <a href="{{.Artifacts}}/">artifacts</a>{{end}}</h3>
 <table>
 <tr><th>spec</th><th>verdict</th><th>failure / skip reason</th><th>artifacts</th></tr>
 {{range .Specs}}<tr><td>{{.Text}}</td><td class="{{.State}}">{{.State}}</td><td class="msg">{{.Message}}{{if .Location}}<br>at {{.Location}}{{end}}</td><td>{{if .Artifacts}}<a href="{{.Artifacts}}/">{{.Artifacts}}</a>{{end}}</td></tr>
