@@ -260,6 +260,8 @@ func (c *Cell) read(dir string) error {
 			c.Failed++
 		}
 	}
+	// The same order in every cell, whichever order the processes ran them.
+	slices.SortStableFunc(c.Scenarios, func(a, b *Scenario) int { return strings.Compare(a.Name, b.Name) })
 	// An ordered scenario records its artifacts once, in one spec: each
 	// of its specs links to them.
 	for _, sc := range c.Scenarios {
@@ -387,6 +389,7 @@ func printMatrix(w io.Writer, m *Matrix, dir string) {
 }
 
 var matrixHTML = template.Must(template.New("matrix").Funcs(template.FuncMap{
+	"base":   filepath.Base,
 	"anchor": func(c *Cell) string { return c.KS + pairSep + c.GM },
 	"secs": func(f float64) string {
 		return (time.Duration(f * float64(time.Second))).Round(100 * time.Millisecond).String()
@@ -432,7 +435,7 @@ Rows: the key server's implementation; columns: the group member's. A skip names
 <h3>{{.Name}}{{if .Artifacts}} — <a href="{{.Artifacts}}/">artifacts</a>{{end}}</h3>
 <table>
 <tr><th>spec</th><th>verdict</th><th>failure / skip reason</th><th>artifacts</th></tr>
-{{range .Specs}}<tr><td>{{.Text}}</td><td class="{{.State}}">{{.State}}</td><td class="msg">{{.Message}}{{if .Location}}<br>at {{.Location}}{{end}}</td><td>{{if .Artifacts}}<a href="{{.Artifacts}}/">{{.Artifacts}}</a>{{end}}</td></tr>
+{{range .Specs}}<tr><td>{{.Text}}</td><td class="{{.State}}">{{.State}}</td><td class="msg">{{.Message}}{{if .Location}}<br>at {{.Location}}{{end}}</td><td>{{if .Artifacts}}<a href="{{.Artifacts}}/">{{base .Artifacts}}/</a>{{end}}</td></tr>
 {{end}}</table>
 {{end}}{{end}}
 </body></html>

@@ -143,7 +143,7 @@ func TestMatrix(t *testing.T) {
 	for _, want := range []string{
 		`<th>KS \ GM</th><th>a</th><th>b</th>`, `href="#a__b"`, `id="a__b"`,
 		"Expected 3 retries, got 1", "GM implementation b does not offer keylog",
-		`<a href="a__b/registration-default/">`, "did not run: no report", "lab did not come up",
+		`<a href="a__b/registration-default/">registration-default/</a>`, "did not run: no report", "lab did not come up",
 		`<td class="cell bad">`, `<td class="cell ok">`, "retries at the seeds&#39; spacing",
 	} {
 		if !strings.Contains(html, want) {
