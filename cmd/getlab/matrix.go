@@ -197,6 +197,13 @@ func ReadMatrix(dir string) (*Matrix, error) {
 	}
 	slices.Sort(m.KS)
 	slices.Sort(m.GM)
+	// By KS, then GM: the directories sort "a-b" before "a__", names don't.
+	slices.SortStableFunc(m.Cells, func(a, b *Cell) int {
+		if c := strings.Compare(a.KS, b.KS); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GM, b.GM)
+	})
 	return m, nil
 }
 

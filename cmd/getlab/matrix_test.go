@@ -166,6 +166,9 @@ func TestMatrix(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
 	}
+	if strings.Index(got, "KS a × GM b") > strings.Index(got, "KS b × GM a") {
+		t.Errorf("summary not in KS, GM order:\n%s", got)
+	}
 	lines := strings.Split(strings.TrimSpace(got), "\n")
 	if last := lines[len(lines)-1]; last != "interop: 3 passed, 2 failed, 1 skipped" {
 		t.Errorf("last line %q", last)
