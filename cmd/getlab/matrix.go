@@ -211,7 +211,7 @@ func (c *Cell) read(dir string) error {
 	path := filepath.Join(dir, c.Report)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("no report: %w", err)
+		return fmt.Errorf("no report (what ran is in %s): %w", filepath.Join(filepath.Dir(path), "ginkgo.log"), err)
 	}
 	var reports []types.Report
 	if err := json.Unmarshal(b, &reports); err != nil {
