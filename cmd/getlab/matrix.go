@@ -59,8 +59,8 @@ type Scenario struct {
 	Specs     []*Spec `json:"specs"`
 }
 
-// Spec is one spec's verdict. Message is the first line of a failure or a
-// skip's reason; Artifacts the spec's artifact directory, relative to the
+// Spec is one spec's verdict. Message is a failure's message or a skip's
+// reason on one line (cut at 300 characters); Artifacts the spec's artifact directory, relative to the
 // matrix where it lies under it.
 type Spec struct {
 	Text      string  `json:"text"`
@@ -310,9 +310,19 @@ func specOf(s types.SpecReport, dir string) *Spec {
 	default:
 		return nil
 	}
-	sp.Message, _, _ = strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
+	sp.Message = oneLine(s.Failure.Message, 300)
 	sp.Artifacts = artifactsOf(s, dir)
 	return sp
+}
+
+// oneLine is msg on one line, cut at max runes: Gomega's messages spread
+// one sentence ("Expected / <int>: 1 / to equal / <int>: 3") over lines.
+func oneLine(msg string, max int) string {
+	r := []rune(strings.Join(strings.Fields(msg), " "))
+	if len(r) > max {
+		return string(r[:max]) + " …"
+	}
+	return string(r)
 }
 
 // artifactsOf is the spec's artifact directory: its "artifacts" report
@@ -366,7 +376,7 @@ func WriteMatrix(dir string, m *Matrix) error {
 }
 
 // printMatrix is the one-screen summary: a line per pairing, then each
-// failure's first line.
+// failure on one line.
 func printMatrix(w io.Writer, m *Matrix, dir string) {
 	fmt.Fprintf(w, "getlab interop matrix (%d pairings)\n", len(m.Cells))
 	for _, c := range m.Cells {
@@ -386,7 +396,7 @@ func printMatrix(w io.Writer, m *Matrix, dir string) {
 		for _, sc := range c.Scenarios {
 			for _, s := range sc.Specs {
 				if s.State == "failed" {
-					fmt.Fprintf(w, "FAILED [%s × %s] %s %s: %s\n", c.KS, c.GM, sc.Name, s.Text, s.Message)
+					fmt.Fprintf(w, "FAILED [%s × %s] %s %s: %s\n", c.KS, c.GM, sc.Name, s.Text, oneLine(s.Message, 160))
 				}
 			}
 		}
