@@ -5,6 +5,8 @@
 # e.g. `make conformance LABELS=smoke`. KS= and GM= choose the implementations
 # (images/<name>/implementation.yaml) of the suites ported onto the registry
 # (registration): `make conformance LABELS=registration KS=getvpnd-wire GM=getvpnd`.
+# `make interop` runs those suites for every KS × GM pairing and writes the
+# matrix (reports/out/interop/matrix.html).
 
 GO      ?= go
 GINKGO  ?= $(GO) tool ginkgo
@@ -28,7 +30,7 @@ export GETLAB_GM      := $(GM)
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
-.PHONY: all build images docker-images conformance conformance-docker conformance-wire test vet unit bench fuzz clean require-root
+.PHONY: all build images docker-images conformance conformance-docker conformance-wire interop test vet unit bench fuzz clean require-root
 
 all: build
 
@@ -94,6 +96,31 @@ conformance-wire: require-root build
 		--label-filter='registration' --junit-report=junit.xml --json-report=report.json \
 		--output-dir=$(REPORTS)/wire --keep-going --timeout=$(TIMEOUT) ./suites/registration || rc=$$?; \
 	$(BIN)/getlab report $(REPORTS)/wire | sed 's/^conformance:/conformance (KS and GM getvpnd-wire):/' | tee $(REPORTS)/wire/summary.txt; \
+	exit $$rc
+
+# The suites ported onto the implementation registry: the ones `make
+# interop` runs for every pairing.
+INTEROP_SUITES ?= ./suites/registration
+
+# Every pairing of the registered implementations (every one playing KS
+# with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
+# pairing's reports and artifacts under $(REPORTS)/interop/<ks>__<gm>/
+# (Ginkgo's output in ginkgo.log there); then `getlab matrix` writes
+# matrix.json and matrix.html and prints a line per pairing. Fails when a
+# spec failed or a pairing did not run.
+interop: require-root build
+	@rm -rf $(REPORTS)/interop && mkdir -p $(REPORTS)/interop
+	@pairs=$$($(BIN)/getlab matrix --pairings) || exit 1; rc=0; \
+	for p in $$pairs; do \
+		ks=$${p%%__*}; gm=$${p#*__}; out=$(abspath $(REPORTS))/interop/$$p; mkdir -p $$out; \
+		start=$$(date +%s); \
+		GETLAB_KS=$$ks GETLAB_GM=$$gm GETLAB_REPORTS=$$out $(GINKGO) --procs=$(PROCS) \
+			--label-filter='$(LABELS)' --junit-report=junit.xml --json-report=report.json \
+			--output-dir=$$out --keep-going --timeout=$(TIMEOUT) $(INTEROP_SUITES) >$$out/ginkgo.log 2>&1 || rc=1; \
+		echo "interop: KS $$ks × GM $$gm done in $$(( $$(date +%s) - start )) s (log: $$out/ginkgo.log)"; \
+	done; \
+	$(BIN)/getlab matrix $(REPORTS)/interop >$(REPORTS)/interop/summary.txt 2>&1 || rc=1; \
+	cat $(REPORTS)/interop/summary.txt; \
 	exit $$rc
 
 test: require-root vet unit conformance conformance-docker conformance-wire

@@ -5,6 +5,7 @@
 //	getlab exec [--lab LAB] NODE -- CMD [ARG...]
 //	getlab ps [--lab LAB]      nodes, state, pid, log path
 //	getlab report [DIR]        one-screen summary of a suite run
+//	getlab matrix [DIR]        the interop matrix of `make interop`'s runs
 //	getlab capture [--lab LAB] [-o FILE] [--for D]
 //	getlab pcap FILE [--keys KEYLOG] [--json]
 package main
@@ -35,6 +36,8 @@ const usage = `usage: getlab COMMAND [ARGS]
   exec [--lab LAB] NODE -- CMD...  run a command inside a node
   ps [--lab LAB]                   list labs and their nodes
   report [DIR|report.json]         one-screen summary of a suite run (default reports/out)
+  matrix [DIR | --pairings]        write DIR/matrix.json and matrix.html from DIR/<ks>__<gm>/report.json
+                                   (default reports/out/interop); --pairings lists the pairings to run
   capture [--lab LAB] [-o FILE] [--for D]  record every link of a lab into one pcapng file
   pcap FILE [--keys KEYLOG] [--json]  decode a capture (pcapng or pcap): one line per packet, decrypted with the key log
 
@@ -55,6 +58,7 @@ func main() {
 		"exec":    cmdExec,
 		"ps":      cmdPs,
 		"report":  cmdReport,
+		"matrix":  cmdMatrix,
 		"pcap":    cmdPcap,
 		"capture": cmdCapture,
 	}[cmd]
@@ -66,7 +70,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "getlab: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if cmd != "report" && cmd != "pcap" && os.Geteuid() != 0 {
+	if cmd != "report" && cmd != "matrix" && cmd != "pcap" && os.Geteuid() != 0 {
 		fmt.Fprintf(os.Stderr, "getlab %s: needs root (it creates network namespaces); run it as root or with sudo\n", cmd)
 		os.Exit(2)
 	}
