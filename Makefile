@@ -30,7 +30,7 @@ export GETLAB_GM      := $(GM)
 # Every package but the suites: the unit tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/)
 
-.PHONY: all build images docker-images conformance conformance-docker conformance-wire interop test vet unit bench fuzz clean require-root
+.PHONY: all build images docker-images conformance conformance-docker interop test vet unit bench fuzz clean require-root
 
 all: build
 
@@ -86,21 +86,9 @@ docker-images:
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "no Docker engine answers: the docker runtime's tests and specs will skip"; fi
 
-# The suites ported onto the implementation registry (registration today)
-# again with the black-box implementation in both roles: getvpnd-wire offers
-# no status, key log or timer scale, so these runs show the suites judging
-# from the wire alone. Reports under $(REPORTS)/wire/.
-conformance-wire: require-root build
-	@rm -rf $(REPORTS)/wire && mkdir -p $(REPORTS)/wire
-	@rc=0; GETLAB_KS=getvpnd-wire GETLAB_GM=getvpnd-wire GETLAB_REPORTS=$(abspath $(REPORTS))/wire $(GINKGO) --procs=$(PROCS) \
-		--label-filter='registration' --junit-report=junit.xml --json-report=report.json \
-		--output-dir=$(REPORTS)/wire --keep-going --timeout=$(TIMEOUT) ./suites/registration || rc=$$?; \
-	$(BIN)/getlab report $(REPORTS)/wire | sed 's/^conformance:/conformance (KS and GM getvpnd-wire):/' | tee $(REPORTS)/wire/summary.txt; \
-	exit $$rc
-
 # The suites ported onto the implementation registry: the ones `make
 # interop` runs for every pairing.
-INTEROP_SUITES ?= ./suites/registration
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
@@ -123,7 +111,9 @@ interop: require-root build
 	cat $(REPORTS)/interop/summary.txt; \
 	exit $$rc
 
-test: require-root vet unit conformance conformance-docker conformance-wire
+# make test ends with the interop matrix: the ported suites judge
+# getvpnd-wire (no status, key log or timer scale) as KS, GM and both.
+test: require-root vet unit conformance conformance-docker interop
 
 vet:
 	$(GO) vet ./...
