@@ -9,8 +9,11 @@ import (
 
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/attack"
+	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/pcap"
+	"github.com/getlab/getlab/suites/suitekit"
+	. "github.com/onsi/gomega"
 )
 
 // injectedID is the IPv4 identification of the datagrams inject sends,
@@ -30,14 +33,24 @@ func inject(ns string, src, dst netip.Addr, msg []byte) error {
 	return attack.Inject(context.Background(), ns, src, dst, injectedID, msg)
 }
 
-// nodeKeyLog reads the key log a node's daemon keeps (its key_log file,
-// in the node's file view).
-func nodeKeyLog(lab *netns.Lab, node string) (*pcap.KeyLog, error) {
-	n := lab.Node(node)
-	if n == nil {
-		return nil, fmt.Errorf("no node %s", node)
+// labKeyLog reads the key log of the lab's first end that writes one
+// (gm1's, else ks1's, at its implementation's keylog path, in the node's
+// file view); nil when neither does.
+func labKeyLog(lab *netns.Lab) *pcap.KeyLog {
+	for _, e := range []struct {
+		node string
+		role impl.Role
+	}{{"gm1", impl.GM}, {"ks1", impl.KS}} {
+		if !suitekit.Offers(e.role, impl.KeyLog) {
+			continue
+		}
+		n := lab.Node(e.node)
+		Expect(n).NotTo(BeNil(), "no node %s", e.node)
+		keys, err := pcap.ReadKeyLog(fmt.Sprintf("/proc/%d/root%s", n.Holder, suitekit.Impl(e.role).Caps.KeyLog.Path))
+		Expect(err).NotTo(HaveOccurred(), "the key log of %s", e.node)
+		return keys
 	}
-	return pcap.ReadKeyLog(fmt.Sprintf("/proc/%d/root/run/getvpnd/keys.log", n.Holder))
+	return nil
 }
 
 // forgeSignature turns a captured PUSH into one with a fresh sequence
