@@ -88,7 +88,7 @@ docker-images:
 
 # The suites ported onto the implementation registry: the ones `make
 # interop` runs for every pairing.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
