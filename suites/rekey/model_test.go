@@ -11,6 +11,8 @@ import (
 	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 // model is basic.clab.yml in the neutral model with the suite's timers
@@ -47,18 +49,42 @@ func twoKS(transport string) *scenario.Scenario {
 	return m
 }
 
-// requireRekeys skips the scenario unless it runs at the suite's scale
-// (the rekeys of 300 s TEKs would take hours in protocol time) and both
-// implementations send or take its rekey transport, and acknowledge
-// unicast rekeys.
-func requireRekeys(m *scenario.Scenario) {
-	suitekit.RequireScaled(m)
+// rekeyGap is why a scenario of model m cannot run with the pairing: the
+// registry's sentence naming the first implementation (GM, then KS) that
+// does not offer timer-scale at the suite's scale (300 s TEKs would take
+// hours in protocol time), then (KS, then GM) the rekey transport and, for
+// unicast rekeys, acknowledgements; "" when it can.
+func rekeyGap(m *scenario.Scenario) string {
+	if m.TimerScale >= 1 {
+		for _, r := range []impl.Role{impl.GM, impl.KS} {
+			if why := impl.RequireCapabilities(r, suitekit.Impl(r), impl.TimerScale); why != "" {
+				return why
+			}
+		}
+		Fail("rekey: the scenario runs in protocol time although both implementations scale their timers")
+	}
 	caps := []impl.Capability{impl.MulticastRekey}
 	if m.Groups[0].Rekey.Transport == "unicast" {
 		caps = []impl.Capability{impl.UnicastRekey, impl.Acks}
 	}
-	suitekit.Require(impl.KS, caps...)
-	suitekit.Require(impl.GM, caps...)
+	for _, r := range []impl.Role{impl.KS, impl.GM} {
+		if why := impl.RequireCapabilities(r, suitekit.Impl(r), caps...); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// requireRekeys skips the spec, with rekeyGap's sentence, unless its
+// scenario can run. It runs before each spec rather than in BeforeAll, so
+// that every skipped spec names the capability (Ginkgo gives the specs
+// after the first of an Ordered container skipped in BeforeAll a generic
+// reason); BeforeAll then starts no lab.
+func requireRekeys(m *scenario.Scenario) {
+	Expect(m).NotTo(BeNil(), "the scenario's model")
+	if why := rekeyGap(m); why != "" {
+		Skip(why)
+	}
 }
 
 // startModel is suitekit.StartModel into reports/out/rekey-<name>/.
