@@ -98,23 +98,13 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 	if err := open(); err != nil {
 		d.setError(err)
 		ev.Logf("error", "data plane not running (retrying every second, and once the registration interface is ready): %v", err)
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				case <-d.kick:
-				}
-				err := open()
-				if err == nil {
-					return
-				}
+		go everyUntil(ctx, time.Second, d.kick, func() bool {
+			err := open()
+			if err != nil {
 				d.setError(err)
 			}
-		}()
+			return err == nil
+		})
 	}
 	go every(ctx, time.Second, d.engine.Prune)
 	return d

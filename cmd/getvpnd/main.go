@@ -303,11 +303,12 @@ func growReadBuffer(conn *net.UDPConn, n int) {
 
 // every calls fn every d until ctx is done.
 func every(ctx context.Context, d time.Duration, fn func()) {
-	everyUntil(ctx, d, func() bool { fn(); return false })
+	everyUntil(ctx, d, nil, func() bool { fn(); return false })
 }
 
-// everyUntil calls fn every d until it returns true or ctx is done.
-func everyUntil(ctx context.Context, d time.Duration, fn func() (done bool)) {
+// everyUntil calls fn every d, and at once on each receive from kick (nil:
+// never), until it returns true or ctx is done.
+func everyUntil(ctx context.Context, d time.Duration, kick <-chan struct{}, fn func() (done bool)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -315,9 +316,10 @@ func everyUntil(ctx context.Context, d time.Duration, fn func() (done bool)) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if fn() {
-				return
-			}
+		case <-kick:
+		}
+		if fn() {
+			return
 		}
 	}
 }
