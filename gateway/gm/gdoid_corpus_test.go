@@ -14,7 +14,6 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/internal/gdoidcorpus"
-	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -27,10 +26,6 @@ import (
 // the sequence number, KEK SPI and TEK SPIs are those the PUSH (decoded
 // from the decrypted copy) announces.
 func TestGdoidPushes(t *testing.T) {
-	if _, err := espwire.FromDOI(3, 0, uint16(espwire.AuthHMACSHA1)); err != nil {
-		// The a-* runs' TEK 1 is 3DES-SHA1 (configs/*/gdoi_ks.conf).
-		t.Skipf("3DES ESP transforms not in this build: %v", err)
-	}
 	dir := gdoidcorpus.Dir(t)
 	for _, c := range gdoidcorpus.GdoidRuns {
 		t.Run(c.Name, func(t *testing.T) { gdoidRun(t, dir, c) })
