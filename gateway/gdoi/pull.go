@@ -121,11 +121,11 @@ func (r *Responder) handle1(pkt []byte) ([]byte, error) {
 	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), after)) {
 		return nil, fmt.Errorf("gdoi: pull msg 1: HASH(1): %w", ErrHash)
 	}
-	ni, ok := get[*isakmp.Nonce](m)
+	ni, ok := isakmp.First[*isakmp.Nonce](m)
 	if !ok {
 		return nil, &Reject{isakmp.NotifyPayloadMalformed, "KS_BAD_ID", "message 1 has no nonce"}
 	}
-	id, ok := get[*isakmp.ID](m)
+	id, ok := isakmp.First[*isakmp.ID](m)
 	if !ok {
 		return nil, &Reject{isakmp.NotifyInvalidIDInformation, "KS_BAD_ID", "message 1 has no group ID"}
 	}
@@ -156,7 +156,7 @@ func (r *Responder) handle3(pkt []byte) ([]byte, error) {
 	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), r.ni, r.nr, after)) {
 		return nil, fmt.Errorf("gdoi: pull msg 3: HASH(3): %w", ErrHash)
 	}
-	if gap, ok := get[*gdoiwire.GAP](m); ok {
+	if gap, ok := isakmp.First[*gdoiwire.GAP](m); ok {
 		r.gap = gap
 	}
 	var ps []isakmp.Payload
@@ -250,11 +250,11 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, after)) {
 			return nil, fmt.Errorf("gdoi: pull msg 2: HASH(2): %w", ErrHash)
 		}
-		nr, ok := get[*isakmp.Nonce](m)
+		nr, ok := isakmp.First[*isakmp.Nonce](m)
 		if !ok {
 			return nil, errors.New("gdoi: pull msg 2: no nonce")
 		}
-		sa, ok := get[*gdoiwire.SA](m)
+		sa, ok := isakmp.First[*gdoiwire.SA](m)
 		if !ok {
 			return nil, errors.New("gdoi: pull msg 2: no SA payload")
 		}
@@ -278,11 +278,11 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, i.nr, after)) {
 			return nil, fmt.Errorf("gdoi: pull msg 4: HASH(4): %w", ErrHash)
 		}
-		kd, ok := get[*gdoiwire.KD](m)
+		kd, ok := isakmp.First[*gdoiwire.KD](m)
 		if !ok {
 			return nil, errors.New("gdoi: pull msg 4: no KD payload")
 		}
-		seq, _ := get[*gdoiwire.SEQ](m)
+		seq, _ := isakmp.First[*gdoiwire.SEQ](m)
 		p, err := ParsePolicyWith(i.group, i.sa, kd, seq, ParseOptions{Wire: i.Wire})
 		if err != nil {
 			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
@@ -310,14 +310,4 @@ func splitHash(m *isakmp.Message) ([]byte, []byte, error) {
 		return nil, nil, fmt.Errorf("first payload is %s, not HASH: %w", m.Payloads[0].Type(), ErrHash)
 	}
 	return h.Data, isakmp.AppendPayloads(nil, m.Payloads[1:]...), nil
-}
-
-func get[T isakmp.Payload](m *isakmp.Message) (T, bool) {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v, true
-		}
-	}
-	var zero T
-	return zero, false
 }

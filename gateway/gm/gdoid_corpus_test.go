@@ -71,12 +71,12 @@ func gdoidRun(t *testing.T, dir string, c gdoidcorpus.Capture) {
 			pushes = append(pushes, pushInfo{f.Index, m})
 		case m.Header.Exchange != isakmp.ExchangeGroupkeyPull || kd != nil:
 		case f.Src == gm1 && pull1 == nil:
-			pull1, _ = get[*isakmp.ID](m)
+			pull1, _ = isakmp.First[*isakmp.ID](m)
 		case f.Src == ks && f.Dst == gm1 && sa == nil:
-			sa, _ = get[*gdoiwire.SA](m)
+			sa, _ = isakmp.First[*gdoiwire.SA](m)
 		case f.Src == ks && f.Dst == gm1:
-			kd, _ = get[*gdoiwire.KD](m)
-			seq, _ = get[*gdoiwire.SEQ](m)
+			kd, _ = isakmp.First[*gdoiwire.KD](m)
+			seq, _ = isakmp.First[*gdoiwire.SEQ](m)
 		}
 	}
 	if pull1 == nil || sa == nil || kd == nil || seq == nil || len(pushes) != 4 {
@@ -133,8 +133,8 @@ groups:
 	kek := pol.KEK.SPI
 	teks := tekSPIs(pol.TEKs)
 	for i, p := range pushes {
-		push, _ := get[*gdoiwire.SEQ](p.m)
-		if psa, ok := get[*gdoiwire.SA](p.m); ok {
+		push, _ := isakmp.First[*gdoiwire.SEQ](p.m)
+		if psa, ok := isakmp.First[*gdoiwire.SA](p.m); ok {
 			kek = psa.SAK().SPI
 			if sats := psa.SATs(); len(sats) > 0 {
 				teks = nil
@@ -143,7 +143,7 @@ groups:
 				}
 			}
 		}
-		if d, ok := get[*isakmp.Delete](p.m); ok {
+		if d, ok := isakmp.First[*isakmp.Delete](p.m); ok {
 			teks = slices.DeleteFunc(teks, func(spi uint32) bool {
 				return slices.ContainsFunc(d.SPIs, func(b []byte) bool { return len(b) == 4 && binary.BigEndian.Uint32(b) == spi })
 			})
@@ -175,16 +175,6 @@ func tekSPIs(ts []gdoi.TEK) []uint32 {
 		out = append(out, t.SPI)
 	}
 	return out
-}
-
-func get[T isakmp.Payload](m *isakmp.Message) (T, bool) {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v, true
-		}
-	}
-	var zero T
-	return zero, false
 }
 
 // getvpnd's KS and GM, both under profile gdoid, in process: the GM

@@ -492,14 +492,9 @@ var _ = rejection("proposal the KS does not accept", func(m *scenario.Scenario) 
 // payload returns the first payload of type T of a decoded message.
 func payload[T isakmp.Payload](p pcap.Packet) T {
 	Expect(p.ISAKMP.Msg).NotTo(BeNil(), "frame %d not decoded", p.Index)
-	for _, pl := range p.ISAKMP.Msg.Payloads {
-		if v, ok := pl.(T); ok {
-			return v
-		}
-	}
-	var zero T
-	Fail("frame has no such payload: " + p.ISAKMP.Layout)
-	return zero
+	v, ok := isakmp.First[T](p.ISAKMP.Msg)
+	Expect(ok).To(BeTrue(), "frame %d has no such payload: %s", p.Index, p.ISAKMP.Layout)
+	return v
 }
 
 func attr(as isakmp.Attributes, t uint16) uint64 {

@@ -93,6 +93,18 @@ func (m *Message) Get(t PayloadType) (Payload, bool) {
 	return nil, false
 }
 
+// First returns the first top-level payload of m of type T (a pointer
+// type such as *Nonce, or a GDOI payload type), and whether there is one.
+func First[T Payload](m *Message) (T, bool) {
+	for _, p := range m.Payloads {
+		if v, ok := p.(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // Offsets returns the offset in the encoded message of each payload of
 // m.Payloads (of its generic header), and the offset where Padding starts.
 // For a parsed message they are the offsets in the octets it was parsed
