@@ -206,3 +206,16 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	}
 	return false
 }
+
+// What the attacks read of a target's replies (headers, notifications,
+// payload chains) never panics on anything the target sends.
+func FuzzReplies(f *testing.F) {
+	f.Add(MainMode1(RandomCookie(), DefaultPhase1))
+	f.Add(MainMode3(RandomCookie(), RandomCookie(), KE(14), Nonce()))
+	f.Add(header([8]byte{1}, [8]byte{2}, payloadNotify, exchInfo, 0, 0, make([]byte, 8)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = ParseHeader(b)
+		_, _ = NotifyType(b)
+		_, _ = payloads(b)
+	})
+}
