@@ -88,8 +88,12 @@ func requireRekeys(m *scenario.Scenario) {
 }
 
 // startModel is suitekit.StartModel into reports/out/rekey-<name>/.
+// Every scenario's lab then waits until ks1 has registered gm1 and gm2 on
+// the wire.
 func startModel(ctx context.Context, name, file string, m *scenario.Scenario, before func(*netns.Lab)) *suitekit.Scenario {
-	return suitekit.StartModel(ctx, "rekey-"+name, file, m, before)
+	s := suitekit.StartModel(ctx, "rekey-"+name, file, m, before)
+	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
+	return s
 }
 
 // registered reports whether ks registered every one of gms on the wire.

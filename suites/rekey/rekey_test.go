@@ -144,7 +144,6 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 			return
 		}
 		s = startModel(ctx, "unicast", "basic.clab.yml", m, nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
 		if suitekit.Offers(impl.KS, impl.Events) {
 			ksStart = named(suitekit.Events(ctx, s.Lab, "ks1"), "KS_GROUP_ADD")[0].Time
 		}
@@ -415,7 +414,6 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 			return
 		}
 		s = startModel(ctx, "acks", "basic.clab.yml", m, nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
 		// Record the first PUSH gm1 receives, as an attacker on the path.
 		sniffed := make(chan []byte, 1)
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -590,7 +588,6 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func
 			return
 		}
 		s = startModel(ctx, "silent-gm", "basic.clab.yml", m, nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
 		if suitekit.Offers(impl.KS, impl.Events) {
 			ksStart = named(suitekit.Events(ctx, s.Lab, "ks1"), "KS_GROUP_ADD")[0].Time
 		}
@@ -718,7 +715,6 @@ var _ = Describe("multicast rekey", Ordered, Label("rekey"), func() {
 			return
 		}
 		s = startModel(ctx, "multicast", "basic.clab.yml", m, nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
 		// The first rekey and its two retransmissions, on both GMs' links.
 		for _, link := range []string{"gm1:eth1", "gm2:eth1"} {
 			waitPushes(ctx, s, link, ks1, rekeyGroup, 1+retransmits, s.Scaled(tekLifetime+retransmits*retransmitInt)+10*time.Second)
@@ -859,7 +855,6 @@ var _ = Describe("the key server stops", Ordered, Label("rekey"), func() {
 			return
 		}
 		s = startModel(ctx, "ks-stops", "basic-2ks.clab.yml", m, nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
 		if suitekit.Offers(impl.GM, impl.Events) {
 			for _, gm := range []string{"gm1", "gm2"} {
 				st := suitekit.WaitRegistered(ctx, s.Lab, gm, 20*time.Second)
