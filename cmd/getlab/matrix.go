@@ -37,15 +37,19 @@ type Matrix struct {
 
 // Cell is one pairing: its counts and its scenarios.
 type Cell struct {
-	KS        string      `json:"ks"`
-	GM        string      `json:"gm"`
-	Report    string      `json:"report"`
-	Error     string      `json:"error,omitempty"` // no report to read: the pairing did not run
-	Seconds   float64     `json:"seconds"`
-	Passed    int         `json:"passed"`
-	Failed    int         `json:"failed"`
-	Skipped   int         `json:"skipped"`
-	Scenarios []*Scenario `json:"scenarios"`
+	KS      string  `json:"ks"`
+	GM      string  `json:"gm"`
+	Report  string  `json:"report"`
+	Error   string  `json:"error,omitempty"` // no report to read: the pairing did not run
+	Seconds float64 `json:"seconds"`
+	Passed  int     `json:"passed"`
+	Failed  int     `json:"failed"`
+	Skipped int     `json:"skipped"`
+	// LeftOut counts the specs the run's label filter (LabelFilter) left
+	// out, e.g. the slow ones of a quick run: no verdict, but not hidden.
+	LeftOut     int         `json:"left_out,omitempty"`
+	LabelFilter string      `json:"label_filter,omitempty"`
+	Scenarios   []*Scenario `json:"scenarios"`
 }
 
 // Scenario is the specs under one container (a Describe and the containers
@@ -227,9 +231,15 @@ func (c *Cell) read(dir string) error {
 	byName := map[string]*Scenario{}
 	for _, r := range reports {
 		c.Seconds += r.RunTime.Seconds()
+		if f := r.SuiteConfig.LabelFilter; f != "" {
+			c.LabelFilter = f
+		}
 		for _, s := range r.SpecReports {
 			sp := specOf(s, abs)
 			if sp == nil {
+				if filteredOut(s) {
+					c.LeftOut++
+				}
 				continue
 			}
 			name := strings.Join(s.ContainerHierarchyTexts, " / ")
@@ -315,6 +325,12 @@ func specOf(s types.SpecReport, dir string) *Spec {
 	return sp
 }
 
+// filteredOut reports whether s is a spec the label filter left out: an
+// It skipped with no reason given.
+func filteredOut(s types.SpecReport) bool {
+	return s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStateSkipped && s.Failure.Message == ""
+}
+
 // oneLine is msg on one line, cut at max runes: Gomega's messages spread
 // one sentence ("Expected / <int>: 1 / to equal / <int>: 3") over lines.
 func oneLine(msg string, max int) string {
@@ -375,6 +391,17 @@ func WriteMatrix(dir string, m *Matrix) error {
 	return os.WriteFile(filepath.Join(dir, "matrix.html"), h.Bytes(), 0o644)
 }
 
+// leftOut says, after a pairing's counts, how many specs its label filter
+// left out; "" when none.
+func (c *Cell) LeftOutText() string { return c.leftOut() }
+
+func (c *Cell) leftOut() string {
+	if c.LeftOut == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  (%d left out by the label filter %s)", c.LeftOut, c.LabelFilter)
+}
+
 // printMatrix is the one-screen summary: a line per pairing, then each
 // failure on one line.
 func printMatrix(w io.Writer, m *Matrix, dir string) {
@@ -389,8 +416,8 @@ func printMatrix(w io.Writer, m *Matrix, dir string) {
 			fmt.Fprintf(w, "  %-4s %-36s did not run: %s\n", verdict, pair, c.Error)
 			continue
 		}
-		fmt.Fprintf(w, "  %-4s %-36s %3d passed %3d failed %3d skipped  %v\n",
-			verdict, pair, c.Passed, c.Failed, c.Skipped, (time.Duration(c.Seconds * float64(time.Second))).Round(time.Second))
+		fmt.Fprintf(w, "  %-4s %-36s %3d passed %3d failed %3d skipped  %v%s\n",
+			verdict, pair, c.Passed, c.Failed, c.Skipped, (time.Duration(c.Seconds * float64(time.Second))).Round(time.Second), c.leftOut())
 	}
 	for _, c := range m.Cells {
 		for _, sc := range c.Scenarios {
@@ -447,7 +474,7 @@ Rows: the key server's implementation; columns: the group member's. A skip names
 <p>Counts per scenario: passed/failed/skipped.</p>
 {{range .Cells}}
 <h2 id="{{anchor .}}">KS {{.KS}} × GM {{.GM}}</h2>
-<p>{{if .Error}}<span class="failed">did not run: {{.Error}}</span>{{else}}<span class="passed">{{.Passed}} passed</span>, <span class="failed">{{.Failed}} failed</span>, <span class="skipped">{{.Skipped}} skipped</span> in {{secs .Seconds}}{{end}} — <a href="{{.Report}}">report.json</a></p>
+<p>{{if .Error}}<span class="failed">did not run: {{.Error}}</span>{{else}}<span class="passed">{{.Passed}} passed</span>, <span class="failed">{{.Failed}} failed</span>, <span class="skipped">{{.Skipped}} skipped</span> in {{secs .Seconds}}{{end}}{{.LeftOutText}} — <a href="{{.Report}}">report.json</a></p>
 {{range .Scenarios}}
 <h3>{{.Name}}{{if .Artifacts}} — <a href="{{.Artifacts}}/">artifacts</a>{{end}}</h3>
 <table>

@@ -111,7 +111,10 @@ func TestMatrix(t *testing.T) {
 		fail.Artifacts != "a__b/registration-wrong-psk" {
 		t.Errorf("fail: %+v", fail)
 	}
-	if aa := m.Cell("a", "a"); !aa.OK() || aa.Passed != 2 {
+	if ab.LeftOut != 1 {
+		t.Errorf("a×b: %d specs left out by the label filter, want 1 (\"other label\")", ab.LeftOut)
+	}
+	if aa := m.Cell("a", "a"); !aa.OK() || aa.Passed != 2 || aa.LeftOut != 0 {
 		t.Errorf("a×a: %+v", aa)
 	}
 	if ba := m.Cell("b", "a"); ba.OK() || ba.Failed != 1 || ba.Scenarios[0].Specs[0].Message != "lab did not come up" {

@@ -265,6 +265,23 @@ func RequireCapabilities(role Role, im *Impl, caps ...Capability) string {
 	return ""
 }
 
+// RequireLifetimes returns why a spec whose group has TEKs of tek and a
+// KEK of kek protocol seconds must skip with im playing role, or "" when
+// im accepts them (its minimums): "KS implementation X does not offer TEK
+// lifetimes of 300 s (its minimum is 900 s)".
+func RequireLifetimes(role Role, im *Impl, tek, kek int) string {
+	for _, l := range []struct {
+		what       string
+		got, least int
+	}{{"TEK", tek, im.Minimums.TEKLifetime}, {"KEK", kek, im.Minimums.KEKLifetime}} {
+		if l.got < l.least {
+			return fmt.Sprintf("%s implementation %s does not offer %s lifetimes of %d s (its minimum is %d s)",
+				role.Label(), im.Name, l.what, l.got, l.least)
+		}
+	}
+	return ""
+}
+
 // CommandData are the placeholders of a run command.
 type CommandData struct {
 	// Config is the rendered config's path in the node (config.path).

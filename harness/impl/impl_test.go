@@ -127,6 +127,27 @@ func TestRequireCapabilities(t *testing.T) {
 	}
 }
 
+func TestRequireLifetimes(t *testing.T) {
+	im := &Impl{Name: "vendor-ks", file: file{Minimums: Minimums{TEKLifetime: 900, KEKLifetime: 1800}}}
+	for _, c := range []struct {
+		tek, kek int
+		want     string
+	}{
+		{900, 1800, ""},
+		{86400, 86400, ""},
+		{300, 1800, "KS implementation vendor-ks does not offer TEK lifetimes of 300 s (its minimum is 900 s)"},
+		{900, 700, "KS implementation vendor-ks does not offer KEK lifetimes of 700 s (its minimum is 1800 s)"},
+	} {
+		if got := RequireLifetimes(KS, im, c.tek, c.kek); got != c.want {
+			t.Errorf("RequireLifetimes(%d, %d) = %q, want %q", c.tek, c.kek, got, c.want)
+		}
+	}
+	// Zero minimums take any positive lifetime.
+	if got := RequireLifetimes(GM, &Impl{Name: "any"}, 1, 1); got != "" {
+		t.Errorf("no minimums: %q", got)
+	}
+}
+
 // getvpnd-wire is the black box: none of status, keylog, timer-scale, and
 // its configs carry no key log and no timers.
 func TestGetvpndWireIsABlackBox(t *testing.T) {

@@ -60,3 +60,23 @@ func Split(line string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// Join is Split's inverse: words joined into one line that Split turns
+// back into the same words. A word that needs it is single-quoted, a
+// single quote in it written '\” as in a POSIX shell.
+func Join(words []string) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if w != "" && !strings.ContainsAny(w, " \t\n'\"\\") {
+			b.WriteString(w)
+			continue
+		}
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(w, "'", `'\''`))
+		b.WriteByte('\'')
+	}
+	return b.String()
+}

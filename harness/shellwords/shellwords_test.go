@@ -2,7 +2,9 @@ package shellwords
 
 import (
 	"reflect"
+	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSplit(t *testing.T) {
@@ -36,4 +38,36 @@ func TestSplit(t *testing.T) {
 func FuzzSplit(f *testing.F) {
 	f.Add(`a 'b c' "d\"e" f\ g`)
 	f.Fuzz(func(t *testing.T, s string) { _, _ = Split(s) })
+}
+
+func TestJoin(t *testing.T) {
+	for _, words := range [][]string{
+		{"/opt/vendor/ksd", "--config", "/etc/vendor/ks.conf"},
+		{"a b", "it's", `back\slash`, `"quoted"`, ""},
+		{"tab\there", "new\nline"},
+	} {
+		line := Join(words)
+		got, err := Split(line)
+		if err != nil || !slices.Equal(got, words) {
+			t.Errorf("Split(Join(%q)) = %q (%v), line %s", words, got, err, line)
+		}
+	}
+	if got := Join([]string{"getvpnd", "--config", "/etc/getvpnd/getvpnd.yaml"}); got != "getvpnd --config /etc/getvpnd/getvpnd.yaml" {
+		t.Errorf("plain words are not quoted: %s", got)
+	}
+}
+
+// Split(Join(words)) is words, for any words a YAML file can hold (UTF-8).
+func FuzzJoin(f *testing.F) {
+	f.Add("a b", "it's", "")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		words := []string{a, b, c}
+		if !utf8.ValidString(a) || !utf8.ValidString(b) || !utf8.ValidString(c) {
+			t.Skip("not UTF-8")
+		}
+		got, err := Split(Join(words))
+		if err != nil || !slices.Equal(got, words) {
+			t.Fatalf("Split(Join(%q)) = %q (%v)", words, got, err)
+		}
+	})
 }

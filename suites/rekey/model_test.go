@@ -18,8 +18,8 @@ import (
 // model is basic.clab.yml in the neutral model with the suite's timers
 // (TEKs of 300 s, a KEK of 700 s, two retransmissions 10 s apart) and
 // rekeys sent by transport: unicast with RFC 8263 acknowledgements, or
-// multicast to rekeyGroup (blind, no acknowledgements). It runs at scale
-// where both implementations offer it; requireRekeys skips otherwise.
+// multicast to rekeyGroup (blind, no acknowledgements). It runs at the
+// pairing's runScale.
 func model(transport string) *scenario.Scenario {
 	m := scenario.Default()
 	g := &m.Groups[0]
@@ -33,7 +33,7 @@ func model(transport string) *scenario.Scenario {
 	if transport == "multicast" {
 		g.Rekey.Address, g.Rekey.Port, g.Rekey.Acks = rekeyGroup, 848, scenario.AcksNone
 	}
-	m.TimerScale = suitekit.TimerScale(scale)
+	m.TimerScale = runScale
 	return m
 }
 
@@ -50,25 +50,22 @@ func twoKS(transport string) *scenario.Scenario {
 }
 
 // rekeyGap is why a scenario of model m cannot run with the pairing: the
-// registry's sentence naming the first implementation (GM, then KS) that
-// does not offer timer-scale at the suite's scale (300 s TEKs would take
-// hours in protocol time), then (KS, then GM) the rekey transport and, for
-// unicast rekeys, acknowledgements; "" when it can.
+// registry's sentence naming the first implementation (KS, then GM) that
+// does not offer the rekey transport or, for unicast rekeys,
+// acknowledgements, or does not take the suite's lifetimes (its
+// minimums); "" when it can.
 func rekeyGap(m *scenario.Scenario) string {
-	if m.TimerScale >= 1 {
-		for _, r := range []impl.Role{impl.GM, impl.KS} {
-			if why := impl.RequireCapabilities(r, suitekit.Impl(r), impl.TimerScale); why != "" {
-				return why
-			}
-		}
-		Fail("rekey: the scenario runs in protocol time although both implementations scale their timers")
-	}
 	caps := []impl.Capability{impl.MulticastRekey}
 	if m.Groups[0].Rekey.Transport == "unicast" {
 		caps = []impl.Capability{impl.UnicastRekey, impl.Acks}
 	}
 	for _, r := range []impl.Role{impl.KS, impl.GM} {
-		if why := impl.RequireCapabilities(r, suitekit.Impl(r), caps...); why != "" {
+		im := suitekit.Impl(r)
+		if why := impl.RequireCapabilities(r, im, caps...); why != "" {
+			return why
+		}
+		g := m.Groups[0]
+		if why := impl.RequireLifetimes(r, im, g.TEKLifetime, g.KEKLifetime); why != "" {
 			return why
 		}
 	}

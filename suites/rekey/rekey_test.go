@@ -6,13 +6,14 @@
 // from the wire first: a rekey is a GROUPKEY-PUSH from the KS on the
 // capture, counted, timed from capture timestamps and sized; an
 // acknowledgement is a GROUPKEY-PUSH-ACK (exchange 35, in clear) from a
-// GM. Decrypting PUSHes and ESP needs a key log at either end, the
-// daemons' events, member tables and state need the events capability,
-// and every scenario needs timer-scale: protocol time runs 100 times
-// faster (timer scale 0.01, 1 s of protocol time is 10 ms of wall time),
-// as 300 s TEKs would take hours in protocol time. Each is declared with
-// suitekit.Require and skipped, naming the capability, where the pairing
-// lacks it.
+// GM. Decrypting PUSHes and ESP needs a key log at either end, and the
+// daemons' events, member tables and state need the events capability;
+// each is declared with suitekit.Require and skipped, naming the
+// capability, where the pairing lacks it. Timers run 100 times faster
+// (timer scale 0.01, 1 s of protocol time is 10 ms of wall time) where
+// both implementations offer timer-scale; otherwise a scenario runs in
+// protocol time, about 4 to 17 minutes each, and its container carries
+// the label "slow" (suitekit.SlowAt).
 package rekey
 
 import (
@@ -63,11 +64,16 @@ const (
 	slack = 3 * time.Second
 )
 
+// runScale is the timer scale the chosen pairing runs the scenarios at:
+// scale, or 1 (protocol time) where an implementation cannot scale its
+// timers down to it.
+var runScale = suitekit.TimerScale(scale)
+
 // protocol converts a wall-clock duration to protocol time.
-func protocol(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
+func protocol(d time.Duration) time.Duration { return time.Duration(float64(d) / runScale) }
 
 // wall converts protocol time to wall-clock time.
-func wall(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
+func wall(d time.Duration) time.Duration { return time.Duration(float64(d) * runScale) }
 
 // named returns the events called name, in order.
 func named(evs []control.Event, name string) []control.Event {
@@ -118,7 +124,7 @@ func member(ms []control.Member, gm netip.Addr) *control.Member {
 	return nil
 }
 
-var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("rekey"), func() {
+var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
 	var (
 		s              *suitekit.Scenario
 		m              *scenario.Scenario
@@ -158,7 +164,7 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 			st, err = traffic.StartStream(ctx, traffic.StreamConfig{
 				From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-a"), Addr: hostA},
 				To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-b"), Addr: hostB},
-				Port: 7000, Rate: 500, Size: 64,
+				Port: 7000, Rate: int(time.Second / wall(200*time.Millisecond)), Size: 64,
 			})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func() { _, _ = st.Stop() })
@@ -394,7 +400,7 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 	})
 })
 
-var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUSHes", Ordered, Label("rekey"), func() {
+var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUSHes", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
 	var (
 		s                      *suitekit.Scenario
 		m                      *scenario.Scenario
@@ -416,7 +422,7 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 		s = startModel(ctx, "acks", "basic.clab.yml", m, nil)
 		// Record the first PUSH gm1 receives, as an attacker on the path.
 		sniffed := make(chan []byte, 1)
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, s.Scaled(tekLifetime)+10*time.Second)
 		defer cancel()
 		go func() {
 			defer GinkgoRecover()
@@ -566,7 +572,7 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 	})
 })
 
-var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func() {
+var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
 	var (
 		s         *suitekit.Scenario
 		m         *scenario.Scenario
@@ -697,7 +703,7 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), func
 	})
 })
 
-var _ = Describe("multicast rekey", Ordered, Label("rekey"), func() {
+var _ = Describe("multicast rekey", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		m        *scenario.Scenario
@@ -838,7 +844,7 @@ func igmpReports(pkts []pcap.Packet, src, group netip.Addr) int {
 	return n
 }
 
-var _ = Describe("the key server stops", Ordered, Label("rekey"), func() {
+var _ = Describe("the key server stops", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		m        *scenario.Scenario

@@ -49,14 +49,31 @@ func ImplName(role impl.Role) string {
 // Impl is the implementation chosen for role, failing the spec when the
 // name is not registered (a typo in KS= must not run getvpnd instead).
 func Impl(role impl.Role) *impl.Impl {
-	registry.once.Do(func() {
-		dir := filepath.Join(RepoRoot(), "images")
-		registry.r, registry.err = impl.Load(dir)
-	})
-	Expect(registry.err).NotTo(HaveOccurred(), "the implementation registry")
-	im, err := registry.r.Get(ImplName(role))
+	im, err := lookupImpl(role)
 	Expect(err).NotTo(HaveOccurred(), "%s implementation", role.Label())
 	return im
+}
+
+// lookupImpl is Impl without failing: for use outside a spec (a
+// container's labels), where a failure cannot be reported.
+func lookupImpl(role impl.Role) (*impl.Impl, error) {
+	return lookupImplNamed(ImplName(role))
+}
+
+// lookupImplNamed returns the registered implementation called name.
+func lookupImplNamed(name string) (*impl.Impl, error) {
+	registry.once.Do(func() {
+		dir, err := impl.DefaultDir()
+		if err != nil {
+			registry.err = err
+			return
+		}
+		registry.r, registry.err = impl.Load(dir)
+	})
+	if registry.err != nil {
+		return nil, fmt.Errorf("the implementation registry: %w", registry.err)
+	}
+	return registry.r.Get(name)
 }
 
 // Offers reports whether role's implementation offers every one of caps.
@@ -84,37 +101,53 @@ func RequireKeyLog() {
 
 // TimerScale is the scale a scenario can run at when it wants want: want
 // if both roles' implementations scale their timers down to it, else 1
-// (protocol time). A spec whose timings are too long in protocol time
-// skips with RequireScaled.
+// (protocol time). It may be called outside a spec (a suite's package
+// variables): an unknown implementation gives 1 there, and the spec that
+// starts the lab fails on the name.
 func TimerScale(want float64) float64 {
 	for _, r := range []impl.Role{impl.KS, impl.GM} {
-		ts := Impl(r).Caps.TimerScale
-		if ts == nil || want < ts.Floor {
+		im, err := lookupImpl(r)
+		if err != nil || im.Caps.TimerScale == nil || want < im.Caps.TimerScale.Floor {
 			return 1
 		}
 	}
 	return want
 }
 
-// RequireScaled skips the spec unless model runs faster than protocol
-// time, naming the role whose implementation does not offer timer-scale.
-func RequireScaled(model *scenario.Scenario) {
-	if model.TimerScale < 1 {
-		return
+// SlowAt labels a container whose scenario wants timer scale want: "slow"
+// when the pairing runs it in protocol time instead (an implementation
+// that does not offer timer-scale down to want), so that `LABELS='!slow'`
+// leaves it out of a quick run; no label otherwise.
+func SlowAt(want float64) Labels {
+	if TimerScale(want) < 1 {
+		return Labels{}
 	}
-	Require(impl.GM, impl.TimerScale)
-	Require(impl.KS, impl.TimerScale)
-	Fail("suitekit: the scenario runs in protocol time although both implementations scale their timers")
+	return Label("slow")
+}
+
+// RequireLifetimes skips the spec unless both roles' implementations
+// accept TEK and KEK lifetimes as short as model's groups have, naming
+// the first that does not (its implementation.yaml minimums).
+func RequireLifetimes(model *scenario.Scenario) {
+	for _, r := range []impl.Role{impl.KS, impl.GM} {
+		for _, g := range model.Groups {
+			if why := impl.RequireLifetimes(r, Impl(r), g.TEKLifetime, g.KEKLifetime); why != "" {
+				Skip(why)
+			}
+		}
+	}
 }
 
 // RenderScenario is an Edit writing, for every KS and GM node of the
 // topology copy (label getlab.role), its role's implementation's config
 // rendered from model into the file the node binds at the
-// implementation's config path: the topology's own configs of those
-// nodes are replaced, the rest of the copy is kept.
+// implementation's config path, and making the node run that
+// implementation (runImpl): the topology's own configs and commands of
+// those nodes are replaced, the rest of the copy is kept.
 func RenderScenario(file string, model *scenario.Scenario) Edit {
 	return func(dir string) {
-		t, err := topo.Load(filepath.Join(dir, file))
+		path := filepath.Join(dir, file)
+		t, err := topo.Load(path)
 		Expect(err).NotTo(HaveOccurred())
 		for _, n := range t.Nodes {
 			role := impl.Role(n.Labels["getlab.role"])
@@ -133,6 +166,7 @@ func RenderScenario(file string, model *scenario.Scenario) Edit {
 			out, err := im.Render(role, model, n.Name)
 			Expect(err).NotTo(HaveOccurred(), "rendering %s's config with %s", n.Name, im.Name)
 			Expect(os.WriteFile(host, out, 0o644)).To(Succeed())
+			runImpl(path, n.Name, im, role)
 		}
 	}
 }

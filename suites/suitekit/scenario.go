@@ -50,6 +50,7 @@ func StartScenario(ctx context.Context, name, file string, before func(*netns.La
 func StartModel(ctx context.Context, name, file string, model *scenario.Scenario, before func(*netns.Lab)) *Scenario {
 	AddReportEntry("implementations", fmt.Sprintf("KS %s, GM %s, timer scale %g",
 		Impl(impl.KS).Name, Impl(impl.GM).Name, model.TimerScale))
+	RequireLifetimes(model)
 	return start(ctx, name, file, before, model, RenderScenario(file, model))
 }
 

@@ -129,8 +129,9 @@ func ArtifactDir() string {
 	return dir
 }
 
-// NodeKeyLog is where the suites' daemon configs put the key log
-// (`key_log:`), inside each node's file view.
+// NodeKeyLog is where the topologies' own getvpnd configs put the key log
+// (`key_log:`), inside each node's file view; a node rendered from the
+// neutral model writes it where its implementation says (nodeKeyLog).
 const NodeKeyLog = "/run/getvpnd/keys.log"
 
 // StartCapture captures every link of lab into the current spec's artifact
@@ -174,12 +175,7 @@ func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) {
 	copyFile(filepath.Join(lab.Dir, "lab.json"), filepath.Join(dir, "lab.json"))
 	var keys []byte
 	for _, n := range lab.Nodes {
-		if n.Holder != 0 {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s", n.Holder, NodeKeyLog)); err == nil {
-				keys = append(keys, fmt.Sprintf("# from %s\n", n.Name)...)
-				keys = append(keys, b...)
-			}
-		}
+		keys = append(keys, keyLogOf(lab, n)...)
 	}
 	if len(keys) > 0 {
 		// Next to capture.pcapng: `getlab pcap capture.pcapng --keys keys.log`.
