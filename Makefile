@@ -2,11 +2,13 @@
 #   make conformance   run the suites on the default topology, write the report
 #   make test          go vet, unit tests, then the suites
 # Both need root (network namespaces). LABELS= passes a Ginkgo label filter,
-# e.g. `make conformance LABELS=smoke`. KS= and GM= choose the implementations
-# (images/<name>/implementation.yaml) of the suites ported onto the registry
-# (registration): `make conformance LABELS=registration KS=getvpnd-wire GM=getvpnd`.
-# `make interop` runs those suites for every KS × GM pairing and writes the
-# matrix (reports/out/interop/matrix.html).
+# e.g. `make conformance LABELS=smoke` or LABELS='!slow' (the quick subset).
+# KS= and GM= choose the implementations (images/<name>/implementation.yaml)
+# the registration, dataplane, rekey and robustness suites judge:
+# `make conformance KS=getvpnd-wire GM=getvpnd`. The smoke suite tests the
+# bench itself and runs getvpnd on the topologies' own configs.
+# `make interop` runs those four suites for every KS × GM pairing and writes
+# the matrix (reports/out/interop/matrix.html).
 
 GO      ?= go
 GINKGO  ?= $(GO) tool ginkgo
@@ -87,9 +89,9 @@ docker-images:
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "no Docker engine answers: the docker runtime's tests and specs will skip"; fi
 
-# The suites ported onto the implementation registry: the ones `make
-# interop` runs for every pairing.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey
+# The suites that judge the implementations KS= and GM= choose: the ones
+# `make interop` runs for every pairing.
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
@@ -112,7 +114,7 @@ interop: require-root build
 	cat $(REPORTS)/interop/summary.txt; \
 	exit $$rc
 
-# make test ends with the interop matrix: the ported suites judge
+# make test ends with the interop matrix: the four suites judge
 # getvpnd-wire (no status, key log or timer scale) as KS, GM and both.
 # It is the pull-request subset: the specs labelled slow (scenarios that
 # run minutes of protocol time where an implementation cannot scale its

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/getlab/getlab/harness/nsdo"
 )
 
 // KEK is what the attacks know of a group's rekey SA: its SPI (the cookie
@@ -151,40 +149,18 @@ func ForgePush(push []byte, kek KEK, seq uint32) ([]byte, error) {
 }
 
 // Sniff returns the UDP payload of the first datagram from src to port
-// 848 of exchange type exch that reaches the node whose namespace is ns:
-// a raw UDP socket gets a copy of every datagram the node receives, the
-// daemon's included, as an attacker on the path records it.
+// 848 of exchange type exch that reaches the node whose namespace is ns
+// (Watch), as an attacker on the path records it.
 func Sniff(ctx context.Context, ns string, src netip.Addr, exch uint8) ([]byte, error) {
 	var out []byte
-	err := nsdo.Do(ns, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_UDP)
-		if err != nil {
-			return err
+	err := Watch(ctx, ns, "", func(pkt []byte, _ time.Time) bool {
+		from, proto, udp, ok := IPv4Payload(pkt)
+		if !ok || proto != unix.IPPROTO_UDP || len(udp) < 8+headerLen || netip.AddrFrom4(from) != src ||
+			binary.BigEndian.Uint16(udp[2:]) != 848 || udp[8+18] != exch {
+			return false
 		}
-		defer unix.Close(fd)
-		tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return err
-		}
-		buf := make([]byte, 65535)
-		for ctx.Err() == nil {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil || n < 20 {
-				continue // timeout: look at the context again
-			}
-			pkt := buf[:n]
-			hl := int(pkt[0]&0x0f) * 4
-			if pkt[0]>>4 != 4 || hl < 20 || n < hl+8+headerLen {
-				continue
-			}
-			if netip.AddrFrom4([4]byte(pkt[12:16])) != src || binary.BigEndian.Uint16(pkt[hl+2:]) != 848 ||
-				pkt[hl+8+18] != exch {
-				continue
-			}
-			out = bytes.Clone(pkt[hl+8:])
-			return nil
-		}
-		return ctx.Err()
+		out = bytes.Clone(udp[8:])
+		return true
 	})
 	return out, err
 }

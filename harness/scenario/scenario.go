@@ -184,6 +184,10 @@ type IKE struct {
 	// KSAlsoAccepts are further proposals the key servers accept after
 	// the GMs' one, for GMs configured otherwise.
 	KSAlsoAccepts []IKESuite `yaml:"ks_also_accepts,omitempty"`
+	// KSWildcardKey, when set, is a pre-shared key the key servers hold
+	// for every address besides the GMs' own ones (IOS: `crypto isakmp key
+	// K address 0.0.0.0`): any source may then run main mode with it.
+	KSWildcardKey string `yaml:"ks_wildcard_key,omitempty"`
 }
 
 // IKESuite is one phase-1 algorithm set.

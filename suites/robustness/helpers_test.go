@@ -3,6 +3,7 @@ package robustness
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,13 +15,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/harness/attack"
+	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/netns"
+	"github.com/getlab/getlab/harness/scenario"
+	"github.com/getlab/getlab/harness/traffic"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 )
 
 // Addresses of hostile.clab.yml.
@@ -88,35 +92,84 @@ func usage(pid int) procUsage {
 	return u
 }
 
-// keyState is what must not change when an attack fails: the group's KEK
-// and TEKs (SPIs, which name the keys) and, on a GM, its registration and
-// rekey sequence number.
-type keyState struct {
-	KEK   string
-	TEKs  []string
-	State string
-	Seq   uint32
-	Regs  uint64
+// hostile is hostile.clab.yml in the neutral model: basic.clab.yml's
+// group, key server and GMs (mallory is no node of the model), in
+// protocol time.
+func hostile() *scenario.Scenario { return scenario.Default() }
+
+// startHostile starts a lab of hostile.clab.yml from model, with the
+// implementations chosen for KS and GM, and waits until ks1 has
+// registered gms, read from the wire.
+func startHostile(ctx context.Context, name string, model *scenario.Scenario, gms ...netip.Addr) *suitekit.Scenario {
+	s := suitekit.StartModel(ctx, name, "hostile.clab.yml", model, nil)
+	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers the GMs", func(pkts []pcap.Packet) bool {
+		for _, gm := range gms {
+			if len(suitekit.Registrations(pkts, ks1, gm)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return s
 }
 
-func keysOf(st control.GDOI) keyState {
-	var k keyState
-	for _, g := range st.Groups {
-		if g.KEK != nil {
-			k.KEK = g.KEK.SPI
-		}
-		for _, t := range g.TEKs {
-			k.TEKs = append(k.TEKs, t.SPI)
-		}
-		if g.GM != nil {
-			k.State, k.Seq, k.Regs = g.GM.State, g.GM.Seq, g.GM.Registrations
-		}
+// keysOf is what must not change when an attack fails, as node's status
+// command says: the group's KEK and TEKs (SPIs, which name the keys)
+// and, on a GM, its registration and rekey sequence number. Nil where the
+// implementation offers no status: the wire verdicts (ESP SPIs, PULLs,
+// acknowledgements) then stand alone.
+func keysOf(ctx context.Context, s *suitekit.Scenario, node string, role impl.Role) *impl.StatusDoc {
+	if !suitekit.Offers(role, impl.Status) {
+		return nil
 	}
-	slices.Sort(k.TEKs)
-	return k
+	st := suitekit.Status(ctx, s.Lab, node, role)
+	return &st
 }
 
-// counters reads node's counters.
+// keysKept fails the spec when node's status changed from before (both
+// nil where the implementation offers no status).
+func keysKept(ctx context.Context, s *suitekit.Scenario, node string, role impl.Role, before *impl.StatusDoc) {
+	if before == nil {
+		return
+	}
+	ExpectWithOffset(1, keysOf(ctx, s, node, role)).To(Equal(before), "%s's keys, as its status says", node)
+}
+
+// espSPI is the SPI of the ESP that gm1 sends gm2 for host-a's traffic
+// to host-b, read on the wire as an attacker there reads it: a watch in
+// gm2's namespace while host-a sends a few probes. It is the group's TEK
+// as the KS gave it to gm1 at its latest registration.
+func espSPI(ctx context.Context, s *suitekit.Scenario) uint32 {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got := make(chan uint32, 1)
+	go func() {
+		_ = attack.Watch(wctx, suitekit.NetNS(s.Lab, "gm2"), "eth1", func(pkt []byte, _ time.Time) bool {
+			// Tunnel mode with address preservation: the outer source
+			// is host-a's.
+			src, proto, esp, ok := attack.IPv4Payload(pkt)
+			if !ok || proto != unix.IPPROTO_ESP || len(esp) < 8 || netip.AddrFrom4(src) != hostA {
+				return false
+			}
+			got <- binary.BigEndian.Uint32(esp)
+			return true
+		})
+		close(got)
+	}()
+	st, err := traffic.StartStream(wctx, traffic.StreamConfig{
+		From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-a"), Addr: hostA},
+		To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-b"), Addr: hostB},
+		Rate: 100, Duration: 2 * time.Second,
+	})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer func() { _, _ = st.Stop() }()
+	spi, ok := <-got
+	ExpectWithOffset(1, ok).To(BeTrue(), "ESP from gm1 on gm2's link while host-a sends to host-b")
+	return spi
+}
+
+// counters reads node's counters, from getvpnd's control socket: specs
+// call it only where the implementation offers events.
 func counters(ctx context.Context, lab *netns.Lab, node string) map[string]uint64 {
 	c, err := suitekit.Control(lab, node).Counters(ctx)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "counters of %s", node)
@@ -150,41 +203,26 @@ func badDelta(before, after map[string]uint64) (uint64, map[string]uint64) {
 	return sum, grew
 }
 
-// registrationTimes restarts gm's daemon n times and returns, for each,
-// the wall time from the new process's start until the GM reports every
-// group registered: a legitimate registration's latency, end to end.
+// registrationTimes restarts gm's process n times and returns, for each,
+// the wall time from the new process's start until ks1 completes its
+// registration, read from the wire (suitekit.WatchRegistrations): a
+// legitimate registration's latency, end to end. A registration that does
+// not complete within counts as within.
 func registrationTimes(ctx context.Context, lab *netns.Lab, gm string, n int, within time.Duration) []time.Duration {
+	w := suitekit.WatchRegistrations(ctx, lab, gm, ks1)
 	var out []time.Duration
 	for range n {
 		Expect(lab.Restart(gm, 2*time.Second)).To(Succeed())
 		start := time.Now()
-		deadline := start.Add(within)
-		for {
-			st, err := suitekit.Control(lab, gm).GDOI(ctx)
-			if err == nil && registered(st) {
-				out = append(out, time.Since(start))
-				break
-			}
-			if time.Now().After(deadline) {
-				out = append(out, within)
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
+		at, ok := w.Next(start, within)
+		Expect(w.Err()).NotTo(HaveOccurred(), "watching %s's registrations", gm)
+		if !ok {
+			out = append(out, within)
+			continue
 		}
+		out = append(out, at.Sub(start))
 	}
 	return out
-}
-
-func registered(st control.GDOI) bool {
-	if len(st.Groups) == 0 {
-		return false
-	}
-	for _, g := range st.Groups {
-		if g.GM == nil || g.GM.State != "registered" {
-			return false
-		}
-	}
-	return true
 }
 
 // p95 of ds (the largest but the top 5 %).
@@ -253,13 +291,4 @@ func finished(ch <-chan floodResult) floodResult {
 	r := <-ch
 	ExpectWithOffset(1, r.Err).NotTo(HaveOccurred())
 	return r
-}
-
-// tekLifetime sets the lifetime of every group's TEKs on ks1, in seconds.
-func tekLifetime(seconds int) suitekit.Edit {
-	return suitekit.EditConfig("ks1.yaml", func(cfg map[string]any) {
-		for _, g := range cfg["groups"].([]any) {
-			g.(map[string]any)["tek_lifetime"] = seconds
-		}
-	})
 }
