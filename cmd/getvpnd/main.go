@@ -24,6 +24,7 @@ import (
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/keylog"
 	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/show"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -81,6 +82,25 @@ type role interface {
 	HandlePacket(from netip.AddrPort, pkt []byte)
 }
 
+// versioned is a role whose GDOI document names this getvpnd's version:
+// the roles know their protocol state, not the build they are part of.
+type versioned struct {
+	role
+	version string
+}
+
+func (v versioned) GDOI() show.GDOI {
+	d := v.role.GDOI()
+	d.Version = v.version
+	return d
+}
+
+// The control socket serves the roles' snapshots and the event log.
+var (
+	_ control.Provider    = (*ks.Server)(nil)
+	_ control.EventSource = (*events.Log)(nil)
+)
+
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	logOut := stderr
 	if cfg.Log.File != "" {
@@ -134,7 +154,6 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	var background func(context.Context)
 	switch cfg.Role {
 	case config.RoleKS:
-		ks.Version = version
 		srv, err := ks.New(cfg, ks.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local})
 		if err != nil {
 			return err
@@ -148,7 +167,6 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 			every(ctx, tickInterval(cfg), srv.Tick)
 		}
 	case config.RoleGM:
-		gm.Version = version
 		dp := startDataPlane(ctx, cfg, local.Addr(), ev)
 		defer dp.close()
 		groups := &rekeyGroups{ctx: ctx, ev: ev, counter: counters,
@@ -172,7 +190,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		return fmt.Errorf("role %q", cfg.Role)
 	}
 
-	ctl, err := control.Serve(ctx, cfg.ControlSocket, r, ev)
+	ctl, err := control.Serve(ctx, cfg.ControlSocket, versioned{r, version}, ev)
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}

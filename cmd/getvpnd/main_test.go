@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/show"
 )
 
 // runMainEnv makes the test binary run getvpnd itself, for the tests that
@@ -107,3 +110,19 @@ groups:
 		}
 	}
 }
+
+// The control API names the build's version; the roles do not know it.
+func TestControlAPINamesTheVersion(t *testing.T) {
+	r := versioned{fakeRole{}, "v9.8.7"}
+	if got := r.GDOI(); got.Version != "v9.8.7" || got.Role != "gm" {
+		t.Errorf("GDOI() = %+v, want the role's document with version v9.8.7", got)
+	}
+}
+
+type fakeRole struct{}
+
+func (fakeRole) GDOI() show.GDOI                            { return show.GDOI{Role: "gm", Version: "set by the role"} }
+func (fakeRole) Members() []show.Member                     { return nil }
+func (fakeRole) IKESAs() []show.IKESA                       { return nil }
+func (fakeRole) Counters() map[string]uint64                { return nil }
+func (fakeRole) HandlePacket(from netip.AddrPort, b []byte) {}

@@ -3,7 +3,7 @@ package dataplane
 import (
 	"strconv"
 
-	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/show"
 )
 
 // Counters returns every verdict counter by name.
@@ -18,7 +18,7 @@ func (e *Engine) Counters() map[string]uint64 {
 // Decorate adds the data plane's view to a GM's GET /v1/gdoi document: the
 // data plane section (dp, filled in by the caller with the device), each
 // TEK's counters, and each group's local ACL.
-func (e *Engine) Decorate(st *control.GDOI, dp control.DataPlane) {
+func (e *Engine) Decorate(st *show.GDOI, dp show.DataPlane) {
 	dp.Counters = e.Counters()
 	dp.WANMTU = e.MTU()
 	dp.DFBit = e.opt.DF.String()
@@ -46,8 +46,8 @@ func (e *Engine) Decorate(st *control.GDOI, dp control.DataPlane) {
 	}
 }
 
-func (sa *SA) counters() *control.SACounters {
-	return &control.SACounters{
+func (sa *SA) counters() *show.SACounters {
+	return &show.SACounters{
 		Send: sa.send, NoSendReason: sa.noSend,
 		EncryptedPackets: sa.encPackets.Load(), EncryptedBytes: sa.encBytes.Load(),
 		DecryptedPackets: sa.decPackets.Load(), DecryptedBytes: sa.decBytes.Load(),

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/show"
 )
 
 var t0 = time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC)
@@ -293,7 +293,7 @@ func TestRing(t *testing.T) {
 	for i := 1; i <= 12; i++ {
 		l.Emit("GM_RECV_REKEY", "seq", fmt.Sprint(i))
 	}
-	seqs := func(evs []control.Event) string {
+	seqs := func(evs []show.Event) string {
 		var s []string
 		for _, e := range evs {
 			s = append(s, fmt.Sprint(e.Seq))

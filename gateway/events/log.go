@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/gateway/show"
 )
 
 // DefaultRing is how many events a Log keeps for Since unless SetCapacity
@@ -59,7 +59,7 @@ type Log struct {
 	min    int // lowest level rank written
 	now    func() time.Time
 	seq    uint64
-	ring   []control.Event // circular; ring[(head+i)%len] is the i-th oldest
+	ring   []show.Event // circular; ring[(head+i)%len] is the i-th oldest
 	head   int
 	n      int
 	notify chan struct{} // closed by the next Emit; nil when nobody waits
@@ -97,7 +97,7 @@ func New(w io.Writer, format string, level string) *Log {
 		json:  strings.EqualFold(format, "json"),
 		min:   rank,
 		now:   time.Now,
-		ring:  make([]control.Event, DefaultRing),
+		ring:  make([]show.Event, DefaultRing),
 		rate:  DefaultRateLimit,
 		burst: DefaultBurst,
 	}
@@ -192,7 +192,7 @@ func (l *Log) SetCapacity(n int) {
 	if keep > n {
 		keep = n
 	}
-	ring := make([]control.Event, n)
+	ring := make([]show.Event, n)
 	for i := 0; i < keep; i++ {
 		ring[i] = l.ring[(l.head+l.n-keep+i)%len(l.ring)]
 	}
@@ -212,10 +212,10 @@ func (l *Log) SetCapacity(n int) {
 // "suppressed" with how many were dropped in between. An event that already
 // carries "suppressed" (an emitter that limits itself) stands for that many
 // more.
-func (l *Log) Emit(name string, fields ...string) control.Event {
+func (l *Log) Emit(name string, fields ...string) show.Event {
 	fm, order := pairs(fields)
 	def, known := Lookup(name)
-	ev := control.Event{Fields: fm}
+	ev := show.Event{Fields: fm}
 	if known {
 		ev.Name, ev.Facility, ev.Severity = def.Name, def.Facility, def.Severity
 		ev.Message = def.Render(fm)
@@ -306,18 +306,18 @@ func (l *Log) Logf(level, format string, args ...any) {
 
 // Since returns the events in the ring with Seq > seq, oldest first (an
 // empty, non-nil slice when there are none).
-func (l *Log) Since(seq uint64) []control.Event {
+func (l *Log) Since(seq uint64) []show.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	oldest := l.seq - uint64(l.n) + 1 // Seq of the oldest event held
 	skip := 0
 	if seq >= oldest {
 		if seq >= l.seq {
-			return []control.Event{}
+			return []show.Event{}
 		}
 		skip = int(seq - oldest + 1)
 	}
-	out := make([]control.Event, 0, l.n-skip)
+	out := make([]show.Event, 0, l.n-skip)
 	for i := skip; i < l.n; i++ {
 		out = append(out, l.ring[(l.head+i)%len(l.ring)])
 	}
@@ -358,7 +358,7 @@ func (l *Log) Counts() map[string]uint64 { return l.counts.Snapshot() }
 
 // Line returns an event as Cisco prints it:
 // "%GDOI-5-GM_REGS_COMPL: Registration to KS 192.0.2.1 complete ...".
-func Line(e control.Event) string {
+func Line(e show.Event) string {
 	return "%" + e.Facility + "-" + strconv.Itoa(e.Severity) + "-" + e.Name + ": " + e.Message
 }
 
@@ -402,7 +402,7 @@ var reserved = map[string]bool{
 }
 
 // writeEvent writes ev's line; l.mu is held.
-func (l *Log) writeEvent(ev control.Event, order []string, rank int, known bool) {
+func (l *Log) writeEvent(ev show.Event, order []string, rank int, known bool) {
 	t := ev.Time.UTC()
 	b := l.buf[:0]
 	if l.json {
@@ -596,5 +596,3 @@ func (c *Counters) Names() []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ control.EventSource = (*Log)(nil)

@@ -6,15 +6,15 @@ import (
 	"sort"
 	"time"
 
-	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/show"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
 
 // KEKStatus describes a KEK for the control API, elapsed protocol time
 // after it was made or received.
-func KEKStatus(k *KEK, elapsed time.Duration, seq uint32) *control.KEK {
-	return &control.KEK{
+func KEKStatus(k *KEK, elapsed time.Duration, seq uint32) *show.KEK {
+	return &show.KEK{
 		SPI: hex.EncodeToString(k.SPI[:]), Algorithm: kekAlgName(k.Algorithm), KeyBits: k.KeyBits,
 		SigHash: sigHashName(k.SigHash), SigAlgorithm: sigAlgName(k.SigAlg), SigKeyBits: k.SigKeyBits,
 		Lifetime: k.Lifetime.Seconds(), Remaining: max(0, (k.Lifetime - elapsed).Seconds()), Seq: seq,
@@ -22,8 +22,8 @@ func KEKStatus(k *KEK, elapsed time.Duration, seq uint32) *control.KEK {
 }
 
 // TEKStatus describes a TEK for the control API.
-func TEKStatus(t *TEK, elapsed time.Duration) control.TEK {
-	return control.TEK{
+func TEKStatus(t *TEK, elapsed time.Duration) show.TEK {
+	return show.TEK{
 		SPI: fmt.Sprintf("0x%08x", t.SPI), Transform: t.Transform.String(), Protocol: t.Protocol,
 		Src: t.Src.String(), Dst: t.Dst.String(), SrcPort: t.SrcPort, DstPort: t.DstPort,
 		Lifetime: t.Lifetime.Seconds(), Remaining: max(0, (t.Lifetime - elapsed).Seconds()),
@@ -90,13 +90,13 @@ func directionName(v uint16) string {
 // the state an operator knows from "show crypto isakmp sa" (GDOI_IDLE for
 // a registration SA); since gives the protocol time elapsed since a
 // wall-clock time.
-func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, state string) []control.IKESA {
-	var out []control.IKESA
+func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, saState string) []show.IKESA {
+	var out []show.IKESA
 	for c, sa := range sas {
 		age := since(sa.Established)
-		out = append(out, control.IKESA{
+		out = append(out, show.IKESA{
 			Local: sa.Local.String(), Peer: sa.Peer.String(), Cookies: hex.EncodeToString(c[:]),
-			Initiator: sa.Initiator, State: state, Suite: sa.Suite.String(),
+			Initiator: sa.Initiator, State: saState, Suite: sa.Suite.String(),
 			Lifetime: sa.Suite.Lifetime.Seconds(), Remaining: max(0, (sa.Suite.Lifetime - age).Seconds()),
 		})
 	}

@@ -4,21 +4,18 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/show"
 )
 
-// Version is the getvpnd version the control API reports.
-var Version = "dev"
-
 // GDOI is the control API's GET /v1/gdoi.
-func (m *Member) GDOI() control.GDOI {
+func (m *Member) GDOI() show.GDOI {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opt.Now()
-	st := control.GDOI{Role: "gm", Identity: m.opt.Local.Addr().String(), Version: Version, Scale: m.cfg.Timers.Scale}
+	st := show.GDOI{Role: "gm", Identity: m.opt.Local.Addr().String(), Scale: m.cfg.Timers.Scale}
 	for _, g := range m.groups {
-		gg := &control.GMGroup{
+		gg := &show.GMGroup{
 			State: g.state, Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
 			RekeysReceived: g.rekeysReceived, AcksSent: g.acksSent, RekeysRejected: g.rekeysRejected,
 		}
@@ -50,7 +47,7 @@ func (m *Member) GDOI() control.GDOI {
 				gg.ReregisterFor = "kek"
 			}
 		}
-		gs := control.GroupStatus{Name: g.cfg.Name, ID: g.cfg.ID, GM: gg}
+		gs := show.GroupStatus{Name: g.cfg.Name, ID: g.cfg.ID, GM: gg}
 		if p := g.policy; p != nil {
 			elapsed := m.protocolSince(g.installedAt)
 			gg.Seq = p.Seq
@@ -80,10 +77,10 @@ func (m *Member) GDOI() control.GDOI {
 }
 
 // Members is empty on a GM (GET /v1/ks/members is a KS view).
-func (m *Member) Members() []control.Member { return nil }
+func (m *Member) Members() []show.Member { return nil }
 
 // IKESAs is the control API's GET /v1/ike/sa.
-func (m *Member) IKESAs() []control.IKESA {
+func (m *Member) IKESAs() []show.IKESA {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return gdoi.IKESAs(m.sas, m.protocolSince, "GDOI_IDLE")

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/config"
-	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
@@ -674,5 +673,3 @@ func (s *Server) sortedGroups() []*group {
 	}
 	return gs
 }
-
-var _ control.Provider = (*Server)(nil)

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/show"
 )
 
 // member is one GM in a group's database (S0 §5.4.1.6, KS-50).
@@ -27,19 +27,16 @@ type member struct {
 	receivedSeq  []uint32
 }
 
-// Version is the getvpnd version the control API reports.
-var Version = "dev"
-
 // GDOI is the control API's GET /v1/gdoi.
-func (s *Server) GDOI() control.GDOI {
+func (s *Server) GDOI() show.GDOI {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := control.GDOI{Role: "ks", Identity: s.cfg.Identity.String(), Version: Version, Scale: s.cfg.Timers.Scale}
+	st := show.GDOI{Role: "ks", Identity: s.cfg.Identity.String(), Scale: s.cfg.Timers.Scale}
 	for _, g := range s.sortedGroups() {
 		rk := &g.rekey
-		gs := control.GroupStatus{
+		gs := show.GroupStatus{
 			Name: g.cfg.Name, ID: g.cfg.ID,
-			KS: &control.KSGroup{
+			KS: &show.KSGroup{
 				Members: len(g.members), Registrations: g.registrations,
 				RekeysSent: rk.scheduled, KEKRekeys: rk.kekRekeys, Retransmits: rk.retransmits,
 				AcksReceived: rk.acks, GMsDeleted: rk.deleted, Seq: g.seq,
@@ -51,7 +48,7 @@ func (s *Server) GDOI() control.GDOI {
 			gs.KS.RekeyAddress = g.rekeyDst(netip.Addr{}).String()
 		}
 		if l := rk.last; l != nil {
-			gs.KS.LastRekey = &control.RekeyRound{Kind: l.kind, Seqs: slices.Clone(l.seqs), Started: l.started,
+			gs.KS.LastRekey = &show.RekeyRound{Kind: l.kind, Seqs: slices.Clone(l.seqs), Started: l.started,
 				GMs: l.targets, Acked: l.targets - len(l.pending), AllAckedMs: float64(l.allAckedAfter) / float64(time.Millisecond)}
 		}
 		if g.kek != nil {
@@ -72,13 +69,13 @@ func (s *Server) GDOI() control.GDOI {
 }
 
 // Members is the control API's GET /v1/ks/members.
-func (s *Server) Members() []control.Member {
+func (s *Server) Members() []show.Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []control.Member
+	var out []show.Member
 	for _, g := range s.sortedGroups() {
 		for _, m := range g.members {
-			out = append(out, control.Member{
+			out = append(out, show.Member{
 				Address: m.address.String(), Identity: m.identity, Group: g.cfg.Name, GroupID: g.cfg.ID,
 				Version: "unknown", KeyServer: s.cfg.Identity.String(), RegisteredAt: m.registeredAt,
 				Registrations: m.registrations, RekeysSent: m.rekeysSent, RekeyRetries: m.rekeyRetries,
@@ -108,7 +105,7 @@ func lastFour(s []uint32) []uint32 {
 }
 
 // IKESAs is the control API's GET /v1/ike/sa.
-func (s *Server) IKESAs() []control.IKESA {
+func (s *Server) IKESAs() []show.IKESA {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return gdoi.IKESAs(s.sas, s.elapsed, "GDOI_IDLE")

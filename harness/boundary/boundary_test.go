@@ -116,6 +116,54 @@ func TestBenchImportsNoDaemonPackage(t *testing.T) {
 	}
 }
 
+// TestDaemonCoreImportsNoControl keeps the layering of the daemon: the
+// roles, the protocol and the data plane return plain snapshots
+// (gateway/show); only gateway/control turns them into its HTTP API, and
+// only cmd/ wires the two together. No package under gateway/ but control
+// itself imports it, tests included.
+func TestDaemonCoreImportsNoControl(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go tool is not in PATH (%v): cannot list the daemon's imports", err)
+	}
+	root := "../.."
+	modOut, err := run(goTool, root, "list", "-m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := strings.TrimSpace(string(modOut))
+	out, err := run(goTool, root, "list", "-test", "-json=ImportPath,Imports", "./gateway/...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := mod + "/gateway/control"
+	var bad []string
+	dec := json.NewDecoder(bytes.NewReader(out))
+	n := 0
+	for {
+		var p listed
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list output: %v", err)
+		}
+		n++
+		if strings.TrimSuffix(base(p.ImportPath), "_test") == control {
+			continue
+		}
+		if slices.Contains(p.Imports, control) {
+			bad = append(bad, strings.TrimPrefix(p.ImportPath, mod+"/"))
+		}
+	}
+	if n == 0 {
+		t.Fatal("go list found no package under gateway/")
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		t.Errorf("these packages import gateway/control; return a gateway/show snapshot and let cmd/ serve it:\n\t%s", strings.Join(bad, "\n\t"))
+	}
+}
+
 // chain is the import path from a bench package to id, in module-relative
 // names: "pcap → gateway/keylog".
 func chain(id string, via map[string]string, rel func(string) string) string {

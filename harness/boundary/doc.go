@@ -11,5 +11,9 @@
 // The daemon's side may import the bench (gateway/esp's tests use pcap as an
 // oracle), never the other way round.
 //
-// The package has no code besides its test.
+// A second test keeps the daemon's own layering: nothing under gateway/
+// but gateway/control imports the control API; the roles return snapshots
+// (gateway/show) and cmd/getvpnd serves them.
+//
+// The package has no code besides its tests.
 package boundary

@@ -1,11 +1,14 @@
-package control
+// Package show holds the roles' snapshots: plain values a key server, a
+// group member, their data plane and event log return when asked what
+// they hold ("show crypto gdoi", the member database, phase-1 SAs, the
+// events). They import nothing of the daemon; gateway/control serves them
+// as the JSON documents of its API, so the JSON field names are part of
+// that API: suites and other vendors' tooling read them, so rename
+// nothing. Durations are protocol-time seconds (timers.scale undone),
+// times are RFC 3339 wall-clock times.
+package show
 
 import "time"
-
-// The JSON documents of the control API. Field names are part of the API:
-// suites and other vendors' tooling read them, so rename nothing.
-// Durations are protocol-time seconds (timers.scale undone), times are RFC
-// 3339 wall-clock times.
 
 // GDOI is GET /v1/gdoi: the daemon and its groups ("show crypto gdoi").
 type GDOI struct {
