@@ -37,35 +37,11 @@ type listed struct {
 }
 
 func TestBenchImportsNoDaemonPackage(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go tool is not in PATH (%v): cannot list the bench's dependencies", err)
-	}
-	root := "../.."
-	modOut, err := run(goTool, root, "list", "-m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := strings.TrimSpace(string(modOut))
-	args := []string{"list", "-deps", "-test", "-json=ImportPath,Imports"}
+	args := []string{"-deps", "-test"}
 	for _, d := range benchTrees {
 		args = append(args, "./"+d+"/...")
 	}
-	out, err := run(goTool, root, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkgs := map[string][]string{} // package ID (test variants included) → imports
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p listed
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("go list output: %v", err)
-		}
-		pkgs[p.ImportPath] = p.Imports
-	}
+	mod, pkgs := goList(t, args...)
 
 	rel := func(id string) string { return strings.TrimPrefix(base(id), mod+"/") }
 	isBench := func(id string) bool { return under(rel(id), benchTrees) }
@@ -83,7 +59,7 @@ func TestBenchImportsNoDaemonPackage(t *testing.T) {
 		}
 	}
 	if len(queue) == 0 {
-		t.Fatalf("go list found no package under %v: %s", benchTrees, out)
+		t.Fatalf("go list found no package under %v", benchTrees)
 	}
 	slices.Sort(queue) // a stable report
 	violations := map[string]bool{}
@@ -122,24 +98,43 @@ func TestBenchImportsNoDaemonPackage(t *testing.T) {
 // only cmd/ wires the two together. No package under gateway/ but control
 // itself imports it, tests included.
 func TestDaemonCoreImportsNoControl(t *testing.T) {
+	mod, pkgs := goList(t, "-test", "./gateway/...")
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no package under gateway/")
+	}
+	control := mod + "/gateway/control"
+	var bad []string
+	for id, imports := range pkgs {
+		if strings.TrimSuffix(base(id), "_test") != control && slices.Contains(imports, control) {
+			bad = append(bad, strings.TrimPrefix(id, mod+"/"))
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		t.Errorf("these packages import gateway/control; return a gateway/show snapshot and let cmd/ serve it:\n\t%s", strings.Join(bad, "\n\t"))
+	}
+}
+
+// goList runs `go list -json=ImportPath,Imports args...` at the module
+// root and returns the module path and, by package ID (test variants
+// included), each package's imports. Without the go tool the test skips.
+func goList(t *testing.T, args ...string) (mod string, pkgs map[string][]string) {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("the go tool is not in PATH (%v): cannot list the daemon's imports", err)
+		t.Skipf("the go tool is not in PATH (%v): cannot list the packages' imports", err)
 	}
 	root := "../.."
 	modOut, err := run(goTool, root, "list", "-m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod := strings.TrimSpace(string(modOut))
-	out, err := run(goTool, root, "list", "-test", "-json=ImportPath,Imports", "./gateway/...")
+	out, err := run(goTool, root, append([]string{"list", "-json=ImportPath,Imports"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	control := mod + "/gateway/control"
-	var bad []string
+	pkgs = map[string][]string{}
 	dec := json.NewDecoder(bytes.NewReader(out))
-	n := 0
 	for {
 		var p listed
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
@@ -147,21 +142,9 @@ func TestDaemonCoreImportsNoControl(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("go list output: %v", err)
 		}
-		n++
-		if strings.TrimSuffix(base(p.ImportPath), "_test") == control {
-			continue
-		}
-		if slices.Contains(p.Imports, control) {
-			bad = append(bad, strings.TrimPrefix(p.ImportPath, mod+"/"))
-		}
+		pkgs[p.ImportPath] = p.Imports
 	}
-	if n == 0 {
-		t.Fatal("go list found no package under gateway/")
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		t.Errorf("these packages import gateway/control; return a gateway/show snapshot and let cmd/ serve it:\n\t%s", strings.Join(bad, "\n\t"))
-	}
+	return strings.TrimSpace(string(modOut)), pkgs
 }
 
 // chain is the import path from a bench package to id, in module-relative
