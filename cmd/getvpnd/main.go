@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/events"
@@ -163,8 +164,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 			return fmt.Errorf("GDOI socket: %w", err)
 		}
 		background = func(ctx context.Context) {
-			go every(ctx, time.Second, srv.Expire)
-			every(ctx, tickInterval(cfg), srv.Tick)
+			clock.Drive(ctx, clock.Clock{}, srv) // the KS's one timer: rekeys, retransmissions, housekeeping
 		}
 	case config.RoleGM:
 		dp := startDataPlane(ctx, cfg, local.Addr(), ev)
@@ -185,6 +185,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 			}
 			dp.retryNow() // its WAN interface is most likely there now too
 			mem.Start()
+			clock.Drive(ctx, clock.Clock{}, mem) // the GM's one timer
 		}
 	default:
 		return fmt.Errorf("role %q", cfg.Role)
@@ -206,12 +207,6 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	rx.serve(ctx, conn)
 	ev.Logf("info", "getvpnd: stopping")
 	return nil
-}
-
-// tickInterval is how often a KS checks its rekey schedule: half a
-// protocol second, within 2 ms and 500 ms of wall time.
-func tickInterval(cfg *config.Config) time.Duration {
-	return min(max(cfg.Scaled(500*time.Millisecond), 2*time.Millisecond), 500*time.Millisecond)
 }
 
 // registrationInterface is the GM's registration interface name, "" when

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
@@ -42,7 +43,12 @@ type Options struct {
 	// multicast rekey destination: the daemon joins the group on the
 	// registration interface and passes what arrives to HandlePacket.
 	JoinGroup func(group netip.AddrPort) error
-	Now       func() time.Time
+	// Now is the wall clock (nil: the system's); the timer scale is the
+	// configuration's. Tests give a clock.Fake's.
+	Now func() time.Time
+	// Rand draws the re-registration jitter, uniform in [0, 1) (nil:
+	// math/rand/v2).
+	Rand func() float64
 }
 
 // Registration timers (protocol time; S0 §1.2.6, §3.7.3.4, §3.6.5.3).
@@ -53,11 +59,15 @@ const (
 	triesPerKS    = 4
 )
 
-// Member is a group member. Its methods are safe for concurrent use.
+// Member is a group member. Its methods are safe for concurrent use. It
+// keeps no timer of its own: Deadline says when it next needs Timeout
+// (clock.Drive calls it in the daemon; tests call it with a fake time).
 type Member struct {
+	clock.Waker
 	mu     sync.Mutex
 	cfg    *config.Config
 	opt    Options
+	clk    clock.Clock
 	ike    *ikev1.Config
 	groups []*group
 	// sas are the phase-1 SAs this GM established, by cookie pair.
@@ -67,14 +77,15 @@ type Member struct {
 
 // New creates the group member for cfg (role gm).
 func New(cfg *config.Config, opt Options) (*Member, error) {
-	if opt.Now == nil {
-		opt.Now = time.Now
+	if opt.Rand == nil {
+		opt.Rand = rand.Float64
 	}
 	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{cfg: cfg, opt: opt, ike: ike, sas: map[[16]byte]*ikev1.SA{}}
+	m := &Member{cfg: cfg, opt: opt, clk: clock.New(cfg.Timers.Scale, opt.Now), ike: ike, sas: map[[16]byte]*ikev1.SA{}}
+	ike.Now = m.clk.Now // phase-1 SAs are established on the GM's clock
 	for i := range cfg.Groups {
 		ip, ok := gdoi.InteropByName(cfg.Groups[i].InteropProfile)
 		if !ok {
@@ -100,7 +111,7 @@ func (m *Member) Start() {
 	}
 }
 
-// Stop cancels every timer.
+// Stop cancels every scheduled step: Timeout does nothing after it.
 func (m *Member) Stop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -121,9 +132,10 @@ type group struct {
 	ksIdx int
 	pass  int
 	a     *attempt
-	timer *time.Timer
-	// gen invalidates timers that fired after being replaced.
-	gen uint64
+	// due is the group's next scheduled step, at deadline (wall time);
+	// nil when none is.
+	due      func()
+	deadline time.Time
 
 	policy        *gdoi.Policy
 	installedAt   time.Time
@@ -171,27 +183,49 @@ type attempt struct {
 	reused, answered, hinted bool
 }
 
-func (g *group) stopTimer() {
-	if g.timer != nil {
-		g.timer.Stop()
-		g.timer = nil
-	}
-	g.gen++
+func (g *group) stopTimer() { g.due, g.deadline = nil, time.Time{} }
+
+// after schedules fn, under the lock, the protocol time d from now,
+// replacing the group's step scheduled before.
+func (m *Member) after(g *group, d time.Duration, fn func()) {
+	g.due, g.deadline = fn, m.clk.After(m.clk.Now(), d)
+	m.Kick()
 }
 
-// after runs fn under the lock after the protocol time d, unless the
-// group's timer is replaced first.
-func (m *Member) after(g *group, d time.Duration, fn func()) {
-	g.stopTimer()
-	gen := g.gen
-	g.timer = time.AfterFunc(m.cfg.Scaled(d), func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.stopped || g.gen != gen {
+// Deadline is the wall time of the earliest scheduled step of any group;
+// zero when none is.
+func (m *Member) Deadline() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var d time.Time
+	for _, g := range m.groups {
+		if g.due != nil && (d.IsZero() || g.deadline.Before(d)) {
+			d = g.deadline
+		}
+	}
+	return d
+}
+
+// Timeout runs every step due at now (wall time), and those they schedule
+// that are due at once.
+func (m *Member) Timeout(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for range 64 { // a step schedules its next one at least a retry interval on, or at once a few times
+		ran := false
+		for _, g := range m.groups {
+			if m.stopped || g.due == nil || g.deadline.After(now) {
+				continue
+			}
+			fn := g.due
+			g.due = nil
+			fn()
+			ran = true
+		}
+		if !ran {
 			return
 		}
-		fn()
-	})
+	}
 }
 
 // startAttempt starts registering group g with KS number idx of its list.
@@ -207,7 +241,7 @@ func (m *Member) startAttempt(g *group, idx int) {
 	if g.state != "registered" {
 		g.state = "registering"
 	}
-	g.a = &attempt{ks: netip.AddrPortFrom(ks, m.cfg.Listen.Port), started: m.opt.Now()}
+	g.a = &attempt{ks: netip.AddrPortFrom(ks, m.cfg.Listen.Port), started: m.clk.Now()}
 	g.attemptAt = g.a.started
 	m.opt.Events.Emit("GM_REGSTER", "ks", ks.String(), "group", g.cfg.Name, "gm", m.opt.Local.Addr().String())
 	m.try(g)
@@ -296,15 +330,15 @@ func gdoiBackoff(pass int) time.Duration {
 }
 
 func (m *Member) protocolSince(t time.Time) time.Duration {
-	return m.cfg.Unscaled(m.opt.Now().Sub(t))
+	return m.clk.Since(m.clk.Now(), t)
 }
 
 // liveSA returns an established phase-1 SA with ks that has lifetime left,
 // so a re-registration can skip main mode.
 func (m *Member) liveSA(ks netip.AddrPort) *ikev1.SA {
-	now := m.opt.Now()
+	now := m.clk.Now()
 	for c, sa := range m.sas {
-		if sa.Expired(now, m.cfg.Scaled(sa.Suite.Lifetime)) {
+		if sa.Expired(now, m.clk.Wall(sa.Suite.Lifetime)) {
 			delete(m.sas, c)
 			continue
 		}
@@ -541,7 +575,7 @@ func (m *Member) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 // lock.
 func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	a := g.a
-	now := m.opt.Now()
+	now := m.clk.Now()
 	ks := a.ks.Addr().String()
 	me := m.opt.Local.Addr().String()
 	prev := g.policy
@@ -594,11 +628,11 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 		return life - lead
 	}
 	if t > 0 {
-		at = point(t, ReregistrationLead(t, g.cfg.Jitter, rand.Float64()))
+		at = point(t, ReregistrationLead(t, g.cfg.Jitter, m.opt.Rand()))
 	}
 	g.reregKEK = false
 	if k := p.KEK; k != nil {
-		if kat := point(k.Lifetime, KEKReregistrationLead(rand.Float64())); kat < at {
+		if kat := point(k.Lifetime, KEKReregistrationLead(m.opt.Rand())); kat < at {
 			at, g.reregKEK = kat, true
 		}
 	}
@@ -611,7 +645,7 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 		m.opt.Counters.Inc("reregistration_clamped")
 	}
 	at = max(at, time.Second)
-	g.reregAt = m.opt.Now().Add(m.cfg.Scaled(at))
+	g.reregAt = m.clk.After(m.clk.Now(), at)
 	m.after(g, at, func() { m.reregister(g) })
 }
 

@@ -194,7 +194,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	if len(fresh) > 0 {
 		m.opt.Events.Emit("SA_TEK_UPDATED", "group", name, "spi", strings.Join(fresh, " "))
 	}
-	now := m.opt.Now()
+	now := m.clk.Now()
 	g.policy, g.installedAt, g.lastRekey = np, now, now
 	if g.a != nil {
 		// A re-registration was under way (its timer fired before this

@@ -2,6 +2,7 @@ package gm_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
@@ -148,6 +150,14 @@ func newLabWith(t testing.TB, scale float64, kyaml string, fakeClock bool, profi
 		}
 	}()
 	t.Cleanup(func() { l.gm.Stop(); close(l.q); <-done })
+	if !fakeClock {
+		// The GM's timer runs on the wall clock, as in the daemon; on the
+		// test's clock the test runs Timeout itself.
+		ctx, cancel := context.WithCancel(context.Background())
+		driven := make(chan struct{})
+		go func() { defer close(driven); clock.Drive(ctx, clock.Clock{}, l.gm) }()
+		t.Cleanup(func() { cancel(); <-driven })
+	}
 	l.gm.Start()
 	l.wait("registration", func(st snap) bool { return st.State == "registered" })
 	return l

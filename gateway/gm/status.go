@@ -12,7 +12,7 @@ import (
 func (m *Member) GDOI() show.GDOI {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.opt.Now()
+	now := m.clk.Now()
 	st := show.GDOI{Role: "gm", Identity: m.opt.Local.Addr().String(), Scale: m.cfg.Timers.Scale}
 	for _, g := range m.groups {
 		gg := &show.GMGroup{
@@ -40,7 +40,7 @@ func (m *Member) GDOI() show.GDOI {
 			gg.LastRegistered = &t
 		}
 		if !g.reregAt.IsZero() && g.reregAt.After(now) {
-			in := m.cfg.Unscaled(g.reregAt.Sub(now)).Seconds()
+			in := m.clk.Protocol(g.reregAt.Sub(now)).Seconds()
 			gg.ReregisterIn = &in
 			gg.ReregisterFor = "tek"
 			if g.reregKEK {

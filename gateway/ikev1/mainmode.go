@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/gateway/clock"
 	"hash"
 	"io"
 	"net/netip"
@@ -49,7 +50,8 @@ type Config struct {
 	// IDs; nil is crypto/rand. A Config shared by concurrent exchanges
 	// needs a Rand that is safe for concurrent use.
 	Rand io.Reader
-	// Now is the clock of SA.Established; nil is time.Now.
+	// Now is the clock of SA.Established, the caller's (a role's
+	// clock.Clock); nil is the system's wall clock.
 	Now func() time.Time
 	// NonceLen is the nonce length in octets, 8 to 256 (RFC 2409 §5);
 	// zero is 16.
@@ -78,7 +80,7 @@ func (c *Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
-	return time.Now()
+	return clock.Clock{}.Now()
 }
 
 func (c *Config) doi() uint32 {

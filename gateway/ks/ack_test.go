@@ -2,6 +2,7 @@ package ks
 
 import (
 	"bytes"
+	"github.com/getlab/getlab/gateway/clock"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // ackKS is rekeyKS whose group asks for acknowledgements as ack says,
 // with the GMs registered under a KEK made for it.
-func ackKS(t *testing.T, ack string, gms int) (*testKS, *fakeClock, []*gmEnd) {
+func ackKS(t *testing.T, ack string, gms int) (*testKS, *clock.Fake, []*gmEnd) {
 	t.Helper()
 	k, clk, ends := rekeyKS(t, "", 0)
 	k.srv.cfg.Groups[0].Rekey.Ack = ack
@@ -53,7 +54,7 @@ func TestAckTypes(t *testing.T) {
 			kek := *g.policy.KEK
 			kek.Ack = gdoiwire.AckKEKSHA256
 			k.srv.HandlePacket(g.addr, sealAck(t, &kek, p.Seq, g))
-			clk.Add(10 * time.Second)
+			clk.Advance(10 * time.Second)
 			k.srv.Tick()
 			if c := k.srv.Counters(); c["ack_unrequested"] != 1 || c["rekey_acks_received"] != 0 {
 				t.Fatalf("%s: counters %v", ack, c)
@@ -115,14 +116,14 @@ func TestAckMissingAfter10s(t *testing.T) {
 	g := gms[0]
 	advanceUntilPush(t, k, clk, g, 3600*time.Second)
 	for range 2 {
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		k.srv.Tick()
 	}
 	if n := len(g.pushes(t)); n != 2 {
 		t.Fatalf("%d retransmissions, want 2", n)
 	}
 	for i := 1; i < 10; i++ {
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		k.srv.Tick()
 		if c := k.srv.Counters(); c["rekey_acks_missed"] != 0 {
 			t.Fatalf("missing %d s after the last transmission", i)
@@ -131,7 +132,7 @@ func TestAckMissingAfter10s(t *testing.T) {
 	if n := len(g.ch); n != 0 {
 		t.Fatalf("%d transmissions past the retransmission count", n)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	k.srv.Tick()
 	if c := k.srv.Counters(); c["rekey_acks_missed"] != 1 {
 		t.Fatalf("not missing 10 s after the last transmission: %v", c)

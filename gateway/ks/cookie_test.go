@@ -150,7 +150,7 @@ func gmInitiator(t *testing.T, src netip.AddrPort, psk string, life time.Duratio
 // compute no Diffie-Hellman; the genuine one does.
 func TestForgedMessage3(t *testing.T) {
 	c := newClock()
-	k := newTestKSAt(t, keyedConfig(t, "limits: {cookie_threshold: 0}\n"), c.now)
+	k := newTestKSAt(t, keyedConfig(t, "limits: {cookie_threshold: 0}\n"), c.Now)
 	ini := gmInitiator(t, gm1Addr, "gm1-secret", 1200*time.Second)
 	_, m2, m3 := k.mm2(t, ini, gm1Addr)
 	h, _, _ := isakmp.ParseHeader(m2)
@@ -185,7 +185,7 @@ func TestForgedMessage3(t *testing.T) {
 		}
 	}
 	// Two windows on, the genuine cookie has expired.
-	c.add(2*config.LimitDefaults.HalfOpenTimeout + time.Second)
+	c.Advance(2*config.LimitDefaults.HalfOpenTimeout + time.Second)
 	k.srv.HandlePacket(gm1Addr, m3)
 	if mms, _, _, _, _ := k.state(); mms != 0 || k.count("ike_unknown_cookies") != 6 {
 		t.Errorf("expired cookie: %d exchanges, ike_unknown_cookies %d", mms, k.count("ike_unknown_cookies"))
@@ -208,7 +208,7 @@ func TestForgedMessage3(t *testing.T) {
 // either time, and the exchange goes on from it.
 func TestCookieRetransmittedMessage1(t *testing.T) {
 	c := newClock() // at the start of a window
-	k := newTestKSAt(t, keyedConfig(t, ""), c.now)
+	k := newTestKSAt(t, keyedConfig(t, ""), c.Now)
 	m := mm1(t)
 	for i := range config.LimitDefaults.HalfOpenPerSource {
 		k.srv.HandlePacket(gm2Addr, withCookies(m, uint64(i+1), 0)) // gm2's source at its cap
@@ -217,7 +217,7 @@ func TestCookieRetransmittedMessage1(t *testing.T) {
 	ini := gmInitiator(t, gm2Addr, "gm2-secret", 1200*time.Second)
 	k.drain(gm2Addr)
 	m1, m2, m3 := k.mm2(t, ini, gm2Addr)
-	c.add(time.Second)
+	c.Advance(time.Second)
 	ch := k.peer(gm2Addr)
 	k.srv.HandlePacket(gm2Addr, m1)
 	again := <-ch

@@ -3,6 +3,7 @@ package ks
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"strings"
 	"sync"
@@ -49,25 +50,8 @@ groups:
     rekey: {transport: unicast, signing_key: {bits: 1024}}
 `
 
-// clock is a settable clock for a test KS.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a settable clock for a test KS.
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func (k *testKS) count(name string) uint64 { return k.srv.opt.Counters.Get(name) }
 
@@ -259,7 +243,7 @@ func TestMessage1FloodOneSource(t *testing.T) {
 // a cookie.
 func TestMessage1FloodSpoofed(t *testing.T) {
 	c := newClock()
-	k := newTestKSAt(t, ksConfig(t, 19, ""), c.now)
+	k := newTestKSAt(t, ksConfig(t, 19, ""), c.Now)
 	m1 := mm1(t)
 	for i := range 52000 {
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 500)
@@ -288,7 +272,7 @@ func TestMessage1FloodSpoofed(t *testing.T) {
 		t.Errorf("half open %d after a forged message 3, want %d", open2, open)
 	}
 	// The spoofed exchanges time out; the GM's SA body stays cached.
-	c.add(l.HalfOpenTimeout + time.Second)
+	c.Advance(l.HalfOpenTimeout + time.Second)
 	k.srv.Expire()
 	if mms, open, cached, _, _ := k.state(); mms != 1 || open != 0 || cached != 1 {
 		t.Errorf("after expiry: %d exchanges (the GM's), %d half open, %d SA bodies", mms, open, cached)
@@ -369,12 +353,12 @@ func TestRegistrationLoopSACap(t *testing.T) {
 		n = 500
 	}
 	c := newClock()
-	k := newTestKSAt(t, ksConfig(t, 19, ""), c.now)
+	k := newTestKSAt(t, ksConfig(t, 19, ""), c.Now)
 	for i := range n {
 		if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
 			t.Fatalf("registration %d: %v", i, err)
 		}
-		c.add(100 * time.Millisecond) // the GM's DH tokens refill
+		c.Advance(100 * time.Millisecond) // the GM's DH tokens refill
 	}
 	per := config.LimitDefaults.IKESAsPerPeer
 	mms, open, _, sas, pulls := k.state()
@@ -421,14 +405,14 @@ func TestGlobalSACap(t *testing.T) {
 // dropped; one that does is not.
 func TestHalfOpenTimeout(t *testing.T) {
 	c := newClock()
-	k := newTestKSAt(t, ksConfig(t, 19, "timers: {scale: 0.1}\n"), c.now)
+	k := newTestKSAt(t, ksConfig(t, 19, "timers: {scale: 0.1}\n"), c.Now)
 	k.srv.HandlePacket(attacker, mm1(t))
-	c.add(time.Second) // 10 s of protocol time
+	c.Advance(time.Second) // 10 s of protocol time
 	k.srv.Expire()
 	if mms, _, _, _, _ := k.state(); mms != 1 {
 		t.Fatalf("%d exchanges after 10 s", mms)
 	}
-	c.add(600 * time.Millisecond)
+	c.Advance(600 * time.Millisecond)
 	k.srv.Expire()
 	if mms, open, _, _, _ := k.state(); mms != 0 || open != 0 || k.count("ike_half_open_expired") != 1 {
 		t.Errorf("%d exchanges, %d half open after 16 s", mms, open)

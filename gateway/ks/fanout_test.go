@@ -153,7 +153,7 @@ func (f *fanout) gm(tb testing.TB, c *net.UDPConn, me netip.Addr, kek *gdoi.KEK,
 func (f *fanout) rekey(tb testing.TB) time.Duration {
 	s := f.srv
 	s.mu.Lock()
-	s.startRound(s.groups[1234], s.opt.Now(), false, true)
+	s.startRound(s.groups[1234], s.clk.Now(), false, true)
 	s.mu.Unlock()
 	select {
 	case took := <-f.acked:

@@ -79,19 +79,62 @@ type round struct {
 	allAckedAfter time.Duration
 }
 
-// Tick sends the rekeys and retransmissions that are due; the daemon calls
-// it often (a fraction of a protocol second).
+// Tick sends the rekeys and retransmissions due by the clock's time.
 func (s *Server) Tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.opt.Now()
+	s.tick(s.clk.Now())
+}
+
+func (s *Server) tick(now time.Time) {
 	for _, g := range s.sortedGroups() {
 		s.rekeyTick(g, now)
 	}
 }
 
+// Deadline is the wall time the KS next needs Timeout: the earliest of
+// its groups' next rekeys and retransmissions and its next housekeeping
+// (Expire).
+func (s *Server) Deadline() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.housekeepAt
+	for _, g := range s.groups {
+		if r := g.rekey.round; r != nil && r.nextAt.Before(d) {
+			d = r.nextAt
+		}
+		if len(g.gens) == 0 {
+			continue
+		}
+		kek, tek := s.rekeyDue(g)
+		d = earliest(d, kek, tek)
+	}
+	return d
+}
+
+// Timeout sends the rekeys and retransmissions due at now (wall time)
+// and runs the housekeeping when it is due.
+func (s *Server) Timeout(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tick(now)
+	if !now.Before(s.housekeepAt) {
+		s.expire(now)
+		s.housekeepAt = now.Add(housekeeping)
+	}
+}
+
+func earliest(d time.Time, ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if t.Before(d) {
+			d = t
+		}
+	}
+	return d
+}
+
 func (s *Server) rekeyTick(g *group, now time.Time) {
-	if err := g.refresh(now, s.cfg.Scaled, s.cfg.Identity); err != nil {
+	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
 		return
 	}
 	if r := g.rekey.round; r != nil && !now.Before(r.nextAt) {
@@ -108,8 +151,8 @@ func (s *Server) rekeyTick(g *group, now time.Time) {
 func (s *Server) rekeyDue(g *group) (kek, tek time.Time) {
 	rk := g.cfg.Rekey
 	n := len(g.members)
-	kek = g.kekCreated.Add(s.cfg.Scaled(leadPoint(g.cfg.KEKLifetime, KEKRekeyLead(rk.RetransmitCount, rk.RetransmitInterval, n, g.unicast()))))
-	tek = g.newest().created.Add(s.cfg.Scaled(leadPoint(g.cfg.TEKLifetime, TEKRekeyLead(g.cfg.TEKLifetime, rk.RetransmitCount, rk.RetransmitInterval, n))))
+	kek = g.kekCreated.Add(s.clk.Wall(leadPoint(g.cfg.KEKLifetime, KEKRekeyLead(rk.RetransmitCount, rk.RetransmitInterval, n, g.unicast()))))
+	tek = g.newest().created.Add(s.clk.Wall(leadPoint(g.cfg.TEKLifetime, TEKRekeyLead(g.cfg.TEKLifetime, rk.RetransmitCount, rk.RetransmitInterval, n))))
 	return kek, tek
 }
 
@@ -119,8 +162,8 @@ func (s *Server) nextRekeys(g *group) (kek, tek float64) {
 		return 0, 0
 	}
 	k, t := s.rekeyDue(g)
-	now := s.opt.Now()
-	return max(0, s.cfg.Unscaled(k.Sub(now)).Seconds()), max(0, s.cfg.Unscaled(t.Sub(now)).Seconds())
+	now := s.clk.Now()
+	return max(0, s.clk.Protocol(k.Sub(now)).Seconds()), max(0, s.clk.Protocol(t.Sub(now)).Seconds())
 }
 
 // leadPoint is when, after the start of a lifetime t, a rekey with the
@@ -214,7 +257,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	}
 	retransmit := len(r.seqs) > 0
 	r.seqs = append(r.seqs, seq)
-	r.nextAt = now.Add(s.cfg.Scaled(g.cfg.Rekey.RetransmitInterval))
+	r.nextAt = now.Add(s.clk.Wall(g.cfg.Rekey.RetransmitInterval))
 	r.lastSent = now
 	if retransmit {
 		g.rekey.retransmits++
@@ -255,7 +298,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 func (s *Server) retransmit(g *group, r *round, now time.Time) {
 	acked := r.pending != nil && len(r.pending) == 0
 	if acked || len(r.seqs) > g.cfg.Rekey.RetransmitCount {
-		if wait := r.lastSent.Add(s.cfg.Scaled(AckWait)); len(r.pending) > 0 && now.Before(wait) {
+		if wait := r.lastSent.Add(s.clk.Wall(AckWait)); len(r.pending) > 0 && now.Before(wait) {
 			// Out of retransmissions, but the last one may still be
 			// acknowledged.
 			r.nextAt = wait
@@ -272,7 +315,7 @@ func (s *Server) retransmit(g *group, r *round, now time.Time) {
 // too short for the retransmissions): then they are neither acknowledged
 // nor missing.
 func (s *Server) closeRound(g *group, r *round, now time.Time) {
-	if !now.Before(r.lastSent.Add(s.cfg.Scaled(AckWait))) {
+	if !now.Before(r.lastSent.Add(s.clk.Wall(AckWait))) {
 		for _, m := range r.pending {
 			m.acksMissed++
 			m.missedInARow++
@@ -341,7 +384,7 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	g.rekey.acks++
 	s.opt.Counters.Inc("rekey_acks_received")
 	if len(r.pending) == 0 {
-		r.allAckedAfter = s.opt.Now().Sub(r.started)
+		r.allAckedAfter = s.clk.Now().Sub(r.started)
 		if s.opt.OnAllAcked != nil {
 			s.opt.OnAllAcked(g.cfg.Name, r.targets, r.allAckedAfter)
 		}

@@ -1,34 +1,15 @@
 package ks
 
 import (
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/gdoi"
 )
-
-// fakeClock is the KS's clock in the rekey tests: time moves only when the
-// test says.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // gmEnd is a registered GM as the KS sees it from the wire: its rekey
 // channel and the policy it holds.
@@ -83,9 +64,9 @@ func (g *gmEnd) ack(t *testing.T, k *testKS, p *gdoi.Push) {
 	k.srv.HandlePacket(g.addr, pkt)
 }
 
-func rekeyKS(t *testing.T, extra string, gms int) (*testKS, *fakeClock, []*gmEnd) {
+func rekeyKS(t *testing.T, extra string, gms int) (*testKS, *clock.Fake, []*gmEnd) {
 	t.Helper()
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	cfg := ksConfig(t, 19, extra)
 	cfg.Groups[0].Rekey.RetransmitInterval, cfg.Groups[0].Rekey.RetransmitCount = 10*time.Second, 2
 	k := newTestKSAt(t, cfg, clk.Now)
@@ -103,10 +84,10 @@ func rekeyKS(t *testing.T, extra string, gms int) (*testKS, *fakeClock, []*gmEnd
 
 // advanceUntilPush moves the clock in 1 s steps (ticking) until g gets a
 // PUSH, at most limit.
-func advanceUntilPush(t *testing.T, k *testKS, clk *fakeClock, g *gmEnd, limit time.Duration) (*gdoi.Push, time.Duration) {
+func advanceUntilPush(t *testing.T, k *testKS, clk *clock.Fake, g *gmEnd, limit time.Duration) (*gdoi.Push, time.Duration) {
 	t.Helper()
 	for waited := time.Duration(0); waited <= limit; waited += time.Second {
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		k.srv.Tick()
 		if len(g.ch) > 0 {
 			ps := g.pushes(t)
@@ -173,7 +154,7 @@ func TestUnicastRekeyRounds(t *testing.T) {
 		}
 		// Two retransmissions, 10 s apart, to the quiet GMs only.
 		for retry := uint32(1); retry <= 2; retry++ {
-			clk.Add(10 * time.Second)
+			clk.Advance(10 * time.Second)
 			k.srv.Tick()
 			for _, g := range acking {
 				if n := len(g.ch); n != 0 {
@@ -305,7 +286,7 @@ func TestMulticastRekey(t *testing.T) {
 	p, _ := advanceUntilPush(t, k, clk, m, 3600*time.Second)
 	seqs := []uint32{p.Seq}
 	for range 4 {
-		clk.Add(10 * time.Second)
+		clk.Advance(10 * time.Second)
 		k.srv.Tick()
 		for _, p := range m.pushes(t) {
 			seqs = append(seqs, p.Seq)
@@ -316,5 +297,55 @@ func TestMulticastRekey(t *testing.T) {
 	}
 	if n := len(gms[0].ch); n != 0 {
 		t.Fatalf("%d unicast copies in a multicast group", n)
+	}
+}
+
+// The KS's one timer: driven only at its Deadline, it sends the first
+// rekey exactly at the seeds' point, then a retransmission every 10 s
+// (the GMs do not acknowledge), and runs its housekeeping every second in
+// between; a registration asks Drive to read the deadline again.
+func TestDeadlineDrivesRekeysAndHousekeeping(t *testing.T) {
+	k, clk, gms := rekeyKS(t, "", 1)
+	t0 := clk.Now()
+	select {
+	case <-k.srv.Wake():
+	default:
+		t.Error("the registration did not wake the timer")
+	}
+	lifetime := k.srv.cfg.Groups[0].TEKLifetime
+	created := k.srv.groups[1234].newest().created
+	point := created.Add(lifetime - TEKRekeyLead(lifetime, 2, 10*time.Second, 1))
+	var at []time.Time
+	runs := 0
+	for len(at) < 3 {
+		d := k.srv.Deadline()
+		if d.IsZero() || d.Before(clk.Now()) {
+			t.Fatalf("deadline %v at %v", d, clk.Now())
+		}
+		if d.Sub(t0) > 2*lifetime {
+			t.Fatalf("no third PUSH by %v", d.Sub(t0))
+		}
+		if d.Before(point) && d.Sub(clk.Now()) != housekeeping {
+			t.Fatalf("before the rekey point, a deadline %v after the last: only housekeeping (1 s) is due", d.Sub(clk.Now()))
+		}
+		clk.Set(d)
+		k.srv.Timeout(d)
+		if d.Before(point) {
+			runs++
+		}
+		if ps := gms[0].pushes(t); len(ps) > 0 {
+			at = append(at, d)
+		}
+	}
+	if !at[0].Equal(point) {
+		t.Errorf("first PUSH at %v after the TEKs, want %v (the seeds' point)", at[0].Sub(created), point.Sub(created))
+	}
+	for i := 1; i < 3; i++ {
+		if got := at[i].Sub(at[i-1]); got != 10*time.Second {
+			t.Errorf("retransmission %d %v after the one before, want 10 s", i, got)
+		}
+	}
+	if want := int(point.Sub(t0) / time.Second); runs < want-1 || runs > want+1 {
+		t.Errorf("%d housekeeping runs before the rekey, want one a second (%d)", runs, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
@@ -31,7 +32,7 @@ type Options struct {
 	Send     Sender
 	// Local is the address the KS receives on (its identity and port 848).
 	Local netip.AddrPort
-	Now   func() time.Time // nil: time.Now
+	Now   func() time.Time // the wall clock (nil: the system's); tests give a clock.Fake's
 	// OnAllAcked, if set, is called when every GM of a unicast rekey
 	// has acknowledged it, with the number of GMs and the wall time since
 	// the first PUSH; it runs under the Server's lock and must not call
@@ -41,12 +42,17 @@ type Options struct {
 
 // Server is a key server. Its methods are safe for concurrent use.
 type Server struct {
-	mu     sync.Mutex
-	cfg    *config.Config
-	opt    Options
-	ike    *ikev1.Config
-	groups map[uint32]*group
-	order  []uint32
+	// Waker: Drive reads the Deadline again when a registration moved it.
+	clock.Waker
+	mu  sync.Mutex
+	cfg *config.Config
+	opt Options
+	clk clock.Clock
+	// housekeepAt is when Timeout next runs Expire.
+	housekeepAt time.Time
+	ike         *ikev1.Config
+	groups      map[uint32]*group
+	order       []uint32
 
 	// mainModes are the main-mode exchanges in progress or recently done
 	// (kept so that a retransmitted message 5 gets message 6 again), by
@@ -108,13 +114,12 @@ const maxPullsPerSA = 4
 // New creates the key server for cfg (role ks): it makes or loads each
 // group's rekey signing key and its first KEK and TEKs.
 func New(cfg *config.Config, opt Options) (*Server, error) {
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
+	clk := clock.New(cfg.Timers.Scale, opt.Now)
 	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
 	if err != nil {
 		return nil, err
 	}
+	ike.Now = clk.Now
 	l := &cfg.Limits
 	if l.HalfOpenPerSource == 0 {
 		// A config built in code rather than parsed.
@@ -127,16 +132,17 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	counters := opt.Counters
 	ike.OnDH = func() { counters.Inc("ike_dh_computed") }
 	s := &Server{
-		cfg: cfg, opt: opt, ike: ike,
-		groups:    map[uint32]*group{},
-		mainModes: map[mmKey]*mainMode{},
-		bySource:  map[netip.Addr][]mmKey{},
-		cookies:   newCookieJar(cfg.Scaled(l.HalfOpenTimeout)),
-		dh:        &dhPool{workers: workers, queue: l.DHQueue},
-		buckets:   map[netip.Addr]*bucket{},
-		sas:       map[[16]byte]*ikev1.SA{},
-		sasByPeer: map[netip.Addr][][16]byte{},
-		pulls:     map[[16]byte]map[uint32]*pull{},
+		cfg: cfg, opt: opt, clk: clk, ike: ike,
+		housekeepAt: clk.Now().Add(housekeeping),
+		groups:      map[uint32]*group{},
+		mainModes:   map[mmKey]*mainMode{},
+		bySource:    map[netip.Addr][]mmKey{},
+		cookies:     newCookieJar(clk.Wall(l.HalfOpenTimeout)),
+		dh:          &dhPool{workers: workers, queue: l.DHQueue},
+		buckets:     map[netip.Addr]*bucket{},
+		sas:         map[[16]byte]*ikev1.SA{},
+		sasByPeer:   map[netip.Addr][][16]byte{},
+		pulls:       map[[16]byte]map[uint32]*pull{},
 	}
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
@@ -146,7 +152,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		}
 		// The keys' lifetimes start now, after the signing key (which
 		// takes a while to generate) is there.
-		if err := g.refresh(opt.Now(), cfg.Scaled, cfg.Identity); err != nil {
+		if err := g.refresh(clk.Now(), clk.Wall, cfg.Identity); err != nil {
 			return nil, fmt.Errorf("group %s: %w", gc.Name, err)
 		}
 		// Groups are found by the KEY_ID as it travels: under a
@@ -240,7 +246,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 		s.cookieMessage1(k, pkt)
 		return
 	}
-	now := s.opt.Now()
+	now := s.clk.Now()
 	mm := &mainMode{r: ikev1.NewResponder(s.ike, s.opt.Local, k.peer), started: now, moved: now}
 	reply, err := mm.r.Handle(pkt)
 	if err != nil {
@@ -256,7 +262,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 // cookieMessage1 answers message 1 with a stateless cookie and keeps
 // nothing but its SA body in the SA cache.
 func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
-	now := s.opt.Now()
+	now := s.clk.Now()
 	tooLarge, evicted := false, false
 	r := ikev1.NewResponder(s.ike, s.opt.Local, k.peer)
 	r.SetResponderCookieFunc(func(h ikev1.HalfOpen) [8]byte {
@@ -291,7 +297,7 @@ func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
 // the message.
 func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 	l := &s.cfg.Limits
-	now := s.opt.Now()
+	now := s.clk.Now()
 	h, verdict := s.cookies.open(now, k, rcky)
 	switch verdict {
 	case cookieMiss:
@@ -340,7 +346,7 @@ func (s *Server) message3(k mmKey, mm *mainMode, pkt []byte) {
 		s.stepDone(k, mm, reply, err)
 		return
 	}
-	if !s.takeDH(k.peer.Addr(), s.opt.Now()) {
+	if !s.takeDH(k.peer.Addr(), s.clk.Now()) {
 		s.limitHit("ike_dh_rate_limited", "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHRate, "reason", "per-source rate")
 		return
 	}
@@ -372,7 +378,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 		s.send(k.peer, reply)
 		return
 	}
-	mm.moved = s.opt.Now()
+	mm.moved = s.clk.Now()
 	if sa := mm.r.SA(); sa != nil && mm.open {
 		s.closeHalfOpen(k, mm)
 		s.cookies.pin(mm.h)
@@ -463,7 +469,7 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 			}
 			delete(ps, oldestID)
 		}
-		p = &pull{started: s.opt.Now()}
+		p = &pull{started: s.clk.Now()}
 		p.r = gdoi.NewResponder(sa, h.MessageID, func(group uint32, sa *ikev1.SA) (*gdoi.Policy, error) {
 			if g := s.groups[group]; g != nil {
 				p.r.Interop = g.interop
@@ -531,8 +537,8 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyAuthenticationFailed, Event: "UNAUTHORIZED_IPADDR",
 			Reason: fmt.Sprintf("identity %s is not authorized for group %s", identity, g.cfg.Name)}
 	}
-	now := s.opt.Now()
-	if err := g.refresh(now, s.cfg.Scaled, s.cfg.Identity); err != nil {
+	now := s.clk.Now()
+	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}
 	return g.policy(s.elapsed, from.Addr()), nil
@@ -540,7 +546,7 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 
 // elapsed is the protocol time since t.
 func (s *Server) elapsed(t time.Time) time.Duration {
-	return s.cfg.Unscaled(s.opt.Now().Sub(t))
+	return s.clk.Protocol(s.clk.Now().Sub(t))
 }
 
 // gmIdentity is the GM's phase-1 identity address, or its source address
@@ -585,7 +591,10 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	if r := g.rekey.round; r != nil {
 		delete(r.pending, addr)
 	}
-	m.registeredAt = s.opt.Now()
+	m.registeredAt = s.clk.Now()
+	// One more GM moves the rekey points (5 s × N / 50) and may follow a
+	// refresh of the keys: Drive reads the deadline again.
+	s.Kick()
 	m.registrations++
 	g.registrations++
 	s.opt.Counters.Inc("registrations")
@@ -624,15 +633,21 @@ func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 	s.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
 }
 
+// housekeeping is how often, in wall time, Timeout runs Expire.
+const housekeeping = time.Second
+
 // Expire drops phase-1 SAs whose lifetime has run out, exchanges that
-// were left half done and idle Diffie-Hellman buckets; the daemon calls
-// it periodically.
+// were left half done and idle Diffie-Hellman buckets: Timeout runs it
+// every second.
 func (s *Server) Expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.opt.Now()
-	stale := s.cfg.Scaled(120 * time.Second) // gdoid's Exchange-max-time
-	halfOpen := s.cfg.Scaled(s.cfg.Limits.HalfOpenTimeout)
+	s.expire(s.clk.Now())
+}
+
+func (s *Server) expire(now time.Time) {
+	stale := s.clk.Wall(120 * time.Second) // gdoid's Exchange-max-time
+	halfOpen := s.clk.Wall(s.cfg.Limits.HalfOpenTimeout)
 	for k, mm := range s.mainModes {
 		if (mm.open && now.Sub(mm.moved) > halfOpen) || now.Sub(mm.started) > stale {
 			if mm.open {
@@ -652,7 +667,7 @@ func (s *Server) Expire() {
 		}
 	}
 	for c, sa := range s.sas {
-		if sa.Expired(now, s.cfg.Scaled(sa.Suite.Lifetime)) {
+		if sa.Expired(now, s.clk.Wall(sa.Suite.Lifetime)) {
 			s.dropSA(c)
 			s.opt.Counters.Inc("ike_sa_expired")
 		}

@@ -2,6 +2,7 @@ package ks
 
 import (
 	"encoding/binary"
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestPerEntryTransforms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	k := newTestKSAt(t, cfg, clk.Now)
 	addr := netip.MustParseAddrPort("192.0.2.11:848")
 	pol, err := k.register(addr, "lab-secret", 19, 1234)

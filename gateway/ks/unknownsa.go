@@ -40,7 +40,7 @@ func (s *Server) answerUnknownSA(from netip.AddrPort, h isakmp.Header, pkt []byt
 		s.opt.Counters.Inc("invalid_cookie_too_large")
 		return
 	}
-	if !s.invalidCookie.allow(from.Addr(), s.opt.Now()) {
+	if !s.invalidCookie.allow(from.Addr(), s.clk.Now()) {
 		s.opt.Counters.Inc("invalid_cookie_rate_limited")
 		return
 	}
