@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/getlab/getlab/gateway/clock"
 	"net"
 	"net/netip"
 	"runtime"
@@ -57,7 +58,7 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown},
 		kick: make(chan struct{}, 1)}
 	d.engine = dataplane.New(dataplane.Options{
-		Events: ev, Scaled: cfg.Scaled, DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
+		Events: ev, Clock: clock.New(cfg.Timers.Scale, nil), DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
 		Groups: cfg.Groups, Local: local,
 	})
 	if !cfg.DataPlane.Enabled {

@@ -15,6 +15,9 @@ func TestConversions(t *testing.T) {
 	if got := c.Protocol(100 * time.Millisecond); got != 10*time.Second {
 		t.Errorf("Protocol(100ms) at 0.01 = %v", got)
 	}
+	if got := New(0.05, nil).Protocol(New(0.05, nil).Wall(3600 * time.Second)); got != 3600*time.Second {
+		t.Errorf("Protocol(Wall(3600s)) = %v", got)
+	}
 	t0 := time.Unix(1000, 0)
 	if got := c.Since(t0.Add(time.Second), t0); got != 100*time.Second {
 		t.Errorf("Since 1 s of wall time = %v of protocol time", got)

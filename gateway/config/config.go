@@ -24,7 +24,8 @@
 // # Time scale
 //
 // timers.scale multiplies every protocol timer: a timer of d protocol seconds
-// fires after Scaled(d) of wall-clock time. Scale 0.01 therefore makes the
+// fires after d × scale of wall-clock time (gateway/clock does the
+// conversions). Scale 0.01 therefore makes the
 // protocol run 100 times faster (a 3600 s TEK lifetime expires after 36 s of
 // wall-clock time); scale 2 makes it run twice as slowly. The configured and
 // on-the-wire values stay in protocol time: a KS with tek_lifetime 3600 still
@@ -35,7 +36,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -289,30 +289,6 @@ type SigningKey struct {
 // Warnings returns the problems found that do not stop the daemon, each
 // naming the file and field.
 func (c *Config) Warnings() []string { return c.warnings }
-
-// Scaled returns the wall-clock duration of a protocol timer of d: d times
-// timers.scale.
-func (c *Config) Scaled(d time.Duration) time.Duration {
-	s := c.Timers.Scale
-	if s <= 0 || math.IsNaN(s) {
-		s = 1
-	}
-	v := float64(d) * s
-	if v >= math.MaxInt64 {
-		return time.Duration(math.MaxInt64)
-	}
-	return time.Duration(v)
-}
-
-// Unscaled is the inverse of Scaled: the protocol time that a wall-clock
-// duration d stands for (how much of a lifetime has elapsed).
-func (c *Config) Unscaled(d time.Duration) time.Duration {
-	s := c.Timers.Scale
-	if s <= 0 || math.IsNaN(s) {
-		s = 1
-	}
-	return time.Duration(float64(d) / s)
-}
 
 // Load reads and parses the configuration file at path.
 func Load(path string) (*Config, error) {

@@ -178,25 +178,13 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestScaled(t *testing.T) {
+func TestScaleIsRead(t *testing.T) {
 	c, err := Parse([]byte(minGM+"timers: {scale: 0.01}\n"), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Scaled(3600 * time.Second); got != 36*time.Second {
-		t.Errorf("Scaled(3600s) at 0.01 = %v, want 36s (100x faster)", got)
-	}
-	c.Timers.Scale = 2
-	if got := c.Scaled(time.Minute); got != 2*time.Minute {
-		t.Errorf("Scaled(1m) at 2 = %v", got)
-	}
-	c.Timers.Scale = 1e300
-	if got := c.Scaled(time.Hour); got <= 0 {
-		t.Errorf("Scaled overflow = %v", got)
-	}
-	var zero Config
-	if got := zero.Scaled(time.Second); got != time.Second {
-		t.Errorf("zero Config Scaled = %v", got)
+	if c.Timers.Scale != 0.01 {
+		t.Errorf("timers.scale %v, want 0.01", c.Timers.Scale)
 	}
 }
 
@@ -222,16 +210,6 @@ func TestDurations(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
-
-func TestUnscaledInvertsScaled(t *testing.T) {
-	c := &Config{Timers: Timers{Scale: 0.05}}
-	if got := c.Unscaled(c.Scaled(3600 * time.Second)); got != 3600*time.Second {
-		t.Errorf("Unscaled(Scaled(3600s)) = %v", got)
-	}
-	if got := c.Unscaled(500 * time.Millisecond); got != 10*time.Second {
-		t.Errorf("0.5 s at scale 0.05 is %v of protocol time, want 10s", got)
-	}
-}
 
 // TestRekeyAckDefault: unicast rekeys ask for RFC 8263 SHA-256
 // acknowledgements, multicast ones for none, and a set value stays.

@@ -66,8 +66,8 @@ var Defaults = struct {
 }
 
 // Protocol timers that the configuration does not set (yet) but that every
-// role derives from the seeds; each is a protocol-time value, to be passed
-// through Config.Scaled.
+// role derives from the seeds; each is a protocol-time value, turned into
+// wall time by the role's clock (gateway/clock).
 const (
 	// RolloverWindow: GMs switch to the new TEK when 30 s remain in the old
 	// one (L293-295, L2099).

@@ -31,6 +31,5 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an incomplete config: %+v", c)
 		}
 		_ = c.Warnings()
-		_ = c.Scaled(c.Groups[0].TEKLifetime)
 	})
 }

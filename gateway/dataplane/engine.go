@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"github.com/getlab/getlab/gateway/clock"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -19,11 +20,9 @@ import (
 // Options configure an Engine.
 type Options struct {
 	Events *events.Log
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-	// Scaled turns protocol time into wall-clock time (timers.scale);
-	// identity when nil.
-	Scaled func(time.Duration) time.Duration
+	// Clock is the wall clock and the timer scale (the zero Clock: the
+	// system's wall clock at scale 1).
+	Clock clock.Clock
 	// DF is the outer header's DF policy.
 	DF esp.DFPolicy
 	// LocalDenyInbound is "ios", "iosxe" or "accept-both" (config.DataPlane).
@@ -89,17 +88,11 @@ type permitRule struct {
 // New returns an engine with no policy installed: every packet passes in
 // clear until a group registers.
 func New(opt Options) *Engine {
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if opt.Scaled == nil {
-		opt.Scaled = func(d time.Duration) time.Duration { return d }
-	}
 	if opt.MTU == 0 {
 		opt.MTU = 1500
 	}
 	e := &Engine{
-		opt: opt, window: opt.Scaled(config.RolloverWindow),
+		opt: opt, window: opt.Clock.Wall(config.RolloverWindow),
 		groups: map[string]*groupState{}, lastLog: map[string]time.Time{}, suppressed: map[string]uint64{},
 	}
 	e.mtu.Store(int64(opt.MTU))
@@ -128,7 +121,7 @@ func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) er
 	var firstErr error
 	for i := range p.TEKs {
 		t := &p.TEKs[i]
-		expires := installedAt.Add(e.opt.Scaled(t.Lifetime))
+		expires := installedAt.Add(e.opt.Clock.Wall(t.Lifetime))
 		if j := slices.IndexFunc(gs.sas, func(sa *SA) bool { return sa.sameKeys(t, p.SIDs, p.SIDBits) }); j >= 0 {
 			gs.sas[j].expires.Store(expires.UnixNano())
 			continue
@@ -148,7 +141,7 @@ func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) er
 		gs.sas = append(gs.sas, sa)
 	}
 	gs.policy = p
-	e.pruneLocked(e.opt.Now())
+	e.pruneLocked(e.opt.Clock.Now())
 	return firstErr
 }
 
@@ -165,7 +158,7 @@ func (e *Engine) Remove(group string) {
 func (e *Engine) Prune() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.pruneLocked(e.opt.Now())
+	e.pruneLocked(e.opt.Clock.Now())
 }
 
 func (e *Engine) pruneLocked(now time.Time) {
@@ -258,7 +251,7 @@ func (e *Engine) report(name string, fields ...string) {
 	if e.opt.Events == nil {
 		return
 	}
-	now := time.Now()
+	now := e.opt.Clock.Now()
 	e.logMu.Lock()
 	if now.Sub(e.lastLog[name]) < time.Second {
 		e.suppressed[name]++
@@ -278,7 +271,7 @@ func (e *Engine) report(name string, fields ...string) {
 // icmpAllowed limits ICMP errors to 100 a second with a burst of 100, as
 // routers rate-limit them.
 func (e *Engine) icmpAllowed() bool {
-	now := time.Now()
+	now := e.opt.Clock.Now()
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	e.icmpTokens = min(e.icmpTokens+now.Sub(e.icmpRefill).Seconds()*100, 100)

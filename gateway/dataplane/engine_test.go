@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"slices"
 	"testing"
@@ -25,11 +26,6 @@ var (
 	gm2    = netip.MustParseAddr("192.0.2.12")
 	anyNet = netip.MustParsePrefix("0.0.0.0/0")
 )
-
-// clock is a settable test clock.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
 
 // groupPolicy is what a KS would hand out: deny UDP 848, two permits
 // (site A <-> site B) on transform tr, lifetime 3600 s, Sender-ID sid.
@@ -59,9 +55,9 @@ type member struct {
 	out [][]byte
 }
 
-func newMember(t *testing.T, clk *clock, local netip.Addr, localACL []config.ACE, inbound string) *member {
+func newMember(t *testing.T, clk *clock.Fake, local netip.Addr, localACL []config.ACE, inbound string) *member {
 	m := &member{}
-	m.e = New(Options{Now: clk.now, Local: local, MTU: 1500, LocalDenyInbound: inbound,
+	m.e = New(Options{Clock: clock.New(1, clk.Now), Local: local, MTU: 1500, LocalDenyInbound: inbound,
 		Groups: []config.Group{{Name: "GETVPN", LocalACL: localACL}}})
 	rec := func(b []byte) error { m.out = append(m.out, bytes.Clone(b)); return nil }
 	m.w = m.e.NewWorker(rec, rec)
@@ -94,13 +90,13 @@ func udp(src, dst netip.Addr, sport, dport uint16, n int, df bool) []byte {
 	return b
 }
 
-func pair(t *testing.T, tr string) (*clock, *member, *member) {
-	clk := &clock{t: time.Unix(1e9, 0)}
+func pair(t *testing.T, tr string) (*clock.Fake, *member, *member) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	a, b := newMember(t, clk, gm1, nil, "ios"), newMember(t, clk, gm2, nil, "ios")
-	if err := a.e.Install("GETVPN", groupPolicy(t, tr, 1), clk.t); err != nil {
+	if err := a.e.Install("GETVPN", groupPolicy(t, tr, 1), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.e.Install("GETVPN", groupPolicy(t, tr, 2), clk.t); err != nil {
+	if err := b.e.Install("GETVPN", groupPolicy(t, tr, 2), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return clk, a, b
@@ -155,7 +151,7 @@ func TestGCMIVCarriesSenderID(t *testing.T) {
 }
 
 func TestFailOpenBeforeRegistration(t *testing.T) {
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	m := newMember(t, clk, gm1, nil, "ios")
 	in := udp(hostA, hostB, 1, 2, 10, false)
 	if out := m.run(false, in); len(out) != 1 || !bytes.Equal(out[0], in) {
@@ -197,7 +193,7 @@ func TestPolicyVerdicts(t *testing.T) {
 		}
 	}
 	// Every TEK expired: permits still match, and drop (fail-closed).
-	clk.t = clk.t.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if out := a.run(false, udp(hostA, hostB, 1, 2, 10, false)); len(out) != 0 || a.e.Count(OutDropNoSA) != 1 {
 		t.Fatalf("expired TEKs: emitted %d, no-SA drops %d", len(out), a.e.Count(OutDropNoSA))
 	}
@@ -251,11 +247,11 @@ func TestDecryptedPacketOutsideSelectorsIsDropped(t *testing.T) {
 }
 
 func TestUnknownESPMatchingADenyPasses(t *testing.T) {
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	m := newMember(t, clk, gm2, nil, "ios")
 	p := groupPolicy(t, "aes128gcm16", 1)
 	p.Deny = append(p.Deny, gdoi.Selector{Protocol: ipv4.ProtoESP, Src: anyNet, Dst: anyNet}) // S0 KS-14: deny esp any any
-	if err := m.e.Install("GETVPN", p, clk.t); err != nil {
+	if err := m.e.Install("GETVPN", p, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	foreign := udp(hostA, hostB, 1, 2, 40, false)
@@ -279,9 +275,9 @@ func TestLocalDenyInboundModes(t *testing.T) {
 		{"iosxe", true, false, true},
 		{"accept-both", true, true, true},
 	} {
-		clk := &clock{t: time.Unix(1e9, 0)}
+		clk := clock.NewFake(time.Unix(1e9, 0))
 		m := newMember(t, clk, gm1, local, tc.mode)
-		if err := m.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.t); err != nil {
+		if err := m.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		clear := func(inbound bool, pkt []byte) bool {
@@ -382,11 +378,11 @@ func TestRolloverPicksNewTEKInTheLast30Seconds(t *testing.T) {
 		next.TEKs[i].SPI += 0x10 // new TEKs, same selectors
 		next.TEKs[i].EncKey[0] ^= 1
 	}
-	if err := a.e.Install("GETVPN", next, clk.t.Add(20*time.Minute)); err != nil {
+	if err := a.e.Install("GETVPN", next, clk.Now().Add(20*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	spiAt := func(d time.Duration) uint32 {
-		clk.t = time.Unix(1e9, 0).Add(d)
+		clk.Set(time.Unix(1e9, 0).Add(d))
 		return binary.BigEndian.Uint32(a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][20:])
 	}
 	if got := spiAt(59*time.Minute + 29*time.Second); got != 0x1001 {
@@ -404,7 +400,7 @@ func TestRolloverPicksNewTEKInTheLast30Seconds(t *testing.T) {
 func TestReinstallKeepsIVCounter(t *testing.T) {
 	clk, a, _ := pair(t, "aes128gcm16")
 	first := a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
-	if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.t.Add(time.Minute)); err != nil {
+	if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	second := a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
@@ -414,11 +410,11 @@ func TestReinstallKeepsIVCounter(t *testing.T) {
 }
 
 func TestReceiveOnlyWithoutSenderID(t *testing.T) {
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	m := newMember(t, clk, gm1, nil, "ios")
 	p := groupPolicy(t, "aes128gcm16", 1)
 	p.SIDs = nil
-	if err := m.e.Install("GETVPN", p, clk.t); err != nil {
+	if err := m.e.Install("GETVPN", p, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if out := m.run(false, udp(hostA, hostB, 1, 2, 10, false)); len(out) != 0 || m.e.Count(OutDropNoSA) != 1 {
@@ -458,12 +454,12 @@ func TestWorkerAllocs(t *testing.T) {
 // With df-bit clear, a DF packet too big once encrypted is fragmented
 // (its fragments with DF clear) instead of answered with ICMP (S0 DP-43).
 func TestDFClearFragmentsDFPackets(t *testing.T) {
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	m := &member{}
-	m.e = New(Options{Now: clk.now, MTU: 1500, DF: esp.DFClear, Groups: []config.Group{{Name: "GETVPN"}}})
+	m.e = New(Options{Clock: clock.New(1, clk.Now), MTU: 1500, DF: esp.DFClear, Groups: []config.Group{{Name: "GETVPN"}}})
 	rec := func(b []byte) error { m.out = append(m.out, bytes.Clone(b)); return nil }
 	m.w = m.e.NewWorker(rec, rec)
-	if err := m.e.Install("GETVPN", groupPolicy(t, "aes256gcm16", 1), clk.t); err != nil {
+	if err := m.e.Install("GETVPN", groupPolicy(t, "aes256gcm16", 1), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	out := m.run(false, udp(hostA, hostB, 1, 2, 1472, true))
@@ -485,7 +481,7 @@ func TestReinstallUnderTraffic(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 200 {
-			if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.t.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.Now().Add(time.Duration(i)*time.Millisecond)); err != nil {
 				t.Error(err)
 				return
 			}

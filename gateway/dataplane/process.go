@@ -42,7 +42,7 @@ func (w *Worker) Outbound(buf []byte, off, n int) {
 			if !p.sel.match(&flow) {
 				continue
 			}
-			sa := p.pick(e.opt.Now(), e.window)
+			sa := p.pick(e.opt.Clock.Now(), e.window)
 			if sa == nil {
 				e.count(OutDropNoSA)
 				return
@@ -300,7 +300,7 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 		return true
 	}
 	sa := st.bySPI[spi]
-	if sa == nil || !sa.recv || !sa.valid(e.opt.Now()) {
+	if sa == nil || !sa.recv || !sa.valid(e.opt.Clock.Now()) {
 		return false
 	}
 	inner, err := sa.cipher.OpenTunnel(pkt)

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"testing"
 	"time"
@@ -43,10 +44,10 @@ func TestMixedTransformsInOneGroup(t *testing.T) {
 		}
 		return p
 	}
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	a, b := newMember(t, clk, gm1, nil, "ios"), newMember(t, clk, gm2, nil, "ios")
 	for i, m := range []*member{a, b} {
-		if err := m.e.Install("GETVPN", policy(uint32(i+1)), clk.t); err != nil {
+		if err := m.e.Install("GETVPN", policy(uint32(i+1)), clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

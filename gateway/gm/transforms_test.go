@@ -3,6 +3,7 @@ package gm_test
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func checkTransforms(t *testing.T, what string, teks []gdoi.TEK) {
 func dataPlaneSends(t *testing.T, p *gdoi.Policy) {
 	t.Helper()
 	now := time.Unix(1_700_000_000, 0)
-	e := dataplane.New(dataplane.Options{Now: func() time.Time { return now }, Local: gmAddr.Addr(), MTU: 1500,
+	e := dataplane.New(dataplane.Options{Clock: clock.New(1, func() time.Time { return now }), Local: gmAddr.Addr(), MTU: 1500,
 		LocalDenyInbound: "ios", Groups: []config.Group{{Name: "GETVPN"}}})
 	if err := e.Install("GETVPN", p, now); err != nil {
 		t.Fatal(err)
