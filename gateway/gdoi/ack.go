@@ -69,12 +69,12 @@ var ackLabel = []byte("GROUPKEY-PUSH ACK\x00")
 
 // AckSupported reports whether getvpnd acknowledges with KEK_ACK_REQUESTED
 // value t.
-func AckSupported(t uint16) bool {
+func AckSupported(t gdoiwire.AckType) bool {
 	return t == gdoiwire.AckKEKSHA256 || t == gdoiwire.AckKEKSHA512
 }
 
 // ackPRF is the prf and L (bits) of KEK_ACK_REQUESTED value t.
-func ackPRF(t uint16) (func() hash.Hash, uint16, error) {
+func ackPRF(t gdoiwire.AckType) (func() hash.Hash, uint16, error) {
 	switch t {
 	case gdoiwire.AckKEKSHA256:
 		return sha256.New, 512, nil

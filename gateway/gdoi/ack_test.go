@@ -33,7 +33,7 @@ const (
 		"0000000c" + "01000000" + "c000020b" // ID: last, length 12, ID_IPV4_ADDR, proto 0, port 0, 192.0.2.11
 )
 
-func katKEK(t *testing.T, ack uint16) *KEK {
+func katKEK(t *testing.T, ack gdoiwire.AckType) *KEK {
 	k := &KEK{Key: unhex(t, katKey), IV: unhex(t, katIV), Ack: ack, SigHash: gdoiwire.SigHashSHA1}
 	copy(k.SPI[:], unhex(t, katCookies))
 	return k
@@ -45,7 +45,7 @@ func katKEK(t *testing.T, ack uint16) *KEK {
 // SIG_HASH is SHA-1 on purpose: the prf is the one the request names.
 func TestAckKnownAnswer(t *testing.T) {
 	for _, c := range []struct {
-		ack             uint16
+		ack             gdoiwire.AckType
 		prf             func() hash.Hash
 		l               string // L, 2 octets: 512 or 1024
 		ackKey, ackHash string
@@ -173,7 +173,7 @@ func TestAckRejects(t *testing.T) {
 	if _, err := ParseAck(enc); err == nil {
 		t.Fatal("ack with the E flag accepted")
 	}
-	for _, typ := range []uint16{0, gdoiwire.AckLKHSHA256, gdoiwire.AckLKHSHA512, 129} {
+	for _, typ := range []gdoiwire.AckType{0, gdoiwire.AckLKHSHA256, gdoiwire.AckLKHSHA512, 129} {
 		lkh := *kek
 		lkh.Ack = typ
 		if _, err := SealAck(&lkh, 9, netip.MustParseAddr("192.0.2.12")); !errors.Is(err, ErrAckType) {
@@ -188,7 +188,7 @@ func TestAckRejects(t *testing.T) {
 // TestAckRequestedRoundTrip: KEK_ACK_REQUESTED travels in the SAK with its
 // value, unknown values included (the GM decides what to do with them).
 func TestAckRequestedRoundTrip(t *testing.T) {
-	for _, typ := range []uint16{gdoiwire.AckKEKSHA256, gdoiwire.AckKEKSHA512, gdoiwire.AckLKHSHA256, 200} {
+	for _, typ := range []gdoiwire.AckType{gdoiwire.AckKEKSHA256, gdoiwire.AckKEKSHA512, gdoiwire.AckLKHSHA256, 200} {
 		p := testPolicy(t)
 		p.KEK.Ack = typ
 		sa := p.SAPayload(gdoiwire.ProfileRFC)

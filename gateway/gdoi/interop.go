@@ -57,9 +57,9 @@ type Interop struct {
 	// KEKAlgorithm, KEKKeyBits and SigHash are the KEK a KS makes
 	// (KEK_ALGORITHM, KEK_KEY_LENGTH, SIG_HASH_ALGORITHM). gdoid's GM takes
 	// AES KEKs of 128 bits only.
-	KEKAlgorithm uint16
+	KEKAlgorithm gdoiwire.KEKAlg
 	KEKKeyBits   int
-	SigHash      uint16
+	SigHash      gdoiwire.SigHash
 	// MulticastTTL is the IP TTL of multicast rekeys (RFC 6407 sets none;
 	// getvpnd uses 16, gdoid the host default 64).
 	MulticastTTL int

@@ -211,7 +211,7 @@ func TestSALifeKilobytes(t *testing.T) {
 	for _, s := range sa.SATs() {
 		for i, a := range s.Attributes {
 			if a.Type == gdoiwire.SALifeType {
-				s.Attributes[i] = isakmp.BasicAttr(gdoiwire.SALifeType, gdoiwire.SALifeKilobytes)
+				s.Attributes[i] = isakmp.BasicAttr(gdoiwire.SALifeType, uint16(gdoiwire.SALifeKilobytes))
 			}
 		}
 	}

@@ -43,14 +43,15 @@ type KEK struct {
 	SPI [16]byte
 	// Algorithm is a KEK_ALGORITHM value (gdoiwire.KEKAlgAES) and KeyBits
 	// its key length.
-	Algorithm uint16
+	Algorithm gdoiwire.KEKAlg
 	KeyBits   int
 	Key, IV   []byte
 	Lifetime  time.Duration
 	// SigHash and SigAlg are the rekey signature's SIG_HASH_ALGORITHM and
 	// SIG_ALGORITHM values; SigKeyBits the signing key's modulus bits.
-	SigHash, SigAlg uint16
-	SigKeyBits      int
+	SigHash    gdoiwire.SigHash
+	SigAlg     gdoiwire.SigAlg
+	SigKeyBits int
 	// PublicKey is the KS's rekey-signing public key, DER
 	// SubjectPublicKeyInfo (as the KD carries it).
 	PublicKey []byte
@@ -62,7 +63,7 @@ type KEK struct {
 	// GROUPKEY-PUSH under this KEK with that type (gdoiwire.AckKEKSHA256,
 	// AckKEKSHA512); 0: no acknowledgements. A GM keeps any value the KS
 	// sends and acknowledges only those AckSupported knows.
-	Ack uint16
+	Ack gdoiwire.AckType
 }
 
 // TEK is one traffic SA.
@@ -78,7 +79,8 @@ type TEK struct {
 	// AddrPreserve and Direction are RFC 6407's ADDRESS_PRESERVATION and
 	// SA_DIRECTION values (gdoiwire.AddrPreserveSrcDst, SADirSymmetric by
 	// default).
-	AddrPreserve, Direction uint16
+	AddrPreserve gdoiwire.AddrPreserve
+	Direction    gdoiwire.SADir
 }
 
 // Selector is the traffic an ACL entry matches, as a SAT carries it:
@@ -105,7 +107,7 @@ func (p *Policy) SAPayload(profile gdoiwire.Profile) *gdoiwire.SA {
 func (p *Policy) SAPayloadFor(ip Interop) *gdoiwire.SA {
 	var nested []isakmp.Payload
 	if k := p.KEK; k != nil {
-		attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.KEKAlgorithm, k.Algorithm)}
+		attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.KEKAlgorithm, uint16(k.Algorithm))}
 		// RFC 6407 §5.3.2: KEK_KEY_LENGTH only for variable-length
 		// ciphers; gdoid sends none with 3DES.
 		if k.Algorithm != gdoiwire.KEKAlg3DES {
@@ -113,15 +115,15 @@ func (p *Policy) SAPayloadFor(ip Interop) *gdoiwire.SA {
 		}
 		attrs = append(attrs,
 			isakmp.UintAttr(gdoiwire.KEKKeyLifetime, uint64(seconds(k.Lifetime))),
-			isakmp.BasicAttr(gdoiwire.SigHashAlgorithm, k.SigHash),
-			isakmp.BasicAttr(gdoiwire.SigAlgorithm, k.SigAlg),
+			isakmp.BasicAttr(gdoiwire.SigHashAlgorithm, uint16(k.SigHash)),
+			isakmp.BasicAttr(gdoiwire.SigAlgorithm, uint16(k.SigAlg)),
 			isakmp.BasicAttr(gdoiwire.SigKeyLength, uint16(k.SigKeyBits)),
 		)
 		// The one place the profile decides whether KEK_ACK_REQUESTED
 		// goes out.
 		if k.Ack != 0 && !ip.NoAckRequest {
 			// In every SAK the KS sends, PULL and PUSH alike (RFC 8263).
-			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKAckRequested, k.Ack))
+			attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KEKAckRequested, uint16(k.Ack)))
 		}
 		nested = append(nested, &gdoiwire.SAK{
 			Protocol:   17, // rekeys are UDP datagrams
@@ -162,12 +164,12 @@ func (p *Policy) SAPayloadFor(ip Interop) *gdoiwire.SA {
 // PRESERVATION and SA_DIRECTION always (a-plain-kekaes frame 8).
 func (t *TEK) gdoidSAT() *gdoiwire.SAT {
 	id, keyBits, auth := t.Transform.DOI()
-	attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.EncapsulationMode, gdoiwire.EncapTunnel)}
+	attrs := isakmp.Attributes{isakmp.BasicAttr(gdoiwire.EncapsulationMode, uint16(gdoiwire.EncapTunnel))}
 	if auth != 0 {
 		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AuthAlgorithm, auth))
 	}
 	attrs = append(attrs,
-		isakmp.BasicAttr(gdoiwire.SALifeType, gdoiwire.SALifeSeconds),
+		isakmp.BasicAttr(gdoiwire.SALifeType, uint16(gdoiwire.SALifeSeconds)),
 		isakmp.UintAttr(gdoiwire.SALifeDuration, uint64(seconds(t.Lifetime))))
 	if keyBits != 0 {
 		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KeyLength, keyBits))
@@ -179,7 +181,7 @@ func (t *TEK) gdoidSAT() *gdoiwire.SAT {
 	if dir == 0 {
 		dir = gdoiwire.DefaultSADirection
 	}
-	attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, ap), isakmp.BasicAttr(gdoiwire.SADirection, dir))
+	attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, uint16(ap)), isakmp.BasicAttr(gdoiwire.SADirection, uint16(dir)))
 	sat := t.Selector.sat(gdoiwire.TEKProtoESP)
 	sat.TransformID, sat.SPI, sat.Attributes = id, t.SPI, attrs
 	return sat
@@ -188,9 +190,9 @@ func (t *TEK) gdoidSAT() *gdoiwire.SAT {
 func (t *TEK) sat() *gdoiwire.SAT {
 	id, keyBits, auth := t.Transform.DOI()
 	attrs := isakmp.Attributes{
-		isakmp.BasicAttr(gdoiwire.SALifeType, gdoiwire.SALifeSeconds),
+		isakmp.BasicAttr(gdoiwire.SALifeType, uint16(gdoiwire.SALifeSeconds)),
 		isakmp.UintAttr(gdoiwire.SALifeDuration, uint64(seconds(t.Lifetime))),
-		isakmp.BasicAttr(gdoiwire.EncapsulationMode, gdoiwire.EncapTunnel),
+		isakmp.BasicAttr(gdoiwire.EncapsulationMode, uint16(gdoiwire.EncapTunnel)),
 	}
 	if keyBits != 0 {
 		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.KeyLength, keyBits))
@@ -201,10 +203,10 @@ func (t *TEK) sat() *gdoiwire.SAT {
 	// RFC 6407 §5.4.1: both attributes have defaults; gdoid sends them only
 	// when they differ, and so do we.
 	if t.AddrPreserve != 0 && t.AddrPreserve != gdoiwire.DefaultAddrPreserve {
-		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, t.AddrPreserve))
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.AddressPreservation, uint16(t.AddrPreserve)))
 	}
 	if t.Direction != 0 && t.Direction != gdoiwire.DefaultSADirection {
-		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.SADirection, t.Direction))
+		attrs = append(attrs, isakmp.BasicAttr(gdoiwire.SADirection, uint16(t.Direction)))
 	}
 	sat := t.Selector.sat(gdoiwire.TEKProtoESP)
 	sat.TransformID, sat.SPI, sat.Attributes = id, t.SPI, attrs
@@ -382,15 +384,15 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD, current *[16]byte) (*KEK, erro
 		v, _ := a.Uint()
 		switch a.Type {
 		case gdoiwire.KEKAlgorithm:
-			k.Algorithm = uint16(v)
+			k.Algorithm = gdoiwire.KEKAlg(v)
 		case gdoiwire.KEKKeyLength:
 			k.KeyBits = int(v)
 		case gdoiwire.KEKKeyLifetime:
 			k.Lifetime = time.Duration(v) * time.Second
 		case gdoiwire.SigHashAlgorithm:
-			k.SigHash = uint16(v)
+			k.SigHash = gdoiwire.SigHash(v)
 		case gdoiwire.SigAlgorithm:
-			k.SigAlg = uint16(v)
+			k.SigAlg = gdoiwire.SigAlg(v)
 		case gdoiwire.SigKeyLength:
 			k.SigKeyBits = int(v)
 		case gdoiwire.KEKAckRequested:
@@ -400,7 +402,7 @@ func parseKEK(sak *gdoiwire.SAK, kd *gdoiwire.KD, current *[16]byte) (*KEK, erro
 			if v > 0xffff {
 				return nil, fmt.Errorf("%w: KEK_ACK_REQUESTED value %d", ErrPolicy, v)
 			}
-			k.Ack = uint16(v)
+			k.Ack = gdoiwire.AckType(v)
 		}
 	}
 	switch k.Algorithm {

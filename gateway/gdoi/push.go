@@ -220,7 +220,7 @@ func kekCBC(kek *KEK, b []byte, encrypt bool) ([]byte, error) {
 
 // KEKBlockSize is the cipher block (and downloaded IV) size of a
 // KEK_ALGORITHM: 16 for AES, 8 for 3DES.
-func KEKBlockSize(alg uint16) int {
+func KEKBlockSize(alg gdoiwire.KEKAlg) int {
 	if alg == gdoiwire.KEKAlg3DES {
 		return des.BlockSize
 	}
@@ -240,7 +240,7 @@ func kekPublicKey(kek *KEK) (*rsa.PublicKey, error) {
 }
 
 // sigHash maps SIG_HASH_ALGORITHM to a hash.
-func sigHash(v uint16) (crypto.Hash, error) {
+func sigHash(v gdoiwire.SigHash) (crypto.Hash, error) {
 	switch v {
 	case gdoiwire.SigHashSHA1:
 		return crypto.SHA1, nil

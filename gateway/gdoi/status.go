@@ -1,6 +1,7 @@
 package gdoi
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -15,8 +16,8 @@ import (
 // after it was made or received.
 func KEKStatus(k *KEK, elapsed time.Duration, seq uint32) *show.KEK {
 	return &show.KEK{
-		SPI: hex.EncodeToString(k.SPI[:]), Algorithm: kekAlgName(k.Algorithm), KeyBits: k.KeyBits,
-		SigHash: sigHashName(k.SigHash), SigAlgorithm: sigAlgName(k.SigAlg), SigKeyBits: k.SigKeyBits,
+		SPI: hex.EncodeToString(k.SPI[:]), Algorithm: k.Algorithm.String(), KeyBits: k.KeyBits,
+		SigHash: k.SigHash.String(), SigAlgorithm: k.SigAlg.String(), SigKeyBits: k.SigKeyBits,
 		Lifetime: k.Lifetime.Seconds(), Remaining: max(0, (k.Lifetime - elapsed).Seconds()), Seq: seq,
 	}
 }
@@ -27,63 +28,9 @@ func TEKStatus(t *TEK, elapsed time.Duration) show.TEK {
 		SPI: fmt.Sprintf("0x%08x", t.SPI), Transform: t.Transform.String(), Protocol: t.Protocol,
 		Src: t.Src.String(), Dst: t.Dst.String(), SrcPort: t.SrcPort, DstPort: t.DstPort,
 		Lifetime: t.Lifetime.Seconds(), Remaining: max(0, (t.Lifetime - elapsed).Seconds()),
-		AddressPreservation: addrPreserveName(t.AddrPreserve), Direction: directionName(t.Direction),
+		AddressPreservation: cmp.Or(t.AddrPreserve, gdoiwire.DefaultAddrPreserve).String(),
+		Direction:           cmp.Or(t.Direction, gdoiwire.DefaultSADirection).String(),
 	}
-}
-
-func kekAlgName(a uint16) string {
-	switch a {
-	case gdoiwire.KEKAlgAES:
-		return "aes"
-	case gdoiwire.KEKAlg3DES:
-		return "3des"
-	case gdoiwire.KEKAlgDES:
-		return "des"
-	}
-	return fmt.Sprint(a)
-}
-
-func sigHashName(h uint16) string {
-	switch h {
-	case gdoiwire.SigHashSHA1:
-		return "sha1"
-	case gdoiwire.SigHashSHA256:
-		return "sha256"
-	case gdoiwire.SigHashSHA384:
-		return "sha384"
-	case gdoiwire.SigHashSHA512:
-		return "sha512"
-	}
-	return fmt.Sprint(h)
-}
-
-func sigAlgName(a uint16) string {
-	if a == gdoiwire.SigAlgRSA {
-		return "rsa"
-	}
-	return fmt.Sprint(a)
-}
-
-func addrPreserveName(v uint16) string {
-	switch v {
-	case gdoiwire.AddrPreserveNone:
-		return "none"
-	case gdoiwire.AddrPreserveSrc:
-		return "src"
-	case gdoiwire.AddrPreserveDst:
-		return "dst"
-	}
-	return "src-dst"
-}
-
-func directionName(v uint16) string {
-	switch v {
-	case gdoiwire.SADirSenderOnly:
-		return "send"
-	case gdoiwire.SADirReceiverOnly:
-		return "receive"
-	}
-	return "both"
 }
 
 // IKESAs describes phase-1 SAs for the control API (GET /v1/ike/sa), in

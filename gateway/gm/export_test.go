@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/getlab/getlab/gateway/gdoi"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
 
 // InstallForTest makes p group's policy as a completed registration with ks
@@ -50,7 +51,7 @@ func (m *Member) ReregisterNow(group string) {
 
 // SetAckType makes group's KEK ask for acknowledgements of type v, as if
 // the KS had sent that KEK_ACK_REQUESTED value.
-func (m *Member) SetAckType(group string, v uint16) {
+func (m *Member) SetAckType(group string, v gdoiwire.AckType) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, g := range m.groups {

@@ -38,7 +38,7 @@ func ackKS(t *testing.T, ack string, gms int) (*testKS, *clock.Fake, []*gmEnd) {
 // TestAckTypes: rekey.ack chooses the KEK_ACK_REQUESTED value the GMs get
 // at registration and the HASH the KS checks.
 func TestAckTypes(t *testing.T) {
-	for ack, want := range map[string]uint16{config.AckSHA256: gdoiwire.AckKEKSHA256, config.AckSHA512: gdoiwire.AckKEKSHA512, config.AckNone: 0} {
+	for ack, want := range map[string]gdoiwire.AckType{config.AckSHA256: gdoiwire.AckKEKSHA256, config.AckSHA512: gdoiwire.AckKEKSHA512, config.AckNone: 0} {
 		k, clk, gms := ackKS(t, ack, 1)
 		g := gms[0]
 		if g.policy.KEK.Ack != want {

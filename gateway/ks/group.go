@@ -147,7 +147,7 @@ func (g *group) unicast() bool { return g.cfg.Rekey.Transport != "multicast" }
 
 // ackType is the KEK_ACK_REQUESTED value of rekey.ack, 0 for none and
 // under an interop profile whose GMs refuse the attribute (gdoid).
-func (g *group) ackType() uint16 {
+func (g *group) ackType() gdoiwire.AckType {
 	if g.interop.NoAckRequest {
 		return 0
 	}

@@ -80,11 +80,11 @@ func sak() *gdoi.SAK {
 		Dst:      gdoi.AddrID(group, 848),
 		SPI:      kekSPI,
 		Attributes: isakmp.Attributes{
-			isakmp.BasicAttr(gdoi.KEKAlgorithm, gdoi.KEKAlgAES),
+			isakmp.BasicAttr(gdoi.KEKAlgorithm, uint16(gdoi.KEKAlgAES)),
 			isakmp.BasicAttr(gdoi.KEKKeyLength, 256),
 			isakmp.UintAttr(gdoi.KEKKeyLifetime, 86400),
-			isakmp.BasicAttr(gdoi.SigHashAlgorithm, gdoi.SigHashSHA256),
-			isakmp.BasicAttr(gdoi.SigAlgorithm, gdoi.SigAlgRSA),
+			isakmp.BasicAttr(gdoi.SigHashAlgorithm, uint16(gdoi.SigHashSHA256)),
+			isakmp.BasicAttr(gdoi.SigAlgorithm, uint16(gdoi.SigAlgRSA)),
 			isakmp.BasicAttr(gdoi.SigKeyLength, 2048),
 		},
 	}
@@ -97,12 +97,12 @@ func sat(spi uint32, src, dst string, gcm bool) *gdoi.SAT {
 		Dst:        gdoi.PrefixID(netip.MustParsePrefix(dst), 0),
 		SPI:        spi,
 		Attributes: isakmp.Attributes{
-			isakmp.BasicAttr(gdoi.SALifeType, gdoi.SALifeSeconds),
+			isakmp.BasicAttr(gdoi.SALifeType, uint16(gdoi.SALifeSeconds)),
 			isakmp.UintAttr(gdoi.SALifeDuration, 3600),
-			isakmp.BasicAttr(gdoi.EncapsulationMode, gdoi.EncapTunnel),
+			isakmp.BasicAttr(gdoi.EncapsulationMode, uint16(gdoi.EncapTunnel)),
 			isakmp.BasicAttr(gdoi.KeyLength, 256),
-			isakmp.BasicAttr(gdoi.AddressPreservation, gdoi.AddrPreserveSrcDst),
-			isakmp.BasicAttr(gdoi.SADirection, gdoi.SADirSymmetric),
+			isakmp.BasicAttr(gdoi.AddressPreservation, uint16(gdoi.AddrPreserveSrcDst)),
+			isakmp.BasicAttr(gdoi.SADirection, uint16(gdoi.SADirSymmetric)),
 		},
 	}
 	if gcm {

@@ -17,36 +17,55 @@ const (
 	KEKAckRequested uint16 = 9 // B: AckKEKSHA256 ...
 )
 
-// KEK_ACK_REQUESTED values (RFC 8263): the prf and the key the
-// acknowledgement's HASH is made with. The LKH ones derive it from an LKH
-// key array, which GETVPN never sends; 129-255 are private use.
+// AckType is a KEK_ACK_REQUESTED value (RFC 8263): the prf and the key
+// the acknowledgement's HASH is made with. The LKH ones derive it from an
+// LKH key array, which GETVPN never sends; 129-255 are private use.
+type AckType uint16
+
+// KEK_ACK_REQUESTED values.
 const (
-	AckKEKSHA256 uint16 = 1 // REKEY_ACK_KEK_SHA256
-	AckLKHSHA256 uint16 = 2 // REKEY_ACK_LKH_SHA256
-	AckKEKSHA512 uint16 = 3 // REKEY_ACK_KEK_SHA512
-	AckLKHSHA512 uint16 = 4 // REKEY_ACK_LKH_SHA512
+	AckKEKSHA256 AckType = 1 // REKEY_ACK_KEK_SHA256
+	AckLKHSHA256 AckType = 2 // REKEY_ACK_LKH_SHA256
+	AckKEKSHA512 AckType = 3 // REKEY_ACK_KEK_SHA512
+	AckLKHSHA512 AckType = 4 // REKEY_ACK_LKH_SHA512
 )
 
-// Values of the KEK attributes.
+// KEKMgmtLKH is the KEK_MANAGEMENT_ALGORITHM value for LKH.
+const KEKMgmtLKH uint16 = 1
+
+// KEKAlg is a KEK_ALGORITHM value.
+type KEKAlg uint16
+
+// KEK_ALGORITHM values.
 const (
-	KEKMgmtLKH uint16 = 1
+	KEKAlgDES  KEKAlg = 1
+	KEKAlg3DES KEKAlg = 2
+	KEKAlgAES  KEKAlg = 3 // CBC
+)
 
-	KEKAlgDES  uint16 = 1
-	KEKAlg3DES uint16 = 2
-	KEKAlgAES  uint16 = 3 // CBC
+// SigHash is a SIG_HASH_ALGORITHM value.
+type SigHash uint16
 
-	SigHashMD5    uint16 = 1
-	SigHashSHA1   uint16 = 2
-	SigHashSHA256 uint16 = 3
-	SigHashSHA384 uint16 = 4
-	SigHashSHA512 uint16 = 5
+// SIG_HASH_ALGORITHM values.
+const (
+	SigHashMD5    SigHash = 1
+	SigHashSHA1   SigHash = 2
+	SigHashSHA256 SigHash = 3
+	SigHashSHA384 SigHash = 4
+	SigHashSHA512 SigHash = 5
+)
 
-	SigAlgRSA      uint16 = 1
-	SigAlgDSS      uint16 = 2
-	SigAlgECDSS    uint16 = 3
-	SigAlgECDSA256 uint16 = 4
-	SigAlgECDSA384 uint16 = 5
-	SigAlgECDSA521 uint16 = 6
+// SigAlg is a SIG_ALGORITHM value.
+type SigAlg uint16
+
+// SIG_ALGORITHM values.
+const (
+	SigAlgRSA      SigAlg = 1
+	SigAlgDSS      SigAlg = 2
+	SigAlgECDSS    SigAlg = 3
+	SigAlgECDSA256 SigAlg = 4
+	SigAlgECDSA384 SigAlg = 5
+	SigAlgECDSA521 SigAlg = 6
 )
 
 var kekAttrNames = map[uint16]string{
@@ -83,22 +102,43 @@ const (
 	SADirection          uint16 = 15 // B: RFC 6407; SADirSymmetric when absent
 )
 
-// Values of the IPsec SA attributes.
+// LifeType is an SA_LIFE_TYPE value.
+type LifeType uint16
+
+// SA_LIFE_TYPE values.
 const (
-	SALifeSeconds   uint16 = 1
-	SALifeKilobytes uint16 = 2
+	SALifeSeconds   LifeType = 1
+	SALifeKilobytes LifeType = 2
+)
 
-	EncapTunnel    uint16 = 1
-	EncapTransport uint16 = 2
+// Encap is an ENCAPSULATION_MODE value.
+type Encap uint16
 
-	AddrPreserveNone   uint16 = 1
-	AddrPreserveSrc    uint16 = 2
-	AddrPreserveDst    uint16 = 3
-	AddrPreserveSrcDst uint16 = 4
+// ENCAPSULATION_MODE values.
+const (
+	EncapTunnel    Encap = 1
+	EncapTransport Encap = 2
+)
 
-	SADirSenderOnly   uint16 = 1
-	SADirReceiverOnly uint16 = 2
-	SADirSymmetric    uint16 = 3
+// AddrPreserve is an ADDRESS_PRESERVATION value (RFC 6407).
+type AddrPreserve uint16
+
+// ADDRESS_PRESERVATION values.
+const (
+	AddrPreserveNone   AddrPreserve = 1
+	AddrPreserveSrc    AddrPreserve = 2
+	AddrPreserveDst    AddrPreserve = 3
+	AddrPreserveSrcDst AddrPreserve = 4
+)
+
+// SADir is an SA_DIRECTION value (RFC 6407).
+type SADir uint16
+
+// SA_DIRECTION values.
+const (
+	SADirSenderOnly   SADir = 1
+	SADirReceiverOnly SADir = 2
+	SADirSymmetric    SADir = 3
 )
 
 // What a SAT without ADDRESS_PRESERVATION or SA_DIRECTION means (gdoid sends

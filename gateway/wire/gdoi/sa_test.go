@@ -46,11 +46,11 @@ var (
 		Dst:      ID{IDType: isakmp.IDIPv4Addr, Port: 848, Data: hx("efc00001")},
 		SPI:      [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18},
 		Attributes: isakmp.Attributes{
-			isakmp.BasicAttr(KEKAlgorithm, KEKAlgAES),
+			isakmp.BasicAttr(KEKAlgorithm, uint16(KEKAlgAES)),
 			isakmp.BasicAttr(KEKKeyLength, 128),
 			isakmp.UintAttr(KEKKeyLifetime, 86400),
-			isakmp.BasicAttr(SigHashAlgorithm, SigHashSHA256),
-			isakmp.BasicAttr(SigAlgorithm, SigAlgRSA),
+			isakmp.BasicAttr(SigHashAlgorithm, uint16(SigHashSHA256)),
+			isakmp.BasicAttr(SigAlgorithm, uint16(SigAlgRSA)),
 			isakmp.BasicAttr(SigKeyLength, 4096),
 		},
 	}
@@ -65,9 +65,9 @@ var (
 		TransformID: 20,
 		SPI:         0xa5f8,
 		Attributes: isakmp.Attributes{
-			isakmp.BasicAttr(SALifeType, SALifeSeconds),
+			isakmp.BasicAttr(SALifeType, uint16(SALifeSeconds)),
 			{Type: SALifeDuration, Data: hx("00000e10")},
-			isakmp.BasicAttr(EncapsulationMode, EncapTunnel),
+			isakmp.BasicAttr(EncapsulationMode, uint16(EncapTunnel)),
 			isakmp.BasicAttr(KeyLength, 256),
 		},
 	}
@@ -236,7 +236,7 @@ func TestSATOtherProtocol(t *testing.T) {
 	// AH is decoded like ESP.
 	ah := &SAT{ProtocolID: TEKProtoAH, Protocol: 6, Src: AddrID(netip.MustParseAddr("10.0.0.1"), 80),
 		Dst: AddrID(netip.MustParseAddr("10.0.0.2"), 0), TransformID: 5, SPI: 7,
-		Attributes: isakmp.Attributes{isakmp.BasicAttr(AddressPreservation, AddrPreserveNone), isakmp.BasicAttr(SADirection, SADirSenderOnly)}}
+		Attributes: isakmp.Attributes{isakmp.BasicAttr(AddressPreservation, uint16(AddrPreserveNone)), isakmp.BasicAttr(SADirection, uint16(SADirSenderOnly))}}
 	got := roundTrip(t, withProfile(parseSAT, ProfileRFC), ah.Append(nil))
 	if !reflect.DeepEqual(got, ah) {
 		t.Fatalf("%#v", got)

@@ -102,18 +102,18 @@ func (s *SAT) Check() error {
 
 // AddressPreservation returns the ADDRESS_PRESERVATION value, the default
 // (source and destination) when the attribute is absent.
-func (s *SAT) AddressPreservation() uint16 {
+func (s *SAT) AddressPreservation() AddrPreserve {
 	if v, ok := s.Attributes.Uint(AddressPreservation); ok {
-		return uint16(v)
+		return AddrPreserve(v)
 	}
 	return DefaultAddrPreserve
 }
 
 // Direction returns the SA_DIRECTION value, the default (symmetric) when the
 // attribute is absent.
-func (s *SAT) Direction() uint16 {
+func (s *SAT) Direction() SADir {
 	if v, ok := s.Attributes.Uint(SADirection); ok {
-		return uint16(v)
+		return SADir(v)
 	}
 	return DefaultSADirection
 }
