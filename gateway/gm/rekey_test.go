@@ -119,17 +119,25 @@ func newLabProfile(t testing.TB, scale float64, profile string) *lab {
 // groups under an interop profile; fakeClock puts the GM on the KS's (the
 // test's) clock too.
 func newLabWith(t testing.TB, scale float64, kyaml string, fakeClock bool, profile string) *lab {
+	l := startLab(t, scale, kyaml, withProfile(gmYAML, profile), fakeClock, profile, io.Discard)
+	l.wait("registration", func(st snap) bool { return st.State == "registered" })
+	return l
+}
+
+// startLab starts a KS of kyaml and a GM of gyaml (its events to gmLog)
+// and the GM's registration, without waiting for it.
+func startLab(t testing.TB, scale float64, kyaml, gyaml string, fakeClock bool, profile string, gmLog io.Writer) *lab {
 	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0), profile: profile}
 	l.ks = l.newKS(kyaml)
 	var now func() time.Time
 	if fakeClock {
 		now = l.now
 	}
-	gcfg, err := config.Parse([]byte(withProfile(gmYAML, profile)+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
+	gcfg, err := config.Parse([]byte(gyaml+fmt.Sprintf("timers: {scale: %v}\n", scale)), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.gm, err = gm.New(gcfg, gm.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: gmAddr,
+	l.gm, err = gm.New(gcfg, gm.Options{Events: events.New(gmLog, "text", "info"), Counters: &events.Counters{}, Local: gmAddr,
 		Send: func(to netip.AddrPort, b []byte) {
 			if l.panicNextSend.Swap(false) {
 				panic("injected: a send under the Member's lock")
@@ -159,7 +167,6 @@ func newLabWith(t testing.TB, scale float64, kyaml string, fakeClock bool, profi
 		t.Cleanup(func() { cancel(); <-driven })
 	}
 	l.gm.Start()
-	l.wait("registration", func(st snap) bool { return st.State == "registered" })
 	return l
 }
 

@@ -1,0 +1,71 @@
+package gm_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncWriter collects a Member's event log while its lab runs.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
+
+// waitFor waits up to 5 s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s", what)
+		}
+	}
+}
+
+// A GM whose pre-shared key the KS does not share fails phase 1: it
+// counts and logs the failure, stays unregistered and holds no SA.
+func TestWrongKeyFailsPhase1(t *testing.T) {
+	log := &syncWriter{}
+	l := startLab(t, 1, ksYAML, strings.Replace(gmYAML, "key: lab-secret", "key: not-the-secret", 1), false, "rfc", log)
+	waitFor(t, "a failed registration", func() bool { return l.counter("registration_failures") > 0 })
+	if st := l.gm.GDOI().Groups[0].GM; st.State == "registered" || st.LastError == "" {
+		t.Errorf("GM state %s, last error %q", st.State, st.LastError)
+	}
+	if l.counter("ike_failed") == 0 && !strings.Contains(log.String(), "REG_FAILED") {
+		t.Errorf("no phase-1 failure counted or logged: %v\n%s", l.gm.Counters(), log)
+	}
+	if sas := l.gm.IKESAs(); len(sas) != 0 {
+		t.Errorf("phase-1 SAs after a failed main mode: %+v", sas)
+	}
+}
+
+// A group the KS does not serve: the KS refuses the PULL with an
+// encrypted notification, which the GM reads on its phase-1 SA, logs with
+// the notification's text and counts as a failed registration.
+func TestRefusedRegistrationSaysWhy(t *testing.T) {
+	log := &syncWriter{}
+	l := startLab(t, 1, ksYAML, strings.Replace(gmYAML, "    id: 1234\n", "    id: 999\n", 1), false, "rfc", log)
+	waitFor(t, "a refused registration", func() bool { return strings.Contains(log.String(), "refused the registration") })
+	st := l.gm.GDOI().Groups[0].GM
+	if st.State == "registered" || !strings.Contains(st.LastError, "INVALID-ID-INFORMATION") {
+		t.Errorf("GM state %s, last error %q", st.State, st.LastError)
+	}
+	// The phase-1 SA stays, with the state an operator knows.
+	sas := l.gm.IKESAs()
+	if len(sas) != 1 || sas[0].State != "GDOI_IDLE" || sas[0].Peer != ksAddr.String() {
+		t.Errorf("phase-1 SAs %+v, want one GDOI_IDLE SA with %s", sas, ksAddr)
+	}
+	if ms := l.gm.Members(); len(ms) != 0 {
+		t.Errorf("a GM lists members: %+v", ms)
+	}
+}
+
