@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/getlab/getlab/internal/syncbuf"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ func daemon(t *testing.T) (string, *events.Log) {
 }
 
 func getctl(ctx context.Context, env map[string]string, args ...string) (int, string, string) {
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	code := run(ctx, args, &out, &errb, func(k string) string { return env[k] })
 	return code, out.String(), errb.String()
 }
@@ -115,7 +114,7 @@ func TestFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"-s", sock, "show", "events", "--follow", "--json"}, &out, &errb, func(string) string { return "" })
@@ -182,21 +181,4 @@ func TestExitCodes(t *testing.T) {
 	if err != nil || o.socket != "/run/getvpnd/control.sock" {
 		t.Errorf("default socket %q %v", o.socket, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,13 +146,13 @@ func forwardedFromLAN() string {
 
 type gmProcess struct {
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 // startGM runs getvpnd (this test binary, see TestMain) with config and
 // waits for its data plane.
 func startGM(t *testing.T, config string) (*gmProcess, error) {
-	p := &gmProcess{out: &syncBuffer{}}
+	p := &gmProcess{out: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(os.Args[0], "--config", config)
 	p.cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -185,21 +184,4 @@ func (p *gmProcess) stop(sig syscall.Signal) error {
 			return errors.New("gvpn-lan still there after the daemon exited")
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

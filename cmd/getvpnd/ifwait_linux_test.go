@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/getlab/getlab/internal/syncbuf"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -144,8 +145,8 @@ func newNS(t *testing.T) netns.NsHandle {
 
 // startIn runs getvpnd (this test binary, see TestMain) with config in ns.
 // The child is forked from a thread switched to ns, so it starts there.
-func startIn(t *testing.T, ns netns.NsHandle, config string) *syncBuffer {
-	out := &syncBuffer{}
+func startIn(t *testing.T, ns netns.NsHandle, config string) *syncbuf.Buffer {
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(os.Args[0], "--config", config)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	cmd.Stdout, cmd.Stderr = out, out
@@ -194,7 +195,7 @@ func setUp(t *testing.T, h *netlink.Handle, addr string) {
 func TestInterfaceWaitIsBounded(t *testing.T) {
 	defer func(p, m time.Duration) { ifacePoll, ifaceWaitMax = p, m }(ifacePoll, ifaceWaitMax)
 	ifacePoll, ifaceWaitMax = 10*time.Millisecond, 50*time.Millisecond
-	var out syncBuffer
+	var out syncbuf.Buffer
 	ev := events.New(&out, "text", "debug")
 	cfg := &config.Config{Role: config.RoleGM, Groups: []config.Group{{RegistrationInterface: "getlab-absent0"}}}
 	if !waitRegistrationInterface(context.Background(), cfg, netip.Addr{}, ev) {

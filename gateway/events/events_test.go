@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/getlab/getlab/internal/syncbuf"
 	"regexp"
 	"strconv"
 	"strings"
@@ -358,7 +359,7 @@ func TestWait(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	l := New(&buf, "json", "debug")
 	l.SetCapacity(64)
 	l.SetRateLimit(0, 0) // every line, to check none interleave
@@ -397,23 +398,6 @@ func TestConcurrent(t *testing.T) {
 	if names := strings.Join(c.Names(), ","); names != "k0,k1,k2,rx" {
 		t.Errorf("Names = %s", names)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // A flood of one bad-packet event writes a bounded number of lines: the

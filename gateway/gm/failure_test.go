@@ -1,25 +1,11 @@
 package gm_test
 
 import (
+	"github.com/getlab/getlab/internal/syncbuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// syncWriter collects a Member's event log while its lab runs.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
 
 // waitFor waits up to 5 s for cond.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -34,7 +20,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // A GM whose pre-shared key the KS does not share fails phase 1: it
 // counts and logs the failure, stays unregistered and holds no SA.
 func TestWrongKeyFailsPhase1(t *testing.T) {
-	log := &syncWriter{}
+	log := &syncbuf.Buffer{}
 	l := startLab(t, 1, ksYAML, strings.Replace(gmYAML, "key: lab-secret", "key: not-the-secret", 1), false, "rfc", log)
 	waitFor(t, "a failed registration", func() bool { return l.counter("registration_failures") > 0 })
 	if st := l.gm.GDOI().Groups[0].GM; st.State == "registered" || st.LastError == "" {
@@ -52,7 +38,7 @@ func TestWrongKeyFailsPhase1(t *testing.T) {
 // encrypted notification, which the GM reads on its phase-1 SA, logs with
 // the notification's text and counts as a failed registration.
 func TestRefusedRegistrationSaysWhy(t *testing.T) {
-	log := &syncWriter{}
+	log := &syncbuf.Buffer{}
 	l := startLab(t, 1, ksYAML, strings.Replace(gmYAML, "    id: 1234\n", "    id: 999\n", 1), false, "rfc", log)
 	waitFor(t, "a refused registration", func() bool { return strings.Contains(log.String(), "refused the registration") })
 	st := l.gm.GDOI().Groups[0].GM
@@ -68,4 +54,3 @@ func TestRefusedRegistrationSaysWhy(t *testing.T) {
 		t.Errorf("a GM lists members: %+v", ms)
 	}
 }
-
