@@ -56,7 +56,9 @@ func (d Def) Fields() []string {
 
 // Check reports an event that would not render fully: a name the catalogue
 // does not know, or a field its text needs that fields (key, value pairs, as
-// Log.Emit takes them) lacks. Role tests use it on the events they emit.
+// Log.Emit takes them) lacks. Log.Emit writes an unknown name as it is
+// (UnknownFacility) rather than dropping it; TestEveryEventIsEmittedOrPending
+// checks every name the daemon's code uses against the catalogue.
 func Check(name string, fields ...string) error {
 	d, ok := Lookup(name)
 	if !ok {
