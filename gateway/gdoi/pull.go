@@ -110,16 +110,9 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 }
 
 func (r *Responder) handle1(pkt []byte) ([]byte, error) {
-	m, err := r.x.Open(pkt, dec)
+	m, err := openHashed(r.x, pkt, 1)
 	if err != nil {
-		return nil, fmt.Errorf("gdoi: pull msg 1: %w", err)
-	}
-	hash, after, err := splitHash(m)
-	if err != nil {
-		return nil, fmt.Errorf("gdoi: pull msg 1: %w", err)
-	}
-	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), after)) {
-		return nil, fmt.Errorf("gdoi: pull msg 1: HASH(1): %w", ErrHash)
+		return nil, err
 	}
 	ni, ok := isakmp.First[*isakmp.Nonce](m)
 	if !ok {
@@ -145,16 +138,9 @@ func (r *Responder) handle1(pkt []byte) ([]byte, error) {
 }
 
 func (r *Responder) handle3(pkt []byte) ([]byte, error) {
-	m, err := r.x.Open(pkt, dec)
+	m, err := openHashed(r.x, pkt, 3, r.ni, r.nr)
 	if err != nil {
-		return nil, fmt.Errorf("gdoi: pull msg 3: %w", err)
-	}
-	hash, after, err := splitHash(m)
-	if err != nil {
-		return nil, fmt.Errorf("gdoi: pull msg 3: %w", err)
-	}
-	if !hmac.Equal(hash, r.x.SA.HashA(r.x.MessageIDBytes(), r.ni, r.nr, after)) {
-		return nil, fmt.Errorf("gdoi: pull msg 3: HASH(3): %w", ErrHash)
+		return nil, err
 	}
 	if gap, ok := isakmp.First[*gdoiwire.GAP](m); ok {
 		r.gap = gap
@@ -239,16 +225,9 @@ func (i *Initiator) Start() []byte {
 func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 	switch i.state {
 	case 1:
-		m, err := i.x.Open(pkt, dec)
+		m, err := openHashed(i.x, pkt, 2, i.ni)
 		if err != nil {
-			return nil, fmt.Errorf("gdoi: pull msg 2: %w", err)
-		}
-		hash, after, err := splitHash(m)
-		if err != nil {
-			return nil, fmt.Errorf("gdoi: pull msg 2: %w", err)
-		}
-		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, after)) {
-			return nil, fmt.Errorf("gdoi: pull msg 2: HASH(2): %w", ErrHash)
+			return nil, err
 		}
 		nr, ok := isakmp.First[*isakmp.Nonce](m)
 		if !ok {
@@ -267,16 +246,9 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 		i.state = 2
 		return i.lastSent, nil
 	case 2:
-		m, err := i.x.Open(pkt, dec)
+		m, err := openHashed(i.x, pkt, 4, i.ni, i.nr)
 		if err != nil {
-			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
-		}
-		hash, after, err := splitHash(m)
-		if err != nil {
-			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
-		}
-		if !hmac.Equal(hash, i.x.SA.HashA(i.x.MessageIDBytes(), i.ni, i.nr, after)) {
-			return nil, fmt.Errorf("gdoi: pull msg 4: HASH(4): %w", ErrHash)
+			return nil, err
 		}
 		kd, ok := isakmp.First[*gdoiwire.KD](m)
 		if !ok {
@@ -297,6 +269,26 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 // dec decodes GDOI payloads in the RFC form, accepting the other
 // implementations' forms (the wire decoder tries them).
 var dec = gdoiwire.Decoder{}
+
+// openHashed decrypts GROUPKEY-PULL message n on exchange x and checks
+// its HASH(n) = prf(SKEYID_a, M-ID | nonces | the payloads after HASH),
+// the nonces being none (message 1), Ni (2) or Ni and Nr (3, 4) (RFC 6407
+// §3.2). A HASH that does not verify wraps ErrHash.
+func openHashed(x *ikev1.Exchange, pkt []byte, n int, nonces ...[]byte) (*isakmp.Message, error) {
+	m, err := x.Open(pkt, dec)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg %d: %w", n, err)
+	}
+	hash, after, err := splitHash(m)
+	if err != nil {
+		return nil, fmt.Errorf("gdoi: pull msg %d: %w", n, err)
+	}
+	parts := append(append([][]byte{x.MessageIDBytes()}, nonces...), after)
+	if !hmac.Equal(hash, x.SA.HashA(parts...)) {
+		return nil, fmt.Errorf("gdoi: pull msg %d: HASH(%d): %w", n, n, ErrHash)
+	}
+	return m, nil
+}
 
 // splitHash returns the HASH payload, which must come first, and the
 // octets of the payloads after it (re-encoding is byte-identical to what
