@@ -42,7 +42,11 @@ func FromConfig(ike daemonconfig.IKE, local netip.Addr) (*Config, error) {
 		},
 		LocalID: isakmp.NewAddrID(local),
 		DOI:     isakmp.DOIGDOI,
-		DPD:     true,
+		// The DPD vendor ID says a peer's R-U-THERE gets an R-U-THERE-ACK,
+		// which both roles send (AnswerDPD). They send no probes of their
+		// own: the seeds have none between GM and KS ("not supported",
+		// CO-03); the KS-to-KS probes come with cooperative key servers.
+		DPD: true,
 	}, nil
 }
 
