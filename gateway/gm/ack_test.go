@@ -12,17 +12,15 @@ import (
 func (l *lab) capturePush(limit time.Duration) []byte {
 	l.t.Helper()
 	var got []byte
-	l.mu.Lock()
-	l.drop = func(d datagram) bool {
-		h, _, _ := isakmp.ParseHeader(d.b)
-		if d.to == gmAddr && h.Exchange == isakmp.ExchangeGroupkeyPush && got == nil {
-			got = d.b
+	l.net.Drop(func(d datagram) bool {
+		h, _, _ := isakmp.ParseHeader(d.B)
+		if d.To == gmAddr && h.Exchange == isakmp.ExchangeGroupkeyPush && got == nil {
+			got = d.B
 			return true
 		}
 		return false
-	}
-	l.mu.Unlock()
-	defer func() { l.mu.Lock(); l.drop = nil; l.mu.Unlock() }()
+	})
+	defer l.net.Drop(nil)
 	for d := time.Duration(0); d <= limit; d += time.Second {
 		l.clkMu.Lock()
 		l.clk = l.clk.Add(time.Second)
@@ -43,12 +41,8 @@ func (l *lab) capturePush(limit time.Duration) []byte {
 // settle waits until no datagram is in flight.
 func (l *lab) settle() {
 	l.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for l.inFlight.Load() > 0 {
-		if time.Now().After(deadline) {
-			l.t.Fatal("datagrams still in flight")
-		}
-		time.Sleep(time.Millisecond)
+	if err := l.net.Settle(5 * time.Second); err != nil {
+		l.t.Fatal(err)
 	}
 }
 

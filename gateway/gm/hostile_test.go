@@ -18,7 +18,7 @@ func TestPanicInHandlePacketLeavesMemberUnlocked(t *testing.T) {
 	l := newLab(t)
 	l.panicNextSend.Store(true)
 	l.nextRekey(900 * time.Second)
-	if n := l.recovered.Load(); n != 1 {
+	if n := l.net.Panics(); n != 1 {
 		t.Fatalf("%d panics recovered, want the injected one", n)
 	}
 	unlocked := make(chan snap, 1)
@@ -31,8 +31,8 @@ func TestPanicInHandlePacketLeavesMemberUnlocked(t *testing.T) {
 	}
 	l.nextRekey(900 * time.Second)
 	after := l.wait("the next rekey", func(s snap) bool { return s.Received > st.Received })
-	if after.Acks == 0 || l.recovered.Load() != 1 {
-		t.Fatalf("after the next rekey: %+v, %d panics", after, l.recovered.Load())
+	if after.Acks == 0 || l.net.Panics() != 1 {
+		t.Fatalf("after the next rekey: %+v, %d panics", after, l.net.Panics())
 	}
 }
 
@@ -66,7 +66,7 @@ func FuzzHandlePacket(f *testing.F) {
 		if got.KEK != want.KEK || !slices.Equal(got.TEKs, want.TEKs) || got.Seq != want.Seq {
 			t.Fatalf("keys changed: %+v, were %+v", got, want)
 		}
-		if l.recovered.Load() != 0 {
+		if l.net.Panics() != 0 {
 			t.Fatal("a panic was recovered")
 		}
 	})

@@ -19,11 +19,12 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/keylog"
+	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
 // Sender sends one datagram from the GM's GDOI socket.
-type Sender func(to netip.AddrPort, pkt []byte)
+type Sender = transport.Send
 
 // Options are what a Member needs besides its configuration.
 type Options struct {

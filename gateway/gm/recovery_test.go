@@ -18,11 +18,7 @@ func (l *lab) restartKS() {
 	l.mu.Unlock()
 }
 
-func (l *lab) setDrop(f func(datagram) bool) {
-	l.mu.Lock()
-	l.drop = f
-	l.mu.Unlock()
-}
+func (l *lab) setDrop(f func(datagram) bool) { l.net.Drop(f) }
 
 func (l *lab) ksCounter(name string) uint64 {
 	l.mu.Lock()
@@ -39,7 +35,7 @@ func (l *lab) lastPull() isakmp.Header {
 }
 
 func isInformational(d datagram) bool {
-	h, _, err := isakmp.ParseHeader(d.b)
+	h, _, err := isakmp.ParseHeader(d.B)
 	return err == nil && h.Exchange == isakmp.ExchangeInformational
 }
 
@@ -103,7 +99,7 @@ func TestForgedInvalidCookieDeletesNoKey(t *testing.T) {
 
 	// A re-registration whose PULL is lost: from another address it
 	// changes nothing either.
-	l.setDrop(func(d datagram) bool { return d.to == ksAddr })
+	l.setDrop(func(d datagram) bool { return d.To == ksAddr })
 	l.gm.ReregisterNow("GETVPN")
 	l.wait("the PULL", func(snap) bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.pulls) == 2 })
 	if l.lastPull().Cookies() != sa.Cookies() {

@@ -20,13 +20,15 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-// A KS and a GM in process, joined by a queue that delivers datagrams one
-// at a time (each side sends under its own lock, so delivery must not be
-// synchronous). The KS's clock is the test's; the GM's timers run at
-// scale 1 and never fire during a test.
+// A KS and a GM in process, joined by an in-memory network
+// (transport.Net) that delivers datagrams one at a time (each side sends
+// under its own lock, so delivery must not be synchronous). The KS's clock
+// is the test's; the GM's timer is driven on the wall clock, or by the
+// test on its clock.
 
 var (
 	ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
@@ -62,10 +64,7 @@ groups:
     ks_list: [192.0.2.1]
 `
 
-type datagram struct {
-	from, to netip.AddrPort
-	b        []byte
-}
+type datagram = transport.Datagram
 
 // withProfile puts interop_profile in the group of a lab configuration.
 func withProfile(y, profile string) string {
@@ -78,28 +77,23 @@ func withProfile(y, profile string) string {
 type lab struct {
 	t       testing.TB
 	profile string
-	q       chan datagram
-	// inFlight counts datagrams sent and not yet handled.
-	inFlight atomic.Int64
-	ks       *ks.Server
-	gm       *gm.Member
-	clk      time.Time
-	clkMu    sync.Mutex
-	mu       sync.Mutex
-	pushes   [][]byte // every GROUPKEY-PUSH sent to the GM
-	acks     int
+	net     *transport.Net
+	ks      *ks.Server
+	gm      *gm.Member
+	clk     time.Time
+	clkMu   sync.Mutex
+	mu      sync.Mutex
+	pushes  [][]byte // every GROUPKEY-PUSH sent to the GM
+	acks    int
 	// ackDst are the destinations of the GM's acknowledgements.
 	ackDst []netip.AddrPort
 	inst   int // OnInstall calls
-	// pulls are the headers of the GROUPKEY-PULL messages the GM sent;
-	// drop, when set, loses the datagrams it returns true for.
+	// pulls are the headers of the GROUPKEY-PULL messages the GM sent.
 	pulls []isakmp.Header
-	drop  func(datagram) bool
 	// panicNextSend makes the GM's next send panic (under its lock); the
-	// delivery loop recovers as the daemon's receive loop does and counts
-	// the panic in recovered.
+	// network recovers as the daemon's receive loop does and counts the
+	// panic (net.Panics).
 	panicNextSend atomic.Bool
-	recovered     atomic.Int64
 }
 
 func newLab(t testing.TB) *lab { return newLabScaled(t, 1) }
@@ -127,8 +121,9 @@ func newLabWith(t testing.TB, scale float64, kyaml string, fakeClock bool, profi
 // startLab starts a KS of kyaml and a GM of gyaml (its events to gmLog)
 // and the GM's registration, without waiting for it.
 func startLab(t testing.TB, scale float64, kyaml, gyaml string, fakeClock bool, profile string, gmLog io.Writer) *lab {
-	l := &lab{t: t, q: make(chan datagram, 1024), clk: time.Unix(1_700_000_000, 0), profile: profile}
+	l := &lab{t: t, net: transport.NewNet(), clk: time.Unix(1_700_000_000, 0), profile: profile}
 	l.ks = l.newKS(kyaml)
+	l.attach()
 	var now func() time.Time
 	if fakeClock {
 		now = l.now
@@ -142,22 +137,13 @@ func startLab(t testing.TB, scale float64, kyaml, gyaml string, fakeClock bool, 
 			if l.panicNextSend.Swap(false) {
 				panic("injected: a send under the Member's lock")
 			}
-			l.inFlight.Add(1)
-			l.q <- datagram{gmAddr, to, b}
+			l.net.From(gmAddr)(to, b)
 		},
 		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for d := range l.q {
-			l.deliver(d)
-			l.inFlight.Add(-1)
-		}
-	}()
-	t.Cleanup(func() { l.gm.Stop(); close(l.q); <-done })
+	t.Cleanup(func() { l.gm.Stop(); l.net.Close() })
 	if !fakeClock {
 		// The GM's timer runs on the wall clock, as in the daemon; on the
 		// test's clock the test runs Timeout itself.
@@ -177,29 +163,27 @@ func (l *lab) newKS(kyaml string) *ks.Server {
 		l.t.Fatal(err)
 	}
 	srv, err := ks.New(kcfg, ks.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
-		Send: func(to netip.AddrPort, b []byte) { l.inFlight.Add(1); l.q <- datagram{ksAddr, to, b} }})
+		Send: l.net.From(ksAddr)})
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	return srv
 }
 
-// deliver hands one datagram to its receiver (unless drop loses it),
-// recovering from a panic as the daemon's receive loop does.
-func (l *lab) deliver(d datagram) {
-	defer events.Recover(nil, func() { l.recovered.Add(1) }, "lab", d.from.String(), d.b)
-	h, _, _ := isakmp.ParseHeader(d.b)
-	l.mu.Lock()
-	drop, srv := l.drop != nil && l.drop(d), l.ks
-	if h.Exchange == isakmp.ExchangeGroupkeyPushAck {
-		l.ackDst = append(l.ackDst, d.to)
-	}
-	l.mu.Unlock()
-	if drop {
-		return
-	}
-	switch d.to {
-	case ksAddr:
+// attach puts the lab's KS and GM on its network, each datagram taken by
+// the current KS (restartKS replaces it) or the GM, and recorded: the
+// GROUPKEY-PUSHes that reach the GM, the acknowledgements and PULLs that
+// reach the KS, and where every acknowledgement was sent.
+func (l *lab) attach() {
+	l.net.Tap(func(d datagram) {
+		if h, _, _ := isakmp.ParseHeader(d.B); h.Exchange == isakmp.ExchangeGroupkeyPushAck {
+			l.mu.Lock()
+			l.ackDst = append(l.ackDst, d.To)
+			l.mu.Unlock()
+		}
+	})
+	l.net.Attach(ksAddr, func(from netip.AddrPort, b []byte) {
+		h, _, _ := isakmp.ParseHeader(b)
 		l.mu.Lock()
 		switch h.Exchange {
 		case isakmp.ExchangeGroupkeyPushAck:
@@ -207,16 +191,18 @@ func (l *lab) deliver(d datagram) {
 		case isakmp.ExchangeGroupkeyPull:
 			l.pulls = append(l.pulls, h)
 		}
+		srv := l.ks
 		l.mu.Unlock()
-		srv.HandlePacket(d.from, d.b)
-	case gmAddr:
-		if h.Exchange == isakmp.ExchangeGroupkeyPush {
+		srv.HandlePacket(from, b)
+	})
+	l.net.Attach(gmAddr, func(from netip.AddrPort, b []byte) {
+		if h, _, _ := isakmp.ParseHeader(b); h.Exchange == isakmp.ExchangeGroupkeyPush {
 			l.mu.Lock()
-			l.pushes = append(l.pushes, d.b)
+			l.pushes = append(l.pushes, b)
 			l.mu.Unlock()
 		}
-		l.gm.HandlePacket(d.from, d.b)
-	}
+		l.gm.HandlePacket(from, b)
+	})
 }
 
 func (l *lab) now() time.Time {
@@ -238,13 +224,7 @@ func (l *lab) nextRekey(limit time.Duration) time.Duration {
 		l.clk = l.clk.Add(time.Second)
 		l.clkMu.Unlock()
 		l.ks.Tick()
-		deadline := time.Now().Add(5 * time.Second)
-		for l.inFlight.Load() > 0 {
-			if time.Now().After(deadline) {
-				l.t.Fatal("datagrams still in flight")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		l.settle()
 		if sent() > before {
 			return d
 		}

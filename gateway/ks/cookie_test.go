@@ -14,14 +14,7 @@ import (
 
 // drain discards the datagrams the KS has sent to p so far (a GM ignores
 // the answers to message 1s others sent in its name).
-func (k *testKS) drain(p netip.AddrPort) {
-	k.mu.Lock()
-	ch := k.replies[p]
-	k.mu.Unlock()
-	for ch != nil && len(ch) > 0 {
-		<-ch
-	}
-}
+func (k *testKS) drain(p netip.AddrPort) { k.net.Drain(p) }
 
 // spoofDuring makes register send n spoofed message 1s with distinct
 // CKY-Is before each datagram of its own, per at a time, from src(i).
@@ -33,7 +26,7 @@ func (k *testKS) spoofDuring(t *testing.T, total, per int, src func(i int) netip
 			p := src(*sent)
 			k.srv.HandlePacket(p, withCookies(m1, 0x5000000+uint64(*sent), 0))
 			*sent++
-			if len(k.replies[p]) > 32 {
+			if k.net.Waiting(p) > 32 {
 				k.drain(p)
 			}
 		}
@@ -180,7 +173,7 @@ func TestForgedMessage3(t *testing.T) {
 		if k.count("ike_unknown_cookies") != before+1 {
 			t.Errorf("%s: not counted as an unknown cookie", tc.name)
 		}
-		if n := len(k.replies[tc.from]); n != 0 {
+		if n := k.net.Waiting(tc.from); n != 0 {
 			t.Errorf("%s: %d replies", tc.name, n)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -44,12 +44,12 @@ groups:
 	return cfg
 }
 
-// testKS is a KS whose replies are handed back to the caller by peer.
+// testKS is a KS whose replies are handed back to the caller by peer:
+// the test plays the GMs, on a synchronous in-memory network.
 type testKS struct {
-	srv     *Server
-	ev      *events.Log
-	mu      sync.Mutex
-	replies map[netip.AddrPort]chan []byte
+	srv *Server
+	ev  *events.Log
+	net *transport.Net
 	// interleave, if set, runs before each datagram register sends.
 	interleave func()
 }
@@ -59,20 +59,9 @@ func newTestKS(t testing.TB, cfg *config.Config) *testKS { return newTestKSAt(t,
 // newTestKSAt is newTestKS with a clock (nil: time.Now).
 func newTestKSAt(t testing.TB, cfg *config.Config, now func() time.Time) *testKS {
 	t.Helper()
-	k := &testKS{replies: map[netip.AddrPort]chan []byte{}, ev: events.New(io.Discard, "text", "error")}
+	k := &testKS{net: transport.NewSyncNet(), ev: events.New(io.Discard, "text", "error")}
 	srv, err := New(cfg, Options{
-		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr, Now: now,
-		Send: func(to netip.AddrPort, pkt []byte) {
-			k.mu.Lock()
-			ch := k.replies[to]
-			k.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- pkt:
-				default:
-				}
-			}
-		},
+		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr, Now: now, Send: k.net.From(ksAddr),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,13 +70,8 @@ func newTestKSAt(t testing.TB, cfg *config.Config, now func() time.Time) *testKS
 	return k
 }
 
-func (k *testKS) peer(p netip.AddrPort) chan []byte {
-	ch := make(chan []byte, 64)
-	k.mu.Lock()
-	k.replies[p] = ch
-	k.mu.Unlock()
-	return ch
-}
+// peer is what the KS sends p, from now on.
+func (k *testKS) peer(p netip.AddrPort) <-chan []byte { return k.net.Inbox(p) }
 
 // register runs one GM's whole registration (main mode and PULL) against
 // the KS in process and returns the policy the GM received.

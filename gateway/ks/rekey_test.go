@@ -15,7 +15,7 @@ import (
 // channel and the policy it holds.
 type gmEnd struct {
 	addr   netip.AddrPort
-	ch     chan []byte
+	ch     <-chan []byte
 	policy *gdoi.Policy
 	// protect is the KEK a KEK rekey replaced: the PUSH that brought the
 	// new one came under it, and so goes its acknowledgement.

@@ -18,11 +18,12 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/keylog"
+	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
 // Sender sends one datagram from the KS's socket.
-type Sender func(to netip.AddrPort, pkt []byte)
+type Sender = transport.Send
 
 // Options are what a Server needs besides its configuration.
 type Options struct {
