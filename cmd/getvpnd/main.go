@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"io"
 	"net"
 	"net/netip"
@@ -146,7 +147,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	defer conn.Close()
 	send := func(to netip.AddrPort, pkt []byte) {
 		if _, err := conn.WriteToUDPAddrPort(pkt, to); err != nil {
-			counters.Inc("send_errors")
+			counters.Inc(counter.SendErrors)
 			ev.Logf("debug", "send to %s: %v", to, err)
 		}
 	}
@@ -203,7 +204,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		<-ctx.Done()
 		conn.Close()
 	}()
-	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: "packets_received", handle: r.HandlePacket}
+	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: counter.PacketsReceived, handle: r.HandlePacket}
 	rx.serve(ctx, conn)
 	ev.Logf("info", "getvpnd: stopping")
 	return nil

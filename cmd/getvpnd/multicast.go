@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 	"os"
@@ -60,7 +61,7 @@ func (r *rekeyGroups) join(group netip.AddrPort) error {
 		<-r.ctx.Done()
 		conn.Close()
 	}()
-	rx := &receiver{ev: r.ev, counters: r.counter, worker: "rekey-multicast", received: "multicast_packets_received", handle: r.handle}
+	rx := &receiver{ev: r.ev, counters: r.counter, worker: "rekey-multicast", received: counter.MulticastPacketsReceived, handle: r.handle}
 	go rx.serve(r.ctx, conn)
 	return nil
 }

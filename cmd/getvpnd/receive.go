@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 
@@ -15,8 +16,8 @@ import (
 type receiver struct {
 	ev       *events.Log
 	counters *events.Counters
-	worker   string // in INTERNAL_ERROR: "gdoi", "rekey-multicast"
-	received string // counter of datagrams read
+	worker   string       // in INTERNAL_ERROR: "gdoi", "rekey-multicast"
+	received counter.Name // datagrams read
 	handle   func(from netip.AddrPort, pkt []byte)
 }
 
@@ -29,7 +30,7 @@ func (r *receiver) serve(ctx context.Context, conn *net.UDPConn) {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			r.counters.Inc("receive_errors")
+			r.counters.Inc(counter.ReceiveErrors)
 			continue
 		}
 		r.counters.Inc(r.received)
@@ -46,4 +47,4 @@ func (r *receiver) one(from netip.AddrPort, pkt []byte) {
 	r.handle(from, pkt)
 }
 
-func (r *receiver) internalError() { r.counters.Inc(events.InternalErrorCounter) }
+func (r *receiver) internalError() { r.counters.Inc(counter.InternalError) }

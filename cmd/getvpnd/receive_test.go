@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 	"sync"
@@ -24,7 +25,7 @@ func TestReceiverSurvivesAPanickingHandler(t *testing.T) {
 	var handled []string
 	ev := events.New(nil, "text", "info")
 	counters := &events.Counters{}
-	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: "packets_received",
+	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: counter.PacketsReceived,
 		handle: func(from netip.AddrPort, pkt []byte) {
 			if string(pkt) == "boom" {
 				var m map[string]int
@@ -61,10 +62,10 @@ func TestReceiverSurvivesAPanickingHandler(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := counters.Get(events.InternalErrorCounter); got != 2 {
+	if got := counters.Get(counter.InternalError); got != 2 {
 		t.Fatalf("internal_error = %d, want 2", got)
 	}
-	if got := counters.Get("packets_received"); got != 5 {
+	if got := counters.Get(counter.PacketsReceived); got != 5 {
 		t.Fatalf("packets_received = %d, want 5", got)
 	}
 	evs := ev.Since(0)

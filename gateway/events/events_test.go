@@ -373,8 +373,8 @@ func TestConcurrent(t *testing.T) {
 				l.Emit("GM_RECV_REKEY", "seq", fmt.Sprint(i))
 				l.Logf("debug", "x %d", i)
 				l.Since(uint64(i))
-				c.Inc("rx")
-				c.Add(fmt.Sprintf("k%d", i%3), 2)
+				c.add("rx", 1)
+				c.add(fmt.Sprintf("k%d", i%3), 2)
 				_ = c.Snapshot()
 			}
 		}()
@@ -392,7 +392,7 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 	s := c.Snapshot()
-	if s["rx"] != 1600 || s["k0"]+s["k1"]+s["k2"] != 3200 || c.Get("rx") != 1600 || c.Get("none") != 0 {
+	if s["rx"] != 1600 || s["k0"]+s["k1"]+s["k2"] != 3200 || c.get("rx") != 1600 || c.get("none") != 0 {
 		t.Errorf("counters %v", s)
 	}
 	if names := strings.Join(c.Names(), ","); names != "k0,k1,k2,rx" {
@@ -431,8 +431,8 @@ func TestRateLimitFlood(t *testing.T) {
 		t.Fatalf("ring holds %d events, log %d lines", got, lines)
 	}
 	suppressed := l.Suppressed()["MALFORMED_PACKET"]
-	if suppressed != uint64(n-lines) || sink.Get("log_suppressed_malformed_packet") != suppressed {
-		t.Fatalf("suppressed %d (counter %d), want %d", suppressed, sink.Get("log_suppressed_malformed_packet"), n-lines)
+	if suppressed != uint64(n-lines) || sink.get("log_suppressed_malformed_packet") != suppressed {
+		t.Fatalf("suppressed %d (counter %d), want %d", suppressed, sink.get("log_suppressed_malformed_packet"), n-lines)
 	}
 	// Every suppressed event is reported by a later line.
 	var reported uint64

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"io"
 	"sort"
 	"strconv"
@@ -150,9 +151,9 @@ func (l *Log) admit(name string, now time.Time, carried uint64) (bool, uint64) {
 	lim.last = now
 	if lim.tokens < 1 {
 		lim.pending += 1 + carried
-		l.suppressed.Add(name, 1+carried)
+		l.suppressed.add(name, 1+carried)
 		if l.sink != nil {
-			l.sink.Add("log_suppressed_"+strings.ToLower(name), 1+carried)
+			l.sink.add("log_suppressed_"+strings.ToLower(name), 1+carried)
 		}
 		return false, 0
 	}
@@ -223,7 +224,7 @@ func (l *Log) Emit(name string, fields ...string) show.Event {
 		ev.Name, ev.Facility, ev.Severity = name, UnknownFacility, UnknownSeverity
 		ev.Message = string(appendKV(append([]byte(nil), name...), order, fm))
 	}
-	l.counts.Inc(ev.Name)
+	l.counts.add(ev.Name, 1)
 	var carried uint64
 	if v, ok := fm[SuppressedField]; ok {
 		carried, _ = strconv.ParseUint(v, 10, 64)
@@ -542,8 +543,12 @@ type Counters struct {
 	m  map[string]*atomic.Uint64
 }
 
-// Add adds n to the counter name (creating it at 0).
-func (c *Counters) Add(name string, n uint64) {
+// Add adds n to the counter.
+func (c *Counters) Add(k counter.Name, n uint64) { c.add(k.String(), n) }
+
+// add adds n to the counter name (creating it at 0): the event log's own
+// counts, named after events.
+func (c *Counters) add(name string, n uint64) {
 	c.mu.RLock()
 	v := c.m[name]
 	c.mu.RUnlock()
@@ -561,11 +566,13 @@ func (c *Counters) Add(name string, n uint64) {
 	v.Add(n)
 }
 
-// Inc adds 1 to the counter name.
-func (c *Counters) Inc(name string) { c.Add(name, 1) }
+// Inc adds 1 to the counter.
+func (c *Counters) Inc(k counter.Name) { c.add(k.String(), 1) }
 
-// Get returns the counter name (0 when it has never been added to).
-func (c *Counters) Get(name string) uint64 {
+// Get returns the counter (0 when it has never been added to).
+func (c *Counters) Get(k counter.Name) uint64 { return c.get(k.String()) }
+
+func (c *Counters) get(name string) uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if v := c.m[name]; v != nil {

@@ -14,10 +14,6 @@ const (
 	MaxStack   = 2048 // octets of the goroutine's stack
 )
 
-// InternalErrorCounter is the counter a worker adds to when Recover catches
-// a panic.
-const InternalErrorCounter = "internal_error"
-
 // Recover is deferred by a worker around the handling of one input from the
 // wire, so that a bug the input triggers costs that input and nothing else:
 //

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/hex"
+	"github.com/getlab/getlab/gateway/counter"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestRecoverKeepsTheLoopRunning(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	l.SetClock(func() time.Time { return now })
 	var c Counters
-	count := func() { c.Inc(InternalErrorCounter) }
+	count := func() { c.Inc(counter.InternalError) }
 
 	var handled []int
 	handle := func(pkt []byte) {
@@ -43,7 +44,7 @@ func TestRecoverKeepsTheLoopRunning(t *testing.T) {
 	if len(handled) != n/2 {
 		t.Fatalf("handled %d inputs, want %d: the loop stopped", len(handled), n/2)
 	}
-	if got := c.Get(InternalErrorCounter); got != n/2 {
+	if got := c.Get(counter.InternalError); got != n/2 {
 		t.Fatalf("internal_error = %d, want %d", got, n/2)
 	}
 	if got := l.Counts()["INTERNAL_ERROR"]; got != n/2 {

@@ -7,6 +7,7 @@ package gm
 import (
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -262,7 +263,7 @@ func (m *Member) try(g *group) {
 	}
 	switch {
 	case a.lastSent != nil && !a.failed:
-		m.opt.Counters.Inc("retransmits")
+		m.opt.Counters.Inc(counter.Retransmits)
 		m.opt.Send(a.ks, a.lastSent)
 	default:
 		a.failed, a.mm, a.sa, a.pull = false, nil, nil, nil
@@ -368,7 +369,7 @@ func (m *Member) attemptFailed(g *group, event string, err error) {
 		g.a.failed = true
 	}
 	g.lastErr = err.Error()
-	m.opt.Counters.Inc("registration_failures")
+	m.opt.Counters.Inc(counter.RegistrationFailures)
 	ks := ""
 	if g.a != nil {
 		ks = g.a.ks.Addr().String()
@@ -413,7 +414,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 			m.informational(from, h, pkt)
 			return nil
 		}
-		m.opt.Counters.Inc("unexpected_packets")
+		m.opt.Counters.Inc(counter.UnexpectedPackets)
 		return nil
 	}
 	a := g.a
@@ -452,7 +453,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 		}
 	case h.Exchange == isakmp.ExchangeGroupkeyPull:
 		if a.pull == nil || a.failed || h.MessageID != a.pull.MessageID() {
-			m.opt.Counters.Inc("unexpected_packets")
+			m.opt.Counters.Inc(counter.UnexpectedPackets)
 			return nil
 		}
 		reply, err := a.pull.Handle(pkt)
@@ -478,7 +479,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 			return m.install(g, p)
 		}
 	default:
-		m.opt.Counters.Inc("unexpected_packets")
+		m.opt.Counters.Inc(counter.UnexpectedPackets)
 	}
 	return nil
 }
@@ -502,13 +503,13 @@ func (m *Member) groupFor(h isakmp.Header) *group {
 }
 
 func (m *Member) ikeFailed(g *group, err error) {
-	m.opt.Counters.Inc("ike_failed")
+	m.opt.Counters.Inc(counter.IKEFailed)
 	m.opt.Events.Emit("IKE_AUTH_FAILED", "peer", g.a.ks.Addr().String(), "reason", err.Error())
 	m.attemptFailed(g, "REG_FAILED", err)
 }
 
 func (m *Member) malformed(from netip.AddrPort, err error) {
-	m.opt.Counters.Inc("malformed_packets")
+	m.opt.Counters.Inc(counter.MalformedPackets)
 	m.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 }
 
@@ -519,7 +520,7 @@ func (m *Member) malformed(from netip.AddrPort, err error) {
 // by dropping the SA and starting a main mode at once; the group's keys
 // and the data plane are not touched, whoever sent it.
 func (m *Member) invalidCookie(from netip.AddrPort, h isakmp.Header) {
-	m.opt.Counters.Inc("invalid_cookie_received")
+	m.opt.Counters.Inc(counter.InvalidCookieReceived)
 	for _, g := range m.groups {
 		a := g.a
 		if a == nil || a.sa == nil || a.sa.Cookies() != h.Cookies() || from.Addr() != a.ks.Addr() ||
@@ -532,7 +533,7 @@ func (m *Member) invalidCookie(from netip.AddrPort, h isakmp.Header) {
 		m.try(g)
 		return
 	}
-	m.opt.Counters.Inc("invalid_cookie_ignored")
+	m.opt.Counters.Inc(counter.InvalidCookieIgnored)
 }
 
 // staleSA drops the phase-1 SAs with the KS of g's attempt and makes the
@@ -545,7 +546,7 @@ func (m *Member) staleSA(g *group, reason string) {
 		}
 	}
 	a.failed = true
-	m.opt.Counters.Inc("ike_sa_stale")
+	m.opt.Counters.Inc(counter.IKESAStale)
 	m.opt.Events.Emit("IKE_SA_STALE", "peer", a.ks.Addr().String(), "group", g.cfg.Name, "reason", reason)
 }
 
@@ -554,7 +555,7 @@ func (m *Member) staleSA(g *group, reason string) {
 func (m *Member) informational(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	sa := m.sas[h.Cookies()]
 	if sa == nil {
-		m.opt.Counters.Inc("unexpected_packets")
+		m.opt.Counters.Inc(counter.UnexpectedPackets)
 		return
 	}
 	n, err := sa.OpenInformational(pkt)
@@ -583,7 +584,7 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	g.policy, g.installedAt, g.ks, g.lastReg = p, now, a.ks.Addr(), now
 	g.state, g.lastErr, g.pass, g.a = "registered", "", 0, nil
 	g.registrations++
-	m.opt.Counters.Inc("registrations")
+	m.opt.Counters.Inc(counter.Registrations)
 	m.opt.KeyLog.Policy(g.cfg.Name, p)
 	m.transportEvent(g, prev, p)
 	if k := p.KEK; k != nil {
@@ -643,7 +644,7 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 		}
 	}
 	if clamped {
-		m.opt.Counters.Inc("reregistration_clamped")
+		m.opt.Counters.Inc(counter.ReregistrationClamped)
 	}
 	at = max(at, time.Second)
 	g.reregAt = m.clk.After(m.clk.Now(), at)

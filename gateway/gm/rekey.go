@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -24,7 +25,7 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 	if g == nil {
 		// A KEK this GM does not hold: another group's, one it replaced,
 		// or garbage. RFC 6407 says drop; the counter says how often.
-		m.opt.Counters.Inc("rekey_unknown_kek")
+		m.opt.Counters.Inc(counter.RekeyUnknownKEK)
 		return nil
 	}
 	name, ks := g.cfg.Name, from.Addr().String()
@@ -32,28 +33,28 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 	push, err := gdoi.OpenPush(pkt, kek)
 	switch {
 	case errors.Is(err, gdoi.ErrPushSignature):
-		m.refuse(g, "rekey_bad_signature", "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
+		m.refuse(g, counter.RekeyBadSignature, "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
 		return nil
 	case err != nil:
-		m.refuse(g, "rekey_malformed", "GDOI_REKEY_FAILURE", "ks", ks, "reason", err.Error())
+		m.refuse(g, counter.RekeyMalformed, "GDOI_REKEY_FAILURE", "ks", ks, "reason", err.Error())
 		return nil
 	}
 	if push.Seq <= g.policy.Seq {
 		// A replay, or a retransmission of a PUSH already taken: RFC 6407
 		// §4.8 accepts only a larger sequence number (RK-90).
-		m.refuse(g, "rekey_replayed", "GDOI_REKEY_SEQ_FAILURE", "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
+		m.refuse(g, counter.RekeyReplayed, "GDOI_REKEY_SEQ_FAILURE", "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
 		return nil
 	}
 	me := m.opt.Local.Addr().String()
 	m.opt.Events.Emit("GM_RECV_REKEY", "group", name, "ks", ks, "gm", me, "seq", fmt.Sprint(push.Seq))
 	g.rekeysReceived++
-	m.opt.Counters.Inc("rekeys_received")
+	m.opt.Counters.Inc(counter.RekeysReceived)
 	np, err := m.merge(g, push)
 	if err != nil {
 		// Signed by the KS, so its sequence number is spent; the GM keeps
 		// its keys and re-registers when they run out.
 		g.policy.Seq = push.Seq
-		m.refuse(g, "rekey_install_failed", "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
+		m.refuse(g, counter.RekeyInstallFailed, "GM_REKEY_FAIL", "ks", ks, "reason", err.Error())
 		return nil
 	}
 	// Acknowledged only now that the PUSH is verified, fresh and installed
@@ -74,7 +75,7 @@ func (m *Member) ack(g *group, kek *gdoi.KEK, from netip.AddrPort, seq uint32) {
 		return
 	}
 	if !gdoi.AckSupported(kek.Ack) {
-		m.opt.Counters.Inc("rekey_ack_unsupported")
+		m.opt.Counters.Inc(counter.RekeyAckUnsupported)
 		if g.ackRefused != kek.SPI {
 			g.ackRefused = kek.SPI
 			m.opt.Events.Emit("GM_ACK_UNSUPPORTED", "group", g.cfg.Name, "ks", from.Addr().String(), "type", fmt.Sprint(kek.Ack))
@@ -83,19 +84,19 @@ func (m *Member) ack(g *group, kek *gdoi.KEK, from netip.AddrPort, seq uint32) {
 	}
 	pkt, err := gdoi.SealAck(kek, seq, m.opt.Local.Addr())
 	if err != nil {
-		m.opt.Counters.Inc("rekey_ack_failures")
+		m.opt.Counters.Inc(counter.RekeyAckFailures)
 		m.opt.Events.Logf("error", "group %s: acknowledgement of rekey %d: %v", g.cfg.Name, seq, err)
 		return
 	}
 	m.opt.Send(from, pkt)
 	g.acksSent++
-	m.opt.Counters.Inc("rekey_acks_sent")
+	m.opt.Counters.Inc(counter.RekeyAcksSent)
 }
 
 // refuse counts and logs a PUSH the GM did not take.
-func (m *Member) refuse(g *group, counter, event string, fields ...string) {
+func (m *Member) refuse(g *group, c counter.Name, event string, fields ...string) {
 	g.rekeysRejected++
-	m.opt.Counters.Inc(counter)
+	m.opt.Counters.Inc(c)
 	m.opt.Events.Emit(event, append([]string{"group", g.cfg.Name}, fields...)...)
 }
 
@@ -200,7 +201,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 		// A re-registration was under way (its timer fired before this
 		// rekey came): the rekey makes it moot.
 		g.a, g.state = nil, "registered"
-		m.opt.Counters.Inc("reregistrations_cancelled")
+		m.opt.Counters.Inc(counter.ReregistrationsCancelled)
 	}
 	m.opt.KeyLog.Policy(name, np)
 	m.scheduleReregistration(g, np)
@@ -235,7 +236,7 @@ func (m *Member) installed(g *group, p *gdoi.Policy) func() {
 	return func() {
 		if join.IsValid() && m.opt.JoinGroup != nil {
 			if err := m.opt.JoinGroup(join); err != nil {
-				m.opt.Counters.Inc("multicast_join_failures")
+				m.opt.Counters.Inc(counter.MulticastJoinFailures)
 				m.opt.Events.Logf("error", "group %s: joining rekey group %s: %v", name, join, err)
 			}
 		}

@@ -53,7 +53,7 @@ groups:
 // newClock is a settable clock for a test KS.
 func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
-func (k *testKS) count(name string) uint64 { return k.srv.opt.Counters.Get(name) }
+func (k *testKS) count(name string) uint64 { return k.srv.opt.Counters.Snapshot()[name] }
 
 func (k *testKS) events(name string) []map[string]string {
 	var out []map[string]string

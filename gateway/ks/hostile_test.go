@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -58,10 +59,10 @@ func TestPanicInHandlePacketLeavesServerUnlocked(t *testing.T) {
 	var c events.Counters
 	armed.Store(true)
 	func() {
-		defer events.Recover(k.ev, func() { c.Inc(events.InternalErrorCounter) }, "gdoi", peer.String(), mm1)
+		defer events.Recover(k.ev, func() { c.Inc(counter.InternalError) }, "gdoi", peer.String(), mm1)
 		k.srv.HandlePacket(peer, mm1)
 	}()
-	if c.Get(events.InternalErrorCounter) != 1 {
+	if c.Get(counter.InternalError) != 1 {
 		t.Fatal("the injected panic did not happen")
 	}
 	done := make(chan error, 1)

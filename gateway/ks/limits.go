@@ -2,6 +2,7 @@ package ks
 
 import (
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"sync"
 	"time"
@@ -137,8 +138,8 @@ func (s *Server) dropMainMode(k mmKey) {
 }
 
 // limitHit counts and logs a datagram dropped by a limit.
-func (s *Server) limitHit(counter, event string, peer netip.AddrPort, limit int, fields ...string) {
-	s.opt.Counters.Inc(counter)
+func (s *Server) limitHit(c counter.Name, event string, peer netip.AddrPort, limit int, fields ...string) {
+	s.opt.Counters.Inc(c)
 	s.opt.Events.Emit(event, append([]string{"peer", peer.Addr().String(), "limit", fmt.Sprint(limit)}, fields...)...)
 }
 
@@ -151,7 +152,7 @@ func (s *Server) addSA(sa *ikev1.SA) {
 	peer := sa.Peer.Addr()
 	for len(s.sasByPeer[peer]) >= l.IKESAsPerPeer {
 		s.dropSA(s.sasByPeer[peer][0])
-		s.opt.Counters.Inc("ike_sa_replaced")
+		s.opt.Counters.Inc(counter.IKESAReplaced)
 		s.opt.Events.Emit("IKE_SA_LIMIT", "peer", peer.String(), "limit", fmt.Sprint(l.IKESAsPerPeer), "scope", "peer")
 	}
 	for len(s.sas) >= l.IKESAsGlobal && len(s.saOrder) > 0 {
@@ -159,7 +160,7 @@ func (s *Server) addSA(sa *ikev1.SA) {
 		s.saOrder = s.saOrder[1:]
 		if old := s.sas[c]; old != nil {
 			s.dropSA(c)
-			s.opt.Counters.Inc("ike_sa_global_limit")
+			s.opt.Counters.Inc(counter.IKESAGlobalLimit)
 			s.opt.Events.Emit("IKE_SA_LIMIT", "peer", old.Peer.Addr().String(), "limit", fmt.Sprint(l.IKESAsGlobal), "scope", "KS")
 		}
 	}

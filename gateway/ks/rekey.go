@@ -2,6 +2,7 @@ package ks
 
 import (
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"slices"
 	"time"
@@ -192,7 +193,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	}
 	if newTEK || len(g.gens) == 0 {
 		if err := g.addTEKs(now); err != nil {
-			s.opt.Counters.Inc("rekey_failures")
+			s.opt.Counters.Inc(counter.RekeyFailures)
 			return
 		}
 		if newKEK {
@@ -238,7 +239,7 @@ func (s *Server) deleteSilentMembers(g *group) {
 		}
 		delete(g.members, a)
 		g.rekey.deleted++
-		s.opt.Counters.Inc("gm_deleted")
+		s.opt.Counters.Inc(counter.GMDeleted)
 		s.opt.Events.Emit("KS_NACK_GM_EJECT", "group", g.cfg.Name, "gm", a.String())
 		s.opt.Events.Emit("GM_DELETE", "group", g.cfg.Name, "gm", a.String(), "ks", s.cfg.Identity.String())
 	}
@@ -251,7 +252,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	seq := g.seq
 	pkt, err := gdoi.SealPush(r.protect, g.signer, seq, r.body, g.interop.PushOptions())
 	if err != nil {
-		s.opt.Counters.Inc("rekey_failures")
+		s.opt.Counters.Inc(counter.RekeyFailures)
 		s.opt.Events.Logf("error", "group %s: GROUPKEY-PUSH seq %d: %v", g.cfg.Name, seq, err)
 		return
 	}
@@ -261,9 +262,9 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	r.lastSent = now
 	if retransmit {
 		g.rekey.retransmits++
-		s.opt.Counters.Inc("rekey_retransmits")
+		s.opt.Counters.Inc(counter.RekeyRetransmits)
 	}
-	s.opt.Counters.Inc("rekeys_sent")
+	s.opt.Counters.Inc(counter.RekeysSent)
 	ks := s.cfg.Identity.String()
 	kind := r.kind
 	if retransmit {
@@ -319,7 +320,7 @@ func (s *Server) closeRound(g *group, r *round, now time.Time) {
 		for _, m := range r.pending {
 			m.acksMissed++
 			m.missedInARow++
-			s.opt.Counters.Inc("rekey_acks_missed")
+			s.opt.Counters.Inc(counter.RekeyAcksMissed)
 		}
 	}
 	if g.rekey.round == r {
@@ -334,55 +335,55 @@ func (s *Server) closeRound(g *group, r *round, now time.Time) {
 func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	g, kek := s.kekFor(h.Cookies())
 	if g == nil {
-		s.opt.Counters.Inc("ack_unknown_kek")
+		s.opt.Counters.Inc(counter.AckUnknownKEK)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PUSH-ACK for unknown KEK %x", h.Cookies()))
 		return
 	}
 	a, err := gdoi.ParseAck(pkt)
 	if err != nil {
-		s.opt.Counters.Inc("ack_invalid")
+		s.opt.Counters.Inc(counter.AckInvalid)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 		return
 	}
 	if kek.Ack == 0 {
 		// RFC 8263: a GCKS that asked for none discards them.
-		s.opt.Counters.Inc("ack_unrequested")
+		s.opt.Counters.Inc(counter.AckUnrequested)
 		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", "no acknowledgement requested")
 		return
 	}
 	m := g.members[a.GM]
 	if m == nil {
-		s.opt.Counters.Inc("ack_unsolicited")
+		s.opt.Counters.Inc(counter.AckUnsolicited)
 		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", "not a registered GM")
 		return
 	}
 	if slices.Contains(m.receivedSeq, a.Seq) {
 		// The recent acknowledgements (verified ones only, so a forgery
 		// cannot block the real one): a duplicate costs no HMAC.
-		s.opt.Counters.Inc("acks_duplicate")
+		s.opt.Counters.Inc(counter.AcksDuplicate)
 		return
 	}
 	if err := a.Verify(kek); err != nil {
-		s.opt.Counters.Inc("ack_bad_hash")
+		s.opt.Counters.Inc(counter.AckBadHash)
 		s.opt.Events.Emit("KS_ACK_HASH_FAIL", "group", g.cfg.Name, "peer", from.String(), "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", err.Error())
 		return
 	}
 	m.receivedSeq = appendLast4(m.receivedSeq, a.Seq)
 	r := g.rekey.round
 	if r == nil || !slices.Contains(r.seqs, a.Seq) {
-		s.opt.Counters.Inc("acks_late")
+		s.opt.Counters.Inc(counter.AcksLate)
 		return
 	}
 	if _, ok := r.pending[a.GM]; !ok {
 		// Acknowledged another transmission of this round already.
-		s.opt.Counters.Inc("acks_duplicate")
+		s.opt.Counters.Inc(counter.AcksDuplicate)
 		return
 	}
 	delete(r.pending, a.GM)
 	m.acksReceived++
 	m.missedInARow = 0
 	g.rekey.acks++
-	s.opt.Counters.Inc("rekey_acks_received")
+	s.opt.Counters.Inc(counter.RekeyAcksReceived)
 	if len(r.pending) == 0 {
 		r.allAckedAfter = s.clk.Now().Sub(r.started)
 		if s.opt.OnAllAcked != nil {

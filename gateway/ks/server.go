@@ -6,6 +6,7 @@ package ks
 import (
 	"errors"
 	"fmt"
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -131,7 +132,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		workers = runtime.NumCPU()
 	}
 	counters := opt.Counters
-	ike.OnDH = func() { counters.Inc("ike_dh_computed") }
+	ike.OnDH = func() { counters.Inc(counter.IKEDHComputed) }
 	s := &Server{
 		cfg: cfg, opt: opt, clk: clk, ike: ike,
 		housekeepAt: clk.Now().Add(housekeeping),
@@ -188,13 +189,13 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 	case isakmp.ExchangeGroupkeyPushAck:
 		s.ack(from, h, pkt)
 	default:
-		s.opt.Counters.Inc("unsupported_exchange")
+		s.opt.Counters.Inc(counter.UnsupportedExchange)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("unsupported exchange %s", h.Exchange))
 	}
 }
 
 func (s *Server) malformed(from netip.AddrPort, err error) {
-	s.opt.Counters.Inc("malformed_packets")
+	s.opt.Counters.Inc(counter.MalformedPackets)
 	s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 }
 
@@ -241,7 +242,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 	}
 	atCap := len(s.bySource[k.peer.Addr()]) >= l.HalfOpenPerSource
 	if atCap {
-		s.opt.Counters.Inc("ike_half_open_per_source_limit")
+		s.opt.Counters.Inc(counter.IKEHalfOpenPerSourceLimit)
 	}
 	if atCap || s.pressure {
 		s.cookieMessage1(k, pkt)
@@ -282,14 +283,14 @@ func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
 	}
 	if tooLarge {
 		h, _ := r.HalfOpen()
-		s.opt.Counters.Inc("ike_cookie_sa_too_large")
+		s.opt.Counters.Inc(counter.IKECookieSATooLarge)
 		s.malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d a stateless cookie can stand for", len(h.SAiB), maxCookieSA))
 		return
 	}
 	if evicted {
-		s.opt.Counters.Inc("ike_cookie_sa_evicted")
+		s.opt.Counters.Inc(counter.IKECookieSAEvicted)
 	}
-	s.opt.Counters.Inc("ike_cookie_challenge")
+	s.opt.Counters.Inc(counter.IKECookieChallenge)
 	s.send(k.peer, reply)
 }
 
@@ -302,24 +303,24 @@ func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 	h, verdict := s.cookies.open(now, k, rcky)
 	switch verdict {
 	case cookieMiss:
-		s.opt.Counters.Inc("ike_cookie_sa_cache_miss")
+		s.opt.Counters.Inc(counter.IKECookieSACacheMiss)
 		return nil
 	case cookieBad:
-		s.opt.Counters.Inc("ike_unknown_cookies")
+		s.opt.Counters.Inc(counter.IKEUnknownCookies)
 		return nil
 	}
 	src := k.peer.Addr()
 	if len(s.bySource[src]) >= l.HalfOpenPerSource && !s.replaceUnverified(src) {
-		s.limitHit("ike_half_open_per_source_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
+		s.limitHit(counter.IKEHalfOpenPerSourceLimit, "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenPerSource, "scope", "source")
 		return nil
 	}
 	if s.halfOpen >= l.HalfOpenGlobal {
-		s.limitHit("ike_half_open_global_limit", "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenGlobal, "scope", "KS")
+		s.limitHit(counter.IKEHalfOpenGlobalLimit, "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenGlobal, "scope", "KS")
 		return nil
 	}
 	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, h), started: now, moved: now, resumed: true, h: h}
 	s.addHalfOpen(k, mm)
-	s.opt.Counters.Inc("ike_cookie_verified")
+	s.opt.Counters.Inc(counter.IKECookieVerified)
 	return mm
 }
 
@@ -331,7 +332,7 @@ func (s *Server) replaceUnverified(src netip.Addr) bool {
 	for _, k := range s.bySource[src] {
 		if mm := s.mainModes[k]; mm != nil && !mm.resumed && !mm.busy && mm.r.AwaitsMessage3() {
 			s.dropMainMode(k)
-			s.opt.Counters.Inc("ike_half_open_replaced")
+			s.opt.Counters.Inc(counter.IKEHalfOpenReplaced)
 			return true
 		}
 	}
@@ -348,7 +349,7 @@ func (s *Server) message3(k mmKey, mm *mainMode, pkt []byte) {
 		return
 	}
 	if !s.takeDH(k.peer.Addr(), s.clk.Now()) {
-		s.limitHit("ike_dh_rate_limited", "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHRate, "reason", "per-source rate")
+		s.limitHit(counter.IKEDHRateLimited, "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHRate, "reason", "per-source rate")
 		return
 	}
 	mm.busy = true
@@ -364,7 +365,7 @@ func (s *Server) message3(k mmKey, mm *mainMode, pkt []byte) {
 	})
 	if !ok {
 		mm.busy = false
-		s.limitHit("ike_dh_queue_full", "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHQueue, "reason", "all workers busy")
+		s.limitHit(counter.IKEDHQueueFull, "IKE_DH_RATE_LIMIT", k.peer, s.cfg.Limits.DHQueue, "reason", "all workers busy")
 	}
 }
 
@@ -384,7 +385,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 		s.closeHalfOpen(k, mm)
 		s.cookies.pin(mm.h)
 		s.addSA(sa)
-		s.opt.Counters.Inc("ike_sa_established")
+		s.opt.Counters.Inc(counter.IKESAEstablished)
 		s.opt.KeyLog.IKE(sa)
 	}
 	s.send(k.peer, reply)
@@ -400,21 +401,21 @@ func (s *Server) send(to netip.AddrPort, pkt []byte) {
 func (s *Server) ikeFailed(from netip.AddrPort, err error) {
 	switch {
 	case errors.Is(err, ikev1.ErrNoPreSharedKey):
-		s.opt.Counters.Inc("ike_no_psk")
+		s.opt.Counters.Inc(counter.IKENoPSK)
 		s.opt.Events.Emit("IKE_NO_PRESHARED_KEY", "peer", from.Addr().String(), "reason", err.Error())
 		return
 	}
 	if ie := (*ikev1.IdentityError)(nil); errors.As(err, &ie) {
-		s.opt.Counters.Inc("ike_unauthorized_identity")
+		s.opt.Counters.Inc(counter.IKEUnauthorizedIdentity)
 		s.opt.Events.Emit("UNAUTHORIZED_IDENTITY", "group", s.groupNames(), "identity", ie.Identity,
 			"ip", from.Addr().String(), "peer", from.Addr().String(), "reason", err.Error())
 		return
 	}
 	var ne *ikev1.NotifyError
 	if errors.As(err, &ne) {
-		s.opt.Counters.Inc("ike_failed_" + notifyCounter(ne.Type))
+		s.opt.Counters.Inc(notifyCounter(ne.Type))
 	} else {
-		s.opt.Counters.Inc("ike_failed")
+		s.opt.Counters.Inc(counter.IKEFailed)
 	}
 	s.opt.Events.Emit("IKE_AUTH_FAILED", "peer", from.Addr().String(), "reason", err.Error())
 }
@@ -428,26 +429,26 @@ func (s *Server) groupNames() string {
 	return strings.Join(names, ",")
 }
 
-func notifyCounter(t isakmp.NotifyType) string {
+func notifyCounter(t isakmp.NotifyType) counter.Name {
 	switch t {
 	case isakmp.NotifyNoProposalChosen:
-		return "no_proposal_chosen"
+		return counter.IKEFailedNoProposalChosen
 	case isakmp.NotifyAuthenticationFailed:
-		return "authentication_failed"
+		return counter.IKEFailedAuthenticationFailed
 	case isakmp.NotifyPayloadMalformed:
-		return "payload_malformed"
+		return counter.IKEFailedPayloadMalformed
 	case isakmp.NotifyInvalidIDInformation:
-		return "invalid_id"
+		return counter.IKEFailedInvalidID
 	case isakmp.NotifyInvalidHashInformation:
-		return "invalid_hash"
+		return counter.IKEFailedInvalidHash
 	}
-	return fmt.Sprintf("notify_%d", t)
+	return counter.IKEFailed
 }
 
 func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	sa := s.sas[h.Cookies()]
 	if sa == nil {
-		s.opt.Counters.Inc("pull_unknown_sa")
+		s.opt.Counters.Inc(counter.PullUnknownSA)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PULL for unknown phase-1 SA %x", h.Cookies()))
 		s.answerUnknownSA(from, h, pkt)
 		return
@@ -501,14 +502,14 @@ func (s *Server) pullFailed(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	var rej *gdoi.Reject
 	switch {
 	case errors.As(err, &rej):
-		s.opt.Counters.Inc("registrations_rejected")
+		s.opt.Counters.Inc(counter.RegistrationsRejected)
 		c := sa.Cookies()
 		s.opt.Send(from, sa.Notify(rej.Notify, c[:], []byte(rej.Reason)))
 		g := s.groupName(r.Group())
 		s.opt.Events.Emit(rej.Event, "group", g, "ip", from.Addr().String(), "peer", from.Addr().String(),
 			"reason", rej.Reason, "notify", rej.Notify.String())
 	case errors.Is(err, gdoi.ErrHash):
-		s.opt.Counters.Inc("ks_hash_fail")
+		s.opt.Counters.Inc(counter.KSHashFail)
 		s.opt.Events.Emit("KS_HASH_FAIL", "peer", from.Addr().String(), "reason", err.Error())
 	default:
 		s.malformed(from, err)
@@ -598,7 +599,7 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	s.Kick()
 	m.registrations++
 	g.registrations++
-	s.opt.Counters.Inc("registrations")
+	s.opt.Counters.Inc(counter.Registrations)
 	s.opt.KeyLog.Policy(g.cfg.Name, policy)
 	s.opt.Events.Emit("KS_REGS_COMPL", "group", g.cfg.Name, "gm", addr.String(), "ks", s.cfg.Identity.String())
 	if first {
@@ -613,7 +614,7 @@ func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte)
 			s.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
 			return
 		}
-		s.opt.Counters.Inc("informational_unknown_sa")
+		s.opt.Counters.Inc(counter.InformationalUnknownSA)
 		// A protected one (DPD, say) from a GM that still has the SA;
 		// a plaintext one is never answered, or two peers could keep
 		// answering each other.
@@ -652,7 +653,7 @@ func (s *Server) expire(now time.Time) {
 	for k, mm := range s.mainModes {
 		if (mm.open && now.Sub(mm.moved) > halfOpen) || now.Sub(mm.started) > stale {
 			if mm.open {
-				s.opt.Counters.Inc("ike_half_open_expired")
+				s.opt.Counters.Inc(counter.IKEHalfOpenExpired)
 			}
 			s.dropMainMode(k)
 		}
@@ -670,7 +671,7 @@ func (s *Server) expire(now time.Time) {
 	for c, sa := range s.sas {
 		if sa.Expired(now, s.clk.Wall(sa.Suite.Lifetime)) {
 			s.dropSA(c)
-			s.opt.Counters.Inc("ike_sa_expired")
+			s.opt.Counters.Inc(counter.IKESAExpired)
 		}
 	}
 	rate, burst := float64(s.cfg.Limits.DHRate), float64(s.cfg.Limits.DHBurst)

@@ -1,6 +1,7 @@
 package ks
 
 import (
+	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"time"
 
@@ -37,14 +38,14 @@ type invalidCookies struct {
 func (s *Server) answerUnknownSA(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	reply := ikev1.InvalidCookie(h)
 	if reply == nil || len(reply) > len(pkt) {
-		s.opt.Counters.Inc("invalid_cookie_too_large")
+		s.opt.Counters.Inc(counter.InvalidCookieTooLarge)
 		return
 	}
 	if !s.invalidCookie.allow(from.Addr(), s.clk.Now()) {
-		s.opt.Counters.Inc("invalid_cookie_rate_limited")
+		s.opt.Counters.Inc(counter.InvalidCookieRateLimited)
 		return
 	}
-	s.opt.Counters.Inc("invalid_cookie_sent")
+	s.opt.Counters.Inc(counter.InvalidCookieSent)
 	s.opt.Send(from, reply)
 }
 
