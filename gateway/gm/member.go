@@ -93,7 +93,7 @@ func New(cfg *config.Config, opt Options) (*Member, error) {
 		if !ok {
 			return nil, fmt.Errorf("group %s: unknown interop profile %q", cfg.Groups[i].Name, cfg.Groups[i].InteropProfile)
 		}
-		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: "idle", interop: ip})
+		m.groups = append(m.groups, &group{cfg: &cfg.Groups[i], state: stateIdle, interop: ip})
 	}
 	return m, nil
 }
@@ -104,7 +104,7 @@ func (m *Member) Start() {
 	defer m.mu.Unlock()
 	for _, g := range m.groups {
 		if len(g.cfg.KSList) == 0 {
-			g.state = "failed"
+			g.state = stateFailed
 			g.lastErr = "no key server configured"
 			m.opt.Events.Emit("GM_INCOMPLETE_CFG", "group", g.cfg.Name)
 			continue
@@ -123,12 +123,23 @@ func (m *Member) Stop() {
 	}
 }
 
+// state is a group's registration state, as the control API shows it.
+type state string
+
+// Registration states.
+const (
+	stateIdle        state = "idle"        // not started
+	stateRegistering state = "registering" // the first registration is under way
+	stateRegistered  state = "registered"  // keys installed (a re-registration may be under way)
+	stateFailed      state = "failed"      // every KS of the list failed; the next pass is scheduled
+)
+
 // group is one group's registration state.
 type group struct {
 	cfg *config.Group
 	// interop is the group's interop profile (config interop_profile).
 	interop gdoi.Interop
-	state   string // idle, registering, registered, failed
+	state   state
 	// ksIdx is the KS of the current (or last) attempt; pass counts the
 	// complete passes over the KS list that failed, for the GDOI backoff.
 	ksIdx int
@@ -240,8 +251,8 @@ func (m *Member) startAttempt(g *group, idx int) {
 	}
 	ks := g.cfg.KSList[idx]
 	g.ksIdx = idx
-	if g.state != "registered" {
-		g.state = "registering"
+	if g.state != stateRegistered {
+		g.state = stateRegistering
 	}
 	g.a = &attempt{ks: netip.AddrPortFrom(ks, m.cfg.Listen.Port), started: m.clk.Now()}
 	g.attemptAt = g.a.started
@@ -302,8 +313,8 @@ func (m *Member) tick(g *group) {
 	// first try (IKE backoff); after the last, back to the first after the
 	// GDOI backoff (70, 140, 280, 480 s), counted the same way.
 	g.a = nil
-	if g.state != "registered" {
-		g.state = "failed"
+	if g.state != stateRegistered {
+		g.state = stateFailed
 	}
 	next := g.ksIdx + 1
 	wait := config.IKEBackoff
@@ -582,7 +593,7 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	me := m.opt.Local.Addr().String()
 	prev := g.policy
 	g.policy, g.installedAt, g.ks, g.lastReg = p, now, a.ks.Addr(), now
-	g.state, g.lastErr, g.pass, g.a = "registered", "", 0, nil
+	g.state, g.lastErr, g.pass, g.a = stateRegistered, "", 0, nil
 	g.registrations++
 	m.opt.Counters.Inc(counter.Registrations)
 	m.opt.KeyLog.Policy(g.cfg.Name, p)

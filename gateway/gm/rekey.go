@@ -200,7 +200,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	if g.a != nil {
 		// A re-registration was under way (its timer fired before this
 		// rekey came): the rekey makes it moot.
-		g.a, g.state = nil, "registered"
+		g.a, g.state = nil, stateRegistered
 		m.opt.Counters.Inc(counter.ReregistrationsCancelled)
 	}
 	m.opt.KeyLog.Policy(name, np)

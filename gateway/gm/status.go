@@ -16,7 +16,7 @@ func (m *Member) GDOI() show.GDOI {
 	st := show.GDOI{Role: "gm", Identity: m.opt.Local.Addr().String(), Scale: m.cfg.Timers.Scale}
 	for _, g := range m.groups {
 		gg := &show.GMGroup{
-			State: g.state, Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
+			State: string(g.state), Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
 			RekeysReceived: g.rekeysReceived, AcksSent: g.acksSent, RekeysRejected: g.rekeysRejected,
 		}
 		if !g.lastRekey.IsZero() {

@@ -61,9 +61,20 @@ type rekeyState struct {
 	scheduled, kekRekeys, retransmits, acks, deleted uint64
 }
 
+// roundKind is what a rekey round changes, as the events and the control
+// API name it.
+type roundKind string
+
+// Rekey rounds.
+const (
+	rekeyTEK       roundKind = "tek"     // new TEKs under the current KEK
+	rekeyKEK       roundKind = "kek"     // a new KEK, sent under the old one
+	rekeyKEKAndTEK roundKind = "kek+tek" // both at once
+)
+
 // round is one scheduled rekey and its retransmissions.
 type round struct {
-	kind    string    // "tek", "kek" or "kek+tek"
+	kind    roundKind
 	protect *gdoi.KEK // the KEK the PUSH travels under (the old one for a KEK rekey)
 	body    []isakmp.Payload
 	started time.Time
@@ -183,13 +194,13 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	if g.unicast() && g.acks() {
 		s.deleteSilentMembers(g)
 	}
-	r := &round{protect: g.kek, started: now, kind: "tek"}
+	r := &round{protect: g.kek, started: now, kind: rekeyTEK}
 	if newKEK {
 		// The new KEK travels under the old one; every later PUSH, and
 		// every registration from now on, uses the new one (RK-35).
 		g.kek, g.kekCreated = g.newKEK(s.cfg.Identity), now
 		g.rekey.kekRekeys++
-		r.kind = "kek"
+		r.kind = rekeyKEK
 	}
 	if newTEK || len(g.gens) == 0 {
 		if err := g.addTEKs(now); err != nil {
@@ -197,7 +208,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 			return
 		}
 		if newKEK {
-			r.kind = "kek+tek"
+			r.kind = rekeyKEKAndTEK
 		}
 	}
 	// Unicast PUSHes go to every GM with the same bytes, signed once: the
@@ -208,7 +219,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		dst = g.rekeyDst(netip.Addr{})
 	}
 	p := g.groupPolicy(s.elapsed, dst)
-	if r.kind == "kek" && g.interop.KEKRekeyAlone {
+	if r.kind == rekeyKEK && g.interop.KEKRekeyAlone {
 		p.TEKs = nil
 	}
 	var protect *gdoi.KEK
@@ -266,7 +277,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	}
 	s.opt.Counters.Inc(counter.RekeysSent)
 	ks := s.cfg.Identity.String()
-	kind := r.kind
+	kind := string(r.kind)
 	if retransmit {
 		kind += " retransmit"
 	}

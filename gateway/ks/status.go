@@ -48,7 +48,7 @@ func (s *Server) GDOI() show.GDOI {
 			gs.KS.RekeyAddress = g.rekeyDst(netip.Addr{}).String()
 		}
 		if l := rk.last; l != nil {
-			gs.KS.LastRekey = &show.RekeyRound{Kind: l.kind, Seqs: slices.Clone(l.seqs), Started: l.started,
+			gs.KS.LastRekey = &show.RekeyRound{Kind: string(l.kind), Seqs: slices.Clone(l.seqs), Started: l.started,
 				GMs: l.targets, Acked: l.targets - len(l.pending), AllAckedMs: float64(l.allAckedAfter) / float64(time.Millisecond)}
 		}
 		if g.kek != nil {
