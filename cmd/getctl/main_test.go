@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/getlab/getlab/internal/syncbuf"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/internal/syncbuf"
 )
 
 type provider struct{}

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/getlab/getlab/gateway/clock"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/getlab/getlab/gateway/clock"
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/control"

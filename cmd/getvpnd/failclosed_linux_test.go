@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/internal/syncbuf"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"

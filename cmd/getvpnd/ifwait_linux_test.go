@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/getlab/getlab/internal/syncbuf"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/internal/syncbuf"
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"

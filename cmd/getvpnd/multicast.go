@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/getlab/getlab/gateway/counter"
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"

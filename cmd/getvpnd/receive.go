@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
 )
 

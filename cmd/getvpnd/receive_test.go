@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"github.com/getlab/getlab/gateway/counter"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
 )
 

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"fmt"
-	"github.com/getlab/getlab/gateway/clock"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/events"

@@ -3,12 +3,12 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/gdoi"

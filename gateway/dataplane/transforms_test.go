@@ -3,11 +3,11 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/gdoi"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/gateway/wire/ipv4"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/getlab/getlab/internal/syncbuf"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/show"
+	"github.com/getlab/getlab/internal/syncbuf"
 )
 
 var t0 = time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC)

@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"io"
 	"sort"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/show"
 )
 

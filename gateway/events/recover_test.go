@@ -3,11 +3,12 @@ package events
 import (
 	"bytes"
 	"encoding/hex"
-	"github.com/getlab/getlab/gateway/counter"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/gateway/counter"
 )
 
 // A worker loop whose handler panics on some inputs recovers from each,

@@ -1,10 +1,11 @@
 package gm_test
 
 import (
-	"github.com/getlab/getlab/internal/syncbuf"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/internal/syncbuf"
 )
 
 // waitFor waits up to 5 s for cond.

@@ -7,7 +7,6 @@ package gm
 import (
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"

@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/gdoi"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"

@@ -3,12 +3,12 @@ package gm_test
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/dataplane"
 	"github.com/getlab/getlab/gateway/gdoi"

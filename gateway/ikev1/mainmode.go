@@ -7,12 +7,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/gateway/clock"
 	"hash"
 	"io"
 	"net/netip"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 

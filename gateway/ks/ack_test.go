@@ -2,9 +2,10 @@ package ks
 
 import (
 	"bytes"
-	"github.com/getlab/getlab/gateway/clock"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/gateway/clock"
 
 	"net/netip"
 

@@ -3,13 +3,13 @@ package ks
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"

@@ -2,11 +2,11 @@ package ks
 
 import (
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )

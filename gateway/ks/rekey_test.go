@@ -1,12 +1,12 @@
 package ks
 
 import (
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/gdoi"
 )

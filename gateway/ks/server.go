@@ -6,7 +6,6 @@ package ks
 import (
 	"errors"
 	"fmt"
-	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"

@@ -2,11 +2,11 @@ package ks
 
 import (
 	"encoding/binary"
-	"github.com/getlab/getlab/gateway/clock"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/wire/esp"

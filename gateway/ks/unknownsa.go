@@ -1,10 +1,10 @@
 package ks
 
 import (
-	"github.com/getlab/getlab/gateway/counter"
 	"net/netip"
 	"time"
 
+	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
