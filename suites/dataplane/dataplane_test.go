@@ -223,6 +223,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 	It("sends every protected probe across the WAN as ESP with the hosts' addresses and the registered TEK", func() {
 		clear, _ := framesOn("gm1:eth1", portPermit)
 		Expect(clear).To(BeEmpty(), "no clear probe on the WAN")
+		s.Complete("gm1:eth1")
 		ab := espAfterWarmUp("gm1:eth1", hostA, hostB)
 		Expect(ab).To(HaveLen(int(permit.Sent)), "one ESP packet from host-a to host-b per probe on gm1's WAN link")
 		spiAB := oneSPI(ab, "A->B")
@@ -253,6 +254,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 	It("decrypts, with the key log, to exactly the probe host-a sent", func() {
 		suitekit.RequireKeyLog()
 		sent := map[uint64][]byte{} // probe seq -> UDP payload as host-a sent it
+		s.Complete("gm1:eth2", "gm1:eth1")
 		lan, _ := framesOn("gm1:eth2", portPermit)
 		Expect(lan).To(HaveLen(int(permit.Sent)))
 		var lanTTL uint8
@@ -282,6 +284,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 	It("uses the mirror permit's TEK for the return traffic", func() {
 		clear, _ := framesOn("gm2:eth1", portReturn)
 		Expect(clear).To(BeEmpty())
+		s.Complete("gm2:eth1")
 		ba := espAfterWarmUp("gm2:eth1", hostB, hostA)
 		Expect(ba).To(HaveLen(int(back.Sent)), "one ESP packet from host-b to host-a per probe on gm2's WAN link")
 		spiBA := oneSPI(ba, "B->A")
@@ -309,6 +312,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 		Expect(ksDeny.Received).To(Equal(ksDeny.Sent))
 		clear, esp := framesOn("gm1:eth1", portKSDeny)
 		Expect(esp).To(BeEmpty())
+		s.Complete("gm1:eth1")
 		Expect(clear).To(HaveLen(int(ksDeny.Sent)))
 		Expect(espAfterWarmUp("gm1:eth1", hostA, hostB)).To(HaveLen(int(permit.Sent)), "no ESP from host-a to host-b but the permit probes")
 		if gmState {
@@ -321,6 +325,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 		Expect(local.Received).To(Equal(local.Sent))
 		clear, esp := framesOn("gm1:eth1", portLocalDeny)
 		Expect(esp).To(BeEmpty())
+		s.Complete("gm1:eth1")
 		Expect(clear).To(HaveLen(int(local.Sent)))
 		Expect(espAfterWarmUp("gm1:eth1", hostA, hostB)).To(HaveLen(int(permit.Sent)), "no ESP from host-a to host-b but the permit probes")
 		if gmState {
@@ -356,6 +361,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 			_, esp := framesOn("gm1:eth1", portPermit)
 			Expect(esp).To(HaveLen(len(ab)), "every A->B ESP packet decrypts")
 		}
+		s.Complete("gm2:eth2")
 		atB, _ := framesOn("gm2:eth2", portPermit)
 		Expect(atB).To(HaveLen(int(permit.Received)))
 		for _, p := range atB {

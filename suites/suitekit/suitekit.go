@@ -158,16 +158,20 @@ func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 
 // CollectArtifactsTo is CollectArtifacts into dir, for a capture that spans
 // a whole Ordered container rather than one spec.
-func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) {
+// It returns, by link, the frames the capture lost (socket buffers that
+// overflowed on a loaded machine).
+func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) (dropped map[string]uint64) {
 	if lab == nil {
-		return
+		return nil
 	}
 	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	dropped = map[string]uint64{}
 	if capture != nil {
 		stats, err := capture.Stop()
 		Expect(err).NotTo(HaveOccurred())
 		for _, st := range stats {
 			if st.Dropped > 0 {
+				dropped[st.Point.Name] = st.Dropped
 				AddReportEntry("capture dropped frames", fmt.Sprintf("%s: %d", st.Point.Name, st.Dropped))
 			}
 		}
@@ -200,6 +204,7 @@ func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) {
 	defer cancel()
 	SaveDaemonState(ctx, lab, dir)
 	AddReportEntry("artifacts", dir, ReportEntryVisibilityFailureOrVerbose)
+	return dropped
 }
 
 func copyFile(src, dst string) {
