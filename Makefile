@@ -105,13 +105,20 @@ INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suit
 # protocol time mostly wait, so a full run of slow pairings can overlap
 # them; timings at a timer scale want the machine to themselves.
 INTEROP_JOBS ?= 1
-# The suites are compiled once, into build/suites/ (inside the tree: a
-# suite finds the repository from its working directory), and every
+comma := ,
+space := $(subst ,, )
+# The suites are compiled once, each into build/suites/<suite>/ (inside the
+# tree: a suite finds the repository from its working directory; a folder
+# each, so that their reports do not overwrite one another), and every
 # pairing runs the same binaries: concurrent pairings must not rebuild them.
-INTEROP_BINS = $(patsubst ./suites/%,$(CURDIR)/build/suites/%.test,$(INTEROP_SUITES))
+# The matrix fails a pairing that did not report every one of them.
+INTEROP_NAMES = $(patsubst ./suites/%,%,$(INTEROP_SUITES))
+INTEROP_BINS  = $(foreach s,$(INTEROP_NAMES),$(CURDIR)/build/suites/$(s)/$(s).test)
 interop: require-root build
 	@rm -rf $(REPORTS)/interop && mkdir -p $(REPORTS)/interop
-	@rm -rf build/suites && mkdir -p build/suites && $(GINKGO) build -o $(CURDIR)/build/suites $(INTEROP_SUITES) >/dev/null
+	@rm -rf build/suites && for s in $(INTEROP_NAMES); do \
+		mkdir -p build/suites/$$s && $(GINKGO) build -o $(CURDIR)/build/suites/$$s ./suites/$$s >/dev/null || exit 1; \
+	done
 	@pairs=$$($(BIN)/getlab matrix --pairings) || exit 1; \
 	pairing() { \
 		ks=$${1%%__*}; gm=$${1#*__}; out=$(abspath $(REPORTS))/interop/$$1; mkdir -p $$out; \
@@ -125,7 +132,7 @@ interop: require-root build
 		pairing $$p & running=$$((running + 1)); \
 		if [ $$running -ge $(INTEROP_JOBS) ]; then wait -n; running=$$((running - 1)); fi; \
 	done; wait; \
-	rc=0; $(BIN)/getlab matrix $(REPORTS)/interop >$(REPORTS)/interop/summary.txt 2>&1 || rc=1; \
+	rc=0; $(BIN)/getlab matrix --suites $(subst $(space),$(comma),$(INTEROP_NAMES)) $(REPORTS)/interop >$(REPORTS)/interop/summary.txt 2>&1 || rc=1; \
 	cat $(REPORTS)/interop/summary.txt; \
 	exit $$rc
 

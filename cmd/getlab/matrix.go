@@ -87,6 +87,7 @@ func cmdMatrix(args []string) error {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	pairings := fs.Bool("pairings", false, "print every registered KS"+pairSep+"GM pairing, one a line")
 	images := fs.String("images", "", "the implementations' directory (default images/ of the source tree)")
+	suites := fs.String("suites", "", "the suites every pairing must have reported (comma-separated Ginkgo suite names); a pairing missing one fails")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,7 +117,11 @@ func cmdMatrix(args []string) error {
 	if fs.NArg() > 0 {
 		dir = fs.Arg(0)
 	}
-	m, err := ReadMatrix(dir)
+	var want []string
+	if *suites != "" {
+		want = strings.Split(*suites, ",")
+	}
+	m, err := ReadMatrix(dir, want...)
 	if err != nil {
 		return err
 	}
@@ -170,7 +175,12 @@ func Pairings(reg *impl.Registry) ([]string, error) {
 // ReadMatrix reads every DIR/<ks>__<gm>/report.json. A pairing directory
 // without a readable report is a cell with an error, not the end of the
 // matrix: the others still tell what they tell.
-func ReadMatrix(dir string) (*Matrix, error) {
+//
+// suites are the Ginkgo suites (by description) every pairing must have
+// reported: a pairing whose report lacks one gets a failed "<suite>
+// suite" scenario, so that a suite that did not start (or whose report
+// was lost) cannot pass unseen.
+func ReadMatrix(dir string, suites ...string) (*Matrix, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -182,7 +192,7 @@ func ReadMatrix(dir string) (*Matrix, error) {
 			continue
 		}
 		c := &Cell{KS: ks, GM: gm, Report: filepath.Join(e.Name(), "report.json")}
-		if err := c.read(dir); err != nil {
+		if err := c.read(dir, suites); err != nil {
 			c.Error = err.Error()
 		}
 		m.Cells = append(m.Cells, c)
@@ -211,7 +221,7 @@ func ReadMatrix(dir string) (*Matrix, error) {
 	return m, nil
 }
 
-func (c *Cell) read(dir string) error {
+func (c *Cell) read(dir string, suites []string) error {
 	path := filepath.Join(dir, c.Report)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -274,6 +284,17 @@ func (c *Cell) read(dir string) error {
 			}
 			c.Scenarios = append(c.Scenarios, &Scenario{Name: r.SuiteDescription + " suite", Failed: 1,
 				Specs: []*Spec{{Text: "suite", State: "failed", Message: msg}}})
+			c.Failed++
+		}
+	}
+	reported := map[string]bool{}
+	for _, r := range reports {
+		reported[r.SuiteDescription] = true
+	}
+	for _, name := range suites {
+		if !reported[name] {
+			c.Scenarios = append(c.Scenarios, &Scenario{Name: name + " suite", Failed: 1,
+				Specs: []*Spec{{Text: "report", State: "failed", Message: "no report of suite " + name + ": it did not run (see ginkgo.log)"}}})
 			c.Failed++
 		}
 	}

@@ -111,6 +111,14 @@ func TestMatrix(t *testing.T) {
 		fail.Artifacts != "a__b/registration-wrong-psk" {
 		t.Errorf("fail: %+v", fail)
 	}
+	// A suite every pairing must report and none did: each pairing fails.
+	strict, err := ReadMatrix(dir, "Registration Suite", "rekey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aa := strict.Cell("a", "a"); aa.OK() || aa.Failed != 1 || !strings.Contains(aa.Scenarios[len(aa.Scenarios)-1].Specs[0].Message, "no report of suite rekey") {
+		t.Errorf("a×a without the rekey suite's report: %+v", aa)
+	}
 	if ab.LeftOut != 1 {
 		t.Errorf("a×b: %d specs left out by the label filter, want 1 (\"other label\")", ab.LeftOut)
 	}
@@ -177,7 +185,7 @@ func TestMatrix(t *testing.T) {
 		t.Errorf("last line %q", last)
 	}
 
-	if _, err := ReadMatrix(t.TempDir()); err == nil {
+	if _, err := ReadMatrix(t.TempDir(), "registration"); err == nil {
 		t.Errorf("a directory without pairings must be an error")
 	}
 }
