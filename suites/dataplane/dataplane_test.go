@@ -107,9 +107,7 @@ var _ = Describe("data plane between two group members", Ordered, Label("datapla
 		suitekit.Require(impl.GM, impl.DataPlane)
 		gmState = suitekit.Offers(impl.GM, impl.Events)
 		s = suitekit.StartModel(ctx, "dataplane", "basic.clab.yml", model(), nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", func(pkts []pcap.Packet) bool {
-			return len(suitekit.Registrations(pkts, ks1, gm1)) > 0 && len(suitekit.Registrations(pkts, ks1, gm2)) > 0
-		})
+		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
 		if gmState {
 			gm1Before = suitekit.WaitRegistered(ctx, s.Lab, "gm1", 20*time.Second)
 			gm2Before = suitekit.WaitRegistered(ctx, s.Lab, "gm2", 20*time.Second)

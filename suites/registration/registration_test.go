@@ -47,7 +47,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		s = startModel(ctx, "basic", "basic.clab.yml", scenario.Default(), nil)
-		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
+		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
 		s.Finish()
 	})
 
@@ -278,11 +278,11 @@ var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("reg
 		s = startModel(ctx, "wrong-psk", "basic-2ks.clab.yml", m, nil)
 		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm2 and refuses gm1",
 			func(pkts []pcap.Packet) bool {
-				return registered(ks1, gm2)(pkts) && len(suitekit.Refusals(pkts, ks1, gm1)) > 0
+				return suitekit.RegisteredAll(ks1, gm2)(pkts) && len(suitekit.Refusals(pkts, ks1, gm1)) > 0
 			})
 		// The failover to ks2 takes 40 protocol seconds: 2 s at scale,
 		// 40 s where the pairing cannot scale its timers.
-		s.WaitOnWire(ctx, s.Scaled(40*time.Second)+15*time.Second, "ks2 registers gm1", registered(ks2, gm1))
+		s.WaitOnWire(ctx, s.Scaled(40*time.Second)+15*time.Second, "ks2 registers gm1", suitekit.RegisteredAll(ks2, gm1))
 		s.Finish()
 	})
 
@@ -355,7 +355,7 @@ var _ = Describe("registration when the first key server is down", Ordered, Labe
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(imp.Remove)
 		})
-		s.WaitOnWire(ctx, s.Scaled(40*time.Second)+15*time.Second, "ks2 registers gm1 and gm2", registered(ks2, gm1, gm2))
+		s.WaitOnWire(ctx, s.Scaled(40*time.Second)+15*time.Second, "ks2 registers gm1 and gm2", suitekit.RegisteredAll(ks2, gm1, gm2))
 		s.Finish()
 	})
 
@@ -415,7 +415,7 @@ func rejection(name string, edit func(*scenario.Scenario), notify isakmp.NotifyT
 				want = 2
 			}
 			s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm2 and refuses gm1", func(pkts []pcap.Packet) bool {
-				return registered(ks1, gm2)(pkts) && len(suitekit.Refusals(pkts, ks1, gm1)) >= want
+				return suitekit.RegisteredAll(ks1, gm2)(pkts) && len(suitekit.Refusals(pkts, ks1, gm1)) >= want
 			})
 			s.Finish()
 		})

@@ -44,15 +44,3 @@ func gaps(ps []pcap.Packet) []time.Duration {
 	}
 	return out
 }
-
-// registered reports whether ks registered every one of gms on the wire.
-func registered(ks netip.Addr, gms ...netip.Addr) func([]pcap.Packet) bool {
-	return func(pkts []pcap.Packet) bool {
-		for _, gm := range gms {
-			if len(suitekit.Registrations(pkts, ks, gm)) == 0 {
-				return false
-			}
-		}
-		return true
-	}
-}

@@ -89,20 +89,8 @@ func requireRekeys(m *scenario.Scenario) {
 // the wire.
 func startModel(ctx context.Context, name, file string, m *scenario.Scenario, before func(*netns.Lab)) *suitekit.Scenario {
 	s := suitekit.StartModel(ctx, "rekey-"+name, file, m, before)
-	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", registered(ks1, gm1, gm2))
+	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
 	return s
-}
-
-// registered reports whether ks registered every one of gms on the wire.
-func registered(ks netip.Addr, gms ...netip.Addr) func([]pcap.Packet) bool {
-	return func(pkts []pcap.Packet) bool {
-		for _, gm := range gms {
-			if len(suitekit.Registrations(pkts, ks, gm)) == 0 {
-				return false
-			}
-		}
-		return true
-	}
 }
 
 // onWire returns the ISAKMP frames of exchange x captured on link from src

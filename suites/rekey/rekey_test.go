@@ -873,7 +873,7 @@ var _ = Describe("the key server stops", Ordered, Label("rekey"), suitekit.SlowA
 			}
 		}
 		Expect(fault.Kill(s.Lab, "ks1")).To(Succeed())
-		s.WaitOnWire(ctx, s.Scaled(tekLifetime)+15*time.Second, "ks2 registers gm1 and gm2", registered(ks2, gm1, gm2))
+		s.WaitOnWire(ctx, s.Scaled(tekLifetime)+15*time.Second, "ks2 registers gm1 and gm2", suitekit.RegisteredAll(ks2, gm1, gm2))
 		if suitekit.Offers(impl.GM, impl.Events) {
 			Eventually(func(g Gomega) {
 				for _, gm := range []string{"gm1", "gm2"} {

@@ -102,14 +102,7 @@ func hostile() *scenario.Scenario { return scenario.Default() }
 // registered gms, read from the wire.
 func startHostile(ctx context.Context, name string, model *scenario.Scenario, gms ...netip.Addr) *suitekit.Scenario {
 	s := suitekit.StartModel(ctx, name, "hostile.clab.yml", model, nil)
-	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers the GMs", func(pkts []pcap.Packet) bool {
-		for _, gm := range gms {
-			if len(suitekit.Registrations(pkts, ks1, gm)) == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	s.WaitOnWire(ctx, 20*time.Second, "ks1 registers the GMs", suitekit.RegisteredAll(ks1, gms...))
 	return s
 }
 

@@ -143,6 +143,19 @@ func (s *Scenario) WaitOnWire(ctx context.Context, within time.Duration, what st
 		WithPolling(100*time.Millisecond).Should(BeTrue(), "on the wire: %s", what)
 }
 
+// RegisteredAll reports, for WaitOnWire, whether key server ks has
+// registered every one of gms on the wire (Registrations).
+func RegisteredAll(ks netip.Addr, gms ...netip.Addr) func([]pcap.Packet) bool {
+	return func(pkts []pcap.Packet) bool {
+		for _, gm := range gms {
+			if len(Registrations(pkts, ks, gm)) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // Registrations are the GROUPKEY-PULL exchanges in which key server ks
 // registered gm, read from the wire alone: exchanges (by message ID) in
 // which ks sent gm two distinct messages, PULL 2 and PULL 4. Each is the

@@ -33,32 +33,14 @@ func WatchRegistrations(ctx context.Context, lab *netns.Lab, gm string, ks netip
 	wctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
 	w := &RegistrationWatch{done: make(chan time.Time, 256)}
-	// By message ID, the KS's distinct PULL messages (a retransmission
-	// repeats one).
-	seen := map[uint32]map[string]bool{}
+	pulls := newPullWatcher(ks)
 	go func() {
 		defer close(w.done)
 		err := attack.Watch(wctx, ns, "", func(pkt []byte, at time.Time) bool {
-			from, proto, udp, ok := attack.IPv4Payload(pkt)
-			if !ok || proto != unix.IPPROTO_UDP || netip.AddrFrom4(from) != ks || len(udp) < 8+28 {
-				return false
-			}
-			msg := udp[8:]
-			if msg[18] != uint8(isakmp.ExchangeGroupkeyPull) {
-				return false
-			}
-			id := binary.BigEndian.Uint32(msg[20:24])
-			if seen[id] == nil {
-				seen[id] = map[string]bool{}
-			}
-			if seen[id][string(msg)] {
-				return false
-			}
-			seen[id][string(msg)] = true
-			if len(seen[id]) == 2 {
+			if pulls.completes(pkt) {
 				select {
 				case w.done <- at:
-				default: // nobody waits for that many: drop the oldest news
+				default: // nobody waits for that many: drop the news
 				}
 			}
 			return false
@@ -70,6 +52,40 @@ func WatchRegistrations(ctx context.Context, lab *netns.Lab, gm string, ks netip
 		}
 	}()
 	return w
+}
+
+// pullWatcher tells, packet by packet, when a key server completes a
+// registration: its second distinct GROUPKEY-PULL message of one exchange
+// (a retransmission repeats one).
+type pullWatcher struct {
+	ks   netip.Addr
+	seen map[uint32]map[string]bool // by message ID, the KS's distinct messages
+}
+
+func newPullWatcher(ks netip.Addr) *pullWatcher {
+	return &pullWatcher{ks: ks, seen: map[uint32]map[string]bool{}}
+}
+
+// completes reports whether the IPv4 packet pkt is the KS's PULL message
+// that completes a registration. pkt is whatever crossed the wire.
+func (p *pullWatcher) completes(pkt []byte) bool {
+	from, proto, udp, ok := attack.IPv4Payload(pkt)
+	if !ok || proto != unix.IPPROTO_UDP || netip.AddrFrom4(from) != p.ks || len(udp) < 8+28 {
+		return false
+	}
+	msg := udp[8:] // the ISAKMP header is 28 octets
+	if msg[18] != uint8(isakmp.ExchangeGroupkeyPull) {
+		return false
+	}
+	id := binary.BigEndian.Uint32(msg[20:24])
+	if p.seen[id] == nil {
+		p.seen[id] = map[string]bool{}
+	}
+	if p.seen[id][string(msg)] {
+		return false
+	}
+	p.seen[id][string(msg)] = true
+	return len(p.seen[id]) == 2
 }
 
 // Next waits up to within for a registration completed at or after
