@@ -367,8 +367,12 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 		for i := 1; i < len(runs); i++ {
 			switchAt := protocol(runs[i].first.Sub(firstPush)) + period
 			Expect(switchAt).To(BeNumerically("~", time.Duration(i-1)*period+tekLifetime-30*time.Second, slack), "switch to SPI %#x", runs[i].spi)
+			// No pause: under a second of protocol time, or, at a timer
+			// scale, under 50 ms of wall time, what a sender on a busy
+			// shared machine can stall for between two probes (no probe
+			// may be lost either way: checked above).
 			gap := protocol(runs[i].first.Sub(runs[i-1].last))
-			Expect(gap).To(BeNumerically("<", time.Second), "no pause in the stream at the switch")
+			Expect(gap).To(BeNumerically("<", max(time.Second, protocol(50*time.Millisecond))), "no pause in the stream at the switch")
 		}
 	})
 
