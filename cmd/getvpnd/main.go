@@ -26,6 +26,7 @@ import (
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/keylog"
 	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/show"
 )
 
@@ -156,7 +157,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	var background func(context.Context)
 	switch cfg.Role {
 	case config.RoleKS:
-		srv, err := ks.New(cfg, ks.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local})
+		srv, err := ks.New(cfg, ks.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local}})
 		if err != nil {
 			return err
 		}
@@ -172,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		defer dp.close()
 		groups := &rekeyGroups{ctx: ctx, ev: ev, counter: counters,
 			iface: func() (*net.Interface, error) { return interfaceOf(registrationInterface(cfg), local.Addr()) }}
-		mem, err := gm.New(cfg, gm.Options{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local,
+		mem, err := gm.New(cfg, gm.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local},
 			InterfaceUp: ifaceUp, OnInstall: dp.install, JoinGroup: groups.join})
 		if err != nil {
 			return err

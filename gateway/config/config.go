@@ -119,6 +119,25 @@ type IKE struct {
 	AllowWeakDH bool
 	// PreSharedKeys are the pre-shared keys by peer.
 	PreSharedKeys []PSK
+	// Keepalive is the dead peer detection this daemon sends.
+	Keepalive Keepalive
+}
+
+// Keepalive is RFC 3706 dead peer detection as the daemon sends it on the
+// phase-1 SAs it initiated (S2 Table 29-2 "Enable Keepalive"; S0
+// "crypto isakmp keepalive 15 periodic", CO-03). A zero Interval is off:
+// the daemon then only answers its peers' R-U-THEREs.
+type Keepalive struct {
+	// Interval: between R-U-THEREs (periodic), or how long the peer may be
+	// silent before one (on demand); 10-3600 s.
+	Interval time.Duration
+	// Retry: between R-U-THEREs that had no answer; 2-60 s, default 2 s.
+	// After five unanswered in a row the peer is dead.
+	Retry time.Duration
+	// Periodic sends every Interval whatever else the peer sends (the
+	// seeds' recommendation for GET); otherwise only after Interval of
+	// silence.
+	Periodic bool
 }
 
 // IKEPolicy is one phase-1 proposal (S0 "crypto isakmp policy", L654-665).

@@ -230,3 +230,25 @@ func TestRekeyAckDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepalive: the seeds' "keepalive 15 periodic" (retry 2 s by
+// default), on demand when asked, and off when the key is absent.
+func TestKeepalive(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want Keepalive
+	}{
+		{"", Keepalive{}},
+		{"  keepalive: {interval: 15}\n", Keepalive{Interval: 15 * time.Second, Retry: 2 * time.Second, Periodic: true}},
+		{"  keepalive: {interval: 30s, retry: 5s, mode: on-demand}\n", Keepalive{Interval: 30 * time.Second, Retry: 5 * time.Second}},
+	} {
+		c, err := Parse([]byte(strings.Replace(minKS, "ike:\n", "ike:\n"+tc.yaml, 1)), "ks.yaml")
+		if err != nil {
+			t.Errorf("%q: %v", tc.yaml, err)
+			continue
+		}
+		if c.IKE.Keepalive != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.yaml, c.IKE.Keepalive, tc.want)
+		}
+	}
+}

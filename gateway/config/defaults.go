@@ -21,6 +21,7 @@ var Defaults = struct {
 	IKEDHGroup     int           // "group 14" (L654-662)
 	KSIKELifetime  time.Duration // 24 h default on the KS (L1968, "lifetime 86400" L1984)
 	GMIKELifetime  time.Duration // 1200 s recommended on the GM (L2944-2946, "lifetime 1200" L2958)
+	KeepaliveRetry time.Duration // "retry 2-60 s, default 2" (S2 Table 29-2)
 	TEKLifetime    time.Duration // "default 3600 seconds" (L2049)
 	KEKLifetime    time.Duration // "default of 86400 seconds" (L2336)
 	Transform      esp.Transform // "esp-aes esp-sha-hmac" = aes128-sha1 (L936, L2002)
@@ -49,6 +50,7 @@ var Defaults = struct {
 	IKEDHGroup:         14,
 	KSIKELifetime:      86400 * time.Second,
 	GMIKELifetime:      1200 * time.Second,
+	KeepaliveRetry:     2 * time.Second,
 	TEKLifetime:        3600 * time.Second,
 	KEKLifetime:        86400 * time.Second,
 	Transform:          esp.Transform{ID: esp.TransformAESCBC, KeyBits: 128, Auth: esp.AuthHMACSHA1},
@@ -133,6 +135,9 @@ func (c *Config) applyDefaults() {
 	}
 	if len(c.IKE.Policies) == 0 {
 		c.IKE.Policies = []IKEPolicy{{}}
+	}
+	if ka := &c.IKE.Keepalive; ka.Interval > 0 && ka.Retry == 0 {
+		ka.Retry = Defaults.KeepaliveRetry
 	}
 	for i := range c.IKE.Policies {
 		p := &c.IKE.Policies[i]

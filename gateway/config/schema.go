@@ -64,6 +64,25 @@ func (c *Config) decodeIKE(d *decoder, n *yaml.Node, path string) {
 	ike := &c.IKE
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"allow_weak_dh": func(n *yaml.Node, p string) { d.boolean(n, p, &ike.AllowWeakDH) },
+		"keepalive": func(n *yaml.Node, p string) {
+			ka := &ike.Keepalive
+			ka.Periodic = true
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"interval": func(n *yaml.Node, p string) { d.duration(n, p, &ka.Interval) },
+				"retry":    func(n *yaml.Node, p string) { d.duration(n, p, &ka.Retry) },
+				"mode": func(n *yaml.Node, p string) {
+					var mode string
+					d.str(n, p, &mode)
+					switch mode {
+					case "periodic":
+					case "on-demand":
+						ka.Periodic = false
+					default:
+						d.errorf(p, "%q is not periodic or on-demand", mode)
+					}
+				},
+			})
+		},
 		"policies": func(n *yaml.Node, p string) {
 			d.list(n, p, func(n *yaml.Node, p string) {
 				var pol IKEPolicy

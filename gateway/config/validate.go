@@ -179,6 +179,7 @@ func (v *validator) ike() {
 			v.warnf(p+".lifetime", "%v: keep the KS's IKE lifetime at the 24 h default for COOP (S0 L1966-1972)", pol.Lifetime)
 		}
 	}
+	v.keepalive()
 	peers := map[netip.Addr]int{}
 	wild := -1
 	for i, k := range c.IKE.PreSharedKeys {
@@ -202,6 +203,23 @@ func (v *validator) ike() {
 			}
 			peers[k.Peer] = i
 		}
+	}
+}
+
+// keepalive checks ike.keepalive against S2's ranges (Table 29-2, CO-03).
+func (v *validator) keepalive() {
+	ka := v.c.IKE.Keepalive
+	if ka.Interval == 0 {
+		return
+	}
+	if ka.Interval < 10*time.Second || ka.Interval > 3600*time.Second {
+		v.errorf("ike.keepalive.interval", "%v is out of range [10s, 3600s]", ka.Interval)
+	}
+	if ka.Retry < 2*time.Second || ka.Retry > 60*time.Second {
+		v.errorf("ike.keepalive.retry", "%v is out of range [2s, 60s]", ka.Retry)
+	}
+	if v.c.Role == RoleGM {
+		v.warnf("ike.keepalive", "dead peer detection between GM and KS is not supported by the seeds (CO-03): the KS answers, but a KS that misses the R-U-THEREs is only marked dead here")
 	}
 }
 

@@ -56,6 +56,9 @@ func TestErrors(t *testing.T) {
 		{"bad interop_profile on KS", ksWith("    interop_profile: GDOID\n", ""), []string{`groups[0].interop_profile: "GDOID" is not one of`}},
 		{"bad rekey ack", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, ack: rfc8263-lkh}", 1),
 			[]string{`groups[0].rekey.ack: "rfc8263-lkh" is not rfc8263-sha256, rfc8263-sha512 or none`}},
+		{"keepalive interval", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 5s}\n", 1), []string{"ike.keepalive.interval: 5s is out of range [10s, 3600s]"}},
+		{"keepalive retry", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 15s, retry: 90s}\n", 1), []string{"ike.keepalive.retry: 1m30s is out of range [2s, 60s]"}},
+		{"keepalive mode", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 15s, mode: always}\n", 1), []string{`ike.keepalive.mode: "always" is not periodic or on-demand`}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
 		{"KS key on GM", gmWith(", tek_lifetime: 3600", ""), []string{"groups[0].tek_lifetime: only valid for role ks"}},
 		{"GM key on KS", ksWith("    ks_list: [192.0.2.2]\n", ""), []string{"groups[0].ks_list: only valid for role gm"}},
@@ -183,6 +186,7 @@ func TestWarnings(t *testing.T) {
 		{"KS IKE lifetime", strings.Replace(minKS, "ike:\n", "ike:\n  policies: [{lifetime: 1200}]\n", 1), "ike.policies[0].lifetime: 20m0s: keep the KS's IKE lifetime at the 24 h default"},
 		{"unicast without acks", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: unicast, ack: none}", 1), "groups[0].rekey.ack: none with unicast rekeys"},
 		{"KS without PSK", strings.Replace(minKS, "  pre_shared_keys: [{peer: 192.0.2.11, key: lab-secret}]\n", "", 1), "ike.pre_shared_keys: none: no GM can authenticate to this KS"},
+		{"GM keepalive", strings.Replace(minGM, "ike:\n", "ike:\n  keepalive: {interval: 15s}\n", 1), "ike.keepalive: dead peer detection between GM and KS is not supported by the seeds (CO-03)"},
 		{"short PSK", minGM, "ike.pre_shared_keys[0].key: 1 octets: a pre-shared key this short can be guessed offline from one captured main mode; use at least 8 (a long random string) (line 4, column 39)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

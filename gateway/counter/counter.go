@@ -56,11 +56,17 @@ var (
 	IKECookieSAEvicted            = Name{"ike_cookie_sa_evicted"}
 	IKECookieSATooLarge           = Name{"ike_cookie_sa_too_large"}
 	InformationalUnknownSA        = Name{"informational_unknown_sa"}
-	InvalidCookieSent             = Name{"invalid_cookie_sent"} // INVALID-COOKIE answers to messages on unknown SAs
-	InvalidCookieRateLimited      = Name{"invalid_cookie_rate_limited"}
-	InvalidCookieTooLarge         = Name{"invalid_cookie_too_large"}
-	InvalidCookieReceived         = Name{"invalid_cookie_received"} // on a GM
-	InvalidCookieIgnored          = Name{"invalid_cookie_ignored"}  // a GM's INVALID-COOKIE it could not tie to an attempt
+	// Dead peer detection (RFC 3706).
+	DPDSent                  = Name{"dpd_sent"}            // R-U-THEREs sent
+	DPDAcked                 = Name{"dpd_acked"}           // R-U-THERE-ACKs of ours taken
+	DPDAnswered              = Name{"dpd_answered"}        // peers' R-U-THEREs answered
+	DPDUnexpected            = Name{"dpd_unexpected"}      // DPD notifications for another SA, or answers nobody asked for
+	DPDPeerDead              = Name{"dpd_peer_dead"}       // peers that answered none of five R-U-THEREs
+	InvalidCookieSent        = Name{"invalid_cookie_sent"} // INVALID-COOKIE answers to messages on unknown SAs
+	InvalidCookieRateLimited = Name{"invalid_cookie_rate_limited"}
+	InvalidCookieTooLarge    = Name{"invalid_cookie_too_large"}
+	InvalidCookieReceived    = Name{"invalid_cookie_received"} // on a GM
+	InvalidCookieIgnored     = Name{"invalid_cookie_ignored"}  // a GM's INVALID-COOKIE it could not tie to an attempt
 )
 
 // Registration (GROUPKEY-PULL).
@@ -112,7 +118,7 @@ func All() []Name {
 		IKEUnauthorizedIdentity, IKEUnknownCookies, IKEDHComputed, IKEDHQueueFull, IKEDHRateLimited,
 		IKEHalfOpenExpired, IKEHalfOpenReplaced, IKEHalfOpenPerSourceLimit, IKEHalfOpenGlobalLimit,
 		IKECookieChallenge, IKECookieVerified, IKECookieSACacheMiss, IKECookieSAEvicted, IKECookieSATooLarge,
-		InformationalUnknownSA, InvalidCookieSent, InvalidCookieRateLimited, InvalidCookieTooLarge,
+		InformationalUnknownSA, DPDSent, DPDAcked, DPDAnswered, DPDUnexpected, DPDPeerDead, InvalidCookieSent, InvalidCookieRateLimited, InvalidCookieTooLarge,
 		InvalidCookieReceived, InvalidCookieIgnored,
 		Registrations, RegistrationsRejected, RegistrationFailures, Retransmits, PullUnknownSA, KSHashFail,
 		ReregistrationClamped, ReregistrationsCancelled,

@@ -283,11 +283,12 @@ var catalogue = []Def{
 	{"GDOI_ANN_TIMESTAMP_TOO_OLD", "GDOI", 4, "COOP ANN from KS {ks} in group {group} is too old and failed PST check: my_pst is {my_pst} sec, peer_pst is {peer_pst} sec, allowable_skew is {skew} sec"}, // ours
 
 	// IKE and the wire.
-	{"IKMP_MODE_FAILURE", "CRYPTO", 6, "Processing of GDOI mode failed with peer at {peer}"},                        // + group, reason
-	{"IKE_AUTH_FAILED", "CRYPTO", 4, "IKE phase 1 with peer {peer} failed: {reason}"},                               // ours (no seed name)
-	{"IKE_NOTIFY_RECV", "CRYPTO", 5, "Received IKE notify {notify} from peer {peer}"},                               // ours (no seed name)
-	{"IKE_SA_STALE", "CRYPTO", 5, "Phase-1 SA with {peer} dropped for group {group}: {reason}; starting main mode"}, // ours (no seed name)
-	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},                             // ours (no seed name); + proto, size
+	{"IKMP_MODE_FAILURE", "CRYPTO", 6, "Processing of GDOI mode failed with peer at {peer}"},                          // + group, reason
+	{"IKE_AUTH_FAILED", "CRYPTO", 4, "IKE phase 1 with peer {peer} failed: {reason}"},                                 // ours (no seed name)
+	{"IKE_NOTIFY_RECV", "CRYPTO", 5, "Received IKE notify {notify} from peer {peer}"},                                 // ours (no seed name)
+	{"IKE_PEER_DEAD", "CRYPTO", 4, "Peer {peer} answered none of {unanswered} R-U-THEREs: its phase-1 SA is deleted"}, // ours (no seed name); + interval, retry
+	{"IKE_SA_STALE", "CRYPTO", 5, "Phase-1 SA with {peer} dropped for group {group}: {reason}; starting main mode"},   // ours (no seed name)
+	{"MALFORMED_PACKET", "CRYPTO", 4, "Dropped malformed packet from {peer}: {reason}"},                               // ours (no seed name); + proto, size
 	// Flood defences of the KS (limits section of its configuration); all ours.
 	{"IKE_NO_PRESHARED_KEY", "CRYPTO", 4, "No pre-shared key for peer {peer}: main mode refused"},                                                                                     // IOS debug "No pre-shared key with <peer>!"; + notify, reason
 	{"IKE_HALF_OPEN_LIMIT", "CRYPTO", 4, "Half-open IKE limit of {limit} per {scope} reached: main mode from {peer} dropped"},                                                         // scope: source or KS

@@ -4,10 +4,8 @@ import (
 	"cmp"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"time"
 
-	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/show"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
@@ -31,24 +29,6 @@ func TEKStatus(t *TEK, elapsed time.Duration) show.TEK {
 		AddressPreservation: cmp.Or(t.AddrPreserve, gdoiwire.DefaultAddrPreserve).String(),
 		Direction:           cmp.Or(t.Direction, gdoiwire.DefaultSADirection).String(),
 	}
-}
-
-// IKESAs describes phase-1 SAs for the control API (GET /v1/ike/sa), in
-// the state an operator knows from "show crypto isakmp sa" (GDOI_IDLE for
-// a registration SA); since gives the protocol time elapsed since a
-// wall-clock time.
-func IKESAs(sas map[[16]byte]*ikev1.SA, since func(time.Time) time.Duration, saState string) []show.IKESA {
-	var out []show.IKESA
-	for c, sa := range sas {
-		age := since(sa.Established)
-		out = append(out, show.IKESA{
-			Local: sa.Local.String(), Peer: sa.Peer.String(), Cookies: hex.EncodeToString(c[:]),
-			Initiator: sa.Initiator, State: saState, Suite: sa.Suite.String(),
-			Lifetime: sa.Suite.Lifetime.Seconds(), Remaining: max(0, (sa.Suite.Lifetime - age).Seconds()),
-		})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Cookies < out[j].Cookies })
-	return out
 }
 
 // SelectorString is a TEK's selectors as an ACL line: "permit ip

@@ -14,6 +14,7 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/internal/gdoidcorpus"
+	"github.com/getlab/getlab/gateway/phase1"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -112,8 +113,8 @@ groups:
 	}
 	var log strings.Builder
 	counters := &events.Counters{}
-	m, err := gm.New(cfg, gm.Options{Events: events.New(&log, "text", "info"), Counters: counters, Local: gm1,
-		Send: func(netip.AddrPort, []byte) {}})
+	m, err := gm.New(cfg, gm.Options{Env: phase1.Env{Events: events.New(&log, "text", "info"), Counters: counters, Local: gm1,
+		Send: func(netip.AddrPort, []byte) {}}})
 	if err != nil {
 		t.Fatal(err)
 	}

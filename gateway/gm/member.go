@@ -16,25 +16,15 @@ import (
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/counter"
-	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
-	"github.com/getlab/getlab/gateway/keylog"
-	"github.com/getlab/getlab/gateway/transport"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-// Sender sends one datagram from the GM's GDOI socket.
-type Sender = transport.Send
-
 // Options are what a Member needs besides its configuration.
 type Options struct {
-	Events   *events.Log
-	Counters *events.Counters
-	KeyLog   *keylog.Writer
-	Send     Sender
-	// Local is the GM's registration address and port (its identity).
-	Local netip.AddrPort
+	phase1.Env
 	// InterfaceUp reports whether the registration interface is up; nil
 	// means always (GM_REGSTER_IF_DOWN otherwise).
 	InterfaceUp func() bool
@@ -45,9 +35,6 @@ type Options struct {
 	// multicast rekey destination: the daemon joins the group on the
 	// registration interface and passes what arrives to HandlePacket.
 	JoinGroup func(group netip.AddrPort) error
-	// Now is the wall clock (nil: the system's); the timer scale is the
-	// configuration's. Tests give a clock.Fake's.
-	Now func() time.Time
 	// Rand draws the re-registration jitter, uniform in [0, 1) (nil:
 	// math/rand/v2).
 	Rand func() float64
@@ -66,14 +53,13 @@ const (
 // (clock.Drive calls it in the daemon; tests call it with a fake time).
 type Member struct {
 	clock.Waker
-	mu     sync.Mutex
-	cfg    *config.Config
-	opt    Options
-	clk    clock.Clock
-	ike    *ikev1.Config
-	groups []*group
-	// sas are the phase-1 SAs this GM established, by cookie pair.
-	sas     map[[16]byte]*ikev1.SA
+	mu  sync.Mutex
+	cfg *config.Config
+	opt Options
+	clk clock.Clock
+	// p1 holds the phase-1 SAs this GM established and answers DPD.
+	p1      *phase1.Layer
+	groups  []*group
 	stopped bool
 }
 
@@ -82,12 +68,12 @@ func New(cfg *config.Config, opt Options) (*Member, error) {
 	if opt.Rand == nil {
 		opt.Rand = rand.Float64
 	}
-	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
+	clk := clock.New(cfg.Timers.Scale, opt.Now)
+	p1, err := phase1.New(cfg, opt.Env, clk, phase1.Role{})
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{cfg: cfg, opt: opt, clk: clock.New(cfg.Timers.Scale, opt.Now), ike: ike, sas: map[[16]byte]*ikev1.SA{}}
-	ike.Now = m.clk.Now // phase-1 SAs are established on the GM's clock
+	m := &Member{cfg: cfg, opt: opt, clk: clk, p1: p1}
 	for i := range cfg.Groups {
 		ip, ok := gdoi.InteropByName(cfg.Groups[i].InteropProfile)
 		if !ok {
@@ -210,7 +196,7 @@ func (m *Member) after(g *group, d time.Duration, fn func()) {
 func (m *Member) Deadline() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var d time.Time
+	d := m.p1.Deadline()
 	for _, g := range m.groups {
 		if g.due != nil && (d.IsZero() || g.deadline.Before(d)) {
 			d = g.deadline
@@ -224,6 +210,9 @@ func (m *Member) Deadline() time.Time {
 func (m *Member) Timeout(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if p := m.p1.Deadline(); !m.stopped && !p.IsZero() && !now.Before(p) {
+		m.p1.Timeout(now)
+	}
 	for range 64 { // a step schedules its next one at least a retry interval on, or at once a few times
 		ran := false
 		for _, g := range m.groups {
@@ -279,11 +268,11 @@ func (m *Member) try(g *group) {
 	default:
 		a.failed, a.mm, a.sa, a.pull = false, nil, nil, nil
 		a.reused, a.answered = false, false
-		if sa := m.liveSA(a.ks); sa != nil {
+		if sa := m.p1.Live(a.ks); sa != nil {
 			a.sa, a.reused = sa, true
 			m.startPull(g)
 		} else {
-			mm, err := ikev1.NewInitiator(m.ike, m.opt.Local, a.ks)
+			mm, err := ikev1.NewInitiator(m.p1.IKE(), m.opt.Local, a.ks)
 			if err == nil {
 				var pkt []byte
 				if pkt, err = mm.Start(); err == nil {
@@ -346,22 +335,6 @@ func (m *Member) protocolSince(t time.Time) time.Duration {
 	return m.clk.Since(m.clk.Now(), t)
 }
 
-// liveSA returns an established phase-1 SA with ks that has lifetime left,
-// so a re-registration can skip main mode.
-func (m *Member) liveSA(ks netip.AddrPort) *ikev1.SA {
-	now := m.clk.Now()
-	for c, sa := range m.sas {
-		if sa.Expired(now, m.clk.Wall(sa.Suite.Lifetime)) {
-			delete(m.sas, c)
-			continue
-		}
-		if sa.Peer == ks {
-			return sa
-		}
-	}
-	return nil
-}
-
 func (m *Member) send(a *attempt, pkt []byte) {
 	a.lastSent = pkt
 	m.opt.Send(a.ks, pkt)
@@ -407,13 +380,13 @@ func (m *Member) handleLocked(from netip.AddrPort, pkt []byte) func() {
 func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 	h, _, err := isakmp.ParseHeader(pkt)
 	if err != nil {
-		m.malformed(from, err)
+		m.p1.Malformed(from, err)
 		return nil
 	}
 	if h.Exchange == isakmp.ExchangeGroupkeyPush {
 		return m.rekey(from, h, pkt)
 	}
-	if _, known := m.sas[h.Cookies()]; known && h.Exchange == isakmp.ExchangeInformational && h.Flags&isakmp.FlagEncryption == 0 {
+	if m.p1.Get(h.Cookies()) != nil && h.Exchange == isakmp.ExchangeInformational && h.Flags&isakmp.FlagEncryption == 0 {
 		if n, ok := ikev1.ParseNotify(pkt); ok && n.MessageType == isakmp.NotifyInvalidCookie {
 			m.invalidCookie(from, h)
 			return nil
@@ -422,7 +395,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 	g := m.groupFor(h)
 	if g == nil {
 		if h.Exchange == isakmp.ExchangeInformational {
-			m.informational(from, h, pkt)
+			m.p1.Informational(from, h, pkt) // DPD or a notification on an established SA
 			return nil
 		}
 		m.opt.Counters.Inc(counter.UnexpectedPackets)
@@ -444,21 +417,15 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 		}
 		if sa := a.mm.SA(); sa != nil && a.sa == nil {
 			a.sa = sa
-			m.sas[sa.Cookies()] = sa
-			m.opt.KeyLog.IKE(sa)
+			m.p1.Established(sa)
 			m.startPull(g)
 		}
 	case h.Exchange == isakmp.ExchangeInformational:
-		n, err := a.sa.OpenInformational(pkt)
-		if err != nil {
-			m.malformed(from, err)
+		n := m.p1.Informational(from, h, pkt)
+		if n == nil {
 			return nil
 		}
-		a.answered = true // the KS has the SA
-		if reply := ikev1.AnswerDPD(a.sa, n); reply != nil {
-			m.opt.Send(from, reply)
-			return nil
-		}
+		a.answered = true // protected on the SA: the KS has it
 		if a.pull != nil && a.pull.Policy() == nil {
 			m.attemptFailed(g, "REG_FAILED", fmt.Errorf("KS %s refused the registration: %s %s", from.Addr(), n.MessageType, printable(n.Data)))
 		}
@@ -470,6 +437,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 		reply, err := a.pull.Handle(pkt)
 		if err == nil || errors.Is(err, gdoi.ErrPolicy) {
 			a.answered = true // verified on the SA: the KS has it
+			m.p1.Heard(a.sa.Cookies())
 		}
 		switch {
 		case errors.Is(err, gdoi.ErrHash):
@@ -514,14 +482,8 @@ func (m *Member) groupFor(h isakmp.Header) *group {
 }
 
 func (m *Member) ikeFailed(g *group, err error) {
-	m.opt.Counters.Inc(counter.IKEFailed)
-	m.opt.Events.Emit("IKE_AUTH_FAILED", "peer", g.a.ks.Addr().String(), "reason", err.Error())
+	m.p1.Failed(g.a.ks, err)
 	m.attemptFailed(g, "REG_FAILED", err)
-}
-
-func (m *Member) malformed(from netip.AddrPort, err error) {
-	m.opt.Counters.Inc(counter.MalformedPackets)
-	m.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 }
 
 // invalidCookie takes a KS's INVALID-COOKIE for one of the GM's phase-1
@@ -551,34 +513,10 @@ func (m *Member) invalidCookie(from netip.AddrPort, h isakmp.Header) {
 // next try a main mode.
 func (m *Member) staleSA(g *group, reason string) {
 	a := g.a
-	for c, sa := range m.sas {
-		if sa.Peer == a.ks {
-			delete(m.sas, c)
-		}
-	}
+	m.p1.DropPeer(a.ks)
 	a.failed = true
 	m.opt.Counters.Inc(counter.IKESAStale)
 	m.opt.Events.Emit("IKE_SA_STALE", "peer", a.ks.Addr().String(), "group", g.cfg.Name, "reason", reason)
-}
-
-// informational handles an Informational exchange outside a registration:
-// DPD on an established SA, or a notification.
-func (m *Member) informational(from netip.AddrPort, h isakmp.Header, pkt []byte) {
-	sa := m.sas[h.Cookies()]
-	if sa == nil {
-		m.opt.Counters.Inc(counter.UnexpectedPackets)
-		return
-	}
-	n, err := sa.OpenInformational(pkt)
-	if err != nil {
-		m.malformed(from, err)
-		return
-	}
-	if reply := ikev1.AnswerDPD(sa, n); reply != nil {
-		m.opt.Send(from, reply)
-		return
-	}
-	m.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
 }
 
 // install makes a downloaded policy current, logs the seeds' event

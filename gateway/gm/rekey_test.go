@@ -20,6 +20,7 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/gm"
 	"github.com/getlab/getlab/gateway/ks"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -132,14 +133,14 @@ func startLab(t testing.TB, scale float64, kyaml, gyaml string, fakeClock bool, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.gm, err = gm.New(gcfg, gm.Options{Events: events.New(gmLog, "text", "info"), Counters: &events.Counters{}, Local: gmAddr,
+	l.gm, err = gm.New(gcfg, gm.Options{Env: phase1.Env{Events: events.New(gmLog, "text", "info"), Counters: &events.Counters{}, Local: gmAddr,
 		Send: func(to netip.AddrPort, b []byte) {
 			if l.panicNextSend.Swap(false) {
 				panic("injected: a send under the Member's lock")
 			}
 			l.net.From(gmAddr)(to, b)
-		},
-		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }, Now: now})
+		}, Now: now},
+		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +163,8 @@ func (l *lab) newKS(kyaml string) *ks.Server {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	srv, err := ks.New(kcfg, ks.Options{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
-		Send: l.net.From(ksAddr)})
+	srv, err := ks.New(kcfg, ks.Options{Env: phase1.Env{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
+		Send: l.net.From(ksAddr)}})
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -70,9 +71,8 @@ groups:
 		t.Fatal(err)
 	}
 	s := &schedule{t: t, clk: clock.NewFake(schedT0), ev: &strings.Builder{}, ifUp: true, scale: scale}
-	opt := Options{Events: events.New(s.ev, "text", "info"), Counters: &events.Counters{}, Local: schedGM,
-		Now:         s.clk.Now,
-		InterfaceUp: func() bool { return s.ifUp },
+	env := phase1.Env{Events: events.New(s.ev, "text", "info"), Counters: &events.Counters{}, Local: schedGM,
+		Now: s.clk.Now,
 		Send: func(to netip.AddrPort, b []byte) {
 			h, _, err := isakmp.ParseHeader(b)
 			if err != nil {
@@ -80,6 +80,7 @@ groups:
 			}
 			s.sent = append(s.sent, sent{at: s.protocol(s.clk.Now()), ks: to.Addr(), cookie: fmt.Sprintf("%x", h.ICookie), message: b})
 		}}
+	opt := Options{Env: env, InterfaceUp: func() bool { return s.ifUp }}
 	if edit != nil {
 		edit(&opt)
 	}

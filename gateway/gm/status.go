@@ -83,7 +83,7 @@ func (m *Member) Members() []show.Member { return nil }
 func (m *Member) IKESAs() []show.IKESA {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return gdoi.IKESAs(m.sas, m.protocolSince, "GDOI_IDLE")
+	return m.p1.Snapshot()
 }
 
 // Counters is the control API's GET /v1/counters.

@@ -74,7 +74,7 @@ func (k *testKS) state() (mainModes, halfOpen, cached, sas, pulls int) {
 	for _, ps := range k.srv.pulls {
 		pulls += len(ps)
 	}
-	return len(k.srv.mainModes), k.srv.halfOpen, k.srv.cookies.cached(), len(k.srv.sas), pulls
+	return len(k.srv.mainModes), k.srv.halfOpen, k.srv.cookies.cached(), k.srv.p1.Len(), pulls
 }
 
 // mm1 is a main-mode message 1 (one ISAKMP proposal, group 19) whose CKY-I
@@ -368,8 +368,8 @@ func TestRegistrationLoopSACap(t *testing.T) {
 	if got := k.count("ike_sa_replaced"); got != uint64(n-per) {
 		t.Errorf("ike_sa_replaced %d, want %d", got, n-per)
 	}
-	if len(k.srv.sasByPeer[gm1Addr.Addr()]) != per || len(k.srv.saOrder) > 2*per+64 {
-		t.Errorf("indexes: %d by peer, %d in order", len(k.srv.sasByPeer[gm1Addr.Addr()]), len(k.srv.saOrder))
+	if n := k.srv.p1.PeerLen(gm1Addr.Addr()); n != per {
+		t.Errorf("%d SAs indexed by peer, want %d", n, per)
 	}
 }
 
@@ -392,7 +392,7 @@ func TestGlobalSACap(t *testing.T) {
 	if k.count("ike_sa_global_limit") != 12 {
 		t.Errorf("ike_sa_global_limit %d", k.count("ike_sa_global_limit"))
 	}
-	if len(k.srv.sasByPeer[oldest.Addr()]) != 0 {
+	if k.srv.p1.PeerLen(oldest.Addr()) != 0 {
 		t.Error("the oldest SA was kept")
 	}
 	ev := k.events("IKE_SA_LIMIT")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/phase1"
 )
 
 // Unicast rekey fan-out over real UDP sockets on the loopback: one KS and
@@ -55,7 +56,7 @@ func newFanout(tb testing.TB, n int, verify bool) *fanout {
 	}
 	port := first.LocalAddr().(*net.UDPAddr).Port
 	cfg.Groups[0].Rekey.Port = uint16(port)
-	f.srv, err = New(cfg, Options{
+	f.srv, err = New(cfg, Options{Env: phase1.Env{
 		Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{},
 		Local: netip.AddrPortFrom(cfg.Identity, uint16(f.conn.LocalAddr().(*net.UDPAddr).Port)),
 		Send: func(to netip.AddrPort, pkt []byte) {
@@ -64,7 +65,7 @@ func newFanout(tb testing.TB, n int, verify bool) *fanout {
 			if _, err := f.conn.WriteToUDPAddrPort(pkt, to); err != nil {
 				tb.Error(err)
 			}
-		},
+		}},
 		OnAllAcked: func(_ string, _ int, took time.Duration) { f.acked <- took },
 	})
 	if err != nil {

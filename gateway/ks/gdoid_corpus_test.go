@@ -13,6 +13,7 @@ import (
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/internal/gdoidcorpus"
+	"github.com/getlab/getlab/gateway/phase1"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -122,11 +123,11 @@ groups:
 	}
 	now := time.Unix(1_700_000_000, 0)
 	var sent []datagramOut
-	s, err := New(cfg, Options{
+	s, err := New(cfg, Options{Env: phase1.Env{
 		Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{},
 		Local: netip.MustParseAddrPort("10.77.0.1:848"), Now: func() time.Time { return now },
 		Send: func(to netip.AddrPort, b []byte) { sent = append(sent, datagramOut{to, b}) },
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

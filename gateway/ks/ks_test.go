@@ -14,6 +14,7 @@ import (
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -60,9 +61,9 @@ func newTestKS(t testing.TB, cfg *config.Config) *testKS { return newTestKSAt(t,
 func newTestKSAt(t testing.TB, cfg *config.Config, now func() time.Time) *testKS {
 	t.Helper()
 	k := &testKS{net: transport.NewSyncNet(), ev: events.New(io.Discard, "text", "error")}
-	srv, err := New(cfg, Options{
+	srv, err := New(cfg, Options{Env: phase1.Env{
 		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr, Now: now, Send: k.net.From(ksAddr),
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

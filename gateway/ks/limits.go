@@ -22,7 +22,8 @@ import (
 //     limits.dh_rate_per_source per second per source (a token bucket),
 //     computed by a bounded pool of workers off the receive loop;
 //   - phase-1 SAs: limits.ike_sas_per_peer per peer address and
-//     limits.ike_sas_global in all, the newest replacing the oldest.
+//     limits.ike_sas_global in all, the newest replacing the oldest
+//     (gateway/phase1).
 
 // dhPool runs message-3 jobs on at most workers goroutines, with at most
 // queue jobs waiting. It starts goroutines as jobs come and keeps none
@@ -143,64 +144,10 @@ func (s *Server) limitHit(c counter.Name, event string, peer netip.AddrPort, lim
 	s.opt.Events.Emit(event, append([]string{"peer", peer.Addr().String(), "limit", fmt.Sprint(limit)}, fields...)...)
 }
 
-// addSA enters a new phase-1 SA, replacing the peer's oldest past
-// limits.ike_sas_per_peer and the KS's oldest past limits.ike_sas_global.
-// A GM needs its phase-1 SA only to register (GROUPKEY-PULL): one that
-// registers again has a new one, and the old ones would wait 24 h.
-func (s *Server) addSA(sa *ikev1.SA) {
-	l := &s.cfg.Limits
-	peer := sa.Peer.Addr()
-	for len(s.sasByPeer[peer]) >= l.IKESAsPerPeer {
-		s.dropSA(s.sasByPeer[peer][0])
-		s.opt.Counters.Inc(counter.IKESAReplaced)
-		s.opt.Events.Emit("IKE_SA_LIMIT", "peer", peer.String(), "limit", fmt.Sprint(l.IKESAsPerPeer), "scope", "peer")
-	}
-	for len(s.sas) >= l.IKESAsGlobal && len(s.saOrder) > 0 {
-		c := s.saOrder[0]
-		s.saOrder = s.saOrder[1:]
-		if old := s.sas[c]; old != nil {
-			s.dropSA(c)
-			s.opt.Counters.Inc(counter.IKESAGlobalLimit)
-			s.opt.Events.Emit("IKE_SA_LIMIT", "peer", old.Peer.Addr().String(), "limit", fmt.Sprint(l.IKESAsGlobal), "scope", "KS")
-		}
-	}
-	c := sa.Cookies()
-	s.sas[c] = sa
-	s.sasByPeer[peer] = append(s.sasByPeer[peer], c)
-	s.saOrder = append(s.saOrder, c)
-	if len(s.saOrder) > 2*len(s.sas)+64 {
-		live := s.saOrder[:0]
-		for _, o := range s.saOrder {
-			if s.sas[o] != nil {
-				live = append(live, o)
-			}
-		}
-		s.saOrder = live
-	}
-}
-
-// dropSA forgets a phase-1 SA with its GROUPKEY-PULLs and the main mode
-// kept for retransmissions of its message 5.
-func (s *Server) dropSA(c [16]byte) {
-	sa := s.sas[c]
-	if sa == nil {
-		return
-	}
-	delete(s.sas, c)
-	delete(s.pulls, c)
-	peer := sa.Peer.Addr()
-	list := s.sasByPeer[peer]
-	for i, o := range list {
-		if o == c {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(s.sasByPeer, peer)
-	} else {
-		s.sasByPeer[peer] = list
-	}
+// forgetSA forgets, when the phase-1 layer drops an SA, its GROUPKEY-PULLs
+// and the main mode kept for retransmissions of its message 5.
+func (s *Server) forgetSA(sa *ikev1.SA) {
+	delete(s.pulls, sa.Cookies())
 	k := mmKey{sa.ICookie, sa.Peer}
 	if mm := s.mainModes[k]; mm != nil && mm.r.SA() == sa {
 		s.dropMainMode(k)

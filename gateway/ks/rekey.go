@@ -111,6 +111,9 @@ func (s *Server) Deadline() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.housekeepAt
+	if p := s.p1.Deadline(); !p.IsZero() {
+		d = earliest(d, p)
+	}
 	for _, g := range s.groups {
 		if r := g.rekey.round; r != nil && r.nextAt.Before(d) {
 			d = r.nextAt
@@ -130,9 +133,12 @@ func (s *Server) Timeout(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tick(now)
-	if !now.Before(s.housekeepAt) {
+	switch {
+	case !now.Before(s.housekeepAt):
 		s.expire(now)
 		s.housekeepAt = now.Add(housekeeping)
+	case !s.p1.Deadline().IsZero() && !now.Before(s.p1.Deadline()):
+		s.p1.Timeout(now) // an R-U-THERE due between housekeeping runs
 	}
 }
 

@@ -8,33 +8,21 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/counter"
-	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
-	"github.com/getlab/getlab/gateway/keylog"
-	"github.com/getlab/getlab/gateway/transport"
+	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-// Sender sends one datagram from the KS's socket.
-type Sender = transport.Send
-
 // Options are what a Server needs besides its configuration.
 type Options struct {
-	Events   *events.Log
-	Counters *events.Counters
-	KeyLog   *keylog.Writer // nil: no key log
-	Send     Sender
-	// Local is the address the KS receives on (its identity and port 848).
-	Local netip.AddrPort
-	Now   func() time.Time // the wall clock (nil: the system's); tests give a clock.Fake's
+	phase1.Env
 	// OnAllAcked, if set, is called when every GM of a unicast rekey
 	// has acknowledged it, with the number of GMs and the wall time since
 	// the first PUSH; it runs under the Server's lock and must not call
@@ -52,9 +40,11 @@ type Server struct {
 	clk clock.Clock
 	// housekeepAt is when Timeout next runs Expire.
 	housekeepAt time.Time
-	ike         *ikev1.Config
-	groups      map[uint32]*group
-	order       []uint32
+	// p1 holds the phase-1 SAs, answers DPD and messages on unknown SAs.
+	p1     *phase1.Layer
+	ike    *ikev1.Config
+	groups map[uint32]*group
+	order  []uint32
 
 	// mainModes are the main-mode exchanges in progress or recently done
 	// (kept so that a retransmitted message 5 gets message 6 again), by
@@ -70,15 +60,8 @@ type Server struct {
 	dh       *dhPool
 	buckets  map[netip.Addr]*bucket
 
-	sas map[[16]byte]*ikev1.SA
-	// sasByPeer lists each peer's SAs, saOrder every SA, oldest first
-	// (saOrder may hold cookies of SAs already gone).
-	sasByPeer map[netip.Addr][][16]byte
-	saOrder   [][16]byte
 	// pulls are the GROUPKEY-PULL exchanges by phase-1 SA and message ID.
 	pulls map[[16]byte]map[uint32]*pull
-	// invalidCookie limits the answers to messages on unknown SAs.
-	invalidCookie invalidCookies
 }
 
 type mmKey struct {
@@ -117,16 +100,16 @@ const maxPullsPerSA = 4
 // group's rekey signing key and its first KEK and TEKs.
 func New(cfg *config.Config, opt Options) (*Server, error) {
 	clk := clock.New(cfg.Timers.Scale, opt.Now)
-	ike, err := ikev1.FromConfig(cfg.IKE, opt.Local.Addr())
-	if err != nil {
-		return nil, err
-	}
-	ike.Now = clk.Now
 	l := &cfg.Limits
 	if l.HalfOpenPerSource == 0 {
 		// A config built in code rather than parsed.
 		*l = config.LimitDefaults
 	}
+	p1, err := phase1.New(cfg, opt.Env, clk, phase1.Role{AnswerUnknownSA: true})
+	if err != nil {
+		return nil, err
+	}
+	ike := p1.IKE()
 	workers := l.DHWorkers
 	if workers == 0 {
 		workers = runtime.NumCPU()
@@ -134,7 +117,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	counters := opt.Counters
 	ike.OnDH = func() { counters.Inc(counter.IKEDHComputed) }
 	s := &Server{
-		cfg: cfg, opt: opt, clk: clk, ike: ike,
+		cfg: cfg, opt: opt, clk: clk, p1: p1, ike: ike,
 		housekeepAt: clk.Now().Add(housekeeping),
 		groups:      map[uint32]*group{},
 		mainModes:   map[mmKey]*mainMode{},
@@ -142,10 +125,9 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		cookies:     newCookieJar(clk.Wall(l.HalfOpenTimeout)),
 		dh:          &dhPool{workers: workers, queue: l.DHQueue},
 		buckets:     map[netip.Addr]*bucket{},
-		sas:         map[[16]byte]*ikev1.SA{},
-		sasByPeer:   map[netip.Addr][][16]byte{},
 		pulls:       map[[16]byte]map[uint32]*pull{},
 	}
+	p1.OnDrop = s.forgetSA
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
 		g, err := newGroup(gc, cfg.Identity)
@@ -176,7 +158,7 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 	defer s.mu.Unlock()
 	h, _, err := isakmp.ParseHeader(pkt)
 	if err != nil {
-		s.malformed(from, err)
+		s.p1.Malformed(from, err)
 		return
 	}
 	switch h.Exchange {
@@ -192,11 +174,6 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 		s.opt.Counters.Inc(counter.UnsupportedExchange)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("unsupported exchange %s", h.Exchange))
 	}
-}
-
-func (s *Server) malformed(from netip.AddrPort, err error) {
-	s.opt.Counters.Inc(counter.MalformedPackets)
-	s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", err.Error())
 }
 
 func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
@@ -252,7 +229,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 	mm := &mainMode{r: ikev1.NewResponder(s.ike, s.opt.Local, k.peer), started: now, moved: now}
 	reply, err := mm.r.Handle(pkt)
 	if err != nil {
-		s.ikeFailed(k.peer, err)
+		s.p1.Failed(k.peer, err)
 		s.send(k.peer, reply)
 		return
 	}
@@ -277,14 +254,14 @@ func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
 	})
 	reply, err := r.Handle(pkt)
 	if err != nil {
-		s.ikeFailed(k.peer, err)
+		s.p1.Failed(k.peer, err)
 		s.send(k.peer, reply)
 		return
 	}
 	if tooLarge {
 		h, _ := r.HalfOpen()
 		s.opt.Counters.Inc(counter.IKECookieSATooLarge)
-		s.malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d a stateless cookie can stand for", len(h.SAiB), maxCookieSA))
+		s.p1.Malformed(k.peer, fmt.Errorf("main mode msg 1: SA payload of %d octets, more than the %d a stateless cookie can stand for", len(h.SAiB), maxCookieSA))
 		return
 	}
 	if evicted {
@@ -375,7 +352,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 	if err != nil {
 		// Logged before the reply goes, so that whoever gets the reply
 		// finds the event.
-		s.ikeFailed(k.peer, err)
+		s.p1.Failed(k.peer, err)
 		s.dropMainMode(k)
 		s.send(k.peer, reply)
 		return
@@ -384,9 +361,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 	if sa := mm.r.SA(); sa != nil && mm.open {
 		s.closeHalfOpen(k, mm)
 		s.cookies.pin(mm.h)
-		s.addSA(sa)
-		s.opt.Counters.Inc(counter.IKESAEstablished)
-		s.opt.KeyLog.IKE(sa)
+		s.p1.Established(sa)
 	}
 	s.send(k.peer, reply)
 }
@@ -397,60 +372,12 @@ func (s *Server) send(to netip.AddrPort, pkt []byte) {
 	}
 }
 
-// ikeFailed counts and logs a failed main mode.
-func (s *Server) ikeFailed(from netip.AddrPort, err error) {
-	switch {
-	case errors.Is(err, ikev1.ErrNoPreSharedKey):
-		s.opt.Counters.Inc(counter.IKENoPSK)
-		s.opt.Events.Emit("IKE_NO_PRESHARED_KEY", "peer", from.Addr().String(), "reason", err.Error())
-		return
-	}
-	if ie := (*ikev1.IdentityError)(nil); errors.As(err, &ie) {
-		s.opt.Counters.Inc(counter.IKEUnauthorizedIdentity)
-		s.opt.Events.Emit("UNAUTHORIZED_IDENTITY", "group", s.groupNames(), "identity", ie.Identity,
-			"ip", from.Addr().String(), "peer", from.Addr().String(), "reason", err.Error())
-		return
-	}
-	var ne *ikev1.NotifyError
-	if errors.As(err, &ne) {
-		s.opt.Counters.Inc(notifyCounter(ne.Type))
-	} else {
-		s.opt.Counters.Inc(counter.IKEFailed)
-	}
-	s.opt.Events.Emit("IKE_AUTH_FAILED", "peer", from.Addr().String(), "reason", err.Error())
-}
-
-// groupNames names every group: a main mode is not yet for a group.
-func (s *Server) groupNames() string {
-	names := make([]string, 0, len(s.order))
-	for _, g := range s.sortedGroups() {
-		names = append(names, g.cfg.Name)
-	}
-	return strings.Join(names, ",")
-}
-
-func notifyCounter(t isakmp.NotifyType) counter.Name {
-	switch t {
-	case isakmp.NotifyNoProposalChosen:
-		return counter.IKEFailedNoProposalChosen
-	case isakmp.NotifyAuthenticationFailed:
-		return counter.IKEFailedAuthenticationFailed
-	case isakmp.NotifyPayloadMalformed:
-		return counter.IKEFailedPayloadMalformed
-	case isakmp.NotifyInvalidIDInformation:
-		return counter.IKEFailedInvalidID
-	case isakmp.NotifyInvalidHashInformation:
-		return counter.IKEFailedInvalidHash
-	}
-	return counter.IKEFailed
-}
-
 func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
-	sa := s.sas[h.Cookies()]
+	sa := s.p1.Get(h.Cookies())
 	if sa == nil {
 		s.opt.Counters.Inc(counter.PullUnknownSA)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("GROUPKEY-PULL for unknown phase-1 SA %x", h.Cookies()))
-		s.answerUnknownSA(from, h, pkt)
+		s.p1.UnknownSA(from, h, pkt)
 		return
 	}
 	c := h.Cookies()
@@ -512,7 +439,7 @@ func (s *Server) pullFailed(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 		s.opt.Counters.Inc(counter.KSHashFail)
 		s.opt.Events.Emit("KS_HASH_FAIL", "peer", from.Addr().String(), "reason", err.Error())
 	default:
-		s.malformed(from, err)
+		s.p1.Malformed(from, err)
 	}
 }
 
@@ -607,39 +534,17 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	}
 }
 
+// informational is phase 1's business (DPD, notifications): a KS acts
+// on no notification a GM sends it.
 func (s *Server) informational(from netip.AddrPort, h isakmp.Header, pkt []byte) {
-	sa := s.sas[h.Cookies()]
-	if sa == nil {
-		if n, ok := ikev1.ParseNotify(pkt); ok {
-			s.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
-			return
-		}
-		s.opt.Counters.Inc(counter.InformationalUnknownSA)
-		// A protected one (DPD, say) from a GM that still has the SA;
-		// a plaintext one is never answered, or two peers could keep
-		// answering each other.
-		if h.Flags&isakmp.FlagEncryption != 0 {
-			s.answerUnknownSA(from, h, pkt)
-		}
-		return
-	}
-	n, err := sa.OpenInformational(pkt)
-	if err != nil {
-		s.malformed(from, err)
-		return
-	}
-	if reply := ikev1.AnswerDPD(sa, n); reply != nil {
-		s.opt.Send(from, reply)
-		return
-	}
-	s.opt.Events.Emit("IKE_NOTIFY_RECV", "peer", from.Addr().String(), "notify", n.MessageType.String())
+	s.p1.Informational(from, h, pkt)
 }
 
 // housekeeping is how often, in wall time, Timeout runs Expire.
 const housekeeping = time.Second
 
-// Expire drops phase-1 SAs whose lifetime has run out, exchanges that
-// were left half done and idle Diffie-Hellman buckets: Timeout runs it
+// Expire drops phase-1 SAs whose lifetime has run out (and sends the
+// R-U-THEREs due), exchanges that were left half done and idle Diffie-Hellman buckets: Timeout runs it
 // every second.
 func (s *Server) Expire() {
 	s.mu.Lock()
@@ -668,12 +573,7 @@ func (s *Server) expire(now time.Time) {
 			delete(s.pulls, c)
 		}
 	}
-	for c, sa := range s.sas {
-		if sa.Expired(now, s.clk.Wall(sa.Suite.Lifetime)) {
-			s.dropSA(c)
-			s.opt.Counters.Inc(counter.IKESAExpired)
-		}
-	}
+	s.p1.Timeout(now)
 	rate, burst := float64(s.cfg.Limits.DHRate), float64(s.cfg.Limits.DHBurst)
 	for src, b := range s.buckets {
 		if b.tokens+now.Sub(b.at).Seconds()*rate >= burst {

@@ -108,7 +108,7 @@ func lastFour(s []uint32) []uint32 {
 func (s *Server) IKESAs() []show.IKESA {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return gdoi.IKESAs(s.sas, s.elapsed, "GDOI_IDLE")
+	return s.p1.Snapshot()
 }
 
 // Counters is the control API's GET /v1/counters.

@@ -213,6 +213,10 @@ type IKESA struct {
 	Suite     string  `json:"suite"` // "aes256-sha256-g14"
 	Lifetime  float64 `json:"lifetime"`
 	Remaining float64 `json:"remaining"`
+	// Keepalive: this side probes the peer with R-U-THEREs; Unanswered
+	// counts those in a row that had no answer yet.
+	Keepalive  bool `json:"keepalive,omitempty"`
+	Unanswered int  `json:"dpd_unanswered,omitempty"`
 }
 
 // Event is one logged event (GET /v1/events): the seeds' event names.

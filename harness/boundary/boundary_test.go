@@ -23,6 +23,7 @@ var forbidden = []string{
 	"gateway/dataplane",
 	"gateway/gdoi",
 	"gateway/ikev1",
+	"gateway/phase1",
 	"gateway/esp",
 }
 

@@ -1,4 +1,4 @@
-package ks
+package phase1
 
 import (
 	"net/netip"
@@ -10,7 +10,7 @@ import (
 )
 
 // A KS that restarts forgets its phase-1 SAs; its GMs do not, and
-// re-register over them. Dropping their PULLs in silence leaves each GM
+// re-register over them (Role.AnswerUnknownSA). Dropping their PULLs in silence leaves each GM
 // retransmitting to a KS that will never answer until its attempt runs
 // out; answering INVALID-COOKIE lets it start a main mode at once.
 //
@@ -32,21 +32,24 @@ type invalidCookies struct {
 	pruned time.Time
 }
 
-// answerUnknownSA answers a message on an ISAKMP SA the KS does not know
-// (a GROUPKEY-PULL, a protected Informational) with INVALID-COOKIE, within
-// the limits above.
-func (s *Server) answerUnknownSA(from netip.AddrPort, h isakmp.Header, pkt []byte) {
+// UnknownSA answers a message on an ISAKMP SA the layer does not know (a
+// GROUPKEY-PULL, a protected Informational) with INVALID-COOKIE, within the
+// limits above, if the role does that.
+func (l *Layer) UnknownSA(from netip.AddrPort, h isakmp.Header, pkt []byte) {
+	if !l.answerUnknown {
+		return
+	}
 	reply := ikev1.InvalidCookie(h)
 	if reply == nil || len(reply) > len(pkt) {
-		s.opt.Counters.Inc(counter.InvalidCookieTooLarge)
+		l.env.Counters.Inc(counter.InvalidCookieTooLarge)
 		return
 	}
-	if !s.invalidCookie.allow(from.Addr(), s.clk.Now()) {
-		s.opt.Counters.Inc(counter.InvalidCookieRateLimited)
+	if !l.invalidCookie.allow(from.Addr(), l.clk.Now()) {
+		l.env.Counters.Inc(counter.InvalidCookieRateLimited)
 		return
 	}
-	s.opt.Counters.Inc(counter.InvalidCookieSent)
-	s.opt.Send(from, reply)
+	l.env.Counters.Inc(counter.InvalidCookieSent)
+	l.env.Send(from, reply)
 }
 
 func (l *invalidCookies) allow(a netip.Addr, now time.Time) bool {
