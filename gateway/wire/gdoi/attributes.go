@@ -1,6 +1,6 @@
 package gdoi
 
-import "fmt"
+import "github.com/getlab/getlab/gateway/wire/internal/enum"
 
 // KEK attributes of a SAK (RFC 6407 §5.3.1).
 const (
@@ -214,9 +214,4 @@ var kpAttrNames = map[KDType]map[uint16]string{
 // type kd.
 func KeyPacketAttrName(kd KDType, t uint16) string { return name(kpAttrNames[kd], t) }
 
-func name(m map[uint16]string, t uint16) string {
-	if s, ok := m[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("ATTR-%d", t)
-}
+func name(m map[uint16]string, t uint16) string { return enum.Name(m, t, "ATTR-%d") }

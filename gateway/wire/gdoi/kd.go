@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/getlab/getlab/gateway/wire/internal/enum"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -19,19 +20,9 @@ const (
 )
 
 // String returns "TEK", "KEK", "LKH", "SID", or "KD-<n>".
-func (t KDType) String() string {
-	switch t {
-	case KDTEK:
-		return "TEK"
-	case KDKEK:
-		return "KEK"
-	case KDLKH:
-		return "LKH"
-	case KDSID:
-		return "SID"
-	}
-	return fmt.Sprintf("KD-%d", uint8(t))
-}
+func (t KDType) String() string { return enum.Name(kdNames, t, "KD-%d") }
+
+var kdNames = map[KDType]string{KDTEK: "TEK", KDKEK: "KEK", KDLKH: "LKH", KDSID: "SID"}
 
 func (t KDType) known() bool { return t >= KDTEK && t <= KDSID }
 

@@ -1,6 +1,6 @@
 package gdoi
 
-import "fmt"
+import "github.com/getlab/getlab/gateway/wire/internal/enum"
 
 // The attribute values' names, as the control API and the key log write
 // them: lower case, the algorithm's common name. An unknown value is its
@@ -42,9 +42,4 @@ func (d SADir) String() string {
 	return valueName(d, map[SADir]string{SADirSenderOnly: "send", SADirReceiverOnly: "receive", SADirSymmetric: "both"})
 }
 
-func valueName[T ~uint16](v T, names map[T]string) string {
-	if s, ok := names[v]; ok {
-		return s
-	}
-	return fmt.Sprint(uint16(v))
-}
+func valueName[T ~uint16](v T, names map[T]string) string { return enum.Name(names, v, "%d") }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/getlab/getlab/gateway/wire/internal/enum"
 )
 
 // IDType is an identification type (RFC 2407 §4.6.2.1); GDOI adds no types
@@ -42,12 +44,7 @@ var idNames = map[IDType]string{
 }
 
 // String returns the RFC name ("ID_IPV4_ADDR", ...), or "ID-<n>".
-func (t IDType) String() string {
-	if s, ok := idNames[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("ID-%d", uint8(t))
-}
+func (t IDType) String() string { return enum.Name(idNames, t, "ID-%d") }
 
 // ID is the Identification payload in the IPsec DOI layout (RFC 2407
 // §4.6.2), which GDOI also uses (RFC 6407 §5.1, with Protocol and Port zero).

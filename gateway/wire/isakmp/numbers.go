@@ -3,6 +3,8 @@ package isakmp
 import (
 	"fmt"
 	"strings"
+
+	"github.com/getlab/getlab/gateway/wire/internal/enum"
 )
 
 // PayloadType is the value of a Next Payload field (RFC 2408 §3.1, with the
@@ -62,12 +64,7 @@ var payloadNames = map[PayloadType]string{
 
 // String returns the payload's RFC abbreviation ("SA", "HASH", "N", "SAK",
 // ...), or "PAYLOAD-<n>" for a value without a name.
-func (t PayloadType) String() string {
-	if s, ok := payloadNames[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("PAYLOAD-%d", uint8(t))
-}
+func (t PayloadType) String() string { return enum.Name(payloadNames, t, "PAYLOAD-%d") }
 
 // ExchangeType is the header's Exchange Type (RFC 2408 §3.1, RFC 2409,
 // RFC 6407 §3.1 and §4.1). GDOI reuses 32 and 33, which IKEv1 in the IPsec
@@ -105,12 +102,7 @@ var exchangeNames = map[ExchangeType]string{
 
 // String returns the exchange's name ("MAIN-MODE", "GROUPKEY-PULL", ...), or
 // "EXCHANGE-<n>".
-func (x ExchangeType) String() string {
-	if s, ok := exchangeNames[x]; ok {
-		return s
-	}
-	return fmt.Sprintf("EXCHANGE-%d", uint8(x))
-}
+func (x ExchangeType) String() string { return enum.Name(exchangeNames, x, "EXCHANGE-%d") }
 
 // Flags is the header's Flags octet.
 type Flags uint8
@@ -249,12 +241,7 @@ var notifyNames = map[NotifyType]string{
 
 // String returns the notify type's name ("NO-PROPOSAL-CHOSEN", ...), or
 // "NOTIFY-<n>".
-func (n NotifyType) String() string {
-	if s, ok := notifyNames[n]; ok {
-		return s
-	}
-	return fmt.Sprintf("NOTIFY-%d", uint16(n))
-}
+func (n NotifyType) String() string { return enum.Name(notifyNames, n, "NOTIFY-%d") }
 
 // IsError reports whether n is in the error range (1-16383, RFC 2408 §3.14.1).
 func (n NotifyType) IsError() bool { return n >= 1 && n < 16384 }
@@ -297,9 +284,4 @@ var certNames = map[CertEncoding]string{
 }
 
 // String returns the encoding's name, or "CERT-<n>".
-func (c CertEncoding) String() string {
-	if s, ok := certNames[c]; ok {
-		return s
-	}
-	return fmt.Sprintf("CERT-%d", uint8(c))
-}
+func (c CertEncoding) String() string { return enum.Name(certNames, c, "CERT-%d") }
