@@ -286,10 +286,7 @@ func (l *Log) Logf(level, format string, args ...any) {
 	t := l.now().UTC()
 	b := l.buf[:0]
 	if l.json {
-		b = append(b, `{"time":`...)
-		b = appendJSONString(b, t.Format(TimeFormat))
-		b = append(b, `,"level":`...)
-		b = appendJSONString(b, levelNames[rank])
+		b = appendJSONHead(b, t, rank)
 		b = append(b, `,"event":"","msg":`...)
 		b = appendJSONString(b, msg)
 		b = append(b, "}\n"...)
@@ -402,15 +399,21 @@ var reserved = map[string]bool{
 	"facility": true, "severity": true, "msg": true,
 }
 
+// appendJSONHead opens a JSON line with its time and level, the fields
+// every line starts with.
+func appendJSONHead(b []byte, t time.Time, rank int) []byte {
+	b = append(b, `{"time":`...)
+	b = appendJSONString(b, t.Format(TimeFormat))
+	b = append(b, `,"level":`...)
+	return appendJSONString(b, levelNames[rank])
+}
+
 // writeEvent writes ev's line; l.mu is held.
 func (l *Log) writeEvent(ev show.Event, order []string, rank int, known bool) {
 	t := ev.Time.UTC()
 	b := l.buf[:0]
 	if l.json {
-		b = append(b, `{"time":`...)
-		b = appendJSONString(b, t.Format(TimeFormat))
-		b = append(b, `,"level":`...)
-		b = appendJSONString(b, levelNames[rank])
+		b = appendJSONHead(b, t, rank)
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, ev.Seq, 10)
 		b = append(b, `,"event":`...)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -14,7 +15,7 @@ func (l *lab) capturePush(limit time.Duration) []byte {
 	var got []byte
 	l.net.Drop(func(d datagram) bool {
 		h, _, _ := isakmp.ParseHeader(d.B)
-		if d.To == gmAddr && h.Exchange == isakmp.ExchangeGroupkeyPush && got == nil {
+		if d.To == testnet.GM(1) && h.Exchange == isakmp.ExchangeGroupkeyPush && got == nil {
 			got = d.B
 			return true
 		}

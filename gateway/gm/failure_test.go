@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/internal/syncbuf"
 )
 
@@ -48,8 +49,8 @@ func TestRefusedRegistrationSaysWhy(t *testing.T) {
 	}
 	// The phase-1 SA stays, with the state an operator knows.
 	sas := l.gm.IKESAs()
-	if len(sas) != 1 || sas[0].State != "GDOI_IDLE" || sas[0].Peer != ksAddr.String() {
-		t.Errorf("phase-1 SAs %+v, want one GDOI_IDLE SA with %s", sas, ksAddr)
+	if len(sas) != 1 || sas[0].State != "GDOI_IDLE" || sas[0].Peer != testnet.KS(1).String() {
+		t.Errorf("phase-1 SAs %+v, want one GDOI_IDLE SA with %s", sas, testnet.KS(1))
 	}
 	if ms := l.gm.Members(); len(ms) != 0 {
 		t.Errorf("a GM lists members: %+v", ms)
@@ -91,7 +92,7 @@ func TestKeepaliveToKS(t *testing.T) {
 	if sas := l.gm.IKESAs(); len(sas) != 1 || !sas[0].Keepalive {
 		t.Fatalf("phase-1 SAs %+v", sas)
 	}
-	l.net.Drop(func(d datagram) bool { return d.From == ksAddr })
+	l.net.Drop(func(d datagram) bool { return d.From == testnet.KS(1) })
 	// The last answer was at 45 s: R-U-THEREs at 60, 62, 64, 66 and 68 s,
 	// the peer dead at 45 + 15 + 5 × 2 = 70 s.
 	l.runGM(20*time.Second - time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -61,7 +62,7 @@ func FuzzHandlePacket(f *testing.F) {
 	binary.BigEndian.PutUint16(esp[2:], 28)
 	f.Add(esp)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		l.gm.HandlePacket(ksAddr, pkt)
+		l.gm.HandlePacket(testnet.KS(1), pkt)
 		got := l.status()
 		if got.KEK != want.KEK || !slices.Equal(got.TEKs, want.TEKs) || got.Seq != want.Seq {
 			t.Fatalf("keys changed: %+v, were %+v", got, want)

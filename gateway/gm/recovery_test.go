@@ -1,11 +1,11 @@
 package gm_test
 
 import (
-	"net/netip"
 	"slices"
 	"testing"
 
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -77,7 +77,7 @@ func TestForgedInvalidCookieDeletesNoKey(t *testing.T) {
 	reg := l.status()
 	sa := l.lastPull()
 	forged := ikev1.InvalidCookie(sa)
-	other := netip.MustParseAddrPort("192.0.2.99:848")
+	other := testnet.Stranger()
 	unchanged := func(stage string) {
 		t.Helper()
 		if st := l.status(); st.State != "registered" || !slices.Equal(st.TEKs, reg.TEKs) || st.KEK != reg.KEK {
@@ -90,7 +90,7 @@ func TestForgedInvalidCookieDeletesNoKey(t *testing.T) {
 
 	// Registered, nothing in flight: from the KS or from elsewhere, it is
 	// counted and ignored.
-	l.gm.HandlePacket(ksAddr, forged)
+	l.gm.HandlePacket(testnet.KS(1), forged)
 	l.gm.HandlePacket(other, forged)
 	unchanged("registered")
 	if l.counter("invalid_cookie_ignored") != 2 || l.counter("ike_sa_stale") != 0 {
@@ -99,7 +99,7 @@ func TestForgedInvalidCookieDeletesNoKey(t *testing.T) {
 
 	// A re-registration whose PULL is lost: from another address it
 	// changes nothing either.
-	l.setDrop(func(d datagram) bool { return d.To == ksAddr })
+	l.setDrop(func(d datagram) bool { return d.To == testnet.KS(1) })
 	l.gm.ReregisterNow("GETVPN")
 	l.wait("the PULL", func(snap) bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.pulls) == 2 })
 	if l.lastPull().Cookies() != sa.Cookies() {
@@ -113,12 +113,12 @@ func TestForgedInvalidCookieDeletesNoKey(t *testing.T) {
 
 	// From the KS's address it is taken as the hint it is: a main mode
 	// starts, the keys stay until the new registration replaces them.
-	l.gm.HandlePacket(ksAddr, forged)
+	l.gm.HandlePacket(testnet.KS(1), forged)
 	unchanged("re-registering, hinted")
 	if l.counter("ike_sa_stale") != 1 {
 		t.Errorf("counters %v", l.gm.Counters())
 	}
-	l.gm.HandlePacket(ksAddr, forged) // the SA is gone: nothing to act on
+	l.gm.HandlePacket(testnet.KS(1), forged) // the SA is gone: nothing to act on
 	if l.counter("ike_sa_stale") != 1 {
 		t.Errorf("a second hint was taken: %v", l.gm.Counters())
 	}

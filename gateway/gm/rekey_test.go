@@ -19,6 +19,7 @@ import (
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/gm"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/ks"
 	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/transport"
@@ -30,11 +31,6 @@ import (
 // under its own lock, so delivery must not be synchronous). The KS's clock
 // is the test's; the GM's timer is driven on the wall clock, or by the
 // test on its clock.
-
-var (
-	ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
-	gmAddr = netip.MustParseAddrPort("192.0.2.11:848")
-)
 
 const ksYAML = `
 role: ks
@@ -133,12 +129,12 @@ func startLab(t testing.TB, scale float64, kyaml, gyaml string, fakeClock bool, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.gm, err = gm.New(gcfg, gm.Options{Env: phase1.Env{Events: events.New(gmLog, "text", "info"), Counters: &events.Counters{}, Local: gmAddr,
+	l.gm, err = gm.New(gcfg, gm.Options{Env: phase1.Env{Events: events.New(gmLog, "text", "info"), Counters: &events.Counters{}, Local: testnet.GM(1),
 		Send: func(to netip.AddrPort, b []byte) {
 			if l.panicNextSend.Swap(false) {
 				panic("injected: a send under the Member's lock")
 			}
-			l.net.From(gmAddr)(to, b)
+			l.net.From(testnet.GM(1))(to, b)
 		}, Now: now},
 		OnInstall: func(string, *gdoi.Policy) { l.mu.Lock(); l.inst++; l.mu.Unlock() }})
 	if err != nil {
@@ -163,8 +159,8 @@ func (l *lab) newKS(kyaml string) *ks.Server {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	srv, err := ks.New(kcfg, ks.Options{Env: phase1.Env{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: ksAddr, Now: l.now,
-		Send: l.net.From(ksAddr)}})
+	srv, err := ks.New(kcfg, ks.Options{Env: phase1.Env{Events: events.New(io.Discard, "text", "error"), Counters: &events.Counters{}, Local: testnet.KS(1), Now: l.now,
+		Send: l.net.From(testnet.KS(1))}})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -183,7 +179,7 @@ func (l *lab) attach() {
 			l.mu.Unlock()
 		}
 	})
-	l.net.Attach(ksAddr, func(from netip.AddrPort, b []byte) {
+	l.net.Attach(testnet.KS(1), func(from netip.AddrPort, b []byte) {
 		h, _, _ := isakmp.ParseHeader(b)
 		l.mu.Lock()
 		switch h.Exchange {
@@ -196,7 +192,7 @@ func (l *lab) attach() {
 		l.mu.Unlock()
 		srv.HandlePacket(from, b)
 	})
-	l.net.Attach(gmAddr, func(from netip.AddrPort, b []byte) {
+	l.net.Attach(testnet.GM(1), func(from netip.AddrPort, b []byte) {
 		if h, _, _ := isakmp.ParseHeader(b); h.Exchange == isakmp.ExchangeGroupkeyPush {
 			l.mu.Lock()
 			l.pushes = append(l.pushes, b)
@@ -299,19 +295,19 @@ func TestGMTakesRekeysAndRefusesTheRest(t *testing.T) {
 	l.mu.Lock()
 	first := bytes.Clone(l.pushes[0])
 	l.mu.Unlock()
-	l.gm.HandlePacket(ksAddr, first)
+	l.gm.HandlePacket(testnet.KS(1), first)
 	if l.counter("rekey_replayed") != 1 {
 		t.Fatalf("replay not counted: %v", l.gm.Counters())
 	}
 	// A PUSH with a fresh sequence number and a broken signature.
-	l.gm.HandlePacket(ksAddr, forge(t, first, l.gm, 99))
+	l.gm.HandlePacket(testnet.KS(1), forge(t, first, l.gm, 99))
 	if l.counter("rekey_bad_signature") != 1 {
 		t.Fatalf("forgery not counted: %v", l.gm.Counters())
 	}
 	// Another KEK's PUSH.
 	other := bytes.Clone(first)
 	other[0] ^= 0xff
-	l.gm.HandlePacket(ksAddr, other)
+	l.gm.HandlePacket(testnet.KS(1), other)
 	if l.counter("rekey_unknown_kek") != 1 {
 		t.Fatalf("unknown KEK not counted: %v", l.gm.Counters())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -21,12 +22,7 @@ import (
 // that time) and compares what it sent, and when, with the seeds' numbers
 // written here.
 
-var (
-	schedKS1 = netip.MustParseAddr("192.0.2.1")
-	schedKS2 = netip.MustParseAddr("192.0.2.2")
-	schedGM  = netip.MustParseAddrPort("192.0.2.11:848")
-	schedT0  = time.Unix(1_700_000_000, 0)
-)
+var schedT0 = time.Unix(1_700_000_000, 0)
 
 // sent is one datagram the Member sent: when (protocol seconds after
 // start), to which KS, and its main-mode initiator cookie.
@@ -71,7 +67,7 @@ groups:
 		t.Fatal(err)
 	}
 	s := &schedule{t: t, clk: clock.NewFake(schedT0), ev: &strings.Builder{}, ifUp: true, scale: scale}
-	env := phase1.Env{Events: events.New(s.ev, "text", "info"), Counters: &events.Counters{}, Local: schedGM,
+	env := phase1.Env{Events: events.New(s.ev, "text", "info"), Counters: &events.Counters{}, Local: testnet.GM(1),
 		Now: s.clk.Now,
 		Send: func(to netip.AddrPort, b []byte) {
 			h, _, err := isakmp.ParseHeader(b)
@@ -133,19 +129,19 @@ func (s *schedule) attempts() (starts []sent, tries [][]float64) {
 func TestRegistrationScheduleWithNoKSAnswering(t *testing.T) {
 	for _, scale := range []float64{1, 0.01} {
 		t.Run(fmt.Sprintf("scale %v", scale), func(t *testing.T) {
-			s := newSchedule(t, scale, []netip.Addr{schedKS1, schedKS2}, nil)
+			s := newSchedule(t, scale, []netip.Addr{testnet.KS(1).Addr(), testnet.KS(2).Addr()}, nil)
 			s.m.Start()
 			s.runUntil(2000)
 			want := []struct {
 				at float64
 				ks netip.Addr
 			}{
-				{0, schedKS1}, {40, schedKS2},
-				{40 + 70, schedKS1}, {150, schedKS2},
-				{150 + 140, schedKS1}, {330, schedKS2},
-				{330 + 280, schedKS1}, {650, schedKS2},
-				{650 + 480, schedKS1}, {1170, schedKS2},
-				{1170 + 480, schedKS1}, {1690, schedKS2},
+				{0, testnet.KS(1).Addr()}, {40, testnet.KS(2).Addr()},
+				{40 + 70, testnet.KS(1).Addr()}, {150, testnet.KS(2).Addr()},
+				{150 + 140, testnet.KS(1).Addr()}, {330, testnet.KS(2).Addr()},
+				{330 + 280, testnet.KS(1).Addr()}, {650, testnet.KS(2).Addr()},
+				{650 + 480, testnet.KS(1).Addr()}, {1170, testnet.KS(2).Addr()},
+				{1170 + 480, testnet.KS(1).Addr()}, {1690, testnet.KS(2).Addr()},
 			}
 			starts, tries := s.attempts()
 			if len(starts) != len(want) {
@@ -175,7 +171,7 @@ func TestRegistrationScheduleWithNoKSAnswering(t *testing.T) {
 // A registration interface that is down: no datagram, GM_REGSTER_IF_DOWN
 // and another look every 10 s; registering starts once it is up.
 func TestRegistrationWaitsForTheInterface(t *testing.T) {
-	s := newSchedule(t, 1, []netip.Addr{schedKS1}, nil)
+	s := newSchedule(t, 1, []netip.Addr{testnet.KS(1).Addr()}, nil)
 	s.ifUp = false
 	s.m.Start()
 	s.runUntil(35)
@@ -194,7 +190,7 @@ func TestRegistrationWaitsForTheInterface(t *testing.T) {
 
 // Stop cancels the schedule: no deadline, and Timeout sends nothing.
 func TestStopCancelsTheSchedule(t *testing.T) {
-	s := newSchedule(t, 1, []netip.Addr{schedKS1}, nil)
+	s := newSchedule(t, 1, []netip.Addr{testnet.KS(1).Addr()}, nil)
 	s.m.Start()
 	s.m.Stop()
 	if d := s.m.Deadline(); !d.IsZero() {
@@ -211,13 +207,13 @@ func TestStopCancelsTheSchedule(t *testing.T) {
 // protocol seconds (0: none) with the jitter draw u and returns when the
 // re-registration comes (protocol seconds after the install) and for what.
 func reregAfterInstall(t *testing.T, jitter string, tek, kek time.Duration, u float64) (float64, string) {
-	s := newSchedule(t, 1, []netip.Addr{schedKS1}, func(o *Options) { o.Rand = func() float64 { return u } })
+	s := newSchedule(t, 1, []netip.Addr{testnet.KS(1).Addr()}, func(o *Options) { o.Rand = func() float64 { return u } })
 	s.m.cfg.Groups[0].Jitter = jitter
 	p := &gdoi.Policy{GroupID: 1234, TEKs: []gdoi.TEK{{SPI: 0x1234, Lifetime: tek}}}
 	if kek > 0 {
 		p.KEK = &gdoi.KEK{SPI: [16]byte{1}, Lifetime: kek}
 	}
-	s.m.InstallForTest("GETVPN", netip.AddrPortFrom(schedKS1, 848), p)
+	s.m.InstallForTest("GETVPN", netip.AddrPortFrom(testnet.KS(1).Addr(), 848), p)
 	d := s.m.Deadline()
 	if d.IsZero() {
 		t.Fatal("no re-registration scheduled")
@@ -266,8 +262,8 @@ func TestReregistrationJitterDistribution(t *testing.T) {
 	const n = 2000
 	var fifths [5]int
 	for range n {
-		s := newSchedule(t, 1, []netip.Addr{schedKS1}, nil)
-		s.m.InstallForTest("GETVPN", netip.AddrPortFrom(schedKS1, 848),
+		s := newSchedule(t, 1, []netip.Addr{testnet.KS(1).Addr()}, nil)
+		s.m.InstallForTest("GETVPN", netip.AddrPortFrom(testnet.KS(1).Addr(), 848),
 			&gdoi.Policy{GroupID: 1234, TEKs: []gdoi.TEK{{SPI: 1, Lifetime: 3600 * time.Second}}})
 		at := s.protocol(s.m.Deadline())
 		if at < 3348-1e-6 || at > 3420+1e-6 {

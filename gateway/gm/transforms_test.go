@@ -12,6 +12,7 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/dataplane"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
@@ -92,7 +93,7 @@ func checkTransforms(t *testing.T, what string, teks []gdoi.TEK) {
 func dataPlaneSends(t *testing.T, p *gdoi.Policy) {
 	t.Helper()
 	now := time.Unix(1_700_000_000, 0)
-	e := dataplane.New(dataplane.Options{Clock: clock.New(1, func() time.Time { return now }), Local: gmAddr.Addr(), MTU: 1500,
+	e := dataplane.New(dataplane.Options{Clock: clock.New(1, func() time.Time { return now }), Local: testnet.GM(1).Addr(), MTU: 1500,
 		LocalDenyInbound: "ios", Groups: []config.Group{{Name: "GETVPN"}}})
 	if err := e.Install("GETVPN", p, now); err != nil {
 		t.Fatal(err)

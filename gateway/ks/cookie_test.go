@@ -9,6 +9,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -30,7 +31,7 @@ func (k *testKS) spoofDuring(t *testing.T, total, per int, src func(i int) netip
 				k.drain(p)
 			}
 		}
-		k.drain(gm2Addr)
+		k.drain(testnet.GM(2))
 	}
 	return sent
 }
@@ -49,8 +50,8 @@ func (k *testKS) cookieState() (cached, pinned int) {
 // cookie, and the KS's state stays within the source's cap.
 func TestSpoofedGMRegisters(t *testing.T) {
 	k := newTestKS(t, keyedConfig(t, ""))
-	sent := k.spoofDuring(t, 50000, 10000, func(int) netip.AddrPort { return gm2Addr })
-	if _, err := k.register(gm2Addr, "gm2-secret", 19, 1234); err != nil {
+	sent := k.spoofDuring(t, 50000, 10000, func(int) netip.AddrPort { return testnet.GM(2) })
+	if _, err := k.register(testnet.GM(2), "gm2-secret", 19, 1234); err != nil {
 		t.Fatalf("gm2 under the spoofed flood: %v", err)
 	}
 	if *sent != 50000 {
@@ -82,11 +83,11 @@ func TestSpoofedGMRegistersUnderPressure(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
 	sent := k.spoofDuring(t, 50000, 10000, func(i int) netip.AddrPort {
 		if i%1000 == 0 {
-			return gm2Addr
+			return testnet.GM(2)
 		}
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(i % 1000 >> 8), byte(i % 1000)}), 500)
 	})
-	if _, err := k.register(gm2Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(2), "lab-secret", 19, 1234); err != nil {
 		t.Fatalf("gm2 under the spoofed flood: %v", err)
 	}
 	if *sent != 50000 {
@@ -131,7 +132,7 @@ func gmInitiator(t *testing.T, src netip.AddrPort, psk string, life time.Duratio
 	t.Helper()
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", 19, life)
 	ini, err := ikev1.NewInitiator(&ikev1.Config{Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI,
-		LocalID: isakmp.NewAddrID(src.Addr()), Auth: ikev1.StaticPSK([]byte(psk))}, src, ksAddr)
+		LocalID: isakmp.NewAddrID(src.Addr()), Auth: ikev1.StaticPSK([]byte(psk))}, src, testnet.KS(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,25 +145,25 @@ func gmInitiator(t *testing.T, src netip.AddrPort, psk string, life time.Duratio
 func TestForgedMessage3(t *testing.T) {
 	c := newClock()
 	k := newTestKSAt(t, keyedConfig(t, "limits: {cookie_threshold: 0}\n"), c.Now)
-	ini := gmInitiator(t, gm1Addr, "gm1-secret", 1200*time.Second)
-	_, m2, m3 := k.mm2(t, ini, gm1Addr)
+	ini := gmInitiator(t, testnet.GM(1), "gm1-secret", 1200*time.Second)
+	_, m2, m3 := k.mm2(t, ini, testnet.GM(1))
 	h, _, _ := isakmp.ParseHeader(m2)
 	if mms, _, _, _, _ := k.state(); mms != 0 {
 		t.Fatalf("%d exchanges after a message 1 answered with a cookie", mms)
 	}
 	flipped := bytes.Clone(m3)
 	flipped[9] ^= flagDPD
-	otherPort := netip.AddrPortFrom(gm1Addr.Addr(), 500)
+	otherPort := netip.AddrPortFrom(testnet.GM(1).Addr(), 500)
 	for _, tc := range []struct {
 		name string
 		from netip.AddrPort
 		pkt  []byte
 	}{
-		{"made up", gm2Addr, withCookies(m3, 77, 0x1234)},
-		{"made up, slot of a cached body", gm1Addr, withCookies(m3, 77, uint64(h.RCookie[0])<<56|0x1234)},
-		{"another source's", gm2Addr, m3},
+		{"made up", testnet.GM(2), withCookies(m3, 77, 0x1234)},
+		{"made up, slot of a cached body", testnet.GM(1), withCookies(m3, 77, uint64(h.RCookie[0])<<56|0x1234)},
+		{"another source's", testnet.GM(2), m3},
 		{"another port's", otherPort, m3},
-		{"DPD flag changed", gm1Addr, flipped},
+		{"DPD flag changed", testnet.GM(1), flipped},
 	} {
 		k.peer(tc.from)
 		before := k.count("ike_unknown_cookies")
@@ -179,7 +180,7 @@ func TestForgedMessage3(t *testing.T) {
 	}
 	// Two windows on, the genuine cookie has expired.
 	c.Advance(2*config.LimitDefaults.HalfOpenTimeout + time.Second)
-	k.srv.HandlePacket(gm1Addr, m3)
+	k.srv.HandlePacket(testnet.GM(1), m3)
 	if mms, _, _, _, _ := k.state(); mms != 0 || k.count("ike_unknown_cookies") != 6 {
 		t.Errorf("expired cookie: %d exchanges, ike_unknown_cookies %d", mms, k.count("ike_unknown_cookies"))
 	}
@@ -188,9 +189,9 @@ func TestForgedMessage3(t *testing.T) {
 		t.Fatalf("%d DH computations for forged message 3s", dh)
 	}
 	// The genuine message 3 in time does.
-	ini = gmInitiator(t, gm1Addr, "gm1-secret", 1200*time.Second)
-	_, _, m3 = k.mm2(t, ini, gm1Addr)
-	k.srv.HandlePacket(gm1Addr, m3)
+	ini = gmInitiator(t, testnet.GM(1), "gm1-secret", 1200*time.Second)
+	_, _, m3 = k.mm2(t, ini, testnet.GM(1))
+	k.srv.HandlePacket(testnet.GM(1), m3)
 	waitFor(t, func() bool { return k.count("ike_dh_computed") == 1 })
 	if mms, open, _, _, _ := k.state(); mms != 1 || open != 1 || k.count("ike_cookie_verified") != 1 {
 		t.Errorf("genuine message 3: %d exchanges, %d half open, ike_cookie_verified %d", mms, open, k.count("ike_cookie_verified"))
@@ -204,15 +205,15 @@ func TestCookieRetransmittedMessage1(t *testing.T) {
 	k := newTestKSAt(t, keyedConfig(t, ""), c.Now)
 	m := mm1(t)
 	for i := range config.LimitDefaults.HalfOpenPerSource {
-		k.srv.HandlePacket(gm2Addr, withCookies(m, uint64(i+1), 0)) // gm2's source at its cap
+		k.srv.HandlePacket(testnet.GM(2), withCookies(m, uint64(i+1), 0)) // gm2's source at its cap
 	}
 	mms0, _, _, _, _ := k.state()
-	ini := gmInitiator(t, gm2Addr, "gm2-secret", 1200*time.Second)
-	k.drain(gm2Addr)
-	m1, m2, m3 := k.mm2(t, ini, gm2Addr)
+	ini := gmInitiator(t, testnet.GM(2), "gm2-secret", 1200*time.Second)
+	k.drain(testnet.GM(2))
+	m1, m2, m3 := k.mm2(t, ini, testnet.GM(2))
 	c.Advance(time.Second)
-	ch := k.peer(gm2Addr)
-	k.srv.HandlePacket(gm2Addr, m1)
+	ch := k.peer(testnet.GM(2))
+	k.srv.HandlePacket(testnet.GM(2), m1)
 	again := <-ch
 	if !bytes.Equal(again, m2) {
 		t.Fatalf("retransmitted message 1 got another message 2:\n%x\n%x", again, m2)
@@ -223,7 +224,7 @@ func TestCookieRetransmittedMessage1(t *testing.T) {
 	if k.count("ike_cookie_challenge") != 2 {
 		t.Errorf("ike_cookie_challenge %d, want 2", k.count("ike_cookie_challenge"))
 	}
-	k.srv.HandlePacket(gm2Addr, m3)
+	k.srv.HandlePacket(testnet.GM(2), m3)
 	select {
 	case m4 := <-ch:
 		if _, err := ini.Handle(m4); err != nil {
@@ -238,7 +239,7 @@ func TestCookieRetransmittedMessage1(t *testing.T) {
 // pinned by an established SA; a GM with it registers through a cookie.
 func TestSACachePollution(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
-	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if cached, pinned := k.cookieState(); cached != 1 || pinned != 1 {
@@ -267,7 +268,7 @@ func TestSACachePollution(t *testing.T) {
 	if p := k.pinnedBodies(); len(p) != 1 || !bytes.Equal(p[0], gm1Body) {
 		t.Fatal("gm1's SA body is no longer pinned")
 	}
-	if _, err := k.register(gm2Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(2), "lab-secret", 19, 1234); err != nil {
 		t.Fatalf("gm2 after the pollution: %v", err)
 	}
 	if k.count("ike_cookie_verified") != 1 || k.count("ike_cookie_sa_cache_miss") != 0 {
@@ -292,21 +293,21 @@ func (k *testKS) pinnedBodies() [][]byte {
 // gets nothing, and registers on its next try.
 func TestSACacheMiss(t *testing.T) {
 	k := newTestKS(t, keyedConfig(t, "limits: {cookie_threshold: 0}\n"))
-	ini := gmInitiator(t, gm1Addr, "gm1-secret", 1200*time.Second)
-	_, _, m3 := k.mm2(t, ini, gm1Addr)
+	ini := gmInitiator(t, testnet.GM(1), "gm1-secret", 1200*time.Second)
+	_, _, m3 := k.mm2(t, ini, testnet.GM(1))
 	for i := range saCacheSlots {
-		src := netip.AddrPortFrom(gm2Addr.Addr(), uint16(1000+i))
+		src := netip.AddrPortFrom(testnet.GM(2).Addr(), uint16(1000+i))
 		m1, _ := gmInitiator(t, src, "x", time.Duration(i+1)*time.Second).Start()
 		k.srv.HandlePacket(src, m1)
 	}
-	k.srv.HandlePacket(gm1Addr, m3)
+	k.srv.HandlePacket(testnet.GM(1), m3)
 	if k.count("ike_cookie_sa_cache_miss") != 1 || k.count("ike_unknown_cookies") != 0 {
 		t.Errorf("ike_cookie_sa_cache_miss %d, ike_unknown_cookies %d", k.count("ike_cookie_sa_cache_miss"), k.count("ike_unknown_cookies"))
 	}
 	if mms, _, _, _, _ := k.state(); mms != 0 {
 		t.Errorf("%d exchanges", mms)
 	}
-	if _, err := k.register(gm1Addr, "gm1-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "gm1-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 }

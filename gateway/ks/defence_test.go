@@ -12,14 +12,11 @@ import (
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-var (
-	gm1Addr  = netip.MustParseAddrPort("192.0.2.11:848")
-	gm2Addr  = netip.MustParseAddrPort("192.0.2.12:848")
-	attacker = netip.MustParseAddrPort("192.0.2.66:500")
-)
+var attacker = netip.MustParseAddrPort("192.0.2.66:500")
 
 // keyedConfig is a KS with one pre-shared key per GM (gm1, gm2) instead of
 // ksConfig's wildcard, and the given extra top-level YAML.
@@ -81,7 +78,7 @@ func (k *testKS) state() (mainModes, halfOpen, cached, sas, pulls int) {
 // the flood helpers rewrite.
 func mm1(t testing.TB) []byte {
 	t.Helper()
-	ini, err := ikev1.NewInitiator(initiatorConfig("x", isakmp.NewAddrID(attacker.Addr())), attacker, ksAddr)
+	ini, err := ikev1.NewInitiator(initiatorConfig("x", isakmp.NewAddrID(attacker.Addr())), attacker, testnet.KS(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +98,8 @@ func initiatorConfig(psk string, id *isakmp.ID) *ikev1.Config {
 // another responder, for floods that patch in the KS's cookies.
 func mm3(t testing.TB) []byte {
 	t.Helper()
-	ini, _ := ikev1.NewInitiator(initiatorConfig("x", isakmp.NewAddrID(attacker.Addr())), attacker, ksAddr)
-	r := ikev1.NewResponder(initiatorConfig("x", nil), ksAddr, attacker)
+	ini, _ := ikev1.NewInitiator(initiatorConfig("x", isakmp.NewAddrID(attacker.Addr())), attacker, testnet.KS(1))
+	r := ikev1.NewResponder(initiatorConfig("x", nil), testnet.KS(1), attacker)
 	m1, _ := ini.Start()
 	m2, err := r.Handle(m1)
 	if err != nil {
@@ -148,14 +145,14 @@ func (k *testKS) flood3(t testing.TB, src netip.AddrPort, n int, first uint64) {
 func TestClaimedIdentityRefused(t *testing.T) {
 	k := newTestKS(t, keyedConfig(t, ""))
 	k.srv.cfg.Groups[0].Authorization = []netip.Prefix{netip.MustParsePrefix("192.0.2.11/32")}
-	if _, err := k.register(gm2Addr, "gm2-secret", 19, 1234); err == nil || !strings.Contains(err.Error(), "AUTHENTICATION-FAILED") {
+	if _, err := k.register(testnet.GM(2), "gm2-secret", 19, 1234); err == nil || !strings.Contains(err.Error(), "AUTHENTICATION-FAILED") {
 		t.Fatalf("gm2 as itself: %v", err)
 	}
 	if len(k.events("UNAUTHORIZED_IPADDR")) != 1 {
 		t.Error("gm2 as itself: no UNAUTHORIZED_IPADDR")
 	}
 	_, _, _, sas, _ := k.state()
-	p, err := k.registerAs(gm2Addr, isakmp.NewAddrID(gm1Addr.Addr()), "gm2-secret", 19, 1234)
+	p, err := k.registerAs(testnet.GM(2), isakmp.NewAddrID(testnet.GM(1).Addr()), "gm2-secret", 19, 1234)
 	if err == nil || p != nil || !strings.Contains(err.Error(), "AUTHENTICATION-FAILED") {
 		t.Fatalf("gm2 claiming gm1: policy %v, err %v", p, err)
 	}
@@ -173,7 +170,7 @@ func TestClaimedIdentityRefused(t *testing.T) {
 		t.Errorf("members %+v", m)
 	}
 	// gm1 itself still registers.
-	if _, err := k.register(gm1Addr, "gm1-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "gm1-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -201,7 +198,7 @@ func TestNoKeyNoDH(t *testing.T) {
 	if k.count("ike_no_psk") != 1001 {
 		t.Errorf("ike_no_psk %d, want 1001", k.count("ike_no_psk"))
 	}
-	if _, err := k.register(gm1Addr, "gm1-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "gm1-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if dh := k.count("ike_dh_computed"); dh != 1 {
@@ -230,7 +227,7 @@ func TestMessage1FloodOneSource(t *testing.T) {
 	if ev := k.events("IKE_COOKIE_CHALLENGE"); len(ev) != 1 || ev[0]["scope"] != "source" || ev[0]["peer"] != attacker.Addr().String() {
 		t.Errorf("IKE_COOKIE_CHALLENGE events %v", ev)
 	}
-	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if mms, _, _, _, _ := k.state(); mms > per+1 {
@@ -260,7 +257,7 @@ func TestMessage1FloodSpoofed(t *testing.T) {
 	if ev := k.events("IKE_COOKIE_CHALLENGE"); len(ev) != 1 || ev[0]["scope"] != "KS" {
 		t.Errorf("IKE_COOKIE_CHALLENGE events %v", ev)
 	}
-	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if k.count("ike_cookie_verified") != 1 {
@@ -292,7 +289,7 @@ func TestMessage3FloodRateLimited(t *testing.T) {
 	if len(k.events("IKE_DH_RATE_LIMIT")) == 0 {
 		t.Error("no IKE_DH_RATE_LIMIT event")
 	}
-	if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if got := k.count("ike_dh_computed"); got != burst+1 {
@@ -325,12 +322,12 @@ func TestDHOffReceiveLoop(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := k.register(gm1Addr, "lab-secret", 19, 1234)
+		_, err := k.register(testnet.GM(1), "lab-secret", 19, 1234)
 		done <- err
 	}()
 	<-held // gm1's DH is under way and stays so
-	ch := k.peer(gm2Addr)
-	k.srv.HandlePacket(gm2Addr, mm1(t))
+	ch := k.peer(testnet.GM(2))
+	k.srv.HandlePacket(testnet.GM(2), mm1(t))
 	select {
 	case r := <-ch:
 		if h, _, err := isakmp.ParseHeader(r); err != nil || h.RCookie == ([8]byte{}) {
@@ -355,7 +352,7 @@ func TestRegistrationLoopSACap(t *testing.T) {
 	c := newClock()
 	k := newTestKSAt(t, ksConfig(t, 19, ""), c.Now)
 	for i := range n {
-		if _, err := k.register(gm1Addr, "lab-secret", 19, 1234); err != nil {
+		if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 			t.Fatalf("registration %d: %v", i, err)
 		}
 		c.Advance(100 * time.Millisecond) // the GM's DH tokens refill
@@ -368,7 +365,7 @@ func TestRegistrationLoopSACap(t *testing.T) {
 	if got := k.count("ike_sa_replaced"); got != uint64(n-per) {
 		t.Errorf("ike_sa_replaced %d, want %d", got, n-per)
 	}
-	if n := k.srv.p1.PeerLen(gm1Addr.Addr()); n != per {
+	if n := k.srv.p1.PeerLen(testnet.GM(1).Addr()); n != per {
 		t.Errorf("%d SAs indexed by peer, want %d", n, per)
 	}
 }

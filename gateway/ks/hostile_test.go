@@ -13,6 +13,7 @@ import (
 	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -49,9 +50,9 @@ func TestPanicInHandlePacketLeavesServerUnlocked(t *testing.T) {
 		send(to, b)
 	}
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", 19, time.Hour)
-	peer := netip.MustParseAddrPort("192.0.2.11:848")
+	peer := testnet.GM(1)
 	ini, _ := ikev1.NewInitiator(&ikev1.Config{Suites: []ikev1.Suite{suite}, Auth: ikev1.StaticPSK([]byte("lab-secret")),
-		LocalID: isakmp.NewAddrID(peer.Addr())}, peer, ksAddr)
+		LocalID: isakmp.NewAddrID(peer.Addr())}, peer, testnet.KS(1))
 	mm1, err := ini.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestPanicInHandlePacketLeavesServerUnlocked(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := k.register(netip.MustParseAddrPort("192.0.2.12:848"), "lab-secret", 19, 1234)
+		_, err := k.register(testnet.GM(2), "lab-secret", 19, 1234)
 		done <- err
 	}()
 	select {
@@ -90,14 +91,14 @@ func TestPanicInHandlePacketLeavesServerUnlocked(t *testing.T) {
 // 28-octet truncated ESP packet and the empty datagram.
 func FuzzHandlePacket(f *testing.F) {
 	k := newTestKS(f, ksConfig(f, 19, ""))
-	gm := netip.MustParseAddrPort("192.0.2.11:848")
+	gm := testnet.GM(1)
 	if _, err := k.register(gm, "lab-secret", 19, 1234); err != nil {
 		f.Fatal(err)
 	}
 	want := keys(k.srv)
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", 19, time.Hour)
 	ini, _ := ikev1.NewInitiator(&ikev1.Config{Suites: []ikev1.Suite{suite}, Auth: ikev1.StaticPSK([]byte("x")),
-		LocalID: isakmp.NewAddrID(netip.MustParseAddr("192.0.2.99"))}, netip.MustParseAddrPort("192.0.2.99:848"), ksAddr)
+		LocalID: isakmp.NewAddrID(testnet.Stranger().Addr())}, testnet.Stranger(), testnet.KS(1))
 	mm1, _ := ini.Start()
 	f.Add(mm1)
 	f.Add(mm1[:isakmp.HeaderLen])
@@ -118,7 +119,7 @@ func FuzzHandlePacket(f *testing.F) {
 	binary.BigEndian.PutUint16(esp[2:], 28)
 	f.Add(esp)
 	f.Add([]byte{})
-	stranger := netip.MustParseAddrPort("192.0.2.99:848")
+	stranger := testnet.Stranger()
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		for _, from := range []netip.AddrPort{stranger, gm} {
 			k.srv.HandlePacket(from, pkt)

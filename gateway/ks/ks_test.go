@@ -14,12 +14,11 @@ import (
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/phase1"
 	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
-
-var ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
 
 func ksConfig(t testing.TB, dh int, extra string) *config.Config {
 	t.Helper()
@@ -62,7 +61,7 @@ func newTestKSAt(t testing.TB, cfg *config.Config, now func() time.Time) *testKS
 	t.Helper()
 	k := &testKS{net: transport.NewSyncNet(), ev: events.New(io.Discard, "text", "error")}
 	srv, err := New(cfg, Options{Env: phase1.Env{
-		Events: k.ev, Counters: &events.Counters{}, Local: ksAddr, Now: now, Send: k.net.From(ksAddr),
+		Events: k.ev, Counters: &events.Counters{}, Local: testnet.KS(1), Now: now, Send: k.net.From(testnet.KS(1)),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +87,7 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: id,
 		Auth: ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte(psk), true }),
 	}
-	ini, err := ikev1.NewInitiator(cfg, peer, ksAddr)
+	ini, err := ikev1.NewInitiator(cfg, peer, testnet.KS(1))
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +152,11 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 
 func TestRegistrationInProcess(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
-	p1, err := k.register(netip.MustParseAddrPort("192.0.2.11:848"), "lab-secret", 19, 1234)
+	p1, err := k.register(testnet.GM(1), "lab-secret", 19, 1234)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := k.register(netip.MustParseAddrPort("192.0.2.12:848"), "lab-secret", 19, 1234)
+	p2, err := k.register(testnet.GM(2), "lab-secret", 19, 1234)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +168,7 @@ func TestRegistrationInProcess(t *testing.T) {
 			t.Errorf("TEK %d differs between GMs", i)
 		}
 	}
-	if p1.KEK.Dst.Addr() != netip.MustParseAddr("192.0.2.11") || p2.KEK.Dst.Addr() != netip.MustParseAddr("192.0.2.12") {
+	if p1.KEK.Dst.Addr() != testnet.GM(1).Addr() || p2.KEK.Dst.Addr() != testnet.GM(2).Addr() {
 		t.Errorf("unicast rekey destinations %v %v", p1.KEK.Dst, p2.KEK.Dst)
 	}
 	if len(p1.SIDs) != 1 || len(p2.SIDs) != 1 || p1.SIDs[0] == p2.SIDs[0] {
@@ -208,7 +207,7 @@ func TestRegistrationRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(tc.ks.ev.Since(0))
-			_, err := tc.ks.register(netip.MustParseAddrPort("192.0.2.11:848"), tc.psk, tc.dh, tc.group)
+			_, err := tc.ks.register(testnet.GM(1), tc.psk, tc.dh, tc.group)
 			if err == nil {
 				t.Fatal("registered")
 			}
@@ -225,7 +224,7 @@ func TestRegistrationRefusals(t *testing.T) {
 		})
 	}
 	// The KS keeps serving.
-	if _, err := k.register(netip.MustParseAddrPort("192.0.2.12:848"), "lab-secret", 19, 1234); err != nil {
+	if _, err := k.register(testnet.GM(2), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/esp"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
@@ -77,7 +78,7 @@ func TestPerEntryTransforms(t *testing.T) {
 	}
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	k := newTestKSAt(t, cfg, clk.Now)
-	addr := netip.MustParseAddrPort("192.0.2.11:848")
+	addr := testnet.GM(1)
 	pol, err := k.register(addr, "lab-secret", 19, 1234)
 	if err != nil {
 		t.Fatal(err)

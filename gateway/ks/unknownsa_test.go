@@ -7,6 +7,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -20,7 +21,7 @@ func (k *testKS) phase1(t *testing.T, peer netip.AddrPort) *ikev1.SA {
 		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: isakmp.NewAddrID(peer.Addr()),
 		Auth: ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte("lab-secret"), true }),
 	}
-	ini, err := ikev1.NewInitiator(cfg, peer, ksAddr)
+	ini, err := ikev1.NewInitiator(cfg, peer, testnet.KS(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestRestartedKSAnswersInvalidCookie(t *testing.T) {
 	clock := time.Unix(1_700_000_000, 0)
 	now := func() time.Time { return clock }
 	cfg := ksConfig(t, 19, "")
-	gm := netip.MustParseAddrPort("192.0.2.11:848")
+	gm := testnet.GM(1)
 	sa := newTestKSAt(t, cfg, now).phase1(t, gm)
 
 	// The KS restarts: the GM's PULL on its old SA gets INVALID-COOKIE
@@ -77,7 +78,7 @@ func TestRestartedKSAnswersInvalidCookie(t *testing.T) {
 	if r := k.reply(gm, pull); r != nil {
 		t.Error("a second INVALID-COOKIE within the second")
 	}
-	other := netip.MustParseAddrPort("192.0.2.12:848")
+	other := testnet.GM(2)
 	if r := k.reply(other, pull); r == nil {
 		t.Error("another source got no INVALID-COOKIE")
 	}

@@ -12,15 +12,12 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/transport"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-var (
-	gmAddr = netip.MustParseAddrPort("192.0.2.10:848")
-	ksAddr = netip.MustParseAddrPort("192.0.2.1:848")
-	t0     = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-)
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // side is one daemon's layer on the test network: what arrives for it
 // waits in inbox until the test pumps it.
@@ -73,9 +70,9 @@ func newSide(t *testing.T, n *transport.Net, clk *clock.Fake, addr netip.AddrPor
 
 func newPair(t *testing.T, scale float64, ka config.Keepalive) *pair {
 	p := &pair{t: t, clk: clock.NewFake(t0), net: transport.NewSyncNet()}
-	p.gm = newSide(t, p.net, p.clk, gmAddr, testConfig(config.RoleGM, ksAddr.Addr(), scale, ka), Role{})
-	p.ks = newSide(t, p.net, p.clk, ksAddr, testConfig(config.RoleKS, gmAddr.Addr(), scale, config.Keepalive{}), Role{AnswerUnknownSA: true})
-	p.net.Drop(func(d transport.Datagram) bool { return p.lose && d.From == ksAddr })
+	p.gm = newSide(t, p.net, p.clk, testnet.GM(1), testConfig(config.RoleGM, testnet.KS(1).Addr(), scale, ka), Role{})
+	p.ks = newSide(t, p.net, p.clk, testnet.KS(1), testConfig(config.RoleKS, testnet.GM(1).Addr(), scale, config.Keepalive{}), Role{AnswerUnknownSA: true})
+	p.net.Drop(func(d transport.Datagram) bool { return p.lose && d.From == testnet.KS(1) })
 	return p
 }
 
@@ -83,11 +80,11 @@ func newPair(t *testing.T, scale float64, ka config.Keepalive) *pair {
 // sides; it returns the GM's SA.
 func (p *pair) mainMode() *ikev1.SA {
 	p.t.Helper()
-	ini, err := ikev1.NewInitiator(p.gm.l.IKE(), gmAddr, ksAddr)
+	ini, err := ikev1.NewInitiator(p.gm.l.IKE(), testnet.GM(1), testnet.KS(1))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	res := ikev1.NewResponder(p.ks.l.IKE(), ksAddr, gmAddr)
+	res := ikev1.NewResponder(p.ks.l.IKE(), testnet.KS(1), testnet.GM(1))
 	msg, err := ini.Start()
 	for err == nil && ini.SA() == nil {
 		var reply []byte
@@ -115,9 +112,9 @@ func (p *pair) pump() {
 				if err != nil {
 					p.t.Fatalf("%s got an unparsable datagram: %v", s.addr, err)
 				}
-				from := gmAddr
+				from := testnet.GM(1)
 				if s == p.gm {
-					from = ksAddr
+					from = testnet.KS(1)
 				}
 				s.l.Informational(from, h, b)
 			}
@@ -133,7 +130,7 @@ func (p *pair) pump() {
 // datagram the GM sent left.
 func (p *pair) run(end float64, scale float64) (sent []float64) {
 	p.net.Tap(func(d transport.Datagram) {
-		if d.From == gmAddr {
+		if d.From == testnet.GM(1) {
 			sent = append(sent, p.protocol(scale))
 		}
 	})
@@ -249,7 +246,7 @@ func TestKeepaliveUnexpectedAck(t *testing.T) {
 	e := p.gm.l.sas[ksSA.Cookies()]
 	ack := ksSA.RUThereAck(e.dpd.first - 1)
 	h, _, _ := isakmp.ParseHeader(ack)
-	if n := p.gm.l.Informational(ksAddr, h, ack); n != nil {
+	if n := p.gm.l.Informational(testnet.KS(1), h, ack); n != nil {
 		t.Errorf("an ACK returned to the role: %+v", n)
 	}
 	if count(p.gm, "dpd_unexpected") != 1 || e.dpd.unanswered != 2 {
@@ -275,20 +272,20 @@ func TestInformational(t *testing.T) {
 	c := sa.Cookies()
 	n := sa.Notify(isakmp.NotifyInvalidIDInformation, c[:], []byte("no"))
 	h, _, _ := isakmp.ParseHeader(n)
-	if got := p.ks.l.Informational(gmAddr, h, n); got == nil || got.MessageType != isakmp.NotifyInvalidIDInformation {
+	if got := p.ks.l.Informational(testnet.GM(1), h, n); got == nil || got.MessageType != isakmp.NotifyInvalidIDInformation {
 		t.Errorf("notification %+v", got)
 	}
 	if !strings.Contains(p.ks.log.String(), "IKE_NOTIFY_RECV") {
 		t.Errorf("log:\n%s", p.ks.log)
 	}
 	// Both forget the SA: the KS answers INVALID-COOKIE, the GM nothing.
-	p.ks.l.DropPeer(gmAddr)
-	p.gm.l.DropPeer(ksAddr)
-	p.ks.l.Informational(gmAddr, h, n)
+	p.ks.l.DropPeer(testnet.GM(1))
+	p.gm.l.DropPeer(testnet.KS(1))
+	p.ks.l.Informational(testnet.GM(1), h, n)
 	if count(p.ks, "invalid_cookie_sent") != 1 || len(p.gm.inbox) != 1 {
 		t.Errorf("KS counters %v", p.ks.l.env.Counters.Snapshot())
 	}
-	p.gm.l.Informational(ksAddr, h, n)
+	p.gm.l.Informational(testnet.KS(1), h, n)
 	if count(p.gm, "invalid_cookie_sent") != 0 || count(p.gm, "informational_unknown_sa") != 1 || len(p.ks.inbox) != 0 {
 		t.Errorf("GM counters %v", p.gm.l.env.Counters.Snapshot())
 	}
@@ -300,7 +297,7 @@ func TestInformational(t *testing.T) {
 	bad = sa2.Notify(isakmp.NotifyInvalidIDInformation, c[:], nil)
 	bad[len(bad)-1] ^= 1
 	h2, _, _ := isakmp.ParseHeader(bad)
-	if p.ks.l.Informational(gmAddr, h2, bad); count(p.ks, "malformed_packets") != 1 {
+	if p.ks.l.Informational(testnet.GM(1), h2, bad); count(p.ks, "malformed_packets") != 1 {
 		t.Errorf("KS counters %v", p.ks.l.env.Counters.Snapshot())
 	}
 }
@@ -310,7 +307,7 @@ func TestExpiry(t *testing.T) {
 	for _, scale := range []float64{1, 0.01} {
 		p := newPair(t, scale, config.Keepalive{})
 		p.mainMode()
-		if p.gm.l.Live(ksAddr) == nil {
+		if p.gm.l.Live(testnet.KS(1)) == nil {
 			t.Fatal("no live SA")
 		}
 		end := t0.Add(time.Duration(1200 * scale * float64(time.Second)))
@@ -323,7 +320,7 @@ func TestExpiry(t *testing.T) {
 			t.Errorf("scale %v: the SA left before its end", scale)
 		}
 		p.clk.Set(end)
-		if p.gm.l.Live(ksAddr) != nil {
+		if p.gm.l.Live(testnet.KS(1)) != nil {
 			t.Errorf("scale %v: Live returned an expired SA", scale)
 		}
 		p.gm.l.Timeout(end)
@@ -345,13 +342,13 @@ func TestCaps(t *testing.T) {
 			first = only(t, p.ks.l)
 		}
 	}
-	if p.ks.l.PeerLen(gmAddr.Addr()) != 4 || p.ks.l.Get(first.Cookies()) != nil || count(p.ks, "ike_sa_replaced") != 1 {
-		t.Errorf("per peer: %d SAs, counters %v", p.ks.l.PeerLen(gmAddr.Addr()), p.ks.l.env.Counters.Snapshot())
+	if p.ks.l.PeerLen(testnet.GM(1).Addr()) != 4 || p.ks.l.Get(first.Cookies()) != nil || count(p.ks, "ike_sa_replaced") != 1 {
+		t.Errorf("per peer: %d SAs, counters %v", p.ks.l.PeerLen(testnet.GM(1).Addr()), p.ks.l.env.Counters.Snapshot())
 	}
 	if len(p.ks.dropped) != 1 || p.ks.dropped[0] != first {
 		t.Errorf("OnDrop got %d SAs", len(p.ks.dropped))
 	}
-	other := ikev1.SA{ICookie: [8]byte{9}, RCookie: [8]byte{9}, Peer: netip.MustParseAddrPort("192.0.2.99:848")}
+	other := ikev1.SA{ICookie: [8]byte{9}, RCookie: [8]byte{9}, Peer: testnet.Stranger()}
 	other.Suite.Lifetime = time.Hour
 	for i := range 3 {
 		sa := other
@@ -376,10 +373,10 @@ func TestCaps(t *testing.T) {
 // Failed sorts main-mode failures into their counters.
 func TestFailed(t *testing.T) {
 	p := newPair(t, 1, config.Keepalive{})
-	p.ks.l.Failed(gmAddr, ikev1.ErrNoPreSharedKey)
-	p.ks.l.Failed(gmAddr, &ikev1.NotifyError{Type: isakmp.NotifyAuthenticationFailed})
-	p.ks.l.Failed(gmAddr, &ikev1.IdentityError{Identity: "gm9"})
-	p.ks.l.Failed(gmAddr, io.ErrUnexpectedEOF)
+	p.ks.l.Failed(testnet.GM(1), ikev1.ErrNoPreSharedKey)
+	p.ks.l.Failed(testnet.GM(1), &ikev1.NotifyError{Type: isakmp.NotifyAuthenticationFailed})
+	p.ks.l.Failed(testnet.GM(1), &ikev1.IdentityError{Identity: "gm9"})
+	p.ks.l.Failed(testnet.GM(1), io.ErrUnexpectedEOF)
 	c := p.ks.l.env.Counters.Snapshot()
 	if c["ike_no_psk"] != 1 || c["ike_failed_authentication_failed"] != 1 || c["ike_unauthorized_identity"] != 1 || c["ike_failed"] != 1 {
 		t.Errorf("counters %v", c)
