@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
@@ -92,18 +93,12 @@ func (c *Config) isSet(path string) bool { return c.set[path] }
 
 // applyDefaults fills in what the file leaves out.
 func (c *Config) applyDefaults() {
-	if c.Listen.Port == 0 {
-		c.Listen.Port = Defaults.ListenPort
-	}
+	c.Listen.Port = cmp.Or(c.Listen.Port, Defaults.ListenPort)
 	if !c.isSet("control_socket") {
 		c.ControlSocket = Defaults.ControlSocket
 	}
-	if c.Log.Level == "" {
-		c.Log.Level = Defaults.LogLevel
-	}
-	if c.Log.Format == "" {
-		c.Log.Format = Defaults.LogFormat
-	}
+	c.Log.Level = cmp.Or(c.Log.Level, Defaults.LogLevel)
+	c.Log.Format = cmp.Or(c.Log.Format, Defaults.LogFormat)
 	if !c.isSet("log.rate_limit") {
 		c.Log.RateLimit = Defaults.LogRateLimit
 	}
@@ -115,18 +110,10 @@ func (c *Config) applyDefaults() {
 		if !c.isSet("data_plane.enabled") {
 			dp.Enabled = true
 		}
-		if dp.DFBit == "" {
-			dp.DFBit = Defaults.DFBit
-		}
-		if dp.LocalDenyInbound == "" {
-			dp.LocalDenyInbound = Defaults.LocalDenyInbound
-		}
-		if dp.Table == 0 {
-			dp.Table = Defaults.DataPlaneTable
-		}
-		if dp.DaemonDown == "" {
-			dp.DaemonDown = Defaults.DaemonDown
-		}
+		dp.DFBit = cmp.Or(dp.DFBit, Defaults.DFBit)
+		dp.LocalDenyInbound = cmp.Or(dp.LocalDenyInbound, Defaults.LocalDenyInbound)
+		dp.Table = cmp.Or(dp.Table, Defaults.DataPlaneTable)
+		dp.DaemonDown = cmp.Or(dp.DaemonDown, Defaults.DaemonDown)
 	}
 	c.applyLimitDefaults()
 	ikeLife := Defaults.KSIKELifetime
@@ -141,39 +128,23 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.IKE.Policies {
 		p := &c.IKE.Policies[i]
-		if p.Encryption == "" {
-			p.Encryption = Defaults.IKEEncryption
-		}
-		if p.Hash == "" {
-			p.Hash = Defaults.IKEHash
-		}
-		if p.DHGroup == 0 {
-			p.DHGroup = Defaults.IKEDHGroup
-		}
-		if p.Lifetime == 0 {
-			p.Lifetime = ikeLife
-		}
+		p.Encryption = cmp.Or(p.Encryption, Defaults.IKEEncryption)
+		p.Hash = cmp.Or(p.Hash, Defaults.IKEHash)
+		p.DHGroup = cmp.Or(p.DHGroup, Defaults.IKEDHGroup)
+		p.Lifetime = cmp.Or(p.Lifetime, ikeLife)
 	}
 	for i := range c.Groups {
 		g := &c.Groups[i]
-		if g.InteropProfile == "" {
-			g.InteropProfile = Defaults.InteropProfile
-		}
+		g.InteropProfile = cmp.Or(g.InteropProfile, Defaults.InteropProfile)
 		switch c.Role {
 		case RoleKS:
-			if g.TEKLifetime == 0 {
-				g.TEKLifetime = Defaults.TEKLifetime
-			}
-			if g.KEKLifetime == 0 {
-				g.KEKLifetime = Defaults.KEKLifetime
-			}
+			g.TEKLifetime = cmp.Or(g.TEKLifetime, Defaults.TEKLifetime)
+			g.KEKLifetime = cmp.Or(g.KEKLifetime, Defaults.KEKLifetime)
 			if len(g.Transforms) == 0 && !c.isSet(index("groups", i)+".transforms") {
 				g.Transforms = []esp.Transform{Defaults.Transform}
 			}
 			r := &g.Rekey
-			if r.Transport == "" {
-				r.Transport = Defaults.RekeyTransport
-			}
+			r.Transport = cmp.Or(r.Transport, Defaults.RekeyTransport)
 			if r.Port == 0 && r.Transport == "multicast" {
 				r.Port = Defaults.RekeyPort
 			}
@@ -185,9 +156,7 @@ func (c *Config) applyDefaults() {
 					r.Ack = AckSHA256
 				}
 			}
-			if r.RetransmitInterval == 0 {
-				r.RetransmitInterval = Defaults.RetransmitInterval
-			}
+			r.RetransmitInterval = cmp.Or(r.RetransmitInterval, Defaults.RetransmitInterval)
 			if !c.isSet(index("groups", i) + ".rekey.retransmit.count") {
 				r.RetransmitCount = Defaults.RetransmitCount
 			}
@@ -198,9 +167,7 @@ func (c *Config) applyDefaults() {
 				g.DenyDownload = true
 			}
 		case RoleGM:
-			if g.Jitter == "" {
-				g.Jitter = Defaults.Jitter
-			}
+			g.Jitter = cmp.Or(g.Jitter, Defaults.Jitter)
 		}
 	}
 }

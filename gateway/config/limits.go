@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -102,17 +103,12 @@ func (c *Config) applyLimitDefaults() {
 	set("dh_burst_per_source", &l.DHBurst, def.DHBurst)
 	set("ike_sas_per_peer", &l.IKESAsPerPeer, def.IKESAsPerPeer)
 	set("ike_sas_global", &l.IKESAsGlobal, def.IKESAsGlobal)
-	if l.HalfOpenTimeout == 0 {
-		l.HalfOpenTimeout = def.HalfOpenTimeout
-	}
+	l.HalfOpenTimeout = cmp.Or(l.HalfOpenTimeout, def.HalfOpenTimeout)
 }
 
 func (v *validator) limits() {
 	c := v.c
-	if c.Role != RoleKS {
-		if c.isSet("limits") {
-			v.errorf("limits", "only valid for role ks (this file has role %s)", c.Role)
-		}
+	if !v.onlyFor(RoleKS, "limits") {
 		return
 	}
 	l := &c.Limits

@@ -44,16 +44,8 @@ func (v *validator) validate() {
 	if c.ControlSocket == "" {
 		v.errorf("control_socket", "must not be empty")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		v.errorf("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		v.errorf("log.format", "%q is not text or json", c.Log.Format)
-	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
 	if !(c.Timers.Scale > 0) {
 		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
 	}
@@ -124,29 +116,35 @@ var (
 	ikeHashes      = map[string]bool{"sha1": true, "sha256": true, "sha384": true, "sha512": true}
 )
 
-func (v *validator) dataPlane() {
-	c := v.c
-	if c.Role != RoleGM {
-		if c.isSet("data_plane") {
-			v.errorf("data_plane", "only valid for role gm (this file has role %s)", c.Role)
-		}
+// oneOf checks that the value at path is one of allowed.
+func (v *validator) oneOf(path, value string, allowed ...string) {
+	if slices.Contains(allowed, value) {
 		return
 	}
-	switch c.DataPlane.DFBit {
-	case "copy", "set", "clear":
-	default:
-		v.errorf("data_plane.df_bit", "%q is not copy, set or clear", c.DataPlane.DFBit)
+	list := strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1]
+	v.errorf(path, "%q is not %s", value, list)
+}
+
+// onlyFor reports whether the file's role is role; if not, a section key
+// set in the file is an error.
+func (v *validator) onlyFor(role Role, key string) bool {
+	if v.c.Role == role {
+		return true
 	}
-	switch c.DataPlane.LocalDenyInbound {
-	case "ios", "iosxe", "accept-both":
-	default:
-		v.errorf("data_plane.local_deny_inbound", "%q is not ios, iosxe or accept-both", c.DataPlane.LocalDenyInbound)
+	if v.c.isSet(key) {
+		v.errorf(key, "only valid for role %s (this file has role %s)", role, v.c.Role)
 	}
-	switch c.DataPlane.DaemonDown {
-	case "drop", "pass":
-	default:
-		v.errorf("data_plane.daemon_down", "%q is not drop or pass", c.DataPlane.DaemonDown)
+	return false
+}
+
+func (v *validator) dataPlane() {
+	c := v.c
+	if !v.onlyFor(RoleGM, "data_plane") {
+		return
 	}
+	v.oneOf("data_plane.df_bit", c.DataPlane.DFBit, "copy", "set", "clear")
+	v.oneOf("data_plane.local_deny_inbound", c.DataPlane.LocalDenyInbound, "ios", "iosxe", "accept-both")
+	v.oneOf("data_plane.daemon_down", c.DataPlane.DaemonDown, "drop", "pass")
 }
 
 func (v *validator) ike() {
@@ -420,9 +418,5 @@ func (v *validator) gmGroup(g *Group, p string) {
 	if len(g.LocalACL) > MaxACEs {
 		v.errorf(p+".local_acl", "%d entries, more than %d", len(g.LocalACL), MaxACEs)
 	}
-	switch g.Jitter {
-	case "new", "legacy":
-	default:
-		v.errorf(p+".jitter", "%q is not new or legacy", g.Jitter)
-	}
+	v.oneOf(p+".jitter", g.Jitter, "new", "legacy")
 }

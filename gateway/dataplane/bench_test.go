@@ -3,9 +3,11 @@ package dataplane
 import (
 	"fmt"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/internal/testnet"
 )
 
-// benchPair is gm1 and gm2 with workers that only count what they emit.
+// benchPair is testnet.GM(1).Addr() and testnet.GM(2).Addr() with workers that only count what they emit.
 func benchPair(b *testing.B, tr string) (*Worker, *Worker, *[]byte) {
 	t := &testing.T{}
 	_, a, c := pair(t, tr)
@@ -23,7 +25,7 @@ func BenchmarkOutbound(b *testing.B) {
 		for _, n := range []int{64, 1400} {
 			b.Run(fmt.Sprintf("%s/%d", tr, n), func(b *testing.B) {
 				wa, _, _ := benchPair(b, tr)
-				pkt := udp(hostA, hostB, 5000, 6000, n-28, true)
+				pkt := udp(testnet.Host(1), testnet.Host(2), 5000, 6000, n-28, true)
 				buf := make([]byte, Headroom+n+Tailroom)
 				b.SetBytes(int64(n))
 				b.ReportAllocs()
@@ -44,7 +46,7 @@ func BenchmarkInbound(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", tr, n), func(b *testing.B) {
 				wa, wc, last := benchPair(b, tr)
 				buf := make([]byte, Headroom+n+Tailroom)
-				copy(buf[Headroom:], udp(hostA, hostB, 5000, 6000, n-28, true))
+				copy(buf[Headroom:], udp(testnet.Host(1), testnet.Host(2), 5000, 6000, n-28, true))
 				wa.Outbound(buf, Headroom, n)
 				esp := append([]byte(nil), *last...)
 				in := make([]byte, Headroom+len(esp)+Tailroom)

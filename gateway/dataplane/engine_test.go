@@ -12,20 +12,13 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
 
-var (
-	hostA  = netip.MustParseAddr("198.51.100.10")
-	hostB  = netip.MustParseAddr("203.0.113.10")
-	siteA  = netip.MustParsePrefix("198.51.100.0/24")
-	siteB  = netip.MustParsePrefix("203.0.113.0/24")
-	gm1    = netip.MustParseAddr("192.0.2.11")
-	gm2    = netip.MustParseAddr("192.0.2.12")
-	anyNet = netip.MustParsePrefix("0.0.0.0/0")
-)
+var anyNet = netip.MustParsePrefix("0.0.0.0/0")
 
 // groupPolicy is what a KS would hand out: deny UDP 848, two permits
 // (site A <-> site B) on transform tr, lifetime 3600 s, Sender-ID sid.
@@ -42,7 +35,7 @@ func groupPolicy(t *testing.T, tr string, sid uint32) *gdoi.Policy {
 	}
 	return &gdoi.Policy{
 		GroupID: 1234,
-		TEKs:    []gdoi.TEK{tek(0x1001, siteA, siteB), tek(0x2002, siteB, siteA)},
+		TEKs:    []gdoi.TEK{tek(0x1001, testnet.Site(1), testnet.Site(2)), tek(0x2002, testnet.Site(2), testnet.Site(1))},
 		Deny:    []gdoi.Selector{{Protocol: 17, Src: anyNet, Dst: anyNet, DstPort: 848}},
 		SIDs:    []uint32{sid}, SIDBits: 16,
 	}
@@ -92,7 +85,7 @@ func udp(src, dst netip.Addr, sport, dport uint16, n int, df bool) []byte {
 
 func pair(t *testing.T, tr string) (*clock.Fake, *member, *member) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	a, b := newMember(t, clk, gm1, nil, "ios"), newMember(t, clk, gm2, nil, "ios")
+	a, b := newMember(t, clk, testnet.GM(1).Addr(), nil, "ios"), newMember(t, clk, testnet.GM(2).Addr(), nil, "ios")
 	if err := a.e.Install("GETVPN", groupPolicy(t, tr, 1), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -105,13 +98,13 @@ func pair(t *testing.T, tr string) (*clock.Fake, *member, *member) {
 func TestEncryptDecryptBetweenTwoGMs(t *testing.T) {
 	for _, tr := range []string{"aes256gcm16", "aes128gcm16", "aes128-sha1", "aes256-sha256", "3des-sha1"} {
 		_, a, b := pair(t, tr)
-		in := udp(hostA, hostB, 5000, 6000, 1000, true)
+		in := udp(testnet.Host(1), testnet.Host(2), 5000, 6000, 1000, true)
 		out := a.run(false, in)
 		if len(out) != 1 {
 			t.Fatalf("%s: outbound emitted %d packets", tr, len(out))
 		}
 		esp := out[0]
-		if ipv4.Protocol(esp) != ipv4.ProtoESP || ipv4.Src(esp) != hostA || ipv4.Dst(esp) != hostB || ipv4.TOS(esp) != 0xb8 {
+		if ipv4.Protocol(esp) != ipv4.ProtoESP || ipv4.Src(esp) != testnet.Host(1) || ipv4.Dst(esp) != testnet.Host(2) || ipv4.TOS(esp) != 0xb8 {
 			t.Fatalf("%s: outer header proto %d %v > %v tos %#x", tr, ipv4.Protocol(esp), ipv4.Src(esp), ipv4.Dst(esp), ipv4.TOS(esp))
 		}
 		if spi := binary.BigEndian.Uint32(esp[20:]); spi != 0x1001 {
@@ -122,26 +115,26 @@ func TestEncryptDecryptBetweenTwoGMs(t *testing.T) {
 		}
 		got := b.run(true, esp)
 		if len(got) != 1 || !bytes.Equal(got[0], in) {
-			t.Fatalf("%s: gm2 did not give back the inner packet", tr)
+			t.Fatalf("%s: testnet.GM(2).Addr() did not give back the inner packet", tr)
 		}
 		if a.e.Count(OutEncrypted) != 1 || b.e.Count(InDecrypted) != 1 {
 			t.Fatalf("%s: counters %v / %v", tr, a.e.Counters(), b.e.Counters())
 		}
 		// The reverse direction uses the other TEK.
-		back := b.run(false, udp(hostB, hostA, 6000, 5000, 10, false))
+		back := b.run(false, udp(testnet.Host(2), testnet.Host(1), 6000, 5000, 10, false))
 		if len(back) != 1 || binary.BigEndian.Uint32(back[0][20:]) != 0x2002 {
 			t.Fatalf("%s: B->A not on TEK 0x2002", tr)
 		}
 		if got := a.run(true, back[0]); len(got) != 1 {
-			t.Fatalf("%s: gm1 dropped B->A", tr)
+			t.Fatalf("%s: testnet.GM(1).Addr() dropped B->A", tr)
 		}
 	}
 }
 
 func TestGCMIVCarriesSenderID(t *testing.T) {
 	_, a, b := pair(t, "aes128gcm16")
-	ivA := a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
-	ivB := b.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
+	ivA := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false))[0][28:36]
+	ivB := b.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false))[0][28:36]
 	if binary.BigEndian.Uint16(ivA) != 1 || binary.BigEndian.Uint16(ivB) != 2 {
 		t.Fatalf("IVs %x and %x: want Sender-IDs 1 and 2 in the leftmost 16 bits", ivA, ivB)
 	}
@@ -152,8 +145,8 @@ func TestGCMIVCarriesSenderID(t *testing.T) {
 
 func TestFailOpenBeforeRegistration(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	m := newMember(t, clk, gm1, nil, "ios")
-	in := udp(hostA, hostB, 1, 2, 10, false)
+	m := newMember(t, clk, testnet.GM(1).Addr(), nil, "ios")
+	in := udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false)
 	if out := m.run(false, in); len(out) != 1 || !bytes.Equal(out[0], in) {
 		t.Fatal("unregistered GM did not pass clear traffic")
 	}
@@ -175,11 +168,11 @@ func TestPolicyVerdicts(t *testing.T) {
 		pass    bool // emitted unchanged
 		counter Counter
 	}{
-		{"KS deny out", false, udp(hostA, hostB, 1, 848, 10, false), true, OutClearDeny},
-		{"KS deny in", true, udp(hostB, hostA, 1, 848, 10, false), true, InClearDeny},
-		{"no match out", false, udp(hostA, other, 1, 2, 10, false), true, OutClearNoMatch},
-		{"no match in", true, udp(other, hostA, 1, 2, 10, false), true, InClearNoMatch},
-		{"clear matching a permit in", true, udp(hostB, hostA, 1, 2, 10, false), false, InDropClearPermit},
+		{"KS deny out", false, udp(testnet.Host(1), testnet.Host(2), 1, 848, 10, false), true, OutClearDeny},
+		{"KS deny in", true, udp(testnet.Host(2), testnet.Host(1), 1, 848, 10, false), true, InClearDeny},
+		{"no match out", false, udp(testnet.Host(1), other, 1, 2, 10, false), true, OutClearNoMatch},
+		{"no match in", true, udp(other, testnet.Host(1), 1, 2, 10, false), true, InClearNoMatch},
+		{"clear matching a permit in", true, udp(testnet.Host(2), testnet.Host(1), 1, 2, 10, false), false, InDropClearPermit},
 		{"malformed", false, []byte{0x45, 0, 0, 99}, false, DropMalformed},
 		{"IPv6 (the TUN's own router solicitation)", false, append([]byte{0x60}, make([]byte, 47)...), false, DropNotIPv4},
 	} {
@@ -194,14 +187,14 @@ func TestPolicyVerdicts(t *testing.T) {
 	}
 	// Every TEK expired: permits still match, and drop (fail-closed).
 	clk.Advance(2 * time.Hour)
-	if out := a.run(false, udp(hostA, hostB, 1, 2, 10, false)); len(out) != 0 || a.e.Count(OutDropNoSA) != 1 {
+	if out := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false)); len(out) != 0 || a.e.Count(OutDropNoSA) != 1 {
 		t.Fatalf("expired TEKs: emitted %d, no-SA drops %d", len(out), a.e.Count(OutDropNoSA))
 	}
 }
 
 func TestBadESPIsDroppedAndKeysKept(t *testing.T) {
 	_, a, b := pair(t, "aes128-sha1")
-	esp := a.run(false, udp(hostA, hostB, 1, 2, 100, false))[0]
+	esp := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, false))[0]
 
 	tampered := bytes.Clone(esp)
 	tampered[len(tampered)-1] ^= 0x80
@@ -234,7 +227,7 @@ func TestBadESPIsDroppedAndKeysKept(t *testing.T) {
 func TestDecryptedPacketOutsideSelectorsIsDropped(t *testing.T) {
 	_, a, b := pair(t, "aes256gcm16")
 	sa := a.e.state.Load().bySPI[0x1001] // permit A -> B
-	inner := udp(netip.MustParseAddr("10.9.9.9"), hostB, 1, 2, 10, false)
+	inner := udp(netip.MustParseAddr("10.9.9.9"), testnet.Host(2), 1, 2, 10, false)
 	buf := make([]byte, Headroom+len(inner)+Tailroom)
 	copy(buf[Headroom:], inner)
 	pkt, err := sa.seal(buf, Headroom, len(inner), 1, new([16]byte))
@@ -248,13 +241,13 @@ func TestDecryptedPacketOutsideSelectorsIsDropped(t *testing.T) {
 
 func TestUnknownESPMatchingADenyPasses(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	m := newMember(t, clk, gm2, nil, "ios")
+	m := newMember(t, clk, testnet.GM(2).Addr(), nil, "ios")
 	p := groupPolicy(t, "aes128gcm16", 1)
 	p.Deny = append(p.Deny, gdoi.Selector{Protocol: ipv4.ProtoESP, Src: anyNet, Dst: anyNet}) // S0 KS-14: deny esp any any
 	if err := m.e.Install("GETVPN", p, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	foreign := udp(hostA, hostB, 1, 2, 40, false)
+	foreign := udp(testnet.Host(1), testnet.Host(2), 1, 2, 40, false)
 	foreign[9] = ipv4.ProtoESP
 	ipv4.SetECN(foreign, 0)
 	if out := m.run(true, foreign); len(out) != 1 || m.e.Count(InClearDeny) != 1 {
@@ -265,8 +258,8 @@ func TestUnknownESPMatchingADenyPasses(t *testing.T) {
 // The local deny truth table of seed-features GM-42 for a local entry
 // "deny ip A B": which clear packets are sent and accepted per mode.
 func TestLocalDenyInboundModes(t *testing.T) {
-	local := []config.ACE{{Source: siteA, Destination: siteB}}
-	ab, ba := udp(hostA, hostB, 1, 2, 10, false), udp(hostB, hostA, 1, 2, 10, false)
+	local := []config.ACE{{Source: testnet.Site(1), Destination: testnet.Site(2)}}
+	ab, ba := udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false), udp(testnet.Host(2), testnet.Host(1), 1, 2, 10, false)
 	for _, tc := range []struct {
 		mode                       string
 		sendAB, acceptBA, acceptAB bool
@@ -276,7 +269,7 @@ func TestLocalDenyInboundModes(t *testing.T) {
 		{"accept-both", true, true, true},
 	} {
 		clk := clock.NewFake(time.Unix(1e9, 0))
-		m := newMember(t, clk, gm1, local, tc.mode)
+		m := newMember(t, clk, testnet.GM(1).Addr(), local, tc.mode)
 		if err := m.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -306,17 +299,17 @@ func TestTooBigWithDFSendsICMP(t *testing.T) {
 	// CBC/SHA-1: 1500-20-8-16-12 = 1444, 1440 of whole blocks: 1438.
 	for tr, want := range map[string]int{"aes256gcm16": 1446, "aes128-sha1": 1438} {
 		_, a, _ := pair(t, tr)
-		fits := udp(hostA, hostB, 1, 2, want-28, true)
+		fits := udp(testnet.Host(1), testnet.Host(2), 1, 2, want-28, true)
 		if out := a.run(false, fits); len(out) != 1 || len(out[0]) > 1500 {
 			t.Fatalf("%s: a %d-octet packet did not go out whole", tr, want)
 		}
-		big := udp(hostA, hostB, 1, 2, want-28+1, true)
+		big := udp(testnet.Host(1), testnet.Host(2), 1, 2, want-28+1, true)
 		out := a.run(false, big)
 		if len(out) != 1 || ipv4.Protocol(out[0]) != ipv4.ProtoICMP {
 			t.Fatalf("%s: too big with DF: emitted %d packets, want one ICMP", tr, len(out))
 		}
 		icmp := out[0]
-		if ipv4.Dst(icmp) != hostA || !ipv4.Src(icmp).IsUnspecified() || icmp[20] != 3 || icmp[21] != 4 {
+		if ipv4.Dst(icmp) != testnet.Host(1) || !ipv4.Src(icmp).IsUnspecified() || icmp[20] != 3 || icmp[21] != 4 {
 			t.Fatalf("%s: ICMP %v > %v type %d code %d", tr, ipv4.Src(icmp), ipv4.Dst(icmp), icmp[20], icmp[21])
 		}
 		if mtu := int(binary.BigEndian.Uint16(icmp[26:])); mtu != want {
@@ -334,7 +327,7 @@ func TestTooBigWithDFSendsICMP(t *testing.T) {
 func TestFragmentBeforeEncryption(t *testing.T) {
 	_, a, b := pair(t, "aes128-sha1")
 	a.e.SetMTU(1280)
-	in := udp(hostA, hostB, 1, 2, 3000, false)
+	in := udp(testnet.Host(1), testnet.Host(2), 1, 2, 3000, false)
 	out := a.run(false, in)
 	if len(out) != 3 {
 		t.Fatalf("3028-octet packet at MTU 1280: %d ESP packets, want 3", len(out))
@@ -346,7 +339,7 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 		}
 		got := b.run(true, p)
 		if len(got) != 1 {
-			t.Fatal("gm2 dropped a fragment")
+			t.Fatal("testnet.GM(2).Addr() dropped a fragment")
 		}
 		frags = append(frags, got[0])
 	}
@@ -383,7 +376,7 @@ func TestRolloverPicksNewTEKInTheLast30Seconds(t *testing.T) {
 	}
 	spiAt := func(d time.Duration) uint32 {
 		clk.Set(time.Unix(1e9, 0).Add(d))
-		return binary.BigEndian.Uint32(a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][20:])
+		return binary.BigEndian.Uint32(a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false))[0][20:])
 	}
 	if got := spiAt(59*time.Minute + 29*time.Second); got != 0x1001 {
 		t.Fatalf("31 s before the old TEK expires: SPI %#x, want the old 0x1001", got)
@@ -399,11 +392,11 @@ func TestRolloverPicksNewTEKInTheLast30Seconds(t *testing.T) {
 
 func TestReinstallKeepsIVCounter(t *testing.T) {
 	clk, a, _ := pair(t, "aes128gcm16")
-	first := a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
+	first := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false))[0][28:36]
 	if err := a.e.Install("GETVPN", groupPolicy(t, "aes128gcm16", 1), clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	second := a.run(false, udp(hostA, hostB, 1, 2, 10, false))[0][28:36]
+	second := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false))[0][28:36]
 	if binary.BigEndian.Uint64(second) != binary.BigEndian.Uint64(first)+1 {
 		t.Fatalf("IV after re-registration with the same TEK: %x after %x (a restarted counter would repeat nonces)", second, first)
 	}
@@ -411,13 +404,13 @@ func TestReinstallKeepsIVCounter(t *testing.T) {
 
 func TestReceiveOnlyWithoutSenderID(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	m := newMember(t, clk, gm1, nil, "ios")
+	m := newMember(t, clk, testnet.GM(1).Addr(), nil, "ios")
 	p := groupPolicy(t, "aes128gcm16", 1)
 	p.SIDs = nil
 	if err := m.e.Install("GETVPN", p, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if out := m.run(false, udp(hostA, hostB, 1, 2, 10, false)); len(out) != 0 || m.e.Count(OutDropNoSA) != 1 {
+	if out := m.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 10, false)); len(out) != 0 || m.e.Count(OutDropNoSA) != 1 {
 		t.Fatal("counter-mode TEK without a Sender-ID was used to send")
 	}
 	if sa := m.e.state.Load().bySPI[0x1001]; sa.send || sa.noSend == "" {
@@ -436,7 +429,7 @@ func TestWorkerAllocs(t *testing.T) {
 		var last []byte
 		wa := a.e.NewWorker(func(p []byte) error { last = p; return nil }, nil)
 		wb := b.e.NewWorker(func(p []byte) error { last = p; return nil }, nil)
-		pkt := udp(hostA, hostB, 1, 2, 1372, true)
+		pkt := udp(testnet.Host(1), testnet.Host(2), 1, 2, 1372, true)
 		buf := make([]byte, Headroom+len(pkt)+Tailroom)
 		in := make([]byte, Headroom+2000)
 		allocs := testing.AllocsPerRun(200, func() {
@@ -462,7 +455,7 @@ func TestDFClearFragmentsDFPackets(t *testing.T) {
 	if err := m.e.Install("GETVPN", groupPolicy(t, "aes256gcm16", 1), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	out := m.run(false, udp(hostA, hostB, 1, 2, 1472, true))
+	out := m.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 1472, true))
 	if len(out) != 2 || m.e.Count(OutFragmented) != 1 || m.e.Count(OutDropTooBig) != 0 {
 		t.Fatalf("DF 1500-octet packet with df-bit clear: %d packets out, counters %v", len(out), m.e.Counters())
 	}
@@ -488,7 +481,7 @@ func TestReinstallUnderTraffic(t *testing.T) {
 		}
 	}()
 	w := a.e.NewWorker(func([]byte) error { return nil }, nil)
-	pkt := udp(hostA, hostB, 1, 2, 100, false)
+	pkt := udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, false)
 	buf := make([]byte, Headroom+len(pkt)+Tailroom)
 	for i := 0; ; i++ {
 		select {

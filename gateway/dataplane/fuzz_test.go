@@ -3,6 +3,8 @@ package dataplane
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/internal/testnet"
 )
 
 // FuzzInbound feeds arbitrary packets to registered GMs' WAN side, one on
@@ -19,7 +21,7 @@ func FuzzInbound(f *testing.F) {
 	var gms []gm
 	for _, tr := range []string{"aes128-sha1", "aes256gcm16"} {
 		_, a, b := pair(t, tr)
-		good := a.run(false, udp(hostA, hostB, 1, 2, 100, false))[0]
+		good := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, false))[0]
 		gms = append(gms, gm{b, good})
 		f.Add(good)
 		sa := b.e.state.Load().bySPI[binary.BigEndian.Uint32(good[20:])]
@@ -27,7 +29,7 @@ func FuzzInbound(f *testing.F) {
 			f.Add(truncate(good, body))
 		}
 	}
-	f.Add(udp(hostB, hostA, 1, 2, 10, false))
+	f.Add(udp(testnet.Host(2), testnet.Host(1), 1, 2, 10, false))
 	f.Add([]byte{0x45})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		for _, g := range gms {
@@ -49,9 +51,9 @@ func FuzzInbound(f *testing.F) {
 func FuzzOutbound(f *testing.F) {
 	t := &testing.T{}
 	_, a, _ := pair(t, "aes256gcm16")
-	f.Add(udp(hostA, hostB, 1, 2, 100, true), uint16(1500-68))
-	f.Add(udp(hostA, hostB, 1, 2, 3000, false), uint16(1500-68))
-	f.Add(withOptions(udp(hostA, hostB, 1, 2, 300, false)), uint16(88-68))
+	f.Add(udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, true), uint16(1500-68))
+	f.Add(udp(testnet.Host(1), testnet.Host(2), 1, 2, 3000, false), uint16(1500-68))
+	f.Add(withOptions(udp(testnet.Host(1), testnet.Host(2), 1, 2, 300, false)), uint16(88-68))
 	f.Add([]byte{0x60, 0, 0}, uint16(0))
 	f.Fuzz(func(t *testing.T, pkt []byte, mtu uint16) {
 		if len(pkt) > 65535 {

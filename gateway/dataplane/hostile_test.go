@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/getlab/getlab/gateway/events"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
@@ -30,7 +31,7 @@ func TestTruncatedESPIsDroppedAndKeysKept(t *testing.T) {
 		_, a, b := pair(t, tr)
 		ev := events.New(nil, "text", "info")
 		b.e.opt.Events = ev
-		good := a.run(false, udp(hostA, hostB, 1, 2, 100, false))[0]
+		good := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, false))[0]
 		sa := b.e.state.Load().bySPI[binary.BigEndian.Uint32(good[20:])]
 		tf := sa.Transform
 		if len(good) < ipv4.HeaderLen+espwire.HeaderLen+tf.IVLen()+tf.ICVLen()+1 {
@@ -82,7 +83,7 @@ func TestWorkerRecoversFromPanic(t *testing.T) {
 	ev := events.New(nil, "text", "info")
 	b.e.opt.Events = ev
 	a.e.opt.Events = ev
-	good := a.run(false, udp(hostA, hostB, 1, 2, 100, false))[0]
+	good := a.run(false, udp(testnet.Host(1), testnet.Host(2), 1, 2, 100, false))[0]
 	var got int
 	emit := func(p []byte) error {
 		if p[len(p)-1] == 0xee {
@@ -93,7 +94,7 @@ func TestWorkerRecoversFromPanic(t *testing.T) {
 	}
 	wb := b.e.NewWorker(emit, emit)
 	wa := a.e.NewWorker(emit, emit)
-	poison := udp(gm2, gm1, 1, 2, 10, false) // clear, no entry matches: written back
+	poison := udp(testnet.GM(2).Addr(), testnet.GM(1).Addr(), 1, 2, 10, false) // clear, no entry matches: written back
 	poison[len(poison)-1] = 0xee
 	for i := range 10 {
 		buf := make([]byte, Headroom+len(good)+Tailroom)
@@ -147,7 +148,7 @@ func withOptions(p []byte) []byte {
 func TestTinyMTUWithOptionsDoesNotFragmentForever(t *testing.T) {
 	for _, tr := range []string{"aes128-sha1", "aes256gcm16"} {
 		_, a, _ := pair(t, tr)
-		in := withOptions(udp(hostA, hostB, 1, 2, 300, false))
+		in := withOptions(udp(testnet.Host(1), testnet.Host(2), 1, 2, 300, false))
 		for mtu := 68; mtu <= 200; mtu++ {
 			a.e.SetMTU(mtu)
 			for _, out := range a.run(false, in) {

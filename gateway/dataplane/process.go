@@ -21,25 +21,31 @@ import (
 // A panic on the packet is recovered: counted (internal_error), logged
 // (INTERNAL_ERROR) and the packet dropped; the worker goes on.
 func (w *Worker) Outbound(buf []byte, off, n int) {
+	pkt := buf[off : off+n]
+	defer events.Recover(w.e.opt.Events, w.internalError, "dataplane-lan", "LAN", pkt)
+	if flow, ok := w.parse(pkt, "LAN"); ok {
+		w.outbound(buf, off, n, &flow)
+	}
+}
+
+// outbound sends a parsed LAN packet by the policy: in clear past a deny
+// entry or when no entry matches, encrypted under the SA of the first
+// permit entry that matches, or nowhere when that entry has no SA.
+func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 	e := w.e
 	pkt := buf[off : off+n]
-	defer events.Recover(e.opt.Events, w.internalError, "dataplane-lan", "LAN", pkt)
-	flow, ok := w.parse(pkt, "LAN")
-	if !ok {
-		return
-	}
 	st := e.state.Load()
 	for _, g := range st.groups {
 		if !g.registered {
 			continue
 		}
-		if matchAny(g.localOut, &flow) || matchAny(g.ksDeny, &flow) {
+		if matchAny(g.localOut, flow) || matchAny(g.ksDeny, flow) {
 			e.count(OutClearDeny)
 			w.send(pkt)
 			return
 		}
 		for _, p := range g.permits {
-			if !p.sel.match(&flow) {
+			if !p.sel.match(flow) {
 				continue
 			}
 			sa := p.pick(e.opt.Clock.Now(), e.window)
@@ -231,21 +237,26 @@ func isICMPError(pkt []byte) bool {
 // goes to the worker's emit. A panic is recovered as in Outbound (the
 // packet logged may be partly decrypted: it is decrypted in place).
 func (w *Worker) Inbound(buf []byte, off, n int) {
-	e := w.e
 	pkt := buf[off : off+n]
-	defer events.Recover(e.opt.Events, w.internalError, "dataplane-wan", "WAN", pkt)
-	flow, ok := w.parse(pkt, "WAN")
-	if !ok {
-		return
+	defer events.Recover(w.e.opt.Events, w.internalError, "dataplane-wan", "WAN", pkt)
+	if flow, ok := w.parse(pkt, "WAN"); ok {
+		w.inbound(pkt, &flow)
 	}
+}
+
+// inbound takes a parsed WAN packet: ESP of a known SA is decrypted; clear
+// traffic passes a deny entry or no entry at all, and is dropped where a
+// permit entry says it should have been encrypted.
+func (w *Worker) inbound(pkt []byte, flow *ipv4.Flow) {
+	e := w.e
 	st := e.state.Load()
 	if flow.Protocol == ipv4.ProtoESP {
-		if w.decrypt(st, pkt, &flow) {
+		if w.decrypt(st, pkt, flow) {
 			return
 		}
 	}
 	for _, g := range st.groups {
-		if g.registered && (matchAny(g.localIn, &flow) || matchAny(g.ksDeny, &flow)) {
+		if g.registered && (matchAny(g.localIn, flow) || matchAny(g.ksDeny, flow)) {
 			e.count(InClearDeny)
 			w.send(pkt)
 			return
@@ -263,7 +274,7 @@ func (w *Worker) Inbound(buf []byte, off, n int) {
 			continue
 		}
 		for _, p := range g.permits {
-			if p.sel.match(&flow) {
+			if p.sel.match(flow) {
 				e.count(InDropClearPermit)
 				e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "group", g.name)
 				return

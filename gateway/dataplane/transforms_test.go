@@ -9,6 +9,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/internal/testnet"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
@@ -27,9 +28,9 @@ func TestMixedTransformsInOneGroup(t *testing.T) {
 		src, dst netip.Addr
 		from, to netip.Prefix
 	}{
-		{0x1001, "3des-sha1", hostA, hostB, siteA, siteB},
-		{0x2002, "aes128-sha1", hostB, hostA, siteB, siteA},
-		{0x3003, "aes256gcm16", hostA, hostC, siteA, siteC},
+		{0x1001, "3des-sha1", testnet.Host(1), testnet.Host(2), testnet.Site(1), testnet.Site(2)},
+		{0x2002, "aes128-sha1", testnet.Host(2), testnet.Host(1), testnet.Site(2), testnet.Site(1)},
+		{0x3003, "aes256gcm16", testnet.Host(1), hostC, testnet.Site(1), siteC},
 	}
 	policy := func(sid uint32) *gdoi.Policy {
 		p := groupPolicy(t, "aes128-sha1", sid)
@@ -45,7 +46,7 @@ func TestMixedTransformsInOneGroup(t *testing.T) {
 		return p
 	}
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	a, b := newMember(t, clk, gm1, nil, "ios"), newMember(t, clk, gm2, nil, "ios")
+	a, b := newMember(t, clk, testnet.GM(1).Addr(), nil, "ios"), newMember(t, clk, testnet.GM(2).Addr(), nil, "ios")
 	for i, m := range []*member{a, b} {
 		if err := m.e.Install("GETVPN", policy(uint32(i+1)), clk.Now()); err != nil {
 			t.Fatal(err)
@@ -56,7 +57,7 @@ func TestMixedTransformsInOneGroup(t *testing.T) {
 		x, _ := espwire.ParseTransform(f.tr)
 		in := udp(f.src, f.dst, 5000, 6000, n-28, false)
 		sender, receiver := a, b
-		if f.src == hostB {
+		if f.src == testnet.Host(2) {
 			sender, receiver = b, a
 		}
 		out := sender.run(false, in)

@@ -15,27 +15,6 @@ import (
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 )
 
-// Errors returned by Seal and Open besides the *espwire.ParseError of a
-// short or malformed packet.
-var (
-	// ErrAuth reports a packet whose ICV does not verify: tampered, wrong
-	// key, wrong SA, or (ESN) wrong high-order sequence bits.
-	ErrAuth = errors.New("esp: integrity check failed")
-	// ErrOverlap reports an Open whose dst overlaps the packet other than
-	// exactly at the start of the ciphertext.
-	ErrOverlap = errors.New("esp: output overlaps the packet")
-	// ErrIVLen reports a Seal IV of the wrong length for the transform.
-	ErrIVLen = errors.New("esp: wrong IV length")
-	// ErrSeqOverflow reports a sequence number above 2^32-1 on an SA
-	// without extended sequence numbers.
-	ErrSeqOverflow = errors.New("esp: sequence number does not fit 32 bits (SA without ESN)")
-	// ErrESN reports Open on an ESN SA (use OpenESN) or OpenESN on an SA
-	// without ESN.
-	ErrESN = errors.New("esp: extended sequence number mode mismatch")
-	// ErrUnsupported reports a valid transform this package cannot run.
-	ErrUnsupported = errors.New("esp: transform not supported")
-)
-
 // Cipher is the keyed transform of one ESP SA: it seals payloads into ESP
 // packets and opens them. Create it with NewCipher or NewCipherESN; it is
 // safe for concurrent use and must not be copied.

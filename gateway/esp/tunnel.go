@@ -1,7 +1,6 @@
 package esp
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 
@@ -64,27 +63,6 @@ type Tunnel struct {
 func TunnelOverhead(t espwire.Transform, n int) int {
 	return ipv4.HeaderLen + t.SealedLen(n) - n
 }
-
-// Errors of SealTunnel and OpenTunnel.
-var (
-	// ErrInner reports an inner packet that is not one whole IPv4 packet.
-	ErrInner = errors.New("esp: inner packet is not a well-formed IPv4 packet")
-	// ErrOuter reports an outer packet that is not an unfragmented IPv4
-	// ESP packet.
-	ErrOuter = errors.New("esp: not an unfragmented IPv4 ESP packet")
-	// ErrFragment reports an outer ESP packet that is an IP fragment.
-	ErrFragment = errors.New("esp: ESP packet is an IP fragment")
-	// ErrTooBig reports a tunnel packet above 65535 octets.
-	ErrTooBig = errors.New("esp: tunnel packet above 65535 octets")
-	// ErrDummy reports a dummy packet (next header 59), to be discarded.
-	ErrDummy = errors.New("esp: dummy packet (next header 59)")
-	// ErrNextHeader reports a decrypted payload that is not IPv4.
-	ErrNextHeader = errors.New("esp: next header is not IPv4 (4)")
-	// ErrShort reports an ESP packet too short to hold the header, IV,
-	// smallest ciphertext and ICV of its SA's transform (a truncated or
-	// forged packet). The error also wraps an *espwire.ParseError.
-	ErrShort = errors.New("esp: ESP packet too short for its transform")
-)
 
 // SealTunnel appends to dst the tunnel-mode packet outer IPv4 header | ESP
 // that carries the IPv4 packet inner, sealed under SPI spi with sequence

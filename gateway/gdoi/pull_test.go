@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/exchangetest"
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
@@ -211,18 +212,7 @@ func TestPullBitFlipsNeverInstall(t *testing.T) {
 		gm, ks := testSAs(t)
 		ini := NewInitiator(gm, 1234)
 		res := NewResponder(ks, ini.MessageID(), func(uint32, *ikev1.SA) (*Policy, error) { return testPolicy(t), nil })
-		m2, err := res.Handle(ini.Start())
-		if err != nil {
-			t.Fatal(err)
-		}
-		m3, err := ini.Handle(m2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m4, err := res.Handle(m3)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m4 := exchangetest.Run(t, ini.Start(), res.Handle, ini.Handle, res.Handle)[3]
 		if pos >= len(m4) {
 			break
 		}

@@ -241,15 +241,13 @@ func kekPublicKey(kek *KEK) (*rsa.PublicKey, error) {
 
 // sigHash maps SIG_HASH_ALGORITHM to a hash.
 func sigHash(v gdoiwire.SigHash) (crypto.Hash, error) {
-	switch v {
-	case gdoiwire.SigHashSHA1:
-		return crypto.SHA1, nil
-	case gdoiwire.SigHashSHA256:
-		return crypto.SHA256, nil
-	case gdoiwire.SigHashSHA384:
-		return crypto.SHA384, nil
-	case gdoiwire.SigHashSHA512:
-		return crypto.SHA512, nil
+	if h, ok := sigHashes[v]; ok {
+		return h, nil
 	}
 	return 0, fmt.Errorf("rekey signature hash %d", v)
+}
+
+var sigHashes = map[gdoiwire.SigHash]crypto.Hash{
+	gdoiwire.SigHashSHA1: crypto.SHA1, gdoiwire.SigHashSHA256: crypto.SHA256,
+	gdoiwire.SigHashSHA384: crypto.SHA384, gdoiwire.SigHashSHA512: crypto.SHA512,
 }

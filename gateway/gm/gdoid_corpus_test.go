@@ -40,14 +40,7 @@ func gdoidRun(t *testing.T, dir string, c gdoidcorpus.Capture) {
 	}
 	ip, _ := gdoi.InteropByName(profile)
 	capPath, decPath := c.Paths(dir)
-	wire, err := gdoidcorpus.UDP(capPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clear, err := gdoidcorpus.UDP(decPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wire, clear := gdoidcorpus.UDP(t, capPath), gdoidcorpus.UDP(t, decPath)
 	dec := gdoiwire.Decoder{Profile: ip.Wire}
 	ks := netip.MustParseAddrPort("10.77.0.1:848")
 	gm1 := netip.MustParseAddrPort("10.77.0.11:848")

@@ -32,16 +32,7 @@ import (
 // is the test's; the GM's timer is driven on the wall clock, or by the
 // test on its clock.
 
-const ksYAML = `
-role: ks
-identity: 192.0.2.1
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 86400}]
-  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
-groups:
-  - name: GETVPN
-    id: 1234
-    tek_lifetime: 900
+var ksYAML = testnet.KSYAML(19) + `    tek_lifetime: 900
     kek_lifetime: 1500
     transforms: [aes128gcm16]
     acl:
@@ -49,17 +40,7 @@ groups:
     rekey: {transport: unicast, retransmit: {interval: 10, count: 2}, signing_key: {bits: 1024}}
 `
 
-const gmYAML = `
-role: gm
-identity: 192.0.2.11
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 1200}]
-  pre_shared_keys: [{peer: 192.0.2.1, key: lab-secret}]
-groups:
-  - name: GETVPN
-    id: 1234
-    ks_list: [192.0.2.1]
-`
+var gmYAML = testnet.GMYAML(testnet.KS(1).Addr())
 
 type datagram = transport.Datagram
 

@@ -46,22 +46,7 @@ type schedule struct {
 // newSchedule starts a Member of the group GETVPN with ksList, on a fake
 // clock at timer scale scale, and opts changed by edit.
 func newSchedule(t *testing.T, scale float64, ksList []netip.Addr, edit func(*Options)) *schedule {
-	var list []string
-	for _, k := range ksList {
-		list = append(list, k.String())
-	}
-	y := fmt.Sprintf(`
-role: gm
-identity: 192.0.2.11
-timers: {scale: %v}
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 1200}]
-  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
-groups:
-  - name: GETVPN
-    id: 1234
-    ks_list: [%s]
-`, scale, strings.Join(list, ", "))
+	y := testnet.GMYAML(ksList...) + fmt.Sprintf("timers: {scale: %v}\n", scale)
 	cfg, err := config.Parse([]byte(y), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,20 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"errors"
+	"io"
 	"math/big"
 	"testing"
 )
+
+// generate is a key pair of group g from r; a failure fails the test.
+func generate(t *testing.T, g *Group, r io.Reader) *DHKey {
+	t.Helper()
+	k, err := g.GenerateKey(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 // The MODP primes are typed in by hand: check they are the safe primes of
 // the RFCs' sizes (a typo would almost surely break primality).
@@ -35,14 +46,7 @@ func TestDHAgreement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := g.GenerateKey(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := g.GenerateKey(r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := generate(t, g, r), generate(t, g, r)
 		if len(a.Public) != g.PublicLen {
 			t.Errorf("%s: public %d octets", g.Name, len(a.Public))
 		}

@@ -146,23 +146,18 @@ func (sa *SA) OpenInformationalPayloads(pkt []byte) ([]isakmp.Payload, error) {
 }
 
 // Notifications returns the notification payloads of ps.
-func Notifications(ps []isakmp.Payload) []*isakmp.Notification {
-	var ns []*isakmp.Notification
-	for _, p := range ps {
-		if n, ok := p.(*isakmp.Notification); ok {
-			ns = append(ns, n)
-		}
-	}
-	return ns
-}
+func Notifications(ps []isakmp.Payload) []*isakmp.Notification { return all[*isakmp.Notification](ps) }
 
 // Deletes returns the Delete payloads of ps.
-func Deletes(ps []isakmp.Payload) []*isakmp.Delete {
-	var ds []*isakmp.Delete
+func Deletes(ps []isakmp.Payload) []*isakmp.Delete { return all[*isakmp.Delete](ps) }
+
+// all returns the payloads of ps of type T, in order.
+func all[T isakmp.Payload](ps []isakmp.Payload) []T {
+	var out []T
 	for _, p := range ps {
-		if d, ok := p.(*isakmp.Delete); ok {
-			ds = append(ds, d)
+		if v, ok := p.(T); ok {
+			out = append(out, v)
 		}
 	}
-	return ds
+	return out
 }

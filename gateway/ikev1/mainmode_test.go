@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getlab/getlab/gateway/internal/exchangetest"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -496,14 +497,7 @@ func TestNoKeyNoDH(t *testing.T) {
 	}
 	r := NewResponder(rc, ksAddr, gmAddr)
 	m1, _ := i.Start()
-	m2, err := r.Handle(m1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m3, err := i.Handle(m2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m3 := exchangetest.Run(t, m1, r.Handle, i.Handle)[2]
 	have = false
 	m4, err := r.Handle(m3)
 	if nt, _ := notifyType(err); nt != isakmp.NotifyAuthenticationFailed || !errors.Is(err, ErrNoPreSharedKey) {

@@ -49,19 +49,25 @@ func ParseSuite(enc, hashName string, group int, lifetime time.Duration) (Suite,
 	default:
 		return Suite{}, fmt.Errorf("ikev1: unknown encryption %q", enc)
 	}
-	switch hashName {
-	case "sha1":
-		s.Hash = isakmp.HashSHA1
-	case "sha256":
-		s.Hash = isakmp.HashSHA256
-	case "sha384":
-		s.Hash = isakmp.HashSHA384
-	case "sha512":
-		s.Hash = isakmp.HashSHA512
-	default:
-		return Suite{}, fmt.Errorf("ikev1: unknown hash %q", hashName)
+	for id, h := range hashes {
+		if h.name == hashName {
+			s.Hash = id
+			return s, nil
+		}
 	}
-	return s, nil
+	return Suite{}, fmt.Errorf("ikev1: unknown hash %q", hashName)
+}
+
+// hashes are the phase-1 hash (and prf) algorithms, by attribute value:
+// their names in the configuration and their constructors.
+var hashes = map[uint16]struct {
+	name string
+	new  func() hash.Hash
+}{
+	isakmp.HashSHA1:   {"sha1", sha1.New},
+	isakmp.HashSHA256: {"sha256", sha256.New},
+	isakmp.HashSHA384: {"sha384", sha512.New384},
+	isakmp.HashSHA512: {"sha512", sha512.New},
 }
 
 // String names the suite the way an operator writes it: "aes256-sha256-g14".
@@ -82,15 +88,8 @@ func (s Suite) EncName() string {
 
 // HashName is the hash algorithm's name ("sha256").
 func (s Suite) HashName() string {
-	switch s.Hash {
-	case isakmp.HashSHA1:
-		return "sha1"
-	case isakmp.HashSHA256:
-		return "sha256"
-	case isakmp.HashSHA384:
-		return "sha384"
-	case isakmp.HashSHA512:
-		return "sha512"
+	if h, ok := hashes[s.Hash]; ok {
+		return h.name
 	}
 	return fmt.Sprintf("hash%d", s.Hash)
 }
@@ -105,15 +104,8 @@ func (s Suite) KeyLogCipher() string {
 
 // NewHash returns the suite's hash constructor.
 func (s Suite) NewHash() (func() hash.Hash, error) {
-	switch s.Hash {
-	case isakmp.HashSHA1:
-		return sha1.New, nil
-	case isakmp.HashSHA256:
-		return sha256.New, nil
-	case isakmp.HashSHA384:
-		return sha512.New384, nil
-	case isakmp.HashSHA512:
-		return sha512.New, nil
+	if h, ok := hashes[s.Hash]; ok {
+		return h.new, nil
 	}
 	return nil, fmt.Errorf("ikev1: unsupported hash algorithm %d", s.Hash)
 }

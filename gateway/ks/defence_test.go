@@ -12,6 +12,7 @@ import (
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/ikev1"
+	"github.com/getlab/getlab/gateway/internal/exchangetest"
 	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -29,23 +30,10 @@ func keyedConfig(t testing.TB, extra string) *config.Config {
 	return cfg
 }
 
-const keyedYAML = `
-role: ks
-identity: 192.0.2.1
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 86400}]
-  pre_shared_keys:
+var keyedYAML = strings.Replace(testnet.KSYAML(19)+ksGroupYAML, "  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]\n", `  pre_shared_keys:
     - {peer: 192.0.2.11, key: gm1-secret}
     - {peer: 192.0.2.12, key: gm2-secret}
-groups:
-  - name: GETVPN
-    id: 1234
-    transforms: [aes128gcm16]
-    acl:
-      - {action: permit, protocol: ip, source: 10.1.0.0/16, destination: 10.2.0.0/16}
-      - {action: permit, protocol: ip, source: 10.2.0.0/16, destination: 10.1.0.0/16}
-    rekey: {transport: unicast, signing_key: {bits: 1024}}
-`
+`, 1)
 
 // newClock is a settable clock for a test KS.
 func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) }
@@ -101,15 +89,7 @@ func mm3(t testing.TB) []byte {
 	ini, _ := ikev1.NewInitiator(initiatorConfig("x", isakmp.NewAddrID(attacker.Addr())), attacker, testnet.KS(1))
 	r := ikev1.NewResponder(initiatorConfig("x", nil), testnet.KS(1), attacker)
 	m1, _ := ini.Start()
-	m2, err := r.Handle(m1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m3, err := ini.Handle(m2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m3
+	return exchangetest.Run(t, m1, r.Handle, ini.Handle)[2]
 }
 
 func withCookies(pkt []byte, icky, rcky uint64) []byte {

@@ -35,10 +35,7 @@ func strictProfile(c gdoidcorpus.Capture) gdoiwire.Profile {
 // by frame number.
 func corpusMessages(t *testing.T, path string, dec isakmp.Decoder) (map[int]*isakmp.Message, map[int]error) {
 	t.Helper()
-	frames, err := gdoidcorpus.UDP(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	frames := gdoidcorpus.UDP(t, path)
 	ms, errs := map[int]*isakmp.Message{}, map[int]error{}
 	for _, f := range frames {
 		if f.Src.Port() != 848 && f.Dst.Port() != 848 {

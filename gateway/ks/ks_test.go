@@ -20,23 +20,20 @@ import (
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-func ksConfig(t testing.TB, dh int, extra string) *config.Config {
-	t.Helper()
-	y := fmt.Sprintf(`
-role: ks
-identity: 192.0.2.1
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: %d, lifetime: 86400}]
-  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
-groups:
-  - name: GETVPN
-    id: 1234
-    transforms: [aes128gcm16]
+// ksGroupYAML is the rest of the test KS's group: AES-GCM, both
+// directions between the two sites, unicast rekeys.
+const ksGroupYAML = `    transforms: [aes128gcm16]
     acl:
       - {action: permit, protocol: ip, source: 10.1.0.0/16, destination: 10.2.0.0/16}
       - {action: permit, protocol: ip, source: 10.2.0.0/16, destination: 10.1.0.0/16}
     rekey: {transport: unicast, signing_key: {bits: 1024}}
-%s`, dh, extra)
+`
+
+// ksConfig is the test KS with Diffie-Hellman group dh and the extra
+// top-level YAML.
+func ksConfig(t testing.TB, dh int, extra string) *config.Config {
+	t.Helper()
+	y := testnet.KSYAML(dh) + ksGroupYAML + extra
 	cfg, err := config.Parse([]byte(y), "ks.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +108,16 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 			}
 		}
 	}
-	for ini.SA() == nil {
+	// exchange sends pkt to the KS and returns its answer.
+	exchange := func(pkt []byte) ([]byte, error) {
 		if k.interleave != nil {
 			k.interleave()
 		}
 		k.srv.HandlePacket(peer, pkt)
-		r, err := recv()
+		return recv()
+	}
+	for ini.SA() == nil {
+		r, err := exchange(pkt)
 		if err != nil {
 			return nil, err
 		}
@@ -127,11 +128,7 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 	pull := gdoi.NewInitiator(ini.SA(), group)
 	pkt = pull.Start()
 	for pull.Policy() == nil {
-		if k.interleave != nil {
-			k.interleave()
-		}
-		k.srv.HandlePacket(peer, pkt)
-		r, err := recv()
+		r, err := exchange(pkt)
 		if err != nil {
 			return nil, err
 		}

@@ -17,16 +17,7 @@ import (
 // mixedYAML is gdoid's corpus KS (a-plain-kekaes: TEK1 3DES + HMAC-SHA1,
 // TEK2 AES-CBC-128 + HMAC-SHA1) as a getvpnd group: the first permit entry
 // takes the group's first transform, the second names its own.
-const mixedYAML = `
-role: ks
-identity: 192.0.2.1
-ike:
-  policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 86400}]
-  pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
-groups:
-  - name: GETVPN
-    id: 1234
-    tek_lifetime: 900
+var mixedYAML = testnet.KSYAML(19) + `    tek_lifetime: 900
     transforms: [3des-sha1, aes128-sha1]
     acl:
       - {action: deny, protocol: udp, destination_port: 848}

@@ -64,8 +64,18 @@ type Frame struct {
 }
 
 // UDP returns the IPv4 UDP datagrams of the pcapng file at path (the
-// corpus holds ISAKMP and IGMP only).
-func UDP(path string) ([]Frame, error) {
+// corpus holds ISAKMP and IGMP only); a file that cannot be read fails the
+// test.
+func UDP(t testing.TB, path string) []Frame {
+	t.Helper()
+	frames, err := readUDP(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frames
+}
+
+func readUDP(path string) ([]Frame, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

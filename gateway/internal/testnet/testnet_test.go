@@ -15,3 +15,10 @@ func TestAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestSites(t *testing.T) {
+	if Site(1).String() != "198.51.100.0/24" || Site(2).String() != "203.0.113.0/24" ||
+		Host(1).String() != "198.51.100.10" || Host(2).String() != "203.0.113.10" {
+		t.Errorf("sites %s %s, hosts %s %s", Site(1), Site(2), Host(1), Host(2))
+	}
+}
