@@ -98,24 +98,17 @@ groups:
 // Line numbers are in ../shared/seeds/000_c5a1520d471a5ba7.txt (S0).
 // log.rate_limit: 0 is kept (no limit), not replaced by the default.
 func TestLogRateLimitZero(t *testing.T) {
-	c, err := Parse([]byte(minGM+"log: {rate_limit: 0}\n"), "gm.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, minGM+"log: {rate_limit: 0}\n")
 	if c.Log.RateLimit != 0 {
 		t.Fatalf("rate_limit 0 read as %d", c.Log.RateLimit)
 	}
-	c, err = Parse([]byte(minGM+"log: {rate_limit: 50}\n"), "gm.yaml")
-	if err != nil || c.Log.RateLimit != 50 {
-		t.Fatalf("rate_limit 50: %d %v", c.Log.RateLimit, err)
+	if c := parse(t, minGM+"log: {rate_limit: 50}\n"); c.Log.RateLimit != 50 {
+		t.Fatalf("rate_limit 50 read as %d", c.Log.RateLimit)
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	ks, err := Parse([]byte(minKS), "ks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := parse(t, minKS)
 	if w := ks.Warnings(); len(w) != 0 {
 		t.Errorf("warnings: %q", w)
 	}
@@ -145,10 +138,7 @@ func TestDefaults(t *testing.T) {
 		{"log rate limit", ks.Log.RateLimit, 10},
 		{"scale (DESIGN.md Time)", ks.Timers.Scale, 1.0},
 	}
-	gm, err := Parse([]byte(minGM), "gm.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gm := parse(t, minGM)
 	checks = append(checks, []struct {
 		name      string
 		got, want any
@@ -179,10 +169,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestScaleIsRead(t *testing.T) {
-	c, err := Parse([]byte(minGM+"timers: {scale: 0.01}\n"), "gm.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, minGM+"timers: {scale: 0.01}\n")
 	if c.Timers.Scale != 0.01 {
 		t.Errorf("timers.scale %v, want 0.01", c.Timers.Scale)
 	}
@@ -251,4 +238,14 @@ func TestKeepalive(t *testing.T) {
 			t.Errorf("%q: %+v, want %+v", tc.yaml, c.IKE.Keepalive, tc.want)
 		}
 	}
+}
+
+// parse is Parse of a file whose errors fail the test.
+func parse(t *testing.T, y string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(y), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -7,17 +7,11 @@ import (
 )
 
 func TestLimitDefaults(t *testing.T) {
-	ks, err := Parse([]byte(minKS), "ks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := parse(t, minKS)
 	if ks.Limits != LimitDefaults {
 		t.Errorf("limits %+v, want %+v", ks.Limits, LimitDefaults)
 	}
-	c, err := Parse([]byte(minKS+"limits: {half_open_per_source: 4, cookie_threshold: 0, half_open_timeout: 20, ike_sas_per_peer: 1}\n"), "ks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, minKS+"limits: {half_open_per_source: 4, cookie_threshold: 0, half_open_timeout: 20, ike_sas_per_peer: 1}\n")
 	l := c.Limits
 	if l.HalfOpenPerSource != 4 || l.CookieThreshold != 0 || l.HalfOpenTimeout != 20*time.Second || l.IKESAsPerPeer != 1 || l.HalfOpenGlobal != LimitDefaults.HalfOpenGlobal {
 		t.Errorf("limits %+v", l)

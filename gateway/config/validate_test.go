@@ -163,7 +163,7 @@ func TestWarnings(t *testing.T) {
 		want string
 	}{
 		{"asymmetric permit", strings.Replace(minKS, "destination: 10.0.0.0/8}", "destination: any}", 1),
-			`ks.yaml: groups[0].acl[1]: asymmetric permit "permit ip 10.0.0.0/8 any": the return traffic goes in clear unless the mirror entry "permit ip any 10.0.0.0/8" is added`},
+			`test.yaml: groups[0].acl[1]: asymmetric permit "permit ip 10.0.0.0/8 any": the return traffic goes in clear unless the mirror entry "permit ip any 10.0.0.0/8" is added`},
 		{"asymmetric ports", strings.Replace(minKS, "{action: permit,", "{action: permit, protocol: tcp, destination_port: 80,", 1), `groups[0].acl[1]: asymmetric permit "permit tcp 10.0.0.0/8 10.0.0.0/8 eq 80"`},
 		{"transform no entry uses", ksWith("    transforms: [3des-sha1, aes128-sha1]\n", ""),
 			"groups[0].transforms[1]: aes128-sha1 is used by no permit entry: name it in an entry (transform: aes128-sha1), or remove it (only the first of transforms is a default)"},
@@ -190,10 +190,7 @@ func TestWarnings(t *testing.T) {
 		{"short PSK", minGM, "ike.pre_shared_keys[0].key: 1 octets: a pre-shared key this short can be guessed offline from one captured main mode; use at least 8 (a long random string) (line 4, column 39)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(tc.yaml), "ks.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := parse(t, tc.yaml)
 			w := strings.Join(c.Warnings(), "\n")
 			if !strings.Contains(w, tc.want) {
 				t.Errorf("warnings %q\ndo not contain %q", w, tc.want)
@@ -203,10 +200,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestKeyFor(t *testing.T) {
-	c, err := Parse([]byte(strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: \"*\", key: w}, {peer: 192.0.2.1, key: k}]", 1)), "gm.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, strings.Replace(minGM, "[{peer: 192.0.2.1, key: k}]", "[{peer: \"*\", key: w}, {peer: 192.0.2.1, key: k}]", 1))
 	for _, tc := range []struct{ peer, want string }{{"192.0.2.1", "k"}, {"192.0.2.2", "w"}, {"::ffff:192.0.2.1", "k"}} {
 		if got, _ := c.IKE.KeyFor(mustAddr(tc.peer)); got != tc.want {
 			t.Errorf("KeyFor(%s) = %q, want %q", tc.peer, got, tc.want)
@@ -238,10 +232,7 @@ func TestACETransforms(t *testing.T) {
 		"      - {action: permit, source: 10.0.0.0/8, destination: 10.0.0.0/8}\n",
 		"      - {action: permit, source: 10.1.0.0/16, destination: 10.2.0.0/16}\n"+
 			"      - {action: permit, source: 10.2.0.0/16, destination: 10.1.0.0/16, transform: AES128-SHA1}\n", 1)
-	c, err := Parse([]byte(y), "ks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, y)
 	if w := c.Warnings(); len(w) != 0 {
 		t.Errorf("warnings: %q", w)
 	}

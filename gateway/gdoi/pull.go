@@ -225,45 +225,62 @@ func (i *Initiator) Start() []byte {
 func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 	switch i.state {
 	case 1:
-		m, err := openHashed(i.x, pkt, 2, i.ni)
-		if err != nil {
-			return nil, err
-		}
-		nr, ok := isakmp.First[*isakmp.Nonce](m)
-		if !ok {
-			return nil, errors.New("gdoi: pull msg 2: no nonce")
-		}
-		sa, ok := isakmp.First[*gdoiwire.SA](m)
-		if !ok {
-			return nil, errors.New("gdoi: pull msg 2: no SA payload")
-		}
-		i.nr, i.sa = bytes.Clone(nr.Data), sa
-		var ps []isakmp.Payload
-		if i.GAP != nil {
-			ps = append(ps, i.GAP)
-		}
-		i.lastSent = sealHashed(i.x, append(bytes.Clone(i.ni), i.nr...), ps...)
-		i.state = 2
-		return i.lastSent, nil
+		return i.message2(pkt)
 	case 2:
-		m, err := openHashed(i.x, pkt, 4, i.ni, i.nr)
-		if err != nil {
-			return nil, err
-		}
-		kd, ok := isakmp.First[*gdoiwire.KD](m)
-		if !ok {
-			return nil, errors.New("gdoi: pull msg 4: no KD payload")
-		}
-		seq, _ := isakmp.First[*gdoiwire.SEQ](m)
-		p, err := ParsePolicyWith(i.group, i.sa, kd, seq, ParseOptions{Wire: i.Wire})
-		if err != nil {
-			return nil, fmt.Errorf("gdoi: pull msg 4: %w", err)
-		}
-		i.policy = p
-		i.state = 3
-		return nil, nil
+		return nil, i.message4(pkt)
 	}
 	return nil, fmt.Errorf("gdoi: pull: unexpected message in state %d", i.state)
+}
+
+// message2 takes the KS's nonce and the group's SA and answers with
+// message 3 (and the GAP, if any).
+func (i *Initiator) message2(pkt []byte) ([]byte, error) {
+	m, err := openHashed(i.x, pkt, 2, i.ni)
+	if err != nil {
+		return nil, err
+	}
+	nr, nrErr := required[*isakmp.Nonce](m, 2, "nonce")
+	sa, saErr := required[*gdoiwire.SA](m, 2, "SA payload")
+	if err := errors.Join(nrErr, saErr); err != nil {
+		return nil, err
+	}
+	i.nr, i.sa = bytes.Clone(nr.Data), sa
+	var ps []isakmp.Payload
+	if i.GAP != nil {
+		ps = append(ps, i.GAP)
+	}
+	i.lastSent = sealHashed(i.x, append(bytes.Clone(i.ni), i.nr...), ps...)
+	i.state = 2
+	return i.lastSent, nil
+}
+
+// message4 takes the keys (KD) and sequence number and makes the policy.
+func (i *Initiator) message4(pkt []byte) error {
+	m, err := openHashed(i.x, pkt, 4, i.ni, i.nr)
+	if err != nil {
+		return err
+	}
+	kd, err := required[*gdoiwire.KD](m, 4, "KD payload")
+	if err != nil {
+		return err
+	}
+	seq, _ := isakmp.First[*gdoiwire.SEQ](m)
+	p, err := ParsePolicyWith(i.group, i.sa, kd, seq, ParseOptions{Wire: i.Wire})
+	if err != nil {
+		return fmt.Errorf("gdoi: pull msg 4: %w", err)
+	}
+	i.policy, i.state = p, 3
+	return nil
+}
+
+// required is m's first payload of type T; a message n without one is an
+// error naming what it lacks.
+func required[T isakmp.Payload](m *isakmp.Message, n int, what string) (T, error) {
+	v, ok := isakmp.First[T](m)
+	if !ok {
+		return v, fmt.Errorf("gdoi: pull msg %d: no %s", n, what)
+	}
+	return v, nil
 }
 
 // dec decodes GDOI payloads in the RFC form, accepting the other
