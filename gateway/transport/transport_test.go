@@ -6,13 +6,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/getlab/getlab/gateway/internal/testnet"
 )
 
-var (
-	a = netip.MustParseAddrPort("192.0.2.1:848")
-	b = netip.MustParseAddrPort("192.0.2.11:848")
-	c = netip.MustParseAddrPort("192.0.2.12:848")
-)
+// The endpoints: the lab's KS and its two GMs.
+var a, b, c = testnet.KS(1), testnet.GM(1), testnet.GM(2)
 
 // Two handlers play ping-pong through the network; every datagram is
 // tapped, the lost one included, and delivered in order after the one

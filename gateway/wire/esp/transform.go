@@ -21,20 +21,34 @@ const (
 	TransformAESGCM16 TransformID = 20 // ESP_AES-GCM with a 16-octet ICV (RFC 4106)
 )
 
+// cipherParams is what this package knows of one ESP transform ID: the
+// framing its RFC gives and the names it goes by. One table, as for the
+// HMACs (hmacParams), so that another cipher is one entry.
+type cipherParams struct {
+	name      string // the IANA name
+	ivLen     int    // octets of explicit IV in every packet
+	blockSize int    // the ciphertext is a whole number of these
+	icvLen    int    // octets of the ICV the cipher makes itself (AEAD), else 0
+	wireshark string // the "Encryption" label of Wireshark's ESP SA table
+}
+
+var ciphers = map[TransformID]cipherParams{
+	// IV: RFC 2451 §3; block: 8 octets.
+	Transform3DES: {"ESP_3DES", 8, 8, 0, "TripleDES-CBC [RFC2451]"},
+	// No IV, no blocks.
+	TransformNULL: {"ESP_NULL", 0, 1, 0, "NULL"},
+	// IV: RFC 3602 §3; block: 16 octets.
+	TransformAESCBC: {"ESP_AES-CBC", 16, 16, 0, "AES-CBC [RFC3602]"},
+	// IV: RFC 4106 §3.1; a counter mode, so no blocks (§3.2).
+	TransformAESGCM8:  {"ESP_AES-GCM-8", 8, 1, 8, "AES-GCM with 8 octet ICV [RFC4106]"},
+	TransformAESGCM12: {"ESP_AES-GCM-12", 8, 1, 12, "AES-GCM with 12 octet ICV [RFC4106]"},
+	TransformAESGCM16: {"ESP_AES-GCM-16", 8, 1, 16, "AES-GCM with 16 octet ICV [RFC4106]"},
+}
+
+// String returns the IANA name ("ESP_AES-GCM-16"), or "ESP transform <n>".
 func (id TransformID) String() string {
-	switch id {
-	case Transform3DES:
-		return "ESP_3DES"
-	case TransformNULL:
-		return "ESP_NULL"
-	case TransformAESCBC:
-		return "ESP_AES-CBC"
-	case TransformAESGCM8:
-		return "ESP_AES-GCM-8"
-	case TransformAESGCM12:
-		return "ESP_AES-GCM-12"
-	case TransformAESGCM16:
-		return "ESP_AES-GCM-16"
+	if c, ok := ciphers[id]; ok {
+		return c.name
 	}
 	return "ESP transform " + strconv.Itoa(int(id))
 }
@@ -54,50 +68,38 @@ const (
 	AuthHMACSHA512 AuthAlg = 7 // HMAC-SHA-512-256 (RFC 4868)
 )
 
-// ICVLen is the length of the truncated ICV the algorithm puts on the wire.
-func (a AuthAlg) ICVLen() int {
-	switch a {
-	case AuthHMACSHA1:
-		return 12
-	case AuthHMACSHA256:
-		return 16
-	case AuthHMACSHA384:
-		return 24
-	case AuthHMACSHA512:
-		return 32
-	}
-	return 0
+// hmacParams is what this package knows of one HMAC integrity algorithm: the
+// lengths its RFC gives and the names it goes by. One table, so that
+// supporting another algorithm is one entry.
+type hmacParams struct {
+	icvLen    int    // octets of the truncated ICV on the wire
+	keyLen    int    // octets of the key: the hash output length
+	name      string // as RFC 2404 / RFC 4868 write it
+	wireshark string // the label of Wireshark's ESP SA table
+	keyword   string // strongSwan's proposal keyword
 }
+
+var hmacs = map[AuthAlg]hmacParams{
+	AuthHMACSHA1:   {12, 20, "HMAC-SHA-1-96", "HMAC-SHA-1-96 [RFC2404]", "sha1"},
+	AuthHMACSHA256: {16, 32, "HMAC-SHA-256-128", "HMAC-SHA-256-128 [RFC4868]", "sha256"},
+	AuthHMACSHA384: {24, 48, "HMAC-SHA-384-192", "HMAC-SHA-384-192 [RFC4868]", "sha384"},
+	AuthHMACSHA512: {32, 64, "HMAC-SHA-512-256", "HMAC-SHA-512-256 [RFC4868]", "sha512"},
+}
+
+// ICVLen is the length of the truncated ICV the algorithm puts on the wire.
+func (a AuthAlg) ICVLen() int { return hmacs[a].icvLen }
 
 // KeyLen is the length of the integrity key in octets (RFC 2404 §3,
 // RFC 4868 §2.1.1: the hash output length).
-func (a AuthAlg) KeyLen() int {
-	switch a {
-	case AuthHMACSHA1:
-		return 20
-	case AuthHMACSHA256:
-		return 32
-	case AuthHMACSHA384:
-		return 48
-	case AuthHMACSHA512:
-		return 64
-	}
-	return 0
-}
+func (a AuthAlg) KeyLen() int { return hmacs[a].keyLen }
 
 // String returns the algorithm's name as RFC 2404 / RFC 4868 write it.
 func (a AuthAlg) String() string {
-	switch a {
-	case AuthNone:
+	if a == AuthNone {
 		return "none"
-	case AuthHMACSHA1:
-		return "HMAC-SHA-1-96"
-	case AuthHMACSHA256:
-		return "HMAC-SHA-256-128"
-	case AuthHMACSHA384:
-		return "HMAC-SHA-384-192"
-	case AuthHMACSHA512:
-		return "HMAC-SHA-512-256"
+	}
+	if h, ok := hmacs[a]; ok {
+		return h.name
 	}
 	return "authentication algorithm " + strconv.Itoa(int(a))
 }
@@ -208,45 +210,28 @@ func (t Transform) invalid(why string) error {
 
 // Combined reports whether t is a combined-mode (AEAD) transform whose ICV
 // comes from the cipher: AES-GCM.
-func (t Transform) Combined() bool {
-	return t.ID == TransformAESGCM8 || t.ID == TransformAESGCM12 || t.ID == TransformAESGCM16
-}
+func (t Transform) Combined() bool { return ciphers[t.ID].icvLen != 0 }
 
 // IVLen is the length of the explicit IV carried in every packet: 16 for
 // AES-CBC (RFC 3602 §3), 8 for AES-GCM (RFC 4106 §3.1) and 3DES-CBC
 // (RFC 2451 §3), 0 for ESP_NULL.
-func (t Transform) IVLen() int {
-	switch {
-	case t.ID == TransformAESCBC:
-		return 16
-	case t.Combined(), t.ID == Transform3DES:
-		return 8
-	}
-	return 0
-}
+func (t Transform) IVLen() int { return ciphers[t.ID].ivLen }
 
-// ICVLen is the length of the Integrity Check Value at the end of a packet.
+// ICVLen is the length of the Integrity Check Value at the end of a packet:
+// the cipher's for AES-GCM, the HMAC's otherwise.
 func (t Transform) ICVLen() int {
-	switch t.ID {
-	case TransformAESGCM8:
-		return 8
-	case TransformAESGCM12:
-		return 12
-	case TransformAESGCM16:
-		return 16
+	if t.Combined() {
+		return ciphers[t.ID].icvLen
 	}
 	return t.Auth.ICVLen()
 }
 
 // BlockSize is the cipher's block size: the ciphertext must be a whole number
 // of blocks. 16 for AES-CBC; 8 for 3DES-CBC; 1 for AES-GCM (a counter mode,
-// RFC 4106 §3.2) and ESP_NULL.
+// RFC 4106 §3.2), ESP_NULL and a transform ID this package does not know.
 func (t Transform) BlockSize() int {
-	switch t.ID {
-	case TransformAESCBC:
-		return 16
-	case Transform3DES:
-		return 8
+	if c, ok := ciphers[t.ID]; ok {
+		return c.blockSize
 	}
 	return 1
 }
@@ -306,23 +291,7 @@ func (t Transform) Overhead() int {
 // WiresharkEncryption is the "Encryption" label of Wireshark's ESP SA table
 // (esp_sa UAT) for t, or "" if Wireshark has none. The key column then holds
 // the encryption key material, salt included for AES-GCM.
-func (t Transform) WiresharkEncryption() string {
-	switch t.ID {
-	case TransformNULL:
-		return "NULL"
-	case Transform3DES:
-		return "TripleDES-CBC [RFC2451]"
-	case TransformAESCBC:
-		return "AES-CBC [RFC3602]"
-	case TransformAESGCM8:
-		return "AES-GCM with 8 octet ICV [RFC4106]"
-	case TransformAESGCM12:
-		return "AES-GCM with 12 octet ICV [RFC4106]"
-	case TransformAESGCM16:
-		return "AES-GCM with 16 octet ICV [RFC4106]"
-	}
-	return ""
-}
+func (t Transform) WiresharkEncryption() string { return ciphers[t.ID].wireshark }
 
 // WiresharkAuthentication is the "Authentication" label of Wireshark's ESP SA
 // table for t: "NULL" for AES-GCM, the HMAC otherwise, "" if unknown.
@@ -330,17 +299,7 @@ func (t Transform) WiresharkAuthentication() string {
 	if t.Combined() {
 		return "NULL"
 	}
-	switch t.Auth {
-	case AuthHMACSHA1:
-		return "HMAC-SHA-1-96 [RFC2404]"
-	case AuthHMACSHA256:
-		return "HMAC-SHA-256-128 [RFC4868]"
-	case AuthHMACSHA384:
-		return "HMAC-SHA-384-192 [RFC4868]"
-	case AuthHMACSHA512:
-		return "HMAC-SHA-512-256 [RFC4868]"
-	}
-	return ""
+	return hmacs[t.Auth].wireshark
 }
 
 // String names t with strongSwan's ESP proposal keywords: "aes128gcm16",
@@ -364,15 +323,8 @@ func (t Transform) String() string {
 		b.WriteString("null")
 	}
 	b.WriteString("-")
-	b.WriteString(authKeyword[t.Auth])
+	b.WriteString(hmacs[t.Auth].keyword)
 	return b.String()
-}
-
-var authKeyword = map[AuthAlg]string{
-	AuthHMACSHA1:   "sha1",
-	AuthHMACSHA256: "sha256",
-	AuthHMACSHA384: "sha384",
-	AuthHMACSHA512: "sha512",
 }
 
 // ParseTransform parses a name written by Transform.String (case-insensitive).

@@ -1,12 +1,9 @@
 package gdoi
 
 import (
-	"bytes"
-	"reflect"
 	"testing"
 
 	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
-
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -29,11 +26,13 @@ func withProfile[T isakmp.Payload](f func([]byte, Profile) (T, int, error), p Pr
 	return adapt(func(b []byte) (T, int, error) { return f(b, p) })
 }
 
-func saParser(p Profile) bodyParser {
-	return adapt(func(b []byte) (*SA, int, error) {
-		return parseSA(isakmp.DecodeContext{Exchange: isakmp.ExchangeGroupkeyPull}, b, 0, p)
-	})
+// parsePullSA parses a GDOI SA body as GROUPKEY-PULL carries it, offsets
+// counted from the body.
+func parsePullSA(b []byte, p Profile) (*SA, int, error) {
+	return parseSA(isakmp.DecodeContext{Exchange: isakmp.ExchangeGroupkeyPull}, b, 0, p)
 }
+
+func saParser(p Profile) bodyParser { return withProfile(parsePullSA, p) }
 
 // roundTrip checks, for a body that parses, that its encoding parses to the
 // same value and re-encodes identically, and that the value passes Check.
@@ -56,34 +55,11 @@ func wantErr(t *testing.T, err error, kind error, subs ...string) {
 }
 
 // messageRoundTrip: a message that parses re-encodes to octets that parse to
-// the same message.
+// the same message (wiretest.MessageRoundTrip). It returns the message, nil
+// when b does not parse.
 func messageRoundTrip(t *testing.T, b []byte, dec isakmp.Decoder) *isakmp.Message {
 	t.Helper()
-	m, err := isakmp.ParseMessage(b, dec)
-	if err != nil {
-		return nil
-	}
-	before := m.Header
-	enc := m.Append(nil)
-	if m.Header != before {
-		t.Fatalf("Append changed a parsed header:\n%+v\n%+v", before, m.Header)
-	}
-	if len(enc) != len(b) {
-		t.Fatalf("re-encoding has %d octets, input %d", len(enc), len(b))
-	}
-	m2, err := isakmp.ParseMessage(enc, dec)
-	if err != nil {
-		t.Fatalf("re-encoding does not parse: %v\n%x\n%x", err, b, enc)
-	}
-	if !reflect.DeepEqual(m, m2) {
-		t.Fatalf("round trip changed the message:\n%#v\n%#v", m, m2)
-	}
-	if enc2 := m2.Append(nil); !bytes.Equal(enc, enc2) {
-		t.Fatal("second encoding differs")
-	}
-	if err := m.Check(); err != nil {
-		t.Fatal(err)
-	}
-	_ = m.String()
-	return m
+	parse := func(b []byte) (*isakmp.Message, error) { return isakmp.ParseMessage(b, dec) }
+	header := func(m *isakmp.Message) isakmp.Header { return m.Header }
+	return wiretest.MessageRoundTrip(t, parse, header, b)
 }

@@ -3,6 +3,7 @@ package gdoi
 import (
 	"testing"
 
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -71,29 +72,19 @@ func TestKDSIDAndUnknown(t *testing.T) {
 }
 
 func TestKDErrors(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		body string
-		kind error
-		msg  string
-	}{
-		{"short", "0001 00", isakmp.ErrShort, "number of key packets and RESERVED2 need 4 octets, 3 remaining"},
-		{"count high", "0002 0000 01 00 0009 04 0000a5f8", isakmp.ErrLength, "2 key packets announced, 1 present"},
-		{"count low", "0000 0000 01 00 0009 04 0000a5f8", isakmp.ErrLength, "0 key packets announced, 1 present"},
-		{"header cut", "0001 0000 01 00 00", isakmp.ErrShort, "key packet 1 (TEK): key packet header needs 4 octets, 3 remaining"},
-		{"length below 4", "0001 0000 01 00 0003", isakmp.ErrLength, "key packet 1 (TEK): KD length 3 smaller than the 4-octet key packet header"},
-		{"length beyond KD", "0001 0000 02 00 0010 10", isakmp.ErrLength, "key packet 1 (KEK): KD length 16 exceeds 5 remaining"},
-		{"no SPI size", "0001 0000 01 00 0004", isakmp.ErrLength, "key packet 1 (TEK): KD length 4 leaves no room for the SPI size"},
-		{"SPI beyond packet", "0001 0000 01 00 0007 04 0000", isakmp.ErrLength, "key packet 1 (TEK): SPI size 4 exceeds 2 remaining"},
-		{"attribute overflow", "0002 0000 01 00 0009 04 0000a5f8 01 00 000d 04 0000a5f9 0001 0014",
-			isakmp.ErrLength, "key packet 2 (TEK): attribute length 20 exceeds 0 remaining"},
-		{"second packet cut", "0002 0000 01 00 0009 04 0000a5f8 02", isakmp.ErrShort, "key packet 2 (KEK): key packet header needs 4 octets, 1 remaining"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, _, err := parseKD(hx(c.body))
-			wantErr(t, err, c.kind, c.msg)
-		})
-	}
+	wiretest.Errors(t, parseKD, []wiretest.ErrCase{
+		{Name: "short", Body: "0001 00", Kind: isakmp.ErrShort, Msg: "number of key packets and RESERVED2 need 4 octets, 3 remaining"},
+		{Name: "count high", Body: "0002 0000 01 00 0009 04 0000a5f8", Kind: isakmp.ErrLength, Msg: "2 key packets announced, 1 present"},
+		{Name: "count low", Body: "0000 0000 01 00 0009 04 0000a5f8", Kind: isakmp.ErrLength, Msg: "0 key packets announced, 1 present"},
+		{Name: "header cut", Body: "0001 0000 01 00 00", Kind: isakmp.ErrShort, Msg: "key packet 1 (TEK): key packet header needs 4 octets, 3 remaining"},
+		{Name: "length below 4", Body: "0001 0000 01 00 0003", Kind: isakmp.ErrLength, Msg: "key packet 1 (TEK): KD length 3 smaller than the 4-octet key packet header"},
+		{Name: "length beyond KD", Body: "0001 0000 02 00 0010 10", Kind: isakmp.ErrLength, Msg: "key packet 1 (KEK): KD length 16 exceeds 5 remaining"},
+		{Name: "no SPI size", Body: "0001 0000 01 00 0004", Kind: isakmp.ErrLength, Msg: "key packet 1 (TEK): KD length 4 leaves no room for the SPI size"},
+		{Name: "SPI beyond packet", Body: "0001 0000 01 00 0007 04 0000", Kind: isakmp.ErrLength, Msg: "key packet 1 (TEK): SPI size 4 exceeds 2 remaining"},
+		{Name: "attribute overflow", Body: "0002 0000 01 00 0009 04 0000a5f8 01 00 000d 04 0000a5f9 0001 0014",
+			Kind: isakmp.ErrLength, Msg: "key packet 2 (TEK): attribute length 20 exceeds 0 remaining"},
+		{Name: "second packet cut", Body: "0002 0000 01 00 0009 04 0000a5f8 02", Kind: isakmp.ErrShort, Msg: "key packet 2 (KEK): key packet header needs 4 octets, 1 remaining"},
+	})
 }
 
 func TestKDCheck(t *testing.T) {

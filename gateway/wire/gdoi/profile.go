@@ -174,3 +174,21 @@ func (p Profile) satForms() []bool {
 	}
 	return []bool{p.SATIDLen1, !p.SATIDLen1}
 }
+
+// firstForm parses b in each of forms in turn and returns the first result
+// that parses. If none does, it returns the error of the first form, the
+// profile's own: what is wrong with the payload as that implementation
+// would have sent it.
+func firstForm[F any, P any](b []byte, forms []F, parse func([]byte, F) (*P, int, error)) (*P, int, error) {
+	var first error
+	for _, f := range forms {
+		p, n, err := parse(b, f)
+		if err == nil {
+			return p, n, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, 0, first
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -21,7 +23,7 @@ import (
 // SAT: ESP, any protocol, 10.0.0.0/24 -> 10.0.1.0/24, transform 20
 // (AES-GCM-16), SPI 0x0000a5f8, lifetime 3600 s, tunnel, 256-bit key.
 // SRC/DST ID Data Len 2 octets.
-var gdoiSABody = hx(`
+var gdoiSABody = slices.Concat(hx(`
 	00000002 | 00000000 | 000f 0000 |
 	16 00 0045 |
 		11 |
@@ -29,7 +31,12 @@ var gdoiSABody = hx(`
 		01 0350 04 efc00001 |
 		0102030405060708 1112131415161718 |
 		00000000 |
-		8002 0003 | 8003 0080 | 0004 0004 00015180 | 8005 0003 | 8006 0001 | 8007 1000 |
+		8002 0003 | 8003 0080 | 0004 0004 00015180 | 8005 0003 | 8006 0001 | 8007 1000 |`),
+	rfcGAPAndSAT)
+
+// The GAP and SAT payloads of gdoiSABody. TrustCore's form differs from the
+// RFC form in the SAK only, so its vector ends with the same octets.
+var rfcGAPAndSAT = hx(`
 	10 00 000c |
 		8001 003c | 8002 005a |
 	00 00 0039 |
@@ -135,7 +142,7 @@ var gdoidSABody = hx(`
 		8001 0001 | 0002 0004 00000e10 | 8004 0001 | 8006 0100`)
 
 // TrustCore's: 2-octet ID lengths in the SAK as in the SAT.
-var trustCoreSABody = hx(`
+var trustCoreSABody = slices.Concat(hx(`
 	00000002 | 00000000 | 000f 0000 |
 	16 00 0047 |
 		11 |
@@ -143,15 +150,8 @@ var trustCoreSABody = hx(`
 		01 0350 0004 efc00001 |
 		0102030405060708 1112131415161718 |
 		00000000 |
-		8002 0003 | 8003 0080 | 0004 0004 00015180 | 8005 0003 | 8006 0001 | 8007 1000 |
-	10 00 000c |
-		8001 003c | 8002 005a |
-	00 00 0039 |
-		01 00 |
-		04 0000 0008 0a000000 ffffff00 |
-		04 0000 0008 0a000100 ffffff00 |
-		14 | 0000a5f8 |
-		8001 0001 | 0002 0004 00000e10 | 8004 0001 | 8006 0100`)
+		8002 0003 | 8003 0080 | 0004 0004 00015180 | 8005 0003 | 8006 0001 | 8007 1000 |`),
+	rfcGAPAndSAT)
 
 func TestProfiles(t *testing.T) {
 	for _, c := range []struct {
@@ -264,46 +264,36 @@ func TestNestedRaw(t *testing.T) {
 }
 
 func TestSAErrors(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		body string
-		kind error
-		msg  string
-	}{
-		{"short", "00000002 00000000 000f", isakmp.ErrShort, "need 12 octets, 10 remaining"},
-		{"next attribute payload", "00000002 00000000 0f00 0000", isakmp.ErrChain, "SA attribute next payload 3840 is not a payload type"},
-		{"announced, none present", "00000002 00000000 0010 0000", isakmp.ErrChain,
-			"SAT payload at offset 12: payload announced, but no octets remain"},
-		{"nested length beyond SA", "00000002 00000000 0010 0000 00 00 0040 01 00", isakmp.ErrLength,
-			"SAT payload at offset 12: payload length 64 exceeds 6 remaining"},
-		{"nested length below 4", "00000002 00000000 0016 0000 00 00 0002 01 00", isakmp.ErrLength,
-			"GAP payload at offset 12: payload length 2 smaller than the 4-octet generic header"},
-		{"chain ends early", "00000002 00000000 0016 0000 00 00 0008 8001 003c 00000000", isakmp.ErrChain,
-			"GAP payload at offset 12: next payload NONE but 4 octets follow the payload"},
-		{"chain continues past the SA", "00000002 00000000 0016 0000 10 00 0008 8001 003c", isakmp.ErrChain,
-			"SAT payload at offset 20: payload announced, but no octets remain"},
-		{"nothing announced", "00000002 00000000 0000 0000 00000004", isakmp.ErrChain,
-			"payload chain at offset 12: first payload NONE but 4 octets follow"},
-		{"GAP attribute overflow", "00000002 00000000 0016 0000 00 00 000c 8001 003c 0002 0009", isakmp.ErrLength,
-			"GAP payload at offset 12: attribute length 9 exceeds 0 remaining"},
-		{"SAT SRC ID overflow", "00000002 00000000 0010 0000 00 00 000b 01 00 04 0000 0100", isakmp.ErrLength,
-			"SAT payload at offset 12: SRC ID: ID data length 256 exceeds 0 remaining"},
-		{"SAT short", "00000002 00000000 0010 0000 00 00 0004", isakmp.ErrShort,
-			"SAT payload at offset 12: protocol-ID needs 1 octet, 0 remaining"},
-		{"SAT SPI cut", "00000002 00000000 0010 0000 00 00 001b 01 00 01 0000 0004 c0000201 01 0000 0004 c0000202 14 0000", isakmp.ErrShort,
-			"SAT payload at offset 12: transform ID and SPI need 5 octets, 3 remaining"},
-		{"SAK short", "00000002 00000000 000f 0000 00 00 0004", isakmp.ErrShort,
-			"SAK payload at offset 12: protocol needs 1 octet, 0 remaining"},
-		{"SAK SPI cut", "00000002 00000000 000f 0000 00 00 000f 11 01 0000 00 01 0350 00 0102", isakmp.ErrShort,
-			"SAK payload at offset 12: SPI and RESERVED2 need 20 octets, 2 remaining"},
-		{"SAK DST ID cut", "00000002 00000000 000f 0000 00 00 000c 11 01 0000 00 01 0350", isakmp.ErrShort,
-			"SAK payload at offset 12: DST ID: ID type, port and data length need 4 octets, 3 remaining"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, _, err := saParser(ProfileRFC)(hx(c.body))
-			wantErr(t, err, c.kind, c.msg)
-		})
-	}
+	wiretest.Errors(t, saParser(ProfileRFC), []wiretest.ErrCase{
+		{Name: "short", Body: "00000002 00000000 000f", Kind: isakmp.ErrShort, Msg: "need 12 octets, 10 remaining"},
+		{Name: "next attribute payload", Body: "00000002 00000000 0f00 0000", Kind: isakmp.ErrChain, Msg: "SA attribute next payload 3840 is not a payload type"},
+		{Name: "announced, none present", Body: "00000002 00000000 0010 0000", Kind: isakmp.ErrChain,
+			Msg: "SAT payload at offset 12: payload announced, but no octets remain"},
+		{Name: "nested length beyond SA", Body: "00000002 00000000 0010 0000 00 00 0040 01 00", Kind: isakmp.ErrLength,
+			Msg: "SAT payload at offset 12: payload length 64 exceeds 6 remaining"},
+		{Name: "nested length below 4", Body: "00000002 00000000 0016 0000 00 00 0002 01 00", Kind: isakmp.ErrLength,
+			Msg: "GAP payload at offset 12: payload length 2 smaller than the 4-octet generic header"},
+		{Name: "chain ends early", Body: "00000002 00000000 0016 0000 00 00 0008 8001 003c 00000000", Kind: isakmp.ErrChain,
+			Msg: "GAP payload at offset 12: next payload NONE but 4 octets follow the payload"},
+		{Name: "chain continues past the SA", Body: "00000002 00000000 0016 0000 10 00 0008 8001 003c", Kind: isakmp.ErrChain,
+			Msg: "SAT payload at offset 20: payload announced, but no octets remain"},
+		{Name: "nothing announced", Body: "00000002 00000000 0000 0000 00000004", Kind: isakmp.ErrChain,
+			Msg: "payload chain at offset 12: first payload NONE but 4 octets follow"},
+		{Name: "GAP attribute overflow", Body: "00000002 00000000 0016 0000 00 00 000c 8001 003c 0002 0009", Kind: isakmp.ErrLength,
+			Msg: "GAP payload at offset 12: attribute length 9 exceeds 0 remaining"},
+		{Name: "SAT SRC ID overflow", Body: "00000002 00000000 0010 0000 00 00 000b 01 00 04 0000 0100", Kind: isakmp.ErrLength,
+			Msg: "SAT payload at offset 12: SRC ID: ID data length 256 exceeds 0 remaining"},
+		{Name: "SAT short", Body: "00000002 00000000 0010 0000 00 00 0004", Kind: isakmp.ErrShort,
+			Msg: "SAT payload at offset 12: protocol-ID needs 1 octet, 0 remaining"},
+		{Name: "SAT SPI cut", Body: "00000002 00000000 0010 0000 00 00 001b 01 00 01 0000 0004 c0000201 01 0000 0004 c0000202 14 0000", Kind: isakmp.ErrShort,
+			Msg: "SAT payload at offset 12: transform ID and SPI need 5 octets, 3 remaining"},
+		{Name: "SAK short", Body: "00000002 00000000 000f 0000 00 00 0004", Kind: isakmp.ErrShort,
+			Msg: "SAK payload at offset 12: protocol needs 1 octet, 0 remaining"},
+		{Name: "SAK SPI cut", Body: "00000002 00000000 000f 0000 00 00 000f 11 01 0000 00 01 0350 00 0102", Kind: isakmp.ErrShort,
+			Msg: "SAK payload at offset 12: SPI and RESERVED2 need 20 octets, 2 remaining"},
+		{Name: "SAK DST ID cut", Body: "00000002 00000000 000f 0000 00 00 000c 11 01 0000 00 01 0350", Kind: isakmp.ErrShort,
+			Msg: "SAK payload at offset 12: DST ID: ID type, port and data length need 4 octets, 3 remaining"},
+	})
 }
 
 func TestChecks(t *testing.T) {

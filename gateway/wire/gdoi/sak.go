@@ -60,17 +60,7 @@ func (s *SAK) Check() error {
 
 // parseSAK parses a SAK body, trying the profile's form first.
 func parseSAK(b []byte, p Profile) (*SAK, int, error) {
-	var first error
-	for _, f := range p.sakForms() {
-		s, n, err := parseSAKForm(b, f)
-		if err == nil {
-			return s, n, nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, 0, first
+	return firstForm(b, p.sakForms(), parseSAKForm)
 }
 
 func parseSAKForm(b []byte, f sakForm) (*SAK, int, error) {

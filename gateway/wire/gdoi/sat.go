@@ -127,17 +127,7 @@ func parseSAT(b []byte, p Profile) (*SAT, int, error) {
 	if !proto.structured() {
 		return &SAT{ProtocolID: proto, Body: cloneBytes(b[1:])}, len(b), nil
 	}
-	var first error
-	for _, len1 := range p.satForms() {
-		s, n, err := parseSATForm(b, len1)
-		if err == nil {
-			return s, n, nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, 0, first
+	return firstForm(b, p.satForms(), parseSATForm)
 }
 
 func parseSATForm(b []byte, len1 bool) (*SAT, int, error) {

@@ -1,7 +1,5 @@
 package isakmp
 
-import "encoding/binary"
-
 // Delete is the Delete payload (RFC 2408 §3.15). In a GROUPKEY-PUSH it
 // removes TEKs (ProtoIPsecESP, 4-octet SPIs) or the KEK (16-octet SPI) with
 // DOI 2.
@@ -17,9 +15,7 @@ func (*Delete) Type() PayloadType { return PayloadDelete }
 
 // Append appends DOI, protocol, SPI size, number of SPIs and the SPIs.
 func (p *Delete) Append(b []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, p.DOI)
-	b = append(b, p.ProtocolID, p.SPISize)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(p.SPIs)))
+	b = spiHeader{p.DOI, p.ProtocolID, p.SPISize, uint16(len(p.SPIs))}.append(b)
 	for _, spi := range p.SPIs {
 		b = append(b, spi...)
 	}
@@ -41,15 +37,12 @@ func (p *Delete) Check() error {
 }
 
 func parseDelete(b []byte) (*Delete, int, error) {
-	if len(b) < 8 {
-		return nil, 0, needShort("DOI, protocol, SPI size and number of SPIs", 8, len(b))
+	h, err := parseSPIHeader(b, "number of SPIs")
+	if err != nil {
+		return nil, 0, err
 	}
-	p := &Delete{
-		DOI:        binary.BigEndian.Uint32(b[0:4]),
-		ProtocolID: b[4],
-		SPISize:    b[5],
-	}
-	count := int(binary.BigEndian.Uint16(b[6:8]))
+	p := &Delete{DOI: h.doi, ProtocolID: h.protocolID, SPISize: h.spiSize}
+	count := int(h.field)
 	if want := count * int(p.SPISize); want != len(b)-8 {
 		return nil, 0, Errorf(ErrLength, "%d SPIs of %d octets need %d octets, %d remaining", count, p.SPISize, want, len(b)-8)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 )
 
 // Each fuzz target asserts that its decoder never panics and that whatever
@@ -132,33 +134,11 @@ func FuzzParseMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { messageRoundTrip(t, b, nil) })
 }
 
-// messageRoundTrip is the message invariant, shared with package gdoi's
-// tests through a copy there.
+// messageRoundTrip is the message invariant (wiretest.MessageRoundTrip)
+// for messages decoded with dec.
 func messageRoundTrip(t *testing.T, b []byte, dec Decoder) {
-	m, err := ParseMessage(b, dec)
-	if err != nil {
-		return
-	}
-	before := m.Header
-	enc := m.Append(nil)
-	if m.Header != before {
-		t.Fatalf("Append changed a parsed header:\n%+v\n%+v", before, m.Header)
-	}
-	if len(enc) != len(b) {
-		t.Fatalf("re-encoding has %d octets, input %d", len(enc), len(b))
-	}
-	m2, err := ParseMessage(enc, dec)
-	if err != nil {
-		t.Fatalf("re-encoding does not parse: %v\n%x\n%x", err, b, enc)
-	}
-	if !reflect.DeepEqual(m, m2) {
-		t.Fatalf("round trip changed the message:\n%#v\n%#v", m, m2)
-	}
-	if enc2 := m2.Append(nil); !bytes.Equal(enc, enc2) {
-		t.Fatalf("second encoding differs")
-	}
-	if err := m.Check(); err != nil {
-		t.Fatal(err)
-	}
-	_ = m.String()
+	t.Helper()
+	parse := func(b []byte) (*Message, error) { return ParseMessage(b, dec) }
+	header := func(m *Message) Header { return m.Header }
+	wiretest.MessageRoundTrip(t, parse, header, b)
 }

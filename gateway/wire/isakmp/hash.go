@@ -11,5 +11,3 @@ func (*Hash) Type() PayloadType { return PayloadHash }
 
 // Append appends the hash data.
 func (p *Hash) Append(b []byte) []byte { return append(b, p.Data...) }
-
-func parseHash(b []byte) (*Hash, int, error) { return &Hash{Data: cloneBytes(b)}, len(b), nil }

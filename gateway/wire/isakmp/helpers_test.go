@@ -10,19 +10,6 @@ import (
 // hx decodes hex, ignoring white space and "|" separators.
 func hx(s string) []byte { return wiretest.Hex(s) }
 
-// bodyParser parses a payload body, consuming all of it or failing.
-type bodyParser func([]byte) (Payload, int, error)
-
-func adapt[T Payload](f func([]byte) (T, int, error)) bodyParser {
-	return func(b []byte) (Payload, int, error) {
-		p, n, err := f(b)
-		if err != nil {
-			return nil, 0, err
-		}
-		return p, n, nil
-	}
-}
-
 // roundTrip checks, for a body that parses, that it consumed everything,
 // that its encoding parses to the same value and re-encodes identically, and
 // that the value passes Check. It returns the parsed value (nil on error).

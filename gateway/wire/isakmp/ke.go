@@ -11,5 +11,3 @@ func (*KE) Type() PayloadType { return PayloadKE }
 
 // Append appends the key exchange data.
 func (p *KE) Append(b []byte) []byte { return append(b, p.Data...) }
-
-func parseKE(b []byte) (*KE, int, error) { return &KE{Data: cloneBytes(b)}, len(b), nil }

@@ -11,5 +11,3 @@ func (*Nonce) Type() PayloadType { return PayloadNonce }
 
 // Append appends the nonce data.
 func (p *Nonce) Append(b []byte) []byte { return append(b, p.Data...) }
-
-func parseNonce(b []byte) (*Nonce, int, error) { return &Nonce{Data: cloneBytes(b)}, len(b), nil }

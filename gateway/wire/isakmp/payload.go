@@ -55,38 +55,50 @@ func (f DecoderFunc) DecodePayload(ctx DecodeContext, t PayloadType, body []byte
 // phase-1 form) and returns *Raw for every other type. It ignores ctx.
 var DefaultDecoder Decoder = DecoderFunc(decodeDefault)
 
-func decodeDefault(_ DecodeContext, t PayloadType, b []byte) (Payload, error) {
-	var (
-		p   Payload
-		n   int
-		err error
-	)
-	switch t {
-	case PayloadSA:
-		p, n, err = parseSA(b)
-	case PayloadKE:
-		p, n, err = parseKE(b)
-	case PayloadID:
-		p, n, err = parseID(b)
-	case PayloadCert:
-		p, n, err = parseCert(b)
-	case PayloadCR:
-		p, n, err = parseCertRequest(b)
-	case PayloadHash:
-		p, n, err = parseHash(b)
-	case PayloadSig:
-		p, n, err = parseSignature(b)
-	case PayloadNonce:
-		p, n, err = parseNonce(b)
-	case PayloadNotification:
-		p, n, err = parseNotification(b)
-	case PayloadDelete:
-		p, n, err = parseDelete(b)
-	case PayloadVendorID:
-		p, n, err = parseVendorID(b)
-	default:
-		p, n, err = parseRaw(t, b)
+// bodyParser parses the body of one payload. A body is exactly what the
+// generic header's length gives, so a parser consumes all of it or fails.
+type bodyParser func([]byte) (Payload, int, error)
+
+// adapt makes a parser that returns its payload's own type a bodyParser.
+func adapt[T Payload](parse func([]byte) (T, int, error)) bodyParser {
+	return func(b []byte) (Payload, int, error) {
+		p, n, err := parse(b)
+		if err != nil {
+			return nil, 0, err
+		}
+		return p, n, nil
 	}
+}
+
+// parsers holds the body parser of every payload type DefaultDecoder
+// decodes; it keeps the others as Raw.
+var parsers = map[PayloadType]bodyParser{
+	PayloadSA:           adapt(parseSA),
+	PayloadKE:           adapt(parseData[KE]),
+	PayloadID:           adapt(parseID),
+	PayloadCert:         adapt(parseCert),
+	PayloadCR:           adapt(parseCertRequest),
+	PayloadHash:         adapt(parseData[Hash]),
+	PayloadSig:          adapt(parseData[Signature]),
+	PayloadNonce:        adapt(parseData[Nonce]),
+	PayloadNotification: adapt(parseNotification),
+	PayloadDelete:       adapt(parseDelete),
+	PayloadVendorID:     adapt(parseData[VendorID]),
+}
+
+// parseData parses the body of a payload that is its data and nothing else
+// (KE, HASH, SIG, NONCE, Vendor ID): one parser for the five types whose
+// only field is Data.
+func parseData[T ~struct{ Data []byte }](b []byte) (*T, int, error) {
+	return &T{Data: cloneBytes(b)}, len(b), nil
+}
+
+func decodeDefault(_ DecodeContext, t PayloadType, b []byte) (Payload, error) {
+	parse, ok := parsers[t]
+	if !ok {
+		parse = func(b []byte) (Payload, int, error) { return parseRaw(t, b) }
+	}
+	p, n, err := parse(b)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package isakmp
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 )
 
 // Every payload of this package: a hand-written body, the value it decodes
@@ -14,7 +16,7 @@ func TestPayloadVectors(t *testing.T) {
 		body  string
 		want  Payload
 	}{
-		{"KE", adapt(parseKE), "0102030405060708", &KE{Data: hx("0102030405060708")}},
+		{"KE", adapt(parseData[KE]), "0102030405060708", &KE{Data: hx("0102030405060708")}},
 		{"ID IPv4", adapt(parseID), "01 00 0000 c0000201", &ID{IDType: IDIPv4Addr, Data: hx("c0000201")}},
 		{"ID subnet", adapt(parseID), "04 11 0350 0a000000 ffffff00",
 			&ID{IDType: IDIPv4AddrSubnet, Protocol: 17, Port: 848, Data: hx("0a000000ffffff00")}},
@@ -24,11 +26,11 @@ func TestPayloadVectors(t *testing.T) {
 		{"CERT", adapt(parseCert), "04 3082", &Cert{Encoding: CertX509Signature, Data: hx("3082")}},
 		{"CR", adapt(parseCertRequest), "04", &CertRequest{Encoding: CertX509Signature}},
 		{"CR authority", adapt(parseCertRequest), "04 3000", &CertRequest{Encoding: CertX509Signature, Authority: hx("3000")}},
-		{"HASH", adapt(parseHash), "aabbccdd", &Hash{Data: hx("aabbccdd")}},
-		{"SIG", adapt(parseSignature), "0102", &Signature{Data: hx("0102")}},
-		{"NONCE", adapt(parseNonce), "000102030405060708090a0b0c0d0e0f", &Nonce{Data: hx("000102030405060708090a0b0c0d0e0f")}},
-		{"NONCE empty", adapt(parseNonce), "", &Nonce{}},
-		{"VID", adapt(parseVendorID), "4048b7d56ebce885", &VendorID{Data: hx("4048b7d56ebce885")}},
+		{"HASH", adapt(parseData[Hash]), "aabbccdd", &Hash{Data: hx("aabbccdd")}},
+		{"SIG", adapt(parseData[Signature]), "0102", &Signature{Data: hx("0102")}},
+		{"NONCE", adapt(parseData[Nonce]), "000102030405060708090a0b0c0d0e0f", &Nonce{Data: hx("000102030405060708090a0b0c0d0e0f")}},
+		{"NONCE empty", adapt(parseData[Nonce]), "", &Nonce{}},
+		{"VID", adapt(parseData[VendorID]), "4048b7d56ebce885", &VendorID{Data: hx("4048b7d56ebce885")}},
 		// INVALID-ID-INFORMATION (18) in the GDOI DOI, ISAKMP protocol,
 		// 16-octet SPI (the cookies).
 		{"N with SPI", adapt(parseNotification), "00000002 01 10 0012 00112233445566778899aabbccddeeff",
@@ -63,28 +65,25 @@ func TestPayloadVectors(t *testing.T) {
 }
 
 func TestPayloadErrors(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		parse bodyParser
-		body  string
-		kind  error
-		msg   string
-	}{
-		{"ID short", adapt(parseID), "010000", ErrShort, "ID type, protocol and port needs 4 octets, 3 remaining"},
-		{"CERT empty", adapt(parseCert), "", ErrShort, "certificate encoding needs 1 octet, 0 remaining"},
-		{"CR empty", adapt(parseCertRequest), "", ErrShort, "certificate type needs 1 octet"},
-		{"N short", adapt(parseNotification), "00000001 01 00 00", ErrShort, "needs 8 octets, 7 remaining"},
-		{"N SPI", adapt(parseNotification), "00000001 01 10 0018 0102", ErrLength, "SPI size 16 exceeds 2 remaining"},
-		{"D short", adapt(parseDelete), "00000002 03 04", ErrShort, "needs 8 octets, 6 remaining"},
-		{"D count", adapt(parseDelete), "00000002 03 04 0002 0000a5f8", ErrLength, "2 SPIs of 4 octets need 8 octets, 4 remaining"},
-		{"D extra", adapt(parseDelete), "00000002 03 04 0001 0000a5f8 00", ErrLength, "1 SPIs of 4 octets need 4 octets, 5 remaining"},
-		{"D zero-size SPIs", adapt(parseDelete), "00000002 03 00 0002", ErrUnsupported, "2 SPIs of 0 octets"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, _, err := c.parse(hx(c.body))
-			wantErr(t, err, c.kind, c.msg)
-		})
-	}
+	wiretest.Errors(t, parseID, []wiretest.ErrCase{
+		{Name: "ID short", Body: "010000", Kind: ErrShort, Msg: "ID type, protocol and port needs 4 octets, 3 remaining"},
+	})
+	wiretest.Errors(t, parseCert, []wiretest.ErrCase{
+		{Name: "CERT empty", Body: "", Kind: ErrShort, Msg: "certificate encoding needs 1 octet, 0 remaining"},
+	})
+	wiretest.Errors(t, parseCertRequest, []wiretest.ErrCase{
+		{Name: "CR empty", Body: "", Kind: ErrShort, Msg: "certificate type needs 1 octet"},
+	})
+	wiretest.Errors(t, parseNotification, []wiretest.ErrCase{
+		{Name: "N short", Body: "00000001 01 00 00", Kind: ErrShort, Msg: "needs 8 octets, 7 remaining"},
+		{Name: "N SPI", Body: "00000001 01 10 0018 0102", Kind: ErrLength, Msg: "SPI size 16 exceeds 2 remaining"},
+	})
+	wiretest.Errors(t, parseDelete, []wiretest.ErrCase{
+		{Name: "D short", Body: "00000002 03 04", Kind: ErrShort, Msg: "needs 8 octets, 6 remaining"},
+		{Name: "D count", Body: "00000002 03 04 0002 0000a5f8", Kind: ErrLength, Msg: "2 SPIs of 4 octets need 8 octets, 4 remaining"},
+		{Name: "D extra", Body: "00000002 03 04 0001 0000a5f8 00", Kind: ErrLength, Msg: "1 SPIs of 4 octets need 4 octets, 5 remaining"},
+		{Name: "D zero-size SPIs", Body: "00000002 03 00 0002", Kind: ErrUnsupported, Msg: "2 SPIs of 0 octets"},
+	})
 }
 
 func TestChecks(t *testing.T) {

@@ -18,24 +18,11 @@ func (*Proposal) Type() PayloadType { return PayloadProposal }
 func (p *Proposal) Append(b []byte) []byte {
 	b = append(b, p.Number, p.ProtocolID, uint8(len(p.SPI)), uint8(len(p.Transforms)))
 	b = append(b, p.SPI...)
-	for i := range p.Transforms {
-		next := PayloadNone
-		if i+1 < len(p.Transforms) {
-			next = PayloadTransform
-		}
-		b = AppendPayload(b, next, &p.Transforms[i])
-	}
-	return b
+	return AppendPayloads(b, p.Nested()...)
 }
 
 // Nested returns the transforms.
-func (p *Proposal) Nested() []Payload {
-	ps := make([]Payload, len(p.Transforms))
-	for i := range p.Transforms {
-		ps[i] = &p.Transforms[i]
-	}
-	return ps
-}
+func (p *Proposal) Nested() []Payload { return payloadsOf(p.Transforms) }
 
 // Check reports an SPI or transform count beyond one octet, or an attribute
 // that cannot be encoded.
@@ -67,27 +54,11 @@ func parseProposal(b []byte) (Proposal, PayloadType, int, error) {
 		return Proposal{}, 0, 0, Errorf(ErrLength, "SPI size %d exceeds %d remaining", spiSize, len(body)-4)
 	}
 	p.SPI = cloneBytes(body[4 : 4+spiSize])
-	off := 4 + spiSize
-	for i := 1; off < len(body); i++ {
-		t, tnext, tn, err := parseTransform(body[off:])
-		if err != nil {
-			return Proposal{}, 0, 0, fmt.Errorf("transform %d: %w", i, err)
-		}
-		p.Transforms = append(p.Transforms, t)
-		off += tn
-		if tnext == PayloadNone {
-			break
-		}
-		if tnext != PayloadTransform {
-			return Proposal{}, 0, 0, Errorf(ErrChain, "transform %d: next payload %s, want T or NONE", i, tnext)
-		}
-		if off == len(body) {
-			return Proposal{}, 0, 0, Errorf(ErrChain, "transform %d: next payload T but no octets follow", i)
-		}
+	ts, err := parseNested(body[4+spiSize:], PayloadTransform, "transform", parseTransform)
+	if err != nil {
+		return Proposal{}, 0, 0, err
 	}
-	if off != len(body) {
-		return Proposal{}, 0, 0, Errorf(ErrChain, "transform %d: next payload NONE but %d octets follow", len(p.Transforms), len(body)-off)
-	}
+	p.Transforms = ts
 	if count != len(p.Transforms) {
 		return Proposal{}, 0, 0, Errorf(ErrLength, "%d transforms announced, %d present", count, len(p.Transforms))
 	}

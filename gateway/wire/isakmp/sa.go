@@ -26,24 +26,11 @@ func (*SA) Type() PayloadType { return PayloadSA }
 func (sa *SA) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, sa.DOI)
 	b = binary.BigEndian.AppendUint32(b, sa.Situation)
-	for i := range sa.Proposals {
-		next := PayloadNone
-		if i+1 < len(sa.Proposals) {
-			next = PayloadProposal
-		}
-		b = AppendPayload(b, next, &sa.Proposals[i])
-	}
-	return b
+	return AppendPayloads(b, sa.Nested()...)
 }
 
 // Nested returns the proposals.
-func (sa *SA) Nested() []Payload {
-	ps := make([]Payload, len(sa.Proposals))
-	for i := range sa.Proposals {
-		ps[i] = &sa.Proposals[i]
-	}
-	return ps
-}
+func (sa *SA) Nested() []Payload { return payloadsOf(sa.Proposals) }
 
 // Check reports a proposal that cannot be encoded.
 func (sa *SA) Check() error {
@@ -66,31 +53,12 @@ func parseSA(b []byte) (*SA, int, error) {
 	if sa.DOI == DOIIPsec && sa.Situation&^SitIdentityOnly != 0 {
 		return nil, 0, Errorf(ErrUnsupported, "IPsec DOI situation 0x%08x with labelled domains", sa.Situation)
 	}
-	off := 8
-	if off == len(b) {
-		return sa, off, nil
+	ps, err := parseNested(b[8:], PayloadProposal, "proposal", parseProposal)
+	if err != nil {
+		return nil, 0, err
 	}
-	for i := 1; ; i++ {
-		p, next, n, err := parseProposal(b[off:])
-		if err != nil {
-			return nil, 0, fmt.Errorf("proposal %d: %w", i, err)
-		}
-		sa.Proposals = append(sa.Proposals, p)
-		off += n
-		switch next {
-		case PayloadNone:
-			if off != len(b) {
-				return nil, 0, Errorf(ErrChain, "proposal %d: next payload NONE but %d octets follow", i, len(b)-off)
-			}
-			return sa, off, nil
-		case PayloadProposal:
-			if off == len(b) {
-				return nil, 0, Errorf(ErrChain, "proposal %d: next payload P but no octets follow", i)
-			}
-		default:
-			return nil, 0, Errorf(ErrChain, "proposal %d: next payload %s, want P or NONE", i, next)
-		}
-	}
+	sa.Proposals = ps
+	return sa, len(b), nil
 }
 
 // nestedPayload reads the generic header of a payload nested in another
@@ -109,4 +77,47 @@ func nestedPayload(b []byte, minLen int) (PayloadType, []byte, int, error) {
 		return 0, nil, 0, Errorf(ErrLength, "payload length %d exceeds %d remaining", n, len(b))
 	}
 	return PayloadType(b[0]), b[4:n], n, nil
+}
+
+// payloadsOf returns pointers to the elements of items as payloads: the
+// Nested of a payload that holds a chain of them.
+func payloadsOf[T any, P interface {
+	*T
+	Payload
+}](items []T) []Payload {
+	ps := make([]Payload, len(items))
+	for i := range items {
+		ps[i] = P(&items[i])
+	}
+	return ps
+}
+
+// parseNested parses the chain of nested payloads of type kind (the
+// proposals of an SA, the transforms of a proposal) that fills b exactly:
+// each one's Next Payload is kind, NONE for the last. name is what errors
+// call one of them, numbered from 1.
+func parseNested[T any](b []byte, kind PayloadType, name string, parse func([]byte) (T, PayloadType, int, error)) ([]T, error) {
+	var items []T
+	off := 0
+	for i := 1; off < len(b); i++ {
+		item, next, n, err := parse(b[off:])
+		if err != nil {
+			return nil, fmt.Errorf("%s %d: %w", name, i, err)
+		}
+		items = append(items, item)
+		off += n
+		switch next {
+		case PayloadNone:
+			if off != len(b) {
+				return nil, Errorf(ErrChain, "%s %d: next payload NONE but %d octets follow", name, i, len(b)-off)
+			}
+		case kind:
+			if off == len(b) {
+				return nil, Errorf(ErrChain, "%s %d: next payload %s but no octets follow", name, i, kind)
+			}
+		default:
+			return nil, Errorf(ErrChain, "%s %d: next payload %s, want %s or NONE", name, i, next, kind)
+		}
+	}
+	return items, nil
 }

@@ -3,6 +3,8 @@ package isakmp
 import (
 	"errors"
 	"testing"
+
+	"github.com/getlab/getlab/gateway/wire/internal/wiretest"
 )
 
 // A main mode SA body as GDOI's phase 1 sends it (RFC 6407 §2.1: DOI 2,
@@ -101,31 +103,21 @@ func TestSAErrors(t *testing.T) {
 		t.Fatalf("%#v", e)
 	}
 
-	for _, c := range []struct {
-		name string
-		body string
-		kind error
-		msg  string
-	}{
-		{"short", "000000010000", ErrShort, "DOI and situation needs 8 octets, 6 remaining"},
-		{"labelled situation", "00000001 00000003", ErrUnsupported, "labelled domains"},
-		{"proposal header", "00000002 00000000 0000", ErrShort, "proposal 1: generic payload header needs 4 octets, 2 remaining"},
-		{"proposal too short", "00000002 00000000 00000007 01010000", ErrLength, "proposal 1: payload length 7 smaller than 8"},
-		{"proposal beyond SA", "00000002 00000000 00000010 01010000", ErrLength, "proposal 1: payload length 16 exceeds 8 remaining"},
-		{"SPI beyond proposal", "00000002 00000000 00000008 01010400", ErrLength, "proposal 1: SPI size 4 exceeds 0 remaining"},
-		{"count", "00000002 00000000 00000008 01010001", ErrLength, "proposal 1: 1 transforms announced, 0 present"},
-		{"proposal next", "00000002 00000000 05000008 01010000", ErrChain, "proposal 1: next payload ID, want P or NONE"},
-		{"proposal announced", "00000002 00000000 02000008 01010000", ErrChain, "proposal 1: next payload P but no octets follow"},
-		{"transform next", "00000002 00000000 00000010 01010001 05000008 01010000", ErrChain, "transform 1: next payload ID, want T or NONE"},
-		{"transform announced", "00000002 00000000 00000010 01010001 03000008 01010000", ErrChain, "transform 1: next payload T but no octets follow"},
-		{"after last transform", "00000002 00000000 00000014 01010001 00000008 01010000 80010007", ErrChain, "transform 1: next payload NONE but 4 octets follow"},
-		{"transform too short", "00000002 00000000 0000000c 01010001 00000004", ErrLength, "transform 1: payload length 4 smaller than 8"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, _, err := parseSA(hx(c.body))
-			wantErr(t, err, c.kind, c.msg)
-		})
-	}
+	wiretest.Errors(t, parseSA, []wiretest.ErrCase{
+		{Name: "short", Body: "000000010000", Kind: ErrShort, Msg: "DOI and situation needs 8 octets, 6 remaining"},
+		{Name: "labelled situation", Body: "00000001 00000003", Kind: ErrUnsupported, Msg: "labelled domains"},
+		{Name: "proposal header", Body: "00000002 00000000 0000", Kind: ErrShort, Msg: "proposal 1: generic payload header needs 4 octets, 2 remaining"},
+		{Name: "proposal too short", Body: "00000002 00000000 00000007 01010000", Kind: ErrLength, Msg: "proposal 1: payload length 7 smaller than 8"},
+		{Name: "proposal beyond SA", Body: "00000002 00000000 00000010 01010000", Kind: ErrLength, Msg: "proposal 1: payload length 16 exceeds 8 remaining"},
+		{Name: "SPI beyond proposal", Body: "00000002 00000000 00000008 01010400", Kind: ErrLength, Msg: "proposal 1: SPI size 4 exceeds 0 remaining"},
+		{Name: "count", Body: "00000002 00000000 00000008 01010001", Kind: ErrLength, Msg: "proposal 1: 1 transforms announced, 0 present"},
+		{Name: "proposal next", Body: "00000002 00000000 05000008 01010000", Kind: ErrChain, Msg: "proposal 1: next payload ID, want P or NONE"},
+		{Name: "proposal announced", Body: "00000002 00000000 02000008 01010000", Kind: ErrChain, Msg: "proposal 1: next payload P but no octets follow"},
+		{Name: "transform next", Body: "00000002 00000000 00000010 01010001 05000008 01010000", Kind: ErrChain, Msg: "transform 1: next payload ID, want T or NONE"},
+		{Name: "transform announced", Body: "00000002 00000000 00000010 01010001 03000008 01010000", Kind: ErrChain, Msg: "transform 1: next payload T but no octets follow"},
+		{Name: "after last transform", Body: "00000002 00000000 00000014 01010001 00000008 01010000 80010007", Kind: ErrChain, Msg: "transform 1: next payload NONE but 4 octets follow"},
+		{Name: "transform too short", Body: "00000002 00000000 0000000c 01010001 00000004", Kind: ErrLength, Msg: "transform 1: payload length 4 smaller than 8"},
+	})
 
 	// Octets after the last proposal.
 	_, _, err = parseSA(append(append([]byte(nil), mainModeSABody...), 0, 0, 0, 0))

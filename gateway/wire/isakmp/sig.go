@@ -11,7 +11,3 @@ func (*Signature) Type() PayloadType { return PayloadSig }
 
 // Append appends the signature data.
 func (p *Signature) Append(b []byte) []byte { return append(b, p.Data...) }
-
-func parseSignature(b []byte) (*Signature, int, error) {
-	return &Signature{Data: cloneBytes(b)}, len(b), nil
-}

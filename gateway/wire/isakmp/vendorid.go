@@ -10,7 +10,3 @@ func (*VendorID) Type() PayloadType { return PayloadVendorID }
 
 // Append appends the vendor ID.
 func (p *VendorID) Append(b []byte) []byte { return append(b, p.Data...) }
-
-func parseVendorID(b []byte) (*VendorID, int, error) {
-	return &VendorID{Data: cloneBytes(b)}, len(b), nil
-}
