@@ -7,6 +7,8 @@
 // log counts events by their names.
 package counter
 
+import "slices"
+
 // Name is one counter.
 type Name struct{ name string }
 
@@ -15,116 +17,108 @@ func (n Name) String() string { return n.name }
 
 // Datagrams.
 var (
-	PacketsReceived          = Name{"packets_received"}           // datagrams read from the GDOI socket
-	MulticastPacketsReceived = Name{"multicast_packets_received"} // datagrams read from a joined rekey group
-	ReceiveErrors            = Name{"receive_errors"}             // reads that failed
-	SendErrors               = Name{"send_errors"}                // sends that failed
-	MalformedPackets         = Name{"malformed_packets"}          // datagrams that do not parse
-	UnexpectedPackets        = Name{"unexpected_packets"}         // well-formed, but not for any exchange in progress
-	UnsupportedExchange      = Name{"unsupported_exchange"}       // an exchange type the role does not take
-	InternalError            = Name{"internal_error"}             // a worker recovered from a panic on an input
-	MulticastJoinFailures    = Name{"multicast_join_failures"}    // a GM could not join a rekey group
+	PacketsReceived          = def("packets_received")           // datagrams read from the GDOI socket
+	MulticastPacketsReceived = def("multicast_packets_received") // datagrams read from a joined rekey group
+	ReceiveErrors            = def("receive_errors")             // reads that failed
+	SendErrors               = def("send_errors")                // sends that failed
+	MalformedPackets         = def("malformed_packets")          // datagrams that do not parse
+	UnexpectedPackets        = def("unexpected_packets")         // well-formed, but not for any exchange in progress
+	UnsupportedExchange      = def("unsupported_exchange")       // an exchange type the role does not take
+	InternalError            = def("internal_error")             // a worker recovered from a panic on an input
+	MulticastJoinFailures    = def("multicast_join_failures")    // a GM could not join a rekey group
 )
 
 // Phase 1 (IKEv1 main mode).
 var (
-	IKESAEstablished = Name{"ike_sa_established"}
-	IKESAExpired     = Name{"ike_sa_expired"}
-	IKESAReplaced    = Name{"ike_sa_replaced"}     // a peer's oldest SA dropped past the per-peer cap
-	IKESAGlobalLimit = Name{"ike_sa_global_limit"} // an SA refused at the global cap
-	IKESAStale       = Name{"ike_sa_stale"}        // a GM dropped an SA its KS no longer has
-	IKEFailed        = Name{"ike_failed"}          // a main mode that failed otherwise
+	IKESAEstablished = def("ike_sa_established")
+	IKESAExpired     = def("ike_sa_expired")
+	IKESAReplaced    = def("ike_sa_replaced")     // a peer's oldest SA dropped past the per-peer cap
+	IKESAGlobalLimit = def("ike_sa_global_limit") // an SA refused at the global cap
+	IKESAStale       = def("ike_sa_stale")        // a GM dropped an SA its KS no longer has
+	IKEFailed        = def("ike_failed")          // a main mode that failed otherwise
 	// Main modes that failed with the notification the KS answered.
-	IKEFailedNoProposalChosen     = Name{"ike_failed_no_proposal_chosen"}
-	IKEFailedAuthenticationFailed = Name{"ike_failed_authentication_failed"}
-	IKEFailedPayloadMalformed     = Name{"ike_failed_payload_malformed"}
-	IKEFailedInvalidID            = Name{"ike_failed_invalid_id"}
-	IKEFailedInvalidHash          = Name{"ike_failed_invalid_hash"}
-	IKENoPSK                      = Name{"ike_no_psk"} // message 1 from a source without a pre-shared key
-	IKEUnauthorizedIdentity       = Name{"ike_unauthorized_identity"}
-	IKEUnknownCookies             = Name{"ike_unknown_cookies"} // main mode for an exchange the KS does not hold
-	IKEDHComputed                 = Name{"ike_dh_computed"}     // Diffie-Hellman computations (the expensive step)
-	IKEDHQueueFull                = Name{"ike_dh_queue_full"}
-	IKEDHRateLimited              = Name{"ike_dh_rate_limited"}
-	IKEHalfOpenExpired            = Name{"ike_half_open_expired"}
-	IKEHalfOpenReplaced           = Name{"ike_half_open_replaced"}
-	IKEHalfOpenPerSourceLimit     = Name{"ike_half_open_per_source_limit"}
-	IKEHalfOpenGlobalLimit        = Name{"ike_half_open_global_limit"}
-	IKECookieChallenge            = Name{"ike_cookie_challenge"} // message 1s answered with a stateless cookie
-	IKECookieVerified             = Name{"ike_cookie_verified"}
-	IKECookieSACacheMiss          = Name{"ike_cookie_sa_cache_miss"}
-	IKECookieSAEvicted            = Name{"ike_cookie_sa_evicted"}
-	IKECookieSATooLarge           = Name{"ike_cookie_sa_too_large"}
-	InformationalUnknownSA        = Name{"informational_unknown_sa"}
+	IKEFailedNoProposalChosen     = def("ike_failed_no_proposal_chosen")
+	IKEFailedAuthenticationFailed = def("ike_failed_authentication_failed")
+	IKEFailedPayloadMalformed     = def("ike_failed_payload_malformed")
+	IKEFailedInvalidID            = def("ike_failed_invalid_id")
+	IKEFailedInvalidHash          = def("ike_failed_invalid_hash")
+	IKENoPSK                      = def("ike_no_psk") // message 1 from a source without a pre-shared key
+	IKEUnauthorizedIdentity       = def("ike_unauthorized_identity")
+	IKEUnknownCookies             = def("ike_unknown_cookies") // main mode for an exchange the KS does not hold
+	IKEDHComputed                 = def("ike_dh_computed")     // Diffie-Hellman computations (the expensive step)
+	IKEDHQueueFull                = def("ike_dh_queue_full")
+	IKEDHRateLimited              = def("ike_dh_rate_limited")
+	IKEHalfOpenExpired            = def("ike_half_open_expired")
+	IKEHalfOpenReplaced           = def("ike_half_open_replaced")
+	IKEHalfOpenPerSourceLimit     = def("ike_half_open_per_source_limit")
+	IKEHalfOpenGlobalLimit        = def("ike_half_open_global_limit")
+	IKECookieChallenge            = def("ike_cookie_challenge") // message 1s answered with a stateless cookie
+	IKECookieVerified             = def("ike_cookie_verified")
+	IKECookieSACacheMiss          = def("ike_cookie_sa_cache_miss")
+	IKECookieSAEvicted            = def("ike_cookie_sa_evicted")
+	IKECookieSATooLarge           = def("ike_cookie_sa_too_large")
+	InformationalUnknownSA        = def("informational_unknown_sa")
 	// Dead peer detection (RFC 3706).
-	DPDSent                  = Name{"dpd_sent"}            // R-U-THEREs sent
-	DPDAcked                 = Name{"dpd_acked"}           // R-U-THERE-ACKs of ours taken
-	DPDAnswered              = Name{"dpd_answered"}        // peers' R-U-THEREs answered
-	DPDUnexpected            = Name{"dpd_unexpected"}      // DPD notifications for another SA, or answers nobody asked for
-	DPDPeerDead              = Name{"dpd_peer_dead"}       // peers that answered none of five R-U-THEREs
-	InvalidCookieSent        = Name{"invalid_cookie_sent"} // INVALID-COOKIE answers to messages on unknown SAs
-	InvalidCookieRateLimited = Name{"invalid_cookie_rate_limited"}
-	InvalidCookieTooLarge    = Name{"invalid_cookie_too_large"}
-	InvalidCookieReceived    = Name{"invalid_cookie_received"} // on a GM
-	InvalidCookieIgnored     = Name{"invalid_cookie_ignored"}  // a GM's INVALID-COOKIE it could not tie to an attempt
+	DPDSent                  = def("dpd_sent")            // R-U-THEREs sent
+	DPDAcked                 = def("dpd_acked")           // R-U-THERE-ACKs of ours taken
+	DPDAnswered              = def("dpd_answered")        // peers' R-U-THEREs answered
+	DPDUnexpected            = def("dpd_unexpected")      // DPD notifications for another SA, or answers nobody asked for
+	DPDPeerDead              = def("dpd_peer_dead")       // peers that answered none of five R-U-THEREs
+	InvalidCookieSent        = def("invalid_cookie_sent") // INVALID-COOKIE answers to messages on unknown SAs
+	InvalidCookieRateLimited = def("invalid_cookie_rate_limited")
+	InvalidCookieTooLarge    = def("invalid_cookie_too_large")
+	InvalidCookieReceived    = def("invalid_cookie_received") // on a GM
+	InvalidCookieIgnored     = def("invalid_cookie_ignored")  // a GM's INVALID-COOKIE it could not tie to an attempt
 )
 
 // Registration (GROUPKEY-PULL).
 var (
-	Registrations            = Name{"registrations"}
-	RegistrationsRejected    = Name{"registrations_rejected"} // refused by a KS (unknown group, unauthorized, ...)
-	RegistrationFailures     = Name{"registration_failures"}  // a GM's failed attempts
-	Retransmits              = Name{"retransmits"}            // a GM's retransmitted messages
-	PullUnknownSA            = Name{"pull_unknown_sa"}
-	KSHashFail               = Name{"ks_hash_fail"}
-	ReregistrationClamped    = Name{"reregistration_clamped"} // lifetimes too short for the seeds' point
-	ReregistrationsCancelled = Name{"reregistrations_cancelled"}
+	Registrations            = def("registrations")
+	RegistrationsRejected    = def("registrations_rejected") // refused by a KS (unknown group, unauthorized, ...)
+	RegistrationFailures     = def("registration_failures")  // a GM's failed attempts
+	Retransmits              = def("retransmits")            // a GM's retransmitted messages
+	PullUnknownSA            = def("pull_unknown_sa")
+	KSHashFail               = def("ks_hash_fail")
+	ReregistrationClamped    = def("reregistration_clamped") // lifetimes too short for the seeds' point
+	ReregistrationsCancelled = def("reregistrations_cancelled")
 )
 
 // Rekeys (GROUPKEY-PUSH) and their acknowledgements (RFC 8263).
 var (
-	RekeysSent          = Name{"rekeys_sent"}
-	RekeyRetransmits    = Name{"rekey_retransmits"}
-	RekeyFailures       = Name{"rekey_failures"}
-	RekeysReceived      = Name{"rekeys_received"}
-	RekeyReplayed       = Name{"rekey_replayed"}
-	RekeyBadSignature   = Name{"rekey_bad_signature"}
-	RekeyMalformed      = Name{"rekey_malformed"}
-	RekeyInstallFailed  = Name{"rekey_install_failed"}
-	RekeyUnknownKEK     = Name{"rekey_unknown_kek"}
-	RekeyAcksSent       = Name{"rekey_acks_sent"}
-	RekeyAckFailures    = Name{"rekey_ack_failures"}
-	RekeyAckUnsupported = Name{"rekey_ack_unsupported"}
-	RekeyAcksReceived   = Name{"rekey_acks_received"}
-	RekeyAcksMissed     = Name{"rekey_acks_missed"}
-	AckUnknownKEK       = Name{"ack_unknown_kek"}
-	AckInvalid          = Name{"ack_invalid"}
-	AckBadHash          = Name{"ack_bad_hash"}
-	AckUnrequested      = Name{"ack_unrequested"}
-	AckUnsolicited      = Name{"ack_unsolicited"}
-	AcksDuplicate       = Name{"acks_duplicate"}
-	AcksLate            = Name{"acks_late"}
-	GMDeleted           = Name{"gm_deleted"} // GMs the KS deleted for missing acknowledgements
+	RekeysSent          = def("rekeys_sent")
+	RekeyRetransmits    = def("rekey_retransmits")
+	RekeyFailures       = def("rekey_failures")
+	RekeysReceived      = def("rekeys_received")
+	RekeyReplayed       = def("rekey_replayed")
+	RekeyBadSignature   = def("rekey_bad_signature")
+	RekeyMalformed      = def("rekey_malformed")
+	RekeyInstallFailed  = def("rekey_install_failed")
+	RekeyUnknownKEK     = def("rekey_unknown_kek")
+	RekeyAcksSent       = def("rekey_acks_sent")
+	RekeyAckFailures    = def("rekey_ack_failures")
+	RekeyAckUnsupported = def("rekey_ack_unsupported")
+	RekeyAcksReceived   = def("rekey_acks_received")
+	RekeyAcksMissed     = def("rekey_acks_missed")
+	AckUnknownKEK       = def("ack_unknown_kek")
+	AckInvalid          = def("ack_invalid")
+	AckBadHash          = def("ack_bad_hash")
+	AckUnrequested      = def("ack_unrequested")
+	AckUnsolicited      = def("ack_unsolicited")
+	AcksDuplicate       = def("acks_duplicate")
+	AcksLate            = def("acks_late")
+	GMDeleted           = def("gm_deleted") // GMs the KS deleted for missing acknowledgements
 )
 
-// All is every counter, for tests and documentation.
-func All() []Name {
-	return []Name{
-		PacketsReceived, MulticastPacketsReceived, ReceiveErrors, SendErrors, MalformedPackets, UnexpectedPackets,
-		UnsupportedExchange, InternalError, MulticastJoinFailures,
-		IKESAEstablished, IKESAExpired, IKESAReplaced, IKESAGlobalLimit, IKESAStale, IKEFailed, IKENoPSK,
-		IKEFailedNoProposalChosen, IKEFailedAuthenticationFailed, IKEFailedPayloadMalformed, IKEFailedInvalidID,
-		IKEFailedInvalidHash,
-		IKEUnauthorizedIdentity, IKEUnknownCookies, IKEDHComputed, IKEDHQueueFull, IKEDHRateLimited,
-		IKEHalfOpenExpired, IKEHalfOpenReplaced, IKEHalfOpenPerSourceLimit, IKEHalfOpenGlobalLimit,
-		IKECookieChallenge, IKECookieVerified, IKECookieSACacheMiss, IKECookieSAEvicted, IKECookieSATooLarge,
-		InformationalUnknownSA, DPDSent, DPDAcked, DPDAnswered, DPDUnexpected, DPDPeerDead, InvalidCookieSent, InvalidCookieRateLimited, InvalidCookieTooLarge,
-		InvalidCookieReceived, InvalidCookieIgnored,
-		Registrations, RegistrationsRejected, RegistrationFailures, Retransmits, PullUnknownSA, KSHashFail,
-		ReregistrationClamped, ReregistrationsCancelled,
-		RekeysSent, RekeyRetransmits, RekeyFailures, RekeysReceived, RekeyReplayed, RekeyBadSignature,
-		RekeyMalformed, RekeyInstallFailed, RekeyUnknownKEK, RekeyAcksSent, RekeyAckFailures, RekeyAckUnsupported,
-		RekeyAcksReceived, RekeyAcksMissed, AckUnknownKEK, AckInvalid, AckBadHash, AckUnrequested, AckUnsolicited,
-		AcksDuplicate, AcksLate, GMDeleted,
-	}
+// all is every counter, in the order declared: def adds each, so a
+// counter cannot be left out of All.
+var all []Name
+
+// def declares the counter name.
+func def(name string) Name {
+	n := Name{name}
+	all = append(all, n)
+	return n
 }
+
+// All is every counter, for tests and documentation.
+func All() []Name { return slices.Clone(all) }
