@@ -191,11 +191,15 @@ func (m *Member) after(g *group, d time.Duration, fn func()) {
 	m.Kick()
 }
 
-// Deadline is the wall time of the earliest scheduled step of any group;
-// zero when none is.
+// Deadline is the wall time of the earliest scheduled step of any group or
+// of the phase-1 layer (an expiry, an R-U-THERE); zero when none is, or
+// after Stop.
 func (m *Member) Deadline() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.stopped {
+		return time.Time{}
+	}
 	d := m.p1.Deadline()
 	for _, g := range m.groups {
 		if g.due != nil && (d.IsZero() || g.deadline.Before(d)) {

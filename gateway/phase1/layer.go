@@ -128,6 +128,12 @@ func (l *Layer) IKE() *ikev1.Config { return l.ike }
 // counted and key-logged, and is probed if the daemon initiated it and
 // keepalives are on.
 func (l *Layer) Established(sa *ikev1.SA) {
+	c := sa.Cookies()
+	if l.sas[c] != nil {
+		// Cookies are random: the same pair twice is a replayed exchange
+		// or a bug. The newer SA is the one the peer holds.
+		l.drop(c)
+	}
 	peer := sa.Peer.Addr()
 	for l.perPeer > 0 && len(l.byPeer[peer]) >= l.perPeer {
 		l.drop(l.byPeer[peer][0])
@@ -146,7 +152,6 @@ func (l *Layer) Established(sa *ikev1.SA) {
 	if l.keepalive.Interval > 0 && sa.Initiator && sa.PeerDPD {
 		e.dpd = newProbe(now, l.clk.Wall(l.keepalive.Interval))
 	}
-	c := sa.Cookies()
 	l.sas[c] = e
 	l.byPeer[peer] = append(l.byPeer[peer], c)
 	l.order = append(l.order, c)

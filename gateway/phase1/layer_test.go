@@ -406,3 +406,15 @@ func approx(got, want []float64) bool {
 	}
 	return true
 }
+
+// The same cookies twice (a replayed exchange) leave one SA, the newer,
+// and the indexes agree.
+func TestEstablishedTwice(t *testing.T) {
+	p := newPair(t, 1, config.Keepalive{})
+	sa := p.mainMode()
+	again := *sa
+	p.gm.l.Established(&again)
+	if p.gm.l.Len() != 1 || p.gm.l.PeerLen(testnet.KS(1).Addr()) != 1 || p.gm.l.Get(sa.Cookies()) != &again {
+		t.Errorf("%d SAs, %d by peer", p.gm.l.Len(), p.gm.l.PeerLen(testnet.KS(1).Addr()))
+	}
+}
