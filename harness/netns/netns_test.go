@@ -136,7 +136,17 @@ func TestNodeProcessBindsAndEnv(t *testing.T) {
 	if lab.Node("idle").PID != lab.Node("idle").Holder {
 		t.Errorf("a node without a process is represented by its holder")
 	}
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(w.PID) + "/environ")
+	// The node's process enters the node (namespaces, mounts) and then
+	// execs the command: read while that exec is under way, /proc shows
+	// an empty environment.
+	var env []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		env, err = os.ReadFile("/proc/" + strconv.Itoa(w.PID) + "/environ")
+		if err == nil && bytes.Contains(env, []byte("GETLAB_TEST=hello")) {
+			break
+		}
+	}
 	if err != nil || !bytes.Contains(env, []byte("GETLAB_TEST=hello")) {
 		t.Errorf("worker environment %q: %v", env, err)
 	}
