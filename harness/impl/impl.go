@@ -70,10 +70,14 @@ const (
 	// InteropProfiles: speaks wire variants other than plain RFC
 	// (the names in InteropProfiles).
 	InteropProfiles Capability = "interop-profiles"
+	// DPD: a GM sends RFC 3706 R-U-THEREs to its key server as the
+	// scenario's ike.keepalive says, and declares it dead after five
+	// unanswered (the seeds' keepalive).
+	DPD Capability = "dpd"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -179,6 +183,7 @@ type Capabilities struct {
 	MulticastRekey  bool           `yaml:"multicast-rekey"`
 	Acks            []string       `yaml:"acks"`
 	InteropProfiles []string       `yaml:"interop-profiles"`
+	DPD             bool           `yaml:"dpd"`
 }
 
 // TimerScaleCap: the implementation scales its protocol timers.
@@ -230,6 +235,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return len(k.Acks) > 0
 	case InteropProfiles:
 		return len(k.InteropProfiles) > 0
+	case DPD:
+		return k.DPD
 	}
 	return false
 }

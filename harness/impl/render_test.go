@@ -73,7 +73,7 @@ func TestRegistryLoadsAndRendersEveryImplementation(t *testing.T) {
 }
 
 // getvpnd --check accepts every rendered getvpnd config, without a warning
-// but the wildcard key's.
+// but the wildcard key's and a GM's keepalive's.
 func TestRenderedConfigsPassGetvpndCheck(t *testing.T) {
 	bin, err := testbuild.Bin()
 	if err != nil {
@@ -112,6 +112,14 @@ func TestRenderedConfigsPassGetvpndCheck(t *testing.T) {
 							t.Errorf("%s %s %s: no warning for the wildcard key:\n%s", name, sname, node, res)
 						}
 					}
+					// And the seeds have no DPD between GM and KS, which
+					// the DPD spec configures on purpose.
+					if role == GM && s.IKE.Keepalive != nil {
+						warnings = 1
+						if !strings.Contains(string(res), "ike.keepalive: dead peer detection between GM and KS") {
+							t.Errorf("%s %s %s: no warning for the keepalive:\n%s", name, sname, node, res)
+						}
+					}
 					if err != nil || strings.Count(string(res), "warning:") != warnings || !strings.Contains(string(res), "ok: role "+string(role)+", "+fmt.Sprint(len(s.Groups))+" group(s), "+fmt.Sprint(warnings)+" warning(s)") {
 						t.Errorf("%s %s %s: getvpnd --check: %v\n%s\nconfig:\n%s", name, sname, node, err, res, out)
 					}
@@ -129,6 +137,7 @@ func variant() *scenario.Scenario {
 	s := scenario.Default()
 	s.TimerScale = 0.05
 	s.IKE.KSWildcardKey = "wildcard 'secret'"
+	s.IKE.Keepalive = &scenario.Keepalive{Interval: 15, Retry: 2}
 	s.KeyServers = append(s.KeyServers, scenario.KeyServer{Name: "ks2", Address: mustAddr("192.0.2.2"), Order: 2})
 	s.PreSharedKeys = append(s.PreSharedKeys, scenario.PSK{GM: "gm2", KS: "ks2", Key: `gm2 "ks2" key`})
 	s.GroupMembers[0].KSList = nil

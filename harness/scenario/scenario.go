@@ -188,6 +188,17 @@ type IKE struct {
 	// for every address besides the GMs' own ones (IOS: `crypto isakmp key
 	// K address 0.0.0.0`): any source may then run main mode with it.
 	KSWildcardKey string `yaml:"ks_wildcard_key,omitempty"`
+	// Keepalive, when set, has the group members probe their key
+	// servers with RFC 3706 dead peer detection (IOS: `crypto isakmp
+	// keepalive`); nil: no DPD is configured.
+	Keepalive *Keepalive `yaml:"keepalive,omitempty"`
+}
+
+// Keepalive is periodic dead peer detection, in protocol seconds: an
+// R-U-THERE every Interval, one every Retry while unanswered.
+type Keepalive struct {
+	Interval int `yaml:"interval"` // 10-3600 (S2 Table 29-2)
+	Retry    int `yaml:"retry"`    // 2-60
 }
 
 // IKESuite is one phase-1 algorithm set.

@@ -173,6 +173,14 @@ func (v *validator) ike(ike *IKE) {
 	for i, x := range ike.KSAlsoAccepts {
 		v.suite(index(p+".ks_also_accepts", i), x)
 	}
+	if k := ike.Keepalive; k != nil {
+		if k.Interval < 10 || k.Interval > 3600 {
+			v.errorf(p+".keepalive.interval", "%d is not 10 to 3600 seconds", k.Interval)
+		}
+		if k.Retry < 2 || k.Retry > 60 {
+			v.errorf(p+".keepalive.retry", "%d is not 2 to 60 seconds", k.Retry)
+		}
+	}
 }
 
 func (v *validator) suite(q string, x IKESuite) {
