@@ -422,6 +422,7 @@ func (m *Member) handle(from netip.AddrPort, pkt []byte) func() {
 		if sa := a.mm.SA(); sa != nil && a.sa == nil {
 			a.sa = sa
 			m.p1.Established(sa)
+			m.Kick() // the SA's expiry or first R-U-THERE may be the earliest deadline now
 			m.startPull(g)
 		}
 	case h.Exchange == isakmp.ExchangeInformational:
