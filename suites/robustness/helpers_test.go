@@ -228,6 +228,19 @@ func p95(ds []time.Duration) time.Duration {
 	return s[(len(s)*95-1)/100]
 }
 
+// drained waits until node's process has read everything waiting on its
+// GDOI socket, at most within, and reports how long that took. A flood
+// that opens with a burst larger than the socket's buffer has the kernel
+// drop what arrives while it is full, a GM's message 1 included, before
+// any daemon sees it: registrations are timed under the steady flood
+// that follows, once the burst is read, so that they measure the daemon.
+func drained(ctx context.Context, s *suitekit.Scenario, node string, within time.Duration) {
+	pid, start := s.Lab.Node(node).PID, time.Now()
+	Eventually(func() (int, error) { return suitekit.UDPBacklog(pid, 848) }).WithContext(ctx).
+		WithTimeout(within).WithPolling(10*time.Millisecond).Should(BeZero(), "%s's GDOI socket backlog after the burst", node)
+	report(node+" read the burst", "in %v", time.Since(start).Round(time.Millisecond))
+}
+
 // signal sends sig to node's process.
 func signal(lab *netns.Lab, node string, sig syscall.Signal) {
 	Expect(lab.Signal(node, sig)).To(Succeed())

@@ -132,6 +132,7 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 		// Then a steady 1,000 message 1s a second from each (about
 		// 1.6 Mbit/s in all) while gm1 registers again and again.
 		fctx, stop := context.WithCancel(ctx)
+		defer stop()
 		steady := background(func() floodResult {
 			st, err := attack.HalfOpen(fctx, conn, gdoi, 0, time.Hour, 1000, attack.DefaultPhase1, 0)
 			return floodResult{Stats: st, Err: err}
@@ -140,6 +141,7 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 			n, err := attack.SpoofedHalfOpen(fctx, fd, spoofed, gdoi, 0, time.Hour, 1000, attack.DefaultPhase1)
 			return floodResult{Sent: n, Err: err}
 		})
+		drained(ctx, s, "ks1", 30*time.Second)
 		times := registrationTimes(ctx, s.Lab, "gm1", restarts, 15*time.Second)
 		victim := registrationTimes(ctx, s.Lab, "gm2", restarts, 15*time.Second)
 		stop()
@@ -391,6 +393,7 @@ var _ = Describe("a key server with a wildcard key under a spoofed flood", Order
 			n, err := attack.SpoofedHalfOpen(fctx, fd, srcs, gdoi, 0, time.Hour, 2000, attack.DefaultPhase1)
 			return floodResult{Sent: n, Err: err}
 		})
+		drained(ctx, s, "ks1", 30*time.Second)
 		times := registrationTimes(ctx, s.Lab, "gm1", restarts, 15*time.Second)
 		stop()
 		u1, t1 := usage(pid), time.Now()

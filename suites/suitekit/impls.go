@@ -227,6 +227,36 @@ func udpBound(pid int, port uint16) error {
 	return fmt.Errorf("nothing bound to UDP %d", port)
 }
 
+// UDPBacklog is the octets waiting in the receive queues of the UDP
+// sockets bound to port in the network namespace of pid (rx_queue in
+// /proc/<pid>/net/udp and udp6): what the process has not read yet.
+func UDPBacklog(pid int, port uint16) (int, error) {
+	total := 0
+	for _, f := range []string{"udp", "udp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			return 0, err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 5 {
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fields[1], ":")
+			p, err := strconv.ParseUint(hexPort, 16, 16)
+			if !ok || err != nil || uint16(p) != port {
+				continue
+			}
+			_, rx, _ := strings.Cut(fields[4], ":")
+			if n, err := strconv.ParseUint(rx, 16, 32); err == nil {
+				total += int(n)
+			}
+		}
+	}
+	return total, nil
+}
+
 // Status runs role's implementation's status command in node and parses
 // its output strictly (impl.ParseStatus). The spec skips when the
 // implementation offers no status command.
