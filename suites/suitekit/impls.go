@@ -204,38 +204,47 @@ func WaitReady(ctx context.Context, lab *netns.Lab, node string, role impl.Role,
 // udpBound reports whether a UDP socket is bound to port in the network
 // namespace of pid, from /proc/<pid>/net/udp: nothing is sent.
 func udpBound(pid int, port uint16) error {
-	for _, f := range []string{"udp", "udp6"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
-		if err != nil {
-			return err
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 2 {
-				continue
-			}
-			_, hexPort, ok := strings.Cut(fields[1], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && uint16(p) == port {
-				return nil
-			}
+	socks, err := udpSockets(pid)
+	if err != nil {
+		return err
+	}
+	for _, s := range socks {
+		if s.port == port {
+			return nil
 		}
 	}
 	return fmt.Errorf("nothing bound to UDP %d", port)
 }
 
 // UDPBacklog is the octets waiting in the receive queues of the UDP
-// sockets bound to port in the network namespace of pid (rx_queue in
-// /proc/<pid>/net/udp and udp6): what the process has not read yet.
+// sockets bound to port in the network namespace of pid: what the process
+// has not read yet.
 func UDPBacklog(pid int, port uint16) (int, error) {
+	socks, err := udpSockets(pid)
 	total := 0
+	for _, s := range socks {
+		if s.port == port {
+			total += s.rxQueue
+		}
+	}
+	return total, err
+}
+
+// udpSocket is a line of /proc/<pid>/net/udp or udp6.
+type udpSocket struct {
+	port    uint16
+	rxQueue int // octets received and not read
+}
+
+// udpSockets lists the UDP sockets of pid's network namespace, IPv4 and
+// IPv6: local port (the second field, "addr:port" in hex) and receive
+// queue (the fifth, "tx_queue:rx_queue" in hex).
+func udpSockets(pid int) ([]udpSocket, error) {
+	var out []udpSocket
 	for _, f := range []string{"udp", "udp6"} {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
@@ -244,17 +253,16 @@ func UDPBacklog(pid int, port uint16) (int, error) {
 				continue
 			}
 			_, hexPort, ok := strings.Cut(fields[1], ":")
-			p, err := strconv.ParseUint(hexPort, 16, 16)
-			if !ok || err != nil || uint16(p) != port {
-				continue
+			port, err := strconv.ParseUint(hexPort, 16, 16)
+			if !ok || err != nil {
+				continue // the header line
 			}
-			_, rx, _ := strings.Cut(fields[4], ":")
-			if n, err := strconv.ParseUint(rx, 16, 32); err == nil {
-				total += int(n)
-			}
+			_, hexRx, _ := strings.Cut(fields[4], ":")
+			rx, _ := strconv.ParseUint(hexRx, 16, 32)
+			out = append(out, udpSocket{port: uint16(port), rxQueue: int(rx)})
 		}
 	}
-	return total, nil
+	return out, nil
 }
 
 // Status runs role's implementation's status command in node and parses
