@@ -496,3 +496,68 @@ func TestReinstallUnderTraffic(t *testing.T) {
 		w.Outbound(buf, Headroom, len(pkt))
 	}
 }
+
+// Two groups are tried in order, as a crypto map's entries are: a deny in
+// the first passes the packet on to the second, whose permit then
+// encrypts it (outbound) or says it should have come encrypted (inbound);
+// a packet only denied goes in clear (DP-95).
+func TestGroupsInCryptoMapOrder(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	m := &member{}
+	m.e = New(Options{Clock: clock.New(1, clk.Now), Local: testnet.GM(1).Addr(), MTU: 1500, LocalDenyInbound: "ios",
+		Groups: []config.Group{{Name: "FIRST"}, {Name: "SECOND"}}})
+	rec := func(b []byte) error { m.out = append(m.out, bytes.Clone(b)); return nil }
+	m.w = m.e.NewWorker(rec, rec)
+	first := groupPolicy(t, "aes128gcm16", 1)
+	first.Deny = append(first.Deny, gdoi.Selector{Protocol: 17, Src: anyNet, Dst: anyNet, DstPort: 6000})
+	second := groupPolicy(t, "aes128gcm16", 1)
+	second.GroupID = 77
+	for i := range second.TEKs {
+		second.TEKs[i].SPI += 0x3000
+		second.TEKs[i].Selector.Protocol = 17 // UDP only
+	}
+	if err := m.e.Install("FIRST", first, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.e.Install("SECOND", second, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	spiOut := func(pkt []byte) uint32 {
+		t.Helper()
+		out := m.run(false, pkt)
+		if len(out) != 1 {
+			t.Fatalf("emitted %d packets", len(out))
+		}
+		if ipv4.Protocol(out[0]) != ipv4.ProtoESP {
+			return 0
+		}
+		return binary.BigEndian.Uint32(out[0][20:])
+	}
+	if spi := spiOut(udp(testnet.Host(1), testnet.Host(2), 5000, 5000, 100, false)); spi != 0x1001 {
+		t.Errorf("a flow FIRST permits went under SPI %#x, want FIRST's 0x1001", spi)
+	}
+	if spi := spiOut(udp(testnet.Host(1), testnet.Host(2), 5000, 6000, 100, false)); spi != 0x4001 {
+		t.Errorf("a flow FIRST denies and SECOND permits went under SPI %#x, want SECOND's 0x4001", spi)
+	}
+	// TCP to port 6000: FIRST's deny is UDP only, so FIRST permits it.
+	tcp := udp(testnet.Host(1), testnet.Host(2), 5000, 6000, 100, false)
+	tcp[9] = 6
+	if spi := spiOut(tcp); spi != 0x1001 {
+		t.Errorf("TCP to 6000 went under SPI %#x, want FIRST's 0x1001", spi)
+	}
+	// GDOI: denied by both, in clear.
+	before := m.e.Count(OutClearDeny)
+	if spi := spiOut(udp(testnet.Host(1), testnet.Host(2), 848, 848, 10, false)); spi != 0 || m.e.Count(OutClearDeny) != before+1 {
+		t.Errorf("UDP 848 denied by both groups: SPI %#x, out_clear_deny +%d", spi, m.e.Count(OutClearDeny)-before)
+	}
+	// Inbound in clear: what FIRST denies and SECOND permits should have
+	// come encrypted.
+	before = m.e.Count(InDropClearPermit)
+	if out := m.run(true, udp(testnet.Host(2), testnet.Host(1), 5000, 6000, 100, false)); len(out) != 0 || m.e.Count(InDropClearPermit) != before+1 {
+		t.Errorf("clear UDP to 6000 from site B: emitted %d, in_drop_clear_permit +%d", len(out), m.e.Count(InDropClearPermit)-before)
+	}
+	before = m.e.Count(InClearDeny)
+	if out := m.run(true, udp(testnet.Host(2), testnet.Host(1), 848, 848, 10, false)); len(out) != 1 || m.e.Count(InClearDeny) != before+1 {
+		t.Errorf("clear UDP 848 from site B: emitted %d, in_clear_deny +%d", len(out), m.e.Count(InClearDeny)-before)
+	}
+}

@@ -28,21 +28,23 @@ func (w *Worker) Outbound(buf []byte, off, n int) {
 	}
 }
 
-// outbound sends a parsed LAN packet by the policy: in clear past a deny
-// entry or when no entry matches, encrypted under the SA of the first
-// permit entry that matches, or nowhere when that entry has no SA.
+// outbound sends a parsed LAN packet by the policy: encrypted under the
+// SA of the first permit entry that matches, nowhere when that entry has
+// no SA, and in clear when no group's entry permits it. The groups are
+// tried in order, as a crypto map's entries are: a deny entry of one group
+// passes the packet on to the next (DP-95).
 func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 	e := w.e
 	pkt := buf[off : off+n]
 	st := e.state.Load()
+	denied := false
 	for _, g := range st.groups {
 		if !g.registered {
 			continue
 		}
 		if matchAny(g.localOut, flow) || matchAny(g.ksDeny, flow) {
-			e.count(OutClearDeny)
-			w.send(pkt)
-			return
+			denied = true
+			continue
 		}
 		for _, p := range g.permits {
 			if !p.sel.match(flow) {
@@ -57,7 +59,11 @@ func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 			return
 		}
 	}
-	e.count(OutClearNoMatch)
+	if denied {
+		e.count(OutClearDeny)
+	} else {
+		e.count(OutClearNoMatch)
+	}
 	w.send(pkt)
 }
 
@@ -250,39 +256,52 @@ func (w *Worker) Inbound(buf []byte, off, n int) {
 func (w *Worker) inbound(pkt []byte, flow *ipv4.Flow) {
 	e := w.e
 	st := e.state.Load()
-	if flow.Protocol == ipv4.ProtoESP {
-		if w.decrypt(st, pkt, flow) {
-			return
-		}
-	}
-	for _, g := range st.groups {
-		if g.registered && (matchAny(g.localIn, flow) || matchAny(g.ksDeny, flow)) {
-			e.count(InClearDeny)
-			w.send(pkt)
-			return
-		}
-	}
-	if flow.Protocol == ipv4.ProtoESP && anyRegistered(st) {
-		// ESP that no SA knows and no deny entry lets through.
-		e.count(InDropUnknownSPI)
-		spi, _, _ := esp.SPIOf(pkt)
-		e.report("RECVD_PKT_INV_SPI", "dst", flow.Dst.String(), "spi", hexSPI(spi), "ip", flow.Src.String())
+	isESP := flow.Protocol == ipv4.ProtoESP
+	if isESP && w.decrypt(st, pkt, flow) {
 		return
 	}
+	// The groups in order, a deny passing the packet on to the next
+	// (DP-95): the first group that permits it says it should have come
+	// encrypted, under an SA this GM has.
+	denied := false
 	for _, g := range st.groups {
 		if !g.registered {
 			continue
 		}
+		if matchAny(g.localIn, flow) || matchAny(g.ksDeny, flow) {
+			denied = true
+			continue
+		}
 		for _, p := range g.permits {
-			if p.sel.match(flow) {
-				e.count(InDropClearPermit)
-				e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "group", g.name)
+			if !p.sel.match(flow) {
+				continue
+			}
+			if isESP {
+				w.unknownSPI(pkt, flow)
 				return
 			}
+			e.count(InDropClearPermit)
+			e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "group", g.name)
+			return
 		}
 	}
-	e.count(InClearNoMatch)
-	w.send(pkt)
+	switch {
+	case isESP && !denied && anyRegistered(st):
+		w.unknownSPI(pkt, flow) // ESP that no SA knows and no deny entry lets through
+	case denied:
+		e.count(InClearDeny)
+		w.send(pkt)
+	default:
+		e.count(InClearNoMatch)
+		w.send(pkt)
+	}
+}
+
+// unknownSPI drops ESP whose SPI no SA has.
+func (w *Worker) unknownSPI(pkt []byte, flow *ipv4.Flow) {
+	w.e.count(InDropUnknownSPI)
+	spi, _, _ := esp.SPIOf(pkt)
+	w.e.report("RECVD_PKT_INV_SPI", "dst", flow.Dst.String(), "spi", hexSPI(spi), "ip", flow.Src.String())
 }
 
 func anyRegistered(st *state) bool {
