@@ -255,7 +255,8 @@ type Group struct {
 	KSList []netip.Addr
 	// RegistrationInterface is the interface registrations and rekeys use,
 	// and the data plane's WAN side; when empty, the interface of the route
-	// to the first KS.
+	// to the first KS. Every group of a file names the same one: the daemon
+	// has one GDOI socket and one WAN side (validation refuses another).
 	RegistrationInterface string
 	// LocalACL is the GM's local deny-only ACL, evaluated before the KS's.
 	LocalACL []ACE

@@ -388,6 +388,13 @@ func deniesDestination(acl []ACE, dst netip.Addr) bool {
 
 func (v *validator) gmGroup(g *Group, p string) {
 	c := v.c
+	// One GDOI socket and one data-plane WAN side serve every group, on
+	// the first group's registration interface: another group naming
+	// another would be ignored, so it is refused (one daemon per
+	// registration interface).
+	if first := c.Groups[0].RegistrationInterface; g != &c.Groups[0] && g.RegistrationInterface != first {
+		v.errorf(p+".registration_interface", "%q differs from groups[0]'s %q: getvpnd registers every group from one interface; run one daemon per registration interface", g.RegistrationInterface, first)
+	}
 	if len(g.KSList) == 0 {
 		v.errorf(p+".ks_list", "missing: a GM needs at least one key server (GM_INCOMPLETE_CFG)")
 	}

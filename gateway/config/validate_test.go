@@ -59,6 +59,8 @@ func TestErrors(t *testing.T) {
 		{"keepalive interval", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 5s}\n", 1), []string{"ike.keepalive.interval: 5s is out of range [10s, 3600s]"}},
 		{"keepalive retry", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 15s, retry: 90s}\n", 1), []string{"ike.keepalive.retry: 1m30s is out of range [2s, 60s]"}},
 		{"keepalive mode", strings.Replace(minKS, "ike:\n", "ike:\n  keepalive: {interval: 15s, mode: always}\n", 1), []string{`ike.keepalive.mode: "always" is not periodic or on-demand`}},
+		{"second registration interface", strings.Replace(minGM, "ks_list: [192.0.2.1]}", "ks_list: [192.0.2.1], registration_interface: eth1}\n  - {name: H, id: 2, ks_list: [192.0.2.1], registration_interface: eth2}", 1),
+			[]string{`groups[1].registration_interface: "eth2" differs from groups[0]'s "eth1"`}},
 		{"bad jitter", gmWith(", jitter: random", ""), []string{`groups[0].jitter: "random" is not new or legacy`}},
 		{"KS key on GM", gmWith(", tek_lifetime: 3600", ""), []string{"groups[0].tek_lifetime: only valid for role ks"}},
 		{"GM key on KS", ksWith("    ks_list: [192.0.2.2]\n", ""), []string{"groups[0].ks_list: only valid for role gm"}},
