@@ -32,7 +32,12 @@ type cipherParams struct {
 	wireshark string // the "Encryption" label of Wireshark's ESP SA table
 }
 
-var ciphers = map[TransformID]cipherParams{
+// ciphers is indexed by transform ID, not a map: the per-packet path
+// (SealedLen, Split) asks it several times a packet. As maps the two tables
+// cost 90-160 ns a packet (BenchmarkSealTunnel and BenchmarkOpenTunnel,
+// AES-128-GCM, 64 octets: 271 and 305 ns against 180 and 139 ns for the
+// switches they replaced, in one run); indexed, the same as the switches.
+var ciphers = [...]cipherParams{
 	// IV: RFC 2451 §3; block: 8 octets.
 	Transform3DES: {"ESP_3DES", 8, 8, 0, "TripleDES-CBC [RFC2451]"},
 	// No IV, no blocks.
@@ -45,9 +50,20 @@ var ciphers = map[TransformID]cipherParams{
 	TransformAESGCM16: {"ESP_AES-GCM-16", 8, 1, 16, "AES-GCM with 16 octet ICV [RFC4106]"},
 }
 
+// cipherOf is id's entry, the zero entry for an ID this package does not
+// know (its name empty). A pointer: the entry is seven words.
+func cipherOf(id TransformID) *cipherParams {
+	if int(id) < len(ciphers) {
+		return &ciphers[id]
+	}
+	return &unknownCipher
+}
+
+var unknownCipher cipherParams
+
 // String returns the IANA name ("ESP_AES-GCM-16"), or "ESP transform <n>".
 func (id TransformID) String() string {
-	if c, ok := ciphers[id]; ok {
+	if c := cipherOf(id); c.name != "" {
 		return c.name
 	}
 	return "ESP transform " + strconv.Itoa(int(id))
@@ -79,26 +95,38 @@ type hmacParams struct {
 	keyword   string // strongSwan's proposal keyword
 }
 
-var hmacs = map[AuthAlg]hmacParams{
+// hmacs is indexed by algorithm ID, for the same reason as ciphers.
+var hmacs = [...]hmacParams{
 	AuthHMACSHA1:   {12, 20, "HMAC-SHA-1-96", "HMAC-SHA-1-96 [RFC2404]", "sha1"},
 	AuthHMACSHA256: {16, 32, "HMAC-SHA-256-128", "HMAC-SHA-256-128 [RFC4868]", "sha256"},
 	AuthHMACSHA384: {24, 48, "HMAC-SHA-384-192", "HMAC-SHA-384-192 [RFC4868]", "sha384"},
 	AuthHMACSHA512: {32, 64, "HMAC-SHA-512-256", "HMAC-SHA-512-256 [RFC4868]", "sha512"},
 }
 
+// hmacOf is a's entry, the zero entry for an algorithm this package does
+// not know (AuthNone included; its name empty).
+func hmacOf(a AuthAlg) *hmacParams {
+	if int(a) < len(hmacs) {
+		return &hmacs[a]
+	}
+	return &unknownHMAC
+}
+
+var unknownHMAC hmacParams
+
 // ICVLen is the length of the truncated ICV the algorithm puts on the wire.
-func (a AuthAlg) ICVLen() int { return hmacs[a].icvLen }
+func (a AuthAlg) ICVLen() int { return hmacOf(a).icvLen }
 
 // KeyLen is the length of the integrity key in octets (RFC 2404 §3,
 // RFC 4868 §2.1.1: the hash output length).
-func (a AuthAlg) KeyLen() int { return hmacs[a].keyLen }
+func (a AuthAlg) KeyLen() int { return hmacOf(a).keyLen }
 
 // String returns the algorithm's name as RFC 2404 / RFC 4868 write it.
 func (a AuthAlg) String() string {
 	if a == AuthNone {
 		return "none"
 	}
-	if h, ok := hmacs[a]; ok {
+	if h := hmacOf(a); h.name != "" {
 		return h.name
 	}
 	return "authentication algorithm " + strconv.Itoa(int(a))
@@ -210,18 +238,18 @@ func (t Transform) invalid(why string) error {
 
 // Combined reports whether t is a combined-mode (AEAD) transform whose ICV
 // comes from the cipher: AES-GCM.
-func (t Transform) Combined() bool { return ciphers[t.ID].icvLen != 0 }
+func (t Transform) Combined() bool { return cipherOf(t.ID).icvLen != 0 }
 
 // IVLen is the length of the explicit IV carried in every packet: 16 for
 // AES-CBC (RFC 3602 §3), 8 for AES-GCM (RFC 4106 §3.1) and 3DES-CBC
 // (RFC 2451 §3), 0 for ESP_NULL.
-func (t Transform) IVLen() int { return ciphers[t.ID].ivLen }
+func (t Transform) IVLen() int { return cipherOf(t.ID).ivLen }
 
 // ICVLen is the length of the Integrity Check Value at the end of a packet:
 // the cipher's for AES-GCM, the HMAC's otherwise.
 func (t Transform) ICVLen() int {
 	if t.Combined() {
-		return ciphers[t.ID].icvLen
+		return cipherOf(t.ID).icvLen
 	}
 	return t.Auth.ICVLen()
 }
@@ -230,7 +258,7 @@ func (t Transform) ICVLen() int {
 // of blocks. 16 for AES-CBC; 8 for 3DES-CBC; 1 for AES-GCM (a counter mode,
 // RFC 4106 §3.2), ESP_NULL and a transform ID this package does not know.
 func (t Transform) BlockSize() int {
-	if c, ok := ciphers[t.ID]; ok {
+	if c := cipherOf(t.ID); c.name != "" {
 		return c.blockSize
 	}
 	return 1
@@ -291,7 +319,7 @@ func (t Transform) Overhead() int {
 // WiresharkEncryption is the "Encryption" label of Wireshark's ESP SA table
 // (esp_sa UAT) for t, or "" if Wireshark has none. The key column then holds
 // the encryption key material, salt included for AES-GCM.
-func (t Transform) WiresharkEncryption() string { return ciphers[t.ID].wireshark }
+func (t Transform) WiresharkEncryption() string { return cipherOf(t.ID).wireshark }
 
 // WiresharkAuthentication is the "Authentication" label of Wireshark's ESP SA
 // table for t: "NULL" for AES-GCM, the HMAC otherwise, "" if unknown.
@@ -299,7 +327,7 @@ func (t Transform) WiresharkAuthentication() string {
 	if t.Combined() {
 		return "NULL"
 	}
-	return hmacs[t.Auth].wireshark
+	return hmacOf(t.Auth).wireshark
 }
 
 // String names t with strongSwan's ESP proposal keywords: "aes128gcm16",
@@ -323,7 +351,7 @@ func (t Transform) String() string {
 		b.WriteString("null")
 	}
 	b.WriteString("-")
-	b.WriteString(hmacs[t.Auth].keyword)
+	b.WriteString(hmacOf(t.Auth).keyword)
 	return b.String()
 }
 
