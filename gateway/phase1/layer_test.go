@@ -31,7 +31,7 @@ type side struct {
 
 // pair is a GM-like initiator and a KS-like responder on one fake clock.
 type pair struct {
-	t      *testing.T
+	t      testing.TB
 	clk    *clock.Fake
 	net    *transport.Net
 	gm, ks *side
@@ -53,7 +53,7 @@ func testConfig(role config.Role, peer netip.Addr, scale float64, ka config.Keep
 	}
 }
 
-func newSide(t *testing.T, n *transport.Net, clk *clock.Fake, addr netip.AddrPort, cfg *config.Config, role Role) *side {
+func newSide(t testing.TB, n *transport.Net, clk *clock.Fake, addr netip.AddrPort, cfg *config.Config, role Role) *side {
 	t.Helper()
 	s := &side{addr: addr, log: &strings.Builder{}, inbox: n.Inbox(addr)}
 	env := Env{Events: events.New(s.log, "text", "debug"), Counters: &events.Counters{}, Send: n.From(addr), Local: addr, Now: clk.Now}
@@ -67,7 +67,7 @@ func newSide(t *testing.T, n *transport.Net, clk *clock.Fake, addr netip.AddrPor
 	return s
 }
 
-func newPair(t *testing.T, scale float64, ka config.Keepalive) *pair {
+func newPair(t testing.TB, scale float64, ka config.Keepalive) *pair {
 	p := &pair{t: t, clk: clock.NewFake(t0), net: transport.NewSyncNet()}
 	p.gm = newSide(t, p.net, p.clk, testnet.GM(1), testConfig(config.RoleGM, testnet.KS(1).Addr(), scale, ka), Role{})
 	p.ks = newSide(t, p.net, p.clk, testnet.KS(1), testConfig(config.RoleKS, testnet.GM(1).Addr(), scale, config.Keepalive{}), Role{AnswerUnknownSA: true})
@@ -384,7 +384,7 @@ func TestFailed(t *testing.T) {
 }
 
 // only is a layer's one SA.
-func only(t *testing.T, l *Layer) *ikev1.SA {
+func only(t testing.TB, l *Layer) *ikev1.SA {
 	t.Helper()
 	if len(l.sas) != 1 {
 		t.Fatalf("%d SAs, want one", len(l.sas))
