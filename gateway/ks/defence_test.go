@@ -294,8 +294,8 @@ func TestDHOffReceiveLoop(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
 	release := make(chan struct{})
 	held := make(chan struct{}, 1)
-	count := k.srv.ike.OnDH
-	k.srv.ike.OnDH = func() {
+	count := k.srv.p1.IKE().OnDH
+	k.srv.p1.IKE().OnDH = func() {
 		held <- struct{}{}
 		<-release
 		count()

@@ -42,7 +42,6 @@ type Server struct {
 	housekeepAt time.Time
 	// p1 holds the phase-1 SAs, answers DPD and messages on unknown SAs.
 	p1     *phase1.Layer
-	ike    *ikev1.Config
 	groups map[uint32]*group
 	order  []uint32
 
@@ -109,15 +108,14 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ike := p1.IKE()
 	workers := l.DHWorkers
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
 	counters := opt.Counters
-	ike.OnDH = func() { counters.Inc(counter.IKEDHComputed) }
+	p1.IKE().OnDH = func() { counters.Inc(counter.IKEDHComputed) }
 	s := &Server{
-		cfg: cfg, opt: opt, clk: clk, p1: p1, ike: ike,
+		cfg: cfg, opt: opt, clk: clk, p1: p1,
 		housekeepAt: clk.Now().Add(housekeeping),
 		groups:      map[uint32]*group{},
 		mainModes:   map[mmKey]*mainMode{},
@@ -226,7 +224,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 		return
 	}
 	now := s.clk.Now()
-	mm := &mainMode{r: ikev1.NewResponder(s.ike, s.opt.Local, k.peer), started: now, moved: now}
+	mm := &mainMode{r: ikev1.NewResponder(s.p1.IKE(), s.opt.Local, k.peer), started: now, moved: now}
 	reply, err := mm.r.Handle(pkt)
 	if err != nil {
 		s.p1.Failed(k.peer, err)
@@ -243,7 +241,7 @@ func (s *Server) message1(k mmKey, pkt []byte) {
 func (s *Server) cookieMessage1(k mmKey, pkt []byte) {
 	now := s.clk.Now()
 	tooLarge, evicted := false, false
-	r := ikev1.NewResponder(s.ike, s.opt.Local, k.peer)
+	r := ikev1.NewResponder(s.p1.IKE(), s.opt.Local, k.peer)
 	r.SetResponderCookieFunc(func(h ikev1.HalfOpen) [8]byte {
 		c, ev, ok := s.cookies.make(now, k, h)
 		tooLarge, evicted = !ok, ev
@@ -295,7 +293,7 @@ func (s *Server) resume(k mmKey, rcky [8]byte) *mainMode {
 		s.limitHit(counter.IKEHalfOpenGlobalLimit, "IKE_HALF_OPEN_LIMIT", k.peer, l.HalfOpenGlobal, "scope", "KS")
 		return nil
 	}
-	mm := &mainMode{r: ikev1.ResumeResponder(s.ike, s.opt.Local, k.peer, h), started: now, moved: now, resumed: true, h: h}
+	mm := &mainMode{r: ikev1.ResumeResponder(s.p1.IKE(), s.opt.Local, k.peer, h), started: now, moved: now, resumed: true, h: h}
 	s.addHalfOpen(k, mm)
 	s.opt.Counters.Inc(counter.IKECookieVerified)
 	return mm
