@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	coopwire "github.com/getlab/getlab/gateway/wire/coop"
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/gopacket/gopacket"
@@ -257,7 +258,7 @@ func (d *decoder) decode(p *Packet, lt layers.LinkType) {
 			} else {
 				// Only one port of the pair is ISAKMP's: gopacket chose
 				// the layer by the other.
-				msg, err = isakmp.ParseMessage(udp.Payload, gdoi.Decoder{Profile: gdoi.ProfileRFC})
+				msg, err = isakmp.ParseMessage(udp.Payload, gdoi.Decoder{Profile: gdoi.ProfileRFC, Next: coopwire.Decoder})
 			}
 			d.ike.decode(p, udp.Payload, msg, err)
 		}

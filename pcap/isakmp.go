@@ -14,6 +14,7 @@ import (
 	"hash"
 	"strings"
 
+	coopwire "github.com/getlab/getlab/gateway/wire/coop"
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -41,6 +42,11 @@ type ISAKMPInfo struct {
 	Payloads []uint8 `json:"payloads,omitempty"`
 	// SEQ is the value of a SEQ payload, if the message has one.
 	SEQ *uint32 `json:"seq,omitempty"`
+	// ANN is a decrypted cooperative key server announcement's ANN
+	// payload (gateway/wire/coop), Members the number of members its
+	// MEMBERS payload lists.
+	ANN     *coopwire.ANN `json:"ann,omitempty"`
+	Members int           `json:"members,omitempty"`
 	// DecryptError says why a message whose keys are in the log did not
 	// decrypt to a valid payload chain.
 	DecryptError string `json:"decrypt_error,omitempty"`
@@ -180,6 +186,10 @@ func (s *ikeState) describe(info *ISAKMPInfo, msg *isakmp.Message) {
 		case *gdoi.SEQ:
 			seq := v.Seq
 			info.SEQ = &seq
+		case *coopwire.ANN:
+			info.ANN = v
+		case *coopwire.Members:
+			info.Members = len(v.List)
 		case *isakmp.KE:
 			// Main mode messages 3 and 4 carry g^xi and g^xr: the IV of
 			// message 5 is hashed from them.
@@ -270,7 +280,7 @@ func (s *ikeState) open(h isakmp.Header, iv, ct []byte) (*isakmp.Message, error)
 	if err != nil {
 		return nil, err
 	}
-	m, err := isakmp.ParseBody(h, pt, gdoi.Decoder{Profile: s.profile})
+	m, err := isakmp.ParseBody(h, pt, gdoi.Decoder{Profile: s.profile, Next: coopwire.Decoder})
 	if err != nil {
 		return nil, fmt.Errorf("decrypted body does not parse (wrong key or IV?): %w", err)
 	}

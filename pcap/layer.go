@@ -1,6 +1,7 @@
 package pcap
 
 import (
+	coopwire "github.com/getlab/getlab/gateway/wire/coop"
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/gopacket/gopacket"
@@ -42,7 +43,7 @@ func (l *ISAKMP) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZ
 // DecodeFromBytes implements gopacket.DecodingLayer. The error of a
 // malformed message is an *isakmp.Error naming the payload and offset.
 func (l *ISAKMP) DecodeFromBytes(data []byte, _ gopacket.DecodeFeedback) error {
-	m, err := isakmp.ParseMessage(data, gdoi.Decoder{Profile: gdoi.ProfileRFC})
+	m, err := isakmp.ParseMessage(data, gdoi.Decoder{Profile: gdoi.ProfileRFC, Next: coopwire.Decoder})
 	if err != nil {
 		return err
 	}

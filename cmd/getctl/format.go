@@ -358,6 +358,69 @@ func formatMembers(w io.Writer, ms []control.Member) {
 	}
 }
 
+// formatCOOP renders GET /v1/ks/coop like "show crypto gdoi ks coop"
+// (S0 §5.4.1.7): the local KS and its timers, then a session per peer
+// with its counters.
+func formatCOOP(w io.Writer, gs []control.COOP) {
+	p := printer{w}
+	if len(gs) == 0 {
+		p.line("No group has cooperative key servers.")
+		return
+	}
+	for i, g := range gs {
+		if i > 0 {
+			p.line("")
+		}
+		p.line("Crypto Gdoi Group Name :%s", g.Group)
+		p.line("Local Address: %s", g.LocalAddress)
+		p.line("Local Priority: %d", g.LocalPriority)
+		p.line("Local KS Role: %s , Local KS Status: %s", title(g.Role), title(g.Status))
+		p.line("Local KS version: %s", g.Version)
+		if g.Primary != "" && g.Role != "primary" {
+			p.line("Primary KS: %s%s", g.Primary, map[bool]string{true: "", false: " (keys not yet received)"}[g.Synced])
+		}
+		if g.Electing {
+			p.line("Election in progress: reply-request round %d of %d", g.Retries, g.Retransmit)
+		}
+		if g.Role == "primary" {
+			p.line("Primary Timers:")
+			p.line("    Primary Refresh Policy Time: %s", secs(g.Refresh))
+			p.line("    Remaining Time: %s", secs(float64(int(g.Remaining))))
+		} else {
+			p.line("Secondary Timers:")
+			p.line("    Sec Primary Periodic Time: %s", secs(g.Periodic))
+			p.line("    Remaining Time: %s, Retries: %d", secs(float64(int(g.Remaining))), g.Retries)
+		}
+		p.line("")
+		p.line("Peer Sessions:")
+		for j, s := range g.Peers {
+			p.line("  Session %d:", j+1)
+			p.line("    Peer Address: %s", s.Address)
+			p.line("    Peer Version: %s", orDash(s.Version))
+			p.line("    Peer Priority: %d", s.Priority)
+			p.line("    Peer KS Role: %s , Peer KS Status: %s", title(s.Role), title(s.Status))
+			p.line("    Antireplay Sequence Number: %d", s.AntireplaySeq)
+			p.line("    IKE status: %s", title(s.IKEStatus))
+			p.line("    Counters:")
+			p.line("        Ann msgs sent: %d", s.AnnSent)
+			p.line("        Ann msgs sent with reply request: %d", s.AnnSentReplyRequest)
+			p.line("        Ann msgs recv: %d", s.AnnRecv)
+			p.line("        Ann msgs recv with reply request: %d", s.AnnRecvReplyRequest)
+			p.line("        Packet sent drops: %d", s.PacketSentDrops)
+			p.line("        Packet Recv drops: %d", s.PacketRecvDrops)
+			p.line("        Total bytes sent: %d", s.BytesSent)
+			p.line("        Total bytes recv: %d", s.BytesRecv)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // formatIKESAs renders GET /v1/ike/sa like "show crypto isakmp sa".
 func formatIKESAs(w io.Writer, sas []control.IKESA) {
 	if len(sas) == 0 {

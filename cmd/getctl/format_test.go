@@ -233,3 +233,37 @@ func TestFormatOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatCOOP: "show crypto gdoi ks coop" as S0 §5.4.1.7 lays it out,
+// for a primary and a secondary.
+func TestFormatCOOP(t *testing.T) {
+	peer := control.COOPPeer{Address: "172.18.5.2", Priority: 75, Role: "secondary", Status: "alive", Version: "1.0.0",
+		AntireplaySeq: 2, IKEStatus: "established", AnnSent: 61, AnnSentReplyRequest: 1, AnnRecv: 1, AnnRecvReplyRequest: 2,
+		PacketSentDrops: 2, BytesSent: 33402, BytesRecv: 1170}
+	var b strings.Builder
+	formatCOOP(&b, []control.COOP{
+		{Group: "getvpn", LocalAddress: "172.16.4.2", LocalPriority: 100, Role: "primary", Status: "alive", Version: "1.0.0",
+			Refresh: 20, Periodic: 30, Retransmit: 2, Remaining: 17.6, Peers: []control.COOPPeer{peer}},
+		{Group: "other", LocalAddress: "100.1.1.5", LocalPriority: 75, Role: "secondary", Status: "alive", Version: "1.0.0",
+			Primary: "100.1.1.1", Synced: true, Refresh: 20, Periodic: 30, Retransmit: 2, Remaining: 11},
+	})
+	out := b.String()
+	for _, want := range []string{
+		"Crypto Gdoi Group Name :getvpn\n", "Local Priority: 100\n", "Local KS Role: Primary , Local KS Status: Alive\n",
+		"    Primary Refresh Policy Time: 20\n    Remaining Time: 17\n",
+		"    Peer KS Role: Secondary , Peer KS Status: Alive\n", "    Antireplay Sequence Number: 2\n", "    IKE status: Established\n",
+		"        Ann msgs sent: 61\n", "        Ann msgs sent with reply request: 1\n", "        Ann msgs recv with reply request: 2\n",
+		"        Packet sent drops: 2\n", "        Total bytes sent: 33402\n", "        Total bytes recv: 1170\n",
+		"Local KS Role: Secondary , Local KS Status: Alive\n", "Primary KS: 100.1.1.1\n",
+		"    Sec Primary Periodic Time: 30\n    Remaining Time: 11, Retries: 0\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	formatCOOP(&b, nil)
+	if b.String() != "No group has cooperative key servers.\n" {
+		t.Errorf("no groups: %q", b.String())
+	}
+}

@@ -39,6 +39,8 @@ const usage = `usage: getctl [-s|--socket PATH] COMMAND [--json]
 commands:
   show gdoi                          groups, keys and registration ("show crypto gdoi")
   show ks members                    a key server's group members
+  show ks coop                       a key server's cooperative key servers
+                                     ("show crypto gdoi ks coop")
   show ike sa                        phase-1 SAs ("show crypto isakmp sa")
   show counters                      the daemon's counters
   show events [--since N] [--follow] logged events after sequence number N;
@@ -159,6 +161,9 @@ var commands = map[string]string{
 	"show crypto gdoi":            "gdoi",
 	"show ks members":             "members",
 	"show crypto gdoi ks members": "members",
+	"show ks coop":                "coop",
+	"show gdoi ks coop":           "coop",
+	"show crypto gdoi ks coop":    "coop",
 	"show ike sa":                 "ikesa",
 	"show crypto isakmp sa":       "ikesa",
 	"show counters":               "counters",
@@ -211,6 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 var paths = map[string]string{
 	"gdoi":     "/v1/gdoi",
 	"members":  "/v1/ks/members",
+	"coop":     "/v1/ks/coop",
 	"ikesa":    "/v1/ike/sa",
 	"counters": "/v1/counters",
 	"health":   "/v1/health",
@@ -245,6 +251,12 @@ func show(ctx context.Context, c *control.Client, cmd string, asJSON bool, w io.
 			return err
 		}
 		formatMembers(w, m)
+	case "coop":
+		s, err := c.COOP(ctx)
+		if err != nil {
+			return err
+		}
+		formatCOOP(w, s)
 	case "ikesa":
 		s, err := c.IKESAs(ctx)
 		if err != nil {

@@ -248,6 +248,10 @@ type Group struct {
 	// and prefixes); empty allows every GM that passes IKE authentication.
 	Authorization []netip.Prefix
 	Rekey         Rekey
+	// COOP, when set, makes this KS one of the group's cooperative key
+	// servers (S0 §3.7 "server local / redundancy"); nil: it serves the
+	// group alone.
+	COOP *COOP
 
 	// GM only.
 
@@ -299,12 +303,49 @@ const (
 	AckNone   = "none"
 )
 
-// SigningKey is the KS's rekey-signing RSA key: read from File, or, when
-// File is "", generated at start with Bits bits.
+// SigningKey is the KS's rekey-signing RSA key: read from File, given
+// inline as PEM, or, when both are "", generated at start with Bits bits.
+// Cooperative KSs must share one key (KS-23): a file or PEM, never a
+// generated key.
 type SigningKey struct {
 	File string
+	PEM  string
 	Bits int
 }
+
+// COOP is a KS's part in its group's cooperative key servers (S0 §3.7;
+// seed-features CO-01…CO-18).
+type COOP struct {
+	// Priority is the local priority (1-255, default 1): the highest
+	// wins an election, the highest address breaks a tie (CO-11).
+	Priority int
+	// Peers are every other KS of the group (at most 7: eight KSs in
+	// all, C-01).
+	Peers []netip.Addr
+	// Refresh is how often the primary announces to its peers (20 s,
+	// CO-13); Periodic how long a secondary waits for the primary's
+	// announcement before it asks every peer (30 s, CO-14); Retransmit
+	// how many rounds of asking it makes, Periodic apart, before it
+	// re-elects (2, CO-15). Together they set the failover time:
+	// Periodic × (1 + Retransmit), 90 s by default (CO-16, C-05).
+	Refresh    time.Duration
+	Periodic   time.Duration
+	Retransmit int
+	// Takeover is what a new primary's first rekey carries (C-07):
+	// TakeoverPreserveKeys (the current keys, newer IOS) or
+	// TakeoverNewTEK (a new TEK generation, older IOS).
+	Takeover string
+}
+
+// Values of COOP.Takeover.
+const (
+	TakeoverPreserveKeys = "preserve-keys"
+	TakeoverNewTEK       = "new-tek"
+)
+
+// MaxCOOPPeers is the most peers a COOP KS may list: "up to eight KSs"
+// (S0 §1.2.7, S2) in all, against §3.7.3.1's seven (C-01).
+const MaxCOOPPeers = 7
 
 // Warnings returns the problems found that do not stop the daemon, each
 // naming the file and field.

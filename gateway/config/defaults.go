@@ -39,6 +39,14 @@ var Defaults = struct {
 	LocalDenyInbound   string // IOS behaviour (GM-42)
 	DataPlaneTable     int    // not in the seeds
 	DaemonDown         string // not in the seeds: DESIGN.md "Data plane on a GM"
+	// COOP: "local priority" 1 (CO-11), refresh 20 s (CO-13), periodic
+	// 30 s (CO-14), retransmit 2 (CO-15); the takeover keeps the keys
+	// (C-07, the newer behaviour).
+	COOPPriority   int
+	COOPRefresh    time.Duration
+	COOPPeriodic   time.Duration
+	COOPRetransmit int
+	COOPTakeover   string
 }{
 	ListenPort:         848,
 	ControlSocket:      "/run/getvpnd/control.sock",
@@ -66,6 +74,11 @@ var Defaults = struct {
 	LocalDenyInbound:   "ios",
 	DataPlaneTable:     200,
 	DaemonDown:         "drop",
+	COOPPriority:       1,
+	COOPRefresh:        20 * time.Second,
+	COOPPeriodic:       30 * time.Second,
+	COOPRetransmit:     2,
+	COOPTakeover:       TakeoverPreserveKeys,
 }
 
 // Protocol timers that the configuration does not set (yet) but that every
@@ -160,7 +173,14 @@ func (c *Config) applyDefaults() {
 			if !c.isSet(index("groups", i) + ".rekey.retransmit.count") {
 				r.RetransmitCount = Defaults.RetransmitCount
 			}
-			if r.SigningKey.File == "" && r.SigningKey.Bits == 0 {
+			if co := g.COOP; co != nil {
+				co.Priority = cmp.Or(co.Priority, Defaults.COOPPriority)
+				co.Refresh = cmp.Or(co.Refresh, Defaults.COOPRefresh)
+				co.Periodic = cmp.Or(co.Periodic, Defaults.COOPPeriodic)
+				co.Retransmit = cmp.Or(co.Retransmit, Defaults.COOPRetransmit)
+				co.Takeover = cmp.Or(co.Takeover, Defaults.COOPTakeover)
+			}
+			if r.SigningKey.File == "" && r.SigningKey.PEM == "" && r.SigningKey.Bits == 0 {
 				r.SigningKey.Bits = Defaults.SigningKeyBits
 			}
 			if !c.isSet(index("groups", i) + ".deny_download") {

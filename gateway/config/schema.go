@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
@@ -9,7 +10,7 @@ import (
 
 // ksOnly and gmOnly are the group keys each role may set.
 var (
-	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "deny_download", "authorization", "rekey"}
+	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "deny_download", "authorization", "rekey", "coop"}
 	gmOnly = []string{"ks_list", "registration_interface", "local_acl", "jitter"}
 )
 
@@ -150,17 +151,13 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 					}
 				})
 			},
-			"rekey":         func(n *yaml.Node, p string) { decodeRekey(d, n, p, &g.Rekey) },
-			"deny_download": func(n *yaml.Node, p string) { d.boolean(n, p, &g.DenyDownload) },
-			"ks_list": func(n *yaml.Node, p string) {
-				d.list(n, p, func(n *yaml.Node, p string) {
-					a := netipZero
-					d.addr(n, p, &a)
-					if a.IsValid() {
-						g.KSList = append(g.KSList, a.Unmap())
-					}
-				})
+			"rekey": func(n *yaml.Node, p string) { decodeRekey(d, n, p, &g.Rekey) },
+			"coop": func(n *yaml.Node, p string) {
+				g.COOP = &COOP{}
+				decodeCOOP(d, n, p, g.COOP)
 			},
+			"deny_download":          func(n *yaml.Node, p string) { d.boolean(n, p, &g.DenyDownload) },
+			"ks_list":                func(n *yaml.Node, p string) { d.addrList(n, p, &g.KSList) },
 			"registration_interface": func(n *yaml.Node, p string) { d.str(n, p, &g.RegistrationInterface) },
 			"local_acl":              func(n *yaml.Node, p string) { d.acl(n, p, &g.LocalACL) },
 			"jitter":                 func(n *yaml.Node, p string) { d.str(n, p, &g.Jitter) },
@@ -184,9 +181,32 @@ func decodeRekey(d *decoder, n *yaml.Node, path string, r *Rekey) {
 		"signing_key": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"file": func(n *yaml.Node, p string) { d.str(n, p, &r.SigningKey.File) },
+				"pem":  func(n *yaml.Node, p string) { d.str(n, p, &r.SigningKey.PEM) },
 				"bits": func(n *yaml.Node, p string) { d.intField(n, p, 1024, 8192, &r.SigningKey.Bits) },
 			})
 		},
+	})
+}
+
+// addrList reads a list of addresses (IPv4-mapped ones unmapped).
+func (d *decoder) addrList(n *yaml.Node, path string, dst *[]netip.Addr) {
+	d.list(n, path, func(n *yaml.Node, p string) {
+		a := netipZero
+		d.addr(n, p, &a)
+		if a.IsValid() {
+			*dst = append(*dst, a.Unmap())
+		}
+	})
+}
+
+func decodeCOOP(d *decoder, n *yaml.Node, path string, c *COOP) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"priority":   func(n *yaml.Node, p string) { d.intField(n, p, 1, 255, &c.Priority) },
+		"peers":      func(n *yaml.Node, p string) { d.addrList(n, p, &c.Peers) },
+		"refresh":    func(n *yaml.Node, p string) { d.duration(n, p, &c.Refresh) },
+		"periodic":   func(n *yaml.Node, p string) { d.duration(n, p, &c.Periodic) },
+		"retransmit": func(n *yaml.Node, p string) { d.intField(n, p, 1, 10, &c.Retransmit) },
+		"takeover":   func(n *yaml.Node, p string) { d.str(n, p, &c.Takeover) },
 	})
 }
 

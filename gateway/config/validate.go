@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -309,11 +310,73 @@ func (v *validator) ksGroup(g *Group, p string) {
 		v.warnf(p+".tek_lifetime", "%v leaves less than the rekey lead %v (10%% or 90 s, plus %d retransmissions of %v) after half its life: TEKs are rekeyed at half their lifetime instead",
 			g.TEKLifetime, lead, r.RetransmitCount, r.RetransmitInterval)
 	}
-	if r.SigningKey.File != "" && c.isSet(rp+".signing_key.bits") {
-		v.errorf(rp+".signing_key", "set file or bits, not both")
+	sk := r.SigningKey
+	if n := btoi(sk.File != "") + btoi(sk.PEM != "") + btoi(c.isSet(rp+".signing_key.bits")); n > 1 {
+		v.errorf(rp+".signing_key", "set one of file, pem or bits")
 	}
-	if r.SigningKey.File == "" && r.SigningKey.Bits < 2048 {
-		v.warnf(rp+".signing_key.bits", "%d-bit RSA is accepted only for interop; use 2048 or more", r.SigningKey.Bits)
+	if sk.PEM != "" {
+		if blk, _ := pem.Decode([]byte(sk.PEM)); blk == nil || !strings.HasSuffix(blk.Type, "PRIVATE KEY") {
+			v.errorf(rp+".signing_key.pem", "holds no PEM private key")
+		}
+	}
+	if sk.File == "" && sk.PEM == "" && sk.Bits < 2048 {
+		v.warnf(rp+".signing_key.bits", "%d-bit RSA is accepted only for interop; use 2048 or more", sk.Bits)
+	}
+	if g.COOP != nil {
+		v.coop(g, p)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// coop checks a group's COOP section: the peers (every other KS, each
+// with a pre-shared key for the KS-to-KS phase 1), the timers and a
+// signing key every KS can share.
+func (v *validator) coop(g *Group, p string) {
+	co, c := g.COOP, v.c
+	cp := p + ".coop"
+	switch {
+	case len(co.Peers) == 0:
+		v.errorf(cp+".peers", "missing: list every other key server of the group")
+	case len(co.Peers) > MaxCOOPPeers:
+		v.errorf(cp+".peers", "%d peers: at most %d (eight cooperative key servers in all, S0 §1.2.7)", len(co.Peers), MaxCOOPPeers)
+	case len(co.Peers) > 3:
+		v.warnf(cp+".peers", "%d cooperative key servers: more than four are seldom needed (S0 §1.2.7)", len(co.Peers)+1)
+	}
+	seen := map[netip.Addr]int{}
+	for j, a := range co.Peers {
+		jp := index(cp+".peers", j)
+		switch {
+		case !usableUnicast(a):
+			v.errorf(jp, "%s is not a unicast address", a)
+		case a == c.Identity:
+			v.errorf(jp, "%s is this KS's own identity: list only the other key servers", a)
+		}
+		if k, dup := seen[a]; dup {
+			v.errorf(jp, "%s is also peers[%d]", a, k)
+		}
+		seen[a] = j
+		if _, ok := c.IKE.KeyEntryFor(a); !ok {
+			v.errorf(jp, "no ike.pre_shared_keys entry for %s: cooperative key servers authenticate each other in phase 1", a)
+		}
+	}
+	if co.Refresh <= 0 || co.Refresh > time.Hour {
+		v.errorf(cp+".refresh", "%v is out of range (0, 1h]", co.Refresh)
+	}
+	if co.Periodic <= co.Refresh {
+		v.errorf(cp+".periodic", "%v is not longer than refresh %v: the secondaries would re-elect between two announcements", co.Periodic, co.Refresh)
+	}
+	v.oneOf(cp+".takeover", co.Takeover, TakeoverPreserveKeys, TakeoverNewTEK)
+	if g.Rekey.SigningKey.File == "" && g.Rekey.SigningKey.PEM == "" {
+		v.errorf(p+".rekey.signing_key", "cooperative key servers share one rekey signing key (S0 §2.4, KS-23): give its file or pem; a generated key would differ on every KS")
+	}
+	if c.IKE.Keepalive.Interval == 0 {
+		v.warnf("ike.keepalive", "not set on a cooperative key server: the seeds require periodic keepalives between key servers so that the primary tracks the secondaries (CO-03); without them a dead secondary is never marked dead")
 	}
 }
 

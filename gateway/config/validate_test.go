@@ -104,7 +104,7 @@ func TestErrors(t *testing.T) {
 			[]string{"groups[0].rekey.address: only valid with transport multicast", "groups[0].rekey.port: only valid with transport multicast"}},
 		{"bad transport", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: broadcast}", 1), []string{`groups[0].rekey.transport: "broadcast" is not multicast or unicast`}},
 		{"retransmit count", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, retransmit: {count: 11}}", 1), []string{"groups[0].rekey.retransmit.count: 11 is out of range [0, 10]"}},
-		{"signing key both", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {file: k.pem, bits: 2048}}", 1), []string{"groups[0].rekey.signing_key: set file or bits, not both"}},
+		{"signing key both", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {file: k.pem, bits: 2048}}", 1), []string{"groups[0].rekey.signing_key: set one of file, pem or bits"}},
 		{"signing key small", strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, signing_key: {bits: 512}}", 1), []string{"groups[0].rekey.signing_key.bits: 512 is out of range"}},
 		{"authorization any", ksWith("    authorization: [any]\n", ""), []string{"groups[0].authorization[0]: \"any\" is not allowed"}},
 		{"authorization multicast", ksWith("    authorization: [239.0.0.0/8]\n", ""), []string{"groups[0].authorization[0]: 239.0.0.0/8 is a multicast prefix"}},

@@ -69,6 +69,13 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	return m, err
 }
 
+// COOP returns GET /v1/ks/coop.
+func (c *Client) COOP(ctx context.Context) ([]COOP, error) {
+	var s []COOP
+	err := c.Get(ctx, "/v1/ks/coop", &s)
+	return s, err
+}
+
 // IKESAs returns GET /v1/ike/sa.
 func (c *Client) IKESAs(ctx context.Context) ([]IKESA, error) {
 	var s []IKESA

@@ -18,4 +18,6 @@ type (
 	Member      = show.Member
 	IKESA       = show.IKESA
 	Event       = show.Event
+	COOP        = show.COOP
+	COOPPeer    = show.COOPPeer
 )

@@ -32,6 +32,12 @@ type Provider interface {
 	Counters() map[string]uint64
 }
 
+// COOPProvider is a provider with cooperative key servers (a KS): the
+// server then serves GET /v1/ks/coop.
+type COOPProvider interface {
+	COOP() []COOP
+}
+
 // EventSource is the daemon's event log (*events.Log satisfies it).
 type EventSource interface {
 	// Since returns the events held with Seq > seq, oldest first.
@@ -167,6 +173,11 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 		return c, nil
 	})
 	s.Handle(http.MethodGet, "/v1/events", s.events)
+	if cp, ok := p.(COOPProvider); ok {
+		s.Handle(http.MethodGet, "/v1/ks/coop", func(*http.Request) (any, error) {
+			return nonNil(cp.COOP()), nil
+		})
+	}
 
 	go func() {
 		defer close(s.served)

@@ -71,6 +71,19 @@ var (
 	InvalidCookieIgnored     = def("invalid_cookie_ignored")  // a GM's INVALID-COOKIE it could not tie to an attempt
 )
 
+// Cooperative key servers (KS).
+var (
+	COOPAnnSent              = def("coop_ann_sent")              // announcements sent
+	COOPAnnReceived          = def("coop_ann_received")          // announcements accepted
+	COOPPacketDropped        = def("coop_packet_dropped")        // announcements too large to send
+	COOPBadANN               = def("coop_bad_ann")               // announcements that do not decrypt, verify or parse
+	COOPUnknownSA            = def("coop_unknown_sa")            // announcements on a phase-1 SA this KS does not hold
+	COOPUnauthorized         = def("coop_unauthorized")          // announcements from a KS that is not a peer of the group
+	COOPConfigMismatch       = def("coop_config_mismatch")       // a peer's signing key or group policy differs
+	COOPIKEFailed            = def("coop_ike_failed")            // main modes to a peer that got no answer
+	COOPRegistrationsBlocked = def("coop_registrations_blocked") // registrations refused by a secondary without the group's keys
+)
+
 // Registration (GROUPKEY-PULL).
 var (
 	Registrations            = def("registrations")

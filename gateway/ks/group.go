@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/coop"
 	"github.com/getlab/getlab/gateway/gdoi"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
@@ -40,6 +41,16 @@ type group struct {
 	members       map[netip.Addr]*member
 	registrations uint64
 	rekey         rekeyState
+
+	// epoch is when the group's keys were first made, on this KS's clock
+	// (the ANN's pseudotime counts from it).
+	epoch time.Time
+	// coop is the group's cooperative key server state (nil: the KS
+	// serves the group alone); policyDigest what its peers must match;
+	// mismatch the COOP_CONFIG_MISMATCH last logged per peer.
+	coop         *coop.Node
+	policyDigest [32]byte
+	mismatch     map[netip.Addr]string
 }
 
 // tekGen is one generation of TEKs: made together, expiring together.
@@ -53,7 +64,7 @@ type tekGen struct {
 // algorithm aes 256", "rekey sig-hash algorithm sha256"); under gdoid
 // AES-128 (gdoid's GM takes no other AES key length) and SHA-1.
 func newGroup(gc *config.Group, id netip.Addr) (*group, error) {
-	g := &group{cfg: gc, members: map[netip.Addr]*member{}}
+	g := &group{cfg: gc, members: map[netip.Addr]*member{}, policyDigest: policyDigest(gc)}
 	var ok bool
 	if g.interop, ok = gdoi.InteropByName(gc.InteropProfile); !ok {
 		return nil, fmt.Errorf("group %s: unknown interop profile %q", gc.Name, gc.InteropProfile)
@@ -68,30 +79,35 @@ func newGroup(gc *config.Group, id netip.Addr) (*group, error) {
 	return g, nil
 }
 
-// signingKey loads the RSA key from its PEM file (PKCS #1 or PKCS #8), so
-// that cooperating KSs can share it (S0 §2.4), or generates one.
+// signingKey loads the RSA key from its PEM file or the PEM given inline
+// (PKCS #1 or PKCS #8), so that cooperating KSs can share it (S0 §2.4),
+// or generates one.
 func signingKey(sk config.SigningKey) (*rsa.PrivateKey, error) {
-	if sk.File == "" {
+	data, src := []byte(sk.PEM), "signing_key.pem"
+	switch {
+	case sk.File != "":
+		var err error
+		if data, err = os.ReadFile(sk.File); err != nil {
+			return nil, err
+		}
+		src = sk.File
+	case sk.PEM == "":
 		return rsa.GenerateKey(rand.Reader, sk.Bits)
-	}
-	data, err := os.ReadFile(sk.File)
-	if err != nil {
-		return nil, err
 	}
 	blk, _ := pem.Decode(data)
 	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", sk.File)
+		return nil, fmt.Errorf("%s: no PEM block", src)
 	}
 	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
 		return k, nil
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sk.File, err)
+		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%s: not an RSA key", sk.File)
+		return nil, fmt.Errorf("%s: not an RSA key", src)
 	}
 	return rk, nil
 }
@@ -109,9 +125,29 @@ func (g *group) signingKeyHash() string {
 // keys before they expire; a KS that finds them expired anyway (its first
 // start, or lifetimes too short for the rekey lead) makes new ones.
 func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration, identity netip.Addr) error {
+	if !g.makesKeys() {
+		// A secondary's keys are the primary's: it only forgets those
+		// that expired.
+		g.prune(now, scaled)
+		if g.kek == nil || len(g.gens) == 0 {
+			return fmt.Errorf("group %s: no keys from the primary", g.cfg.Name)
+		}
+		return nil
+	}
 	if g.kek == nil || now.Sub(g.kekCreated) >= scaled(g.cfg.KEKLifetime) {
 		g.kek, g.kekCreated = g.newKEK(identity), now
 	}
+	g.prune(now, scaled)
+	if len(g.gens) == 0 {
+		if err := g.addTEKs(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune drops the TEK generations that expired by now.
+func (g *group) prune(now time.Time, scaled func(time.Duration) time.Duration) {
 	live := g.gens[:0]
 	for _, gen := range g.gens {
 		if now.Sub(gen.created) < scaled(g.cfg.TEKLifetime) {
@@ -119,12 +155,6 @@ func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration,
 		}
 	}
 	g.gens = live
-	if len(g.gens) == 0 {
-		if err := g.addTEKs(now); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // newKEK makes a KEK with a fresh SPI, key and IV, asking GMs to

@@ -114,11 +114,17 @@ func (s *Server) Deadline() time.Time {
 	if p := s.p1.Deadline(); !p.IsZero() {
 		d = earliest(d, p)
 	}
+	for _, in := range s.initiations {
+		d = earliest(d, in.sentAt.Add(s.clk.Wall(initiationRetry)))
+	}
 	for _, g := range s.groups {
+		if g.coop != nil {
+			d = earliest(d, g.coop.Deadline())
+		}
 		if r := g.rekey.round; r != nil && r.nextAt.Before(d) {
 			d = r.nextAt
 		}
-		if len(g.gens) == 0 {
+		if len(g.gens) == 0 || !g.makesKeys() {
 			continue
 		}
 		kek, tek := s.rekeyDue(g)
@@ -132,6 +138,12 @@ func (s *Server) Deadline() time.Time {
 func (s *Server) Timeout(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, g := range s.sortedGroups() {
+		if g.coop != nil {
+			g.coop.Timeout(now)
+		}
+	}
+	s.retryInitiations(now)
 	s.tick(now)
 	switch {
 	case !now.Before(s.housekeepAt):
@@ -152,7 +164,7 @@ func earliest(d time.Time, ts ...time.Time) time.Time {
 }
 
 func (s *Server) rekeyTick(g *group, now time.Time) {
-	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
+	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil || !g.makesKeys() {
 		return
 	}
 	if r := g.rekey.round; r != nil && !now.Before(r.nextAt) {
@@ -244,6 +256,10 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	g.rekey.scheduled++
 	s.opt.KeyLog.Policy(g.cfg.Name, p)
 	s.transmit(g, r, now)
+	if g.coop != nil {
+		// Secondaries must hold the new keys before a GM registers there.
+		g.coop.KeysChanged()
+	}
 }
 
 // deleteSilentMembers removes the GMs that acknowledged none of the last

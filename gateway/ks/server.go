@@ -17,6 +17,7 @@ import (
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/phase1"
+	wire "github.com/getlab/getlab/gateway/wire/coop"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -61,6 +62,12 @@ type Server struct {
 
 	// pulls are the GROUPKEY-PULL exchanges by phase-1 SA and message ID.
 	pulls map[[16]byte]map[uint32]*pull
+
+	// initiations are the main modes this KS started with cooperating
+	// KSs; pendingANN the ANNs waiting for a phase-1 SA with a peer
+	// (coop.go).
+	initiations map[mmKey]*initiation
+	pendingANN  map[netip.Addr]map[*group]wire.Flags
 }
 
 type mmKey struct {
@@ -124,8 +131,13 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		dh:          &dhPool{workers: workers, queue: l.DHQueue},
 		buckets:     map[netip.Addr]*bucket{},
 		pulls:       map[[16]byte]map[uint32]*pull{},
+		initiations: map[mmKey]*initiation{},
+		pendingANN:  map[netip.Addr]map[*group]wire.Flags{},
 	}
-	p1.OnDrop = s.forgetSA
+	p1.OnDrop = func(sa *ikev1.SA) {
+		s.forgetSA(sa)
+		s.peerSADropped(sa)
+	}
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
 		g, err := newGroup(gc, cfg.Identity)
@@ -133,9 +145,14 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 			return nil, err
 		}
 		// The keys' lifetimes start now, after the signing key (which
-		// takes a while to generate) is there.
-		if err := g.refresh(clk.Now(), clk.Wall, cfg.Identity); err != nil {
-			return nil, fmt.Errorf("group %s: %w", gc.Name, err)
+		// takes a while to generate) is there. A cooperating KS makes
+		// none: it takes the group's from its peers, or makes them when
+		// it becomes the primary.
+		if gc.COOP == nil {
+			if err := g.refresh(clk.Now(), clk.Wall, cfg.Identity); err != nil {
+				return nil, fmt.Errorf("group %s: %w", gc.Name, err)
+			}
+			g.epoch = clk.Now()
 		}
 		// Groups are found by the KEY_ID as it travels: under a
 		// host-order profile gdoid's group 1234 arrives as d2040000.
@@ -146,6 +163,11 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		s.groups[key] = g
 		s.order = append(s.order, key)
 		opt.Events.Emit("KS_GROUP_ADD", "group", gc.Name, "group_id", fmt.Sprint(gc.ID))
+	}
+	for _, g := range s.sortedGroups() {
+		if g.cfg.COOP != nil {
+			s.startCOOP(g)
+		}
 	}
 	return s, nil
 }
@@ -168,6 +190,8 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 		s.informational(from, h, pkt)
 	case isakmp.ExchangeGroupkeyPushAck:
 		s.ack(from, h, pkt)
+	case wire.Exchange:
+		s.coopReceive(from, h, pkt)
 	default:
 		s.opt.Counters.Inc(counter.UnsupportedExchange)
 		s.opt.Events.Emit("MALFORMED_PACKET", "peer", from.String(), "reason", fmt.Sprintf("unsupported exchange %s", h.Exchange))
@@ -176,6 +200,10 @@ func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 
 func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	k := mmKey{h.ICookie, from}
+	if in := s.initiations[k]; in != nil && h.RCookie != ([8]byte{}) {
+		s.initiatorStep(k, in, pkt)
+		return
+	}
 	mm := s.mainModes[k]
 	if mm == nil {
 		if h.RCookie == ([8]byte{}) {
@@ -360,6 +388,7 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 		s.closeHalfOpen(k, mm)
 		s.cookies.pin(mm.h)
 		s.p1.Established(sa)
+		s.peerSAUp(sa)
 	}
 	s.send(k.peer, reply)
 }
@@ -432,7 +461,7 @@ func (s *Server) pullFailed(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 		s.opt.Send(from, sa.Notify(rej.Notify, c[:], []byte(rej.Reason)))
 		g := s.groupName(r.Group())
 		s.opt.Events.Emit(rej.Event, "group", g, "ip", from.Addr().String(), "peer", from.Addr().String(),
-			"reason", rej.Reason, "notify", rej.Notify.String())
+			"reason", rej.Reason, "notify", rej.Notify.String(), "ks", s.cfg.Identity.String())
 	case errors.Is(err, gdoi.ErrHash):
 		s.opt.Counters.Inc(counter.KSHashFail)
 		s.opt.Events.Emit("KS_HASH_FAIL", "peer", from.Addr().String(), "reason", err.Error())
@@ -465,6 +494,13 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 			Reason: fmt.Sprintf("identity %s is not authorized for group %s", identity, g.cfg.Name)}
 	}
 	now := s.clk.Now()
+	if g.coop != nil && !g.coop.CanRegister() {
+		// KS-42: a secondary that holds no keys from a primary would give
+		// the GM keys nobody rekeys; the GM tries its next KS.
+		s.opt.Counters.Inc(counter.COOPRegistrationsBlocked)
+		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "COOP_KS_BLOCK_NEW_GM_REGISTER",
+			Reason: fmt.Sprintf("group %s: this cooperative KS holds no keys from a primary yet (election in progress)", g.cfg.Name)}
+	}
 	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}
@@ -512,6 +548,10 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 		g.members[addr] = m
 	}
 	m.identity = gmIdentity(sa, from).String()
+	m.local = true
+	if g.coop != nil {
+		g.coop.MembersChanged(s.clk.Now())
+	}
 	// A GM that registers has the current keys: the rekey in progress no
 	// longer waits for it, and its missed rekeys are forgiven.
 	m.missedInARow = 0

@@ -12,8 +12,10 @@ import (
 
 // member is one GM in a group's database (S0 §5.4.1.6, KS-50).
 type member struct {
-	address       netip.Addr
-	identity      string
+	address  netip.Addr
+	identity string
+	// local: it registered with this KS (not learned from a peer's ANN).
+	local         bool
 	registeredAt  time.Time
 	registrations uint64
 	rekeysSent    uint64

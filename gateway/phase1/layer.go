@@ -185,11 +185,17 @@ func (l *Layer) Get(cookies [16]byte) *ikev1.SA {
 
 // Live returns the newest SA with peer that has lifetime left, so that a
 // registration can skip main mode; nil if none.
-func (l *Layer) Live(peer netip.AddrPort) *ikev1.SA {
+func (l *Layer) Live(peer netip.AddrPort) *ikev1.SA { return l.live(peer, false) }
+
+// LiveInitiated is Live among the SAs this daemon initiated: the ones its
+// dead peer detection probes (a KS keeps one with each cooperating KS).
+func (l *Layer) LiveInitiated(peer netip.AddrPort) *ikev1.SA { return l.live(peer, true) }
+
+func (l *Layer) live(peer netip.AddrPort, initiated bool) *ikev1.SA {
 	now := l.clk.Now()
 	list := l.byPeer[peer.Addr()]
 	for i := len(list) - 1; i >= 0; i-- {
-		if e := l.sas[list[i]]; e != nil && e.sa.Peer == peer && now.Before(e.expires) {
+		if e := l.sas[list[i]]; e != nil && e.sa.Peer == peer && now.Before(e.expires) && (e.sa.Initiator || !initiated) {
 			return e.sa
 		}
 	}

@@ -229,3 +229,72 @@ type Event struct {
 	Message  string            `json:"message"`
 	Fields   map[string]string `json:"fields,omitempty"`
 }
+
+// COOP is one group's cooperative key servers as this KS sees them (GET
+// /v1/ks/coop, "show crypto gdoi ks coop"): its own role and timers, and
+// a session per configured peer.
+type COOP struct {
+	Group string `json:"group"`
+	// LocalAddress, LocalPriority, Role ("primary" or "secondary") and
+	// Status ("alive") are the seeds' "Local ..." lines; Version is the
+	// COOP protocol version this KS announces ("1.0.0").
+	LocalAddress  string `json:"local_address"`
+	LocalPriority int    `json:"local_priority"`
+	Role          string `json:"role"`
+	Status        string `json:"status"`
+	Version       string `json:"version"`
+	// Electing is true while the KS runs an election (at start, and after
+	// the primary fell silent).
+	Electing bool `json:"electing"`
+	// Primary is the primary's address as this KS knows it ("" while none
+	// is known); Synced says the KS holds the group's keys from it (a
+	// secondary that does not refuses registrations, KS-42).
+	Primary string `json:"primary,omitempty"`
+	Synced  bool   `json:"synced"`
+	// Refresh (primary: between announcements), Periodic (secondary: the
+	// primary's silence that starts an election) and Retransmit (the
+	// election's reply-request rounds) are the configured timers, in
+	// protocol seconds; Remaining is the time left on the running one
+	// and Retries the reply-request rounds sent in the current election.
+	Refresh    float64 `json:"refresh"`
+	Periodic   float64 `json:"periodic"`
+	Retransmit int     `json:"retransmit"`
+	Remaining  float64 `json:"remaining"`
+	Retries    int     `json:"retries"`
+	// Transitions counts this KS's own moves to primary, Demotions its
+	// moves back to secondary (merge); PolicyUpdates the announcements
+	// sent by the 5 s policy-update batch.
+	Transitions   uint64     `json:"transitions"`
+	Demotions     uint64     `json:"demotions"`
+	PolicyUpdates uint64     `json:"policy_updates"`
+	Peers         []COOPPeer `json:"peers"`
+}
+
+// COOPPeer is one peer session of a COOP KS.
+type COOPPeer struct {
+	Address  string `json:"address"`
+	Priority int    `json:"priority"` // as last announced; 0 before
+	// Role is "primary" or "secondary" as the peer last announced it;
+	// Status "alive", "dead" or "unknown" (a secondary tracks only the
+	// primary: the other secondaries are unknown to it, CO-10).
+	Role    string `json:"role"`
+	Status  string `json:"status"`
+	Version string `json:"version,omitempty"`
+	// AntireplaySeq is the peer's latest accepted announcement sequence
+	// number; SentSeq this KS's latest to it.
+	AntireplaySeq uint64 `json:"antireplay_seq"`
+	SentSeq       uint64 `json:"sent_seq"`
+	// IKEStatus is "established" while a phase-1 SA with the peer is
+	// live, else "failed".
+	IKEStatus string `json:"ike_status"`
+	// The seeds' per-peer counters.
+	AnnSent             uint64  `json:"ann_sent"`
+	AnnSentReplyRequest uint64  `json:"ann_sent_reply_request"`
+	AnnRecv             uint64  `json:"ann_recv"`
+	AnnRecvReplyRequest uint64  `json:"ann_recv_reply_request"`
+	PacketSentDrops     uint64  `json:"packet_sent_drops"`
+	PacketRecvDrops     uint64  `json:"packet_recv_drops"`
+	BytesSent           uint64  `json:"bytes_sent"`
+	BytesRecv           uint64  `json:"bytes_recv"`
+	LastHeardSecondsAgo float64 `json:"last_heard_seconds_ago,omitempty"`
+}

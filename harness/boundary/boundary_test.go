@@ -24,6 +24,7 @@ var forbidden = []string{
 	"gateway/gdoi",
 	"gateway/ikev1",
 	"gateway/phase1",
+	"gateway/coop",
 	"gateway/esp",
 }
 

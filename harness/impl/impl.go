@@ -74,10 +74,15 @@ const (
 	// scenario's ike.keepalive says, and declares it dead after five
 	// unanswered (the seeds' keepalive).
 	DPD Capability = "dpd"
+	// COOP: cooperative key servers: the implementation's KSs elect a
+	// primary, sync keys and members and fail over, speaking getvpnd's
+	// COOP announcements (no public COOP wire format exists, so only
+	// implementations that speak getvpnd's can cooperate with it).
+	COOP Capability = "coop"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -184,6 +189,7 @@ type Capabilities struct {
 	Acks            []string       `yaml:"acks"`
 	InteropProfiles []string       `yaml:"interop-profiles"`
 	DPD             bool           `yaml:"dpd"`
+	COOP            bool           `yaml:"coop"`
 }
 
 // TimerScaleCap: the implementation scales its protocol timers.
@@ -237,6 +243,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return len(k.InteropProfiles) > 0
 	case DPD:
 		return k.DPD
+	case COOP:
+		return k.COOP
 	}
 	return false
 }

@@ -34,6 +34,18 @@ type Data struct {
 	Peers []Peer
 	// KeyLog is the keylog capability's path ("" without it).
 	KeyLog string
+	// Keepalive is the dead peer detection the node sends, nil for none:
+	// on a GM the scenario's ike.keepalive; on a KS of a scenario with
+	// COOP that or the seeds' 15 s / 2 s (scenario.KSKeepalive), since
+	// the seeds require DPD between COOP key servers (CO-03).
+	Keepalive *scenario.Keepalive
+	// COOPPeers are, on a KS of a scenario with COOP, the other key
+	// servers' addresses, first Order first (Peers holds them too, with
+	// the COOP pre-shared key); empty otherwise.
+	COOPPeers []netip.Addr
+	// Priority is a KS's COOP priority (1-255), 0 when the scenario
+	// leaves it to the implementation's default.
+	Priority int
 }
 
 // Peer is an IKE peer and the key shared with it.
@@ -59,6 +71,19 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"join": strings.Join,
+	// indent prefixes every line of s with n spaces, for a YAML block
+	// scalar (`pem: |`); a final newline is dropped, so that the template
+	// says where lines end.
+	"indent": func(n int, s string) string {
+		pad := strings.Repeat(" ", n)
+		lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		for i, l := range lines {
+			if l != "" {
+				lines[i] = pad + l
+			}
+		}
+		return strings.Join(lines, "\n")
+	},
 	// orAny is a selector's text, "any" when empty.
 	"orAny": func(s string) string {
 		if s == "" {
@@ -72,8 +97,9 @@ var funcs = template.FuncMap{
 // refuses, with an error saying why, a scenario the implementation cannot
 // run as stated (a timer scale it does not offer or below its floor, an
 // interop profile, rekey transport or acknowledgement mode it lacks, a
-// lifetime under its minimum), so that a lab never runs with a setting
-// silently dropped.
+// lifetime under its minimum, a key server of a group with COOP without
+// the coop capability), so that a lab never runs with a setting silently
+// dropped.
 func (im *Impl) Render(role Role, s *scenario.Scenario, node string) ([]byte, error) {
 	d, err := im.data(role, s, node)
 	if err != nil {
@@ -119,6 +145,15 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 				}
 			}
 		}
+		d.Keepalive, d.Priority = s.KSKeepalive(), ks.Priority
+		if s.HasCOOP() {
+			for _, k := range s.KSsByOrder() {
+				if k.Name != node {
+					d.COOPPeers = append(d.COOPPeers, k.Address)
+					d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: s.COOPKey()})
+				}
+			}
+		}
 	case GM:
 		gm, ok := s.GM(node)
 		if !ok {
@@ -130,6 +165,7 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 			key, _ := s.GMKeyFor(k.Name, node)
 			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
 		}
+		d.Keepalive = s.IKE.Keepalive
 	}
 	if s.TimerScale != 1 {
 		ts := im.Caps.TimerScale
@@ -152,6 +188,11 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		}
 		if a := g.Rekey.Acks; a != scenario.AcksNone && !containsStr(im.Caps.Acks, a) {
 			return fail("groups[%d]: acknowledgements %s: the implementation does not offer them (acks: [%s])", i, a, strings.Join(im.Caps.Acks, ", "))
+		}
+		// A GM takes part in a COOP lab like in any other (it registers to
+		// the KSs of its list), so only a key server needs the capability.
+		if g.COOP != nil && role != GM && !im.Offers(COOP) {
+			return fail("groups[%d]: cooperative key servers: the implementation does not offer %s", i, COOP)
 		}
 		if m := im.Minimums.TEKLifetime; g.TEKLifetime < m {
 			return fail("groups[%d]: TEK lifetime %d s is below the implementation's minimum %d s", i, g.TEKLifetime, m)

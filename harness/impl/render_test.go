@@ -7,13 +7,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/harness/testbuild"
 	"gopkg.in/yaml.v3"
 )
+
+// TestMain removes the binaries testbuild.Bin built, once every test that
+// runs them is done (a test's own cleanup would remove them under the
+// next test that asks).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbuild.Cleanup()
+	os.Exit(code)
+}
 
 func registry(t *testing.T) *Registry {
 	t.Helper()
@@ -79,7 +90,6 @@ func TestRenderedConfigsPassGetvpndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(testbuild.Cleanup)
 	r := registry(t)
 	scenarios := map[string]*scenario.Scenario{"default": scenario.Default(), "variant": variant()}
 	for _, name := range []string{"getvpnd", "getvpnd-wire"} {
@@ -275,5 +285,275 @@ func TestMismatchedKeyRendersOnTheGMOnly(t *testing.T) {
 	}
 	if !strings.Contains(string(ks), `"gm1-secret"`) || strings.Contains(string(ks), "not-the-secret") {
 		t.Errorf("ks1's config should keep gm1-secret:\n%s", ks)
+	}
+}
+
+// testCOOP is one scenario.DefaultCOOP for the package's tests (an RSA
+// key takes a while to generate); coopScenario hands out copies.
+var testCOOP = sync.OnceValues(scenario.DefaultCOOP)
+
+// coopScenario is a copy of scenario.DefaultCOOP, deep enough for a test
+// to change its key servers, groups and COOP setup.
+func coopScenario(t *testing.T) *scenario.Scenario {
+	t.Helper()
+	s, err := testCOOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *s
+	c.KeyServers = slices.Clone(s.KeyServers)
+	c.Groups = slices.Clone(s.Groups)
+	coop := *s.Groups[0].COOP
+	c.Groups[0].COOP = &coop
+	return &c
+}
+
+// renderYAML renders node's config and decodes it.
+func renderYAML(t *testing.T, im *Impl, role Role, s *scenario.Scenario, node string) map[string]any {
+	t.Helper()
+	out, err := im.Render(role, s, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(out, &m); err != nil {
+		t.Fatalf("%s: not YAML: %v\n%s", node, err, out)
+	}
+	return m
+}
+
+// pskOf returns the pre-shared keys of a decoded getvpnd config by peer.
+func pskOf(t *testing.T, cfg map[string]any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	list, _ := at(cfg, "ike.pre_shared_keys").([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		peer, _ := m["peer"].(string)
+		key, _ := m["key"].(string)
+		if _, dup := out[peer]; dup {
+			t.Errorf("peer %s has two keys", peer)
+		}
+		out[peer] = key
+	}
+	return out
+}
+
+// A KS of a COOP group gets the other KSs as COOP peers, with the COOP
+// pre-shared key, its priority (none when the scenario leaves it), the
+// scenario's timers and takeover, the group's signing key as it is, and
+// the seeds' dead peer detection.
+func TestCOOPRendersEveryKeyServer(t *testing.T) {
+	gv, err := registry(t).Get("getvpnd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := coopScenario(t)
+	s.KeyServers[1].Priority = 0 // left to the daemon's default
+	c := s.Groups[0].COOP
+	c.Refresh, c.Periodic, c.Retransmit, c.Takeover = 7, 11, 3, scenario.TakeoverNewTEK
+	for _, c := range []struct {
+		node     string
+		priority any
+		peers    []any
+	}{
+		{"ks1", 100.0, []any{"192.0.2.2", "192.0.2.3"}},
+		{"ks2", nil, []any{"192.0.2.1", "192.0.2.3"}},
+		{"ks3", 50.0, []any{"192.0.2.1", "192.0.2.2"}},
+	} {
+		cfg := renderYAML(t, gv, KS, s, c.node)
+		coop, ok := at(cfg, "groups.0.coop").(map[string]any)
+		if !ok {
+			t.Fatalf("%s: no groups[0].coop", c.node)
+		}
+		want := map[string]any{"peers": c.peers, "refresh": 7.0, "periodic": 11.0, "retransmit": 3.0, "takeover": "new-tek"}
+		if c.priority != nil {
+			want["priority"] = c.priority
+		}
+		if !reflect.DeepEqual(coop, want) {
+			t.Errorf("%s: coop %v, want %v", c.node, coop, want)
+		}
+		if sk := at(cfg, "groups.0.rekey.signing_key"); !reflect.DeepEqual(sk, map[string]any{"pem": s.Groups[0].COOP.SigningKeyPEM}) {
+			t.Errorf("%s: signing_key %v, want the scenario's PEM as it is", c.node, sk)
+		}
+		keys := pskOf(t, cfg)
+		for _, p := range c.peers {
+			if keys[p.(string)] != s.COOPKey() {
+				t.Errorf("%s: COOP peer %s has key %q, want the COOP key", c.node, p, keys[p.(string)])
+			}
+		}
+		for _, gm := range s.GroupMembers {
+			if k, _ := s.KeyFor(c.node, gm.Name); keys[gm.Address.String()] != k {
+				t.Errorf("%s: GM %s has key %q, want %q", c.node, gm.Name, keys[gm.Address.String()], k)
+			}
+		}
+		if len(keys) != len(c.peers)+len(s.GroupMembers) {
+			t.Errorf("%s: pre-shared keys %v: itself or a stranger among them", c.node, keys)
+		}
+		if ka := at(cfg, "ike.keepalive"); !reflect.DeepEqual(ka, map[string]any{"interval": 15.0, "retry": 2.0, "mode": "periodic"}) {
+			t.Errorf("%s: ike.keepalive %v, want the seeds' 15 s / 2 s periodic", c.node, ka)
+		}
+	}
+	// The scenario's keepalive, where it states one, and the GMs keep
+	// their own keys and no COOP.
+	s.IKE.Keepalive = &scenario.Keepalive{Interval: 40, Retry: 5}
+	if ka := at(renderYAML(t, gv, KS, s, "ks2"), "ike.keepalive"); !reflect.DeepEqual(ka, map[string]any{"interval": 40.0, "retry": 5.0, "mode": "periodic"}) {
+		t.Errorf("ks2: ike.keepalive %v, want the scenario's 40 s / 5 s", ka)
+	}
+	gm := renderYAML(t, gv, GM, s, "gm3")
+	if keys := pskOf(t, gm); !reflect.DeepEqual(keys, map[string]string{"192.0.2.1": "gm3-secret", "192.0.2.2": "gm3-secret", "192.0.2.3": "gm3-secret"}) {
+		t.Errorf("gm3: pre-shared keys %v", keys)
+	}
+	if at(gm, "groups.0.coop") != nil || !reflect.DeepEqual(at(gm, "groups.0.ks_list"), []any{"192.0.2.1", "192.0.2.2", "192.0.2.3"}) {
+		t.Errorf("gm3: groups[0] %v", at(gm, "groups.0"))
+	}
+}
+
+// Without COOP a KS keeps its own generated signing key, no COOP peers
+// and no keepalive, even where the GMs have one.
+func TestNoCOOPRendersNoCOOP(t *testing.T) {
+	gv, err := registry(t).Get("getvpnd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := variant()
+	for _, node := range []string{"ks1", "ks2"} {
+		cfg := renderYAML(t, gv, KS, s, node)
+		for i := range s.Groups {
+			g := fmt.Sprintf("groups.%d", i)
+			if at(cfg, g+".coop") != nil || !reflect.DeepEqual(at(cfg, g+".rekey.signing_key"), map[string]any{"bits": 2048.0}) {
+				t.Errorf("%s: %s: %v", node, g, at(cfg, g))
+			}
+		}
+		if at(cfg, "ike.keepalive") != nil {
+			t.Errorf("%s: ike.keepalive %v without COOP", node, at(cfg, "ike.keepalive"))
+		}
+		for peer := range pskOf(t, cfg) {
+			if peer == "192.0.2.1" || peer == "192.0.2.2" {
+				t.Errorf("%s: a key for key server %s without COOP", node, peer)
+			}
+		}
+	}
+}
+
+// A key server of a COOP group needs the coop capability; a GM does not.
+func TestCOOPRefusedWithoutTheCapability(t *testing.T) {
+	r := registry(t)
+	wire, _ := r.Get("getvpnd-wire")
+	gv, _ := r.Get("getvpnd")
+	if wire.Offers(COOP) || !gv.Offers(COOP) {
+		t.Fatalf("coop: getvpnd-wire offers it %v, getvpnd %v", wire.Offers(COOP), gv.Offers(COOP))
+	}
+	acme, err := LoadFile(writeImpl(t, t.TempDir(), "acme", minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := coopScenario(t)
+	s.Groups[0].Rekey.Acks = scenario.AcksNone // acme offers none
+	for _, im := range []*Impl{wire, acme} {
+		_, err := im.Render(KS, s, "ks2")
+		want := im.Name + ": ks ks2: groups[0]: cooperative key servers: the implementation does not offer coop"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s KS: want %q, got %v", im.Name, want, err)
+		}
+		if _, err := im.Render(GM, s, "gm1"); err != nil {
+			t.Errorf("%s GM in a COOP lab: %v", im.Name, err)
+		}
+	}
+	if got := RequireCapabilities(KS, wire, COOP); got != "KS implementation getvpnd-wire does not offer coop" {
+		t.Errorf("RequireCapabilities: %q", got)
+	}
+}
+
+// The rendered getvpnd configs of scenario.DefaultCOOP say what
+// topologies/configs/coop-*.yaml say, field by field, but the keys
+// between the KSs and the signing key, which DefaultCOOP makes fresh.
+func TestDefaultCOOPRendersLikeTheCOOPTopologyConfigs(t *testing.T) {
+	gv, err := registry(t).Get("getvpnd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := coopScenario(t)
+	ksFields := []string{"role", "identity", "listen", "control_socket", "key_log", "log", "timers",
+		"ike.policies", "ike.keepalive", "groups.0.name", "groups.0.id", "groups.0.tek_lifetime",
+		"groups.0.kek_lifetime", "groups.0.transforms", "groups.0.acl", "groups.0.authorization",
+		"groups.0.rekey.transport", "groups.0.rekey.retransmit", "groups.0.coop"}
+	gmFields := []string{"role", "identity", "control_socket", "key_log", "log", "timers",
+		"ike.policies", "ike.pre_shared_keys", "groups.0.name", "groups.0.id",
+		"groups.0.ks_list", "groups.0.registration_interface"}
+	var pems []any
+	kss := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}
+	check := func(role Role, node string, fields []string) map[string]any {
+		got := renderYAML(t, gv, role, s, node)
+		want, _ := readYAML(t, filepath.Join("..", "..", "topologies", "configs", "coop-"+node+".yaml")).(map[string]any)
+		for _, f := range fields {
+			w, g := at(want, f), at(got, f)
+			if w == nil || !reflect.DeepEqual(w, g) {
+				t.Errorf("%s: %s: rendered %v, topologies/configs/coop-%s.yaml has %v", node, f, g, node, w)
+			}
+		}
+		if role == KS {
+			// The same peers, GMs and KSs; the KSs' key is the topology's own.
+			g, w := pskOf(t, got), pskOf(t, want)
+			if len(g) != len(w) {
+				t.Errorf("%s: pre-shared keys for %v, the topology's for %v", node, g, w)
+			}
+			for peer, k := range w {
+				if slices.Contains(kss, peer) {
+					k = s.COOPKey()
+				}
+				if r, ok := g[peer]; !ok || r != k {
+					t.Errorf("%s: peer %s: rendered %q, want %q", node, peer, r, k)
+				}
+			}
+			pem := at(want, "groups.0.rekey.signing_key.pem")
+			if _, err := (&scenario.COOP{SigningKeyPEM: fmt.Sprint(pem)}).SigningKey(); err != nil {
+				t.Errorf("%s: the topology's signing key: %v", node, err)
+			}
+			pems = append(pems, pem)
+		}
+		return got
+	}
+	for _, ks := range []string{"ks1", "ks2", "ks3"} {
+		check(KS, ks, ksFields)
+	}
+	for _, gm := range []string{"gm1", "gm2", "gm3", "gm4"} {
+		check(GM, gm, gmFields)
+	}
+	if len(pems) != 3 || pems[0] != pems[1] || pems[1] != pems[2] {
+		t.Errorf("the topology's KSs do not share one signing key")
+	}
+}
+
+// getvpnd --check accepts the rendered configs of a COOP lab without a
+// warning: every KS (its coop block, the shared signing key in PEM, the
+// COOP peers' keys, the keepalive) and every GM.
+func TestRenderedCOOPConfigsPassGetvpndCheck(t *testing.T) {
+	bin, err := testbuild.Bin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, err := registry(t).Get("getvpnd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := coopScenario(t)
+	s.TimerScale = 0.05
+	s.KeyServers[1].Priority = 0
+	for _, role := range []Role{KS, GM} {
+		for _, node := range nodesOf(s, role) {
+			out, err := gv.Render(role, s, node)
+			if err != nil {
+				t.Fatalf("%s: %v", node, err)
+			}
+			f := filepath.Join(t.TempDir(), node+".yaml")
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := exec.Command(filepath.Join(bin, "getvpnd"), "--check", f).CombinedOutput()
+			if err != nil || strings.Contains(string(res), "warning:") || !strings.Contains(string(res), "ok: role "+string(role)+", 1 group(s), 0 warning(s)") {
+				t.Errorf("%s: getvpnd --check: %v\n%s\nconfig:\n%s", node, err, res, out)
+			}
+		}
 	}
 }

@@ -11,6 +11,12 @@
 package scenario
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -56,6 +62,71 @@ type Group struct {
 	// register; empty allows every GM that authenticates.
 	Authorization []netip.Prefix `yaml:"authorization,omitempty"`
 	Rekey         Rekey          `yaml:"rekey"`
+	// COOP, when set, has every key server of the scenario cooperate in
+	// this group: they elect a primary by Priority, the primary alone
+	// makes keys and rekeys, and a secondary takes over when it goes
+	// silent. nil: the key servers serve the group independently, each
+	// with keys of its own.
+	COOP *COOP `yaml:"coop,omitempty"`
+}
+
+// COOP is a group's cooperative key server setup, in protocol seconds as
+// the seeds write the COOP timers.
+type COOP struct {
+	// Refresh is how often the primary announces itself and its keys
+	// (the seeds' 20 s).
+	Refresh int `yaml:"refresh"`
+	// Periodic is how often a secondary announces itself (the seeds'
+	// 30 s); it must be longer than Refresh, so that a secondary hears
+	// the primary before it suspects it.
+	Periodic int `yaml:"periodic"`
+	// Retransmit is how many reply-request rounds a secondary sends a
+	// silent primary before it elects a new one (the seeds' 2).
+	Retransmit int `yaml:"retransmit"`
+	// Takeover is what a new primary's first rekey carries:
+	// TakeoverPreserveKeys (the keys it synced from the old primary) or
+	// TakeoverNewTEK (a fresh TEK).
+	Takeover string `yaml:"takeover"`
+	// PreSharedKey is the IKE pre-shared key every pair of key servers
+	// authenticates with (their COOP channel is IKE-protected like a
+	// GM's registration).
+	PreSharedKey string `yaml:"pre_shared_key"`
+	// SigningKeyPEM is the group's rekey signing key, an RSA private key
+	// in PEM: every KS of the group signs rekeys with it, so that a GM
+	// verifies a new primary's rekeys with the public key it registered
+	// with.
+	SigningKeyPEM string `yaml:"signing_key_pem"`
+}
+
+// Values of COOP.Takeover.
+const (
+	TakeoverPreserveKeys = "preserve-keys"
+	TakeoverNewTEK       = "new-tek"
+)
+
+// NewCOOP returns a COOP setup with the seeds' timers (refresh 20 s,
+// periodic 30 s, two reply-request rounds), keys preserved across a
+// takeover, a random pre-shared key between the key servers and a fresh
+// 2048-bit RSA signing key (PKCS #1 PEM): fresh keys, so that no two labs,
+// and no lab and a user's network, share a secret.
+func NewCOOP() (*COOP, error) {
+	psk := make([]byte, 16)
+	if _, err := rand.Read(psk); err != nil {
+		return nil, fmt.Errorf("scenario: coop pre-shared key: %w", err)
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: coop signing key: %w", err)
+	}
+	key := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	return &COOP{
+		Refresh:       20,
+		Periodic:      30,
+		Retransmit:    2,
+		Takeover:      TakeoverPreserveKeys,
+		PreSharedKey:  "coop-" + hex.EncodeToString(psk),
+		SigningKeyPEM: string(key),
+	}, nil
 }
 
 // ACE is one entry of a group's ACL.
@@ -110,8 +181,13 @@ type KeyServer struct {
 	// Address is its GDOI identity and the address it listens on.
 	Address netip.Addr `yaml:"address"`
 	// Order is its rank among the key servers, 1 first: the preference of
-	// a GM whose KS list is left out, and the COOP priority order.
+	// a GM whose KS list is left out.
 	Order int `yaml:"order"`
+	// Priority is its COOP local priority, 1 to 255, the highest elected
+	// primary; 0 leaves it unset (the implementation's default, 1 for
+	// getvpnd as for IOS), so that a spec can state an election decided
+	// by addresses alone.
+	Priority int `yaml:"priority,omitempty"`
 }
 
 // GroupMember is one group member node.
@@ -190,7 +266,9 @@ type IKE struct {
 	KSWildcardKey string `yaml:"ks_wildcard_key,omitempty"`
 	// Keepalive, when set, has the group members probe their key
 	// servers with RFC 3706 dead peer detection (IOS: `crypto isakmp
-	// keepalive`); nil: no DPD is configured.
+	// keepalive`), and, in a scenario with COOP, the key servers each
+	// other; nil: no DPD is configured between GM and KS, and COOP key
+	// servers use COOPKeepalive (see KSKeepalive).
 	Keepalive *Keepalive `yaml:"keepalive,omitempty"`
 }
 
@@ -200,6 +278,12 @@ type Keepalive struct {
 	Interval int `yaml:"interval"` // 10-3600 (S2 Table 29-2)
 	Retry    int `yaml:"retry"`    // 2-60
 }
+
+// COOPKeepalive is the dead peer detection cooperating key servers run
+// between themselves when the scenario states none: the seeds require DPD
+// between COOP KSs (CO-03: `crypto isakmp keepalive 15 periodic`, retry
+// at its 2 s default), so that a KS notices a dead peer's SA.
+var COOPKeepalive = Keepalive{Interval: 15, Retry: 2}
 
 // IKESuite is one phase-1 algorithm set.
 type IKESuite struct {
@@ -249,6 +333,68 @@ func Default() *Scenario {
 	}
 }
 
+// SigningKey parses SigningKeyPEM, an RSA private key in PKCS #1 or
+// PKCS #8, the forms a key server reads; a spec takes the public key from
+// it to verify the rekeys on the wire.
+func (c *COOP) SigningKey() (*rsa.PrivateKey, error) {
+	blk, _ := pem.Decode([]byte(c.SigningKeyPEM))
+	if blk == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s block is not an RSA private key (PKCS #1 or PKCS #8)", blk.Type)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s block holds a %T, not an RSA private key", blk.Type, k)
+	}
+	return rk, nil
+}
+
+// DefaultCOOP is the scenario of topologies/coop.clab.yml and its configs
+// (coop-ks1.yaml ... coop-gm4.yaml): Default's group, with COOP among ks1,
+// ks2 and ks3 at 192.0.2.1-.3 (priorities 100, 75, 50) and four GMs at
+// 192.0.2.11-.14 listing them in that order. Its COOP pre-shared key and
+// signing key are fresh (NewCOOP), not the topology configs' ones.
+func DefaultCOOP() (*Scenario, error) {
+	c, err := NewCOOP()
+	if err != nil {
+		return nil, err
+	}
+	return coopLab(c), nil
+}
+
+// coopLab is DefaultCOOP with c (tests reuse one generated key).
+func coopLab(c *COOP) *Scenario {
+	s := Default()
+	s.Groups[0].COOP = c
+	s.KeyServers = nil
+	for i, prio := range []int{100, 75, 50} {
+		s.KeyServers = append(s.KeyServers, KeyServer{
+			Name:     fmt.Sprintf("ks%d", i+1),
+			Address:  netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}),
+			Order:    i + 1,
+			Priority: prio,
+		})
+	}
+	s.GroupMembers, s.PreSharedKeys = nil, nil
+	for i := range 4 {
+		name := fmt.Sprintf("gm%d", i+1)
+		s.GroupMembers = append(s.GroupMembers, GroupMember{
+			Name:                  name,
+			Address:               netip.AddrFrom4([4]byte{192, 0, 2, byte(11 + i)}),
+			RegistrationInterface: "eth1",
+			KSList:                []string{"ks1", "ks2", "ks3"},
+		})
+		s.PreSharedKeys = append(s.PreSharedKeys, PSK{GM: name, Key: name + "-secret"})
+	}
+	return s
+}
+
 // Load reads and validates a scenario file (strictly: unknown keys are
 // errors).
 func Load(path string) (*Scenario, error) {
@@ -294,6 +440,39 @@ func (s *Scenario) KSsByOrder() []KeyServer {
 	out := slices.Clone(s.KeyServers)
 	slices.SortStableFunc(out, func(a, b KeyServer) int { return a.Order - b.Order })
 	return out
+}
+
+// HasCOOP reports whether any group of the scenario has cooperating key
+// servers.
+func (s *Scenario) HasCOOP() bool {
+	return slices.ContainsFunc(s.Groups, func(g Group) bool { return g.COOP != nil })
+}
+
+// COOPKey is the pre-shared key between the key servers, the first COOP
+// group's (Validate makes every COOP group state the same one); "" without
+// COOP.
+func (s *Scenario) COOPKey() string {
+	for _, g := range s.Groups {
+		if g.COOP != nil {
+			return g.COOP.PreSharedKey
+		}
+	}
+	return ""
+}
+
+// KSKeepalive is the dead peer detection a key server sends: in a
+// scenario with COOP, IKE.Keepalive, else COOPKeepalive; nil without COOP
+// (a KS that cooperates with no one initiates no phase-1 SA to probe).
+func (s *Scenario) KSKeepalive() *Keepalive {
+	switch {
+	case !s.HasCOOP():
+		return nil
+	case s.IKE.Keepalive != nil:
+		k := *s.IKE.Keepalive
+		return &k
+	}
+	k := COOPKeepalive
+	return &k
 }
 
 // KSListOf returns the key servers gm registers to, in its order of

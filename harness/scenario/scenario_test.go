@@ -1,9 +1,17 @@
 package scenario
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -127,5 +135,198 @@ func TestParseStrict(t *testing.T) {
 	bad = strings.Replace(string(data), "timer_scale: 1", "timer_scale: -1", 1)
 	if _, err := Parse([]byte(bad), "x.yaml"); err == nil || !strings.Contains(err.Error(), "x.yaml: timer_scale: -1 must be greater than 0") {
 		t.Errorf("invalid value: %v", err)
+	}
+}
+
+// testCOOP is one NewCOOP for the package's tests (an RSA key takes a
+// while to generate); coopScenario hands out copies.
+var testCOOP = sync.OnceValues(NewCOOP)
+
+// coopScenario is DefaultCOOP with a copy of testCOOP.
+func coopScenario(t *testing.T) *Scenario {
+	t.Helper()
+	c, err := testCOOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := *c
+	return coopLab(&cc)
+}
+
+func TestNewCOOP(t *testing.T) {
+	a, err := NewCOOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Refresh != 20 || a.Periodic != 30 || a.Retransmit != 2 || a.Takeover != TakeoverPreserveKeys {
+		t.Errorf("timers and takeover are not the seeds': %+v", a)
+	}
+	blk, rest := pem.Decode([]byte(a.SigningKeyPEM))
+	if blk == nil || blk.Type != "RSA PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("signing key is not one PKCS #1 PEM block:\n%s", a.SigningKeyPEM)
+	}
+	k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.N.BitLen() != 2048 {
+		t.Errorf("signing key of %d bits, want 2048", k.N.BitLen())
+	}
+	b, err := testCOOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.PreSharedKey) < 16 || a.PreSharedKey == b.PreSharedKey || a.SigningKeyPEM == b.SigningKeyPEM {
+		t.Errorf("keys are not fresh: %q and %q, PEMs equal: %v", a.PreSharedKey, b.PreSharedKey, a.SigningKeyPEM == b.SigningKeyPEM)
+	}
+}
+
+func TestDefaultCOOP(t *testing.T) {
+	s, err := DefaultCOOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasCOOP() || Default().HasCOOP() {
+		t.Errorf("HasCOOP: %v for DefaultCOOP, %v for Default", s.HasCOOP(), Default().HasCOOP())
+	}
+	var prios []int
+	for _, k := range s.KSsByOrder() {
+		prios = append(prios, k.Priority)
+	}
+	if !reflect.DeepEqual(prios, []int{100, 75, 50}) {
+		t.Errorf("priorities by order: %v", prios)
+	}
+	gm4, ok := s.GM("gm4")
+	if !ok || gm4.Address != netip.MustParseAddr("192.0.2.14") || len(s.KSListOf(gm4)) != 3 {
+		t.Errorf("gm4: %+v, KS list %v", gm4, s.KSListOf(gm4))
+	}
+	if k, _ := s.KeyFor("ks3", "gm4"); k != "gm4-secret" {
+		t.Errorf("KeyFor(ks3, gm4) = %q", k)
+	}
+	if s.COOPKey() != s.Groups[0].COOP.PreSharedKey || Default().COOPKey() != "" {
+		t.Errorf("COOPKey: %q", s.COOPKey())
+	}
+}
+
+// A KS probes its peers with the scenario's keepalive, the seeds' one when
+// the scenario states none, and nothing without COOP.
+func TestKSKeepalive(t *testing.T) {
+	s := coopScenario(t)
+	if k := s.KSKeepalive(); k == nil || *k != COOPKeepalive || COOPKeepalive != (Keepalive{Interval: 15, Retry: 2}) {
+		t.Errorf("without ike.keepalive: %v, want the seeds' 15/2", k)
+	}
+	s.IKE.Keepalive = &Keepalive{Interval: 40, Retry: 5}
+	if k := s.KSKeepalive(); k == nil || *k != (Keepalive{Interval: 40, Retry: 5}) {
+		t.Errorf("with ike.keepalive: %v", k)
+	}
+	d := Default()
+	d.IKE.Keepalive = &Keepalive{Interval: 40, Retry: 5}
+	if k := d.KSKeepalive(); k != nil {
+		t.Errorf("without COOP: %v", k)
+	}
+}
+
+// A COOP scenario written as YAML, the PEM block included, reads back as
+// the same model.
+func TestCOOPRoundTrip(t *testing.T) {
+	want := coopScenario(t)
+	want.KeyServers[2].Priority = 0 // omitted, read back as 0
+	data, err := yaml.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), "priority:") != 2 {
+		t.Errorf("an unset priority is written:\n%s", data)
+	}
+	s, err := Parse(data, "coop.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("round trip differs:\n%s", data)
+	}
+}
+
+func TestCOOPValidationErrors(t *testing.T) {
+	ecKey := func() string {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	}()
+	for _, c := range []struct {
+		edit func(*Scenario)
+		want string
+	}{
+		{func(s *Scenario) { s.KeyServers = s.KeyServers[:1]; s.GroupMembers[0].KSList = []string{"ks1"} }, "groups[0].coop: 1 key server(s): cooperation needs at least 2"},
+		{func(s *Scenario) {
+			for i := 4; i <= 9; i++ {
+				s.KeyServers = append(s.KeyServers, KeyServer{Name: "ks" + strconv.Itoa(i), Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Order: i})
+			}
+		}, "groups[0].coop: 9 key servers: the seeds allow up to 8 cooperating key servers"},
+		{func(s *Scenario) { s.Groups[0].COOP.Refresh = 0 }, "groups[0].coop.refresh: 0 is not 1 to 3600 seconds"},
+		{func(s *Scenario) { s.Groups[0].COOP.Periodic = 3601 }, "groups[0].coop.periodic: 3601 is not 1 to 3600 seconds"},
+		{func(s *Scenario) { s.Groups[0].COOP.Periodic = 20 }, "groups[0].coop.periodic: 20 s is not longer than refresh (20 s)"},
+		{func(s *Scenario) { s.Groups[0].COOP.Retransmit = 0 }, "groups[0].coop.retransmit: 0 is out of range [1, 10]"},
+		{func(s *Scenario) { s.Groups[0].COOP.Retransmit = 11 }, "groups[0].coop.retransmit: 11 is out of range [1, 10]"},
+		{func(s *Scenario) { s.Groups[0].COOP.Takeover = "" }, "groups[0].coop.takeover: missing (one of [preserve-keys new-tek])"},
+		{func(s *Scenario) { s.Groups[0].COOP.Takeover = "keep" }, `groups[0].coop.takeover: "keep" is not one of [preserve-keys new-tek]`},
+		{func(s *Scenario) { s.Groups[0].COOP.PreSharedKey = "" }, "groups[0].coop.pre_shared_key: missing"},
+		{func(s *Scenario) { s.Groups[0].COOP.SigningKeyPEM = "" }, "groups[0].coop.signing_key_pem: missing"},
+		{func(s *Scenario) { s.Groups[0].COOP.SigningKeyPEM = "not a key" }, "groups[0].coop.signing_key_pem: no PEM block"},
+		{func(s *Scenario) {
+			s.Groups[0].COOP.SigningKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("junk")}))
+		}, "groups[0].coop.signing_key_pem: RSA PRIVATE KEY block is not an RSA private key"},
+		{func(s *Scenario) { s.Groups[0].COOP.SigningKeyPEM = ecKey }, "groups[0].coop.signing_key_pem: PRIVATE KEY block holds a *ecdsa.PrivateKey, not an RSA private key"},
+		{func(s *Scenario) { s.KeyServers[1].Priority = 256 }, "key_servers[1].priority: 256 is not a COOP priority 1 to 255"},
+		{func(s *Scenario) { s.KeyServers[1].Priority = -1 }, "key_servers[1].priority: -1 is not a COOP priority 1 to 255"},
+		{func(s *Scenario) {
+			g := s.Groups[0]
+			g.Name, g.ID = "OTHER", 77
+			c := *g.COOP
+			c.PreSharedKey = "another"
+			g.COOP = &c
+			s.Groups = append(s.Groups, g)
+		}, "groups[1].coop.pre_shared_key: differs from groups[0]'s"},
+	} {
+		s := coopScenario(t)
+		c.edit(s)
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	// The edges that are valid: a priority left unset, 8 key servers, a
+	// PKCS #8 RSA key, new-tek, a second COOP group with the same key.
+	s := coopScenario(t)
+	s.KeyServers[0].Priority = 0
+	s.KeyServers[1].Priority = 255
+	for i := 4; i <= 8; i++ {
+		s.KeyServers = append(s.KeyServers, KeyServer{Name: "ks" + strconv.Itoa(i), Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Order: i, Priority: 1})
+	}
+	blk, _ := pem.Decode([]byte(s.Groups[0].COOP.SigningKeyPEM))
+	k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Groups[0].COOP.SigningKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	s.Groups[0].COOP.Takeover = TakeoverNewTEK
+	g := s.Groups[0]
+	g.Name, g.ID = "OTHER", 77
+	s.Groups = append(s.Groups, g)
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid edges refused: %v", err)
 	}
 }

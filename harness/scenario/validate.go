@@ -22,7 +22,12 @@ var (
 	}
 	transports = []string{"unicast", "multicast"}
 	acks       = []string{AcksSHA256, AcksSHA512, AcksNone}
+	takeovers  = []string{TakeoverPreserveKeys, TakeoverNewTEK}
 )
+
+// maxCOOPKSs is the most key servers that cooperate in a group: the seeds
+// allow up to eight.
+const maxCOOPKSs = 8
 
 // maxLifetime is the longest lifetime written as seconds in a 32-bit
 // GDOI attribute.
@@ -72,6 +77,9 @@ func (s *Scenario) Validate() error {
 			v.errorf(p+".order", "%d is also %s's", k.Order, orders[k.Order])
 		default:
 			orders[k.Order] = k.Name
+		}
+		if k.Priority < 0 || k.Priority > 255 {
+			v.errorf(p+".priority", "%d is not a COOP priority 1 to 255 (0 leaves the implementation's default)", k.Priority)
 		}
 	}
 	for i, g := range s.GroupMembers {
@@ -154,8 +162,54 @@ func (s *Scenario) Validate() error {
 		}
 		gids[g.ID] = true
 		v.group(g, p)
+		if g.COOP != nil {
+			v.coop(p+".coop", g.COOP, len(s.KeyServers))
+		}
+	}
+	// One pre-shared key per pair of key servers, whatever the group: an
+	// IKE peer has one key.
+	first := -1
+	for i, g := range s.Groups {
+		switch {
+		case g.COOP == nil:
+		case first < 0:
+			first = i
+		case g.COOP.PreSharedKey != s.Groups[first].COOP.PreSharedKey:
+			v.errorf(index("groups", i)+".coop.pre_shared_key", "differs from groups[%d]'s: key servers share one pre-shared key per pair, whatever the group", first)
+		}
 	}
 	return v.err()
+}
+
+// coop checks a group's COOP setup; kss is the number of key servers, who
+// all cooperate in it.
+func (v *validator) coop(p string, c *COOP, kss int) {
+	switch {
+	case kss < 2:
+		v.errorf(p, "%d key server(s): cooperation needs at least 2", kss)
+	case kss > maxCOOPKSs:
+		v.errorf(p, "%d key servers: the seeds allow up to %d cooperating key servers", kss, maxCOOPKSs)
+	}
+	if c.Refresh < 1 || c.Refresh > 3600 {
+		v.errorf(p+".refresh", "%d is not 1 to 3600 seconds", c.Refresh)
+	}
+	if c.Periodic < 1 || c.Periodic > 3600 {
+		v.errorf(p+".periodic", "%d is not 1 to 3600 seconds", c.Periodic)
+	} else if c.Periodic <= c.Refresh {
+		v.errorf(p+".periodic", "%d s is not longer than refresh (%d s): a secondary would suspect a primary it has yet to hear from", c.Periodic, c.Refresh)
+	}
+	if c.Retransmit < 1 || c.Retransmit > 10 {
+		v.errorf(p+".retransmit", "%d is out of range [1, 10]", c.Retransmit)
+	}
+	v.oneOf(p+".takeover", c.Takeover, takeovers)
+	if c.PreSharedKey == "" {
+		v.errorf(p+".pre_shared_key", "missing (the key every pair of key servers authenticates with)")
+	}
+	if c.SigningKeyPEM == "" {
+		v.errorf(p+".signing_key_pem", "missing (the group's RSA rekey key in PEM, shared by every key server)")
+	} else if _, err := c.SigningKey(); err != nil {
+		v.errorf(p+".signing_key_pem", "%v", err)
+	}
 }
 
 func (v *validator) ike(ike *IKE) {

@@ -35,6 +35,10 @@ const (
 	PayloadNATD         PayloadType = 20 // NAT Discovery (RFC 3947)
 	PayloadNATOA        PayloadType = 21 // NAT Original Address (RFC 3947)
 	PayloadGAP          PayloadType = 22 // GDOI Group Associated Policy (RFC 6407 §5.5)
+	// Private use (RFC 2408 §3.1: 128-255): getvpnd's cooperative key
+	// server announcement and member list (gateway/wire/coop).
+	PayloadCOOPANN     PayloadType = 240
+	PayloadCOOPMembers PayloadType = 241
 )
 
 var payloadNames = map[PayloadType]string{
@@ -60,6 +64,8 @@ var payloadNames = map[PayloadType]string{
 	PayloadNATD:         "NAT-D",
 	PayloadNATOA:        "NAT-OA",
 	PayloadGAP:          "GAP",
+	PayloadCOOPANN:      "ANN",
+	PayloadCOOPMembers:  "MEMBERS",
 }
 
 // String returns the payload's RFC abbreviation ("SA", "HASH", "N", "SAK",
@@ -85,6 +91,9 @@ const (
 	// ExchangeGroupkeyPushAck is the GROUPKEY-PUSH acknowledgement of
 	// RFC 8263 (the number getlab pins; see docs/rekey.md).
 	ExchangeGroupkeyPushAck ExchangeType = 35
+	// ExchangeCOOPAnnounce is private use (RFC 2408 §3.1: 240-255):
+	// getvpnd's cooperative key server announcement (gateway/wire/coop).
+	ExchangeCOOPAnnounce ExchangeType = 240
 )
 
 var exchangeNames = map[ExchangeType]string{
@@ -98,6 +107,7 @@ var exchangeNames = map[ExchangeType]string{
 	ExchangeGroupkeyPull:    "GROUPKEY-PULL",
 	ExchangeGroupkeyPush:    "GROUPKEY-PUSH",
 	ExchangeGroupkeyPushAck: "GROUPKEY-PUSH-ACK",
+	ExchangeCOOPAnnounce:    "COOP-ANN",
 }
 
 // String returns the exchange's name ("MAIN-MODE", "GROUPKEY-PULL", ...), or
