@@ -92,6 +92,10 @@ type versioned struct {
 	version string
 }
 
+// Unwrap is the role, for the control socket's optional endpoints
+// (control.COOPProvider).
+func (v versioned) Unwrap() control.Provider { return v.role }
+
 func (v versioned) GDOI() show.GDOI {
 	d := v.role.GDOI()
 	d.Version = v.version
@@ -100,8 +104,9 @@ func (v versioned) GDOI() show.GDOI {
 
 // The control socket serves the roles' snapshots and the event log.
 var (
-	_ control.Provider    = (*ks.Server)(nil)
-	_ control.EventSource = (*events.Log)(nil)
+	_ control.Provider     = (*ks.Server)(nil)
+	_ control.COOPProvider = (*ks.Server)(nil)
+	_ control.EventSource  = (*events.Log)(nil)
 )
 
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {

@@ -38,6 +38,22 @@ type COOPProvider interface {
 	COOP() []COOP
 }
 
+// providerAs finds T in p or, when p wraps another provider (an
+// Unwrap() Provider method), in what it wraps.
+func providerAs[T any](p Provider) (T, bool) {
+	for {
+		if t, ok := p.(T); ok {
+			return t, true
+		}
+		u, ok := p.(interface{ Unwrap() Provider })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		p = u.Unwrap()
+	}
+}
+
 // EventSource is the daemon's event log (*events.Log satisfies it).
 type EventSource interface {
 	// Since returns the events held with Seq > seq, oldest first.
@@ -173,7 +189,7 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 		return c, nil
 	})
 	s.Handle(http.MethodGet, "/v1/events", s.events)
-	if cp, ok := p.(COOPProvider); ok {
+	if cp, ok := providerAs[COOPProvider](p); ok {
 		s.Handle(http.MethodGet, "/v1/ks/coop", func(*http.Request) (any, error) {
 			return nonNil(cp.COOP()), nil
 		})

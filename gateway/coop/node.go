@@ -463,7 +463,7 @@ func (n *Node) Show(now time.Time) show.COOP {
 		s.Primary = n.leader.String()
 	}
 	if !n.timerAt.IsZero() {
-		s.Remaining = max(0, n.clk.Since(n.timerAt, now).Seconds()*-1)
+		s.Remaining = max(0, n.clk.Since(n.timerAt, now).Seconds())
 	}
 	if n.electing {
 		s.Retries = n.rounds
