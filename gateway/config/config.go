@@ -69,9 +69,15 @@ type Config struct {
 	ControlSocket string
 	// KeyLog is the path of the key log file; "" writes none.
 	KeyLog string
-	Log    Log
-	Timers Timers
-	IKE    IKE
+	// StateFile is where a KS keeps the state of the groups it serves
+	// alone — keys, sequence numbers, members, a generated signing key —
+	// so that its GMs keep taking its rekeys after it restarts (KS only;
+	// default ks-state.json beside the control socket; "" keeps none).
+	// Cooperating KSs take the state from their peers instead.
+	StateFile string
+	Log       Log
+	Timers    Timers
+	IKE       IKE
 	// DataPlane is the GM's ESP data plane (GM only).
 	DataPlane DataPlane
 	// Limits bound the KS's state and work per source (KS only).

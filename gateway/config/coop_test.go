@@ -77,7 +77,7 @@ func TestCOOPDefaults(t *testing.T) {
 func TestCOOPRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, coop, want string
-		edit         func(string) string
+		edit             func(string) string
 	}{
 		{"self as peer", "      peers: [192.0.2.1, 192.0.2.2]", "groups[0].coop.peers[0]: 192.0.2.1 is this KS's own identity", nil},
 		{"peer without a key", "      peers: [192.0.2.2, 192.0.2.9]", "groups[0].coop.peers[1]: no ike.pre_shared_keys entry for 192.0.2.9", nil},

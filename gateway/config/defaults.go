@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"path/filepath"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
@@ -39,12 +40,10 @@ var Defaults = struct {
 	LocalDenyInbound   string // IOS behaviour (GM-42)
 	DataPlaneTable     int    // not in the seeds
 	DaemonDown         string // not in the seeds: DESIGN.md "Data plane on a GM"
-	// COOP: "local priority" 1 (CO-11), refresh 20 s (CO-13), periodic
-	// 30 s (CO-14), retransmit 2 (CO-15); the takeover keeps the keys
-	// (C-07, the newer behaviour).
+	// COOP: "local priority" 1 (CO-11), retransmit 2 (CO-15; the timers
+	// are the constants COOPRefresh and COOPPeriodic); the takeover keeps
+	// the keys (C-07, the newer behaviour).
 	COOPPriority   int
-	COOPRefresh    time.Duration
-	COOPPeriodic   time.Duration
 	COOPRetransmit int
 	COOPTakeover   string
 }{
@@ -75,8 +74,6 @@ var Defaults = struct {
 	DataPlaneTable:     200,
 	DaemonDown:         "drop",
 	COOPPriority:       1,
-	COOPRefresh:        20 * time.Second,
-	COOPPeriodic:       30 * time.Second,
 	COOPRetransmit:     2,
 	COOPTakeover:       TakeoverPreserveKeys,
 }
@@ -109,6 +106,9 @@ func (c *Config) applyDefaults() {
 	c.Listen.Port = cmp.Or(c.Listen.Port, Defaults.ListenPort)
 	if !c.isSet("control_socket") {
 		c.ControlSocket = Defaults.ControlSocket
+	}
+	if c.Role == RoleKS && !c.isSet("state_file") {
+		c.StateFile = filepath.Join(filepath.Dir(c.ControlSocket), "ks-state.json")
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, Defaults.LogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, Defaults.LogFormat)
@@ -175,8 +175,8 @@ func (c *Config) applyDefaults() {
 			}
 			if co := g.COOP; co != nil {
 				co.Priority = cmp.Or(co.Priority, Defaults.COOPPriority)
-				co.Refresh = cmp.Or(co.Refresh, Defaults.COOPRefresh)
-				co.Periodic = cmp.Or(co.Periodic, Defaults.COOPPeriodic)
+				co.Refresh = cmp.Or(co.Refresh, COOPRefresh)
+				co.Periodic = cmp.Or(co.Periodic, COOPPeriodic)
 				co.Retransmit = cmp.Or(co.Retransmit, Defaults.COOPRetransmit)
 				co.Takeover = cmp.Or(co.Takeover, Defaults.COOPTakeover)
 			}

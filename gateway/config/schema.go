@@ -25,6 +25,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		"identity":       func(n *yaml.Node, p string) { d.addr(n, p, &c.Identity) },
 		"control_socket": func(n *yaml.Node, p string) { d.str(n, p, &c.ControlSocket) },
 		"key_log":        func(n *yaml.Node, p string) { d.str(n, p, &c.KeyLog) },
+		"state_file":     func(n *yaml.Node, p string) { d.str(n, p, &c.StateFile) },
 		"listen": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"address": func(n *yaml.Node, p string) { d.addr(n, p, &c.Listen.Address) },

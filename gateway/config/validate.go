@@ -138,6 +138,10 @@ func (v *validator) onlyFor(role Role, key string) bool {
 	return false
 }
 
+func (v *validator) stateFile() {
+	v.onlyFor(RoleKS, "state_file")
+}
+
 func (v *validator) dataPlane() {
 	c := v.c
 	if !v.onlyFor(RoleGM, "data_plane") {
@@ -179,6 +183,7 @@ func (v *validator) ike() {
 		}
 	}
 	v.keepalive()
+	v.stateFile()
 	peers := map[netip.Addr]int{}
 	wild := -1
 	for i, k := range c.IKE.PreSharedKeys {

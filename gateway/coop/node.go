@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/clock"
+	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/show"
 	wire "github.com/getlab/getlab/gateway/wire/coop"
 )
@@ -25,7 +26,7 @@ type Config struct {
 
 // PolicyBatch is how long after a change of the member database a KS
 // announces it (fixed, CO-17).
-const PolicyBatch = 5 * time.Second
+const PolicyBatch = config.COOPPolicyUpdate
 
 // Host is what a Node asks of its KS. The calls come from within the
 // Node's methods, under the KS's lock.

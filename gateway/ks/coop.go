@@ -505,7 +505,7 @@ func (s *Server) mergeMembers(g *group, m *coop.Message, fromPrimary bool) {
 func (s *Server) promoted(g *group, previous netip.Addr) {
 	now := s.clk.Now()
 	if g.kek == nil || len(g.gens) == 0 {
-		if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
+		if err := s.refresh(g, now); err != nil {
 			s.opt.Events.Logf("error", "group %s: %v", g.cfg.Name, err)
 			return
 		}

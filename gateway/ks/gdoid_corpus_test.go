@@ -98,6 +98,7 @@ func corpusKS(t *testing.T, profile string) (*Server, *[]datagramOut, *time.Time
 	y := fmt.Sprintf(`
 role: ks
 identity: 10.77.0.1
+state_file: ""
 ike:
   policies: [{encryption: aes128, hash: sha256, dh_group: 19, lifetime: 86400}]
   pre_shared_keys: [{peer: 0.0.0.0, key: mekmitasdigoat}]

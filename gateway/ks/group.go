@@ -1,6 +1,7 @@
 package ks
 
 import (
+	"errors"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -51,6 +52,11 @@ type group struct {
 	coop         *coop.Node
 	policyDigest [32]byte
 	mismatch     map[netip.Addr]string
+	// generatedKey: the signing key was generated at start (not from the
+	// configuration), so the state file keeps it; rekeyNow: the state
+	// file's TEKs were for another policy, so the first tick rekeys.
+	generatedKey bool
+	rekeyNow     bool
 }
 
 // tekGen is one generation of TEKs: made together, expiring together.
@@ -70,6 +76,7 @@ func newGroup(gc *config.Group, id netip.Addr) (*group, error) {
 		return nil, fmt.Errorf("group %s: unknown interop profile %q", gc.Name, gc.InteropProfile)
 	}
 	var err error
+	g.generatedKey = gc.Rekey.SigningKey.File == "" && gc.Rekey.SigningKey.PEM == ""
 	if g.signer, err = signingKey(gc.Rekey.SigningKey); err != nil {
 		return nil, fmt.Errorf("group %s: rekey signing key: %w", gc.Name, err)
 	}
@@ -94,20 +101,29 @@ func signingKey(sk config.SigningKey) (*rsa.PrivateKey, error) {
 	case sk.PEM == "":
 		return rsa.GenerateKey(rand.Reader, sk.Bits)
 	}
+	k, err := parseRSAPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return k, nil
+}
+
+// parseRSAPEM reads an RSA private key in PEM, PKCS #1 or PKCS #8.
+func parseRSAPEM(data []byte) (*rsa.PrivateKey, error) {
 	blk, _ := pem.Decode(data)
 	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", src)
+		return nil, errors.New("no PEM block")
 	}
 	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
 		return k, nil
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+		return nil, err
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%s: not an RSA key", src)
+		return nil, errors.New("not an RSA key")
 	}
 	return rk, nil
 }

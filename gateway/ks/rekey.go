@@ -164,14 +164,15 @@ func earliest(d time.Time, ts ...time.Time) time.Time {
 }
 
 func (s *Server) rekeyTick(g *group, now time.Time) {
-	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil || !g.makesKeys() {
+	if err := s.refresh(g, now); err != nil || !g.makesKeys() {
 		return
 	}
 	if r := g.rekey.round; r != nil && !now.Before(r.nextAt) {
 		s.retransmit(g, r, now)
 	}
 	kekDue, tekDue := s.rekeyDue(g)
-	newKEK, newTEK := !now.Before(kekDue), !now.Before(tekDue)
+	newKEK, newTEK := !now.Before(kekDue), !now.Before(tekDue) || g.rekeyNow
+	g.rekeyNow = false
 	if newKEK || newTEK {
 		s.startRound(g, now, newKEK, newTEK)
 	}
@@ -259,6 +260,11 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 	if g.coop != nil {
 		// Secondaries must hold the new keys before a GM registers there.
 		g.coop.KeysChanged()
+	}
+	if s.persisted(g) {
+		// At once: the state must never hold a sequence number below one
+		// a GM has seen.
+		s.saveState()
 	}
 }
 

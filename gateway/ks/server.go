@@ -68,6 +68,8 @@ type Server struct {
 	// (coop.go).
 	initiations map[mmKey]*initiation
 	pendingANN  map[netip.Addr]map[*group]wire.Flags
+	// stateDirty: the state file is behind (persist.go).
+	stateDirty bool
 }
 
 type mmKey struct {
@@ -148,12 +150,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		// takes a while to generate) is there. A cooperating KS makes
 		// none: it takes the group's from its peers, or makes them when
 		// it becomes the primary.
-		if gc.COOP == nil {
-			if err := g.refresh(clk.Now(), clk.Wall, cfg.Identity); err != nil {
-				return nil, fmt.Errorf("group %s: %w", gc.Name, err)
-			}
-			g.epoch = clk.Now()
-		}
+
 		// Groups are found by the KEY_ID as it travels: under a
 		// host-order profile gdoid's group 1234 arrives as d2040000.
 		key := g.interop.Wire.KeyIDWire(gc.ID)
@@ -164,10 +161,22 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		s.order = append(s.order, key)
 		opt.Events.Emit("KS_GROUP_ADD", "group", gc.Name, "group_id", fmt.Sprint(gc.ID))
 	}
+	s.restoreState()
 	for _, g := range s.sortedGroups() {
 		if g.cfg.COOP != nil {
 			s.startCOOP(g)
+			continue
 		}
+		if g.kek == nil {
+			g.epoch = clk.Now()
+		}
+		if err := s.refresh(g, clk.Now()); err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.cfg.Name, err)
+		}
+		s.saveSoon(g)
+	}
+	if s.stateDirty {
+		s.saveState()
 	}
 	return s, nil
 }
@@ -501,7 +510,7 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "COOP_KS_BLOCK_NEW_GM_REGISTER",
 			Reason: fmt.Sprintf("group %s: this cooperative KS holds no keys from a primary yet (election in progress)", g.cfg.Name)}
 	}
-	if err := g.refresh(now, s.clk.Wall, s.cfg.Identity); err != nil {
+	if err := s.refresh(g, now); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}
 	return g.policy(s.elapsed, from.Addr()), nil
@@ -552,6 +561,7 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	if g.coop != nil {
 		g.coop.MembersChanged(s.clk.Now())
 	}
+	s.saveSoon(g)
 	// A GM that registers has the current keys: the rekey in progress no
 	// longer waits for it, and its missed rekeys are forgiven.
 	m.missedInARow = 0
@@ -612,6 +622,9 @@ func (s *Server) expire(now time.Time) {
 		}
 	}
 	s.p1.Timeout(now)
+	if s.stateDirty {
+		s.saveState()
+	}
 	rate, burst := float64(s.cfg.Limits.DHRate), float64(s.cfg.Limits.DHBurst)
 	for src, b := range s.buckets {
 		if b.tokens+now.Sub(b.at).Seconds()*rate >= burst {

@@ -28,13 +28,15 @@ func host(n int) netip.AddrPort {
 
 // KSYAML is the head of the lab key server's configuration: KS(1)'s
 // identity, one IKE policy with Diffie-Hellman group dh and the 24 h
-// lifetime, the wildcard key "lab-secret", and the first lines of group
+// lifetime, the wildcard key "lab-secret", no state file (tests keep no
+// state between runs), and the first lines of group
 // GETVPN (ID 1234), to which a test appends the group's other keys,
 // indented four spaces.
 func KSYAML(dh int) string {
 	return fmt.Sprintf(`
 role: ks
 identity: %s
+state_file: ""
 ike:
   policies: [{encryption: aes128, hash: sha256, dh_group: %d, lifetime: 86400}]
   pre_shared_keys: [{peer: 0.0.0.0, key: lab-secret}]
