@@ -72,7 +72,17 @@ func Open(sa *ikev1.SA, pkt []byte) (*Message, error) {
 	if !hmac.Equal(hash.Data, sa.HashA(x.MessageIDBytes(), isakmp.AppendPayloads(nil, rest...))) {
 		return nil, ErrHash
 	}
+	return layout(rest)
+}
+
+// layout reads the payloads after HASH: ANN, then SA and KD when the
+// POLICY flag says so, then MEMBERS, and nothing else.
+func layout(rest []isakmp.Payload) (*Message, error) {
 	out := &Message{}
+	var ok bool
+	if len(rest) == 0 {
+		return nil, errors.New("coop: no ANN payload")
+	}
 	if out.ANN, ok = rest[0].(*wire.ANN); !ok {
 		return nil, fmt.Errorf("coop: payload after HASH is %s, not ANN", rest[0].Type())
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
+	"github.com/getlab/getlab/gateway/coop"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/internal/testnet"
 	"github.com/getlab/getlab/gateway/phase1"
@@ -36,8 +37,10 @@ type coopLab struct {
 	cut func(a, b netip.Addr) bool
 	// seen are the events each KS logged, stamped with the fake time.
 	seen map[netip.Addr][]stamped
-	// wireLog counts the datagrams by exchange type and sender.
-	anns map[netip.Addr][]time.Time
+	// anns are when each KS's ANNs were delivered; delivered the ANN
+	// datagrams themselves.
+	anns      map[netip.Addr][]time.Time
+	delivered []dgram
 }
 
 type dgram struct {
@@ -165,6 +168,7 @@ func (l *coopLab) settle() {
 		}
 		if h, _, err := isakmp.ParseHeader(d.pkt); err == nil && h.Exchange == wire.Exchange {
 			l.anns[d.from.Addr()] = append(l.anns[d.from.Addr()], l.clk.Now())
+			l.delivered = append(l.delivered, d)
 		}
 		dst.srv.HandlePacket(d.from, d.pkt)
 	}
@@ -459,5 +463,81 @@ func TestCOOPUnauthorizedPeer(t *testing.T) {
 	}
 	if l.coop(ks1).members != 0 || !l.coop(ks1).primary {
 		t.Errorf("ks1 state changed by ks3's ANNs")
+	}
+}
+
+// TestANNSizes: an ANN grows by 12 octets per member (MEMBERS, CO-04):
+// the sizes for 10, 100, 1000 and 2000 GMs, sealed under a phase-1 SA,
+// against the seeds' "about 25 KB for 2000 GMs". The largest group that
+// fits maxANN is what COOP_PACKET_DROPPED guards.
+func TestANNSizes(t *testing.T) {
+	l, _ := threeKS(t, config.TakeoverPreserveKeys)
+	l.run(30 * time.Second)
+	k := l.ks[ks1].srv
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	g := k.sortedGroups()[0]
+	sa := k.p1.Live(k.peerEndpoint(ks2))
+	if sa == nil {
+		t.Fatal("no phase-1 SA with ks2")
+	}
+	size := func(n int) int {
+		g.members = map[netip.Addr]*member{}
+		for i := range n {
+			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			g.members[a] = &member{address: a, registeredAt: l.clk.Now(), registrations: 1}
+		}
+		pkt, err := coop.Seal(sa, k.annFor(g, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pkt)
+	}
+	base := size(0)
+	for _, n := range []int{10, 100, 1000, 2000} {
+		got := size(n)
+		t.Logf("ANN with %d members: %d octets (UDP payload), %d IP fragments at MTU 1500", n, got, (got+8+1479)/1480)
+		if d := got - base - wire.MemberLen*n; d < -16 || d > 16 {
+			t.Errorf("%d members: %d octets, want %d + 12 × %d (+ CBC padding)", n, got, base, n)
+		}
+	}
+	if n := (maxANN - base) / wire.MemberLen; n < 5000 {
+		t.Errorf("an ANN holds only %d members", n)
+	}
+}
+
+// TestCOOPReplayDropped: an ANN delivered again is dropped by its
+// anti-replay number and counted as a receive drop; the state it carried
+// (an old primary's, say) is not applied again.
+func TestCOOPReplayDropped(t *testing.T) {
+	l, _ := threeKS(t, config.TakeoverPreserveKeys)
+	l.run(30 * time.Second)
+	var old dgram
+	for _, d := range l.delivered {
+		if d.from.Addr() == ks1 && d.to.Addr() == ks2 {
+			old = d
+			break
+		}
+	}
+	if old.pkt == nil {
+		t.Fatal("no ANN from ks1 to ks2")
+	}
+	drops := func() uint64 {
+		for _, g := range l.ks[ks2].srv.COOP() {
+			for _, p := range g.Peers {
+				if p.Address == ks1.String() {
+					return p.PacketRecvDrops
+				}
+			}
+		}
+		return 0
+	}
+	before := drops()
+	l.ks[ks2].srv.HandlePacket(old.from, old.pkt)
+	if got := drops(); got != before+1 {
+		t.Errorf("replayed ANN: receive drops %d, want %d", got, before+1)
+	}
+	if !l.coop(ks1).primary || l.coop(ks2).primary || l.coop(ks2).leader != ks1 {
+		t.Errorf("the replay changed the roles")
 	}
 }

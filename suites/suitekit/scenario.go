@@ -42,7 +42,7 @@ type Scenario struct {
 // every link into reports/out/<name>/, runs before (faults to set up while
 // nothing runs yet) and starts the daemons, key servers first.
 func StartScenario(ctx context.Context, name, file string, before func(*netns.Lab), edits ...Edit) *Scenario {
-	return start(ctx, name, file, before, nil, edits...)
+	return start(ctx, name, file, before, nil, nil, edits...)
 }
 
 // StartModel is StartScenario for a lab stated in the neutral model: every
@@ -50,13 +50,22 @@ func StartScenario(ctx context.Context, name, file string, before func(*netns.La
 // GM=; see Impl) with its config rendered from model, and a node is ready
 // as its implementation says (WaitReady), so the lab may be any pairing.
 func StartModel(ctx context.Context, name, file string, model *scenario.Scenario, before func(*netns.Lab)) *Scenario {
+	return StartModelKSFirst(ctx, name, file, model, before, nil)
+}
+
+// StartModelKSFirst is StartModel with ksUp, when not nil, run once the
+// key servers are ready and before any other node's process starts: a
+// lab whose group members must come up after something the key servers
+// do first (cooperative key servers electing a primary) waits for it
+// there, on the capture, which already runs.
+func StartModelKSFirst(ctx context.Context, name, file string, model *scenario.Scenario, before func(*netns.Lab), ksUp func(*Scenario)) *Scenario {
 	AddReportEntry("implementations", fmt.Sprintf("KS %s, GM %s, timer scale %g",
 		Impl(impl.KS).Name, Impl(impl.GM).Name, model.TimerScale))
 	RequireLifetimes(model)
-	return start(ctx, name, file, before, model, RenderScenario(file, model))
+	return start(ctx, name, file, before, ksUp, model, RenderScenario(file, model))
 }
 
-func start(ctx context.Context, name, file string, before func(*netns.Lab), model *scenario.Scenario, edits ...Edit) *Scenario {
+func start(ctx context.Context, name, file string, before func(*netns.Lab), ksUp func(*Scenario), model *scenario.Scenario, edits ...Edit) *Scenario {
 	s := &Scenario{Dir: filepath.Join(ReportsDir(), name), Model: model}
 	Expect(os.RemoveAll(s.Dir)).To(Succeed())
 	Expect(os.MkdirAll(s.Dir, 0o755)).To(Succeed())
@@ -92,6 +101,9 @@ func start(ctx context.Context, name, file string, before func(*netns.Lab), mode
 		}
 		Eventually(func() error { return Control(s.Lab, ks).Health(ctx) }).WithContext(ctx).
 			WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "%s up", ks)
+	}
+	if ksUp != nil {
+		ksUp(s)
 	}
 	Expect(s.Lab.StartProcesses(ctx, others...)).To(Succeed())
 	if model != nil {
@@ -130,6 +142,35 @@ func (s *Scenario) Peek() []pcap.Packet {
 		Expect(s.capture.Sync()).To(Succeed())
 		var pkts []pcap.Packet
 		if pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), nil); err == nil {
+			return pkts
+		}
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return nil
+}
+
+// PeekDecrypted is Peek with the key logs every node has written so far:
+// what the capture holds, decrypted where a key log has the keys (ISAKMP
+// messages under a phase-1 SA, GROUPKEY-PUSHes, ESP). Key logs are read
+// whole each time, so it costs more than Peek.
+func (s *Scenario) PeekDecrypted() []pcap.Packet {
+	Expect(s.capture).NotTo(BeNil(), "PeekDecrypted after Finish")
+	var err error
+	// As in Peek, a daemon may be writing its key log, and the capture
+	// writer its last block, while they are read: read them again.
+	for range 5 {
+		Expect(s.capture.Sync()).To(Succeed())
+		keys := &pcap.KeyLog{}
+		for _, n := range s.Lab.Nodes {
+			if err = keys.Read(bytes.NewReader(keyLogOf(s.Lab, n))); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			continue
+		}
+		var pkts []pcap.Packet
+		if pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), keys); err == nil {
 			return pkts
 		}
 	}
