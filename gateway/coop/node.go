@@ -64,10 +64,12 @@ type Peer struct {
 	// during the current election.
 	lastHeard time.Time
 	answered  bool
-	// rx and tx are the anti-replay sequence numbers, received and sent,
-	// per phase-1 SA (a restarted peer starts again at 1 on a new SA).
-	rx, tx         map[[16]byte]uint64
-	lastRx, lastTx uint64
+	// rx is the last anti-replay number accepted from the peer, on any
+	// phase-1 SA; tx the last this KS sent it. A KS numbers its ANNs to a
+	// peer from its clock at start, in microseconds, up by one each: a
+	// restarted KS's numbers are above its old ones, and an ANN held back
+	// and sent again later is below the peer's latest.
+	rx, tx uint64
 	ikeUp          bool
 	// versionWarned is the incompatible version last logged.
 	versionWarned wire.Version
@@ -109,7 +111,7 @@ type Node struct {
 func New(cfg Config, clk clock.Clock, host Host) *Node {
 	n := &Node{cfg: cfg, clk: clk, host: host}
 	for _, a := range cfg.Peers {
-		n.peers = append(n.peers, &Peer{Addr: a, rx: map[[16]byte]uint64{}, tx: map[[16]byte]uint64{}})
+		n.peers = append(n.peers, &Peer{Addr: a})
 	}
 	return n
 }
@@ -144,6 +146,9 @@ func (n *Node) CanRegister() bool { return n.primary || n.synced }
 
 // Start enters the start-up election at now.
 func (n *Node) Start(now time.Time) {
+	for _, p := range n.peers {
+		p.tx = uint64(max(now.UnixMicro(), 0))
+	}
 	n.startElection(now, true)
 }
 
@@ -291,15 +296,14 @@ type Verdict struct {
 	Demoted bool
 }
 
-// Receive takes an authenticated ANN from peer p, on the phase-1 SA with
-// cookies sa, size octets long. ok is false for a replay or an
-// incompatible version (dropped and counted).
-func (n *Node) Receive(now time.Time, p *Peer, sa [16]byte, a *wire.ANN, size int) (v Verdict, ok bool) {
-	if a.Antireplay <= p.rx[sa] {
+// Receive takes an authenticated ANN from peer p, size octets long. ok
+// is false for a replay or an incompatible version (dropped and counted).
+func (n *Node) Receive(now time.Time, p *Peer, a *wire.ANN, size int) (v Verdict, ok bool) {
+	if a.Antireplay <= p.rx {
 		p.c.recvDrops++
 		return v, false
 	}
-	p.rx[sa], p.lastRx = a.Antireplay, a.Antireplay
+	p.rx = a.Antireplay
 	p.c.annRecv++
 	p.c.bytesRecv += uint64(size)
 	if a.Flags.Has(wire.FlagReplyRequest) {
@@ -333,10 +337,16 @@ func (n *Node) Receive(now time.Time, p *Peer, sa [16]byte, a *wire.ANN, size in
 			n.timerAt = now.Add(n.clk.Wall(n.cfg.Periodic))
 			v.AdoptKeys, v.Demoted = hasKeys, true
 		} else {
+			// Tell the other primary at once that it is outranked.
 			v.MergeTEKs = hasKeys
-			n.answer(p, a)
+			n.host.Announce(p.Addr, wire.FlagReply)
 			return v, true
 		}
+	case p.Primary && n.outranksLeader(now, p):
+		// Two primaries (a healing split): a secondary stays with the
+		// higher one, which the other is about to follow.
+		n.answer(p, a)
+		return v, true
 	case p.Primary:
 		n.follow(now, p)
 		v.AdoptKeys = hasKeys
@@ -355,6 +365,17 @@ func (n *Node) Receive(now time.Time, p *Peer, sa [16]byte, a *wire.ANN, size in
 	}
 	n.answer(p, a)
 	return v, true
+}
+
+// outranksLeader reports whether this secondary's primary, heard within
+// the periodic interval, outranks p, another KS announcing itself
+// primary.
+func (n *Node) outranksLeader(now time.Time, p *Peer) bool {
+	l := n.Peer(n.leader)
+	if l == nil || l == p || !l.Primary || now.Sub(l.lastHeard) > n.clk.Wall(n.cfg.Periodic) {
+		return false
+	}
+	return outranks(l.Priority, l.Addr, p.Priority, p.Addr)
 }
 
 // answer replies to a reply-request ANN.
@@ -377,7 +398,7 @@ func (n *Node) Flags() wire.Flags {
 	return f
 }
 
-// Sent records an ANN sent to p on SA sa (its anti-replay number is
+// Sent records an ANN sent to p (its anti-replay number is
 // NextAntireplay's) of size octets, with flags f; dropped counts it as
 // not sent (no SA, too large).
 func (n *Node) Sent(p *Peer, f wire.Flags, size int, dropped bool) {
@@ -396,20 +417,10 @@ func (n *Node) Sent(p *Peer, f wire.Flags, size int, dropped bool) {
 // verify, or its signing key differs).
 func (n *Node) Dropped(p *Peer) { p.c.recvDrops++ }
 
-// NextAntireplay is the anti-replay number of the next ANN to p on the
-// SA with cookies sa.
-func (n *Node) NextAntireplay(p *Peer, sa [16]byte) uint64 {
-	p.tx[sa]++
-	p.lastTx = p.tx[sa]
-	return p.tx[sa]
-}
-
-// ForgetSA drops the anti-replay state of a phase-1 SA that is gone.
-func (n *Node) ForgetSA(peer netip.Addr, sa [16]byte) {
-	if p := n.Peer(peer); p != nil {
-		delete(p.rx, sa)
-		delete(p.tx, sa)
-	}
+// NextAntireplay is the anti-replay number of the next ANN to p.
+func (n *Node) NextAntireplay(p *Peer) uint64 {
+	p.tx++
+	return p.tx
 }
 
 // IKE records whether a phase-1 SA with peer is up: DPD declaring it
@@ -484,7 +495,7 @@ func (n *Node) Show(now time.Time) show.COOP {
 		}
 		ps := show.COOPPeer{
 			Address: p.Addr.String(), Priority: int(p.Priority), Role: role, Status: st.String(),
-			AntireplaySeq: p.lastRx, SentSeq: p.lastTx, IKEStatus: ike,
+			AntireplaySeq: p.rx, SentSeq: p.tx, IKEStatus: ike,
 			AnnSent: p.c.annSent, AnnSentReplyRequest: p.c.annSentRR, AnnRecv: p.c.annRecv, AnnRecvReplyRequest: p.c.annRecvRR,
 			PacketSentDrops: p.c.sendDrops, PacketRecvDrops: p.c.recvDrops, BytesSent: p.c.bytesSent, BytesRecv: p.c.bytesRecv,
 		}

@@ -104,7 +104,7 @@ func (s *Server) announce(g *group, peer netip.Addr, f wire.Flags) {
 	}
 	f |= g.coop.Flags()
 	m := s.annFor(g, f)
-	m.ANN.Antireplay = g.coop.NextAntireplay(p, sa.Cookies())
+	m.ANN.Antireplay = g.coop.NextAntireplay(p)
 	pkt, err := coop.Seal(sa, m)
 	switch {
 	case err != nil:
@@ -254,7 +254,6 @@ func (s *Server) peerSADropped(sa *ikev1.SA) {
 	up := s.p1.Live(sa.Peer) != nil
 	for _, g := range s.groups {
 		if g.coop != nil && g.coop.Peer(peer) != nil {
-			g.coop.ForgetSA(peer, sa.Cookies())
 			g.coop.IKE(peer, up)
 		}
 	}
@@ -316,7 +315,7 @@ func (s *Server) coopReceive(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	if m.ANN.Policy != g.policyDigest {
 		s.configMismatch(g, peer, "policy", "the group policies differ (ACL, transforms, lifetimes or rekey settings): GMs get a different policy whenever the primary changes (CO-22)")
 	}
-	v, ok := g.coop.Receive(now, p, sa.Cookies(), m.ANN, len(pkt))
+	v, ok := g.coop.Receive(now, p, m.ANN, len(pkt))
 	if !ok {
 		return
 	}

@@ -538,6 +538,9 @@ func TestCOOPReplayDropped(t *testing.T) {
 		t.Errorf("replayed ANN: receive drops %d, want %d", got, before+1)
 	}
 	if !l.coop(ks1).primary || l.coop(ks2).primary || l.coop(ks2).leader != ks1 {
-		t.Errorf("the replay changed the roles")
+		t.Errorf("the replay changed the roles: ks1 %+v ks2 %+v", *l.coop(ks1), *l.coop(ks2))
+		for _, e := range l.seen[ks2] {
+			t.Log(e.at.Format("05.000"), e.name, e.fields)
+		}
 	}
 }

@@ -393,13 +393,19 @@ func (s *Server) stepDone(k mmKey, mm *mainMode, reply []byte, err error) {
 		return
 	}
 	mm.moved = s.clk.Now()
-	if sa := mm.r.SA(); sa != nil && mm.open {
+	sa := mm.r.SA()
+	up := sa != nil && mm.open
+	if up {
 		s.closeHalfOpen(k, mm)
 		s.cookies.pin(mm.h)
 		s.p1.Established(sa)
-		s.peerSAUp(sa)
 	}
 	s.send(k.peer, reply)
+	if up {
+		// After message 6: the peer must hold the SA before an ANN on it
+		// arrives.
+		s.peerSAUp(sa)
+	}
 }
 
 func (s *Server) send(to netip.AddrPort, pkt []byte) {

@@ -275,6 +275,16 @@ func Status(ctx context.Context, lab *netns.Lab, node string, role impl.Role) im
 	return st
 }
 
+// StatusOf is Status without failing: the status, or why it could not be
+// read, for a caller that polls it or reads it while driving a scenario.
+// The caller checks that the implementation offers status (Offers).
+func StatusOf(ctx context.Context, lab *netns.Lab, node string, role impl.Role) (impl.StatusDoc, error) {
+	if !Offers(role, impl.Status) {
+		return impl.StatusDoc{}, fmt.Errorf("%s implementation %s offers no status", role.Label(), Impl(role).Name)
+	}
+	return status(ctx, lab, node, role)
+}
+
 func status(ctx context.Context, lab *netns.Lab, node string, role impl.Role) (impl.StatusDoc, error) {
 	cmd := Impl(role).Caps.Status.Command
 	var out, errb bytes.Buffer

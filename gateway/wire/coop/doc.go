@@ -67,8 +67,11 @@
 // sequence number the sender has used or may still use in the rekey in
 // progress (its retransmissions included), so that a new primary never
 // goes backwards. The Anti-replay Sequence Number rises by one with every
-// ANN the sender sends to this peer on this phase-1 SA; the receiver
-// drops any not above the last it accepted. Pseudotime is the sender's
+// ANN the sender sends to this peer, whatever the phase-1 SA, from the
+// sender's clock when it started, in microseconds since 1970 (so that a
+// restarted sender's numbers are above its old ones); the receiver drops
+// any not above the last it accepted from that peer, so that an ANN held
+// back and injected later changes nothing. Pseudotime is the sender's
 // group clock, protocol milliseconds since the group's keys were first
 // made (CO-61). KEK Age is the protocol time since the KEK was made.
 // Signing Key Digest is SHA-256 of the rekey public key (SPKI DER): KSs
