@@ -70,7 +70,7 @@ type Peer struct {
 	// restarted KS's numbers are above its old ones, and an ANN held back
 	// and sent again later is below the peer's latest.
 	rx, tx uint64
-	ikeUp          bool
+	ikeUp  bool
 	// versionWarned is the incompatible version last logged.
 	versionWarned wire.Version
 	c             counters

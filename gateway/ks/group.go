@@ -1,7 +1,6 @@
 package ks
 
 import (
-	"errors"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -9,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
