@@ -3,6 +3,7 @@ package ks
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -322,8 +323,10 @@ func (s *Server) coopReceive(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	s.opt.Counters.Inc(counter.COOPAnnReceived)
 	g.seq = max(g.seq, m.ANN.Seq)
 	var old *gdoi.KEK
+	var own map[netip.Addr]*member
 	if v.Demoted {
-		old = g.kek
+		// Its GMs, before the winner's join them, hold the old KEK.
+		old, own = g.kek, maps.Clone(g.members)
 		g.rekey.round = nil
 	}
 	if v.AdoptKeys && m.SA != nil {
@@ -338,7 +341,7 @@ func (s *Server) coopReceive(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	}
 	s.mergeMembers(g, m, peer == g.coop.Leader() && !g.coop.Primary())
 	if old != nil && g.kek != nil && old.SPI != g.kek.SPI {
-		s.handOver(g, old)
+		s.handOver(g, old, own)
 	}
 }
 
@@ -437,7 +440,7 @@ func (s *Server) mergeTEKs(g *group, m *coop.Message) {
 // handOver rekeys, under its old KEK, the GMs of a primary that just
 // became a secondary: they get the winner's KEK and every TEK (CO-51
 // step 3). Sent once; the winner's own rekeys follow.
-func (s *Server) handOver(g *group, old *gdoi.KEK) {
+func (s *Server) handOver(g *group, old *gdoi.KEK, gms map[netip.Addr]*member) {
 	now := s.clk.Now()
 	r := &round{protect: old, started: now, kind: rekeyKEK}
 	dst := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
@@ -446,19 +449,11 @@ func (s *Server) handOver(g *group, old *gdoi.KEK) {
 	}
 	p := g.groupPolicy(s.elapsed, dst)
 	r.body = []isakmp.Payload{p.SAPayloadFor(g.interop), p.KDPayloadFor(g.interop, old)}
-	r.pending = maps(g.members)
-	r.targets = len(r.pending)
+	r.pending = gms
+	r.targets = len(gms)
 	s.opt.KeyLog.Policy(g.cfg.Name, p)
 	s.transmit(g, r, now)
 	g.rekey.last = r
-}
-
-func maps(m map[netip.Addr]*member) map[netip.Addr]*member {
-	c := make(map[netip.Addr]*member, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // mergeMembers adds the members a peer announces. A secondary also drops
