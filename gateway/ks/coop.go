@@ -3,7 +3,6 @@ package ks
 import (
 	"crypto/sha256"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -92,10 +91,12 @@ func (s *Server) announce(g *group, peer netip.Addr, f wire.Flags) {
 		return
 	}
 	ep := s.peerEndpoint(peer)
-	if s.p1.LiveInitiated(ep) == nil {
+	// This KS's own SA first: its keepalives prove the peer holds it.
+	sa := s.p1.LiveInitiated(ep)
+	if sa == nil {
 		s.initiate(ep)
+		sa = s.p1.Live(ep)
 	}
-	sa := s.p1.Live(ep)
 	if sa == nil {
 		if s.pendingANN[peer] == nil {
 			s.pendingANN[peer] = map[*group]wire.Flags{}
@@ -321,12 +322,16 @@ func (s *Server) coopReceive(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		return
 	}
 	s.opt.Counters.Inc(counter.COOPAnnReceived)
-	g.seq = max(g.seq, m.ANN.Seq)
+	// A primary's rekeys must go above every number a GM may have seen,
+	// from whichever KS; a secondary only notes them for when it takes
+	// over (its own ANNs then carry what it used itself, not an echo).
+	g.seqSeen = max(g.seqSeen, m.ANN.Seq)
+	if g.coop.Primary() {
+		g.seq = max(g.seq, m.ANN.Seq)
+	}
 	var old *gdoi.KEK
-	var own map[netip.Addr]*member
 	if v.Demoted {
-		// Its GMs, before the winner's join them, hold the old KEK.
-		old, own = g.kek, maps.Clone(g.members)
+		old = g.kek
 		g.rekey.round = nil
 	}
 	if v.AdoptKeys && m.SA != nil {
@@ -336,12 +341,14 @@ func (s *Server) coopReceive(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 			return
 		}
 	}
-	if v.MergeTEKs && m.SA != nil {
+	if m.SA != nil && (v.MergeTEKs || g.coop.Primary()) {
+		// The TEKs of a primary this one outranks, or of a secondary that
+		// was one (its ANN as a primary may have been lost at the heal).
 		s.mergeTEKs(g, m)
 	}
 	s.mergeMembers(g, m, peer == g.coop.Leader() && !g.coop.Primary())
 	if old != nil && g.kek != nil && old.SPI != g.kek.SPI {
-		s.handOver(g, old, own)
+		s.handOver(g, old)
 	}
 }
 
@@ -411,6 +418,7 @@ func (s *Server) adopt(g *group, m *coop.Message, keepOwn bool) error {
 	}
 	changed := g.kek == nil || g.kek.SPI != kek.SPI || !sameSPIs(g.gens, gens)
 	g.kek, g.kekCreated, g.gens = kek, kekCreated, gens
+	g.seqSeen = max(g.seqSeen, m.ANN.Seq)
 	g.epoch = s.clk.Now().Add(-s.clk.Wall(m.ANN.Pseudotime))
 	if !g.coop.Synced() {
 		s.opt.Events.Logf("info", "group %s: took the group's keys from a cooperating KS (KEK %x, %d TEKs)", g.cfg.Name, kek.SPI[:4], countTEKs(gens))
@@ -422,14 +430,25 @@ func (s *Server) adopt(g *group, m *coop.Message, keepOwn bool) error {
 	return nil
 }
 
-// mergeTEKs adds to the group the TEK generations of a primary this one
-// outranks (a healed split) and rekeys every GM with them all (CO-51).
+// mergeTEKs adds to the group the TEK generations, under the group's KEK
+// or the KEK of a primary this one outranks (a healed split), that it
+// lacks and that have a tenth of their lifetime left, and rekeys every GM
+// with them all (CO-51). In steady state a peer holds exactly the
+// primary's TEKs and nothing happens.
 func (s *Server) mergeTEKs(g *group, m *coop.Message) {
-	_, _, gens, err := s.peerPolicy(g, m)
-	if err != nil {
+	kek, _, gens, err := s.peerPolicy(g, m)
+	if err != nil || (kek.SPI != g.kek.SPI && !m.ANN.Flags.Has(wire.FlagPrimary)) {
 		return
 	}
-	merged := unionGens(g.gens, gens)
+	now := s.clk.Now()
+	life := s.clk.Wall(g.cfg.TEKLifetime)
+	fresh := gens[:0]
+	for _, gen := range gens {
+		if now.Sub(gen.created) < life-life/10 {
+			fresh = append(fresh, gen)
+		}
+	}
+	merged := unionGens(g.gens, fresh)
 	if sameSPIs(merged, g.gens) {
 		return
 	}
@@ -439,9 +458,18 @@ func (s *Server) mergeTEKs(g *group, m *coop.Message) {
 
 // handOver rekeys, under its old KEK, the GMs of a primary that just
 // became a secondary: they get the winner's KEK and every TEK (CO-51
-// step 3). Sent once; the winner's own rekeys follow.
-func (s *Server) handOver(g *group, old *gdoi.KEK, gms map[netip.Addr]*member) {
+// step 3). Sent once, to the GMs known to hold the old KEK (all of them
+// when GMs do not acknowledge), with a sequence number above any this KS
+// has seen; the winner's own rekeys follow.
+func (s *Server) handOver(g *group, old *gdoi.KEK) {
 	now := s.clk.Now()
+	gms := map[netip.Addr]*member{}
+	for a, m := range g.members {
+		if m.kek == old.SPI || !g.acks() {
+			gms[a] = m
+		}
+	}
+	g.seq = max(g.seq, g.seqSeen)
 	r := &round{protect: old, started: now, kind: rekeyKEK}
 	dst := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	if !g.unicast() {
@@ -507,6 +535,7 @@ func (s *Server) promoted(g *group, previous netip.Addr) {
 		s.opt.KeyLog.Policy(g.cfg.Name, g.groupPolicy(s.elapsed, netip.AddrPortFrom(netip.IPv4Unspecified(), 0)))
 		return
 	}
+	g.seq = max(g.seq, g.seqSeen)
 	if previous.IsValid() || len(g.members) > 0 {
 		s.startRound(g, now, false, g.cfg.COOP.Takeover == config.TakeoverNewTEK)
 	}

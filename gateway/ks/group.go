@@ -37,6 +37,9 @@ type group struct {
 	// meanwhile get both (RK-41).
 	gens    []tekGen
 	seq     uint32
+	// seqSeen is the highest sequence number a cooperating KS announced
+	// (used or reserved): a KS that takes over starts above it.
+	seqSeen uint32
 	nextSID uint32
 
 	members       map[netip.Addr]*member

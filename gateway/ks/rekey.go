@@ -76,6 +76,9 @@ const (
 type round struct {
 	kind    roundKind
 	protect *gdoi.KEK // the KEK the PUSH travels under (the old one for a KEK rekey)
+	// current is the SPI of the KEK the PUSH gives GMs (the new one for a
+	// KEK rekey): a GM that acknowledges holds it.
+	current [16]byte
 	body    []isakmp.Payload
 	started time.Time
 	seqs    []uint32
@@ -253,6 +256,7 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		}
 		r.targets = len(r.pending)
 	}
+	r.current = g.kek.SPI
 	g.rekey.round, g.rekey.last = r, r
 	g.rekey.scheduled++
 	s.opt.KeyLog.Policy(g.cfg.Name, p)
@@ -419,6 +423,7 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		return
 	}
 	delete(r.pending, a.GM)
+	m.kek = r.current
 	m.acksReceived++
 	m.missedInARow = 0
 	g.rekey.acks++

@@ -140,6 +140,11 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		s.forgetSA(sa)
 		s.peerSADropped(sa)
 	}
+	// A peer that answers none of the R-U-THEREs on this KS's own SA (a
+	// cooperating KS) has lost the SAs it initiated too, or will: ANNs on
+	// them would be answered INVALID-COOKIE after a split heals. Both
+	// sides start main mode afresh.
+	p1.OnPeerDead = func(sa *ikev1.SA) { p1.DropPeer(sa.Peer) }
 	for i := range cfg.Groups {
 		gc := &cfg.Groups[i]
 		g, err := newGroup(gc, cfg.Identity)
@@ -564,6 +569,9 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	}
 	m.identity = gmIdentity(sa, from).String()
 	m.local = true
+	if policy.KEK != nil {
+		m.kek = policy.KEK.SPI
+	}
 	if g.coop != nil {
 		g.coop.MembersChanged(s.clk.Now())
 	}

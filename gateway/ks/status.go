@@ -15,7 +15,12 @@ type member struct {
 	address  netip.Addr
 	identity string
 	// local: it registered with this KS (not learned from a peer's ANN).
-	local         bool
+	local bool
+	// kek is the SPI of the KEK this KS knows the GM holds: the one it
+	// registered with here, or the current one of a rekey it acknowledged
+	// (an acknowledgement's HASH proves it). A demoted primary hands over
+	// the GMs holding its KEK, and no others (CO-51).
+	kek [16]byte
 	registeredAt  time.Time
 	registrations uint64
 	rekeysSent    uint64

@@ -16,6 +16,7 @@ import (
 	coopwire "github.com/getlab/getlab/gateway/wire/coop"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/impl"
+	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
@@ -140,6 +141,13 @@ func requireCOOP(m *scenario.Scenario) {
 	if why := coopGap(m); why != "" {
 		Skip(why)
 	}
+}
+
+// linksUp is a StartModel before that waits until every link of the lab
+// is up (suitekit.WaitLinksUp): the key servers' start-up election must
+// not begin while a bridge port of the WAN still drops what it gets.
+func linksUp(ctx context.Context) func(*netns.Lab) {
+	return func(lab *netns.Lab) { suitekit.WaitLinksUp(ctx, lab, 5*time.Second) }
 }
 
 // decrypts reports whether the key servers write key logs, so that their
@@ -273,6 +281,15 @@ func seqOf(p pcap.Packet) uint32 {
 	return *p.ISAKMP.SEQ
 }
 
+// seqText is a PUSH's sequence number as text, "?" when it did not
+// decrypt.
+func seqText(p pcap.Packet) string {
+	if p.ISAKMP.SEQ == nil {
+		return "?"
+	}
+	return fmt.Sprint(*p.ISAKMP.SEQ)
+}
+
 // kekOf is the KEK a GROUPKEY-PUSH travels under: its header's cookies,
 // as a status command writes a KEK SPI.
 func kekOf(p pcap.Packet) string { return p.ISAKMP.ICookie + p.ISAKMP.RCookie }
@@ -318,9 +335,15 @@ func await(ctx context.Context, s *suitekit.Scenario, decrypt bool, within time.
 			GinkgoWriter.Printf("waited %v for %s: not on the wire\n", within, what)
 			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(pollEvery)
 	}
 }
+
+// pollEvery is how often await reads the capture: 100 ms, or a protocol
+// second where that is longer (a scenario in protocol time), since each
+// read decodes the whole capture so far. It paces the driving only: every
+// timing is read from capture timestamps.
+var pollEvery = max(100*time.Millisecond, wall(time.Second))
 
 // awaitElected waits, while only the key servers run, until winner has
 // announced itself primary with its keys to every other key server:
