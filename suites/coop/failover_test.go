@@ -9,6 +9,7 @@ import (
 
 	"github.com/getlab/getlab/gateway/control"
 	coopwire "github.com/getlab/getlab/gateway/wire/coop"
+	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/fault"
 	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/scenario"
@@ -222,6 +223,25 @@ var _ = Describe("cooperative key servers: election, announcements, sync, failov
 		all := allANNs()
 		Expect(all).NotTo(BeEmpty())
 		t0 := all[0].Time
+		// A KS's start is its first main mode message 1 to a peer: it asks
+		// its peers as it starts, and an announcement waits for the
+		// phase-1 SA with its peer (under load a main mode takes a few
+		// protocol seconds at this scale), so the election's rounds are
+		// timed from the start, not from the first announcement.
+		started := map[netip.Addr]time.Time{}
+		for _, ks := range kss {
+			for _, peer := range kss {
+				for _, p := range s.Messages(isakmp.ExchangeMainMode, ks, peer) {
+					if p.Src == ks && p.ISAKMP.Message == 1 {
+						if started[ks].IsZero() || p.Time.Before(started[ks]) {
+							started[ks] = p.Time
+						}
+						break
+					}
+				}
+			}
+			Expect(started[ks]).NotTo(BeZero(), "%s starts a main mode with a peer", nodeOf[ks])
+		}
 		for _, ks := range kss {
 			for _, peer := range kss {
 				if peer == ks {
@@ -229,16 +249,16 @@ var _ = Describe("cooperative key servers: election, announcements, sync, failov
 				}
 				rr := withFlag(between(anns(s.Pkts, ks, peer), time.Time{}, killAt), coopwire.FlagReplyRequest)
 				Expect(len(rr)).To(BeNumerically(">=", 2), "%s asks %s twice in the start-up election:%s", nodeOf[ks], nodeOf[peer], describe(all, t0))
-				Expect(protocol(rr[1].Time.Sub(rr[0].Time))).To(BeNumerically("~", t.refresh/2, slackOf(t.refresh/2)),
-					"%s's second reply-request to %s half a refresh interval after its first:%s", nodeOf[ks], nodeOf[peer], describe(all, t0))
+				Expect(protocol(rr[1].Time.Sub(started[ks]))).To(BeNumerically("~", t.refresh/2, slackOf(t.refresh/2)),
+					"%s's second reply-request to %s half a refresh interval after it started:%s", nodeOf[ks], nodeOf[peer], describe(all, t0))
 			}
 		}
 		mine := between(anns(s.Pkts, ks1, netip.Addr{}), time.Time{}, killAt)
 		prim := withFlag(mine, coopwire.FlagPrimary)
 		Expect(prim).NotTo(BeEmpty(), "ks1 announces itself primary:%s", describe(all, t0))
 		elected := prim[0].Time
-		Expect(protocol(elected.Sub(mine[0].Time))).To(BeNumerically("~", t.refresh, slackOf(t.refresh)),
-			"ks1 decides one refresh interval after its first announcement:%s", describe(all, t0))
+		Expect(protocol(elected.Sub(started[ks1]))).To(BeNumerically("~", t.refresh, slackOf(t.refresh)),
+			"ks1 decides one refresh interval after it started:%s", describe(all, t0))
 		for _, peer := range []netip.Addr{ks2, ks3} {
 			first := withFlag(anns(s.Pkts, ks1, peer), coopwire.FlagPrimary)
 			Expect(first).NotTo(BeEmpty(), "ks1 announces itself primary to %s", nodeOf[peer])

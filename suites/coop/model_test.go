@@ -66,8 +66,10 @@ func wall(d time.Duration) time.Duration     { return time.Duration(float64(d) *
 
 // minSlack is the least timing tolerance, in wall time: how late a process
 // on a busy 2-core machine may be scheduled (and a main mode or a
-// signature computed) without the protocol being wrong.
-const minSlack = 50 * time.Millisecond
+// signature computed) without the protocol being wrong. CI runs two suites
+// side by side on 2 cores: 100 ms, 2 protocol s at scale 0.05, which
+// still tells the 5 s member batch from an immediate announcement.
+const minSlack = 100 * time.Millisecond
 
 // slackOf is the tolerance on a protocol interval d: 10 % of it, at least
 // minSlack of wall time; in protocol time.
