@@ -106,6 +106,11 @@ type Node struct {
 	HolderStart uint64   `json:"holder_start,omitempty"`
 	PIDStart    uint64   `json:"pid_start,omitempty"`
 	Argv        []string `json:"argv,omitempty"` // its process's command line, if any
+	// Started is when the lab last started its process (wall clock): a
+	// spec times what a restarted process does from it, not from when
+	// Restart returned, which a loaded machine may make later than the
+	// process's first exchanges.
+	Started time.Time `json:"started,omitempty"`
 	Env         []string `json:"env,omitempty"`
 	// Container is the node's container ID on a container runtime.
 	Container string `json:"container,omitempty"`

@@ -180,6 +180,7 @@ func (l *Lab) startProcess(n *Node) error {
 	cmd.Env = n.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", strings.Join(n.Argv, " "), err)
 	}
@@ -195,7 +196,7 @@ func (l *Lab) startProcess(n *Node) error {
 		close(exited)
 	}()
 	l.mu.Lock()
-	n.PID, n.PIDStart, n.exited = cmd.Process.Pid, start, exited
+	n.PID, n.PIDStart, n.exited, n.Started = cmd.Process.Pid, start, exited, started
 	l.mu.Unlock()
 	return waitEntered(cmd.Process.Pid, n.Holder, exited)
 }
