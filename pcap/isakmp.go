@@ -47,6 +47,10 @@ type ISAKMPInfo struct {
 	// MEMBERS payload lists.
 	ANN     *coopwire.ANN `json:"ann,omitempty"`
 	Members int           `json:"members,omitempty"`
+	// GDOIVersion and GDOIFeatures are what a GDOI version vendor ID
+	// (main mode messages 3 and 4, gateway/wire/gdoi VersionVID) carries.
+	GDOIVersion  string   `json:"gdoi_version,omitempty"`
+	GDOIFeatures []string `json:"gdoi_features,omitempty"`
 	// DecryptError says why a message whose keys are in the log did not
 	// decrypt to a valid payload chain.
 	DecryptError string `json:"decrypt_error,omitempty"`
@@ -72,6 +76,12 @@ func (i *ISAKMPInfo) String() string {
 	}
 	if i.SEQ != nil {
 		s += fmt.Sprintf(" seq=%d", *i.SEQ)
+	}
+	if i.GDOIVersion != "" {
+		s += " gdoi=" + i.GDOIVersion
+		if len(i.GDOIFeatures) > 0 {
+			s += "[" + strings.Join(i.GDOIFeatures, ",") + "]"
+		}
 	}
 	if i.DecryptError != "" {
 		s += " NOT DECRYPTED: " + i.DecryptError
@@ -188,6 +198,10 @@ func (s *ikeState) describe(info *ISAKMPInfo, msg *isakmp.Message) {
 			info.SEQ = &seq
 		case *coopwire.ANN:
 			info.ANN = v
+		case *isakmp.VendorID:
+			if vid, ok, err := gdoi.ParseVersionVID(v.Data); ok && err == nil {
+				info.GDOIVersion, info.GDOIFeatures = vid.Version.String(), vid.Features
+			}
 		case *coopwire.Members:
 			info.Members = len(v.List)
 		case *isakmp.KE:

@@ -8,12 +8,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/events"
 )
@@ -356,6 +358,53 @@ func formatMembers(w io.Writer, ms []control.Member) {
 		p.line(" Sent seq num : %s", seqs(m.SentSeq))
 		p.line(" Rcvd seq num : %s", seqs(m.ReceivedSeq))
 	}
+}
+
+// formatFeatures renders GET /v1/gdoi/feature like "show crypto gdoi
+// feature [NAME]" (S0 §3.15): per group, the key servers and the group
+// members with their versions and, with NAME, whether each supports it —
+// by the features it listed, else by its version (S0 Table 3), else
+// Unknown.
+func formatFeatures(w io.Writer, f control.Features, name string) {
+	p := printer{w}
+	col := "Features"
+	if name != "" {
+		col = "Feature Supported"
+	}
+	row := func(d control.Device) {
+		v := strings.Join(d.Features, ",")
+		if name != "" {
+			v = supported(d, name)
+		}
+		p.line("        %-18s %-10s %s", d.Address, d.Version, v)
+	}
+	for _, g := range f.Groups {
+		p.line("Group Name: %s", g.Group)
+		if len(g.KeyServers) > 0 {
+			p.line("    %-22s %-10s %s", "Key Server ID", "Version", col)
+			for _, d := range g.KeyServers {
+				row(d)
+			}
+		}
+		p.line("    %-22s %-10s %s", "Group Member ID", "Version", col)
+		for _, d := range g.Members {
+			row(d)
+		}
+	}
+}
+
+// supported is "Yes", "No" or "Unknown" for a device and a feature.
+func supported(d control.Device, name string) string {
+	if d.Features != nil {
+		return map[bool]string{true: "Yes", false: "No"}[slices.Contains(d.Features, name)]
+	}
+	at, known := config.FeatureVersions[name]
+	var v [3]int
+	if n, err := fmt.Sscanf(d.Version, "%d.%d.%d", &v[0], &v[1], &v[2]); err != nil || n != 3 || !known {
+		return "Unknown"
+	}
+	have := [3]int{int(at.Major), int(at.Minor), int(at.Mini)}
+	return map[bool]string{true: "Yes", false: "No"}[slices.Compare(v[:], have[:]) >= 0]
 }
 
 // formatCOOP renders GET /v1/ks/coop like "show crypto gdoi ks coop"

@@ -267,3 +267,30 @@ func TestFormatCOOP(t *testing.T) {
 		t.Errorf("no groups: %q", b.String())
 	}
 }
+
+// TestFormatFeatures: "show crypto gdoi feature NAME" as S0 §3.15 lays it
+// out: supported by the listed features, else by the version (S0 Table
+// 3), else Unknown.
+func TestFormatFeatures(t *testing.T) {
+	f := control.Features{Groups: []control.GroupFeatures{{
+		Group:      "GET",
+		KeyServers: []control.Device{{Address: "10.0.8.1", Version: "1.0.1", Features: []string{"gdoi-interop-ack"}}},
+		Members: []control.Device{
+			{Address: "5.0.0.2", Version: "1.0.3"},
+			{Address: "9.0.0.2", Version: "1.0.1"},
+			{Address: "9.0.0.3", Version: "unknown"},
+		},
+	}}}
+	var b strings.Builder
+	formatFeatures(&b, f, "gm-removal")
+	out := b.String()
+	for _, want := range []string{
+		"Group Name: GET\n", "    Key Server ID          Version    Feature Supported\n",
+		"        10.0.8.1           1.0.1      No\n", "        5.0.0.2            1.0.3      Yes\n",
+		"        9.0.0.2            1.0.1      No\n", "        9.0.0.3            unknown    Unknown\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +40,8 @@ const usage = `usage: getctl [-s|--socket PATH] COMMAND [--json]
 commands:
   show gdoi                          groups, keys and registration ("show crypto gdoi")
   show ks members                    a key server's group members
+  show gdoi feature [NAME]           GDOI versions and features of this daemon and, on a KS,
+                                     of its peers and members ("show crypto gdoi feature")
   show ks coop                       a key server's cooperative key servers
                                      ("show crypto gdoi ks coop")
   show ike sa                        phase-1 SAs ("show crypto isakmp sa")
@@ -162,6 +165,8 @@ var commands = map[string]string{
 	"show ks members":             "members",
 	"show crypto gdoi ks members": "members",
 	"show ks coop":                "coop",
+	"show gdoi feature":           "feature",
+	"show crypto gdoi feature":    "feature",
 	"show gdoi ks coop":           "coop",
 	"show crypto gdoi ks coop":    "coop",
 	"show ike sa":                 "ikesa",
@@ -182,6 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "getctl: %v\n\n%s", err, usage)
 		return 2
 	}
+	words, feature := featureWords(words)
 	cmd, ok := commands[strings.Join(words, " ")]
 	if !ok {
 		if len(words) == 0 {
@@ -201,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if cmd == "events" {
 		err = showEvents(ctx, c, o, stdout, stderr)
 	} else {
-		err = show(ctx, c, cmd, o.json, stdout)
+		err = show(ctx, c, cmd, feature, o.json, stdout)
 	}
 	if err != nil {
 		if o.follow && ctx.Err() != nil {
@@ -217,12 +223,24 @@ var paths = map[string]string{
 	"gdoi":     "/v1/gdoi",
 	"members":  "/v1/ks/members",
 	"coop":     "/v1/ks/coop",
+	"feature":  "/v1/gdoi/feature",
 	"ikesa":    "/v1/ike/sa",
 	"counters": "/v1/counters",
 	"health":   "/v1/health",
 }
 
-func show(ctx context.Context, c *control.Client, cmd string, asJSON bool, w io.Writer) error {
+// featureWords splits "show [crypto] gdoi feature NAME" into the command
+// and the feature's name ("" when none is given).
+func featureWords(words []string) ([]string, string) {
+	for _, head := range [][]string{{"show", "gdoi", "feature"}, {"show", "crypto", "gdoi", "feature"}} {
+		if len(words) == len(head)+1 && slices.Equal(words[:len(head)], head) {
+			return head, words[len(head)]
+		}
+	}
+	return words, ""
+}
+
+func show(ctx context.Context, c *control.Client, cmd, feature string, asJSON bool, w io.Writer) error {
 	path := paths[cmd]
 	if cmd == "status" { // JSON whatever --json says
 		g, err := c.GDOI(ctx)
@@ -251,6 +269,12 @@ func show(ctx context.Context, c *control.Client, cmd string, asJSON bool, w io.
 			return err
 		}
 		formatMembers(w, m)
+	case "feature":
+		f, err := c.Features(ctx)
+		if err != nil {
+			return err
+		}
+		formatFeatures(w, f, feature)
 	case "coop":
 		s, err := c.COOP(ctx)
 		if err != nil {

@@ -104,9 +104,11 @@ func (v versioned) GDOI() show.GDOI {
 
 // The control socket serves the roles' snapshots and the event log.
 var (
-	_ control.Provider     = (*ks.Server)(nil)
-	_ control.COOPProvider = (*ks.Server)(nil)
-	_ control.EventSource  = (*events.Log)(nil)
+	_ control.Provider         = (*ks.Server)(nil)
+	_ control.COOPProvider     = (*ks.Server)(nil)
+	_ control.FeaturesProvider = (*ks.Server)(nil)
+	_ control.FeaturesProvider = (*gm.Member)(nil)
+	_ control.EventSource      = (*events.Log)(nil)
 )
 
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
+	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,9 +76,12 @@ type Config struct {
 	// default ks-state.json beside the control socket; "" keeps none).
 	// Cooperating KSs take the state from their peers instead.
 	StateFile string
-	Log       Log
-	Timers    Timers
-	IKE       IKE
+	// GDOI is the GDOI software version and features the daemon
+	// announces (both roles).
+	GDOI   GDOIVersion
+	Log    Log
+	Timers Timers
+	IKE    IKE
 	// DataPlane is the GM's ESP data plane (GM only).
 	DataPlane DataPlane
 	// Limits bound the KS's state and work per source (KS only).
@@ -127,6 +131,34 @@ type IKE struct {
 	PreSharedKeys []PSK
 	// Keepalive is the dead peer detection this daemon sends.
 	Keepalive Keepalive
+}
+
+// GDOIVersion is the GDOI version a daemon announces in main mode (and a
+// KS in its COOP announcements): gdoi_version and gdoi_features. The
+// default claims what getvpnd implements by the seeds' version table
+// (PV-02) — the base version 1.0.1, whose successors each add a feature
+// getvpnd lacks (1.0.2 policy-replace, 1.0.3 gm-removal, 1.0.5 cts-sgt,
+// 1.0.11 ip-d3p) — and the one later feature it has, the rekey
+// acknowledgement (gdoi-interop-ack, RFC 8263). Another version stages an
+// old (or new) GM or KS with getvpnd itself.
+type GDOIVersion struct {
+	gdoi.Version
+	Features []string
+}
+
+// ImplementedFeatures are the seeds' GDOI features getvpnd implements:
+// what gdoi_features may list.
+var ImplementedFeatures = []string{"gdoi-interop-ack"}
+
+// FeatureVersions are the seeds' features with the first GDOI version
+// that has each (PV-02; gdoi-mib and ipv6-crypto-path carry no version
+// in the seeds).
+var FeatureVersions = map[string]gdoi.Version{
+	"policy-replace":   {Major: 1, Minor: 0, Mini: 2},
+	"gm-removal":       {Major: 1, Minor: 0, Mini: 3},
+	"cts-sgt":          {Major: 1, Minor: 0, Mini: 5},
+	"ip-d3p":           {Major: 1, Minor: 0, Mini: 11},
+	"gdoi-interop-ack": {Major: 1, Minor: 0, Mini: 11},
 }
 
 // Keepalive is RFC 3706 dead peer detection as the daemon sends it on the

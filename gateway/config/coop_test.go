@@ -126,3 +126,39 @@ func TestCOOPWithoutKeepaliveWarns(t *testing.T) {
 		t.Errorf("no keepalive warning in %q", c.Warnings())
 	}
 }
+
+// TestGDOIVersion: the default claims 1.0.1 and the acknowledgement;
+// another version parses; a feature getvpnd lacks is refused; a version
+// that implies lacking features warns.
+func TestGDOIVersion(t *testing.T) {
+	c, err := Parse([]byte(minGM), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GDOI.String() != "1.0.1" || len(c.GDOI.Features) != 1 || c.GDOI.Features[0] != "gdoi-interop-ack" {
+		t.Errorf("default %s %v", c.GDOI, c.GDOI.Features)
+	}
+	c, err = Parse([]byte(minGM+"gdoi_version: 1.0.3\ngdoi_features: []\n"), "gm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GDOI.String() != "1.0.3" || len(c.GDOI.Features) != 0 {
+		t.Errorf("1.0.3 without features: %s %v", c.GDOI, c.GDOI.Features)
+	}
+	warned := false
+	for _, w := range c.Warnings() {
+		warned = warned || strings.Contains(w, "gdoi_version: 1.0.3 is the version of gm-removal, policy-replace")
+	}
+	if !warned {
+		t.Errorf("no warning for 1.0.3: %q", c.Warnings())
+	}
+	for y, want := range map[string]string{
+		"gdoi_version: 1.0\n":           `gdoi_version: "1.0" is not a GDOI version`,
+		"gdoi_version: 1.0.300\n":       `gdoi_version: "1.0.300" is not a GDOI version`,
+		"gdoi_features: [gm-removal]\n": `gdoi_features[0]: "gm-removal" is not a feature getvpnd implements`,
+	} {
+		if _, err := Parse([]byte(minGM+y), "gm.yaml"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", y, err, want)
+		}
+	}
+}

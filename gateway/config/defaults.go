@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
@@ -109,6 +110,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Role == RoleKS && !c.isSet("state_file") {
 		c.StateFile = filepath.Join(filepath.Dir(c.ControlSocket), "ks-state.json")
+	}
+	if !c.isSet("gdoi_version") {
+		c.GDOI.Major, c.GDOI.Minor, c.GDOI.Mini = 1, 0, 1
+	}
+	if !c.isSet("gdoi_features") {
+		c.GDOI.Features = slices.Clone(ImplementedFeatures)
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, Defaults.LogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, Defaults.LogFormat)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -26,6 +27,25 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		"control_socket": func(n *yaml.Node, p string) { d.str(n, p, &c.ControlSocket) },
 		"key_log":        func(n *yaml.Node, p string) { d.str(n, p, &c.KeyLog) },
 		"state_file":     func(n *yaml.Node, p string) { d.str(n, p, &c.StateFile) },
+		"gdoi_version": func(n *yaml.Node, p string) {
+			if v, ok := d.scalar(n, p); ok {
+				var a, b, m int
+				if k, err := fmt.Sscanf(v, "%d.%d.%d", &a, &b, &m); err != nil || k != 3 || a < 0 || a > 255 || b < 0 || b > 255 || m < 0 || m > 255 ||
+					fmt.Sprintf("%d.%d.%d", a, b, m) != v {
+					d.errorf(p, "%q is not a GDOI version major.minor.mini (0-255 each)", v)
+					return
+				}
+				c.GDOI.Major, c.GDOI.Minor, c.GDOI.Mini = uint8(a), uint8(b), uint8(m)
+			}
+		},
+		"gdoi_features": func(n *yaml.Node, p string) {
+			c.GDOI.Features = []string{}
+			d.list(n, p, func(n *yaml.Node, p string) {
+				var f string
+				d.str(n, p, &f)
+				c.GDOI.Features = append(c.GDOI.Features, f)
+			})
+		},
 		"listen": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"address": func(n *yaml.Node, p string) { d.addr(n, p, &c.Listen.Address) },

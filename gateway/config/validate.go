@@ -138,6 +138,28 @@ func (v *validator) onlyFor(role Role, key string) bool {
 	return false
 }
 
+// gdoiVersion checks gdoi_features against what getvpnd implements and
+// warns about a version whose number claims a feature the list does not
+// (a peer may use it toward this daemon).
+func (v *validator) gdoiVersion() {
+	g := v.c.GDOI
+	for i, f := range g.Features {
+		if !slices.Contains(ImplementedFeatures, f) {
+			v.errorf(index("gdoi_features", i), "%q is not a feature getvpnd implements (%s): a daemon never claims one it lacks", f, strings.Join(ImplementedFeatures, ", "))
+		}
+	}
+	var implied []string
+	for f, at := range FeatureVersions {
+		if !g.Version.Less(at) && !slices.Contains(g.Features, f) {
+			implied = append(implied, f)
+		}
+	}
+	if len(implied) > 0 {
+		slices.Sort(implied)
+		v.warnf("gdoi_version", "%s is the version of %s (S0 Table 3), which getvpnd lacks: peers that go by the number may use them toward it", g, strings.Join(implied, ", "))
+	}
+}
+
 func (v *validator) stateFile() {
 	v.onlyFor(RoleKS, "state_file")
 }
@@ -184,6 +206,7 @@ func (v *validator) ike() {
 	}
 	v.keepalive()
 	v.stateFile()
+	v.gdoiVersion()
 	peers := map[netip.Addr]int{}
 	wild := -1
 	for i, k := range c.IKE.PreSharedKeys {

@@ -69,6 +69,13 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	return m, err
 }
 
+// Features returns GET /v1/gdoi/feature.
+func (c *Client) Features(ctx context.Context) (Features, error) {
+	var f Features
+	err := c.Get(ctx, "/v1/gdoi/feature", &f)
+	return f, err
+}
+
 // COOP returns GET /v1/ks/coop.
 func (c *Client) COOP(ctx context.Context) ([]COOP, error) {
 	var s []COOP

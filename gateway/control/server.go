@@ -38,6 +38,12 @@ type COOPProvider interface {
 	COOP() []COOP
 }
 
+// FeaturesProvider is a provider that shows GDOI versions and features:
+// the server then serves GET /v1/gdoi/feature.
+type FeaturesProvider interface {
+	Features() Features
+}
+
 // providerAs finds T in p or, when p wraps another provider (an
 // Unwrap() Provider method), in what it wraps.
 func providerAs[T any](p Provider) (T, bool) {
@@ -189,6 +195,11 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 		return c, nil
 	})
 	s.Handle(http.MethodGet, "/v1/events", s.events)
+	if fp, ok := providerAs[FeaturesProvider](p); ok {
+		s.Handle(http.MethodGet, "/v1/gdoi/feature", func(*http.Request) (any, error) {
+			return fp.Features(), nil
+		})
+	}
 	if cp, ok := providerAs[COOPProvider](p); ok {
 		s.Handle(http.MethodGet, "/v1/ks/coop", func(*http.Request) (any, error) {
 			return nonNil(cp.COOP()), nil

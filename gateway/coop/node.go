@@ -22,6 +22,10 @@ type Config struct {
 	Refresh    time.Duration
 	Periodic   time.Duration
 	Retransmit int
+	// Version is the KS's GDOI version, which its ANNs carry: KSs of
+	// another major or minor version do not cooperate (PV-01, CO-60).
+	// The zero value is wire.Current.
+	Version wire.Version
 }
 
 // PolicyBatch is how long after a change of the member database a KS
@@ -109,6 +113,9 @@ type Node struct {
 
 // New makes the Node; Start begins its election.
 func New(cfg Config, clk clock.Clock, host Host) *Node {
+	if cfg.Version == (wire.Version{}) {
+		cfg.Version = wire.Current
+	}
 	n := &Node{cfg: cfg, clk: clk, host: host}
 	for _, a := range cfg.Peers {
 		n.peers = append(n.peers, &Peer{Addr: a})
@@ -232,7 +239,7 @@ func (n *Node) decide(now time.Time) {
 	best := n.cfg.Self
 	bestPri := n.cfg.Priority
 	for _, p := range n.peers {
-		if !p.answered || !p.Version.Compatible(wire.Current) {
+		if !p.answered || !p.Version.Compatible(n.cfg.Version) {
 			continue
 		}
 		if p.Primary {
@@ -310,11 +317,11 @@ func (n *Node) Receive(now time.Time, p *Peer, a *wire.ANN, size int) (v Verdict
 		p.c.annRecvRR++
 	}
 	p.Version = a.Version
-	if !a.Version.Compatible(wire.Current) {
+	if !a.Version.Compatible(n.cfg.Version) {
 		p.c.recvDrops++
 		if p.versionWarned != a.Version {
 			p.versionWarned = a.Version
-			n.host.Emit("COOP_KS_VER_MISMATCH", "group", n.cfg.Group, "ks", p.Addr.String(), "peer_version", a.Version.String(), "version", wire.Current.String())
+			n.host.Emit("COOP_KS_VER_MISMATCH", "group", n.cfg.Group, "ks", p.Addr.String(), "peer_version", a.Version.String(), "version", n.cfg.Version.String())
 		}
 		return v, false
 	}
@@ -463,7 +470,7 @@ func (n *Node) announceAll(f wire.Flags) {
 func (n *Node) Show(now time.Time) show.COOP {
 	s := show.COOP{
 		Group: n.cfg.Group, LocalAddress: n.cfg.Self.String(), LocalPriority: int(n.cfg.Priority),
-		Role: "secondary", Status: "alive", Version: wire.Current.String(), Electing: n.electing,
+		Role: "secondary", Status: "alive", Version: n.cfg.Version.String(), Electing: n.electing,
 		Synced: n.synced, Refresh: n.cfg.Refresh.Seconds(), Periodic: n.cfg.Periodic.Seconds(),
 		Retransmit: n.cfg.Retransmit, Transitions: n.transitions, Demotions: n.demotions,
 		PolicyUpdates: n.policyUpdates, Peers: []show.COOPPeer{},
@@ -507,6 +514,9 @@ func (n *Node) Show(now time.Time) show.COOP {
 	}
 	return s
 }
+
+// Version is the KS's GDOI version as its ANNs carry it.
+func (n *Node) Version() wire.Version { return n.cfg.Version }
 
 // Peers lists the peers in configuration order.
 func (n *Node) Peers() []*Peer { return slices.Clone(n.peers) }

@@ -86,14 +86,15 @@ var (
 
 // Registration (GROUPKEY-PULL).
 var (
-	Registrations            = def("registrations")
-	RegistrationsRejected    = def("registrations_rejected") // refused by a KS (unknown group, unauthorized, ...)
-	RegistrationFailures     = def("registration_failures")  // a GM's failed attempts
-	Retransmits              = def("retransmits")            // a GM's retransmitted messages
-	PullUnknownSA            = def("pull_unknown_sa")
-	KSHashFail               = def("ks_hash_fail")
-	ReregistrationClamped    = def("reregistration_clamped") // lifetimes too short for the seeds' point
-	ReregistrationsCancelled = def("reregistrations_cancelled")
+	RegistrationsVersionMismatch = def("registrations_version_mismatch") // GMs of another GDOI major version refused (PV-01)
+	Registrations                = def("registrations")
+	RegistrationsRejected        = def("registrations_rejected") // refused by a KS (unknown group, unauthorized, ...)
+	RegistrationFailures         = def("registration_failures")  // a GM's failed attempts
+	Retransmits                  = def("retransmits")            // a GM's retransmitted messages
+	PullUnknownSA                = def("pull_unknown_sa")
+	KSHashFail                   = def("ks_hash_fail")
+	ReregistrationClamped        = def("reregistration_clamped") // lifetimes too short for the seeds' point
+	ReregistrationsCancelled     = def("reregistrations_cancelled")
 )
 
 // Rekeys (GROUPKEY-PUSH) and their acknowledgements (RFC 8263).

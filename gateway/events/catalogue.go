@@ -262,6 +262,7 @@ var catalogue = []Def{
 	// Authorization.
 	{"UNAUTHORIZED_IPADDR", "GDOI", 1, "Group {group} received registration from unauthorized ip address: {ip}"},        // + reason, peer, notify
 	{"UNAUTHORIZED_IDENTITY", "GDOI", 1, "Group {group} received registration from unauthorized identity: {identity}"},  // + ip, peer, reason; refused in phase 1 (the identity is not the pre-shared key's), group names every group of the KS
+	{"KS_GM_VERSION_MISMATCH", "GDOI", 3, "Registration of GM {ip} in group {group} refused: {reason}"},                 // ours (PV-01: "GM registration does not succeed"; no seed name)
 	{"UNREGISTERED_INTERFACE", "GDOI", 3, "Received registration from unregistered interface {if}; stop processing it"}, // ours, sev ours
 	{"UNEXPECTED_SIGKEY", "GDOI", 3, "Unexpected signature key found in group {group}"},                                 // ours, sev ours
 	{"UNSUPPORTED_TEK_PROTO", "GDOI", 3, "Unexpected TEK protocol {proto} in group {group}"},                            // ours, sev ours

@@ -102,3 +102,14 @@ func (m *Member) Policies() map[string]*gdoi.Policy {
 	}
 	return out
 }
+
+// Features is the control API's GET /v1/gdoi/feature: on a GM, only
+// itself, in each of its groups ("show crypto gdoi feature" on a GM).
+func (m *Member) Features() show.Features {
+	self := show.Device{Address: m.opt.Local.Addr().String(), Version: m.cfg.GDOI.String(), Features: m.cfg.GDOI.Features}
+	f := show.Features{Local: self, Groups: []show.GroupFeatures{}}
+	for _, g := range m.cfg.Groups {
+		f.Groups = append(f.Groups, show.GroupFeatures{Group: g.Name, KeyServers: []show.Device{}, Members: []show.Device{self}})
+	}
+	return f
+}

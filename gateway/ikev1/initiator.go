@@ -216,17 +216,18 @@ func (i *Initiator) handle2(h isakmp.Header, pkt []byte) ([]byte, error) {
 	}
 	x.rcky, x.suite, x.newHash, x.dh, x.gxi, x.ni = h.RCookie, got, newHash, dh, dh.Public, ni
 	x.peerDPD = hasDPD(m.Payloads)
-	return x.plain(&isakmp.KE{Data: dh.Public}, &isakmp.Nonce{Data: ni}), nil
+	return x.plain(x.withVendorIDs(&isakmp.KE{Data: dh.Public}, &isakmp.Nonce{Data: ni})...), nil
 }
 
 // handle4 completes the Diffie-Hellman exchange, derives the keys and
 // returns message 5.
 func (i *Initiator) handle4(pkt []byte) ([]byte, error) {
 	x := &i.x
-	gxr, nr, nerr := keNonce(4, pkt)
+	gxr, nr, vids, nerr := keNonce(4, pkt)
 	if nerr != nil {
 		return nil, nerr
 	}
+	x.peerVIDs = vids
 	gxy, err := x.dh.SharedSecret(gxr)
 	if err != nil {
 		return nil, notifyErr(4, isakmp.NotifyInvalidKeyInformation, err)

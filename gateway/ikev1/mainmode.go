@@ -59,6 +59,9 @@ type Config struct {
 	// DPD announces RFC 3706 dead peer detection: the DPD vendor ID in
 	// message 1 (initiator) or 2 (responder).
 	DPD bool
+	// VendorIDs are further vendor IDs sent in message 3 (initiator) or 4
+	// (responder): the GDOI version (gateway/wire/gdoi VersionVID).
+	VendorIDs [][]byte
 	// AcceptPeerID, if set, authorises the peer's identity from message 5
 	// or 6 once HASH_I/HASH_R has verified it; an error fails main mode
 	// with INVALID-ID-INFORMATION. Nil accepts every well-formed identity.
@@ -166,6 +169,8 @@ type exchange struct {
 
 	localID, peerID *isakmp.ID
 	peerDPD         bool
+	// peerVIDs are the vendor IDs of the peer's message 3 or 4.
+	peerVIDs [][]byte
 
 	// lastRecv and lastSent are the last message that moved the exchange
 	// on and the reply to it: a retransmission of the first gets the
@@ -261,7 +266,7 @@ func (x *exchange) establish() error {
 		SKEYID: x.skeyid, SKEYIDd: x.skeyidD, SKEYIDa: x.skeyidA, SKEYIDe: x.skeyidE,
 		EncKey: x.encKey, LastIV: bytes.Clone(x.iv),
 		Local: x.local, Peer: x.peer, LocalID: x.localID, PeerID: x.peerID,
-		Established: x.cfg.now(), DOI: x.doi, PeerDPD: x.peerDPD,
+		Established: x.cfg.now(), DOI: x.doi, PeerDPD: x.peerDPD, PeerVendorIDs: x.peerVIDs,
 	}
 	if err := sa.Init(); err != nil {
 		return err
@@ -284,7 +289,7 @@ func (x *exchange) newNonce() ([]byte, error) {
 // keNonce parses message 3 or 4 (number n) and returns its KE and Nonce
 // payloads, checked; a message that does not parse, is encrypted or lacks
 // either is PAYLOAD-MALFORMED.
-func keNonce(n int, pkt []byte) (ke, nonce []byte, nerr *NotifyError) {
+func keNonce(n int, pkt []byte) (ke, nonce []byte, vids [][]byte, nerr *NotifyError) {
 	m, err := isakmp.ParseMessage(pkt, nil)
 	if err == nil && m.Encrypted != nil {
 		err = errors.New("encrypted")
@@ -293,9 +298,35 @@ func keNonce(n int, pkt []byte) (ke, nonce []byte, nerr *NotifyError) {
 		ke, nonce, err = keNonceOf(m)
 	}
 	if err != nil {
-		return nil, nil, notifyErr(n, isakmp.NotifyPayloadMalformed, err)
+		return nil, nil, nil, notifyErr(n, isakmp.NotifyPayloadMalformed, err)
 	}
-	return ke, nonce, nil
+	return ke, nonce, vendorIDs(m.Payloads), nil
+}
+
+// Bounds on the vendor IDs of messages 3 and 4 an SA keeps (the peer's
+// GDOI version travels there): more, or longer, are not kept.
+const (
+	maxVendorIDs   = 8
+	maxVendorIDLen = 512
+)
+
+// vendorIDs are the Vendor ID payloads' data, within the bounds.
+func vendorIDs(ps []isakmp.Payload) [][]byte {
+	var out [][]byte
+	for _, p := range ps {
+		if v, ok := p.(*isakmp.VendorID); ok && len(v.Data) <= maxVendorIDLen && len(out) < maxVendorIDs {
+			out = append(out, bytes.Clone(v.Data))
+		}
+	}
+	return out
+}
+
+// withVendorIDs appends the configured vendor IDs of messages 3 and 4.
+func (x *exchange) withVendorIDs(ps ...isakmp.Payload) []isakmp.Payload {
+	for _, v := range x.cfg.VendorIDs {
+		ps = append(ps, &isakmp.VendorID{Data: v})
+	}
+	return ps
 }
 
 func keNonceOf(m *isakmp.Message) (ke, nonce []byte, err error) {

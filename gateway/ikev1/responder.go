@@ -305,7 +305,7 @@ func (r *Responder) handle1(pkt []byte) ([]byte, *NotifyError) {
 // peer) is checked before it.
 func (r *Responder) handle3(pkt []byte) ([]byte, *NotifyError) {
 	x := &r.x
-	gxi, ni, nerr := keNonce(3, pkt)
+	gxi, ni, vids, nerr := keNonce(3, pkt)
 	if nerr != nil {
 		return nil, nerr
 	}
@@ -338,9 +338,9 @@ func (r *Responder) handle3(pkt []byte) ([]byte, *NotifyError) {
 	if err != nil {
 		return nil, authError(3, err)
 	}
-	x.dh, x.gxi, x.gxr, x.ni, x.nr = dh, gxi, dh.Public, ni, nr
+	x.dh, x.gxi, x.gxr, x.ni, x.nr, x.peerVIDs = dh, gxi, dh.Public, ni, nr, vids
 	x.commitKeys(k)
-	return x.plain(&isakmp.KE{Data: dh.Public}, &isakmp.Nonce{Data: nr}), nil
+	return x.plain(x.withVendorIDs(&isakmp.KE{Data: dh.Public}, &isakmp.Nonce{Data: nr})...), nil
 }
 
 // handle5 decrypts and verifies the initiator's identity and HASH_I, and

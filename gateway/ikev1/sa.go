@@ -41,6 +41,9 @@ type SA struct {
 	// PeerDPD is true when the peer announced RFC 3706 dead peer detection
 	// (the DPD vendor ID) in main mode.
 	PeerDPD bool
+	// PeerVendorIDs are the vendor IDs of the peer's message 3 or 4 (its
+	// GDOI version among them), bounded in number and length.
+	PeerVendorIDs [][]byte
 
 	newHash func() hash.Hash
 	block   cipher.Block

@@ -66,6 +66,7 @@ func (s *Server) startCOOP(g *group) {
 	g.coop = coop.New(coop.Config{
 		Group: g.cfg.Name, Self: s.cfg.Identity, Priority: uint8(co.Priority), Peers: co.Peers,
 		Refresh: co.Refresh, Periodic: co.Periodic, Retransmit: co.Retransmit,
+		Version: wire.Version{Major: s.cfg.GDOI.Major, Minor: s.cfg.GDOI.Minor, Patch: s.cfg.GDOI.Mini},
 	}, s.clk, coopHost{s, g})
 	g.mismatch = map[netip.Addr]string{}
 	for _, p := range co.Peers {
@@ -129,7 +130,7 @@ func (s *Server) announce(g *group, peer netip.Addr, f wire.Flags) {
 func (s *Server) annFor(g *group, f wire.Flags) *coop.Message {
 	now := s.clk.Now()
 	a := &wire.ANN{
-		Version: wire.Current, Priority: uint8(g.cfg.COOP.Priority), Group: g.cfg.ID,
+		Version: g.coop.Version(), Priority: uint8(g.cfg.COOP.Priority), Group: g.cfg.ID,
 		Seq: g.reservedSeq(), SigningKey: sha256.Sum256(g.pubDER), Policy: g.policyDigest,
 	}
 	if !g.epoch.IsZero() {

@@ -35,8 +35,8 @@ type group struct {
 	// gens are the TEK generations still alive, oldest first: after a
 	// rekey the previous one stays until it expires, and GMs that register
 	// meanwhile get both (RK-41).
-	gens    []tekGen
-	seq     uint32
+	gens []tekGen
+	seq  uint32
 	// seqSeen is the highest sequence number a cooperating KS announced
 	// (used or reserved): a KS that takes over starts above it.
 	seqSeen uint32

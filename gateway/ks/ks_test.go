@@ -49,6 +49,8 @@ type testKS struct {
 	net *transport.Net
 	// interleave, if set, runs before each datagram register sends.
 	interleave func()
+	// vendorIDs are what the GMs register sends in main mode message 3.
+	vendorIDs [][]byte
 }
 
 func newTestKS(t testing.TB, cfg *config.Config) *testKS { return newTestKSAt(t, cfg, nil) }
@@ -82,7 +84,8 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", dh, 1200*time.Second)
 	cfg := &ikev1.Config{
 		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: id,
-		Auth: ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte(psk), true }),
+		Auth:      ikev1.PSKAuth(func(netip.Addr) ([]byte, bool) { return []byte(psk), true }),
+		VendorIDs: k.vendorIDs,
 	}
 	ini, err := ikev1.NewInitiator(cfg, peer, testnet.KS(1))
 	if err != nil {

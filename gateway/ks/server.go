@@ -18,6 +18,7 @@ import (
 	"github.com/getlab/getlab/gateway/ikev1"
 	"github.com/getlab/getlab/gateway/phase1"
 	wire "github.com/getlab/getlab/gateway/wire/coop"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -521,6 +522,13 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "COOP_KS_BLOCK_NEW_GM_REGISTER",
 			Reason: fmt.Sprintf("group %s: this cooperative KS holds no keys from a primary yet (election in progress)", g.cfg.Name)}
 	}
+	if v := peerVersion(sa); v != nil && v.Version.Major != s.cfg.GDOI.Major {
+		// PV-01: every KS and GM shares the major version; "if a KS and
+		// GM are not compatible, GM registration does not succeed".
+		s.opt.Counters.Inc(counter.RegistrationsVersionMismatch)
+		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_GM_VERSION_MISMATCH",
+			Reason: fmt.Sprintf("GM version %s is not compatible with the KS's %s (another major version)", v.Version, s.cfg.GDOI)}
+	}
 	if err := s.refresh(g, now); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}
@@ -569,6 +577,7 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	}
 	m.identity = gmIdentity(sa, from).String()
 	m.local = true
+	m.version = peerVersion(sa)
 	if policy.KEK != nil {
 		m.kek = policy.KEK.SPI
 	}
@@ -594,6 +603,17 @@ func (s *Server) registered(from netip.AddrPort, sa *ikev1.SA, r *gdoi.Responder
 	if first {
 		s.opt.Events.Emit("KS_FIRST_GM", "group", g.cfg.Name, "gm", addr.String(), "ks", s.cfg.Identity.String())
 	}
+}
+
+// peerVersion is the GDOI version the peer announced in main mode (nil
+// when it announced none or a malformed one).
+func peerVersion(sa *ikev1.SA) *gdoiwire.VersionVID {
+	for _, d := range sa.PeerVendorIDs {
+		if v, ok, err := gdoiwire.ParseVersionVID(d); ok && err == nil {
+			return v
+		}
+	}
+	return nil
 }
 
 // informational is phase 1's business (DPD, notifications): a KS acts

@@ -1,10 +1,13 @@
 package ks
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sort"
 	"time"
+
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 
 	"github.com/getlab/getlab/gateway/gdoi"
 	"github.com/getlab/getlab/gateway/show"
@@ -16,11 +19,14 @@ type member struct {
 	identity string
 	// local: it registered with this KS (not learned from a peer's ANN).
 	local bool
+	// version is the GDOI version the GM announced in main mode (nil when
+	// it announced none, or it was learned from a peer).
+	version *gdoiwire.VersionVID
 	// kek is the SPI of the KEK this KS knows the GM holds: the one it
 	// registered with here, or the current one of a rekey it acknowledged
 	// (an acknowledgement's HASH proves it). A demoted primary hands over
 	// the GMs holding its KEK, and no others (CO-51).
-	kek [16]byte
+	kek           [16]byte
 	registeredAt  time.Time
 	registrations uint64
 	rekeysSent    uint64
@@ -84,7 +90,7 @@ func (s *Server) Members() []show.Member {
 		for _, m := range g.members {
 			out = append(out, show.Member{
 				Address: m.address.String(), Identity: m.identity, Group: g.cfg.Name, GroupID: g.cfg.ID,
-				Version: "unknown", KeyServer: s.cfg.Identity.String(), RegisteredAt: m.registeredAt,
+				Version: versionText(m.version), Features: featuresOf(m.version), KeyServer: s.cfg.Identity.String(), RegisteredAt: m.registeredAt,
 				Registrations: m.registrations, RekeysSent: m.rekeysSent, RekeyRetries: m.rekeyRetries,
 				AcksReceived: m.acksReceived, AcksMissed: m.acksMissed,
 				SentSeq: lastFour(m.sentSeq), ReceivedSeq: lastFour(m.receivedSeq),
@@ -120,3 +126,40 @@ func (s *Server) IKESAs() []show.IKESA {
 
 // Counters is the control API's GET /v1/counters.
 func (s *Server) Counters() map[string]uint64 { return s.opt.Counters.Snapshot() }
+
+func versionText(v *gdoiwire.VersionVID) string {
+	if v == nil {
+		return "unknown"
+	}
+	return v.Version.String()
+}
+
+func featuresOf(v *gdoiwire.VersionVID) []string {
+	if v == nil {
+		return nil
+	}
+	return v.Features
+}
+
+// Features is the control API's GET /v1/gdoi/feature: this KS, its
+// cooperating KSs (the version their announcements carry) and its
+// members (the version their main mode carried).
+func (s *Server) Features() show.Features {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	self := show.Device{Address: s.cfg.Identity.String(), Version: s.cfg.GDOI.String(), Features: s.cfg.GDOI.Features}
+	f := show.Features{Local: self, Groups: []show.GroupFeatures{}}
+	for _, g := range s.sortedGroups() {
+		gf := show.GroupFeatures{Group: g.cfg.Name, KeyServers: []show.Device{self}, Members: []show.Device{}}
+		if g.coop != nil {
+			for _, p := range g.coop.Show(s.clk.Now()).Peers {
+				gf.KeyServers = append(gf.KeyServers, show.Device{Address: p.Address, Version: cmp.Or(p.Version, "unknown")})
+			}
+		}
+		for _, m := range g.sortedMembers() {
+			gf.Members = append(gf.Members, show.Device{Address: m.address.String(), Version: versionText(m.version), Features: featuresOf(m.version)})
+		}
+		f.Groups = append(f.Groups, gf)
+	}
+	return f
+}

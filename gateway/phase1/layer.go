@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
+
 	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/counter"
@@ -103,6 +105,9 @@ func New(cfg *config.Config, env Env, clk clock.Clock, role Role) (*Layer, error
 		return nil, err
 	}
 	ike.Now = clk.Now // phase-1 SAs are established on the role's clock
+	// The daemon's GDOI version travels in main mode messages 3 and 4.
+	v := gdoiwire.VersionVID{Version: cfg.GDOI.Version, Features: cfg.GDOI.Features}
+	ike.VendorIDs = [][]byte{v.Bytes()}
 	names := make([]string, 0, len(cfg.Groups))
 	for _, g := range cfg.Groups {
 		names = append(names, g.Name)

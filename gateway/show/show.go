@@ -187,11 +187,14 @@ type TEK struct {
 // Member is one GM in a key server's database (GET /v1/ks/members;
 // "show crypto gdoi ks members").
 type Member struct {
-	Address       string    `json:"address"`
-	Identity      string    `json:"identity"`
-	Group         string    `json:"group"`
-	GroupID       uint32    `json:"group_id"`
+	Address  string `json:"address"`
+	Identity string `json:"identity"`
+	Group    string `json:"group"`
+	GroupID  uint32 `json:"group_id"`
+	// Version is the GDOI version the GM announced in main mode
+	// ("unknown" without one), Features the features it listed.
 	Version       string    `json:"version"`
+	Features      []string  `json:"features,omitempty"`
 	KeyServer     string    `json:"key_server"`
 	RegisteredAt  time.Time `json:"registered_at"`
 	Registrations uint64    `json:"registrations"`
@@ -237,7 +240,7 @@ type COOP struct {
 	Group string `json:"group"`
 	// LocalAddress, LocalPriority, Role ("primary" or "secondary") and
 	// Status ("alive") are the seeds' "Local ..." lines; Version is the
-	// COOP protocol version this KS announces ("1.0.0").
+	// GDOI version this KS announces ("1.0.1").
 	LocalAddress  string `json:"local_address"`
 	LocalPriority int    `json:"local_priority"`
 	Role          string `json:"role"`
@@ -297,4 +300,29 @@ type COOPPeer struct {
 	BytesSent           uint64  `json:"bytes_sent"`
 	BytesRecv           uint64  `json:"bytes_recv"`
 	LastHeardSecondsAgo float64 `json:"last_heard_seconds_ago,omitempty"`
+}
+
+// Features is GET /v1/gdoi/feature ("show crypto gdoi feature"): the
+// GDOI version and features of this daemon and, on a KS, of every
+// cooperating KS and group member, as each announced them.
+type Features struct {
+	Local  Device          `json:"local"`
+	Groups []GroupFeatures `json:"groups"`
+}
+
+// GroupFeatures is one group's devices: its key servers (this one and its
+// COOP peers) and, on a KS, its members.
+type GroupFeatures struct {
+	Group      string   `json:"group"`
+	KeyServers []Device `json:"key_servers"`
+	Members    []Device `json:"members"`
+}
+
+// Device is one KS or GM: its address, GDOI version ("unknown" when it
+// announced none) and the features it listed (nil when it listed none:
+// its version tells).
+type Device struct {
+	Address  string   `json:"address"`
+	Version  string   `json:"version"`
+	Features []string `json:"features"`
 }

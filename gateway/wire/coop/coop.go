@@ -57,7 +57,8 @@ func (f Flags) Has(g Flags) bool { return f&g == g }
 // Version is a COOP protocol version.
 type Version struct{ Major, Minor, Patch uint8 }
 
-// Current is the version getvpnd speaks.
+// Current is the version a coop.Node announces when its configuration
+// names none (the daemon's is its GDOI version, config gdoi_version).
 var Current = Version{1, 0, 0}
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }

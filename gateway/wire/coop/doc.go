@@ -57,8 +57,9 @@
 //	~  Generations: TEK Count (2), RESERVED (2), Age ms (8) each    ~
 //	+---------------------------------------------------------------+
 //
-// Version is the COOP protocol version (1.0.0); KSs of different major or
-// minor versions do not cooperate (CO-60). Flags: REPLY-REQUEST (0x01, the
+// Version is the sender's GDOI version (S0 §3.15, major.minor.mini, the
+// one its main mode announces); KSs of different major or minor versions
+// do not cooperate (PV-01, CO-60). Flags: REPLY-REQUEST (0x01, the
 // sender asks every receiver to answer with an ANN of its own, CO-14),
 // REPLY (0x02, this ANN answers one), PRIMARY (0x04, the sender is the
 // group's primary), POLICY (0x08, SA and KD follow), ELECTING (0x10, the
