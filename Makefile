@@ -4,10 +4,10 @@
 # Both need root (network namespaces). LABELS= passes a Ginkgo label filter,
 # e.g. `make conformance LABELS=smoke` or LABELS='!slow' (the quick subset).
 # KS= and GM= choose the implementations (images/<name>/implementation.yaml)
-# the registration, dataplane, rekey, robustness and coop suites judge:
+# the registration, dataplane, rekey, robustness, coop and operations suites judge:
 # `make conformance KS=getvpnd-wire GM=getvpnd`. The smoke suite tests the
 # bench itself and runs getvpnd on the topologies' own configs.
-# `make interop` runs those five suites for every KS × GM pairing and writes
+# `make interop` runs those six suites for every KS × GM pairing and writes
 # the matrix (reports/out/interop/matrix.html).
 
 # bash: the interop target waits for one of its pairings at a time.
@@ -93,7 +93,7 @@ docker-images:
 
 # The suites that judge the implementations KS= and GM= choose: the ones
 # `make interop` runs for every pairing.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
@@ -136,7 +136,7 @@ interop: require-root build
 	cat $(REPORTS)/interop/summary.txt; \
 	exit $$rc
 
-# make test ends with the interop matrix: the five suites judge
+# make test ends with the interop matrix: the six suites judge
 # getvpnd-wire (no status, key log or timer scale) as KS, GM and both.
 # It is the pull-request subset: the specs labelled slow (scenarios that
 # run minutes of protocol time where an implementation cannot scale its

@@ -79,10 +79,14 @@ const (
 	// COOP announcements (no public COOP wire format exists, so only
 	// implementations that speak getvpnd's can cooperate with it).
 	COOP Capability = "coop"
+	// GDOIVersions: announces its GDOI version and features in main mode
+	// (the Vendor ID of README "GDOI versions") and takes a staged one
+	// from the scenario (gdoi_version of a key server or group member).
+	GDOIVersions Capability = "gdoi-versions"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -190,6 +194,7 @@ type Capabilities struct {
 	InteropProfiles []string       `yaml:"interop-profiles"`
 	DPD             bool           `yaml:"dpd"`
 	COOP            bool           `yaml:"coop"`
+	GDOIVersions    bool           `yaml:"gdoi-versions"`
 }
 
 // TimerScaleCap: the implementation scales its protocol timers.
@@ -245,6 +250,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.DPD
 	case COOP:
 		return k.COOP
+	case GDOIVersions:
+		return k.GDOIVersions
 	}
 	return false
 }

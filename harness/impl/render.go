@@ -46,6 +46,8 @@ type Data struct {
 	// Priority is a KS's COOP priority (1-255), 0 when the scenario
 	// leaves it to the implementation's default.
 	Priority int
+	// GDOIVersion is the node's staged GDOI version ("" for its own).
+	GDOIVersion string
 }
 
 // Peer is an IKE peer and the key shared with it.
@@ -145,7 +147,7 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 				}
 			}
 		}
-		d.Keepalive, d.Priority = s.KSKeepalive(), ks.Priority
+		d.Keepalive, d.Priority, d.GDOIVersion = s.KSKeepalive(), ks.Priority, ks.GDOIVersion
 		if s.HasCOOP() {
 			for _, k := range s.KSsByOrder() {
 				if k.Name != node {
@@ -165,7 +167,10 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 			key, _ := s.GMKeyFor(k.Name, node)
 			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
 		}
-		d.Keepalive = s.IKE.Keepalive
+		d.Keepalive, d.GDOIVersion = s.IKE.Keepalive, gm.GDOIVersion
+	}
+	if d.GDOIVersion != "" && !im.Offers(GDOIVersions) {
+		return fail("GDOI version %s: the implementation does not offer %s", d.GDOIVersion, GDOIVersions)
 	}
 	if s.TimerScale != 1 {
 		ts := im.Caps.TimerScale

@@ -557,3 +557,30 @@ func TestRenderedCOOPConfigsPassGetvpndCheck(t *testing.T) {
 		}
 	}
 }
+
+// A staged GDOI version renders as gdoi_version with no features on
+// getvpnd, and is refused by an implementation without gdoi-versions.
+func TestStagedGDOIVersion(t *testing.T) {
+	r := registry(t)
+	gv, _ := r.Get("getvpnd")
+	wire, _ := r.Get("getvpnd-wire")
+	s := scenario.Default()
+	s.GroupMembers[1].GDOIVersion = "2.0.0"
+	out, err := gv.Render(GM, s, "gm2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg["gdoi_version"] != "2.0.0" || fmt.Sprint(cfg["gdoi_features"]) != "[]" {
+		t.Errorf("gm2: gdoi_version %v, gdoi_features %v", cfg["gdoi_version"], cfg["gdoi_features"])
+	}
+	if out, _ := gv.Render(GM, s, "gm1"); strings.Contains(string(out), "gdoi_version") {
+		t.Errorf("gm1 staged too:\n%s", out)
+	}
+	if _, err := wire.Render(GM, s, "gm2"); err == nil || !strings.Contains(err.Error(), "GDOI version 2.0.0: the implementation does not offer gdoi-versions") {
+		t.Errorf("getvpnd-wire: %v", err)
+	}
+}

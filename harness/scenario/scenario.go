@@ -188,6 +188,10 @@ type KeyServer struct {
 	// getvpnd as for IOS), so that a spec can state an election decided
 	// by addresses alone.
 	Priority int `yaml:"priority,omitempty"`
+	// GDOIVersion, when set, stages this key server at another GDOI
+	// version ("1.0.3"), announcing no later features (capability
+	// gdoi-versions); empty leaves the implementation's own.
+	GDOIVersion string `yaml:"gdoi_version,omitempty"`
 }
 
 // GroupMember is one group member node.
@@ -214,6 +218,9 @@ type GroupMember struct {
 	// source and destination swapped, so the receiving GM of a flow needs
 	// the mirror entry.
 	LocalACL []ACE `yaml:"local_acl,omitempty"`
+	// GDOIVersion, when set, stages this group member at another GDOI
+	// version (see KeyServer.GDOIVersion).
+	GDOIVersion string `yaml:"gdoi_version,omitempty"`
 }
 
 // ProposalOf is the phase-1 proposal gm makes under ike.

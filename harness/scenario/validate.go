@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/getlab/getlab/gateway/wire/gdoi"
 )
 
 var (
@@ -81,6 +83,7 @@ func (s *Scenario) Validate() error {
 		if k.Priority < 0 || k.Priority > 255 {
 			v.errorf(p+".priority", "%d is not a COOP priority 1 to 255 (0 leaves the implementation's default)", k.Priority)
 		}
+		v.gdoiVersion(p, k.GDOIVersion)
 	}
 	for i, g := range s.GroupMembers {
 		p := index("group_members", i)
@@ -88,6 +91,7 @@ func (s *Scenario) Validate() error {
 		if g.RegistrationInterface == "" {
 			v.errorf(p+".registration_interface", "missing (the interface toward the key servers, e.g. eth1)")
 		}
+		v.gdoiVersion(p, g.GDOIVersion)
 		if g.Proposal != nil {
 			v.suite(p+".proposal", *g.Proposal)
 		}
@@ -380,3 +384,13 @@ func (v *validator) lifetime(path string, secs int) {
 func (v *validator) err() error { return errors.Join(v.errs...) }
 
 func index(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+// gdoiVersion checks a staged GDOI version: empty, or major.minor.mini.
+func (v *validator) gdoiVersion(p, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := gdoi.ParseVersion(s); err != nil {
+		v.errorf(p+".gdoi_version", "%v", err)
+	}
+}
