@@ -48,6 +48,9 @@ commands:
   show counters                      the daemon's counters
   show events [--since N] [--follow] logged events after sequence number N;
                                      --follow waits for new ones until interrupted
+  ks rekey [replace-now] [group G]   a triggered rekey on a key server ("crypto gdoi ks
+                                     rekey"): new TEKs, the old ones shortened to TEK_SLT,
+                                     or deleted at once with replace-now; primary only
   health                             check that the daemon answers
   status                             the bench's normalized status, one line of JSON
                                      (registered, ks, kek_spi, tek_spis, seq)
@@ -187,6 +190,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "getctl: %v\n\n%s", err, usage)
 		return 2
 	}
+	if group, replace, ok := rekeyWords(words); ok {
+		c := control.Dial(o.socket)
+		defer c.CloseIdleConnections()
+		res, err := c.Rekey(ctx, group, replace)
+		if err != nil {
+			fmt.Fprintf(stderr, "getctl: %v\n", err)
+			return 1
+		}
+		if o.json {
+			b, _ := json.Marshal(res)
+			printJSON(stdout, b)
+			return 0
+		}
+		for _, g := range res.Rekeyed {
+			fmt.Fprintf(stdout, "group %s: rekey sent (%s)\n", g, replace)
+		}
+		return 0
+	}
 	words, feature := featureWords(words)
 	cmd, ok := commands[strings.Join(words, " ")]
 	if !ok {
@@ -227,6 +248,27 @@ var paths = map[string]string{
 	"ikesa":    "/v1/ike/sa",
 	"counters": "/v1/counters",
 	"health":   "/v1/health",
+}
+
+// rekeyWords reads "[crypto gdoi] ks rekey [replace-now] [group G]".
+func rekeyWords(words []string) (group, replace string, ok bool) {
+	if len(words) >= 2 && words[0] == "crypto" && words[1] == "gdoi" {
+		words = words[2:]
+	}
+	if len(words) < 2 || words[0] != "ks" || words[1] != "rekey" {
+		return "", "", false
+	}
+	replace, rest := "policy-replace", words[2:]
+	if len(rest) > 0 && rest[0] == "replace-now" {
+		replace, rest = "now", rest[1:]
+	}
+	switch {
+	case len(rest) == 0:
+		return "", replace, true
+	case len(rest) == 2 && rest[0] == "group":
+		return rest[1], replace, true
+	}
+	return "", "", false
 }
 
 // featureWords splits "show [crypto] gdoi feature NAME" into the command

@@ -107,6 +107,7 @@ var (
 	_ control.Provider         = (*ks.Server)(nil)
 	_ control.COOPProvider     = (*ks.Server)(nil)
 	_ control.FeaturesProvider = (*ks.Server)(nil)
+	_ control.RekeyProvider    = (*ks.Server)(nil)
 	_ control.FeaturesProvider = (*gm.Member)(nil)
 	_ control.EventSource      = (*events.Log)(nil)
 )

@@ -69,6 +69,14 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	return m, err
 }
 
+// Rekey sends POST /v1/ks/rekey: a triggered rekey of group (every group
+// when ""), replace "policy-replace" or "now".
+func (c *Client) Rekey(ctx context.Context, group, replace string) (RekeyResult, error) {
+	var r RekeyResult
+	err := c.Post(ctx, "/v1/ks/rekey", RekeyRequest{Group: group, Replace: replace}, &r)
+	return r, err
+}
+
 // Features returns GET /v1/gdoi/feature.
 func (c *Client) Features(ctx context.Context) (Features, error) {
 	var f Features

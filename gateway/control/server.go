@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,25 @@ type COOPProvider interface {
 // the server then serves GET /v1/gdoi/feature.
 type FeaturesProvider interface {
 	Features() Features
+}
+
+// RekeyProvider is a provider whose operator can trigger a rekey (a KS):
+// the server then serves POST /v1/ks/rekey with {"group": "", "replace":
+// "policy-replace" | "now"}. An error with a Refused() method is the
+// operator's request refused (409), any other a bad request (400).
+type RekeyProvider interface {
+	Rekey(group, replace string) ([]string, error)
+}
+
+// RekeyRequest is POST /v1/ks/rekey's body; RekeyResult its answer.
+type RekeyRequest struct {
+	Group   string `json:"group,omitempty"`
+	Replace string `json:"replace,omitempty"`
+}
+
+// RekeyResult names the groups rekeyed.
+type RekeyResult struct {
+	Rekeyed []string `json:"rekeyed"`
 }
 
 // providerAs finds T in p or, when p wraps another provider (an
@@ -198,6 +218,25 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 	if fp, ok := providerAs[FeaturesProvider](p); ok {
 		s.Handle(http.MethodGet, "/v1/gdoi/feature", func(*http.Request) (any, error) {
 			return fp.Features(), nil
+		})
+	}
+	if rp, ok := providerAs[RekeyProvider](p); ok {
+		s.Handle(http.MethodPost, "/v1/ks/rekey", func(r *http.Request) (any, error) {
+			var req RekeyRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && err != io.EOF {
+				return nil, Errorf(http.StatusBadRequest, "rekey request: %v", err)
+			}
+			if req.Replace == "" {
+				req.Replace = "policy-replace"
+			}
+			done, err := rp.Rekey(req.Group, req.Replace)
+			if err != nil {
+				if _, refused := err.(interface{ Refused() }); refused {
+					return nil, Errorf(http.StatusConflict, "%s", err)
+				}
+				return nil, Errorf(http.StatusBadRequest, "%s", err)
+			}
+			return RekeyResult{Rekeyed: done}, nil
 		})
 	}
 	if cp, ok := providerAs[COOPProvider](p); ok {

@@ -60,6 +60,10 @@ type group struct {
 	// file's TEKs were for another policy, so the first tick rekeys.
 	generatedKey bool
 	rekeyNow     bool
+	// triggered is the replace mode of the triggered rekey being started
+	// (admin.go), deleted the TEK SPIs it deletes; empty otherwise.
+	triggered string
+	deleted   []uint32
 }
 
 // tekGen is one generation of TEKs: made together, expiring together.

@@ -249,6 +249,13 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 		protect = r.protect // gdoid: the new KEK's key packet under the old SPI
 	}
 	r.body = []isakmp.Payload{p.SAPayloadFor(g.interop), p.KDPayloadFor(g.interop, protect)}
+	if len(g.deleted) > 0 {
+		// RFC 6407 §4.2: HDR*, SEQ, [D,] SA, KD, ... (replace-now).
+		r.body = append([]isakmp.Payload{deletePayload(g.deleted)}, r.body...)
+	}
+	if g.triggered != "" {
+		r.kind += roundKind(" " + g.triggered)
+	}
 	if g.acks() {
 		r.pending = make(map[netip.Addr]*member, len(g.members))
 		for a, m := range g.members {
