@@ -83,10 +83,13 @@ const (
 	// (the Vendor ID of README "GDOI versions") and takes a staged one
 	// from the scenario (gdoi_version of a key server or group member).
 	GDOIVersions Capability = "gdoi-versions"
+	// TriggeredRekey: a command makes the key server rekey at once, with
+	// policy replacement or replace-now (RekeyCap).
+	TriggeredRekey Capability = "triggered-rekey"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -195,6 +198,15 @@ type Capabilities struct {
 	DPD             bool           `yaml:"dpd"`
 	COOP            bool           `yaml:"coop"`
 	GDOIVersions    bool           `yaml:"gdoi-versions"`
+	TriggeredRekey  *RekeyCap      `yaml:"triggered-rekey"`
+}
+
+// RekeyCap: commands run in a key server's node send a triggered rekey
+// at once (S0 §3.16, "crypto gdoi ks rekey [replace-now]"): new TEKs,
+// the old ones shortened to TEK_SLT (Command) or deleted (ReplaceNow).
+type RekeyCap struct {
+	Command    []string `yaml:"command"`
+	ReplaceNow []string `yaml:"replace-now"`
 }
 
 // TimerScaleCap: the implementation scales its protocol timers.
@@ -252,6 +264,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.COOP
 	case GDOIVersions:
 		return k.GDOIVersions
+	case TriggeredRekey:
+		return k.TriggeredRekey != nil
 	}
 	return false
 }

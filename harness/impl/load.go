@@ -202,6 +202,9 @@ func LoadFile(path string) (*Impl, error) {
 	if s := c.Status; s != nil && len(s.Command) == 0 {
 		bad("capabilities.status.command", "missing")
 	}
+	if r := c.TriggeredRekey; r != nil && (len(r.Command) == 0 || len(r.ReplaceNow) == 0) {
+		bad("capabilities.triggered-rekey", "needs command and replace-now")
+	}
 	for i, a := range c.Acks {
 		if a != "rfc8263-sha256" && a != "rfc8263-sha512" {
 			bad(fmt.Sprintf("capabilities.acks[%d]", i), "%q is not rfc8263-sha256 or rfc8263-sha512", a)
