@@ -111,7 +111,7 @@ type Node struct {
 	// Restart returned, which a loaded machine may make later than the
 	// process's first exchanges.
 	Started time.Time `json:"started,omitempty"`
-	Env         []string `json:"env,omitempty"`
+	Env     []string  `json:"env,omitempty"`
 	// Container is the node's container ID on a container runtime.
 	Container string `json:"container,omitempty"`
 
