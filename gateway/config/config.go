@@ -326,6 +326,11 @@ type Rekey struct {
 	// RetransmitInterval and RetransmitCount set the rekey retransmissions.
 	RetransmitInterval time.Duration
 	RetransmitCount    int
+	// RetransmitPeriodic ("rekey retransmit N periodic", RK-31) goes on
+	// after the retransmissions: a reminder every RetransmitInterval to
+	// the GMs that have not acknowledged, until they do or the next
+	// scheduled rekey (unicast with acknowledgements only).
+	RetransmitPeriodic bool
 	// Ack is whether and how GMs acknowledge rekeys (RFC 8263
 	// KEK_ACK_REQUESTED): "rfc8263-sha256" (value 1, the unicast default),
 	// "rfc8263-sha512" (value 3) or "none" (the multicast default).

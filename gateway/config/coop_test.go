@@ -162,3 +162,17 @@ func TestGDOIVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestPeriodicNeedsAcks: reminders go to GMs that did not acknowledge, so
+// they need unicast rekeys that ask for acknowledgements.
+func TestPeriodicNeedsAcks(t *testing.T) {
+	y := strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {address: 239.1.1.1, retransmit: {interval: 10, count: 2, periodic: true}}", 1)
+	if _, err := Parse([]byte(y), "ks.yaml"); err == nil || !strings.Contains(err.Error(), "groups[0].rekey.retransmit.periodic: reminders go to the GMs that did not acknowledge") {
+		t.Errorf("periodic with multicast: %v", err)
+	}
+	y = strings.Replace(minKS, "rekey: {address: 239.1.1.1}", "rekey: {transport: unicast, retransmit: {interval: 10, count: 2, periodic: true}}", 1)
+	c, err := Parse([]byte(y), "ks.yaml")
+	if err != nil || !c.Groups[0].Rekey.RetransmitPeriodic {
+		t.Errorf("periodic with unicast: %v", err)
+	}
+}

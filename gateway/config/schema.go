@@ -197,6 +197,7 @@ func decodeRekey(d *decoder, n *yaml.Node, path string, r *Rekey) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"interval": func(n *yaml.Node, p string) { d.duration(n, p, &r.RetransmitInterval) },
 				"count":    func(n *yaml.Node, p string) { d.intField(n, p, 0, 10, &r.RetransmitCount) },
+				"periodic": func(n *yaml.Node, p string) { d.boolean(n, p, &r.RetransmitPeriodic) },
 			})
 		},
 		"signing_key": func(n *yaml.Node, p string) {

@@ -338,6 +338,9 @@ func (v *validator) ksGroup(g *Group, p string) {
 		v.warnf(p+".tek_lifetime", "%v leaves less than the rekey lead %v (10%% or 90 s, plus %d retransmissions of %v) after half its life: TEKs are rekeyed at half their lifetime instead",
 			g.TEKLifetime, lead, r.RetransmitCount, r.RetransmitInterval)
 	}
+	if r.RetransmitPeriodic && (r.Transport != "unicast" || r.Ack == AckNone) {
+		v.errorf(rp+".retransmit.periodic", "reminders go to the GMs that did not acknowledge: they need unicast rekeys with acknowledgements")
+	}
 	sk := r.SigningKey
 	if n := btoi(sk.File != "") + btoi(sk.PEM != "") + btoi(c.isSet(rp+".signing_key.bits")); n > 1 {
 		v.errorf(rp+".signing_key", "set one of file, pem or bits")

@@ -100,6 +100,7 @@ var (
 // Rekeys (GROUPKEY-PUSH) and their acknowledgements (RFC 8263).
 var (
 	RekeysSent          = def("rekeys_sent")
+	RekeyReminders      = def("rekey_reminders") // periodic reminders to GMs that did not acknowledge (RK-31)
 	RekeyRetransmits    = def("rekey_retransmits")
 	RekeyFailures       = def("rekey_failures")
 	RekeysReceived      = def("rekeys_received")

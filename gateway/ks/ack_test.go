@@ -152,3 +152,42 @@ func sealAck(t *testing.T, kek *gdoi.KEK, seq uint32, g *gmEnd) []byte {
 	}
 	return pkt
 }
+
+// TestReminderRekeys: with rekey.retransmit.periodic (RK-31) a GM that
+// has not acknowledged keeps getting the PUSH every interval after the
+// retransmissions, each with the next sequence number, and stops getting
+// it once it acknowledges; a GM that acknowledged gets none.
+func TestReminderRekeys(t *testing.T) {
+	k, clk, gms := ackKS(t, config.AckSHA256, 2)
+	k.srv.cfg.Groups[0].Rekey.RetransmitPeriodic = true
+	quiet, loud := gms[0], gms[1]
+	p, _ := advanceUntilPush(t, k, clk, quiet, 3600*time.Second)
+	loudFirst := loud.pushes(t)
+	if len(loudFirst) != 1 {
+		t.Fatalf("gm2 got %d PUSHes", len(loudFirst))
+	}
+	loud.ack(t, k, loudFirst[0])
+	var seqs []uint32
+	for range 6 { // 2 retransmissions, then reminders
+		clk.Advance(10 * time.Second)
+		k.srv.Tick()
+		for _, q := range quiet.pushes(t) {
+			seqs = append(seqs, q.Seq)
+		}
+	}
+	if len(seqs) != 6 || seqs[0] != p.Seq+1 || seqs[5] != p.Seq+6 {
+		t.Fatalf("the silent GM got %v after seq %d, want a PUSH every 10 s with the next sequence number", seqs, p.Seq)
+	}
+	if n := len(loud.pushes(t)); n != 0 {
+		t.Errorf("the GM that acknowledged got %d reminders", n)
+	}
+	if c := k.srv.Counters(); c["rekey_reminders"] != 4 || c["rekey_retransmits"] != 2 {
+		t.Errorf("counters: reminders %d, retransmits %d; want 4 and 2", c["rekey_reminders"], c["rekey_retransmits"])
+	}
+	quiet.ack(t, k, &gdoi.Push{Seq: seqs[5]})
+	clk.Advance(30 * time.Second)
+	k.srv.Tick()
+	if n := len(quiet.pushes(t)); n != 0 {
+		t.Errorf("%d reminders after the GM acknowledged", n)
+	}
+}

@@ -163,12 +163,17 @@ func (s *Server) annFor(g *group, f wire.Flags) *coop.Message {
 // may use in the rekey in progress (its retransmissions): a new primary
 // starts above it (the sequence never goes backwards across a failover).
 func (g *group) reservedSeq() uint32 {
-	if r := g.rekey.round; r != nil {
-		if left := g.cfg.Rekey.RetransmitCount + 1 - len(r.seqs); left > 0 {
-			return g.seq + uint32(left)
-		}
+	r := g.rekey.round
+	if r == nil {
+		return g.seq
 	}
-	return g.seq
+	left := max(g.cfg.Rekey.RetransmitCount+1-len(r.seqs), 0)
+	if g.cfg.Rekey.RetransmitPeriodic && g.coop != nil {
+		// Reminders go on past the retransmissions, one an interval:
+		// those until the next announcement too.
+		left += int(g.cfg.COOP.Refresh/g.cfg.Rekey.RetransmitInterval) + 1
+	}
+	return g.seq + uint32(left)
 }
 
 // initiate starts main mode with a cooperating KS, unless one is under

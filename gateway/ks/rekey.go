@@ -59,6 +59,8 @@ type rekeyState struct {
 	// that completed a GM's round and deleted the GMs removed for missed
 	// acknowledgements.
 	scheduled, kekRekeys, retransmits, acks, deleted uint64
+	// reminders counts periodic reminder rekeys (RK-31).
+	reminders uint64
 }
 
 // roundKind is what a rekey round changes, as the events and the control
@@ -307,17 +309,29 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 		return
 	}
 	retransmit := len(r.seqs) > 0
+	reminder := len(r.seqs) > g.cfg.Rekey.RetransmitCount
 	r.seqs = append(r.seqs, seq)
 	r.nextAt = now.Add(s.clk.Wall(g.cfg.Rekey.RetransmitInterval))
 	r.lastSent = now
-	if retransmit {
+	switch {
+	case reminder:
+		s.opt.Counters.Inc(counter.RekeyReminders)
+		if s.persisted(g) {
+			// Past what the round reserved: the state file must not
+			// hold a sequence number below this one.
+			s.saveState()
+		}
+	case retransmit:
 		g.rekey.retransmits++
 		s.opt.Counters.Inc(counter.RekeyRetransmits)
 	}
 	s.opt.Counters.Inc(counter.RekeysSent)
 	ks := s.cfg.Identity.String()
 	kind := string(r.kind)
-	if retransmit {
+	switch {
+	case reminder:
+		kind += " reminder"
+	case retransmit:
 		kind += " retransmit"
 	}
 	if !g.unicast() {
@@ -348,6 +362,15 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 // acknowledged), else the round ends.
 func (s *Server) retransmit(g *group, r *round, now time.Time) {
 	acked := r.pending != nil && len(r.pending) == 0
+	if !acked && len(r.seqs) > g.cfg.Rekey.RetransmitCount && g.cfg.Rekey.RetransmitPeriodic && len(r.pending) > 0 {
+		// A reminder (RK-31): the round stays open, and its PUSH goes
+		// to the GMs still pending every interval, with the next
+		// sequence number, until they acknowledge or the next scheduled
+		// rekey closes the round.
+		g.rekey.reminders++
+		s.transmit(g, r, now)
+		return
+	}
 	if acked || len(r.seqs) > g.cfg.Rekey.RetransmitCount {
 		if wait := r.lastSent.Add(s.clk.Wall(AckWait)); len(r.pending) > 0 && now.Before(wait) {
 			// Out of retransmissions, but the last one may still be

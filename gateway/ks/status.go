@@ -51,7 +51,7 @@ func (s *Server) GDOI() show.GDOI {
 			Name: g.cfg.Name, ID: g.cfg.ID,
 			KS: &show.KSGroup{
 				Members: len(g.members), Registrations: g.registrations,
-				RekeysSent: rk.scheduled, KEKRekeys: rk.kekRekeys, Retransmits: rk.retransmits,
+				RekeysSent: rk.scheduled, KEKRekeys: rk.kekRekeys, Retransmits: rk.retransmits, Reminders: rk.reminders,
 				AcksReceived: rk.acks, GMsDeleted: rk.deleted, Seq: g.seq,
 				RekeyTransport: g.cfg.Rekey.Transport,
 				SigningKeyBits: g.signer.N.BitLen(), SigningKeyHash: g.signingKeyHash(),

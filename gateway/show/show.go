@@ -87,6 +87,7 @@ type KSGroup struct {
 	RekeysSent     uint64 `json:"rekeys_sent"`
 	KEKRekeys      uint64 `json:"kek_rekeys"`
 	Retransmits    uint64 `json:"retransmits"`
+	Reminders      uint64 `json:"reminders"` // periodic reminders (rekey.retransmit.periodic)
 	AcksReceived   uint64 `json:"acks_received"`
 	GMsDeleted     uint64 `json:"gms_deleted"`
 	RekeyTransport string `json:"rekey_transport"` // "unicast" or "multicast"
