@@ -51,6 +51,8 @@ commands:
   ks rekey [replace-now] [group G]   a triggered rekey on a key server ("crypto gdoi ks
                                      rekey"): new TEKs, the old ones shortened to TEK_SLT,
                                      or deleted at once with replace-now; primary only
+  clear gdoi [group G]               "clear crypto gdoi" on a key server: registrations
+                                     cleared, policies deleted, nothing sent to the GMs
   health                             check that the daemon answers
   status                             the bench's normalized status, one line of JSON
                                      (registered, ks, kek_spi, tek_spis, seq)
@@ -208,6 +210,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return 0
 	}
+	if group, ok := clearWords(words); ok {
+		c := control.Dial(o.socket)
+		defer c.CloseIdleConnections()
+		res, err := c.Clear(ctx, group)
+		if err != nil {
+			fmt.Fprintf(stderr, "getctl: %v\n", err)
+			return 1
+		}
+		for _, g := range res.Cleared {
+			fmt.Fprintf(stdout, "group %s: registrations cleared\n", g)
+		}
+		return 0
+	}
 	words, feature := featureWords(words)
 	cmd, ok := commands[strings.Join(words, " ")]
 	if !ok {
@@ -248,6 +263,23 @@ var paths = map[string]string{
 	"ikesa":    "/v1/ike/sa",
 	"counters": "/v1/counters",
 	"health":   "/v1/health",
+}
+
+// clearWords reads "clear [crypto] gdoi [group G]".
+func clearWords(words []string) (group string, ok bool) {
+	if len(words) >= 3 && words[0] == "clear" && words[1] == "crypto" {
+		words = append([]string{"clear"}, words[2:]...)
+	}
+	if len(words) < 2 || words[0] != "clear" || words[1] != "gdoi" {
+		return "", false
+	}
+	switch rest := words[2:]; {
+	case len(rest) == 0:
+		return "", true
+	case len(rest) == 2 && rest[0] == "group":
+		return rest[1], true
+	}
+	return "", false
 }
 
 // rekeyWords reads "[crypto gdoi] ks rekey [replace-now] [group G]".

@@ -108,6 +108,7 @@ var (
 	_ control.COOPProvider     = (*ks.Server)(nil)
 	_ control.FeaturesProvider = (*ks.Server)(nil)
 	_ control.RekeyProvider    = (*ks.Server)(nil)
+	_ control.ClearProvider    = (*ks.Server)(nil)
 	_ control.FeaturesProvider = (*gm.Member)(nil)
 	_ control.EventSource      = (*events.Log)(nil)
 )

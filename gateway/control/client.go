@@ -77,6 +77,14 @@ func (c *Client) Rekey(ctx context.Context, group, replace string) (RekeyResult,
 	return r, err
 }
 
+// Clear sends POST /v1/ks/clear: "clear crypto gdoi" on a key server for
+// group (every group when "").
+func (c *Client) Clear(ctx context.Context, group string) (ClearResult, error) {
+	var r ClearResult
+	err := c.Post(ctx, "/v1/ks/clear", RekeyRequest{Group: group}, &r)
+	return r, err
+}
+
 // Features returns GET /v1/gdoi/feature.
 func (c *Client) Features(ctx context.Context) (Features, error) {
 	var f Features

@@ -53,6 +53,18 @@ type RekeyProvider interface {
 	Rekey(group, replace string) ([]string, error)
 }
 
+// ClearProvider is a provider whose operator can clear its registrations
+// and policies (a KS, "clear crypto gdoi"): POST /v1/ks/clear with
+// {"group": ""}.
+type ClearProvider interface {
+	Clear(group string) ([]string, error)
+}
+
+// ClearResult names the groups cleared.
+type ClearResult struct {
+	Cleared []string `json:"cleared"`
+}
+
 // RekeyRequest is POST /v1/ks/rekey's body; RekeyResult its answer.
 type RekeyRequest struct {
 	Group   string `json:"group,omitempty"`
@@ -237,6 +249,19 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 				return nil, Errorf(http.StatusBadRequest, "%s", err)
 			}
 			return RekeyResult{Rekeyed: done}, nil
+		})
+	}
+	if cp, ok := providerAs[ClearProvider](p); ok {
+		s.Handle(http.MethodPost, "/v1/ks/clear", func(r *http.Request) (any, error) {
+			var req RekeyRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && err != io.EOF {
+				return nil, Errorf(http.StatusBadRequest, "clear request: %v", err)
+			}
+			done, err := cp.Clear(req.Group)
+			if err != nil {
+				return nil, Errorf(http.StatusConflict, "%s", err)
+			}
+			return ClearResult{Cleared: done}, nil
 		})
 	}
 	if cp, ok := providerAs[COOPProvider](p); ok {

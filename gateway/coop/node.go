@@ -159,6 +159,17 @@ func (n *Node) Start(now time.Time) {
 	n.startElection(now, true)
 }
 
+// Reset drops the role and the keys' standing and enters a start-up
+// election again (the seeds' "clear crypto gdoi" on a KS, KS-53): the
+// KS holds no keys from a primary until an announcement gives it them.
+func (n *Node) Reset(now time.Time) {
+	n.primary, n.synced, n.leader, n.batchAt = false, false, netip.Addr{}, time.Time{}
+	for _, p := range n.peers {
+		p.Primary, p.status = false, Unknown
+	}
+	n.startElection(now, true)
+}
+
 func (n *Node) startElection(now time.Time, booting bool) {
 	n.electing, n.booting, n.rounds = true, booting, 1
 	for _, p := range n.peers {

@@ -27,7 +27,6 @@ var pending = map[string]string{
 	"GM_ENABLE_GDOI_CM":        ops,
 	"GM_ACL_MERGE":             ops,
 	"GM_ACL_PERMIT":            ops,
-	"KS_CLEAR_REGISTER":        ops,
 	"KS_GM_REVOKED":            ops,
 	"KS_REKEY_TRANS_2_UNI":     ops,
 	"KS_REKEY_TRANS_2_MULTI":   ops,

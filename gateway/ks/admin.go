@@ -3,6 +3,7 @@ package ks
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"time"
 
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
@@ -110,4 +111,41 @@ func deletePayload(spis []uint32) *isakmp.Delete {
 		d.SPIs = append(d.SPIs, binary.BigEndian.AppendUint32(nil, spi))
 	}
 	return d
+}
+
+// Clear is the seeds' "clear crypto gdoi" on a key server (KS-53), in
+// every group or the one named: the registrations are cleared and the
+// policies deleted — a KS serving the group alone makes new keys, a
+// cooperating one drops its keys and enters an election, taking the
+// group's from its peers — and nothing is sent to the GMs, which stay on
+// their old keys until they expire and register again (KS_CLEAR_REGISTER).
+func (s *Server) Clear(name string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clk.Now()
+	var done []string
+	for _, g := range s.sortedGroups() {
+		if name != "" && g.cfg.Name != name {
+			continue
+		}
+		g.members = map[netip.Addr]*member{}
+		g.rekey.round = nil
+		g.kek, g.gens = nil, nil
+		if g.coop != nil {
+			g.coop.Reset(now)
+		} else {
+			g.epoch = now
+			if err := s.refresh(g, now); err != nil {
+				return done, err
+			}
+			s.opt.KeyLog.Policy(g.cfg.Name, g.groupPolicy(s.elapsed, netip.AddrPortFrom(netip.IPv4Unspecified(), 0)))
+			s.saveState()
+		}
+		s.opt.Events.Emit("KS_CLEAR_REGISTER", "group", g.cfg.Name)
+		done = append(done, g.cfg.Name)
+	}
+	if len(done) == 0 {
+		return nil, &AdminError{fmt.Sprintf("ERROR: no group %s on this KS", name)}
+	}
+	return done, nil
 }

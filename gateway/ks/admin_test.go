@@ -86,3 +86,48 @@ func TestRekeyOnlyOnPrimary(t *testing.T) {
 		t.Errorf("primary: %v", err)
 	}
 }
+
+// TestClear: "clear crypto gdoi" on a KS serving its group alone empties
+// the member table and replaces the keys without sending anything
+// (KS-53); on a cooperating secondary it re-elects and takes the group's
+// keys back from the primary.
+func TestClear(t *testing.T) {
+	clk := newClock()
+	k := newTestKSAt(t, ksConfig(t, 19, ""), clk.Now)
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
+		t.Fatal(err)
+	}
+	g := k.srv.sortedGroups()[0]
+	kek := g.kek.SPI
+	k.drain(testnet.GM(1))
+	if got, err := k.srv.Clear(""); err != nil || len(got) != 1 {
+		t.Fatalf("Clear: %v %v", got, err)
+	}
+	if len(g.members) != 0 || g.kek == nil || g.kek.SPI == kek || len(g.gens) == 0 {
+		t.Errorf("after clear: %d members, KEK changed %v", len(g.members), g.kek != nil && g.kek.SPI != kek)
+	}
+	if n := len(k.peer(testnet.GM(1))); n != 0 {
+		t.Errorf("clear sent the GM %d datagrams", n)
+	}
+	if len(k.events("KS_CLEAR_REGISTER")) != 1 {
+		t.Error("no KS_CLEAR_REGISTER")
+	}
+	if _, err := k.srv.Clear("nosuch"); err == nil {
+		t.Error("cleared an unknown group")
+	}
+
+	l, _ := threeKS(t, config.TakeoverPreserveKeys)
+	l.run(30 * time.Second)
+	before := l.coop(ks1)
+	if _, err := l.ks[ks2].srv.Clear(""); err != nil {
+		t.Fatal(err)
+	}
+	l.run(30 * time.Second)
+	v2 := l.coop(ks2)
+	if v2.primary || !l.coop(ks1).primary || v2.kek != before.kek || !v2.synced {
+		t.Errorf("ks2 after clear: primary %v synced %v, KEK kept %v; ks1 primary %v", v2.primary, v2.synced, v2.kek == before.kek, l.coop(ks1).primary)
+	}
+	if n := len(l.events(ks2, "COOP_KS_ELECTION")); n != 2 {
+		t.Errorf("ks2 logged COOP_KS_ELECTION %d times, want 2 (start, clear)", n)
+	}
+}
