@@ -86,10 +86,12 @@ const (
 	// TriggeredRekey: a command makes the key server rekey at once, with
 	// policy replacement or replace-now (RekeyCap).
 	TriggeredRekey Capability = "triggered-rekey"
+	// Clear: a command clears a key server's registrations (ClearCap).
+	Clear Capability = "clear"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -199,6 +201,7 @@ type Capabilities struct {
 	COOP            bool           `yaml:"coop"`
 	GDOIVersions    bool           `yaml:"gdoi-versions"`
 	TriggeredRekey  *RekeyCap      `yaml:"triggered-rekey"`
+	Clear           *ClearCap      `yaml:"clear"`
 }
 
 // RekeyCap: commands run in a key server's node send a triggered rekey
@@ -207,6 +210,13 @@ type Capabilities struct {
 type RekeyCap struct {
 	Command    []string `yaml:"command"`
 	ReplaceNow []string `yaml:"replace-now"`
+}
+
+// ClearCap: a command run in a key server's node is the seeds' "clear
+// crypto gdoi" (KS-53): registrations cleared, policies deleted, nothing
+// sent to the GMs.
+type ClearCap struct {
+	Command []string `yaml:"command"`
 }
 
 // TimerScaleCap: the implementation scales its protocol timers.
@@ -266,6 +276,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.GDOIVersions
 	case TriggeredRekey:
 		return k.TriggeredRekey != nil
+	case Clear:
+		return k.Clear != nil && len(k.Clear.Command) > 0
 	}
 	return false
 }
