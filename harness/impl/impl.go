@@ -88,10 +88,13 @@ const (
 	TriggeredRekey Capability = "triggered-rekey"
 	// Clear: a command clears a key server's registrations (ClearCap).
 	Clear Capability = "clear"
+	// Reminders: a key server sends periodic reminder rekeys to GMs that
+	// did not acknowledge (a group's rekey.retransmit.periodic, RK-31).
+	Reminders Capability = "reminders"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -202,6 +205,7 @@ type Capabilities struct {
 	GDOIVersions    bool           `yaml:"gdoi-versions"`
 	TriggeredRekey  *RekeyCap      `yaml:"triggered-rekey"`
 	Clear           *ClearCap      `yaml:"clear"`
+	Reminders       bool           `yaml:"reminders"`
 }
 
 // RekeyCap: commands run in a key server's node send a triggered rekey
@@ -278,6 +282,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.TriggeredRekey != nil
 	case Clear:
 		return k.Clear != nil && len(k.Clear.Command) > 0
+	case Reminders:
+		return k.Reminders
 	}
 	return false
 }

@@ -199,6 +199,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		if g.COOP != nil && role != GM && !im.Offers(COOP) {
 			return fail("groups[%d]: cooperative key servers: the implementation does not offer %s", i, COOP)
 		}
+		if g.Rekey.Retransmit.Periodic && role != GM && !im.Offers(Reminders) {
+			return fail("groups[%d]: periodic reminder rekeys: the implementation does not offer %s", i, Reminders)
+		}
 		if m := im.Minimums.TEKLifetime; g.TEKLifetime < m {
 			return fail("groups[%d]: TEK lifetime %d s is below the implementation's minimum %d s", i, g.TEKLifetime, m)
 		}

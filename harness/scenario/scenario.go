@@ -165,6 +165,11 @@ type Rekey struct {
 type Retransmit struct {
 	Interval int `yaml:"interval"` // protocol seconds between copies
 	Count    int `yaml:"count"`    // copies after the first (0-10)
+	// Periodic goes on after the copies: a reminder every Interval to the
+	// GMs that have not acknowledged, until they do or the next scheduled
+	// rekey (the seeds' "rekey retransmit N periodic", RK-31; capability
+	// reminders; unicast with acknowledgements).
+	Periodic bool `yaml:"periodic,omitempty"`
 }
 
 // Values of Rekey.Acks.

@@ -314,6 +314,9 @@ func (v *validator) group(g *Group, p string) {
 	if r.Retransmit.Count < 0 || r.Retransmit.Count > 10 {
 		v.errorf(q+".retransmit.count", "%d is out of range [0, 10]", r.Retransmit.Count)
 	}
+	if r.Retransmit.Periodic && (r.Transport != "unicast" || r.Acks == AcksNone || r.Retransmit.Interval <= 0) {
+		v.errorf(q+".retransmit.periodic", "reminders go every interval to the GMs that did not acknowledge: unicast rekeys with acknowledgements and an interval")
+	}
 	if r.Retransmit.Count > 0 && r.Retransmit.Interval <= 0 {
 		v.errorf(q+".retransmit.interval", "%d: retransmissions need an interval of at least 1 s", r.Retransmit.Interval)
 	}

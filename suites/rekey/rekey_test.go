@@ -18,6 +18,7 @@ package rekey
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -967,3 +968,69 @@ type bytesBuffer struct{ b []byte }
 
 func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 func (w *bytesBuffer) String() string              { return string(w.b) }
+
+var _ = Describe("reminder rekeys to a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+	var (
+		s *suitekit.Scenario
+		m *scenario.Scenario
+	)
+	period := tekLifetime - tekRekeyLead(tekLifetime, retransmits, retransmitInt, 2)
+	BeforeEach(func() {
+		requireRekeys(m)
+		suitekit.Require(impl.KS, impl.Reminders)
+	})
+	// gm1 gets three rekeys within two TEK periods (the KEK's between).
+	BeforeAll(func(ctx SpecContext) {
+		m = model("unicast")
+		m.Groups[0].Rekey.Retransmit.Periodic = true
+		if rekeyGap(m) != "" || !suitekit.Offers(impl.KS, impl.Reminders) {
+			return
+		}
+		s = startModel(ctx, "reminders", "basic.clab.yml", m, nil)
+		s.WaitOnWire(ctx, s.Scaled(tekLifetime)+10*time.Second, "gm2 acknowledges the first rekey", func(pkts []pcap.Packet) bool {
+			return len(wireAcks(pkts, "ks1:eth1", gm2, ks1)) >= 1
+		})
+		// From now on gm2 hears nothing, and so acknowledges nothing.
+		_, err := fault.AddDrop(suitekit.NetNS(s.Lab, "gm2"), fault.Match{Iface: "eth1", Dir: fault.Ingress})
+		Expect(err).NotTo(HaveOccurred())
+		waitPushes(ctx, s, "gm1:eth1", ks1, gm1, 3, s.Scaled(2*period)+10*time.Second)
+		s.Finish()
+	})
+
+	It("sends it the PUSH every retransmission interval from one rekey to the next, each with the next sequence number; the GM that acknowledged gets one (RK-31)", func() {
+		toGM1 := wirePushes(s.Pkts, "gm1:eth1", ks1, gm1)
+		Expect(len(toGM1)).To(BeNumerically(">=", 3))
+		// The second scheduled rekey and the next (the KEK's, 95 s later
+		// with these lifetimes: see the silent GM's schedule above).
+		from, to := toGM1[1].Time, toGM1[2].Time
+		var copies []pcap.Packet
+		for _, p := range wirePushes(s.Pkts, "gm2:eth1", ks1, gm2) {
+			if !p.Time.Before(from) && p.Time.Before(to) {
+				copies = append(copies, p)
+			}
+		}
+		span := protocol(to.Sub(from))
+		Expect(span).To(BeNumerically(">", time.Duration(retransmits+3)*retransmitInt), "room for reminders between the two rekeys")
+		// The first copy, the retransmissions, then reminders: one every
+		// interval while the round is open.
+		want := int(span/retransmitInt) + 1
+		Expect(len(copies)).To(BeNumerically("~", want, 1), "copies to gm2 in %v of protocol time", span)
+		for i, p := range copies {
+			Expect(protocol(p.Time.Sub(from))).To(BeNumerically("~", time.Duration(i)*retransmitInt, slack), "copy %d to gm2", i+1)
+			if i > 0 && p.ISAKMP.SEQ != nil && copies[i-1].ISAKMP.SEQ != nil {
+				Expect(*p.ISAKMP.SEQ).To(Equal(*copies[i-1].ISAKMP.SEQ+1), "copy %d's sequence number", i+1)
+			}
+		}
+		if hasKeyLog() {
+			Expect(copies[len(copies)-1].ISAKMP.SEQ).NotTo(BeNil(), "the copies decrypt with the key log")
+		}
+		AddReportEntry("reminders", fmt.Sprintf("%d copies to gm2 over %v of protocol time (first, %d retransmissions, then reminders)", len(copies), span.Round(time.Second), retransmits))
+		var gm1Copies int
+		for _, p := range toGM1 {
+			if !p.Time.Before(from) && p.Time.Before(to) {
+				gm1Copies++
+			}
+		}
+		Expect(gm1Copies).To(Equal(1), "gm1 acknowledges: no retransmission, no reminder")
+	})
+})
