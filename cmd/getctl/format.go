@@ -18,6 +18,7 @@ import (
 	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/control"
 	"github.com/getlab/getlab/gateway/events"
+	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 )
 
 // labelWidth is the width of indent and label, as Cisco pads them.
@@ -399,12 +400,11 @@ func supported(d control.Device, name string) string {
 		return map[bool]string{true: "Yes", false: "No"}[slices.Contains(d.Features, name)]
 	}
 	at, known := config.FeatureVersions[name]
-	var v [3]int
-	if n, err := fmt.Sscanf(d.Version, "%d.%d.%d", &v[0], &v[1], &v[2]); err != nil || n != 3 || !known {
+	v, err := gdoiwire.ParseVersion(d.Version)
+	if err != nil || !known {
 		return "Unknown"
 	}
-	have := [3]int{int(at.Major), int(at.Minor), int(at.Mini)}
-	return map[bool]string{true: "Yes", false: "No"}[slices.Compare(v[:], have[:]) >= 0]
+	return map[bool]string{true: "Yes", false: "No"}[!v.Less(at)]
 }
 
 // formatCOOP renders GET /v1/ks/coop like "show crypto gdoi ks coop"

@@ -1,11 +1,11 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
+	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,13 +29,12 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		"state_file":     func(n *yaml.Node, p string) { d.str(n, p, &c.StateFile) },
 		"gdoi_version": func(n *yaml.Node, p string) {
 			if v, ok := d.scalar(n, p); ok {
-				var a, b, m int
-				if k, err := fmt.Sscanf(v, "%d.%d.%d", &a, &b, &m); err != nil || k != 3 || a < 0 || a > 255 || b < 0 || b > 255 || m < 0 || m > 255 ||
-					fmt.Sprintf("%d.%d.%d", a, b, m) != v {
+				ver, err := gdoi.ParseVersion(v)
+				if err != nil {
 					d.errorf(p, "%q is not a GDOI version major.minor.mini (0-255 each)", v)
 					return
 				}
-				c.GDOI.Major, c.GDOI.Minor, c.GDOI.Mini = uint8(a), uint8(b), uint8(m)
+				c.GDOI.Version = ver
 			}
 		},
 		"gdoi_features": func(n *yaml.Node, p string) {

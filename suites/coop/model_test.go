@@ -112,38 +112,20 @@ func coopModel() *scenario.Scenario {
 	return m
 }
 
-// coopGap is why a lab of model m cannot run with the pairing: the
-// registry's sentence naming the first capability the KS (cooperative key
-// servers, unicast rekeys with acknowledgements) or the GM (unicast rekeys
-// with acknowledgements) lacks, or a lifetime under its minimum; "" when
-// it can.
-func coopGap(m *scenario.Scenario) string {
-	need := map[impl.Role][]impl.Capability{
-		impl.KS: {impl.COOP, impl.UnicastRekey, impl.Acks},
-		impl.GM: {impl.UnicastRekey, impl.Acks},
-	}
-	for _, r := range []impl.Role{impl.KS, impl.GM} {
-		im := suitekit.Impl(r)
-		if why := impl.RequireCapabilities(r, im, need[r]...); why != "" {
-			return why
-		}
-		g := m.Groups[0]
-		if why := impl.RequireLifetimes(r, im, g.TEKLifetime, g.KEKLifetime); why != "" {
-			return why
-		}
-	}
-	return ""
+// coopNeeds are what a COOP lab needs: cooperative key servers with
+// unicast rekeys and acknowledgements, and GMs that take them.
+var coopNeeds = map[impl.Role][]impl.Capability{
+	impl.KS: {impl.COOP, impl.UnicastRekey, impl.Acks},
+	impl.GM: {impl.UnicastRekey, impl.Acks},
 }
 
+// coopGap is why a lab of model m cannot run with the pairing
+// (suitekit.ModelGap); "" when it can.
+func coopGap(m *scenario.Scenario) string { return suitekit.ModelGap(m, coopNeeds) }
+
 // requireCOOP skips the spec, with coopGap's sentence, unless its lab can
-// run. It runs before each spec rather than in BeforeAll, so that every
-// skipped spec names the capability; BeforeAll then starts no lab.
-func requireCOOP(m *scenario.Scenario) {
-	Expect(m).NotTo(BeNil(), "the scenario's model")
-	if why := coopGap(m); why != "" {
-		Skip(why)
-	}
-}
+// run (suitekit.SkipUnlessRuns).
+func requireCOOP(m *scenario.Scenario) { suitekit.SkipUnlessRuns(m, coopNeeds) }
 
 // linksUp is a StartModel before that waits until every link of the lab
 // is up (suitekit.WaitLinksUp): the key servers' start-up election must

@@ -11,7 +11,6 @@ import (
 	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
@@ -49,39 +48,26 @@ func twoKS(transport string) *scenario.Scenario {
 	return m
 }
 
-// rekeyGap is why a scenario of model m cannot run with the pairing: the
-// registry's sentence naming the first implementation (KS, then GM) that
-// does not offer the rekey transport or, for unicast rekeys,
-// acknowledgements, or does not take the suite's lifetimes (its
-// minimums); "" when it can.
-func rekeyGap(m *scenario.Scenario) string {
+// rekeyNeeds are the capabilities a rekey scenario of model m needs of
+// both roles: the rekey transport and, for unicast rekeys,
+// acknowledgements.
+func rekeyNeeds(m *scenario.Scenario) map[impl.Role][]impl.Capability {
 	caps := []impl.Capability{impl.MulticastRekey}
 	if m.Groups[0].Rekey.Transport == "unicast" {
 		caps = []impl.Capability{impl.UnicastRekey, impl.Acks}
 	}
-	for _, r := range []impl.Role{impl.KS, impl.GM} {
-		im := suitekit.Impl(r)
-		if why := impl.RequireCapabilities(r, im, caps...); why != "" {
-			return why
-		}
-		g := m.Groups[0]
-		if why := impl.RequireLifetimes(r, im, g.TEKLifetime, g.KEKLifetime); why != "" {
-			return why
-		}
-	}
-	return ""
+	return map[impl.Role][]impl.Capability{impl.KS: caps, impl.GM: caps}
 }
 
+// rekeyGap is why a scenario of model m cannot run with the pairing
+// (suitekit.ModelGap); "" when it can.
+func rekeyGap(m *scenario.Scenario) string { return suitekit.ModelGap(m, rekeyNeeds(m)) }
+
 // requireRekeys skips the spec, with rekeyGap's sentence, unless its
-// scenario can run. It runs before each spec rather than in BeforeAll, so
-// that every skipped spec names the capability (Ginkgo gives the specs
-// after the first of an Ordered container skipped in BeforeAll a generic
-// reason); BeforeAll then starts no lab.
+// scenario can run (suitekit.SkipUnlessRuns).
 func requireRekeys(m *scenario.Scenario) {
-	Expect(m).NotTo(BeNil(), "the scenario's model")
-	if why := rekeyGap(m); why != "" {
-		Skip(why)
-	}
+	Expect(m).NotTo(BeNil(), "the scenario's model") // before rekeyNeeds reads it
+	suitekit.SkipUnlessRuns(m, rekeyNeeds(m))
 }
 
 // startModel is suitekit.StartModel into reports/out/rekey-<name>/.

@@ -125,6 +125,36 @@ func SlowAt(want float64) Labels {
 	return Label("slow")
 }
 
+// ModelGap is why a lab of model cannot run with the pairing: the
+// registry's sentence naming the first implementation (KS, then GM) that
+// lacks a capability need lists for its role, or does not take the
+// model's first group's lifetimes (its minimums); "" when it can. A suite
+// calls it before each spec (SkipUnlessRuns), so that every skipped spec
+// of an Ordered container names the capability, and its BeforeAll then
+// starts no lab.
+func ModelGap(model *scenario.Scenario, need map[impl.Role][]impl.Capability) string {
+	for _, r := range []impl.Role{impl.KS, impl.GM} {
+		im := Impl(r)
+		if why := impl.RequireCapabilities(r, im, need[r]...); why != "" {
+			return why
+		}
+		g := model.Groups[0]
+		if why := impl.RequireLifetimes(r, im, g.TEKLifetime, g.KEKLifetime); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// SkipUnlessRuns skips the spec with ModelGap's sentence unless the lab of
+// model can run.
+func SkipUnlessRuns(model *scenario.Scenario, need map[impl.Role][]impl.Capability) {
+	Expect(model).NotTo(BeNil(), "the scenario's model")
+	if why := ModelGap(model, need); why != "" {
+		Skip(why)
+	}
+}
+
 // RequireLifetimes skips the spec unless both roles' implementations
 // accept TEK and KEK lifetimes as short as model's groups have, naming
 // the first that does not (its implementation.yaml minimums).
