@@ -51,8 +51,19 @@ commands:
   ks rekey [replace-now] [group G]   a triggered rekey on a key server ("crypto gdoi ks
                                      rekey"): new TEKs, the old ones shortened to TEK_SLT,
                                      or deleted at once with replace-now; primary only
-  clear gdoi [group G]               "clear crypto gdoi" on a key server: registrations
-                                     cleared, policies deleted, nothing sent to the GMs
+  clear gdoi [group G]               "clear crypto gdoi": on a key server registrations
+                                     cleared, policies deleted, nothing sent to the GMs; on
+                                     a group member keys and policy deleted, fail-close armed
+                                     again, registered afresh
+  clear gdoi ks members [now] [group G]
+                                     GM removal on a primary key server ("clear crypto gdoi
+                                     ks members"): the KEK deleted and the TEKs shortened on
+                                     every GM, or (now) every key deleted at once
+  gm direction DIR [group G]         a group member's IPsec SA direction until the next rekey
+                                     ("crypto gdoi gm ipsec direction"): both, inbound-only
+                                     or inbound-optional
+  reload                             reread the configuration file (as SIGHUP); a policy
+                                     change goes out with the next rekey (POLICY_CHANGE)
   health                             check that the daemon answers
   status                             the bench's normalized status, one line of JSON
                                      (registered, ks, kek_spi, tek_spis, seq)
@@ -192,10 +203,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "getctl: %v\n\n%s", err, usage)
 		return 2
 	}
-	if group, replace, ok := rekeyWords(words); ok {
+	if act, ok := actionFor(words); ok {
 		c := control.Dial(o.socket)
 		defer c.CloseIdleConnections()
-		res, err := c.Rekey(ctx, group, replace)
+		res, lines, err := act(ctx, c)
 		if err != nil {
 			fmt.Fprintf(stderr, "getctl: %v\n", err)
 			return 1
@@ -205,21 +216,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printJSON(stdout, b)
 			return 0
 		}
-		for _, g := range res.Rekeyed {
-			fmt.Fprintf(stdout, "group %s: rekey sent (%s)\n", g, replace)
-		}
-		return 0
-	}
-	if group, ok := clearWords(words); ok {
-		c := control.Dial(o.socket)
-		defer c.CloseIdleConnections()
-		res, err := c.Clear(ctx, group)
-		if err != nil {
-			fmt.Fprintf(stderr, "getctl: %v\n", err)
-			return 1
-		}
-		for _, g := range res.Cleared {
-			fmt.Fprintf(stdout, "group %s: registrations cleared\n", g)
+		for _, l := range lines {
+			fmt.Fprintln(stdout, l)
 		}
 		return 0
 	}
@@ -263,44 +261,6 @@ var paths = map[string]string{
 	"ikesa":    "/v1/ike/sa",
 	"counters": "/v1/counters",
 	"health":   "/v1/health",
-}
-
-// clearWords reads "clear [crypto] gdoi [group G]".
-func clearWords(words []string) (group string, ok bool) {
-	if len(words) >= 3 && words[0] == "clear" && words[1] == "crypto" {
-		words = append([]string{"clear"}, words[2:]...)
-	}
-	if len(words) < 2 || words[0] != "clear" || words[1] != "gdoi" {
-		return "", false
-	}
-	switch rest := words[2:]; {
-	case len(rest) == 0:
-		return "", true
-	case len(rest) == 2 && rest[0] == "group":
-		return rest[1], true
-	}
-	return "", false
-}
-
-// rekeyWords reads "[crypto gdoi] ks rekey [replace-now] [group G]".
-func rekeyWords(words []string) (group, replace string, ok bool) {
-	if len(words) >= 2 && words[0] == "crypto" && words[1] == "gdoi" {
-		words = words[2:]
-	}
-	if len(words) < 2 || words[0] != "ks" || words[1] != "rekey" {
-		return "", "", false
-	}
-	replace, rest := "policy-replace", words[2:]
-	if len(rest) > 0 && rest[0] == "replace-now" {
-		replace, rest = "now", rest[1:]
-	}
-	switch {
-	case len(rest) == 0:
-		return "", replace, true
-	case len(rest) == 2 && rest[0] == "group":
-		return rest[1], replace, true
-	}
-	return "", "", false
 }
 
 // featureWords splits "show [crypto] gdoi feature NAME" into the command

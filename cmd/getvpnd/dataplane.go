@@ -60,7 +60,7 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		kick: make(chan struct{}, 1)}
 	d.engine = dataplane.New(dataplane.Options{
 		Events: ev, Clock: clock.New(cfg.Timers.Scale, nil), DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
-		Groups: cfg.Groups, Local: local,
+		Groups: cfg.Groups, Local: local, FailClose: cfg.DataPlane.FailClose,
 	})
 	if !cfg.DataPlane.Enabled {
 		// A control-plane-only GM: what an earlier data plane left to

@@ -62,17 +62,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg, err := config.Load(*cfgPath)
+	// load reads the configuration file with the command line's
+	// overrides: at start, and again for a reload.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*cfgPath)
+		if err == nil && *keyLog != "" {
+			cfg.KeyLog = *keyLog
+		}
+		return cfg, err
+	}
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if *keyLog != "" {
-		cfg.KeyLog = *keyLog
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, cfg, stderr); err != nil {
+	if err := serve(ctx, cfg, load, stderr); err != nil {
 		fmt.Fprintln(stderr, "getvpnd:", err)
 		return 1
 	}
@@ -104,16 +110,21 @@ func (v versioned) GDOI() show.GDOI {
 
 // The control socket serves the roles' snapshots and the event log.
 var (
-	_ control.Provider         = (*ks.Server)(nil)
-	_ control.COOPProvider     = (*ks.Server)(nil)
-	_ control.FeaturesProvider = (*ks.Server)(nil)
-	_ control.RekeyProvider    = (*ks.Server)(nil)
-	_ control.ClearProvider    = (*ks.Server)(nil)
-	_ control.FeaturesProvider = (*gm.Member)(nil)
-	_ control.EventSource      = (*events.Log)(nil)
+	_ control.Provider          = (*ks.Server)(nil)
+	_ control.COOPProvider      = (*ks.Server)(nil)
+	_ control.FeaturesProvider  = (*ks.Server)(nil)
+	_ control.RekeyProvider     = (*ks.Server)(nil)
+	_ control.ClearProvider     = (*ks.Server)(nil)
+	_ control.RemovalProvider   = (*ks.Server)(nil)
+	_ control.ReloadProvider    = (*ks.Server)(nil)
+	_ control.ClearProvider     = (*gm.Member)(nil)
+	_ control.DirectionProvider = (*gm.Member)(nil)
+	_ control.FeaturesProvider  = (*gm.Member)(nil)
+	_ control.EventSource       = (*events.Log)(nil)
 )
 
-func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+// serve runs the daemon of cfg; load rereads its configuration (reload).
+func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config, error), stderr io.Writer) error {
 	logOut := stderr
 	if cfg.Log.File != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Log.File), 0o755); err != nil {
@@ -166,7 +177,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	var background func(context.Context)
 	switch cfg.Role {
 	case config.RoleKS:
-		srv, err := ks.New(cfg, ks.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local}})
+		srv, err := ks.New(cfg, ks.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local},
+			LoadConfig: load})
 		if err != nil {
 			return err
 		}
@@ -183,7 +195,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		groups := &rekeyGroups{ctx: ctx, ev: ev, counter: counters,
 			iface: func() (*net.Interface, error) { return interfaceOf(registrationInterface(cfg), local.Addr()) }}
 		mem, err := gm.New(cfg, gm.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local},
-			InterfaceUp: ifaceUp, OnInstall: dp.install, JoinGroup: groups.join})
+			InterfaceUp: ifaceUp, OnInstall: dp.install, OnDirection: dp.engine.SetDirection, OnWithdraw: dp.engine.Remove,
+			JoinGroup: groups.join})
 		if err != nil {
 			return err
 		}
@@ -210,6 +223,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	ev.Logf("info", "getvpnd %s: %s %s listening on %s, control socket %s", version, cfg.Role, cfg.Identity, local, cfg.ControlSocket)
 
 	go background(ctx)
+	if rp, ok := r.(control.ReloadProvider); ok {
+		go reloadOnHangup(ctx, rp, ev)
+	}
 	go func() {
 		<-ctx.Done()
 		conn.Close()
@@ -218,6 +234,26 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	rx.serve(ctx, conn)
 	ev.Logf("info", "getvpnd: stopping")
 	return nil
+}
+
+// reloadOnHangup rereads the configuration on every SIGHUP, as getctl
+// reload does.
+func reloadOnHangup(ctx context.Context, rp control.ReloadProvider, ev *events.Log) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if res, err := rp.Reload(); err != nil {
+				ev.Logf("error", "SIGHUP: %v", err)
+			} else {
+				ev.Logf("info", "SIGHUP: configuration reread, %d changes", len(res.Changed))
+			}
+		}
+	}
 }
 
 // registrationInterface is the GM's registration interface name, "" when

@@ -39,6 +39,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/esp"
@@ -136,19 +137,23 @@ type IKE struct {
 // GDOIVersion is the GDOI version a daemon announces in main mode (and a
 // KS in its COOP announcements): gdoi_version and gdoi_features. The
 // default claims what getvpnd implements by the seeds' version table
-// (PV-02) — the base version 1.0.1, whose successors each add a feature
-// getvpnd lacks (1.0.2 policy-replace, 1.0.3 gm-removal, 1.0.5 cts-sgt,
-// 1.0.11 ip-d3p) — and the one later feature it has, the rekey
-// acknowledgement (gdoi-interop-ack, RFC 8263). Another version stages an
-// old (or new) GM or KS with getvpnd itself.
+// (PV-02): 1.0.3, whose features — policy-replace (1.0.2) and gm-removal
+// (1.0.3) — it has, while 1.0.4 and later add what it lacks or the seeds
+// do not name (1.0.5 cts-sgt, 1.0.11 ip-d3p); and the one later feature
+// it has, the rekey acknowledgement (gdoi-interop-ack, RFC 8263). Another
+// version stages an old (or new) GM or KS with getvpnd itself: its
+// features default to those getvpnd implements up to that version.
 type GDOIVersion struct {
 	gdoi.Version
 	Features []string
 }
 
+// Has reports whether the daemon claims feature f.
+func (v GDOIVersion) Has(f string) bool { return slices.Contains(v.Features, f) }
+
 // ImplementedFeatures are the seeds' GDOI features getvpnd implements:
 // what gdoi_features may list.
-var ImplementedFeatures = []string{"gdoi-interop-ack"}
+var ImplementedFeatures = []string{"policy-replace", "gm-removal", "gdoi-interop-ack"}
 
 // FeatureVersions are the seeds' features with the first GDOI version
 // that has each (PV-02; gdoi-mib and ipv6-crypto-path carry no version
@@ -239,7 +244,40 @@ type DataPlane struct {
 	// and a crash leaves nothing that would stop the kernel from routing
 	// it in clear by the main table.
 	DaemonDown string
+	// FailClose is the crypto map's fail-close mode (S0 §3.6.4, GM-51):
+	// until every group has registered and installed keys, forwarded
+	// traffic is dropped unless FailClose.ACL denies it (deny: pass in
+	// clear). nil: fail-open, the seeds' default (GM-50).
+	FailClose *FailClose
 }
+
+// FailClose is "crypto map m gdoi fail-close": its ACL and whether it is
+// activated.
+type FailClose struct {
+	// Activate arms the mode ("activate"); a configured but inactive
+	// fail-close changes nothing, as on IOS.
+	Activate bool
+	// ACL is evaluated after every group's policy, with an implicit
+	// "permit ip any any" at its end: a deny entry passes the packet in
+	// clear, a permit (and no match) drops it. The GM's own GDOI traffic
+	// never passes through it (GM-52).
+	ACL []ACE
+}
+
+// SA direction modes of a GM's group (S0 §4.4, Table 5; GM-60…GM-63), as
+// "show crypto gdoi" words them and "crypto gdoi gm ipsec direction" sets
+// them.
+const (
+	// DirectionBoth is conformant: only ciphertext is accepted where the
+	// policy permits, and matching traffic is encrypted.
+	DirectionBoth = "both"
+	// DirectionInboundOnly (receive-only): ciphertext and clear accepted,
+	// matching traffic sent in clear.
+	DirectionInboundOnly = "inbound-only"
+	// DirectionInboundOptional (passive): ciphertext and clear accepted,
+	// matching traffic encrypted.
+	DirectionInboundOptional = "inbound-optional"
+)
 
 // Group is one GDOI group. On a KS it is the group policy the KS serves; on a
 // GM it is a group the GM registers to. Fields are marked with the role that
@@ -285,7 +323,11 @@ type Group struct {
 	// Authorization lists the GM identities allowed to register (addresses
 	// and prefixes); empty allows every GM that passes IKE authentication.
 	Authorization []netip.Prefix
-	Rekey         Rekey
+	// ReceiveOnly is "sa receive-only" (S0 §4.4.4, GM-62): the TEKs go out
+	// receiver-only (SA_DIRECTION 2), so every GM accepts ciphertext and
+	// clear and sends clear — the first step of a migration.
+	ReceiveOnly bool
+	Rekey       Rekey
 	// COOP, when set, makes this KS one of the group's cooperative key
 	// servers (S0 §3.7 "server local / redundancy"); nil: it serves the
 	// group alone.
@@ -302,6 +344,10 @@ type Group struct {
 	RegistrationInterface string
 	// LocalACL is the GM's local deny-only ACL, evaluated before the KS's.
 	LocalACL []ACE
+	// Passive is the GM's passive SA mode (S2 "Enable Passive SA Mode",
+	// GM-64): ciphertext and clear are accepted and matching traffic is
+	// encrypted whatever direction the KS gives (S0 Table 5, C-09).
+	Passive bool
 	// Jitter is the re-registration jitter model: "new" (S0 §3.6.5.2,
 	// J = MAX(2% of T, 6 s), earlier only) or "legacy" (±6 s, §3.6.5.1).
 	Jitter string

@@ -127,16 +127,26 @@ func TestCOOPWithoutKeepaliveWarns(t *testing.T) {
 	}
 }
 
-// TestGDOIVersion: the default claims 1.0.1 and the acknowledgement;
-// another version parses; a feature getvpnd lacks is refused; a version
-// that implies lacking features warns.
+// TestGDOIVersion: the default claims 1.0.3 with its features and the
+// acknowledgement; a staged version claims what getvpnd implements up to
+// it; a feature getvpnd lacks is refused; a version that implies
+// features the list leaves out warns.
 func TestGDOIVersion(t *testing.T) {
 	c, err := Parse([]byte(minGM), "gm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GDOI.String() != "1.0.1" || len(c.GDOI.Features) != 1 || c.GDOI.Features[0] != "gdoi-interop-ack" {
+	if c.GDOI.String() != "1.0.3" || strings.Join(c.GDOI.Features, " ") != "policy-replace gm-removal gdoi-interop-ack" {
 		t.Errorf("default %s %v", c.GDOI, c.GDOI.Features)
+	}
+	for v, want := range map[string]string{"1.0.1": "", "1.0.2": "policy-replace", "1.0.3": "policy-replace gm-removal", "1.0.11": "policy-replace gm-removal gdoi-interop-ack"} {
+		c, err = Parse([]byte(minGM+"gdoi_version: "+v+"\n"), "gm.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(c.GDOI.Features, " "); got != want {
+			t.Errorf("staged at %s: features %q, want %q", v, got, want)
+		}
 	}
 	c, err = Parse([]byte(minGM+"gdoi_version: 1.0.3\ngdoi_features: []\n"), "gm.yaml")
 	if err != nil {
@@ -153,9 +163,9 @@ func TestGDOIVersion(t *testing.T) {
 		t.Errorf("no warning for 1.0.3: %q", c.Warnings())
 	}
 	for y, want := range map[string]string{
-		"gdoi_version: 1.0\n":           `gdoi_version: "1.0" is not a GDOI version`,
-		"gdoi_version: 1.0.300\n":       `gdoi_version: "1.0.300" is not a GDOI version`,
-		"gdoi_features: [gm-removal]\n": `gdoi_features[0]: "gm-removal" is not a feature getvpnd implements`,
+		"gdoi_version: 1.0\n":        `gdoi_version: "1.0" is not a GDOI version`,
+		"gdoi_version: 1.0.300\n":    `gdoi_version: "1.0.300" is not a GDOI version`,
+		"gdoi_features: [cts-sgt]\n": `gdoi_features[0]: "cts-sgt" is not a feature getvpnd implements`,
 	} {
 		if _, err := Parse([]byte(minGM+y), "gm.yaml"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", y, err, want)

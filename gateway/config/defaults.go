@@ -111,11 +111,21 @@ func (c *Config) applyDefaults() {
 	if c.Role == RoleKS && !c.isSet("state_file") {
 		c.StateFile = filepath.Join(filepath.Dir(c.ControlSocket), "ks-state.json")
 	}
-	if !c.isSet("gdoi_version") {
-		c.GDOI.Major, c.GDOI.Minor, c.GDOI.Mini = 1, 0, 1
-	}
-	if !c.isSet("gdoi_features") {
+	switch {
+	case c.isSet("gdoi_features"):
+	case c.isSet("gdoi_version"):
+		// A staged version claims what getvpnd implements up to it.
+		c.GDOI.Features = []string{}
+		for _, f := range ImplementedFeatures {
+			if !c.GDOI.Version.Less(FeatureVersions[f]) {
+				c.GDOI.Features = append(c.GDOI.Features, f)
+			}
+		}
+	default:
 		c.GDOI.Features = slices.Clone(ImplementedFeatures)
+	}
+	if !c.isSet("gdoi_version") {
+		c.GDOI.Major, c.GDOI.Minor, c.GDOI.Mini = 1, 0, 3
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, Defaults.LogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, Defaults.LogFormat)

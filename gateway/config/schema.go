@@ -11,8 +11,8 @@ import (
 
 // ksOnly and gmOnly are the group keys each role may set.
 var (
-	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "deny_download", "authorization", "rekey", "coop"}
-	gmOnly = []string{"ks_list", "registration_interface", "local_acl", "jitter"}
+	ksOnly = []string{"tek_lifetime", "kek_lifetime", "transforms", "acl", "deny_download", "authorization", "receive_only", "rekey", "coop"}
+	gmOnly = []string{"ks_list", "registration_interface", "local_acl", "passive", "jitter"}
 )
 
 // decode reads the document into c. Semantic checks that need the whole
@@ -73,6 +73,14 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 				"queues":             func(n *yaml.Node, p string) { d.intField(n, p, 0, 64, &c.DataPlane.Queues) },
 				"table":              func(n *yaml.Node, p string) { d.intField(n, p, 1, 250, &c.DataPlane.Table) },
 				"daemon_down":        func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.DaemonDown) },
+				"fail_close": func(n *yaml.Node, p string) {
+					fc := &FailClose{}
+					d.fields(n, p, map[string]func(*yaml.Node, string){
+						"activate": func(n *yaml.Node, p string) { d.boolean(n, p, &fc.Activate) },
+						"acl":      func(n *yaml.Node, p string) { d.acl(n, p, &fc.ACL) },
+					})
+					c.DataPlane.FailClose = fc
+				},
 			})
 		},
 		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },
@@ -177,6 +185,8 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 				decodeCOOP(d, n, p, g.COOP)
 			},
 			"deny_download":          func(n *yaml.Node, p string) { d.boolean(n, p, &g.DenyDownload) },
+			"receive_only":           func(n *yaml.Node, p string) { d.boolean(n, p, &g.ReceiveOnly) },
+			"passive":                func(n *yaml.Node, p string) { d.boolean(n, p, &g.Passive) },
 			"ks_list":                func(n *yaml.Node, p string) { d.addrList(n, p, &g.KSList) },
 			"registration_interface": func(n *yaml.Node, p string) { d.str(n, p, &g.RegistrationInterface) },
 			"local_acl":              func(n *yaml.Node, p string) { d.acl(n, p, &g.LocalACL) },

@@ -156,7 +156,7 @@ func (v *validator) gdoiVersion() {
 	}
 	if len(implied) > 0 {
 		slices.Sort(implied)
-		v.warnf("gdoi_version", "%s is the version of %s (S0 Table 3), which getvpnd lacks: peers that go by the number may use them toward it", g, strings.Join(implied, ", "))
+		v.warnf("gdoi_version", "%s is the version of %s (S0 Table 3), which gdoi_features leaves out: peers that go by the number may use them toward it", g, strings.Join(implied, ", "))
 	}
 }
 
@@ -172,6 +172,20 @@ func (v *validator) dataPlane() {
 	v.oneOf("data_plane.df_bit", c.DataPlane.DFBit, "copy", "set", "clear")
 	v.oneOf("data_plane.local_deny_inbound", c.DataPlane.LocalDenyInbound, "ios", "iosxe", "accept-both")
 	v.oneOf("data_plane.daemon_down", c.DataPlane.DaemonDown, "drop", "pass")
+	if fc := c.DataPlane.FailClose; fc != nil {
+		if len(fc.ACL) > MaxACEs {
+			v.errorf("data_plane.fail_close.acl", "%d entries, more than %d", len(fc.ACL), MaxACEs)
+		}
+		if !fc.Activate {
+			v.warnf("data_plane.fail_close.activate", "false: fail-close is configured but not armed, so traffic passes in clear until the first registration (IOS needs \"activate\")")
+		}
+		if fc.Activate && !slices.ContainsFunc(fc.ACL, func(e ACE) bool { return !e.Permit }) {
+			v.warnf("data_plane.fail_close.acl", "no deny entry: until registration every forwarded packet is dropped, routing and management included (S0 calls an empty fail-close ACL a misconfiguration)")
+		}
+		if !c.DataPlane.Enabled {
+			v.errorf("data_plane.fail_close", "needs the data plane (data_plane.enabled)")
+		}
+	}
 }
 
 func (v *validator) ike() {

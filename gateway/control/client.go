@@ -77,11 +77,34 @@ func (c *Client) Rekey(ctx context.Context, group, replace string) (RekeyResult,
 	return r, err
 }
 
-// Clear sends POST /v1/ks/clear: "clear crypto gdoi" on a key server for
-// group (every group when "").
+// Clear sends POST /v1/clear: "clear crypto gdoi" on a key server or a
+// group member for group (every group when "").
 func (c *Client) Clear(ctx context.Context, group string) (ClearResult, error) {
 	var r ClearResult
-	err := c.Post(ctx, "/v1/ks/clear", RekeyRequest{Group: group}, &r)
+	err := c.Post(ctx, "/v1/clear", GroupRequest{Group: group}, &r)
+	return r, err
+}
+
+// SetDirection sends POST /v1/gm/direction: "crypto gdoi gm [group G]
+// ipsec direction dir" on a group member.
+func (c *Client) SetDirection(ctx context.Context, group, dir string) (DirectionResult, error) {
+	var r DirectionResult
+	err := c.Post(ctx, "/v1/gm/direction", GroupRequest{Group: group, Direction: dir}, &r)
+	return r, err
+}
+
+// RemoveMembers sends POST /v1/ks/members/clear: "clear crypto gdoi [group
+// G] ks members [now]" on a primary key server.
+func (c *Client) RemoveMembers(ctx context.Context, group string, now bool) (RemovalResult, error) {
+	var r RemovalResult
+	err := c.Post(ctx, "/v1/ks/members/clear", GroupRequest{Group: group, Now: now}, &r)
+	return r, err
+}
+
+// Reload sends POST /v1/reload: the daemon rereads its configuration.
+func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
+	var r ReloadResult
+	err := c.Post(ctx, "/v1/reload", nil, &r)
 	return r, err
 }
 

@@ -23,4 +23,6 @@ type (
 	Features      = show.Features
 	GroupFeatures = show.GroupFeatures
 	Device        = show.Device
+	RemovalResult = show.RemovalResult
+	ReloadResult  = show.ReloadResult
 )

@@ -54,10 +54,44 @@ type RekeyProvider interface {
 }
 
 // ClearProvider is a provider whose operator can clear its registrations
-// and policies (a KS, "clear crypto gdoi"): POST /v1/ks/clear with
-// {"group": ""}.
+// and policies ("clear crypto gdoi" on a KS or a GM): POST /v1/clear
+// with {"group": ""}.
 type ClearProvider interface {
 	Clear(group string) ([]string, error)
+}
+
+// DirectionProvider is a GM whose operator can set its groups' SA
+// direction ("crypto gdoi gm ipsec direction"): POST /v1/gm/direction
+// with {"group": "", "direction": "both" | "inbound-only" |
+// "inbound-optional"}.
+type DirectionProvider interface {
+	SetDirection(group, dir string) ([]string, error)
+}
+
+// RemovalProvider is a KS whose operator can remove GMs ("clear crypto
+// gdoi ks members [now]"): POST /v1/ks/members/clear with {"group": "",
+// "now": false}.
+type RemovalProvider interface {
+	RemoveMembers(group string, now bool) (RemovalResult, error)
+}
+
+// ReloadProvider is a daemon that rereads its configuration file without
+// a restart: POST /v1/reload (and SIGHUP).
+type ReloadProvider interface {
+	Reload() (ReloadResult, error)
+}
+
+// GroupRequest is the body of the POST endpoints that act on every group
+// or one.
+type GroupRequest struct {
+	Group     string `json:"group,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	Now       bool   `json:"now,omitempty"`
+}
+
+// DirectionResult names the groups whose direction was set.
+type DirectionResult struct {
+	Set []string `json:"set"`
 }
 
 // ClearResult names the groups cleared.
@@ -243,25 +277,57 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 			}
 			done, err := rp.Rekey(req.Group, req.Replace)
 			if err != nil {
-				if _, refused := err.(interface{ Refused() }); refused {
-					return nil, Errorf(http.StatusConflict, "%s", err)
-				}
-				return nil, Errorf(http.StatusBadRequest, "%s", err)
+				return nil, refusal(err)
 			}
 			return RekeyResult{Rekeyed: done}, nil
 		})
 	}
 	if cp, ok := providerAs[ClearProvider](p); ok {
-		s.Handle(http.MethodPost, "/v1/ks/clear", func(r *http.Request) (any, error) {
-			var req RekeyRequest
-			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && err != io.EOF {
-				return nil, Errorf(http.StatusBadRequest, "clear request: %v", err)
+		s.Handle(http.MethodPost, "/v1/clear", func(r *http.Request) (any, error) {
+			req, err := groupRequest(r)
+			if err != nil {
+				return nil, err
 			}
 			done, err := cp.Clear(req.Group)
 			if err != nil {
 				return nil, Errorf(http.StatusConflict, "%s", err)
 			}
 			return ClearResult{Cleared: done}, nil
+		})
+	}
+	if dp, ok := providerAs[DirectionProvider](p); ok {
+		s.Handle(http.MethodPost, "/v1/gm/direction", func(r *http.Request) (any, error) {
+			req, err := groupRequest(r)
+			if err != nil {
+				return nil, err
+			}
+			done, err := dp.SetDirection(req.Group, req.Direction)
+			if err != nil {
+				return nil, refusal(err)
+			}
+			return DirectionResult{Set: done}, nil
+		})
+	}
+	if rp, ok := providerAs[RemovalProvider](p); ok {
+		s.Handle(http.MethodPost, "/v1/ks/members/clear", func(r *http.Request) (any, error) {
+			req, err := groupRequest(r)
+			if err != nil {
+				return nil, err
+			}
+			res, err := rp.RemoveMembers(req.Group, req.Now)
+			if err != nil {
+				return nil, refusal(err)
+			}
+			return res, nil
+		})
+	}
+	if rp, ok := providerAs[ReloadProvider](p); ok {
+		s.Handle(http.MethodPost, "/v1/reload", func(r *http.Request) (any, error) {
+			res, err := rp.Reload()
+			if err != nil {
+				return nil, refusal(err)
+			}
+			return res, nil
 		})
 	}
 	if cp, ok := providerAs[COOPProvider](p); ok {
@@ -282,6 +348,24 @@ func Serve(ctx context.Context, path string, p Provider, ev EventSource) (*Serve
 		}
 	}()
 	return s, nil
+}
+
+// groupRequest reads a GroupRequest body (an empty body is every group).
+func groupRequest(r *http.Request) (GroupRequest, error) {
+	var req GroupRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && err != io.EOF {
+		return req, Errorf(http.StatusBadRequest, "%s request: %v", r.URL.Path, err)
+	}
+	return req, nil
+}
+
+// refusal is an operator action's error as an HTTP error: refused (the
+// error has a Refused method: 409) or a bad request (400).
+func refusal(err error) error {
+	if _, refused := err.(interface{ Refused() }); refused {
+		return Errorf(http.StatusConflict, "%s", err)
+	}
+	return Errorf(http.StatusBadRequest, "%s", err)
 }
 
 // removeStale removes the socket file at path if nobody listens on it.

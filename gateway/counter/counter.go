@@ -108,6 +108,8 @@ var (
 	RekeyBadSignature   = def("rekey_bad_signature")
 	RekeyMalformed      = def("rekey_malformed")
 	RekeyInstallFailed  = def("rekey_install_failed")
+	RemovalIgnored      = def("removal_ignored")     // a GM-removal message a GM staged without gm-removal ignored
+	FeatureUnsupported  = def("feature_unsupported") // a KS action some members' GDOI version cannot support (RK-51, RK-62)
 	RekeyUnknownKEK     = def("rekey_unknown_kek")
 	RekeyAcksSent       = def("rekey_acks_sent")
 	RekeyAckFailures    = def("rekey_ack_failures")

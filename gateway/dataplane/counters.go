@@ -5,28 +5,34 @@ type Counter int
 
 // Verdict counters. Their names (CounterName) are part of the control API.
 const (
-	OutEncrypted       Counter = iota // permit with an SA: sent as ESP
-	OutClearDeny                      // local or KS deny entry: sent in clear
-	OutClearNoMatch                   // no entry matches (or no policy yet): sent in clear
-	OutDropNoSA                       // permit without a usable SA: dropped (fail-closed)
-	OutDropTooBig                     // DF set, too big once encrypted: dropped, ICMP sent
-	OutFragmented                     // DF clear, too big once encrypted: fragmented first
-	OutDropIVExhausted                // the SA's IV counter is used up
-	InDecrypted                       // ESP with a known SPI, decrypted and within policy
-	InClearDeny                       // clear (or unknown ESP) matching a deny entry: passed
-	InClearNoMatch                    // clear traffic no entry matches: passed
-	InDropClearPermit                 // clear traffic matching a permit: dropped
-	InDropUnknownSPI                  // ESP with an SPI no SA has
-	InDropAuth                        // ESP whose ICV does not verify
-	InDropPolicy                      // decrypted packet outside its SA's permit entry
-	InDropFragment                    // ESP arriving as IP fragments
-	InDropDummy                       // ESP dummy packet (next header 59), discarded by design
-	InDropShort                       // ESP with a known SPI, too short for its SA's transform (truncated or forged)
-	DropMalformed                     // not a well-formed IPv4 packet (either side)
-	DropNotIPv4                       // an IPv6 packet: not handled yet, and not routed to the TUNs
-	WriteErrors                       // the result could not be written back
-	ReadErrors                        // reading a TUN failed
-	InternalErrors                    // a packet hit a bug (a recovered panic): dropped, the worker goes on
+	OutEncrypted        Counter = iota // permit with an SA: sent as ESP
+	OutClearDeny                       // local or KS deny entry: sent in clear
+	OutClearNoMatch                    // no entry matches (or no policy yet): sent in clear
+	OutDropNoSA                        // permit without a usable SA: dropped (fail-closed)
+	OutDropTooBig                      // DF set, too big once encrypted: dropped, ICMP sent
+	OutFragmented                      // DF clear, too big once encrypted: fragmented first
+	OutDropIVExhausted                 // the SA's IV counter is used up
+	InDecrypted                        // ESP with a known SPI, decrypted and within policy
+	InClearDeny                        // clear (or unknown ESP) matching a deny entry: passed
+	InClearNoMatch                     // clear traffic no entry matches: passed
+	InDropClearPermit                  // clear traffic matching a permit: dropped
+	InDropUnknownSPI                   // ESP with an SPI no SA has
+	InDropAuth                         // ESP whose ICV does not verify
+	InDropPolicy                       // decrypted packet outside its SA's permit entry
+	InDropFragment                     // ESP arriving as IP fragments
+	InDropDummy                        // ESP dummy packet (next header 59), discarded by design
+	InDropShort                        // ESP with a known SPI, too short for its SA's transform (truncated or forged)
+	DropMalformed                      // not a well-formed IPv4 packet (either side)
+	DropNotIPv4                        // an IPv6 packet: not handled yet, and not routed to the TUNs
+	WriteErrors                        // the result could not be written back
+	ReadErrors                         // reading a TUN failed
+	InternalErrors                     // a packet hit a bug (a recovered panic): dropped, the worker goes on
+	OutClearInboundOnly                // permit match in a receive-only (inbound-only) group: sent in clear
+	InClearOptional                    // clear traffic matching a permit of an inbound-only/optional group: passed
+	OutClearFailClose                  // fail-close armed, a deny entry of its ACL matches: sent in clear
+	OutDropFailClose                   // fail-close armed, no group encrypts it and its ACL does not deny it
+	InClearFailClose                   // as OutClearFailClose, inbound
+	InDropFailClose                    // as OutDropFailClose, inbound
 	numCounters
 )
 
@@ -37,6 +43,8 @@ var counterNames = [numCounters]string{
 	"in_drop_unknown_spi", "in_drop_auth", "in_drop_policy", "in_drop_fragment",
 	"in_drop_dummy", "in_drop_short", "drop_malformed", "drop_not_ipv4", "write_errors", "read_errors",
 	"internal_error",
+	"out_clear_inbound_only", "in_clear_optional",
+	"out_clear_fail_close", "out_drop_fail_close", "in_clear_fail_close", "in_drop_fail_close",
 }
 
 // CounterName is the counter's name in the control API.

@@ -34,7 +34,22 @@
 //	          clear traffic matching a permit → drop; deny or no match → clear
 //
 // Before a group's first registration there is no policy and every packet
-// passes in clear (fail-open, GM-50). A local deny matches inbound clear
+// passes in clear (fail-open, GM-50), unless fail-close is activated: then
+// the fail-close ACL comes after every group's policy, a deny entry passing
+// the packet in clear and anything else (its permits, the implicit final
+// permit ip any any) dropping it, both ways, until every group has
+// installed keys (GM-51, GM-53). The GM's own GDOI traffic never passes
+// through the data plane, so it is always sent (GM-52, and the hardened
+// bypass policy of GM-70: the GM's own address, any port), while GDOI of
+// other GMs forwarded through this one is policy like any traffic.
+//
+// Each group has an SA direction mode (S0 Table 5, GM-60…GM-64), which the
+// GM sets from the TEKs' SA_DIRECTION, its passive setting and the local
+// direction command: "both" (conformant, as above), "inbound-only" (the
+// KS's receive-only: matching traffic is sent in clear, clear traffic
+// matching a permit accepted beside ciphertext) and "inbound-optional"
+// (passive: clear accepted as in inbound-only, matching traffic
+// encrypted). A local deny matches inbound clear
 // traffic with source and destination swapped ("ios"), as written ("iosxe")
 // or both ways ("accept-both"), after seed-features GM-41/GM-42. KS entries
 // match inbound traffic as written (the "centralized model", KS-13).

@@ -15,6 +15,7 @@ import (
 	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/gdoi"
+	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
 
 // Options configure an Engine.
@@ -35,6 +36,8 @@ type Options struct {
 	Local netip.Addr
 	// MTU is the WAN MTU when the engine starts (SetMTU changes it).
 	MTU int
+	// FailClose is the fail-close mode (nil or not activated: fail-open).
+	FailClose *config.FailClose
 }
 
 // Engine holds the installed policy and processes packets. It is safe for
@@ -60,13 +63,39 @@ type Engine struct {
 // groupState is what is installed for one group.
 type groupState struct {
 	policy *gdoi.Policy
-	sas    []*SA // oldest first
+	sas    []*SA  // oldest first
+	dir    string // config.Direction*; "" is both
 }
 
 // state is an immutable snapshot of the whole policy, swapped atomically.
 type state struct {
 	groups []*groupRules
 	bySPI  map[uint32]*SA
+	// failClose is the armed fail-close ACL; nil when fail-close is off or
+	// removed (every group has installed keys).
+	failClose *failCloseRules
+}
+
+// failCloseRules is the fail-close ACL as matched each way. An entry that
+// drops is a permit ("do not send"); one that passes is a deny ("send in
+// clear"); no match drops (the implicit final permit ip any any).
+type failCloseRules struct {
+	out, in []failCloseRule
+}
+
+type failCloseRule struct {
+	sel  selector
+	drop bool
+}
+
+// passes reports whether the first entry matching f lets it through.
+func passes(rules []failCloseRule, f *ipv4.Flow) bool {
+	for i := range rules {
+		if rules[i].sel.match(f) {
+			return !rules[i].drop
+		}
+	}
+	return false
 }
 
 // groupRules is one group's merged policy.
@@ -77,6 +106,8 @@ type groupRules struct {
 	ksDeny     []selector
 	permits    []*permitRule
 	registered bool
+	// dir is the group's SA direction mode (config.Direction*).
+	dir string
 }
 
 // permitRule is one KS permit entry and its SAs, oldest first.
@@ -140,12 +171,33 @@ func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) er
 		}
 		gs.sas = append(gs.sas, sa)
 	}
+	if len(p.Deleted) > 0 {
+		gs.sas = slices.DeleteFunc(gs.sas, func(sa *SA) bool { return slices.Contains(p.Deleted, sa.SPI) })
+	}
 	gs.policy = p
 	e.pruneLocked(e.opt.Clock.Now())
 	return firstErr
 }
 
-// Remove uninstalls a group's policy and SAs (the group is left).
+// SetDirection sets a group's SA direction mode (config.DirectionBoth,
+// DirectionInboundOnly or DirectionInboundOptional). It holds until it is
+// set again, whatever policies are installed; a group that is removed
+// starts again at both.
+func (e *Engine) SetDirection(group, dir string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	gs := e.groups[group]
+	if gs == nil {
+		gs = &groupState{}
+		e.groups[group] = gs
+	}
+	gs.dir = dir
+	e.rebuildLocked()
+}
+
+// Remove uninstalls a group's policy and SAs (the group is left, cleared
+// or its keys deleted at once): its traffic is treated as before the first
+// registration, fail-close armed again when it is configured.
 func (e *Engine) Remove(group string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -178,22 +230,22 @@ func (e *Engine) rebuild() {
 // rebuildLocked makes a new snapshot from the installed groups.
 func (e *Engine) rebuildLocked() {
 	st := &state{bySPI: map[uint32]*SA{}}
+	keyed := true // every group has installed a policy with keys
 	for _, g := range e.opt.Groups {
-		gr := &groupRules{name: g.Name}
+		gr := &groupRules{name: g.Name, dir: config.DirectionBoth}
+		if gs := e.groups[g.Name]; gs != nil && gs.dir != "" {
+			gr.dir = gs.dir
+		}
+		if gs := e.groups[g.Name]; gs == nil || gs.policy == nil || len(gs.policy.TEKs) == 0 {
+			keyed = false
+		}
 		for _, ace := range g.LocalACL {
 			if ace.Permit {
 				continue // refused by config validation; never a permit here
 			}
 			s := fromACE(ace)
 			gr.localOut = append(gr.localOut, s)
-			switch e.opt.LocalDenyInbound {
-			case "iosxe":
-				gr.localIn = append(gr.localIn, s)
-			case "accept-both":
-				gr.localIn = append(gr.localIn, s, s.mirror())
-			default: // ios
-				gr.localIn = append(gr.localIn, s.mirror())
-			}
+			gr.localIn = append(gr.localIn, e.inboundForms(s)...)
 		}
 		if gs := e.groups[g.Name]; gs != nil && gs.policy != nil {
 			gr.registered = true
@@ -220,8 +272,38 @@ func (e *Engine) rebuildLocked() {
 		}
 		st.groups = append(st.groups, gr)
 	}
+	// Fail-close stays armed until every group has installed keys: a
+	// policy without TEKs (a KS with no policy to give, GM-53) leaves it
+	// armed. It is not persistent: a failed re-registration later does
+	// not re-arm it, only a group's removal (clear, removal now) does.
+	if fc := e.opt.FailClose; fc != nil && fc.Activate && !keyed {
+		st.failClose = &failCloseRules{}
+		for _, ace := range fc.ACL {
+			s := fromACE(ace)
+			st.failClose.out = append(st.failClose.out, failCloseRule{s, ace.Permit})
+			for _, in := range e.inboundForms(s) {
+				st.failClose.in = append(st.failClose.in, failCloseRule{in, ace.Permit})
+			}
+		}
+	}
 	e.state.Store(st)
 }
+
+// inboundForms are the selectors an outbound entry s matches inbound clear
+// traffic with, per LocalDenyInbound.
+func (e *Engine) inboundForms(s selector) []selector {
+	switch e.opt.LocalDenyInbound {
+	case "iosxe":
+		return []selector{s}
+	case "accept-both":
+		return []selector{s, s.mirror()}
+	default: // ios
+		return []selector{s.mirror()}
+	}
+}
+
+// FailCloseArmed reports whether fail-close is armed now.
+func (e *Engine) FailCloseArmed() bool { return e.state.Load().failClose != nil }
 
 // pick returns the SA to send on: the oldest valid one with more than the
 // rollover window left, else the newest valid one (GMs move to the new TEK

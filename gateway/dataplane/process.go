@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/esp"
 	"github.com/getlab/getlab/gateway/events"
 	"github.com/getlab/getlab/gateway/wire/ipv4"
@@ -50,6 +51,13 @@ func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 			if !p.sel.match(flow) {
 				continue
 			}
+			if g.dir == config.DirectionInboundOnly {
+				// Receive-only: the SAs are installed inbound only and
+				// matching traffic goes out in clear (S0 Table 5).
+				e.count(OutClearInboundOnly)
+				w.send(pkt)
+				return
+			}
 			sa := p.pick(e.opt.Clock.Now(), e.window)
 			if sa == nil {
 				e.count(OutDropNoSA)
@@ -58,6 +66,12 @@ func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 			w.encrypt(sa, buf, off, n)
 			return
 		}
+	}
+	// The fail-close ACL comes last in the crypto map (S0 L3120-3150): a
+	// deny entry sends the packet in clear, anything else is dropped.
+	if fc := st.failClose; fc != nil {
+		w.failClose(fc.out, flow, pkt, OutClearFailClose, OutDropFailClose)
+		return
 	}
 	if denied {
 		e.count(OutClearDeny)
@@ -280,10 +294,21 @@ func (w *Worker) inbound(pkt []byte, flow *ipv4.Flow) {
 				w.unknownSPI(pkt, flow)
 				return
 			}
+			if g.dir != config.DirectionBoth {
+				// Inbound only or optional: clear traffic is accepted
+				// beside ciphertext, from GMs not yet encrypting.
+				e.count(InClearOptional)
+				w.send(pkt)
+				return
+			}
 			e.count(InDropClearPermit)
 			e.report("RECVD_PKT_NOT_IPSEC", "dst", flow.Dst.String(), "ip", flow.Src.String(), "proto", strconv.Itoa(int(flow.Protocol)), "group", g.name)
 			return
 		}
+	}
+	if fc := st.failClose; fc != nil {
+		w.failClose(fc.in, flow, pkt, InClearFailClose, InDropFailClose)
+		return
 	}
 	switch {
 	case isESP && !denied && anyRegistered(st):
@@ -295,6 +320,18 @@ func (w *Worker) inbound(pkt []byte, flow *ipv4.Flow) {
 		e.count(InClearNoMatch)
 		w.send(pkt)
 	}
+}
+
+// failClose applies the armed fail-close ACL to a packet no group
+// encrypted or decrypted: a deny entry sends it in clear, anything else
+// drops it.
+func (w *Worker) failClose(rules []failCloseRule, flow *ipv4.Flow, pkt []byte, clear, drop Counter) {
+	if passes(rules, flow) {
+		w.e.count(clear)
+		w.send(pkt)
+		return
+	}
+	w.e.count(drop)
 }
 
 // unknownSPI drops ESP whose SPI no SA has.

@@ -20,9 +20,14 @@ type SA struct {
 	Group     string
 	Transform espwire.Transform
 	sel       selector
-	send      bool // SA_DIRECTION lets this GM send on it, and it can make IVs
-	recv      bool
-	// noSend says why send is false although the direction allows it.
+	// send: this GM can seal on the SA (an IV source, a destination to
+	// send to). Whether it does is the group's direction mode, which the
+	// GM derives from the TEKs' SA_DIRECTION (receiverOnly) and its own
+	// settings.
+	send         bool
+	recv         bool
+	receiverOnly bool // SA_DIRECTION receiver-only (the KS's "sa receive-only")
+	// noSend says why send is false.
 	noSend string
 
 	cipher *esp.Cipher
@@ -57,14 +62,8 @@ func newSA(group string, t *gdoi.TEK, expires time.Time, sids []uint32, sidBits 
 		encKey: bytes.Clone(t.EncKey), authKey: bytes.Clone(t.AuthKey),
 	}
 	sa.expires.Store(expires.UnixNano())
-	switch t.Direction {
-	case gdoiwire.SADirSenderOnly:
-		sa.send = true
-	case gdoiwire.SADirReceiverOnly:
-		sa.recv = true
-	default:
-		sa.send, sa.recv = true, true
-	}
+	sa.send, sa.recv = true, t.Direction != gdoiwire.SADirSenderOnly
+	sa.receiverOnly = t.Direction == gdoiwire.SADirReceiverOnly
 	switch t.AddrPreserve {
 	case gdoiwire.AddrPreserveSrcDst, 0:
 	case gdoiwire.AddrPreserveSrc, gdoiwire.AddrPreserveNone:

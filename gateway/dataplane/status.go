@@ -23,6 +23,19 @@ func (e *Engine) Decorate(st *show.GDOI, dp show.DataPlane) {
 	dp.WANMTU = e.MTU()
 	dp.DFBit = e.opt.DF.String()
 	dp.LocalDenyInbound = e.opt.LocalDenyInbound
+	dp.FailClose = "off"
+	if fc := e.opt.FailClose; fc != nil {
+		dp.FailClose = "inactive"
+		if fc.Activate {
+			dp.FailClose = "removed"
+			if e.FailCloseArmed() {
+				dp.FailClose = "armed"
+			}
+		}
+		for _, ace := range fc.ACL {
+			dp.FailCloseACL = append(dp.FailCloseACL, ace.String())
+		}
+	}
 	st.DataPlane = &dp
 	cur := e.state.Load()
 	for i := range st.Groups {

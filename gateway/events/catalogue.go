@@ -256,6 +256,8 @@ var catalogue = []Def{
 	{"KS_CONV_SAS_DUPLEX", "GDOI", 5, "IPSec SAs converted to Duplex in group {group}"},                                                                               // ours, sev ours
 	{"KS_CONV_SAS_INGRESS", "GDOI", 5, "IPSec SAs converted to Ingress in group {group}"},                                                                             // ours, sev ours
 	{"GM_DELETE", "GDOI", 4, "GM {gm} deleted from group {group}."},
+	{"KS_SEND_GM_REMOVAL", "GDOI", 5, "Sending GM-Removal{?now: immediate} message to group {group}"},                                                                                   // the seeds' "Sending GM-Removal message to group GET..." (RK-60); + gms
+	{"KS_FEATURE_UNSUPPORTED", "GDOI", 4, "WARNING for group {group}: some devices cannot support {feature} and can cause network disruption. Please check 'show crypto gdoi feature'"}, // the seeds' warning (RK-62, RK-51); + devices
 	{"POLICY_CHANGE", "GDOI", 5, "GDOI group {group} policy has changed. Use 'crypto gdoi ks rekey' to send a rekey, or the changes will be send in the next scheduled rekey"},
 	{"GDOI_ACL_NUM", "GDOI", 4, "The ACL {acl} for group {group} has too many entries. GDOI will honor only the first {limit} ACL entries specified"}, // ours, sev ours
 

@@ -36,6 +36,10 @@ type Policy struct {
 	// RFC 6054), and SIDBits their size.
 	SIDs    []uint32
 	SIDBits int
+	// Deleted are TEK SPIs the PUSH that made this policy deleted (Delete
+	// payloads): a data plane drops their SAs at once instead of letting
+	// them expire (RK-51 replace-now, RK-61).
+	Deleted []uint32
 }
 
 // KEK is a group's rekey SA.

@@ -31,6 +31,13 @@ type Options struct {
 	// OnInstall is called (outside the Member's lock) with every policy
 	// installed by a registration: the data plane's SA database feed.
 	OnInstall func(group string, p *gdoi.Policy)
+	// OnDirection is called (outside the lock) with a group's SA
+	// direction mode (config.Direction*) whenever it may have changed.
+	OnDirection func(group, dir string)
+	// OnWithdraw is called (outside the lock) when a group's keys and
+	// policy are deleted (clear, immediate GM removal): the data plane
+	// forgets them.
+	OnWithdraw func(group string)
 	// JoinGroup is called (outside the lock) when a policy names a
 	// multicast rekey destination: the daemon joins the group on the
 	// registration interface and passes what arrives to HandlePacket.
@@ -157,6 +164,13 @@ type group struct {
 	rekeysReceived, acksSent, rekeysRejected uint64
 	lastRekey                                time.Time
 	previousKEK                              *gdoi.KEK
+	// ksDir is the SA direction the KS's TEKs gave (followKS), localDir
+	// the operator's override until the next rekey ("" when none).
+	ksDir, localDir string
+	// tekCLT is the TEKs' configured lifetime as this GM knows it: the
+	// longest lifetime a TEK arrived with (a new TEK comes with all of
+	// it), for the removal formulas.
+	tekCLT time.Duration
 	// ackRefused is the KEK whose unsupported KEK_ACK_REQUESTED type was
 	// logged (once per KEK).
 	ackRefused [16]byte
@@ -549,6 +563,7 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	}
 	m.opt.Events.Emit("GM_REGS_COMPL", "ks", ks, "group", g.cfg.Name, "gm", me)
 	m.opt.Events.Emit("GM_INSTALL_POLICIES_SUCCESS", "ks", ks, "group", g.cfg.Name, "gm", me)
+	m.followKS(g, prev, p, false)
 	m.scheduleReregistration(g, p)
 	return m.installed(g, p)
 }

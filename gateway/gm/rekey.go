@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/gdoi"
@@ -45,6 +46,14 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 		m.refuse(g, counter.RekeyReplayed, "GDOI_REKEY_SEQ_FAILURE", "seq", fmt.Sprint(push.Seq), "last_seq", fmt.Sprint(g.policy.Seq))
 		return nil
 	}
+	if !m.cfg.GDOI.Has(FeatureGMRemoval) && slices.ContainsFunc(push.Deletes, func(d *isakmp.Delete) bool { return deletesKEK(d, kek) }) {
+		// Staged as a GM older than GM removal (GDOI 1.0.3): it ignores
+		// the delete message and keeps its SAs, as the seeds say such
+		// devices do (RK-62).
+		g.policy.Seq = push.Seq
+		m.refuse(g, counter.RemovalIgnored, "GM_REKEY_FAIL", "ks", ks, "reason", "GM-removal message ignored: this GM's GDOI features do not include "+FeatureGMRemoval)
+		return nil
+	}
 	me := m.opt.Local.Addr().String()
 	m.opt.Events.Emit("GM_RECV_REKEY", "group", name, "ks", ks, "gm", me, "seq", fmt.Sprint(push.Seq))
 	g.rekeysReceived++
@@ -63,6 +72,25 @@ func (m *Member) rekey(from netip.AddrPort, h isakmp.Header, pkt []byte) func() 
 	// address and port, from the GDOI socket it (unicast) came in on.
 	// ID is the address the GM registers from.
 	m.ack(g, kek, from, push.Seq)
+	switch removalOf(push.Deletes, kek, np) {
+	case removalNow:
+		_, teks := m.aged(g)
+		rlt := time.Duration(0)
+		for _, t := range teks {
+			rlt = max(rlt, t.Lifetime)
+		}
+		g.policy.Seq = push.Seq
+		return m.removeNow(g, rlt)
+	case removalTransient:
+		// The KEK goes at once, the TEKs live on for TEK_SLT at most,
+		// and the conventional re-registration timer, jitter included,
+		// runs on what is left (RK-60).
+		np.KEK = nil
+		for i := range np.TEKs {
+			np.TEKs[i].Lifetime = min(np.TEKs[i].Lifetime, gdoi.TEKShortened(np.TEKs[i].Lifetime, g.tekCLT))
+		}
+		m.opt.Events.Emit("GM_RECV_DELETE", "group", name)
+	}
 	return m.installRekey(g, np)
 }
 
@@ -122,6 +150,7 @@ func (m *Member) merge(g *group, push *gdoi.Push) (*gdoi.Policy, error) {
 		np.Seq = push.Seq
 		np.KEK, np.TEKs = m.aged(g)
 		np.TEKs = deleteTEKs(np.TEKs, push.Deletes)
+		np.Deleted = deletedTEKs(push.Deletes)
 		return &np, nil
 	}
 	// Whatever the profile, a KEK rekey's key packet may come under the
@@ -137,6 +166,8 @@ func (m *Member) merge(g *group, push *gdoi.Push) (*gdoi.Policy, error) {
 		_, np.TEKs = m.aged(g)
 		np.Deny = old.Deny
 	}
+	np.TEKs = deleteTEKs(np.TEKs, push.Deletes)
+	np.Deleted = deletedTEKs(push.Deletes)
 	if np.KEK == nil {
 		np.KEK, _ = m.aged(g)
 	} else if !np.KEK.Dst.Addr().IsMulticast() {
@@ -162,17 +193,37 @@ func deleteTEKs(teks []gdoi.TEK, dels []*isakmp.Delete) []gdoi.TEK {
 	return teks
 }
 
+// deletedTEKs are the ESP SPIs a PUSH's Delete payloads name.
+func deletedTEKs(dels []*isakmp.Delete) []uint32 {
+	var spis []uint32
+	for _, d := range dels {
+		if d.ProtocolID != uint8(gdoiwire.TEKProtoESP) || d.SPISize != 4 {
+			continue
+		}
+		for _, spi := range d.SPIs {
+			if len(spi) == 4 {
+				spis = append(spis, binary.BigEndian.Uint32(spi))
+			}
+		}
+	}
+	return spis
+}
+
 // aged returns copies of the current KEK and TEKs with their lifetimes
 // counted from now.
 func (m *Member) aged(g *group) (*gdoi.KEK, []gdoi.TEK) {
 	el := m.protocolSince(g.installedAt)
-	kek := *g.policy.KEK
-	kek.Lifetime -= el
+	var kek *gdoi.KEK
+	if g.policy.KEK != nil {
+		k := *g.policy.KEK
+		k.Lifetime -= el
+		kek = &k
+	}
 	teks := slices.Clone(g.policy.TEKs)
 	for i := range teks {
 		teks[i].Lifetime -= el
 	}
-	return &kek, teks
+	return kek, teks
 }
 
 // installRekey makes a rekeyed policy current: the seeds' SA_KEK_UPDATED
@@ -181,7 +232,7 @@ func (m *Member) aged(g *group) (*gdoi.KEK, []gdoi.TEK) {
 func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	old := g.policy
 	name := g.cfg.Name
-	if np.KEK.SPI != old.KEK.SPI {
+	if np.KEK != nil && (old.KEK == nil || np.KEK.SPI != old.KEK.SPI) {
 		g.previousKEK = old.KEK
 		m.opt.Events.Emit("SA_KEK_UPDATED", "group", name, "spi", fmt.Sprintf("%x", np.KEK.SPI))
 	}
@@ -197,6 +248,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	}
 	now := m.clk.Now()
 	g.policy, g.installedAt, g.lastRekey = np, now, now
+	m.followKS(g, old, np, true)
 	if g.a != nil {
 		// A re-registration was under way (its timer fired before this
 		// rekey came): the rekey makes it moot.
@@ -233,7 +285,12 @@ func (m *Member) installed(g *group, p *gdoi.Policy) func() {
 	if p.KEK != nil && p.KEK.Dst.Addr().IsMulticast() {
 		join = p.KEK.Dst
 	}
+	for _, t := range p.TEKs {
+		g.tekCLT = max(g.tekCLT, t.Lifetime)
+	}
+	direction := m.directionSet(g)
 	return func() {
+		direction()
 		if join.IsValid() && m.opt.JoinGroup != nil {
 			if err := m.opt.JoinGroup(join); err != nil {
 				m.opt.Counters.Inc(counter.MulticastJoinFailures)

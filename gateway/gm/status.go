@@ -19,6 +19,7 @@ func (m *Member) GDOI() show.GDOI {
 			State: string(g.state), Registrations: g.registrations, Attempts: g.attempts, LastError: g.lastErr,
 			RekeysReceived: g.rekeysReceived, AcksSent: g.acksSent, RekeysRejected: g.rekeysRejected,
 		}
+		gg.Direction, gg.DirectionBy = g.direction()
 		if !g.lastRekey.IsZero() {
 			t := g.lastRekey
 			gg.LastRekey = &t

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	daemonconfig "github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
@@ -24,16 +25,25 @@ func FromConfig(ike daemonconfig.IKE, local netip.Addr) (*Config, error) {
 		}
 		suites = append(suites, s)
 	}
+	// The keys are read through a pointer that a configuration reload
+	// swaps (UpdateKeys) while main modes run on other goroutines.
+	keys := new(atomic.Pointer[daemonconfig.IKE])
+	keys.Store(&ike)
 	return &Config{
 		Suites:      suites,
 		AllowWeakDH: ike.AllowWeakDH,
+		UpdateKeys: func(psks []daemonconfig.PSK) {
+			next := *keys.Load()
+			next.PreSharedKeys = psks
+			keys.Store(&next)
+		},
 		Auth: &PSK{
 			Lookup: func(peer netip.Addr) ([]byte, bool) {
-				k, ok := ike.KeyFor(peer)
+				k, ok := keys.Load().KeyFor(peer)
 				return []byte(k), ok
 			},
 			Authorize: func(peer netip.Addr, id *isakmp.ID) error {
-				k, ok := ike.KeyEntryFor(peer)
+				k, ok := keys.Load().KeyEntryFor(peer)
 				if !ok {
 					return errors.New("no pre-shared key")
 				}

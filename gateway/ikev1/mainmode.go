@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getlab/getlab/gateway/clock"
+	daemonconfig "github.com/getlab/getlab/gateway/config"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	AllowWeakDH bool
 	// Auth authenticates: its Method must be the suites' Auth.
 	Auth Authenticator
+	// UpdateKeys replaces the pre-shared keys Auth uses (FromConfig sets
+	// it; nil where the keys cannot change).
+	UpdateKeys func([]daemonconfig.PSK)
 	// LocalID is the identity sent in message 5 or 6; nil sends the local
 	// address (ID_IPV4_ADDR or ID_IPV6_ADDR).
 	LocalID *isakmp.ID

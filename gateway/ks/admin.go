@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/getlab/getlab/gateway/gdoi"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -31,13 +32,6 @@ func (e *AdminError) Error() string { return e.Msg }
 // Refused marks the error as the operator's request refused (the control
 // socket answers 409).
 func (e *AdminError) Refused() {}
-
-// TEKShortened is TEK_SLT = MIN(TEK_RLT, MAX(90 s, MIN(5% × TEK_CLT,
-// 3600 s))): the lifetime a policy-replace rekey leaves the old TEKs
-// (S0 §3.16.2, RK-51), from their remaining and configured lifetimes.
-func TEKShortened(remaining, configured time.Duration) time.Duration {
-	return min(remaining, max(90*time.Second, min(configured/20, time.Hour)))
-}
 
 // Rekey sends a triggered rekey now in every group, or in the one named:
 // a new TEK generation, the old ones shortened (ReplacePolicy) or deleted
@@ -89,9 +83,16 @@ func (s *Server) triggeredRekey(g *group, now time.Time, mode string) {
 		}
 		g.gens = nil
 	default:
+		if w := s.warnUnsupported(g, featurePolicyReplace, g.lacking(featurePolicyReplace)); w != "" {
+			// "If any KS or GM does not support policy-replace, the KS
+			// sends a triggered rekey without policy replacement": the
+			// old TEKs keep their lifetimes (RK-51).
+			mode = "without policy-replace"
+			break
+		}
 		for i := range g.gens {
 			rlt := g.cfg.TEKLifetime - s.clk.Since(now, g.gens[i].created)
-			slt := TEKShortened(rlt, g.cfg.TEKLifetime)
+			slt := gdoi.TEKShortened(rlt, g.cfg.TEKLifetime)
 			// The generation now expires SLT from now: every PUSH and
 			// registration from here on tells GMs so.
 			g.gens[i].created = now.Add(s.clk.Wall(slt - g.cfg.TEKLifetime))

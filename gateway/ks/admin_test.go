@@ -10,25 +10,13 @@ import (
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
-func TestTEKShortened(t *testing.T) {
-	for _, tc := range []struct{ rlt, clt, want time.Duration }{
-		{3000 * time.Second, 7200 * time.Second, 360 * time.Second}, // the seeds' example: max(90, 5% of 7200)
-		{3000 * time.Second, 900 * time.Second, 90 * time.Second},   // at least 90 s
-		{60 * time.Second, 7200 * time.Second, 60 * time.Second},    // never longer than what remains
-		{80000 * time.Second, 86400 * time.Second, time.Hour},       // at most an hour
-	} {
-		if got := TEKShortened(tc.rlt, tc.clt); got != tc.want {
-			t.Errorf("TEK_SLT(RLT %v, CLT %v) = %v, want %v", tc.rlt, tc.clt, got, tc.want)
-		}
-	}
-}
-
 // TestTriggeredRekey: "crypto gdoi ks rekey" sends new TEKs at once and
 // shortens the old ones to TEK_SLT in the PUSH and for later
 // registrations; replace-now deletes them, with a Delete payload.
 func TestTriggeredRekey(t *testing.T) {
 	clk := newClock()
 	k := newTestKSAt(t, ksConfig(t, 19, ""), clk.Now)
+	k.vendorIDs = current
 	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 		t := gdoi.TEK{
 			SPI: spi(), Transform: tr, Selector: selectorOf(ace),
 			Lifetime: g.cfg.TEKLifetime, EncKey: random(tr.EncKeyLen()),
-			AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: gdoiwire.SADirSymmetric,
+			AddrPreserve: gdoiwire.AddrPreserveSrcDst, Direction: g.direction(),
 		}
 		if n := tr.AuthKeyLen(); n > 0 {
 			t.AuthKey = random(n)
@@ -268,6 +268,15 @@ func (g *group) newTEKs() ([]gdoi.TEK, error) {
 		teks = append(teks, t)
 	}
 	return teks, nil
+}
+
+// direction is the SA_DIRECTION of the TEKs the group makes now:
+// receiver-only under "sa receive-only" (GM-62), else symmetric.
+func (g *group) direction() gdoiwire.SADir {
+	if g.cfg.ReceiveOnly {
+		return gdoiwire.SADirReceiverOnly
+	}
+	return gdoiwire.SADirSymmetric
 }
 
 // policy returns the policy one GM gets at registration: the current keys

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/getlab/getlab/gateway/counter"
@@ -94,6 +95,10 @@ type round struct {
 	// allAckedAfter is the wall time from the first PUSH until the last GM
 	// acknowledged; 0 while some GM has not.
 	allAckedAfter time.Duration
+	// removal: a GM-removal message (removal.go), sent to pending alone —
+	// the GMs it was for, no longer members — with or without
+	// acknowledgements.
+	removal bool
 }
 
 // Tick sends the rekeys and retransmissions due by the clock's time.
@@ -231,6 +236,11 @@ func (s *Server) startRound(g *group, now time.Time, newKEK, newTEK bool) {
 			s.opt.Counters.Inc(counter.RekeyFailures)
 			return
 		}
+		if n := len(g.gens); n >= 2 && len(g.gens[n-1].teks) > 0 && len(g.gens[n-2].teks) > 0 &&
+			g.gens[n-1].teks[0].Direction != g.gens[n-2].teks[0].Direction {
+			// sa receive-only set or removed by a reload (GM-62).
+			s.opt.Events.Emit(directionEvent(g.gens[n-1].teks[0].Direction), "group", g.cfg.Name)
+		}
 		if newKEK {
 			r.kind = rekeyKEKAndTEK
 		}
@@ -337,11 +347,12 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 	if !g.unicast() {
 		dst := g.rekeyDst(netip.Addr{})
 		s.opt.Send(dst, pkt)
-		s.opt.Events.Emit("KS_SEND_MCAST_REKEY", "group", g.cfg.Name, "ks", ks, "dst", dst.Addr().String(), "seq", fmt.Sprint(seq), "kind", kind)
+		s.opt.Events.Emit("KS_SEND_MCAST_REKEY", "group", g.cfg.Name, "ks", ks, "dst", dst.Addr().String(), "seq", fmt.Sprint(seq), "kind", kind,
+			"policy_replace", fmt.Sprint(strings.HasSuffix(string(r.kind), " "+ReplacePolicy)))
 		return
 	}
 	to := r.pending
-	if !g.acks() {
+	if !g.acks() && !r.removal {
 		to = g.members
 	}
 	for a, m := range to {
@@ -354,7 +365,7 @@ func (s *Server) transmit(g *group, r *round, now time.Time) {
 		s.opt.Send(g.rekeyDst(a), pkt)
 	}
 	s.opt.Events.Emit("KS_SEND_UNICAST_REKEY", "group", g.cfg.Name, "ks", ks, "seq", fmt.Sprint(seq),
-		"kind", kind, "gms", fmt.Sprint(len(to)))
+		"kind", kind, "gms", fmt.Sprint(len(to)), "policy_replace", fmt.Sprint(strings.HasSuffix(string(r.kind), " "+ReplacePolicy)))
 }
 
 // retransmit runs at every retransmission interval of a round: another
@@ -425,6 +436,11 @@ func (s *Server) ack(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		return
 	}
 	m := g.members[a.GM]
+	if r := g.rekey.round; m == nil && r != nil && r.removal && r.protect.SPI == kek.SPI {
+		// A GM removed a moment ago acknowledging its removal: no
+		// member any more, but the round stops retransmitting to it.
+		m = r.pending[a.GM]
+	}
 	if m == nil {
 		s.opt.Counters.Inc(counter.AckUnsolicited)
 		s.opt.Events.Emit("KS_UNSOL_ACK", "group", g.cfg.Name, "ip", a.GM.String(), "seq", fmt.Sprint(a.Seq), "reason", "not a registered GM")

@@ -30,6 +30,9 @@ type Options struct {
 	// the first PUSH; it runs under the Server's lock and must not call
 	// back into it.
 	OnAllAcked func(group string, gms int, took time.Duration)
+	// LoadConfig rereads the configuration file for Reload (nil: the KS
+	// has none, as in tests that build their config in code).
+	LoadConfig func() (*config.Config, error)
 }
 
 // Server is a key server. Its methods are safe for concurrent use.

@@ -12,9 +12,6 @@ import (
 // another major version (PV-01), naming both versions.
 func TestGMVersions(t *testing.T) {
 	k := newTestKS(t, ksConfig(t, 19, ""))
-	vid := func(v gdoiwire.Version, fs ...string) [][]byte {
-		return [][]byte{(&gdoiwire.VersionVID{Version: v, Features: fs}).Bytes()}
-	}
 	k.vendorIDs = vid(gdoiwire.Version{Major: 1, Minor: 0, Mini: 3})
 	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
 		t.Fatal(err)
@@ -38,7 +35,15 @@ func TestGMVersions(t *testing.T) {
 		t.Errorf("KS_GM_VERSION_MISMATCH %v", ev)
 	}
 	f := k.srv.Features()
-	if f.Local.Version != "1.0.1" || len(f.Groups) != 1 || len(f.Groups[0].Members) != 2 {
+	if f.Local.Version != "1.0.3" || len(f.Groups) != 1 || len(f.Groups[0].Members) != 2 {
 		t.Errorf("features %+v", f)
 	}
 }
+
+// vid is the GDOI version vendor ID of version v with features fs.
+func vid(v gdoiwire.Version, fs ...string) [][]byte {
+	return [][]byte{(&gdoiwire.VersionVID{Version: v, Features: fs}).Bytes()}
+}
+
+// current is what a getvpnd GM announces by default.
+var current = vid(gdoiwire.Version{Major: 1, Minor: 0, Mini: 3}, "policy-replace", "gm-removal", "gdoi-interop-ack")

@@ -42,8 +42,13 @@ type DataPlane struct {
 	LocalDenyInbound string `json:"local_deny_inbound"`
 	// DaemonDown is what happens to forwarded traffic while getvpnd is
 	// not running: "drop" (blackholes stay) or "pass".
-	DaemonDown string            `json:"daemon_down,omitempty"`
-	Counters   map[string]uint64 `json:"counters"`
+	DaemonDown string `json:"daemon_down,omitempty"`
+	// FailClose is "off" (not configured), "inactive" (configured, not
+	// activated), "armed" (dropping what FailCloseACL does not deny) or
+	// "removed" (every group has registered; S0: "not persistent").
+	FailClose    string            `json:"fail_close"`
+	FailCloseACL []string          `json:"fail_close_acl,omitempty"`
+	Counters     map[string]uint64 `json:"counters"`
 }
 
 // SACounters are one TEK's data-plane counters on a GM.
@@ -151,6 +156,13 @@ type GMGroup struct {
 	ReregisterFor string `json:"reregister_for,omitempty"`
 	// PreviousKEK is the SPI of the KEK the last KEK rekey replaced.
 	PreviousKEK string `json:"previous_kek,omitempty"`
+	// Direction is the group's IPsec SA direction ("IPSec SA Direction"):
+	// "both", "inbound-only" or "inbound-optional"; DirectionBy what set
+	// it: "ks" (the TEKs' SA_DIRECTION and the migration after it),
+	// "passive" (the GM's passive SA mode) or "local" (getctl gm
+	// direction, until the next rekey).
+	Direction   string `json:"ipsec_sa_direction"`
+	DirectionBy string `json:"direction_by"`
 }
 
 // KEK is a group's rekey SA.
@@ -326,4 +338,19 @@ type Device struct {
 	Address  string   `json:"address"`
 	Version  string   `json:"version"`
 	Features []string `json:"features"`
+}
+
+// RemovalResult names the groups whose GMs were removed, and the warnings
+// the KS gave (devices that cannot support GM removal, RK-62).
+type RemovalResult struct {
+	Removed  []string `json:"removed"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ReloadResult says what a reload changed: each change applied, and the
+// groups whose policy changed (POLICY_CHANGE: it goes out with the next
+// rekey).
+type ReloadResult struct {
+	Changed       []string `json:"changed"`
+	PolicyChanged []string `json:"policy_changed,omitempty"`
 }
