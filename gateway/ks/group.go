@@ -60,6 +60,11 @@ type group struct {
 	// file's TEKs were for another policy, so the first tick rekeys.
 	generatedKey bool
 	rekeyNow     bool
+	// deny are the deny entries GMs download, taken from the ACL when
+	// the newest TEK generation was made (nil: none made yet, the ACL's):
+	// a reloaded ACL reaches GMs with the next rekey, its permits and
+	// denies together (KS-71).
+	deny []gdoi.Selector
 	// triggered is the replace mode of the triggered rekey being started
 	// (admin.go), deleted the TEK SPIs it deletes; empty otherwise.
 	triggered string
@@ -236,6 +241,7 @@ func (g *group) addTEKs(now time.Time) error {
 		return err
 	}
 	g.gens = append(g.gens, tekGen{teks: teks, created: now})
+	g.deny = g.configuredDeny()
 	return nil
 }
 
@@ -279,6 +285,21 @@ func (g *group) direction() gdoiwire.SADir {
 	return gdoiwire.SADirSymmetric
 }
 
+// configuredDeny are the deny entries of the configured ACL that GMs
+// download (none without deny_download).
+func (g *group) configuredDeny() []gdoi.Selector {
+	if !g.cfg.DenyDownload {
+		return []gdoi.Selector{}
+	}
+	out := []gdoi.Selector{}
+	for _, ace := range g.cfg.ACL {
+		if !ace.Permit {
+			out = append(out, selectorOf(ace))
+		}
+	}
+	return out
+}
+
 // policy returns the policy one GM gets at registration: the current keys
 // with their remaining lifetimes, the rekey destination for that GM, the
 // sequence number and, for counter-mode TEKs, a Sender-ID of its own.
@@ -310,13 +331,9 @@ func (g *group) groupPolicy(elapsed func(time.Time) time.Duration, dst netip.Add
 		kek.Lifetime = g.cfg.KEKLifetime // gdoid: the full period (fact 13)
 	}
 	kek.Dst = dst
-	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq}
-	if g.cfg.DenyDownload {
-		for _, ace := range g.cfg.ACL {
-			if !ace.Permit {
-				p.Deny = append(p.Deny, selectorOf(ace))
-			}
-		}
+	p := &gdoi.Policy{GroupID: g.cfg.ID, KEK: &kek, Seq: g.seq, Deny: g.deny}
+	if g.deny == nil {
+		p.Deny = g.configuredDeny()
 	}
 	for _, gen := range g.gens {
 		for _, t := range gen.teks {

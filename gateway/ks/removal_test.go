@@ -137,6 +137,7 @@ func TestReload(t *testing.T) {
 	in1 := k.peer(testnet.GM(1))
 	next = ksConfig(t, 19, "")
 	next.Groups[0].ReceiveOnly = true
+	next.Groups[0].ACL = append([]config.ACE{{Protocol: 17, DestinationPort: config.PortRange{Lo: 848, Hi: 848}}}, next.Groups[0].ACL...)
 	res, err := k.srv.Reload()
 	if err != nil || len(res.PolicyChanged) != 1 {
 		t.Fatalf("reload: %+v %v", res, err)
@@ -144,14 +145,22 @@ func TestReload(t *testing.T) {
 	if len(k.events("POLICY_CHANGE")) != 1 || len(in1) != 0 {
 		t.Errorf("POLICY_CHANGE %v, %d datagrams sent to the GM (want none before a rekey)", k.events("POLICY_CHANGE"), len(in1))
 	}
+	g := k.srv.sortedGroups()[0]
+	if d := g.groupPolicy(k.srv.elapsed, g.rekeyDst(testnet.GM(1).Addr())).Deny; len(d) != 0 {
+		t.Errorf("the reloaded deny entry went out before a rekey: %v", d)
+	}
 	if _, err := k.srv.Rekey("", ReplacePolicy); err != nil {
 		t.Fatal(err)
 	}
-	g := k.srv.sortedGroups()[0]
+	if d := g.groupPolicy(k.srv.elapsed, g.rekeyDst(testnet.GM(1).Addr())).Deny; len(d) != 1 {
+		t.Errorf("deny entries after the rekey: %v, want the reloaded one", d)
+	}
 	if d := g.newest().teks[0].Direction; d != gdoiwire.SADirReceiverOnly || len(k.events("KS_CONV_SAS_INGRESS")) != 1 {
 		t.Errorf("new TEKs %v, KS_CONV_SAS_INGRESS %v", d, k.events("KS_CONV_SAS_INGRESS"))
 	}
 	next = ksConfig(t, 19, "")
+	next.Groups[0].ReceiveOnly = true
+	next.Groups[0].ACL = g.cfg.ACL
 	next.Groups[0].TEKLifetime = 7 * time.Hour
 	if _, err := k.srv.Reload(); err == nil || !strings.Contains(err.Error(), "TEKLifetime changed: restart") {
 		t.Errorf("a lifetime change: %v", err)
@@ -161,6 +170,7 @@ func TestReload(t *testing.T) {
 	}
 	next = ksConfig(t, 19, "")
 	next.Groups[0].ReceiveOnly = true
+	next.Groups[0].ACL = g.cfg.ACL
 	next.IKE.PreSharedKeys = nil
 	if res, err := k.srv.Reload(); err != nil || len(res.Changed) != 1 {
 		t.Fatalf("key removal: %+v %v", res, err)
