@@ -205,6 +205,14 @@ func formatGMGroup(p printer, g control.GDOI, grp control.GroupStatus) {
 		p.kv(7, "Rekey transport", title(gm.RekeyTransport))
 	}
 	p.kv(7, "Rekeys received", gm.RekeysReceived)
+	if gm.Direction != "" {
+		// "IPSec SA Direction : Inbound Optional" (S0 §4.4.4).
+		dir := map[string]string{"both": "Both", "inbound-only": "Inbound Only", "inbound-optional": "Inbound Optional"}[gm.Direction]
+		if gm.DirectionBy != "ks" {
+			dir += " (" + gm.DirectionBy + ")"
+		}
+		p.kv(7, "IPSec SA Direction", dir)
+	}
 	p.kv(7, "Rekey acks sent", gm.AcksSent)
 	p.kv(7, "Rekeys rejected", gm.RekeysRejected)
 	if gm.LastRekey != nil {
@@ -313,6 +321,12 @@ func formatDataPlane(p printer, dp *control.DataPlane) {
 	p.kv(4, "WAN MTU", dp.WANMTU)
 	p.kv(4, "DF bit", dp.DFBit)
 	p.kv(4, "Local deny inbound", dp.LocalDenyInbound)
+	if dp.FailClose != "" && dp.FailClose != "off" {
+		p.kv(4, "Fail-close", dp.FailClose)
+		for _, e := range dp.FailCloseACL {
+			p.line("        %s", e)
+		}
+	}
 	if dp.DaemonDown != "" {
 		p.kv(4, "While getvpnd is down", map[string]string{"drop": "forwarded traffic dropped", "pass": "forwarded traffic in clear"}[dp.DaemonDown])
 	}

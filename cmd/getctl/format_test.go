@@ -28,6 +28,7 @@ func sampleGM() control.GDOI {
 				KSList:        []string{"192.0.2.1", "192.0.2.2"},
 				Registrations: 1, Attempts: 2, LastRegistered: &regAt, ReregisterIn: &rereg, ReregisterFor: "tek", Seq: 5,
 				RekeyTransport: "unicast", RekeysReceived: 4, AcksSent: 4, RekeysRejected: 1,
+				Direction: "inbound-optional", DirectionBy: "passive",
 			},
 			KEK: &control.KEK{SPI: "8e5f3a0c9b2d4e1f00112233aabbccdd", Algorithm: "aes", KeyBits: 256,
 				SigHash: "sha256", SigAlgorithm: "rsa", SigKeyBits: 2048, Lifetime: 86400, Remaining: 85505.6, Seq: 5},
@@ -43,6 +44,7 @@ func sampleGM() control.GDOI {
 		}},
 		DataPlane: &control.DataPlane{Enabled: true, LANDevice: "gvpn-lan", WANDevice: "gvpn-wan", WANInterface: "eth1",
 			WANMTU: 1500, DFBit: "copy", Queues: 2, LocalDenyInbound: "ios",
+			FailClose: "armed", FailCloseACL: []string{"deny tcp any any eq 22"},
 			Counters: map[string]uint64{"out_encrypted": 300, "in_drop_clear_permit": 50, "in_drop_auth": 0}},
 	}
 }
@@ -106,6 +108,7 @@ func TestFormatGDOIGM(t *testing.T) {
 		"       Last rekey seq num    : 5",
 		"       Rekey transport       : Unicast",
 		"       Rekeys received       : 4",
+		"       IPSec SA Direction    : Inbound Optional (passive)",
 		"       Rekey acks sent       : 4",
 		"       Rekeys rejected       : 1",
 		" ACL Downloaded From KS 192.0.2.1:",
@@ -136,6 +139,8 @@ func TestFormatGDOIGM(t *testing.T) {
 		"    WAN interface            : eth1",
 		"    TUN devices              : gvpn-lan (from the LAN), gvpn-wan (from the WAN)",
 		"    DF bit                   : copy",
+		"    Fail-close               : armed",
+		"        deny tcp any any eq 22",
 		"        in_drop_clear_permit     50",
 		"        out_encrypted            300",
 	)
