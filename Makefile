@@ -93,7 +93,7 @@ docker-images:
 
 # The suites that judge the implementations KS= and GM= choose: the ones
 # `make interop` runs for every pairing.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each

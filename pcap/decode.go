@@ -15,6 +15,7 @@ import (
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -39,6 +40,10 @@ type Packet struct {
 	// Malformed is why this frame could not be decoded as what it claims
 	// to be ("" if it was fine).
 	Malformed string `json:"malformed,omitempty"`
+	// Reassembled: this frame is the IPv4 fragment that completed a
+	// datagram, and what is decoded here is the whole datagram (the
+	// earlier fragments' frames have Proto "IPv4 fragment").
+	Reassembled bool `json:"reassembled,omitempty"`
 
 	data []byte
 	ip   []byte // data from the (outer) IP header on
@@ -196,10 +201,37 @@ type decoder struct {
 	keys *KeyLog
 	ike  *ikeState
 	esp  map[uint32]*espSA // TEKs keyed so far, by SPI
+	// frags reassembles IPv4 fragments, one reassembler per link: the
+	// same datagram captured on two links must not mix.
+	frags map[string]*ip4defrag.IPv4Defragmenter
 }
 
 func newDecoder(keys *KeyLog) *decoder {
-	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*espSA{}}
+	return &decoder{keys: keys, ike: newIKEState(keys), esp: map[uint32]*espSA{}, frags: map[string]*ip4defrag.IPv4Defragmenter{}}
+}
+
+// fragmentTimeout is how long fragments wait for the rest of their
+// datagram, capture time (Linux's ipfrag_time).
+const fragmentTimeout = 30 * time.Second
+
+// reassemble takes an IPv4 fragment of p's link: the whole datagram,
+// decoded, once this fragment completes it, else nil.
+func (d *decoder) reassemble(p *Packet, ip *layers.IPv4) (gopacket.Packet, error) {
+	df := d.frags[p.Link]
+	if df == nil {
+		df = ip4defrag.NewIPv4Defragmenter()
+		d.frags[p.Link] = df
+	}
+	df.DiscardOlderThan(p.Time.Add(-fragmentTimeout))
+	whole, err := df.DefragIPv4WithTimestamp(ip, p.Time)
+	if err != nil || whole == nil {
+		return nil, err
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, whole, gopacket.Payload(whole.Payload)); err != nil {
+		return nil, err
+	}
+	return gopacket.NewPacket(buf.Bytes(), layers.LayerTypeIPv4, gopacket.DecodeOptions{Lazy: true, NoCopy: true}), nil
 }
 
 func (d *decoder) decode(p *Packet, lt layers.LinkType) {
@@ -221,6 +253,22 @@ func (d *decoder) decode(p *Packet, lt layers.LinkType) {
 		p.Dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
 		p.DSCP, p.TTL, p.Proto = ip.TOS>>2, ip.TTL, "IPv4"
 		p.ip = tailFrom(p.data, ip.Contents)
+		if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+			// A GROUPKEY-PUSH or an announcement larger than the MTU
+			// crosses as fragments: decode the datagram they make, on
+			// the frame of the fragment that completes it.
+			whole, err := d.reassemble(p, ip)
+			switch {
+			case err != nil:
+				p.Malformed = "IPv4 fragment: " + err.Error()
+				return
+			case whole == nil:
+				p.Proto = "IPv4 fragment"
+				return
+			}
+			pkt, ip = whole, whole.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			p.ip, p.Reassembled = whole.Data(), true
+		}
 		ipPayload, ipProto = ip.Payload, ip.Protocol
 	case pkt.Layer(layers.LayerTypeIPv6) != nil:
 		ip := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
@@ -317,7 +365,8 @@ func (d *decoder) decodeESP(p *Packet, b []byte) {
 // IPPacket returns the frame's (outer) IP packet, whatever the link layer
 // in front of it, or nil for a frame that carries none. The slice aliases the
 // capture's data and runs to the end of the frame (link-layer padding
-// included).
+// included); on a frame that completed a fragmented datagram
+// (Reassembled) it is the whole datagram, rebuilt.
 func (p *Packet) IPPacket() []byte {
 	return p.ip
 }

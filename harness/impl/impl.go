@@ -91,10 +91,32 @@ const (
 	// Reminders: a key server sends periodic reminder rekeys to GMs that
 	// did not acknowledge (a group's rekey.retransmit.periodic, RK-31).
 	Reminders Capability = "reminders"
+	// FailClose: a group member's fail-close mode (a scenario GM's
+	// fail_close, GM-51): until registered it drops forwarded traffic its
+	// fail-close ACL does not deny, and a clear arms it again.
+	FailClose Capability = "fail-close"
+	// SADirection: the IPsec SA direction modes of S0 Table 5 (GM-60 to
+	// GM-64): a key server hands out receive-only TEKs (a scenario
+	// group's receive_only) and a rekey without it migrates its GMs
+	// through inbound-optional to both; a group member takes them,
+	// offers the passive SA mode (a scenario GM's passive) and a command
+	// setting its direction until the next rekey (DirectionCap).
+	SADirection Capability = "sa-direction"
+	// Reload: a command makes a key server reread its config file, as
+	// the bench rewrote it in the node (ReloadCap): a policy change then
+	// goes out with the next rekey.
+	Reload Capability = "reload"
+	// GMClear: a command run in a group member's node is the seeds'
+	// "clear crypto gdoi" there: keys and policy deleted, fail-close
+	// armed again, registered afresh (ClearCap).
+	GMClear Capability = "gm-clear"
+	// GMRemoval: commands make a key server remove its GMs (RemovalCap),
+	// the seeds' "clear crypto gdoi ks members [now]" (RK-60, RK-61).
+	GMRemoval Capability = "gm-removal"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -206,6 +228,37 @@ type Capabilities struct {
 	TriggeredRekey  *RekeyCap      `yaml:"triggered-rekey"`
 	Clear           *ClearCap      `yaml:"clear"`
 	Reminders       bool           `yaml:"reminders"`
+	FailClose       bool           `yaml:"fail-close"`
+	SADirection     *DirectionCap  `yaml:"sa-direction"`
+	Reload          *ReloadCap     `yaml:"reload"`
+	GMClear         *ClearCap      `yaml:"gm-clear"`
+	GMRemoval       *RemovalCap    `yaml:"gm-removal"`
+}
+
+// RemovalCap: commands run in a key server's node remove its GMs: Command
+// the transient removal (the KEK deleted, the TEKs shortened, GMs register
+// again before they end), Now the immediate one (every key deleted).
+type RemovalCap struct {
+	Command []string `yaml:"command"`
+	Now     []string `yaml:"now"`
+}
+
+// DirectionCap: the SA direction modes (capability sa-direction); Command,
+// run in a group member's node with the direction appended ("both",
+// "inbound-only" or "inbound-optional"), sets every group's direction
+// until the next rekey from its key server (the seeds' "crypto gdoi gm
+// ipsec direction", GM-63).
+type DirectionCap struct {
+	Command []string `yaml:"command"`
+}
+
+// Directions are the words DirectionCap's command takes (S0 Table 5).
+var Directions = []string{"both", "inbound-only", "inbound-optional"}
+
+// ReloadCap: a command run in a key server's node makes it reread its
+// config file (config.path) without a restart.
+type ReloadCap struct {
+	Command []string `yaml:"command"`
 }
 
 // RekeyCap: commands run in a key server's node send a triggered rekey
@@ -218,7 +271,8 @@ type RekeyCap struct {
 
 // ClearCap: a command run in a key server's node is the seeds' "clear
 // crypto gdoi" (KS-53): registrations cleared, policies deleted, nothing
-// sent to the GMs.
+// sent to the GMs (capability clear); in a group member's node (gm-clear),
+// its keys and policy deleted and a new registration.
 type ClearCap struct {
 	Command []string `yaml:"command"`
 }
@@ -284,6 +338,16 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.Clear != nil && len(k.Clear.Command) > 0
 	case Reminders:
 		return k.Reminders
+	case FailClose:
+		return k.FailClose
+	case SADirection:
+		return k.SADirection != nil && len(k.SADirection.Command) > 0
+	case Reload:
+		return k.Reload != nil && len(k.Reload.Command) > 0
+	case GMClear:
+		return k.GMClear != nil && len(k.GMClear.Command) > 0
+	case GMRemoval:
+		return k.GMRemoval != nil && len(k.GMRemoval.Command) > 0 && len(k.GMRemoval.Now) > 0
 	}
 	return false
 }

@@ -205,6 +205,19 @@ func LoadFile(path string) (*Impl, error) {
 	if r := c.TriggeredRekey; r != nil && (len(r.Command) == 0 || len(r.ReplaceNow) == 0) {
 		bad("capabilities.triggered-rekey", "needs command and replace-now")
 	}
+	if r := c.GMRemoval; r != nil && (len(r.Command) == 0 || len(r.Now) == 0) {
+		bad("capabilities.gm-removal", "needs command and now")
+	}
+	for key, cmd := range map[string]*[]string{
+		"capabilities.clear.command":        commandOf(c.Clear),
+		"capabilities.gm-clear.command":     commandOf(c.GMClear),
+		"capabilities.sa-direction.command": commandOfDir(c.SADirection),
+		"capabilities.reload.command":       commandOfReload(c.Reload),
+	} {
+		if cmd != nil && len(*cmd) == 0 {
+			bad(key, "missing")
+		}
+	}
 	for i, a := range c.Acks {
 		if a != "rfc8263-sha256" && a != "rfc8263-sha512" {
 			bad(fmt.Sprintf("capabilities.acks[%d]", i), "%q is not rfc8263-sha256 or rfc8263-sha512", a)
@@ -225,4 +238,27 @@ func LoadFile(path string) (*Impl, error) {
 		return nil, errors.Join(errs...)
 	}
 	return im, nil
+}
+
+// commandOf, commandOfDir and commandOfReload are a command capability's
+// command, nil when the capability is absent.
+func commandOf(c *ClearCap) *[]string {
+	if c == nil {
+		return nil
+	}
+	return &c.Command
+}
+
+func commandOfDir(c *DirectionCap) *[]string {
+	if c == nil {
+		return nil
+	}
+	return &c.Command
+}
+
+func commandOfReload(c *ReloadCap) *[]string {
+	if c == nil {
+		return nil
+	}
+	return &c.Command
 }

@@ -168,6 +168,12 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
 		}
 		d.Keepalive, d.GDOIVersion = s.IKE.Keepalive, gm.GDOIVersion
+		if gm.FailClose != nil && !im.Offers(FailClose) {
+			return fail("fail-close: the implementation does not offer %s", FailClose)
+		}
+		if gm.Passive && !im.Offers(SADirection) {
+			return fail("passive SA mode: the implementation does not offer %s", SADirection)
+		}
 	}
 	if d.GDOIVersion != "" && !im.Offers(GDOIVersions) {
 		return fail("GDOI version %s: the implementation does not offer %s", d.GDOIVersion, GDOIVersions)
@@ -198,6 +204,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		// the KSs of its list), so only a key server needs the capability.
 		if g.COOP != nil && role != GM && !im.Offers(COOP) {
 			return fail("groups[%d]: cooperative key servers: the implementation does not offer %s", i, COOP)
+		}
+		if g.ReceiveOnly && role != GM && !im.Offers(SADirection) {
+			return fail("groups[%d]: receive-only TEKs: the implementation does not offer %s", i, SADirection)
 		}
 		if g.Rekey.Retransmit.Periodic && role != GM && !im.Offers(Reminders) {
 			return fail("groups[%d]: periodic reminder rekeys: the implementation does not offer %s", i, Reminders)

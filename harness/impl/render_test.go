@@ -574,7 +574,9 @@ func TestStagedGDOIVersion(t *testing.T) {
 	if err := yaml.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["gdoi_version"] != "2.0.0" || fmt.Sprint(cfg["gdoi_features"]) != "[]" {
+	// No feature list: getvpnd claims those it implements up to the
+	// staged version.
+	if _, listed := cfg["gdoi_features"]; cfg["gdoi_version"] != "2.0.0" || listed {
 		t.Errorf("gm2: gdoi_version %v, gdoi_features %v", cfg["gdoi_version"], cfg["gdoi_features"])
 	}
 	if out, _ := gv.Render(GM, s, "gm1"); strings.Contains(string(out), "gdoi_version") {
@@ -582,5 +584,128 @@ func TestStagedGDOIVersion(t *testing.T) {
 	}
 	if _, err := wire.Render(GM, s, "gm2"); err == nil || !strings.Contains(err.Error(), "GDOI version 2.0.0: the implementation does not offer gdoi-versions") {
 		t.Errorf("getvpnd-wire: %v", err)
+	}
+}
+
+// modesScenario is Default with the SA direction modes and fail-close: a
+// receive-only group, gm1 in fail-close with deny entries, gm2 passive.
+func modesScenario() *scenario.Scenario {
+	s := scenario.Default()
+	s.Groups[0].ReceiveOnly = true
+	s.GroupMembers[0].FailClose = &scenario.FailClose{Activate: true, ACL: []scenario.ACE{
+		{Action: "deny", Protocol: "tcp", DestinationPort: 22},
+		{Action: "deny", Protocol: "udp", Source: "198.51.100.0/24", Destination: "203.0.113.10", DestinationPort: 7100},
+		{Action: "permit", Protocol: "ip"},
+	}}
+	s.GroupMembers[1].Passive = true
+	return s
+}
+
+// The modes render on getvpnd as data_plane.fail_close on gm1, passive on
+// gm2's group and receive_only on the KS's, each only where stated, and
+// getvpnd --check takes the configs without a warning.
+func TestModesRender(t *testing.T) {
+	bin, err := testbuild.Bin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, _ := registry(t).Get("getvpnd")
+	s := modesScenario()
+	ks := renderYAML(t, gv, KS, s, "ks1")
+	if got := at(ks, "groups.0.receive_only"); got != true {
+		t.Errorf("ks1 receive_only: %v", got)
+	}
+	gm1 := renderYAML(t, gv, GM, s, "gm1")
+	if got := at(gm1, "data_plane.fail_close.activate"); got != true {
+		t.Errorf("gm1 fail_close.activate: %v", got)
+	}
+	want := []any{
+		map[string]any{"action": "deny", "protocol": "tcp", "destination_port": 22},
+		map[string]any{"action": "deny", "protocol": "udp", "source": "198.51.100.0/24", "destination": "203.0.113.10", "destination_port": 7100},
+		map[string]any{"action": "permit", "protocol": "ip"},
+	}
+	if got := at(gm1, "data_plane.fail_close.acl"); !reflect.DeepEqual(norm(got), norm(want)) {
+		t.Errorf("gm1 fail_close.acl: %v", got)
+	}
+	if got := at(gm1, "groups.0.passive"); got != nil {
+		t.Errorf("gm1 passive: %v", got)
+	}
+	gm2 := renderYAML(t, gv, GM, s, "gm2")
+	if got := at(gm2, "groups.0.passive"); got != true {
+		t.Errorf("gm2 passive: %v", got)
+	}
+	if got := at(gm2, "data_plane"); got != nil {
+		t.Errorf("gm2 data_plane: %v", got)
+	}
+	def := scenario.Default()
+	for role, node := range map[Role]string{KS: "ks1", GM: "gm1"} {
+		out, _ := gv.Render(role, def, node)
+		for _, key := range []string{"receive_only", "passive", "fail_close"} {
+			if strings.Contains(string(out), key) {
+				t.Errorf("the default scenario renders %s on %s:\n%s", key, node, out)
+			}
+		}
+	}
+	for _, n := range []struct {
+		role Role
+		node string
+	}{{KS, "ks1"}, {GM, "gm1"}, {GM, "gm2"}} {
+		out, err := gv.Render(n.role, s, n.node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), n.node+".yaml")
+		if err := os.WriteFile(f, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := exec.Command(filepath.Join(bin, "getvpnd"), "--check", f).CombinedOutput()
+		if err != nil || !strings.Contains(string(res), "0 warning(s)") {
+			t.Errorf("%s: getvpnd --check: %v\n%s\nconfig:\n%s", n.node, err, res, out)
+		}
+	}
+}
+
+// An implementation without fail-close or sa-direction refuses to render
+// them, naming the capability; getvpnd offers them with their commands.
+func TestModesRefusedWithoutTheCapabilities(t *testing.T) {
+	r := registry(t)
+	wire, _ := r.Get("getvpnd-wire")
+	s := modesScenario()
+	for _, c := range []struct {
+		role       Role
+		node, want string
+	}{
+		{KS, "ks1", "getvpnd-wire: ks ks1: groups[0]: receive-only TEKs: the implementation does not offer sa-direction"},
+		{GM, "gm1", "getvpnd-wire: gm gm1: fail-close: the implementation does not offer fail-close"},
+		{GM, "gm2", "getvpnd-wire: gm gm2: passive SA mode: the implementation does not offer sa-direction"},
+	} {
+		if _, err := wire.Render(c.role, s, c.node); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	// A receive-only group is the KS's business: a GM renders it whatever
+	// it offers (it reads the direction from the TEKs).
+	s = scenario.Default()
+	s.Groups[0].ReceiveOnly = true
+	if _, err := wire.Render(GM, s, "gm1"); err != nil {
+		t.Errorf("getvpnd-wire GM of a receive-only group: %v", err)
+	}
+	gv, _ := r.Get("getvpnd")
+	for _, c := range []Capability{FailClose, SADirection, Reload, GMClear} {
+		if !gv.Offers(c) {
+			t.Errorf("getvpnd does not offer %s", c)
+		}
+		if wire.Offers(c) {
+			t.Errorf("getvpnd-wire offers %s", c)
+		}
+	}
+	if got := strings.Join(gv.Caps.SADirection.Command, " "); got != "getctl gm direction" {
+		t.Errorf("sa-direction command %q", got)
+	}
+	if got := strings.Join(gv.Caps.Reload.Command, " "); got != "getctl reload" {
+		t.Errorf("reload command %q", got)
+	}
+	if got := strings.Join(gv.Caps.GMClear.Command, " "); got != "getctl clear gdoi" {
+		t.Errorf("gm-clear command %q", got)
 	}
 }

@@ -61,7 +61,13 @@ type Group struct {
 	// Authorization lists the prefixes of the GM identities allowed to
 	// register; empty allows every GM that authenticates.
 	Authorization []netip.Prefix `yaml:"authorization,omitempty"`
-	Rekey         Rekey          `yaml:"rekey"`
+	// ReceiveOnly has the key servers hand out the group's TEKs
+	// receiver-only (SA_DIRECTION 2; the seeds' "sa receive-only",
+	// GM-62): every GM then accepts ciphertext and clear and sends
+	// matching traffic in clear, the first step of a migration. A key
+	// server renders it only with the sa-direction capability.
+	ReceiveOnly bool  `yaml:"receive_only,omitempty"`
+	Rekey       Rekey `yaml:"rekey"`
 	// COOP, when set, has every key server of the scenario cooperate in
 	// this group: they elect a primary by Priority, the primary alone
 	// makes keys and rekeys, and a secondary takes over when it goes
@@ -226,6 +232,30 @@ type GroupMember struct {
 	// GDOIVersion, when set, stages this group member at another GDOI
 	// version (see KeyServer.GDOIVersion).
 	GDOIVersion string `yaml:"gdoi_version,omitempty"`
+	// Passive puts this GM's groups in passive SA mode (GM-64; S0 Table 5
+	// as the seeds' C-09 settles it): it accepts ciphertext and clear and
+	// encrypts matching traffic, whatever direction its key servers give
+	// ("inbound optional"). Capability sa-direction.
+	Passive bool `yaml:"passive,omitempty"`
+	// FailClose, when set, is this GM's fail-close mode (GM-51,
+	// capability fail-close).
+	FailClose *FailClose `yaml:"fail_close,omitempty"`
+}
+
+// FailClose is a GM's fail-close mode (the seeds' "crypto map m gdoi
+// fail-close", GM-51): while Activate is set, until every group has
+// registered and installed keys, forwarded traffic both ways is dropped
+// unless an entry of ACL denies it. The mode is removed once registered
+// and armed again only by clearing the GM's registration; the GM's own
+// GDOI traffic always passes (GM-52).
+type FailClose struct {
+	// Activate arms the mode ("activate"); a fail-close not activated
+	// changes nothing.
+	Activate bool `yaml:"activate"`
+	// ACL is evaluated in order, with an implicit permit of everything at
+	// its end: a deny entry passes the packet in clear, a permit entry
+	// (and no match) drops it. It names no transform.
+	ACL []ACE `yaml:"acl"`
 }
 
 // ProposalOf is the phase-1 proposal gm makes under ike.

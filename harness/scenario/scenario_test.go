@@ -46,6 +46,45 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// The modes of a migration (receive-only groups, passive GMs, fail-close)
+// are valid as written, and read back from YAML as the same model.
+func TestModesRoundTrip(t *testing.T) {
+	m := Default()
+	m.Groups[0].ReceiveOnly = true
+	m.GroupMembers[1].Passive = true
+	m.GroupMembers[0].FailClose = &FailClose{Activate: true, ACL: []ACE{
+		{Action: "deny", Protocol: "tcp", DestinationPort: 22},
+		{Action: "deny", Protocol: "udp", Source: "198.51.100.0/24", DestinationPort: 7100},
+		{Action: "permit", Protocol: "ip"},
+	}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"receive_only: true", "passive: true", "fail_close:", "activate: true"} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("no %q in\n%s", key, data)
+		}
+	}
+	s, err := Parse(data, "modes.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(s, m) {
+		t.Errorf("round trip differs:\n%s", data)
+	}
+	// Left unset, none of them is written.
+	data, _ = yaml.Marshal(Default())
+	for _, key := range []string{"receive_only", "passive", "fail_close"} {
+		if strings.Contains(string(data), key) {
+			t.Errorf("the default scenario writes %s:\n%s", key, data)
+		}
+	}
+}
+
 func TestKeyForAndKSList(t *testing.T) {
 	s := Default()
 	s.KeyServers = append(s.KeyServers, KeyServer{Name: "ks2", Address: netip.MustParseAddr("192.0.2.2"), Order: 2})
@@ -84,6 +123,21 @@ func TestValidationErrors(t *testing.T) {
 		{func(s *Scenario) {
 			s.GroupMembers[0].LocalACL = []ACE{{Action: "deny", Protocol: "udp", Transform: "aes256gcm16"}}
 		}, "group_members[0].local_acl[0].transform: a deny entry makes no TEK"},
+		{func(s *Scenario) {
+			s.GroupMembers[0].FailClose = &FailClose{Activate: true}
+		}, "group_members[0].fail_close.acl: no deny entry"},
+		{func(s *Scenario) {
+			s.GroupMembers[0].FailClose = &FailClose{Activate: true, ACL: []ACE{{Action: "permit", Protocol: "ip"}}}
+		}, "group_members[0].fail_close.acl: no deny entry"},
+		{func(s *Scenario) {
+			s.GroupMembers[1].FailClose = &FailClose{Activate: true, ACL: []ACE{{Action: "drop", Protocol: "tcp", DestinationPort: 22}}}
+		}, `group_members[1].fail_close.acl[0].action: "drop" is not permit (drop) or deny (pass in clear)`},
+		{func(s *Scenario) {
+			s.GroupMembers[1].FailClose = &FailClose{Activate: true, ACL: []ACE{{Action: "deny", Protocol: "ospf", DestinationPort: 22}}}
+		}, "group_members[1].fail_close.acl[0]: ports need protocol tcp or udp"},
+		{func(s *Scenario) {
+			s.GroupMembers[1].FailClose = &FailClose{Activate: true, ACL: []ACE{{Action: "deny", Protocol: "tcp", Transform: "aes256gcm16"}}}
+		}, "group_members[1].fail_close.acl[0].transform: a fail-close entry makes no TEK"},
 		{func(s *Scenario) { s.Groups = nil }, "groups: missing"},
 		{func(s *Scenario) { s.KeyServers = nil }, "key_servers: missing"},
 		{func(s *Scenario) { s.Groups[0].ID = 0 }, "groups[0].id: missing"},

@@ -113,6 +113,9 @@ func (s *Scenario) Validate() error {
 			}
 			v.ace(q, e)
 		}
+		if fc := g.FailClose; fc != nil {
+			v.failClose(p+".fail_close", fc)
+		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
 			if _, ok := s.KS(n); !ok {
@@ -319,6 +322,31 @@ func (v *validator) group(g *Group, p string) {
 	}
 	if r.Retransmit.Count > 0 && r.Retransmit.Interval <= 0 {
 		v.errorf(q+".retransmit.interval", "%d: retransmissions need an interval of at least 1 s", r.Retransmit.Interval)
+	}
+}
+
+// failClose checks a GM's fail-close mode: its ACL's entries, at least
+// one of them a deny (the seeds call a fail-close ACL with no entries a
+// misconfiguration, GM-51: every forwarded packet, routing and management
+// included, would be dropped until registration).
+func (v *validator) failClose(p string, fc *FailClose) {
+	denies := 0
+	for j, e := range fc.ACL {
+		q := index(p+".acl", j)
+		switch e.Action {
+		case "deny":
+			denies++
+		case "permit":
+		default:
+			v.errorf(q+".action", "%q is not permit (drop) or deny (pass in clear)", e.Action)
+		}
+		if e.Transform != "" {
+			v.errorf(q+".transform", "a fail-close entry makes no TEK, so it names no transform")
+		}
+		v.ace(q, e)
+	}
+	if denies == 0 {
+		v.errorf(p+".acl", "no deny entry: until registration every forwarded packet would be dropped, routing and management included (GM-51 calls it a misconfiguration)")
 	}
 }
 
