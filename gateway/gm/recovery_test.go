@@ -44,7 +44,10 @@ func TestGMRecoversAtOnceWhenTheRestartedKSAnswersInvalidCookie(t *testing.T) {
 	before := l.status()
 	l.restartKS()
 	l.gm.ReregisterNow("GETVPN")
-	st := l.wait("registration to the restarted KS", func(snap) bool { return l.counter("registrations") == 2 })
+	l.wait("registration to the restarted KS", func(snap) bool { return l.counter("registrations") == 2 })
+	// Read after the counter moved: the snapshot wait passes the
+	// condition was taken before it (the GM installs, then counts).
+	st := l.status()
 	if l.ksCounter("invalid_cookie_sent") != 1 || l.counter("invalid_cookie_received") != 1 || l.counter("ike_sa_stale") != 1 {
 		t.Errorf("KS %v, GM %v", l.ksCounter("invalid_cookie_sent"), l.gm.Counters())
 	}
@@ -62,7 +65,10 @@ func TestGMStartsMainModeWhenItsPULLOnAnOldSAGetsNoAnswer(t *testing.T) {
 	l.setDrop(isInformational)
 	l.restartKS()
 	l.gm.ReregisterNow("GETVPN")
-	st := l.wait("registration to the restarted KS", func(snap) bool { return l.counter("registrations") == 2 })
+	l.wait("registration to the restarted KS", func(snap) bool { return l.counter("registrations") == 2 })
+	// Read after the counter moved: the snapshot wait passes the
+	// condition was taken before it (the GM installs, then counts).
+	st := l.status()
 	// The first retry is a main mode, not the same PULL again.
 	if l.counter("ike_sa_stale") != 1 || l.counter("retransmits") != 0 || l.counter("invalid_cookie_received") != 0 {
 		t.Errorf("counters %v", l.gm.Counters())

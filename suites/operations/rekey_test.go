@@ -1,10 +1,11 @@
 package operations
 
 import (
-	"bytes"
 	"context"
+	"strings"
 	"time"
 
+	"github.com/getlab/getlab/gateway/control"
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/impl"
@@ -61,6 +62,13 @@ func pushesAfter(pkts []pcap.Packet, t time.Time) []pcap.Packet {
 	return out
 }
 
+// runAt runs an operator's command in node and returns when it started.
+func runAt(ctx context.Context, s *suitekit.Scenario, node string, cmd []string) time.Time {
+	at := time.Now()
+	suitekit.Run(ctx, s.Lab, node, cmd)
+	return at
+}
+
 // deletes are the ESP SPIs the Delete payloads of a decrypted PUSH name.
 func deletes(p pcap.Packet) []uint32 {
 	var out []uint32
@@ -80,12 +88,7 @@ var _ = Describe("a triggered rekey", Ordered, Label("operations"), suitekit.Slo
 		registered       map[uint32]time.Duration
 		replaceAt, nowAt time.Time
 	)
-	run := func(ctx context.Context, cmd []string) time.Time {
-		at := time.Now()
-		var out, errb bytes.Buffer
-		Expect(s.Lab.Exec(ctx, "ks1", cmd, nil, &out, &errb)).To(Succeed(), "%v on ks1: %s", cmd, errb.String())
-		return at
-	}
+	run := func(ctx context.Context, cmd []string) time.Time { return runAt(ctx, s, "ks1", cmd) }
 	BeforeAll(func(ctx SpecContext) {
 		suitekit.Require(impl.KS, impl.TriggeredRekey, impl.KeyLog, impl.UnicastRekey)
 		m := scenario.Default()
@@ -150,5 +153,66 @@ var _ = Describe("a triggered rekey", Ordered, Label("operations"), suitekit.Slo
 		}
 		Expect(len(del)).To(Equal(len(before)), "every TEK held before is deleted")
 		Expect(teks).NotTo(BeEmpty(), "new TEKs")
+	})
+})
+
+// With a GM whose GDOI version lacks policy-replace (1.0.1), the key
+// server sends a triggered rekey without it: the old TEKs keep their
+// lifetimes, and it warns (S0 §3.16.2, RK-51).
+var _ = Describe("a triggered rekey toward a GM without policy-replace", Ordered, Label("operations", "versions"), suitekit.SlowAt(versionsScale), func() {
+	var (
+		s          *suitekit.Scenario
+		registered map[uint32]time.Duration
+		rekeyAt    time.Time
+		events     []control.Event
+	)
+	BeforeAll(func(ctx SpecContext) {
+		suitekit.Require(impl.KS, impl.TriggeredRekey, impl.KeyLog, impl.UnicastRekey, impl.GDOIVersions)
+		suitekit.Require(impl.GM, impl.GDOIVersions)
+		m := scenario.Default()
+		m.Groups[0].TEKLifetime = int(rekeyTEK / time.Second)
+		m.GroupMembers[1].GDOIVersion = "1.0.1"
+		m.TimerScale = suitekit.TimerScale(versionsScale)
+		s = suitekit.StartModel(ctx, "rekey-without-policy-replace", "basic.clab.yml", m, nil)
+		s.WaitOnWire(ctx, 20*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
+		rekeyAt = runAt(ctx, s, "ks1", suitekit.Impl(impl.KS).Caps.TriggeredRekey.Command)
+		s.WaitOnWire(ctx, rekeyWait, "ks1's PUSH after the rekey command", func(pkts []pcap.Packet) bool {
+			return len(pushesAfter(pkts, rekeyAt)) > 0
+		})
+		if suitekit.Offers(impl.KS, impl.Events) {
+			events = suitekit.Events(ctx, s.Lab, "ks1")
+		}
+		s.Finish()
+		registered = map[uint32]time.Duration{}
+		for _, p := range suitekit.Registrations(s.Pkts, ks1, gm1)[0] {
+			for spi, life := range tekLifetimes(p) {
+				registered[spi] = life
+			}
+		}
+		Expect(registered).NotTo(BeEmpty(), "the TEKs of gm1's registration (decrypted PULL 2)")
+	})
+
+	It("sends new TEKs and leaves the old ones their lifetimes, gm2's version 1.0.1 read from main mode", func() {
+		v, _ := mainModeVersion(s.Pkts, gm2, ks1, 3)
+		Expect(v).To(Equal("1.0.1"))
+		push := pushesAfter(s.Pkts, rekeyAt)[0]
+		Expect(push.ISAKMP.Decrypted).To(BeTrue(), "the PUSH decrypts with ks1's key log")
+		teks := tekLifetimes(push)
+		for spi := range registered {
+			Expect(teks).To(HaveKey(spi), "the old TEK %08x is carried", spi)
+			// 7200 s less the minutes of protocol time since the
+			// registration: far above policy replace's TEK_SLT, 360 s.
+			Expect(teks[spi]).To(BeNumerically(">", 10*rekeySLT), "old TEK %08x not shortened", spi)
+		}
+		Expect(len(teks)).To(BeNumerically(">", len(registered)), "new TEKs too")
+	})
+
+	It("warns that some devices cannot support policy-replace (events)", func() {
+		suitekit.Require(impl.KS, impl.Events)
+		var warned bool
+		for _, e := range events {
+			warned = warned || (e.Name == "KS_FEATURE_UNSUPPORTED" && e.Fields["feature"] == "POLICY-REPLACE" && strings.Contains(e.Fields["devices"], gm2.String()))
+		}
+		Expect(warned).To(BeTrue(), "KS_FEATURE_UNSUPPORTED naming gm2")
 	})
 })

@@ -1,7 +1,6 @@
 package operations
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"strings"
@@ -57,12 +56,7 @@ var _ = Describe("GM removal", Ordered, Label("operations"), suitekit.SlowAt(ver
 		removeAt, nowAt time.Time
 		events          []control.Event
 	)
-	run := func(ctx context.Context, cmd []string) time.Time {
-		at := time.Now()
-		var out, errb bytes.Buffer
-		Expect(s.Lab.Exec(ctx, "ks1", cmd, nil, &out, &errb)).To(Succeed(), "%v on ks1: %s", cmd, errb.String())
-		return at
-	}
+	run := func(ctx context.Context, cmd []string) time.Time { return runAt(ctx, s, "ks1", cmd) }
 	// wall is protocol time d on the wall clock of the lab.
 	wall := func(d time.Duration) time.Duration {
 		return time.Duration(float64(d) * suitekit.TimerScale(versionsScale))
