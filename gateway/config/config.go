@@ -377,6 +377,11 @@ type Rekey struct {
 	// the GMs that have not acknowledged, until they do or the next
 	// scheduled rekey (unicast with acknowledgements only).
 	RetransmitPeriodic bool
+	// KEKAtExpiry stages a key server of before IOS 15.2(1)T, which sends
+	// the KEK rekey at the KEK's expiry instead of 200 s and the
+	// retransmissions ahead of it (S0 §3.6.6.3; GM-86, OP-14): its GMs
+	// register twice per KEK lifetime. Off by default.
+	KEKAtExpiry bool
 	// Ack is whether and how GMs acknowledge rekeys (RFC 8263
 	// KEK_ACK_REQUESTED): "rfc8263-sha256" (value 1, the unicast default),
 	// "rfc8263-sha512" (value 3) or "none" (the multicast default).

@@ -198,10 +198,11 @@ func (c *Config) decodeGroups(d *decoder, n *yaml.Node, path string) {
 
 func decodeRekey(d *decoder, n *yaml.Node, path string, r *Rekey) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"transport": func(n *yaml.Node, p string) { d.str(n, p, &r.Transport) },
-		"ack":       func(n *yaml.Node, p string) { d.str(n, p, &r.Ack) },
-		"address":   func(n *yaml.Node, p string) { d.addr(n, p, &r.Address) },
-		"port":      func(n *yaml.Node, p string) { d.port(n, p, &r.Port) },
+		"transport":     func(n *yaml.Node, p string) { d.str(n, p, &r.Transport) },
+		"ack":           func(n *yaml.Node, p string) { d.str(n, p, &r.Ack) },
+		"kek_at_expiry": func(n *yaml.Node, p string) { d.boolean(n, p, &r.KEKAtExpiry) },
+		"address":       func(n *yaml.Node, p string) { d.addr(n, p, &r.Address) },
+		"port":          func(n *yaml.Node, p string) { d.port(n, p, &r.Port) },
 		"retransmit": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"interval": func(n *yaml.Node, p string) { d.duration(n, p, &r.RetransmitInterval) },

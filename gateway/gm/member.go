@@ -155,8 +155,12 @@ type group struct {
 	// scheduled one comes a retry interval later at the earliest.
 	attemptAt time.Time
 	// reregKEK: the scheduled re-registration is the KEK's (GM-85), not
-	// the TEKs'.
-	reregKEK bool
+	// the TEKs'. oldKS: the last registration marked the KS as one that
+	// rekeys the KEK only at its expiry (GM-86).
+	reregKEK, oldKS bool
+	// kekFirstLife is the lifetime the current KEK had when it was first
+	// installed.
+	kekFirstLife time.Duration
 
 	// Rekeys: PUSHes taken, acknowledgements sent, PUSHes refused (bad
 	// signature, replay, unparsable, uninstallable), when the last was
@@ -564,6 +568,11 @@ func (m *Member) install(g *group, p *gdoi.Policy) func() {
 	m.opt.Events.Emit("GM_REGS_COMPL", "ks", ks, "group", g.cfg.Name, "gm", me)
 	m.opt.Events.Emit("GM_INSTALL_POLICIES_SUCCESS", "ks", ks, "group", g.cfg.Name, "gm", me)
 	m.followKS(g, prev, p, false)
+	// GM-86: a registration before the KEK's end that brings the same KEK
+	// with less than 190 s left says the KS sends its KEK rekey only at
+	// expiry (an old KS): wait for it past the expiry instead of
+	// registering again and again before it.
+	g.oldKS = m.kekGivenAgainLate(g, prev, p)
 	m.scheduleReregistration(g, p)
 	return m.installed(g, p)
 }
@@ -602,9 +611,19 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 		at = point(t, ReregistrationLead(t, g.cfg.Jitter, m.opt.Rand()))
 	}
 	g.reregKEK = false
+	var expiry time.Duration // > 0: the KEK of an old KS, deleted then (GM-86)
 	if k := p.KEK; k != nil {
-		if kat := point(k.Lifetime, KEKReregistrationLead(m.opt.Rand())); kat < at {
+		kat := point(k.Lifetime, KEKReregistrationLead(m.opt.Rand()))
+		if g.oldKS {
+			// GM-86 step 2: the KEK is deleted at its expiry and the GM
+			// registers again at a random time in (expiry, expiry + 80 s).
+			kat = k.Lifetime + max(time.Duration(m.opt.Rand()*float64(OldKSReregistrationWindow)), time.Second)
+		}
+		if kat < at {
 			at, g.reregKEK = kat, true
+			if g.oldKS {
+				expiry = k.Lifetime
+			}
 		}
 	}
 	if !g.attemptAt.IsZero() {
@@ -617,7 +636,49 @@ func (m *Member) scheduleReregistration(g *group, p *gdoi.Policy) {
 	}
 	at = max(at, time.Second)
 	g.reregAt = m.clk.After(m.clk.Now(), at)
+	if expiry > 0 && expiry < at {
+		m.after(g, expiry, func() { m.deleteExpiredKEK(g, at-expiry) })
+		return
+	}
 	m.after(g, at, func() { m.reregister(g) })
+}
+
+// Old key servers (GM-86): a KEK given again with less than OldKSKEKLeft
+// to live marks one; the GM registers again within
+// OldKSReregistrationWindow after the KEK's expiry.
+const (
+	OldKSKEKLeft              = 190 * time.Second
+	OldKSReregistrationWindow = 80 * time.Second
+)
+
+// kekGivenAgainLate reports whether registration policy p, after prev,
+// marks an old KS (GM-86): the same KEK again with less than OldKSKEKLeft
+// to live, when it had lived long enough for a KS of today to have
+// rekeyed it by then (200 s ahead, or at half a shorter lifetime, RK-35) —
+// not so under a KS whose KEKs are short anyway (gdoid's 25 s).
+func (m *Member) kekGivenAgainLate(g *group, prev, p *gdoi.Policy) bool {
+	if p.KEK == nil {
+		return false
+	}
+	same := prev != nil && prev.KEK != nil && prev.KEK.SPI == p.KEK.SPI
+	if !same {
+		g.kekFirstLife = p.KEK.Lifetime
+		return false
+	}
+	return p.KEK.Lifetime < OldKSKEKLeft && g.kekFirstLife >= 2*OldKSKEKLeft
+}
+
+// deleteExpiredKEK deletes g's KEK at its expiry, an old KS's KEK rekey
+// not having come, and registers again wait later (GM-86 step 2).
+func (m *Member) deleteExpiredKEK(g *group, wait time.Duration) {
+	if g.policy != nil && g.policy.KEK != nil {
+		m.opt.Events.Emit("GM_DELETE_EXPIRED_KEK", "group", g.cfg.Name, "spi", fmt.Sprintf("%x", g.policy.KEK.SPI))
+		np := *g.policy
+		np.KEK = nil
+		g.policy = &np
+	}
+	g.reregKEK = false
+	m.after(g, wait, func() { m.reregister(g) })
 }
 
 // reregister starts the scheduled re-registration of g.

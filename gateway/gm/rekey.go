@@ -233,7 +233,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	old := g.policy
 	name := g.cfg.Name
 	if np.KEK != nil && (old.KEK == nil || np.KEK.SPI != old.KEK.SPI) {
-		g.previousKEK = old.KEK
+		g.previousKEK, g.kekFirstLife = old.KEK, np.KEK.Lifetime
 		m.opt.Events.Emit("SA_KEK_UPDATED", "group", name, "spi", fmt.Sprintf("%x", np.KEK.SPI))
 	}
 	m.transportEvent(g, old, np)
@@ -248,6 +248,7 @@ func (m *Member) installRekey(g *group, np *gdoi.Policy) func() {
 	}
 	now := m.clk.Now()
 	g.policy, g.installedAt, g.lastRekey = np, now, now
+	g.oldKS = false
 	m.followKS(g, old, np, true)
 	if g.a != nil {
 		// A re-registration was under way (its timer fired before this

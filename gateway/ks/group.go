@@ -162,7 +162,7 @@ func (g *group) refresh(now time.Time, scaled func(time.Duration) time.Duration,
 		}
 		return nil
 	}
-	if g.kek == nil || now.Sub(g.kekCreated) >= scaled(g.cfg.KEKLifetime) {
+	if g.kek == nil || now.Sub(g.kekCreated) >= scaled(g.kekLife()) {
 		g.kek, g.kekCreated = g.newKEK(identity), now
 	}
 	g.prune(now, scaled)

@@ -174,6 +174,12 @@ func earliest(d time.Time, ts ...time.Time) time.Time {
 }
 
 func (s *Server) rekeyTick(g *group, now time.Time) {
+	if g.cfg.Rekey.KEKAtExpiry && g.makesKeys() && g.kek != nil && len(g.gens) > 0 &&
+		!now.Before(g.kekCreated.Add(s.clk.Wall(g.kekLife()))) {
+		// A KS of old (GM-86): the KEK rekey goes at the KEK's expiry,
+		// under the KEK that just expired.
+		s.startRound(g, now, true, false)
+	}
 	if err := s.refresh(g, now); err != nil || !g.makesKeys() {
 		return
 	}
@@ -188,11 +194,30 @@ func (s *Server) rekeyTick(g *group, now time.Time) {
 	}
 }
 
+// kekAtExpiryGrace is how long after the KEK's expiry a KS of old
+// (rekey.kek_at_expiry) sends the KEK rekey: lifetimes travel in whole
+// seconds, rounded up, so a GM's count of the expiry may end up to a second
+// after the KS's. At the GM's expiry, then, as the seeds describe it
+// (GM-86): the GM has deleted the KEK and registers again.
+const kekAtExpiryGrace = time.Second
+
+// kekLife is how long the group's KEK lives on this KS: its lifetime,
+// and under rekey.kek_at_expiry the grace until the KEK rekey.
+func (g *group) kekLife() time.Duration {
+	if g.cfg.Rekey.KEKAtExpiry {
+		return g.cfg.KEKLifetime + kekAtExpiryGrace
+	}
+	return g.cfg.KEKLifetime
+}
+
 // rekeyDue returns when the next KEK and TEK rekeys are due.
 func (s *Server) rekeyDue(g *group) (kek, tek time.Time) {
 	rk := g.cfg.Rekey
 	n := len(g.members)
 	kek = g.kekCreated.Add(s.clk.Wall(leadPoint(g.cfg.KEKLifetime, KEKRekeyLead(rk.RetransmitCount, rk.RetransmitInterval, n, g.unicast()))))
+	if rk.KEKAtExpiry {
+		kek = g.kekCreated.Add(s.clk.Wall(g.kekLife()))
+	}
 	tek = g.newest().created.Add(s.clk.Wall(leadPoint(g.cfg.TEKLifetime, TEKRekeyLead(g.cfg.TEKLifetime, rk.RetransmitCount, rk.RetransmitInterval, n))))
 	return kek, tek
 }
