@@ -174,12 +174,7 @@ func earliest(d time.Time, ts ...time.Time) time.Time {
 }
 
 func (s *Server) rekeyTick(g *group, now time.Time) {
-	if g.cfg.Rekey.KEKAtExpiry && g.makesKeys() && g.kek != nil && len(g.gens) > 0 &&
-		!now.Before(g.kekCreated.Add(s.clk.Wall(g.kekLife()))) {
-		// A KS of old (GM-86): the KEK rekey goes at the KEK's expiry,
-		// under the KEK that just expired.
-		s.startRound(g, now, true, false)
-	}
+	s.kekRekeyAtExpiry(g, now, g.kekLife())
 	if err := s.refresh(g, now); err != nil || !g.makesKeys() {
 		return
 	}
@@ -196,10 +191,21 @@ func (s *Server) rekeyTick(g *group, now time.Time) {
 
 // kekAtExpiryGrace is how long after the KEK's expiry a KS of old
 // (rekey.kek_at_expiry) sends the KEK rekey: lifetimes travel in whole
-// seconds, rounded up, so a GM's count of the expiry may end up to a second
-// after the KS's. At the GM's expiry, then, as the seeds describe it
-// (GM-86): the GM has deleted the KEK and registers again.
-const kekAtExpiryGrace = time.Second
+// seconds, rounded up, and a GM's timer fires a moment after the KS's, so
+// its count of the expiry may end a little after the KS's. At the GM's
+// expiry, then, as the seeds describe it (GM-86): the GM has deleted the
+// KEK and registers again. A GM that registers meanwhile gets the new KEK
+// (kekRekeyAtExpiry from the registration).
+const kekAtExpiryGrace = 5 * time.Second
+
+// kekRekeyAtExpiry is a KS of old's KEK rekey (GM-86): once the KEK has
+// lived life, the PUSH with a new KEK under the old one.
+func (s *Server) kekRekeyAtExpiry(g *group, now time.Time, life time.Duration) {
+	if g.cfg.Rekey.KEKAtExpiry && g.makesKeys() && g.kek != nil && len(g.gens) > 0 &&
+		!now.Before(g.kekCreated.Add(s.clk.Wall(life))) {
+		s.startRound(g, now, true, false)
+	}
+}
 
 // kekLife is how long the group's KEK lives on this KS: its lifetime,
 // and under rekey.kek_at_expiry the grace until the KEK rekey.

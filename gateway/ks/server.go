@@ -532,6 +532,9 @@ func (s *Server) policyFor(id uint32, sa *ikev1.SA, from netip.AddrPort) (*gdoi.
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_GM_VERSION_MISMATCH",
 			Reason: fmt.Sprintf("GM version %s is not compatible with the KS's %s (another major version)", v.Version, s.cfg.GDOI)}
 	}
+	// A KS of old whose KEK has expired, its rekey not sent yet: sent
+	// now, so that the GM registering gets the new KEK.
+	s.kekRekeyAtExpiry(g, now, g.cfg.KEKLifetime)
 	if err := s.refresh(g, now); err != nil {
 		return nil, &gdoi.Reject{Notify: isakmp.NotifyNoProposalChosen, Event: "KS_NO_RSA_KEYS", Reason: err.Error()}
 	}

@@ -113,10 +113,14 @@ const (
 	// GMRemoval: commands make a key server remove its GMs (RemovalCap),
 	// the seeds' "clear crypto gdoi ks members [now]" (RK-60, RK-61).
 	GMRemoval Capability = "gm-removal"
+	// KEKAtExpiry: a key server can be staged as one of old that sends
+	// the KEK rekey only at the KEK's expiry (a scenario's
+	// rekey.kek_at_expiry, GM-86).
+	KEKAtExpiry Capability = "kek-at-expiry"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -233,6 +237,7 @@ type Capabilities struct {
 	Reload          *ReloadCap     `yaml:"reload"`
 	GMClear         *ClearCap      `yaml:"gm-clear"`
 	GMRemoval       *RemovalCap    `yaml:"gm-removal"`
+	KEKAtExpiry     bool           `yaml:"kek-at-expiry"`
 }
 
 // RemovalCap: commands run in a key server's node remove its GMs: Command
@@ -346,6 +351,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.Reload != nil && len(k.Reload.Command) > 0
 	case GMClear:
 		return k.GMClear != nil && len(k.GMClear.Command) > 0
+	case KEKAtExpiry:
+		return k.KEKAtExpiry
 	case GMRemoval:
 		return k.GMRemoval != nil && len(k.GMRemoval.Command) > 0 && len(k.GMRemoval.Now) > 0
 	}

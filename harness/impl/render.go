@@ -208,6 +208,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		if g.ReceiveOnly && role != GM && !im.Offers(SADirection) {
 			return fail("groups[%d]: receive-only TEKs: the implementation does not offer %s", i, SADirection)
 		}
+		if g.Rekey.KEKAtExpiry && role != GM && !im.Offers(KEKAtExpiry) {
+			return fail("groups[%d]: a KS of old (KEK rekey at expiry): the implementation does not offer %s", i, KEKAtExpiry)
+		}
 		if g.Rekey.Retransmit.Periodic && role != GM && !im.Offers(Reminders) {
 			return fail("groups[%d]: periodic reminder rekeys: the implementation does not offer %s", i, Reminders)
 		}

@@ -592,6 +592,7 @@ func TestStagedGDOIVersion(t *testing.T) {
 func modesScenario() *scenario.Scenario {
 	s := scenario.Default()
 	s.Groups[0].ReceiveOnly = true
+	s.Groups[0].Rekey.KEKAtExpiry = true
 	s.GroupMembers[0].FailClose = &scenario.FailClose{Activate: true, ACL: []scenario.ACE{
 		{Action: "deny", Protocol: "tcp", DestinationPort: 22},
 		{Action: "deny", Protocol: "udp", Source: "198.51.100.0/24", Destination: "203.0.113.10", DestinationPort: 7100},
@@ -614,6 +615,9 @@ func TestModesRender(t *testing.T) {
 	ks := renderYAML(t, gv, KS, s, "ks1")
 	if got := at(ks, "groups.0.receive_only"); got != true {
 		t.Errorf("ks1 receive_only: %v", got)
+	}
+	if got := at(ks, "groups.0.rekey.kek_at_expiry"); got != true {
+		t.Errorf("ks1 rekey.kek_at_expiry: %v", got)
 	}
 	gm1 := renderYAML(t, gv, GM, s, "gm1")
 	if got := at(gm1, "data_plane.fail_close.activate"); got != true {
@@ -640,7 +644,7 @@ func TestModesRender(t *testing.T) {
 	def := scenario.Default()
 	for role, node := range map[Role]string{KS: "ks1", GM: "gm1"} {
 		out, _ := gv.Render(role, def, node)
-		for _, key := range []string{"receive_only", "passive", "fail_close"} {
+		for _, key := range []string{"receive_only", "passive", "fail_close", "kek_at_expiry"} {
 			if strings.Contains(string(out), key) {
 				t.Errorf("the default scenario renders %s on %s:\n%s", key, node, out)
 			}
@@ -683,6 +687,11 @@ func TestModesRefusedWithoutTheCapabilities(t *testing.T) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
 	}
+	ko := scenario.Default()
+	ko.Groups[0].Rekey.KEKAtExpiry = true
+	if _, err := wire.Render(KS, ko, "ks1"); err == nil || !strings.Contains(err.Error(), "does not offer kek-at-expiry") {
+		t.Errorf("getvpnd-wire KS of old: %v", err)
+	}
 	// A receive-only group is the KS's business: a GM renders it whatever
 	// it offers (it reads the direction from the TEKs).
 	s = scenario.Default()
@@ -691,7 +700,7 @@ func TestModesRefusedWithoutTheCapabilities(t *testing.T) {
 		t.Errorf("getvpnd-wire GM of a receive-only group: %v", err)
 	}
 	gv, _ := r.Get("getvpnd")
-	for _, c := range []Capability{FailClose, SADirection, Reload, GMClear} {
+	for _, c := range []Capability{FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry} {
 		if !gv.Offers(c) {
 			t.Errorf("getvpnd does not offer %s", c)
 		}

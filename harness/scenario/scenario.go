@@ -165,6 +165,10 @@ type Rekey struct {
 	// Acks is how GMs acknowledge PUSHes: "rfc8263-sha256",
 	// "rfc8263-sha512" or "none".
 	Acks string `yaml:"acks"`
+	// KEKAtExpiry stages the key servers as ones of old that send the KEK
+	// rekey only at the KEK's expiry, not 200 s ahead (S0 §3.6.6.3,
+	// GM-86; capability kek-at-expiry).
+	KEKAtExpiry bool `yaml:"kek_at_expiry,omitempty"`
 }
 
 // Retransmit is a rekey's retransmission schedule.
