@@ -77,6 +77,12 @@ type Config struct {
 	// default ks-state.json beside the control socket; "" keeps none).
 	// Cooperating KSs take the state from their peers instead.
 	StateFile string
+	// PolicyChange is what a key server does when a reload changes a
+	// group's policy (S0 §3.16.2; C-08): "triggered" (default) logs
+	// POLICY_CHANGE and sends it with the next rekey, scheduled or
+	// "getctl ks rekey" (KS-71); "immediate" is the old method of S0
+	// Table 4 (RK-50): a rekey with the new policy at once.
+	PolicyChange string
 	// GDOI is the GDOI software version and features the daemon
 	// announces (both roles).
 	GDOI   GDOIVersion
@@ -277,6 +283,12 @@ const (
 	// DirectionInboundOptional (passive): ciphertext and clear accepted,
 	// matching traffic encrypted.
 	DirectionInboundOptional = "inbound-optional"
+)
+
+// Values of Config.PolicyChange.
+const (
+	PolicyChangeTriggered = "triggered"
+	PolicyChangeImmediate = "immediate"
 )
 
 // Group is one GDOI group. On a KS it is the group policy the KS serves; on a

@@ -108,6 +108,9 @@ func (c *Config) applyDefaults() {
 	if !c.isSet("control_socket") {
 		c.ControlSocket = Defaults.ControlSocket
 	}
+	if c.Role == RoleKS {
+		c.PolicyChange = cmp.Or(c.PolicyChange, PolicyChangeTriggered)
+	}
 	if c.Role == RoleKS && !c.isSet("state_file") {
 		c.StateFile = filepath.Join(filepath.Dir(c.ControlSocket), "ks-state.json")
 	}

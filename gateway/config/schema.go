@@ -27,6 +27,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		"control_socket": func(n *yaml.Node, p string) { d.str(n, p, &c.ControlSocket) },
 		"key_log":        func(n *yaml.Node, p string) { d.str(n, p, &c.KeyLog) },
 		"state_file":     func(n *yaml.Node, p string) { d.str(n, p, &c.StateFile) },
+		"policy_change":  func(n *yaml.Node, p string) { d.str(n, p, &c.PolicyChange) },
 		"gdoi_version": func(n *yaml.Node, p string) {
 			if v, ok := d.scalar(n, p); ok {
 				ver, err := gdoi.ParseVersion(v)

@@ -162,6 +162,9 @@ func (v *validator) gdoiVersion() {
 
 func (v *validator) stateFile() {
 	v.onlyFor(RoleKS, "state_file")
+	if v.onlyFor(RoleKS, "policy_change") {
+		v.oneOf("policy_change", v.c.PolicyChange, PolicyChangeTriggered, PolicyChangeImmediate)
+	}
 }
 
 func (v *validator) dataPlane() {

@@ -14,7 +14,8 @@ import (
 // reload, SIGHUP) and applies what a running KS can take (config.Reload):
 // a group's policy — its ACL, transforms, receive-only, deny download —
 // goes out with the next rekey, scheduled or triggered, and the primary
-// logs POLICY_CHANGE (KS-71; the triggered-rekey model of C-08); the
+// logs POLICY_CHANGE (KS-71; the triggered-rekey model of C-08), or under
+// policy_change: immediate with a rekey at once (RK-50); the
 // authorization list, retransmissions and pre-shared keys apply at once,
 // and the phase-1 SAs of a peer whose key was removed or changed are
 // dropped, so that it must authenticate again with the new key. A file
@@ -44,12 +45,21 @@ func (s *Server) Reload() (show.ReloadResult, error) {
 		o.Authorization = n.Authorization
 		o.Rekey.RetransmitInterval, o.Rekey.RetransmitCount, o.Rekey.RetransmitPeriodic = n.Rekey.RetransmitInterval, n.Rekey.RetransmitCount, n.Rekey.RetransmitPeriodic
 	}
+	now := s.clk.Now()
 	for _, g := range s.sortedGroups() {
 		if !slices.Contains(policy, g.cfg.Name) {
 			continue
 		}
 		g.policyDigest = policyDigest(g.cfg)
-		if g.makesKeys() {
+		switch {
+		case !g.makesKeys():
+		case s.cfg.PolicyChange == config.PolicyChangeImmediate:
+			// The old method (S0 Table 4, RK-50): new TEKs with the new
+			// policy at once; the old ones stay until they expire.
+			if err := s.refresh(g, now); err == nil {
+				s.startRound(g, now, false, true)
+			}
+		default:
 			s.opt.Events.Emit("POLICY_CHANGE", "group", g.cfg.Name)
 		}
 	}

@@ -179,3 +179,31 @@ func TestReload(t *testing.T) {
 		t.Error("a GM whose key was removed registered")
 	}
 }
+
+// TestReloadImmediate: under policy_change: immediate (S0 Table 4, the
+// method before triggered rekeys) a reloaded policy goes out at once, in
+// a rekey with new TEKs, and no POLICY_CHANGE is logged.
+func TestReloadImmediate(t *testing.T) {
+	clk := newClock()
+	cfg := ksConfig(t, 19, "policy_change: immediate\n")
+	next := cfg
+	k := newTestKSAt(t, cfg, clk.Now)
+	k.srv.opt.LoadConfig = func() (*config.Config, error) { return next, nil }
+	k.vendorIDs = current
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
+		t.Fatal(err)
+	}
+	in1 := k.peer(testnet.GM(1))
+	next = ksConfig(t, 19, "policy_change: immediate\n")
+	next.Groups[0].ReceiveOnly = true
+	if _, err := k.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	g := k.srv.sortedGroups()[0]
+	if len(in1) != 1 || len(g.gens) != 2 || g.newest().teks[0].Direction != gdoiwire.SADirReceiverOnly {
+		t.Errorf("%d datagrams to the GM, %d TEK generations: want a rekey with receive-only TEKs at once", len(in1), len(g.gens))
+	}
+	if len(k.events("POLICY_CHANGE")) != 0 {
+		t.Error("POLICY_CHANGE logged under the old method")
+	}
+}
