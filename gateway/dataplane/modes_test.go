@@ -133,6 +133,12 @@ func TestFailClose(t *testing.T) {
 		}
 	}
 	check("before registration", [4]string{"drop", "drop", "clear", "clear"})
+	// GDOI of another GM forwarded through this one is policy like any
+	// traffic: dropped unless the ACL denies it (GM-52); the GM's own
+	// never passes through the data plane.
+	if got := verdict(m.run(false, udp(testnet.Host(1), outside, 848, 848, 60, false))); got != "drop" {
+		t.Errorf("transit GDOI while armed: %s, want drop (no deny udp 848 entry)", got)
+	}
 	if !m.e.FailCloseArmed() {
 		t.Fatal("fail-close not armed before registration")
 	}
@@ -166,6 +172,28 @@ func TestFailClose(t *testing.T) {
 		if m.e.Count(c) == 0 {
 			t.Errorf("%s not counted", CounterName(c))
 		}
+	}
+}
+
+// TestFailCloseTransitGDOI: with the seeds' "deny udp any eq 848 any eq
+// 848" entry, a downstream GM's registration crosses an unregistered
+// fail-close GM (GM-52).
+func TestFailCloseTransitGDOI(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	m := &member{}
+	transit := config.ACE{Protocol: ipv4.ProtoUDP, SourcePort: config.PortRange{Lo: 848, Hi: 848}, DestinationPort: config.PortRange{Lo: 848, Hi: 848}}
+	m.e = New(Options{Clock: clock.New(1, clk.Now), Local: testnet.GM(1).Addr(), LocalDenyInbound: "ios", Groups: []config.Group{{Name: "A"}},
+		FailClose: &config.FailClose{Activate: true, ACL: []config.ACE{transit}}})
+	rec := func(b []byte) error { m.out = append(m.out, bytes.Clone(b)); return nil }
+	m.w = m.e.NewWorker(rec, rec)
+	if got := verdict(m.run(false, udp(testnet.Host(1), outside, 848, 848, 60, false))); got != "clear" {
+		t.Errorf("transit GDOI out: %s, want clear", got)
+	}
+	if got := verdict(m.run(true, udp(outside, testnet.Host(1), 848, 848, 60, false))); got != "clear" {
+		t.Errorf("transit GDOI back: %s, want clear", got)
+	}
+	if got := verdict(m.run(false, udp(testnet.Host(1), outside, 848, 9, 60, false))); got != "drop" {
+		t.Errorf("other UDP: %s, want drop", got)
 	}
 }
 
