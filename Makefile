@@ -50,10 +50,11 @@ build:
 # pulled. Tagged dev and $(VERSION).
 images: build
 	@test -x $(BUSYBOX) && $(BUSYBOX) --help >/dev/null 2>&1 || { echo "make images: needs a static busybox at $(BUSYBOX) (apt-get install busybox-static)" >&2; exit 1; }
-	@for img in getvpnd host; do \
+	@for img in getvpnd host gm-swarm; do \
 		ctx=build/images/$$img; rm -rf $$ctx && mkdir -p $$ctx && \
 		cp images/$$img/Dockerfile $(BUSYBOX) $$ctx/ && \
 		if [ $$img = getvpnd ]; then cp $(BIN)/getvpnd $(BIN)/getctl $$ctx/; fi && \
+		if [ $$img = gm-swarm ]; then cp $(BIN)/gm-swarm $$ctx/; fi && \
 		docker build -q -t getlab/$$img:dev -t getlab/$$img:$(VERSION) $$ctx || exit 1; \
 	done
 
@@ -92,7 +93,9 @@ docker-images:
 	else echo "no Docker engine answers: the docker runtime's tests and specs will skip"; fi
 
 # The suites that judge the implementations KS= and GM= choose: the ones
-# `make interop` runs for every pairing.
+# `make interop` runs for every pairing. The scale suite (suites/scale)
+# judges the KS alone, against the GM swarm: `make conformance` runs it
+# for KS=, and no pairing needs it again.
 INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes
 
 # Every pairing of the registered implementations (every one playing KS
@@ -158,9 +161,13 @@ unit: build docker-images
 	$(GO) test -count=1 $(filter-out $(LAB_PKGS),$(UNIT_PKGS))
 	$(GO) test -count=1 -p 1 $(LAB_PKGS)
 
+# The anchor of the data-plane figures, wireguard-go, is built from its Go
+# module (a tool in go.mod) and run on the same namespaces as getvpnd.
 bench: require-root build
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 1x ./suites/dataplane
+	$(GO) test -run '^$$' -bench Swarm -benchtime 1x ./suites/scale
 
 # A short fuzzing pass over every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s

@@ -146,6 +146,9 @@ func (c *Capture) open() error {
 			return fmt.Errorf("pcap: capture %s: %w", p.Name, err)
 		}
 		c.handles = append(c.handles, h)
+		// Best effort: with the default buffer the capture still works,
+		// and Stop counts what it drops.
+		_ = enlargeBuffer(h, captureBuffer)
 	}
 	return c.w.Flush()
 }

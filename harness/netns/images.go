@@ -27,6 +27,9 @@ type Image struct {
 var Images = map[string]Image{
 	"getlab/getvpnd": {Entrypoint: "getvpnd", Cmd: []string{"--config", "/etc/getvpnd/getvpnd.yaml"}},
 	"getlab/host":    {},
+	// The GM swarm: its node's cmd gives the flags (the KS, the key, the
+	// number of members and their prefix).
+	"getlab/gm-swarm": {Entrypoint: "gm-swarm"},
 }
 
 func lookupImage(name string) (Image, bool) {

@@ -6,40 +6,49 @@ import (
 	"crypto/cipher"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/getlab/getlab/gateway/control"
+	"github.com/getlab/getlab/harness/anchor"
 	"github.com/getlab/getlab/harness/netns"
 	"github.com/getlab/getlab/harness/topo"
 	"github.com/getlab/getlab/suites/suitekit"
 )
 
 // BenchmarkEndToEnd measures what crosses from host-a to host-b, side by
-// side in one run on this machine:
+// side in one run on this machine, through three data planes:
 //
 //	ceiling/aes256gcm16-1400/cores=N  Go's raw AES-GCM Seal of 1400-octet
 //	                                  payloads on N goroutines: the crypto
 //	                                  ceiling of one GM
 //	plain/...                         plain.clab.yml: the same namespaces
 //	                                  and veths, kernel forwarding only
+//	wireguard-go/...                  plain.clab.yml with wireguard-go on
+//	                                  gm1 and gm2 (harness/anchor): the
+//	                                  anchor getvpnd is measured against
 //	getvpnd/...                       basic.clab.yml: both GMs encrypt and
 //	                                  decrypt in getvpnd (aes256gcm16)
 //
-// with iperf3 from Debian. udp-1400 and udp-64 are the throughput of
-// 1400- and 64-octet IP packets in the RFC 2544 sense: the highest offered
-// rate that arrives with at most 0.5% loss, found by a binary search of
-// 1-second runs, reported as Gbit/s of IP packets and packets/s. tcp-1400
-// is one TCP flow with 1400-octet packets (MSS 1360) for 3 s; only through
-// getvpnd are those real 1400-octet packets: between plain veths the
-// kernel passes 64 KB GSO segments. Needs root and iperf3; `make bench`
-// runs it once (-benchtime 1x).
+// with iperf3 from Debian, for five loads: tcp, one TCP flow as a user's
+// iperf3 makes it (no MSS clamp: path MTU discovery finds the tunnel's);
+// tcp-1360, one flow with MSS 1360 (1400-octet packets, which fit every
+// tunnel); tcp-4, four parallel flows; udp-1400 and udp-64, the throughput
+// of 1400- and 64-octet IP packets in the RFC 2544 sense: the highest
+// offered rate that arrives with at most 0.5 % loss, found by a binary
+// search of 1-second runs. It ends with a table of every figure and its
+// ratio to wireguard-go's. Needs root, iperf3 and the wireguard-go binary
+// that `make bench` builds from its Go module (anchor.Bin); runs once
+// (-benchtime 1x).
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, cores := range []int{1, runtime.NumCPU()} {
 		b.Run(fmt.Sprintf("ceiling/aes256gcm16-1400/cores=%d", cores), func(b *testing.B) {
@@ -54,11 +63,42 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		b.Skip("iperf3 is not installed (Debian package iperf3)")
 	}
-	for _, file := range []string{"plain.clab.yml", "basic.clab.yml"} {
-		name := map[string]string{"plain.clab.yml": "plain", "basic.clab.yml": "getvpnd"}[file]
-		lab := benchLab(b, file)
+	wg := anchor.Bin(filepath.Join("..", ".."))
+	if _, err := os.Stat(wg); err != nil {
+		b.Fatalf("no wireguard-go at %s: make bench builds it (go build -o bin/wireguard-go golang.zx2c4.com/wireguard): %v", wg, err)
+	}
+	table := &throughputTable{}
+	for _, plane := range []struct{ name, file string }{
+		{"plain", "plain.clab.yml"}, {"wireguard-go", "plain.clab.yml"}, {"getvpnd", "basic.clab.yml"},
+	} {
+		lab := benchLab(b, plane.file)
+		if plane.name == "wireguard-go" {
+			w, err := anchor.StartWireGuard(lab, wg,
+				anchor.Peer{Node: "gm1", WAN: netip.MustParseAddr("192.0.2.11"), Site: netip.MustParsePrefix("198.51.100.0/24")},
+				anchor.Peer{Node: "gm2", WAN: netip.MustParseAddr("192.0.2.12"), Site: netip.MustParsePrefix("203.0.113.0/24")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(w.Stop)
+		}
+		for _, load := range tcpLoads {
+			b.Run(plane.name+"/"+load.name, func(b *testing.B) {
+				for b.Loop() {
+					r, err := iperf(lab, load.args)
+					if err != nil {
+						b.Fatal(err)
+					}
+					g := r.bytes * 8 / r.seconds / 1e9
+					if load.name == "tcp-1360" {
+						g *= 1400.0 / 1360 // IP packets, not payload
+					}
+					b.ReportMetric(g, "Gbit/s")
+					table.add(plane.name, load.name, g, "Gbit/s")
+				}
+			})
+		}
 		for _, size := range []int{1400, 64} {
-			b.Run(fmt.Sprintf("%s/udp-%d", name, size), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/udp-%d", plane.name, size), func(b *testing.B) {
 				for b.Loop() {
 					pps, lost, err := udpThroughput(lab, size)
 					if err != nil {
@@ -67,19 +107,71 @@ func BenchmarkEndToEnd(b *testing.B) {
 					b.ReportMetric(pps*float64(size)*8/1e9, "Gbit/s")
 					b.ReportMetric(pps, "pkt/s")
 					b.ReportMetric(lost, "%lost")
+					table.add(plane.name, fmt.Sprintf("udp-%d", size), pps, "pkt/s")
 				}
 			})
 		}
-		b.Run(name+"/tcp-1400", func(b *testing.B) {
-			for b.Loop() {
-				r, err := iperf(lab, []string{"-M", "1360", "-t", "3"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(r.bytes*8/r.seconds/1e9*1400/1360, "Gbit/s")
-			}
-		})
 		lab.Destroy()
+	}
+	table.print(os.Stdout, "wireguard-go")
+}
+
+// tcpLoads are the TCP runs of BenchmarkEndToEnd: iperf3 client arguments.
+var tcpLoads = []struct {
+	name string
+	args []string
+}{
+	{"tcp", []string{"-t", "5"}},
+	{"tcp-1360", []string{"-M", "1360", "-t", "5"}},
+	{"tcp-4", []string{"-P", "4", "-t", "5"}},
+}
+
+// throughputTable collects BenchmarkEndToEnd's figures, one per data
+// plane and load, to print them side by side with their ratio to the
+// anchor's.
+type throughputTable struct {
+	planes, loads []string
+	value         map[[2]string]float64
+	unit          map[string]string
+}
+
+func (t *throughputTable) add(plane, load string, v float64, unit string) {
+	if t.value == nil {
+		t.value, t.unit = map[[2]string]float64{}, map[string]string{}
+	}
+	if !slices.Contains(t.planes, plane) {
+		t.planes = append(t.planes, plane)
+	}
+	if !slices.Contains(t.loads, load) {
+		t.loads = append(t.loads, load)
+	}
+	t.value[[2]string{plane, load}] = v
+	t.unit[load] = unit
+}
+
+// print writes the table: a row per load, a column per data plane with
+// its ratio to anchor's figure.
+func (t *throughputTable) print(w io.Writer, anchor string) {
+	fmt.Fprintf(w, "\n%-10s", "load")
+	for _, p := range t.planes {
+		fmt.Fprintf(w, " %26s", p)
+	}
+	fmt.Fprintln(w)
+	for _, l := range t.loads {
+		fmt.Fprintf(w, "%-10s", l)
+		base := t.value[[2]string{anchor, l}]
+		for _, p := range t.planes {
+			v, ok := t.value[[2]string{p, l}]
+			cell := "-"
+			if ok {
+				cell = fmt.Sprintf("%.3g %s", v, t.unit[l])
+				if base > 0 {
+					cell += fmt.Sprintf(" (%.2f×)", v/base)
+				}
+			}
+			fmt.Fprintf(w, " %26s", cell)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

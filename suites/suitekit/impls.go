@@ -81,6 +81,14 @@ func Offers(role impl.Role, caps ...impl.Capability) bool {
 	return impl.RequireCapabilities(role, Impl(role), caps...) == ""
 }
 
+// Offered is Offers for use outside a spec (a container's labels): false
+// when role's implementation is not registered, which the spec that
+// starts the lab then reports.
+func Offered(role impl.Role, caps ...impl.Capability) bool {
+	im, err := lookupImpl(role)
+	return err == nil && impl.RequireCapabilities(role, im, caps...) == ""
+}
+
 // Require skips the spec unless role's implementation plays it and offers
 // every one of caps, with the registry's one sentence: "KS implementation
 // X does not offer Y".

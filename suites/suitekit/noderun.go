@@ -3,6 +3,7 @@ package suitekit
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/netns"
@@ -57,6 +58,25 @@ func runImpl(path, node string, im *impl.Impl, role impl.Role) {
 	out, err := yaml.Marshal(&doc)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.WriteFile(path, out, 0o644)).To(Succeed())
+}
+
+// SetCmd is an Edit setting node's cmd in the topology copy of file to
+// argv: a node whose flags a spec chooses (the GM swarm's count and exit
+// condition).
+func SetCmd(file, node string, argv []string) Edit {
+	return func(dir string) {
+		path := filepath.Join(dir, file)
+		b, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred())
+		var doc yaml.Node
+		Expect(yaml.Unmarshal(b, &doc)).To(Succeed())
+		n := mapping(&doc, "topology", "nodes", node)
+		Expect(n).NotTo(BeNil(), "%s: no node %s", file, node)
+		setScalar(n, "cmd", shellwords.Join(argv))
+		out, err := yaml.Marshal(&doc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(path, out, 0o644)).To(Succeed())
+	}
 }
 
 // mapping walks keys down from n (a document or a mapping) and returns the

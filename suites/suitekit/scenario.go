@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -65,13 +66,48 @@ func StartModelKSFirst(ctx context.Context, name, file string, model *scenario.S
 	return start(ctx, name, file, before, ksUp, model, RenderScenario(file, model))
 }
 
+// ModelOptions change how StartModelWith starts a lab.
+type ModelOptions struct {
+	// Links, when set, are the only links captured ("ks1:eth1", the
+	// captured end as pcap.Points names it): a lab whose other links
+	// carry thousands of exchanges the spec does not judge keeps its
+	// capture small. nil captures every link.
+	Links []string
+	// Edits change the topology copy further, after the configs are
+	// rendered (a node's cmd: SetCmd).
+	Edits []Edit
+}
+
+// StartModelWith is StartModel with opt.
+func StartModelWith(ctx context.Context, name, file string, model *scenario.Scenario, opt ModelOptions) *Scenario {
+	AddReportEntry("implementations", fmt.Sprintf("KS %s, GM %s, timer scale %g",
+		Impl(impl.KS).Name, Impl(impl.GM).Name, model.TimerScale))
+	RequireLifetimes(model)
+	return startOn(ctx, name, file, nil, nil, model, opt.Links, append([]Edit{RenderScenario(file, model)}, opt.Edits...)...)
+}
+
 func start(ctx context.Context, name, file string, before func(*netns.Lab), ksUp func(*Scenario), model *scenario.Scenario, edits ...Edit) *Scenario {
+	return startOn(ctx, name, file, before, ksUp, model, nil, edits...)
+}
+
+// startOn is start capturing only links (every link when nil).
+func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ksUp func(*Scenario), model *scenario.Scenario, links []string, edits ...Edit) *Scenario {
 	s := &Scenario{Dir: filepath.Join(ReportsDir(), name), Model: model}
 	Expect(os.RemoveAll(s.Dir)).To(Succeed())
 	Expect(os.MkdirAll(s.Dir, 0o755)).To(Succeed())
 	s.Lab = DeployDaemons(ctx, file, edits...)
 	pts, err := pcap.Points(s.Lab.Topology(), s.Lab.NetNS)
 	Expect(err).NotTo(HaveOccurred())
+	if links != nil {
+		var kept []pcap.Point
+		for _, p := range pts {
+			if slices.Contains(links, p.Name) {
+				kept = append(kept, p)
+			}
+		}
+		Expect(kept).To(HaveLen(len(links)), "capture points %v of %s", links, file)
+		pts = kept
+	}
 	s.capture, err = pcap.Start(filepath.Join(s.Dir, "capture.pcapng"), pts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.Finish() })
