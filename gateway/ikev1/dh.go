@@ -149,10 +149,12 @@ func (g *Group) CheckPublic(peer []byte) error {
 // it with CheckPublic.
 func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 	g := k.Group
-	if err := g.CheckPublic(peer); err != nil {
-		return nil, err
-	}
 	if g.curve != nil {
+		// NewPublicKey checks the point, once: CheckPublic would decode
+		// it a second time.
+		if len(peer) != g.PublicLen {
+			return nil, fmt.Errorf("%w: %s public value of %d octets, want %d", ErrInvalidPublic, g.Name, len(peer), g.PublicLen)
+		}
 		pub, err := g.curve.NewPublicKey(append([]byte{4}, peer...))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s point not on the curve", ErrInvalidPublic, g.Name)
@@ -162,6 +164,9 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidPublic, g.Name, err)
 		}
 		return z, nil
+	}
+	if err := g.CheckPublic(peer); err != nil {
+		return nil, err
 	}
 	z := new(big.Int).Exp(new(big.Int).SetBytes(peer), k.x, g.p)
 	return z.FillBytes(make([]byte, g.PublicLen)), nil

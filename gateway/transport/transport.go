@@ -100,6 +100,14 @@ func (n *Net) Inbox(addr netip.AddrPort) <-chan []byte {
 	return ch
 }
 
+// CloseInbox forgets addr's Inbox: what arrives for it from now on is
+// lost (a benchmark's GM that has registered).
+func (n *Net) CloseInbox(addr netip.AddrPort) {
+	n.mu.Lock()
+	delete(n.inboxes, addr)
+	n.mu.Unlock()
+}
+
 // Waiting is how many datagrams wait in addr's Inbox (0 without one).
 func (n *Net) Waiting(addr netip.AddrPort) int {
 	n.mu.Lock()
