@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.zx2c4.com/wireguard/tun"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +61,7 @@ type DeviceOptions struct {
 // blackhole.
 type Device struct {
 	opt        DeviceOptions
-	lanQ, wanQ []*os.File
+	lanQ, wanQ []tun.Device
 	raw        int // raw IPv4 socket (IP_HDRINCL) for the GM's own ICMP errors
 	rules      []*netlink.Rule
 	routes     []*netlink.Route
@@ -130,8 +131,8 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 
 // openTUN opens n queues of the multi-queue TUN device name (created by the
 // first open; it disappears when the last queue is closed).
-func openTUN(name string, n int) ([]*os.File, error) {
-	var qs []*os.File
+func openTUN(name string, n int) ([]tun.Device, error) {
+	var qs []tun.Device
 	for range n {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 		if err != nil {
@@ -144,22 +145,32 @@ func openTUN(name string, n int) ([]*os.File, error) {
 			closeAll(qs)
 			return nil, fmt.Errorf("data plane: TUN %s: %w", name, err)
 		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_MULTI_QUEUE)
+		// IFF_VNET_HDR: the kernel hands over TCP and UDP segmentation
+		// offload superpackets (up to 64 KB in one read, split in user
+		// space) and takes coalesced ones back (GRO on write), as
+		// wireguard-go does; its tun package does both.
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_MULTI_QUEUE | unix.IFF_VNET_HDR)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			unix.Close(fd)
 			closeAll(qs)
 			return nil, fmt.Errorf("data plane: TUN %s: TUNSETIFF: %w", name, err)
 		}
-		// Non-blocking, so that reads go through Go's poller and Close
-		// wakes a blocked reader.
-		qs = append(qs, os.NewFile(uintptr(fd), "tun:"+name))
+		// Non-blocking (CreateUnmonitoredTUNFromFD keeps it so), so that
+		// reads go through Go's poller and Close wakes a blocked reader.
+		dev, _, err := tun.CreateUnmonitoredTUNFromFD(fd)
+		if err != nil {
+			unix.Close(fd)
+			closeAll(qs)
+			return nil, fmt.Errorf("data plane: TUN %s: offloads: %w", name, err)
+		}
+		qs = append(qs, dev)
 	}
 	return qs, nil
 }
 
-func closeAll(fs []*os.File) {
-	for _, f := range fs {
-		f.Close()
+func closeAll(qs []tun.Device) {
+	for _, q := range qs {
+		q.Close()
 	}
 }
 
@@ -392,17 +403,25 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 	}()
 }
 
-// loop reads packets from one TUN queue, processes them and writes the
-// results back into the same queue; the GM's own packets go out through
-// raw, a raw IPv4 socket.
-func loop(q *os.File, raw int, e *Engine, inbound bool) {
-	buf := make([]byte, Headroom+65535+Tailroom)
+// loop reads packets from one TUN queue, a batch at a time (the segments
+// of an offloaded superpacket, or one packet), processes them and writes
+// the results back into the same queue, a batch at a time, which lets the
+// TUN coalesce decrypted TCP and UDP segments again; the GM's own packets
+// go out through raw, a raw IPv4 socket.
+func loop(q tun.Device, raw int, e *Engine, inbound bool) {
+	batch := q.BatchSize()
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, Headroom+65535+Tailroom)
+	}
+	sizes := make([]int, batch)
+	out := newWriteBatch(q, e, batch)
 	local := func(p []byte) error {
 		return unix.Sendto(raw, p, 0, &unix.SockaddrInet4{Addr: [4]byte(p[16:20])})
 	}
-	w := e.NewWorker(func(p []byte) error { _, err := q.Write(p); return err }, local)
+	w := e.NewWorker(out.add, local)
 	for {
-		n, err := q.Read(buf[Headroom : Headroom+65535])
+		n, err := q.Read(bufs, sizes, Headroom)
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
@@ -411,12 +430,78 @@ func loop(q *os.File, raw int, e *Engine, inbound bool) {
 			time.Sleep(time.Millisecond) // a transient error must not spin
 			continue
 		}
-		if inbound {
-			w.Inbound(buf, Headroom, n)
-		} else {
-			w.Outbound(buf, Headroom, n)
+		for i := range n {
+			if inbound {
+				w.Inbound(bufs[i], Headroom, sizes[i])
+			} else {
+				w.Outbound(bufs[i], Headroom, sizes[i])
+			}
 		}
+		out.flush()
 	}
+}
+
+// writeOffset is the room a write batch leaves before each packet for the
+// virtio-net header the TUN's Write puts there.
+const writeOffset = 16
+
+// smallPacket is the largest result a write batch gathers: ESP and what
+// is decrypted from it fit the WAN MTU, and segments split from a
+// superpacket a LAN's. A larger one is written on its own. The batch's
+// buffers hold coalesceRoom: the TUN coalesces TCP and UDP segments into
+// the first one's buffer (GRO), as far as it has room.
+const (
+	smallPacket  = 2048
+	coalesceRoom = 16 << 10
+)
+
+// writeBatch gathers a worker's results for one Write: each is copied,
+// since a worker's emit may not keep the slice.
+type writeBatch struct {
+	q     tun.Device
+	e     *Engine
+	bufs  [][]byte // the packets gathered, each at writeOffset
+	pool  [][]byte // their buffers, reused
+	large []byte   // a result larger than smallPacket
+}
+
+func newWriteBatch(q tun.Device, e *Engine, batch int) *writeBatch {
+	b := &writeBatch{q: q, e: e, bufs: make([][]byte, 0, 2*batch), pool: make([][]byte, 2*batch),
+		large: make([]byte, writeOffset+65535+Tailroom)}
+	for i := range b.pool {
+		b.pool[i] = make([]byte, writeOffset+coalesceRoom)
+	}
+	return b
+}
+
+// add is the worker's emit: the packet goes into the batch, which is
+// written first when it is full.
+func (b *writeBatch) add(p []byte) error {
+	if len(p) > smallPacket {
+		b.flush()
+		copy(b.large[writeOffset:], p)
+		b.bufs = append(b.bufs, b.large[:writeOffset+len(p)])
+		b.flush()
+		return nil
+	}
+	if len(b.bufs) == len(b.pool) {
+		b.flush()
+	}
+	buf := b.pool[len(b.bufs)][:writeOffset+len(p)]
+	copy(buf[writeOffset:], p)
+	b.bufs = append(b.bufs, buf)
+	return nil
+}
+
+// flush writes the batch; a failed write counts every packet of it.
+func (b *writeBatch) flush() {
+	if len(b.bufs) == 0 {
+		return
+	}
+	if _, err := b.q.Write(b.bufs, writeOffset); err != nil {
+		b.e.counters[WriteErrors].Add(uint64(len(b.bufs)))
+	}
+	b.bufs = b.bufs[:0]
 }
 
 // Close closes the TUN devices, which makes them and their routes
