@@ -7,26 +7,26 @@ package events
 // TestEveryEventIsEmittedOrPending keeps the list true both ways.
 var pending = map[string]string{
 	// Cooperative key servers: what issue 17 left out.
-	"COOP_KS_REMOVE":                  "a configuration reload that removes a COOP peer (issue 18's reload)",
+	"COOP_KS_REMOVE":                  "a reload that changes COOP peers: a reload refuses COOP changes (restart)",
 	"COOP_KS_VALID_ANN_TIMER_EXPIRED": pseudotime,
 	"GDOI_ANN_TIMESTAMP_LARGE":        pseudotime,
 	"GDOI_ANN_TIMESTAMP_TOO_OLD":      pseudotime,
 	"KS_BLACKHOLE_ACK":                coop,
-	// Group member modes and key-server operations (issue 18).
-	"GM_RECOVERY_REGISTER":   ops,
-	"GM_UNREGISTER":          ops,
-	"GM_REKEY_NOT_RECD":      ops,
-	"GM_CM_ATTACH":           ops,
-	"GM_CM_DETACH":           ops,
-	"GM_ENABLE_GDOI_CM":      ops,
-	"GM_ACL_MERGE":           ops,
-	"GM_ACL_PERMIT":          ops,
-	"KS_GM_REVOKED":          ops,
-	"KS_REKEY_TRANS_2_UNI":   ops,
-	"KS_REKEY_TRANS_2_MULTI": ops,
-	"KS_GROUP_DELETE":        ops,
-	"KS_LAST_GM":             ops,
-	"UNREGISTERED_INTERFACE": ops,
+	// Left by issue 18 (its closing note says why).
+	"GM_RECOVERY_REGISTER":   "GM recovery from data-plane errors (GM-81): not built yet",
+	"GM_UNREGISTER":          "leaving a group at run time: a reload on a GM is not built (restart)",
+	"GM_REKEY_NOT_RECD":      "a GM's wait for an expected rekey: it re-registers by its timers instead (GM-31, GM-85)",
+	"GM_CM_ATTACH":           crypto,
+	"GM_CM_DETACH":           crypto,
+	"GM_ENABLE_GDOI_CM":      crypto,
+	"GM_ACL_MERGE":           "a GM's local ACL merged at run time: it is read at start",
+	"GM_ACL_PERMIT":          "a permit in a GM's local ACL: config validation refuses it before the daemon runs",
+	"KS_GM_REVOKED":          "per-GM revocation by certificate (KS-64): getvpnd authenticates by pre-shared key",
+	"KS_REKEY_TRANS_2_UNI":   "a rekey transport changed at run time: a reload refuses it (restart)",
+	"KS_REKEY_TRANS_2_MULTI": "a rekey transport changed at run time: a reload refuses it (restart)",
+	"KS_GROUP_DELETE":        "a group removed at run time: a reload refuses it (restart)",
+	"KS_LAST_GM":             "a KS tracking its last GM leaving: GMs do not leave, they expire",
+	"UNREGISTERED_INTERFACE": crypto,
 	// Time-based anti-replay (seed-features DP-20…DP-23, RK-91): no issue
 	// yet; getvpnd's SAs have no anti-replay.
 	"PSEUDO_TIME_TOO_OLD":     tbar,
@@ -51,7 +51,7 @@ const (
 	// pseudotime: ANNs carry the sender's pseudotime; checking it waits
 	// for time-based anti-replay, which gives it a meaning and a skew.
 	pseudotime = "the ANN pseudotime check (CO-61): ANNs carry it, nothing checks it until time-based anti-replay exists"
-	ops        = "group member modes and key-server operations (issue 18)"
+	crypto     = "crypto maps attached to interfaces: getvpnd's data plane is the GM's forwarding path, with no per-interface crypto map"
 	tbar       = "time-based anti-replay (DP-20…DP-23): not built yet"
 )
 
