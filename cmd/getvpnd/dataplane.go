@@ -61,6 +61,9 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 	d.engine = dataplane.New(dataplane.Options{
 		Events: ev, Clock: clock.New(cfg.Timers.Scale, nil), DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
 		Groups: cfg.Groups, Local: local, FailClose: cfg.DataPlane.FailClose,
+		// The device sends ESP out through raw sockets (a batch per
+		// sendmmsg), not back into the TUN.
+		ESPOut: cfg.DataPlane.Enabled,
 	})
 	if !cfg.DataPlane.Enabled {
 		// A control-plane-only GM: what an earlier data plane left to

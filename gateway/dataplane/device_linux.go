@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -382,6 +383,8 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(q, d.raw, e, false) }()
 	}
+	// The ESP the LAN side makes leaves through raw sockets, a batch per
+	// sendmmsg, when the engine expects it to (Options.ESPOut).
 	for _, q := range d.wanQ {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(q, d.raw, e, true) }()
@@ -420,6 +423,17 @@ func loop(q tun.Device, raw int, e *Engine, inbound bool) {
 		return unix.Sendto(raw, p, 0, &unix.SockaddrInet4{Addr: [4]byte(p[16:20])})
 	}
 	w := e.NewWorker(out.add, local)
+	var esp *espBatch
+	if !inbound && e.opt.ESPOut {
+		var err error
+		if esp, err = newESPBatch(e, 2*batch); err != nil {
+			e.report("INTERNAL_ERROR", "reason", "ESP output socket: "+err.Error()+"; ESP goes back into the TUN")
+			esp = nil
+		} else {
+			defer esp.close()
+			w.SetESPSink(esp.add)
+		}
+	}
 	for {
 		n, err := q.Read(bufs, sizes, Headroom)
 		if err != nil {
@@ -438,8 +452,81 @@ func loop(q tun.Device, raw int, e *Engine, inbound bool) {
 			}
 		}
 		out.flush()
+		if esp != nil {
+			esp.flush()
+		}
 	}
 }
+
+// espBatch sends the ESP a worker makes through a raw IPv4 socket
+// (IPPROTO_RAW: the packets carry their own header), a batch per
+// sendmmsg: the GM's own output path, one system call for a batch instead
+// of a TUN write and the kernel's forwarding per packet.
+type espBatch struct {
+	e    *Engine
+	conn *net.IPConn
+	pc   *ipv4.PacketConn
+	msgs []ipv4.Message
+	bufs [][]byte
+	dsts []net.IPAddr
+	n    int
+}
+
+func newESPBatch(e *Engine, size int) (*espBatch, error) {
+	c, err := net.ListenPacket("ip4:255", "0.0.0.0") // IPPROTO_RAW: send only, IP_HDRINCL
+	if err != nil {
+		return nil, err
+	}
+	b := &espBatch{e: e, conn: c.(*net.IPConn), msgs: make([]ipv4.Message, size), bufs: make([][]byte, size), dsts: make([]net.IPAddr, size)}
+	b.pc = ipv4.NewPacketConn(c)
+	for i := range b.msgs {
+		b.bufs[i] = make([]byte, espBatchPacket)
+		b.dsts[i].IP = make(net.IP, 4)
+		b.msgs[i].Buffers = [][]byte{nil}
+		b.msgs[i].Addr = &b.dsts[i]
+	}
+	return b, nil
+}
+
+// espBatchPacket is the size of an ESP batch's buffers: the WAN MTU,
+// jumbo frames included; a larger packet is sent on its own.
+const espBatchPacket = 9216
+
+// add queues an ESP packet (copied: the worker's buffer is not ours).
+func (b *espBatch) add(p []byte) error {
+	if len(p) < 20 {
+		return errors.New("dataplane: ESP packet without an IPv4 header")
+	}
+	if len(p) > espBatchPacket {
+		b.flush()
+		_, err := b.conn.WriteTo(p, &net.IPAddr{IP: net.IP(p[16:20])})
+		return err
+	}
+	if b.n == len(b.msgs) {
+		b.flush()
+	}
+	copy(b.dsts[b.n].IP, p[16:20])
+	b.msgs[b.n].Buffers[0] = b.bufs[b.n][:copy(b.bufs[b.n], p)]
+	b.n++
+	return nil
+}
+
+// flush sends the queued packets; what a send refuses is counted.
+func (b *espBatch) flush() {
+	sent := 0
+	for sent < b.n {
+		k, err := b.pc.WriteBatch(b.msgs[sent:b.n], 0)
+		if err != nil {
+			// The first message of the rest failed: count it, go on.
+			b.e.counters[WriteErrors].Add(1)
+			k = max(k, 1)
+		}
+		sent += k
+	}
+	b.n = 0
+}
+
+func (b *espBatch) close() { b.conn.Close() }
 
 // writeOffset is the room a write batch leaves before each packet for the
 // virtio-net header the TUN's Write puts there.

@@ -38,6 +38,11 @@ type Options struct {
 	MTU int
 	// FailClose is the fail-close mode (nil or not activated: fail-open).
 	FailClose *config.FailClose
+	// ESPOut: the ESP a worker makes leaves through its ESP sink
+	// (Worker.SetESPSink), the GM's own output path, not back into the
+	// TUN for the kernel to forward: the outer TTL is then the inner's,
+	// with no hop added for a forwarding that takes one off.
+	ESPOut bool
 }
 
 // Engine holds the installed policy and processes packets. It is safe for
@@ -159,7 +164,11 @@ func (e *Engine) Install(group string, p *gdoi.Policy, installedAt time.Time) er
 		}
 		// The same SPI with other keys replaces the old SA.
 		gs.sas = slices.DeleteFunc(gs.sas, func(sa *SA) bool { return sa.SPI == t.SPI })
-		sa, err := newSA(group, t, expires, p.SIDs, p.SIDBits, esp.Tunnel{DF: e.opt.DF, TTLBoost: 1}, e.opt.Local)
+		boost := uint8(1) // the kernel's forwarding out of the TUN takes it off
+		if e.opt.ESPOut {
+			boost = 0
+		}
+		sa, err := newSA(group, t, expires, p.SIDs, p.SIDBits, esp.Tunnel{DF: e.opt.DF, TTLBoost: boost}, e.opt.Local)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("group %s: TEK %#08x: %w", group, t.SPI, err)
@@ -371,8 +380,9 @@ type Worker struct {
 	e *Engine
 	// emit sends a result packet on (writes it back into the TUN); local
 	// sends a packet of the GM's own (an ICMP error) through the kernel's
-	// output path.
-	emit, local func([]byte) error
+	// output path; espOut sends the ESP the worker makes (emit unless
+	// SetESPSink says otherwise).
+	emit, local, espOut func([]byte) error
 	frag        []byte // fragment and ICMP scratch, with headroom
 	iv          [16]byte
 	ipid        uint16
@@ -384,8 +394,18 @@ type Worker struct {
 // NewWorker returns a worker whose results go to emit and whose own
 // packets go to local. Neither may keep the slice after it returns.
 func (e *Engine) NewWorker(emit, local func([]byte) error) *Worker {
-	return &Worker{e: e, emit: emit, local: local, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32()),
+	return &Worker{e: e, emit: emit, local: local, espOut: emit, frag: make([]byte, Headroom+65536+Tailroom), ipid: uint16(rand.Uint32()),
 		internalError: func() { e.count(InternalErrors) }}
+}
+
+// SetESPSink makes the worker send the ESP it makes through f (Options.ESPOut),
+// which may not keep the slice after it returns.
+func (w *Worker) SetESPSink(f func([]byte) error) { w.espOut = f }
+
+func (w *Worker) sendESP(pkt []byte) {
+	if err := w.espOut(pkt); err != nil {
+		w.e.count(WriteErrors)
+	}
 }
 
 // Headroom and Tailroom are the octets a packet buffer needs before and

@@ -139,7 +139,7 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 		return
 	}
 	e.count(OutEncrypted)
-	w.send(pkt)
+	w.sendESP(pkt)
 }
 
 func (w *Worker) nextID() uint16 { w.ipid++; return w.ipid }
@@ -205,7 +205,7 @@ func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
 			return
 		}
 		w.e.count(OutEncrypted)
-		w.send(pkt)
+		w.sendESP(pkt)
 	}
 }
 
