@@ -383,9 +383,9 @@ type Worker struct {
 	// output path; espOut sends the ESP the worker makes (emit unless
 	// SetESPSink says otherwise).
 	emit, local, espOut func([]byte) error
-	frag        []byte // fragment and ICMP scratch, with headroom
-	iv          [16]byte
-	ipid        uint16
+	frag                []byte // fragment and ICMP scratch, with headroom
+	iv                  [16]byte
+	ipid                uint16
 	// internalError counts a recovered panic; made once so that deferring
 	// it costs no allocation per packet.
 	internalError func()
