@@ -11,7 +11,12 @@
 // forwards from the WAN side (the registration interface) into the WAN TUN.
 // Engine.Outbound handles the first kind, Engine.Inbound the second, and
 // both write their result back into the TUN they read from, from where the
-// kernel routes it on by its (outer) destination. Packets for the GM itself
+// kernel routes it on by its (outer) destination — except, with
+// Options.ESPOut, the ESP Outbound makes, which the device sends through
+// raw sockets, a batch per sendmmsg, the GM's own output path. The TUNs
+// carry virtio-net headers: one read brings a whole TCP or UDP offload
+// superpacket, split into segments, and writes go a batch at a time so
+// that the TUN coalesces segments again. Packets for the GM itself
 // (GDOI on UDP 848, and anything else addressed to the GM) are delivered
 // locally before those rules, and packets the GM sends are routed by the
 // main table: the GM's own control traffic is never caught. While no data
