@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -109,10 +108,7 @@ func (n *udpNet) serve(deliver func(from, to netip.AddrPort, b []byte)) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			continue
+			continue // EINTR, a datagram too short for its control message: the next one
 		}
 		ua, ok := src.(*net.UDPAddr)
 		if !ok || cm == nil {

@@ -119,23 +119,30 @@ func TestGMRemovalOnlyOnPrimary(t *testing.T) {
 	}
 }
 
+// reloadLab is a KS of the test configuration with extra top-level YAML
+// and gm1 registered (announcing GDOI 1.0.3), the inbox of what the KS
+// sends gm1 from then on, and the configuration Reload rereads: a fresh
+// copy for the test to edit (reassign *next for another).
+func reloadLab(t *testing.T, extra string) (*testKS, <-chan []byte, *config.Config) {
+	t.Helper()
+	clk := newClock()
+	k := newTestKSAt(t, ksConfig(t, 19, extra), clk.Now)
+	next := ksConfig(t, 19, extra)
+	k.srv.opt.LoadConfig = func() (*config.Config, error) { return next, nil }
+	k.vendorIDs = current
+	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
+		t.Fatal(err)
+	}
+	return k, k.peer(testnet.GM(1)), next
+}
+
 // TestReload: a reread configuration's policy change is logged
 // (POLICY_CHANGE) and sent nowhere until a rekey, whose new TEKs carry it
 // (receive-only here, KS_CONV_SAS_INGRESS); a change that needs a restart
 // is refused and changes nothing; a removed pre-shared key drops the
 // peer's phase-1 SAs.
 func TestReload(t *testing.T) {
-	clk := newClock()
-	cfg := ksConfig(t, 19, "")
-	next := cfg
-	k := newTestKSAt(t, cfg, clk.Now)
-	k.srv.opt.LoadConfig = func() (*config.Config, error) { return next, nil }
-	k.vendorIDs = current
-	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
-		t.Fatal(err)
-	}
-	in1 := k.peer(testnet.GM(1))
-	next = ksConfig(t, 19, "")
+	k, in1, next := reloadLab(t, "")
 	next.Groups[0].ReceiveOnly = true
 	next.Groups[0].ACL = append([]config.ACE{{Protocol: 17, DestinationPort: config.PortRange{Lo: 848, Hi: 848}}}, next.Groups[0].ACL...)
 	res, err := k.srv.Reload()
@@ -158,7 +165,7 @@ func TestReload(t *testing.T) {
 	if d := g.newest().teks[0].Direction; d != gdoiwire.SADirReceiverOnly || len(k.events("KS_CONV_SAS_INGRESS")) != 1 {
 		t.Errorf("new TEKs %v, KS_CONV_SAS_INGRESS %v", d, k.events("KS_CONV_SAS_INGRESS"))
 	}
-	next = ksConfig(t, 19, "")
+	*next = *ksConfig(t, 19, "")
 	next.Groups[0].ReceiveOnly = true
 	next.Groups[0].ACL = g.cfg.ACL
 	next.Groups[0].TEKLifetime = 7 * time.Hour
@@ -168,7 +175,7 @@ func TestReload(t *testing.T) {
 	if !k.srv.cfg.Groups[0].ReceiveOnly {
 		t.Error("the refused reload changed the running configuration")
 	}
-	next = ksConfig(t, 19, "")
+	*next = *ksConfig(t, 19, "")
 	next.Groups[0].ReceiveOnly = true
 	next.Groups[0].ACL = g.cfg.ACL
 	next.IKE.PreSharedKeys = nil
@@ -184,17 +191,7 @@ func TestReload(t *testing.T) {
 // method before triggered rekeys) a reloaded policy goes out at once, in
 // a rekey with new TEKs, and no POLICY_CHANGE is logged.
 func TestReloadImmediate(t *testing.T) {
-	clk := newClock()
-	cfg := ksConfig(t, 19, "policy_change: immediate\n")
-	next := cfg
-	k := newTestKSAt(t, cfg, clk.Now)
-	k.srv.opt.LoadConfig = func() (*config.Config, error) { return next, nil }
-	k.vendorIDs = current
-	if _, err := k.register(testnet.GM(1), "lab-secret", 19, 1234); err != nil {
-		t.Fatal(err)
-	}
-	in1 := k.peer(testnet.GM(1))
-	next = ksConfig(t, 19, "policy_change: immediate\n")
+	k, in1, next := reloadLab(t, "policy_change: immediate\n")
 	next.Groups[0].ReceiveOnly = true
 	if _, err := k.srv.Reload(); err != nil {
 		t.Fatal(err)

@@ -253,18 +253,14 @@ type RemovalCap struct {
 // "inbound-only" or "inbound-optional"), sets every group's direction
 // until the next rekey from its key server (the seeds' "crypto gdoi gm
 // ipsec direction", GM-63).
-type DirectionCap struct {
-	Command []string `yaml:"command"`
-}
+type DirectionCap = CommandCap
 
 // Directions are the words DirectionCap's command takes (S0 Table 5).
 var Directions = []string{"both", "inbound-only", "inbound-optional"}
 
 // ReloadCap: a command run in a key server's node makes it reread its
 // config file (config.path) without a restart.
-type ReloadCap struct {
-	Command []string `yaml:"command"`
-}
+type ReloadCap = CommandCap
 
 // RekeyCap: commands run in a key server's node send a triggered rekey
 // at once (S0 §3.16, "crypto gdoi ks rekey [replace-now]"): new TEKs,
@@ -278,7 +274,12 @@ type RekeyCap struct {
 // crypto gdoi" (KS-53): registrations cleared, policies deleted, nothing
 // sent to the GMs (capability clear); in a group member's node (gm-clear),
 // its keys and policy deleted and a new registration.
-type ClearCap struct {
+type ClearCap = CommandCap
+
+// CommandCap is a capability that is one command run in a node: the
+// operator's action the capability names (ClearCap, DirectionCap,
+// ReloadCap).
+type CommandCap struct {
 	Command []string `yaml:"command"`
 }
 

@@ -211,8 +211,8 @@ func LoadFile(path string) (*Impl, error) {
 	for key, cmd := range map[string]*[]string{
 		"capabilities.clear.command":        commandOf(c.Clear),
 		"capabilities.gm-clear.command":     commandOf(c.GMClear),
-		"capabilities.sa-direction.command": commandOfDir(c.SADirection),
-		"capabilities.reload.command":       commandOfReload(c.Reload),
+		"capabilities.sa-direction.command": commandOf(c.SADirection),
+		"capabilities.reload.command":       commandOf(c.Reload),
 	} {
 		if cmd != nil && len(*cmd) == 0 {
 			bad(key, "missing")
@@ -240,23 +240,9 @@ func LoadFile(path string) (*Impl, error) {
 	return im, nil
 }
 
-// commandOf, commandOfDir and commandOfReload are a command capability's
-// command, nil when the capability is absent.
-func commandOf(c *ClearCap) *[]string {
-	if c == nil {
-		return nil
-	}
-	return &c.Command
-}
-
-func commandOfDir(c *DirectionCap) *[]string {
-	if c == nil {
-		return nil
-	}
-	return &c.Command
-}
-
-func commandOfReload(c *ReloadCap) *[]string {
+// commandOf is a command capability's command, nil when the capability
+// is absent.
+func commandOf(c *CommandCap) *[]string {
 	if c == nil {
 		return nil
 	}
