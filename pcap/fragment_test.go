@@ -1,6 +1,7 @@
 package pcap
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 
 // fragments cuts an IPv4/UDP datagram carrying payload into Ethernet
 // frames of IP fragments with at most size octets of data each.
-func fragments(t *testing.T, payload []byte, size int) [][]byte {
+func fragments(t testing.TB, payload []byte, size int) [][]byte {
 	t.Helper()
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: handbuilt.KSAddr, DstIP: handbuilt.GMAddr}
 	udp := &layers.UDP{SrcPort: 848, DstPort: 848}
@@ -46,27 +47,11 @@ func fragments(t *testing.T, payload []byte, size int) [][]byte {
 	return frames
 }
 
-// TestReassemblesFragments: a GDOI message larger than the MTU (a PUSH
-// with several TEK generations, a COOP announcement) crosses as IPv4
-// fragments; the decoder shows the earlier ones as fragments and decodes
-// the whole message on the frame that completes it.
-func TestReassemblesFragments(t *testing.T) {
-	var msg handbuilt.Message
-	for _, m := range handbuilt.Messages() {
-		if len(m.Bytes) > len(msg.Bytes) {
-			msg = m
-		}
-	}
-	frames := fragments(t, msg.Bytes, 64)
-	if len(frames) < 3 {
-		t.Fatalf("%s cut into %d fragments, want several", msg.Name, len(frames))
-	}
-	path := filepath.Join(t.TempDir(), "fragments.pcapng")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcapgo.NewNgWriter(f, layers.LinkTypeEthernet)
+// captureOf is a pcapng file of Ethernet frames, a microsecond apart.
+func captureOf(t testing.TB, frames [][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +65,34 @@ func TestReassemblesFragments(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	return buf.Bytes()
+}
+
+// largestHandbuilt is the longest hand-built GDOI message.
+func largestHandbuilt() handbuilt.Message {
+	var msg handbuilt.Message
+	for _, m := range handbuilt.Messages() {
+		if len(m.Bytes) > len(msg.Bytes) {
+			msg = m
+		}
+	}
+	return msg
+}
+
+// TestReassemblesFragments: a GDOI message larger than the MTU (a PUSH
+// with several TEK generations, a COOP announcement) crosses as IPv4
+// fragments; the decoder shows the earlier ones as fragments and decodes
+// the whole message on the frame that completes it.
+func TestReassemblesFragments(t *testing.T) {
+	msg := largestHandbuilt()
+	frames := fragments(t, msg.Bytes, 64)
+	if len(frames) < 3 {
+		t.Fatalf("%s cut into %d fragments, want several", msg.Name, len(frames))
+	}
+	path := filepath.Join(t.TempDir(), "fragments.pcapng")
+	if err := os.WriteFile(path, captureOf(t, frames), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	pkts, err := ReadFile(path, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,8 @@ func FuzzRead(f *testing.F) {
 	for _, magic := range [][]byte{{0xa1, 0xb2, 0xc3, 0xd4}, {0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, {0x0a, 0x0d, 0x0d, 0x0a}} {
 		f.Add(append(magic, make([]byte, 60)...))
 	}
+	// A GDOI message in IPv4 fragments: the reassembly path.
+	f.Add(captureOf(f, fragments(f, largestHandbuilt().Bytes, 64)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		kl := &KeyLog{}
 		_ = kl.Read(strings.NewReader(sampleLog))
