@@ -63,7 +63,8 @@ type DeviceOptions struct {
 type Device struct {
 	opt        DeviceOptions
 	lanQ, wanQ []tun.Device
-	raw        int // raw IPv4 socket (IP_HDRINCL) for the GM's own ICMP errors
+	raw        int           // raw IPv4 socket (IP_HDRINCL) for the GM's own ICMP errors
+	espOut     []*net.IPConn // raw IPv4 sockets for the ESP the LAN queues make, one each
 	rules      []*netlink.Rule
 	routes     []*netlink.Route
 	closeOnce  sync.Once
@@ -123,6 +124,16 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 	}
 	if d.raw, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("data plane: raw socket: %w", err)
+	}
+	// One ESP output socket per LAN queue (Options.ESPOut), opened here so
+	// that a data plane that cannot have them does not start, rather than
+	// send ESP another way than its engine counts on.
+	for range d.lanQ {
+		c, err := net.ListenPacket("ip4:255", "0.0.0.0") // IPPROTO_RAW: send only, IP_HDRINCL
+		if err != nil {
+			return nil, fmt.Errorf("data plane: ESP output socket: %w", err)
+		}
+		d.espOut = append(d.espOut, c.(*net.IPConn))
 	}
 	if err := relaxRPFilter(o.LANName, o.WANName); err != nil {
 		return nil, err
@@ -379,15 +390,15 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 	}
 	var wg sync.WaitGroup
 	defer func() { wg.Wait(); unix.Close(d.raw) }()
-	for _, q := range d.lanQ {
+	for i, q := range d.lanQ {
 		wg.Add(1)
-		go func() { defer wg.Done(); loop(q, d.raw, e, false) }()
+		go func() { defer wg.Done(); loop(q, d.raw, d.espOut[i], e, false) }()
 	}
 	// The ESP the LAN side makes leaves through raw sockets, a batch per
 	// sendmmsg, when the engine expects it to (Options.ESPOut).
 	for _, q := range d.wanQ {
 		wg.Add(1)
-		go func() { defer wg.Done(); loop(q, d.raw, e, true) }()
+		go func() { defer wg.Done(); loop(q, d.raw, nil, e, true) }()
 	}
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -411,7 +422,7 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 // the results back into the same queue, a batch at a time, which lets the
 // TUN coalesce decrypted TCP and UDP segments again; the GM's own packets
 // go out through raw, a raw IPv4 socket.
-func loop(q tun.Device, raw int, e *Engine, inbound bool) {
+func loop(q tun.Device, raw int, espOut *net.IPConn, e *Engine, inbound bool) {
 	batch := q.BatchSize()
 	bufs := make([][]byte, batch)
 	for i := range bufs {
@@ -425,14 +436,8 @@ func loop(q tun.Device, raw int, e *Engine, inbound bool) {
 	w := e.NewWorker(out.add, local)
 	var esp *espBatch
 	if !inbound && e.opt.ESPOut {
-		var err error
-		if esp, err = newESPBatch(e, 2*batch); err != nil {
-			e.report("INTERNAL_ERROR", "reason", "ESP output socket: "+err.Error()+"; ESP goes back into the TUN")
-			esp = nil
-		} else {
-			defer esp.close()
-			w.SetESPSink(esp.add)
-		}
+		esp = newESPBatch(e, espOut, 2*batch)
+		w.SetESPSink(esp.add)
 	}
 	for {
 		n, err := q.Read(bufs, sizes, Headroom)
@@ -472,12 +477,8 @@ type espBatch struct {
 	n    int
 }
 
-func newESPBatch(e *Engine, size int) (*espBatch, error) {
-	c, err := net.ListenPacket("ip4:255", "0.0.0.0") // IPPROTO_RAW: send only, IP_HDRINCL
-	if err != nil {
-		return nil, err
-	}
-	b := &espBatch{e: e, conn: c.(*net.IPConn), msgs: make([]ipv4.Message, size), bufs: make([][]byte, size), dsts: make([]net.IPAddr, size)}
+func newESPBatch(e *Engine, c *net.IPConn, size int) *espBatch {
+	b := &espBatch{e: e, conn: c, msgs: make([]ipv4.Message, size), bufs: make([][]byte, size), dsts: make([]net.IPAddr, size)}
 	b.pc = ipv4.NewPacketConn(c)
 	for i := range b.msgs {
 		b.bufs[i] = make([]byte, espBatchPacket)
@@ -485,7 +486,7 @@ func newESPBatch(e *Engine, size int) (*espBatch, error) {
 		b.msgs[i].Buffers = [][]byte{nil}
 		b.msgs[i].Addr = &b.dsts[i]
 	}
-	return b, nil
+	return b
 }
 
 // espBatchPacket is the size of an ESP batch's buffers: the WAN MTU,
@@ -525,8 +526,6 @@ func (b *espBatch) flush() {
 	}
 	b.n = 0
 }
-
-func (b *espBatch) close() { b.conn.Close() }
 
 // writeOffset is the room a write batch leaves before each packet for the
 // virtio-net header the TUN's Write puts there.
@@ -611,6 +610,9 @@ func (d *Device) Close() error {
 			}
 		}
 		closeAll(d.lanQ)
+		for _, c := range d.espOut {
+			c.Close()
+		}
 		closeAll(d.wanQ)
 		if !d.started.Load() && d.raw >= 0 {
 			unix.Close(d.raw) // else Run closes it once its workers are done
