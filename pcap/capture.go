@@ -10,6 +10,7 @@ package pcap
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sort"
@@ -71,7 +72,7 @@ type Capture struct {
 	frames  chan frame
 	readers sync.WaitGroup
 	writer  chan error
-	syncs   chan chan error // Sync's requests to the writer
+	syncs   chan chan synced // Sync's requests to the writer
 	counts  []uint64
 	stopped bool
 }
@@ -99,7 +100,7 @@ func Start(path string, points []Point) (*Capture, error) {
 		points: points,
 		frames: make(chan frame, 4096),
 		writer: make(chan error, 1),
-		syncs:  make(chan chan error),
+		syncs:  make(chan chan synced),
 		counts: make([]uint64, len(points)),
 	}
 	if err := c.open(); err != nil {
@@ -151,6 +152,12 @@ func (c *Capture) open() error {
 		_ = enlargeBuffer(h, captureBuffer)
 	}
 	return c.w.Flush()
+}
+
+// synced is the writer's answer to Sync.
+type synced struct {
+	size int64
+	err  error
 }
 
 func (c *Capture) read(intf int, h *pcapgo.EthernetHandle) {
@@ -212,22 +219,32 @@ func (c *Capture) write() error {
 			flush(time.Now().Add(-reorderWindow), false)
 		case done := <-c.syncs:
 			flush(time.Now().Add(-reorderWindow), false)
-			done <- c.w.Flush()
+			if err := c.w.Flush(); err != nil {
+				done <- synced{err: err}
+				continue
+			}
+			// The file's offset after a flush is a block boundary: a reader
+			// that stops there never meets the block the writer is in.
+			size, err := c.file.Seek(0, io.SeekCurrent)
+			done <- synced{size: size, err: err}
 		}
 	}
 }
 
 // Sync writes every frame older than the reorder window to the file and
-// flushes it, so that the file can be read (ReadFile) while the capture
-// goes on: a spec waits for something to appear on the wire. It must not
-// be called after Stop.
-func (c *Capture) Sync() error {
-	done := make(chan error, 1)
+// flushes it, so that the file can be read while the capture goes on: a
+// spec waits for something to appear on the wire. It returns how many
+// octets of the file are whole blocks at that point; the writer goes on
+// after it, so a reader reads that many (ReadFilePrefix) and never a block
+// half written. It must not be called after Stop.
+func (c *Capture) Sync() (int64, error) {
+	done := make(chan synced, 1)
 	c.syncs <- done
-	if err := <-done; err != nil {
-		return fmt.Errorf("pcap: %s: %w", c.path, err)
+	r := <-done
+	if r.err != nil {
+		return 0, fmt.Errorf("pcap: %s: %w", c.path, r.err)
 	}
-	return nil
+	return r.size, nil
 }
 
 // Stats is what a capture saw per point.

@@ -33,9 +33,11 @@ func deployPlain(t *testing.T) *netns.Lab {
 	return lab
 }
 
-// A probe stream host-a -> host-b is seen once on each link it crosses and
-// on no other, and the file names every link.
-func TestCaptureEveryLink(t *testing.T) {
+// captureProbes captures every link of the plain topology into a file in
+// a temporary directory and starts a probe stream host-a -> host-b (UDP
+// port 9000) of count probes at rate per second.
+func captureProbes(t *testing.T, rate, count int) (*Capture, string, *traffic.Stream) {
+	t.Helper()
 	lab := deployPlain(t)
 	pts, err := Points(lab.Topology(), lab.NetNS)
 	if err != nil {
@@ -46,16 +48,24 @@ func TestCaptureEveryLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _, _ = c.Stop() })
 	hostA, _ := lab.NetNS("host-a")
 	hostB, _ := lab.NetNS("host-b")
 	s, err := traffic.StartStream(context.Background(), traffic.StreamConfig{
 		From: traffic.Endpoint{NetNS: hostA, Addr: netip.MustParseAddr("198.51.100.10")},
 		To:   traffic.Endpoint{NetNS: hostB, Addr: netip.MustParseAddr("203.0.113.10")},
-		Port: 9000, Rate: 2000, Count: 100,
+		Port: 9000, Rate: rate, Count: count,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, path, s
+}
+
+// A probe stream host-a -> host-b is seen once on each link it crosses and
+// on no other, and the file names every link.
+func TestCaptureEveryLink(t *testing.T) {
+	c, path, s := captureProbes(t, 2000, 100)
 	if r, err := s.Wait(); err != nil || r.Received != 100 {
 		t.Fatalf("probe: %v %v", r, err)
 	}
@@ -116,5 +126,37 @@ func TestCaptureEveryLink(t *testing.T) {
 		if st.Dropped != 0 {
 			t.Errorf("%s: kernel dropped %d frames", st.Point.Name, st.Dropped)
 		}
+	}
+}
+
+// A capture read while it goes on, up to where Sync says its blocks are
+// whole, decodes without error however busy the writer is: reading the
+// whole file instead meets the block being written ("unexpected EOF").
+func TestReadWhileCapturing(t *testing.T) {
+	c, path, s := captureProbes(t, 5000, 5000)
+	reads, last := 0, 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); reads++ {
+		size, err := c.Sync()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts, err := ReadFilePrefix(path, size, nil)
+		if err != nil {
+			t.Fatalf("read %d (%d octets): %v", reads+1, size, err)
+		}
+		if len(pkts) < last {
+			t.Fatalf("read %d: %d frames, fewer than the %d before", reads+1, len(pkts), last)
+		}
+		last = len(pkts)
+		if last >= 4*5000 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if r, err := s.Wait(); err != nil || r.Received != 5000 {
+		t.Fatalf("probe: %v %v", r, err)
+	}
+	if reads < 10 || last == 0 {
+		t.Errorf("%d reads saw %d frames: the capture was not read while it went on", reads, last)
 	}
 }

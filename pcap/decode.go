@@ -81,6 +81,18 @@ func ReadFile(path string, keys *KeyLog) ([]Packet, error) {
 	return Read(f, keys)
 }
 
+// ReadFilePrefix decodes the frames in the first size octets of a capture
+// file: one still being written, up to where Capture.Sync said its blocks
+// are whole.
+func ReadFilePrefix(path string, size int64, keys *KeyLog) ([]Packet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcap: %w", err)
+	}
+	defer f.Close()
+	return Read(io.LimitReader(f, size), keys)
+}
+
 // Read decodes every frame of a capture stream: pcapng, or classic libpcap
 // in either byte order with microsecond or nanosecond timestamps. The magic
 // number says which, not the file name. Frames may be Ethernet, Linux cooked

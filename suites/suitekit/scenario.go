@@ -171,18 +171,11 @@ func (s *Scenario) Scaled(d time.Duration) time.Duration {
 // goes on: for waiting until something is on the wire.
 func (s *Scenario) Peek() []pcap.Packet {
 	Expect(s.capture).NotTo(BeNil(), "Peek after Finish")
-	var err error
-	// The writer goes on after Sync and may have written part of a block
-	// when the file is read (a truncated last frame): read it again.
-	for range 5 {
-		Expect(s.capture.Sync()).To(Succeed())
-		var pkts []pcap.Packet
-		if pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), nil); err == nil {
-			return pkts
-		}
-	}
+	size, err := s.capture.Sync()
 	Expect(err).NotTo(HaveOccurred())
-	return nil
+	pkts, err := pcap.ReadFilePrefix(filepath.Join(s.Dir, "capture.pcapng"), size, nil)
+	Expect(err).NotTo(HaveOccurred())
+	return pkts
 }
 
 // PeekDecrypted is Peek with the key logs every node has written so far:
@@ -192,10 +185,13 @@ func (s *Scenario) Peek() []pcap.Packet {
 func (s *Scenario) PeekDecrypted() []pcap.Packet {
 	Expect(s.capture).NotTo(BeNil(), "PeekDecrypted after Finish")
 	var err error
-	// As in Peek, a daemon may be writing its key log, and the capture
-	// writer its last block, while they are read: read them again.
+	// A daemon may be writing its key log while it is read (a line half
+	// written): read them again. The capture is read up to where Sync
+	// said its blocks are whole, while the writer goes on.
 	for range 5 {
-		Expect(s.capture.Sync()).To(Succeed())
+		var size int64
+		size, err = s.capture.Sync()
+		Expect(err).NotTo(HaveOccurred())
 		keys := &pcap.KeyLog{}
 		for _, n := range s.Lab.Nodes {
 			if err = keys.Read(bytes.NewReader(keyLogOf(s.Lab, n))); err != nil {
@@ -206,7 +202,7 @@ func (s *Scenario) PeekDecrypted() []pcap.Packet {
 			continue
 		}
 		var pkts []pcap.Packet
-		if pkts, err = pcap.ReadFile(filepath.Join(s.Dir, "capture.pcapng"), keys); err == nil {
+		if pkts, err = pcap.ReadFilePrefix(filepath.Join(s.Dir, "capture.pcapng"), size, keys); err == nil {
 			return pkts
 		}
 	}
