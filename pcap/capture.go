@@ -68,6 +68,7 @@ type Capture struct {
 	file    *os.File
 	w       *pcapgo.NgWriter
 	handles []*pcapgo.EthernetHandle
+	vnet    []bool // the handle's frames come after a virtio-net header (gso.go)
 	points  []Point
 	frames  chan frame
 	readers sync.WaitGroup
@@ -150,6 +151,8 @@ func (c *Capture) open() error {
 		// Best effort: with the default buffer the capture still works,
 		// and Stop counts what it drops.
 		_ = enlargeBuffer(h, captureBuffer)
+		// Without the virtio-net headers superpackets are written whole.
+		c.vnet = append(c.vnet, askVnetHdr(h) == nil)
 	}
 	return c.w.Flush()
 }
@@ -170,7 +173,18 @@ func (c *Capture) read(intf int, h *pcapgo.EthernetHandle) {
 			return
 		}
 		ci.InterfaceIndex = intf
-		c.frames <- frame{intf: intf, ci: ci, data: data}
+		if !c.vnet[intf] {
+			c.frames <- frame{intf: intf, ci: ci, data: data}
+			continue
+		}
+		h, err := parseVnetHdr(data)
+		if err != nil {
+			continue
+		}
+		for _, f := range wireFrames(h, data[vnetHdrLen:]) {
+			ci.CaptureLength, ci.Length = len(f), len(f)
+			c.frames <- frame{intf: intf, ci: ci, data: f}
+		}
 	}
 }
 

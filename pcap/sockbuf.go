@@ -20,10 +20,29 @@ import (
 const captureBuffer = 32 << 20
 
 // enlargeBuffer raises h's socket receive buffer to n octets, past
-// net.core.rmem_max where the process may (CAP_NET_ADMIN). pcapgo keeps
-// the socket to itself: its file is reached by reflection, and a pcapgo
-// without that field leaves the buffer as it was (TestHandleFile notices).
+// net.core.rmem_max where the process may (CAP_NET_ADMIN).
 func enlargeBuffer(h *pcapgo.EthernetHandle, n int) error {
+	return onSocket(h, func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n); err != nil {
+			return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}
+		return nil
+	})
+}
+
+// askVnetHdr makes h's socket put a virtio-net header before each frame
+// (PACKET_VNET_HDR), which says whether it is an offloaded superpacket and
+// where its partial checksum is (gso.go).
+func askVnetHdr(h *pcapgo.EthernetHandle) error {
+	return onSocket(h, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1)
+	})
+}
+
+// onSocket runs set on h's packet socket. pcapgo keeps the socket to
+// itself: its file is reached by reflection, and a pcapgo without that
+// field leaves the socket as it was (TestHandleFile notices).
+func onSocket(h *pcapgo.EthernetHandle, set func(fd int) error) error {
 	f := handleFile(h)
 	if f == nil {
 		return errors.New("pcap: pcapgo.EthernetHandle has no file field")
@@ -33,11 +52,7 @@ func enlargeBuffer(h *pcapgo.EthernetHandle, n int) error {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n); serr != nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
-		}
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = set(int(fd)) }); err != nil {
 		return err
 	}
 	return serr

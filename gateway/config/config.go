@@ -240,7 +240,7 @@ type DataPlane struct {
 	// Queues is the number of TUN queues (one worker each) per direction;
 	// 0 means one per CPU.
 	Queues int
-	// Table is the first of the two routing tables the data plane uses
+	// Table is the first of the three routing tables the data plane uses
 	// (the rules take the same numbers as priorities, plus 8000).
 	Table int
 	// DaemonDown is what happens to the traffic the kernel forwards

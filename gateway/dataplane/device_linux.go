@@ -22,12 +22,14 @@ import (
 
 // DeviceOptions say where the data plane sits in the GM's namespace.
 type DeviceOptions struct {
-	// WANInterface is the WAN side (the registration interface): traffic
+	// WANInterface is the WAN side (the registration interface): ESP
+	// from it is delivered to the data plane's ESP socket, other traffic
 	// the kernel forwards from it goes to the WAN TUN, traffic from every
 	// other interface to the LAN TUN.
 	WANInterface string
 	// Table is the routing table of LAN-side traffic; Table+1 is the WAN
-	// side's. The rules take priorities 8000+Table to 8000+Table+4.
+	// side's, Table+2 the ESP's. The rules take priorities 8000+Table to
+	// 8000+Table+5.
 	Table int
 	// Queues is the number of TUN queues per device, one worker each.
 	Queues int
@@ -45,26 +47,34 @@ type DeviceOptions struct {
 }
 
 // Device is the data plane's place in the forwarding path: two multi-queue
-// TUN devices and the policy routing rules that send forwarded traffic into
-// them (DESIGN.md "Data plane on a GM"):
+// TUN devices, a raw ESP socket and the policy routing rules that send
+// forwarded traffic into them (DESIGN.md "Data plane on a GM"):
 //
-//	8000+T    from all iif lo goto 32766        the GM's own traffic: main table
-//	8000+T+1  from all iif gvpn-lan goto 32766  results written back: main table
+//	8000+T    from all iif lo goto 32766            the GM's own traffic: main table
+//	8000+T+1  from all iif gvpn-lan goto 32766      results written back: main table
 //	8000+T+2  from all iif gvpn-wan goto 32766
-//	8000+T+3  from all iif <WAN> lookup T+1     forwarded from the WAN: default dev gvpn-wan
-//	8000+T+4  from all lookup T                 forwarded from the LAN: default dev gvpn-lan
+//	8000+T+3  from all iif <WAN> ipproto esp lookup T+2  ESP from the WAN: local 0.0.0.0/0 dev lo
+//	8000+T+4  from all iif <WAN> lookup T+1         forwarded from the WAN: default dev gvpn-wan
+//	8000+T+5  from all lookup T                     forwarded from the LAN: default dev gvpn-lan
 //
 // Packets addressed to the GM are delivered by the local table (priority 0)
-// before any of these. With Guard, tables T and T+1 also hold a blackhole
-// default route of the lowest preference: while a TUN exists its route
-// wins; when it disappears (the last queue closed by a stop, a crash or a
-// kill) the kernel deletes its route and forwarded traffic meets the
-// blackhole.
+// before any of these. ESP from the WAN, whatever its destination (the
+// original header is kept, so it is a LAN host's), is delivered locally
+// as well, by table T+2's local route, as a transparent proxy's traffic
+// is: the kernel reassembles it and queues it on the raw ESP socket, which
+// the WAN workers read a batch per recvmmsg (a TUN gives one packet per
+// read). The decrypted packets are written into the WAN TUN and forwarded
+// from there. With Guard, tables T and T+1 also hold a blackhole default
+// route of the lowest preference: while a TUN exists its route wins; when
+// it disappears (the last queue closed by a stop, a crash or a kill) the
+// kernel deletes its route and forwarded traffic meets the blackhole; ESP
+// goes on being delivered locally, to no socket, and is dropped.
 type Device struct {
 	opt        DeviceOptions
 	lanQ, wanQ []tun.Device
 	raw        int           // raw IPv4 socket (IP_HDRINCL) for the GM's own ICMP errors
 	espOut     []*net.IPConn // raw IPv4 sockets for the ESP the LAN queues make, one each
+	espIn      *net.IPConn   // raw ESP socket: the ESP from the WAN, read by the WAN workers
 	rules      []*netlink.Rule
 	routes     []*netlink.Route
 	closeOnce  sync.Once
@@ -111,6 +121,10 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 		if err := linkUp(name); err != nil {
 			return nil, err
 		}
+	}
+	// The ESP socket is there before the rule that delivers ESP to it.
+	if d.espIn, err = openESPIn(); err != nil {
+		return nil, err
 	}
 	if err := d.route(); err != nil {
 		return nil, err
@@ -222,6 +236,11 @@ func (d *Device) route() error {
 		}
 		d.routes = append(d.routes, r)
 	}
+	esp := espRoute(o.Table)
+	if err := netlink.RouteReplace(esp); err != nil {
+		return fmt.Errorf("data plane: local route in table %d: %w", esp.Table, err)
+	}
+	d.routes = append(d.routes, esp)
 	toMain := func(pref int, iif string) *netlink.Rule {
 		r := netlink.NewRule()
 		r.Family, r.Priority, r.IifName = unix.AF_INET, pref, iif
@@ -233,12 +252,41 @@ func (d *Device) route() error {
 		return r
 	}
 	base := 8000 + o.Table
+	espIn := netlink.NewRule()
+	espIn.Family, espIn.Priority, espIn.IifName, espIn.IPProto, espIn.Table = unix.AF_INET, base+3, o.WANInterface, unix.IPPROTO_ESP, o.Table+2
 	wan := netlink.NewRule()
-	wan.Family, wan.Priority, wan.IifName, wan.Table = unix.AF_INET, base+3, o.WANInterface, o.Table+1
+	wan.Family, wan.Priority, wan.IifName, wan.Table = unix.AF_INET, base+4, o.WANInterface, o.Table+1
 	lan := netlink.NewRule()
-	lan.Family, lan.Priority, lan.Table = unix.AF_INET, base+4, o.Table
-	d.rules = []*netlink.Rule{toMain(base, "lo"), toMain(base+1, o.LANName), toMain(base+2, o.WANName), wan, lan}
-	return syncRules(d.rules, base, base+4)
+	lan.Family, lan.Priority, lan.Table = unix.AF_INET, base+5, o.Table
+	d.rules = []*netlink.Rule{toMain(base, "lo"), toMain(base+1, o.LANName), toMain(base+2, o.WANName), espIn, wan, lan}
+	return syncRules(d.rules, base, base+lastRule)
+}
+
+// lastRule is the last of the data plane's rule priorities, 8000+T+lastRule.
+const lastRule = 5
+
+// espRoute is table T+2's only route: everything it is asked for is local,
+// which delivers the ESP the rule looks up there to the raw ESP socket.
+func espRoute(table int) *netlink.Route {
+	return &netlink.Route{Table: table + 2, Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST, LinkIndex: 1, // lo
+		Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}
+}
+
+// espInBuffer is the raw ESP socket's receive buffer: a burst the WAN
+// workers have not read yet waits there, as it did in a TUN's queue of
+// 1000 packets.
+const espInBuffer = 4 << 20
+
+// openESPIn opens the raw socket the ESP from the WAN is delivered to:
+// every ESP packet delivered locally, with its IPv4 header, reassembled.
+func openESPIn() (*net.IPConn, error) {
+	c, err := net.ListenPacket("ip4:50", "0.0.0.0")
+	if err != nil {
+		return nil, fmt.Errorf("data plane: ESP input socket: %w", err)
+	}
+	ic := c.(*net.IPConn)
+	_ = ic.SetReadBuffer(espInBuffer) // best effort: the default only drops sooner
+	return ic, nil
 }
 
 // syncRules makes want the only rules with priorities lo to hi. Rules a
@@ -269,7 +317,7 @@ func syncRules(want []*netlink.Rule, lo, hi int) error {
 
 // sameRule compares the fields the data plane's rules set.
 func sameRule(r, w *netlink.Rule) bool {
-	return r.Priority == w.Priority && r.IifName == w.IifName && r.Goto == w.Goto && (w.Goto > 0 || r.Table == w.Table)
+	return r.Priority == w.Priority && r.IifName == w.IifName && r.IPProto == w.IPProto && r.Goto == w.Goto && (w.Goto > 0 || r.Table == w.Table)
 }
 
 // guardMetric puts a guard below any other default route of the tables.
@@ -302,10 +350,10 @@ func removeGuard(table int) error {
 	return nil
 }
 
-// Release removes what a data plane with tables table and table+1 leaves
-// when it is not running: its rules and its blackholes, so that the kernel
-// forwards by the main table again (in clear). A daemon whose data plane
-// is disabled calls it at start.
+// Release removes what a data plane with tables table to table+2 leaves
+// when it is not running: its rules, its blackholes and its local route, so
+// that the kernel forwards by the main table again (in clear). A daemon
+// whose data plane is disabled calls it at start.
 func Release(table int) error {
 	rules, err := netlink.RuleList(unix.AF_INET)
 	if err != nil {
@@ -313,7 +361,7 @@ func Release(table int) error {
 	}
 	var errs []error
 	for i := range rules {
-		if r := &rules[i]; r.Priority >= 8000+table && r.Priority <= 8000+table+4 {
+		if r := &rules[i]; r.Priority >= 8000+table && r.Priority <= 8000+table+lastRule {
 			if err := netlink.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, fmt.Errorf("data plane: rule %v: %w", r, err))
 			}
@@ -321,6 +369,9 @@ func Release(table int) error {
 	}
 	if err := removeGuard(table); err != nil {
 		errs = append(errs, err)
+	}
+	if err := netlink.RouteDel(espRoute(table)); err != nil && !errors.Is(err, unix.ESRCH) {
+		errs = append(errs, fmt.Errorf("data plane: local route in table %d: %w", table+2, err))
 	}
 	return errors.Join(errs...)
 }
@@ -400,6 +451,8 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(q, d.raw, nil, e, true) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); espLoop(d.espIn, d.wanQ[0], d.raw, e) }()
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -439,14 +492,13 @@ func loop(q tun.Device, raw int, espOut *net.IPConn, e *Engine, inbound bool) {
 		esp = newESPBatch(e, espOut, 2*batch)
 		w.SetESPSink(esp.add)
 	}
-	for {
+	more := readiness(q)
+	for reads := 1; ; reads++ {
 		n, err := q.Read(bufs, sizes, Headroom)
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
+			if readFailed(e, err) {
 				return
 			}
-			e.count(ReadErrors)
-			time.Sleep(time.Millisecond) // a transient error must not spin
 			continue
 		}
 		for i := range n {
@@ -456,10 +508,90 @@ func loop(q tun.Device, raw int, espOut *net.IPConn, e *Engine, inbound bool) {
 				w.Outbound(bufs[i], Headroom, sizes[i])
 			}
 		}
+		// A TUN gives one packet per read unless it is a superpacket:
+		// while more are waiting, read them before writing, so that one
+		// write and one sendmmsg carry many. readsPerFlush bounds what
+		// that adds to a packet's latency.
+		if reads < readsPerFlush && more() {
+			continue
+		}
+		reads = 0
 		out.flush()
 		if esp != nil {
 			esp.flush()
 		}
+	}
+}
+
+// readFailed handles a worker's failed read: true when the device or
+// socket is closed (the worker ends), else the error is counted and the
+// worker pauses, since a transient error must not spin.
+func readFailed(e *Engine, err error) bool {
+	if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	e.count(ReadErrors)
+	time.Sleep(time.Millisecond)
+	return false
+}
+
+// readsPerFlush is how many TUN reads a worker gathers at most before it
+// writes their results: 32 small packets, well under a millisecond.
+const readsPerFlush = 32
+
+// readiness returns a check of whether q has a packet waiting (a poll
+// that does not wait: far cheaper than the write or sendmmsg it saves).
+// Without a file descriptor it always says no: a flush per read.
+func readiness(q tun.Device) func() bool {
+	f := q.File()
+	if f == nil {
+		return func() bool { return false }
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return func() bool { return false }
+	}
+	fds := make([]unix.PollFd, 1)
+	return func() bool {
+		ready := false
+		_ = rc.Control(func(fd uintptr) {
+			fds[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+			n, err := unix.Poll(fds, 0)
+			ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+		})
+		return ready
+	}
+}
+
+// espLoop reads the ESP from the WAN off the raw ESP socket, a batch per
+// recvmmsg, decrypts it and writes the results into q, a WAN TUN queue, a
+// batch at a time, to be forwarded from there. One per WAN queue shares
+// the socket: while one processes its batch another reads the next.
+func espLoop(in *net.IPConn, q tun.Device, raw int, e *Engine) {
+	batch := q.BatchSize()
+	msgs := make([]ipv4.Message, batch)
+	bufs := make([][]byte, batch)
+	for i := range msgs {
+		bufs[i] = make([]byte, Headroom+65535+Tailroom)
+		msgs[i].Buffers = [][]byte{bufs[i][Headroom:]}
+	}
+	pc := ipv4.NewPacketConn(in)
+	out := newWriteBatch(q, e, batch)
+	w := e.NewWorker(out.add, func(p []byte) error {
+		return unix.Sendto(raw, p, 0, &unix.SockaddrInet4{Addr: [4]byte(p[16:20])})
+	})
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if readFailed(e, err) {
+				return
+			}
+			continue
+		}
+		for i := range n {
+			w.Inbound(bufs[i], Headroom, msgs[i].N)
+		}
+		out.flush()
 	}
 }
 
@@ -614,6 +746,9 @@ func (d *Device) Close() error {
 			c.Close()
 		}
 		closeAll(d.wanQ)
+		if d.espIn != nil {
+			d.espIn.Close()
+		}
 		if !d.started.Load() && d.raw >= 0 {
 			unix.Close(d.raw) // else Run closes it once its workers are done
 		}

@@ -53,11 +53,16 @@ func TestDeviceInstallsAndRemovesRouting(t *testing.T) {
 			}
 		}
 		rules, _ := netlink.RuleList(unix.AF_INET)
-		want := map[int]string{8200: "lo", 8201: "gvpn-lan", 8202: "gvpn-wan", 8203: "wan0", 8204: ""}
+		type match struct {
+			iif   string
+			proto int
+		}
+		want := map[int]match{8200: {"lo", 0}, 8201: {"gvpn-lan", 0}, 8202: {"gvpn-wan", 0},
+			8203: {"wan0", unix.IPPROTO_ESP}, 8204: {"wan0", 0}, 8205: {"", 0}}
 		for _, r := range rules {
-			if iif, ok := want[r.Priority]; ok {
-				if r.IifName != iif {
-					t.Errorf("rule %d: iif %q, want %q", r.Priority, r.IifName, iif)
+			if m, ok := want[r.Priority]; ok {
+				if (match{r.IifName, r.IPProto}) != m {
+					t.Errorf("rule %d: iif %q ipproto %d, want %q %d", r.Priority, r.IifName, r.IPProto, m.iif, m.proto)
 				}
 				delete(want, r.Priority)
 			}
@@ -65,14 +70,20 @@ func TestDeviceInstallsAndRemovesRouting(t *testing.T) {
 		if len(want) != 0 {
 			t.Errorf("rules missing: %v", want)
 		}
+		if rs, err := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: 202}, netlink.RT_FILTER_TABLE); err != nil || len(rs) != 1 || rs[0].Type != unix.RTN_LOCAL {
+			t.Errorf("table 202: %v %v, want the local route that delivers ESP", rs, err)
+		}
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 		rules, _ = netlink.RuleList(unix.AF_INET)
 		for _, r := range rules {
-			if r.Priority >= 8200 && r.Priority <= 8204 {
+			if r.Priority >= 8200 && r.Priority <= 8205 {
 				t.Errorf("rule %d left after Close", r.Priority)
 			}
+		}
+		if rs, _ := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: 202}, netlink.RT_FILTER_TABLE); len(rs) != 0 {
+			t.Errorf("table 202 left after Close: %v", rs)
 		}
 		if _, err := netlink.LinkByName("gvpn-lan"); err == nil {
 			t.Error("TUN left after Close")
