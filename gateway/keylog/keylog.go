@@ -52,8 +52,12 @@ func (w *Writer) Close() error {
 	return w.f.Close()
 }
 
+// enabled says whether w writes anywhere (a nil Writer is a valid one
+// that logs nothing).
+func (w *Writer) enabled() bool { return w != nil && w.f != nil }
+
 func (w *Writer) line(s string) {
-	if w == nil || w.f == nil {
+	if !w.enabled() {
 		return
 	}
 	w.mu.Lock()
@@ -67,12 +71,18 @@ func (w *Writer) line(s string) {
 
 // IKE logs a phase-1 SA.
 func (w *Writer) IKE(sa *ikev1.SA) {
+	if !w.enabled() {
+		return
+	}
 	w.line(fmt.Sprintf("IKEV1 icookie=%x rcookie=%x enc=%s key=%x iv=%x hash=%s skeyid_a=%x",
 		sa.ICookie, sa.RCookie, sa.Suite.KeyLogCipher(), sa.EncKey, sa.LastIV, sa.Suite.HashName(), sa.SKEYIDa))
 }
 
 // Policy logs a group's KEK and TEKs.
 func (w *Writer) Policy(group string, p *gdoi.Policy) {
+	if !w.enabled() {
+		return // no formatting either: a KS without a key log calls this per registration
+	}
 	if k := p.KEK; k != nil && k.Algorithm == gdoiwire.KEKAlgAES {
 		w.line(fmt.Sprintf("GDOI_KEK spi=%x enc=aes-cbc key=%x iv=%x group=%s", k.SPI, k.Key, k.IV, field(group)))
 	}

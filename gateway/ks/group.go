@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/getlab/getlab/gateway/config"
@@ -241,9 +242,21 @@ func (g *group) addTEKs(now time.Time) error {
 		return err
 	}
 	g.gens = append(g.gens, tekGen{teks: teks, created: now})
+	if extra := len(g.gens) - maxTEKGenerations; extra > 0 {
+		g.gens = slices.Delete(g.gens, 0, extra)
+	}
 	g.deny = g.configuredDeny()
 	return nil
 }
+
+// maxTEKGenerations bounds the generations a group keeps, oldest dropped
+// first. Scheduled rekeys keep two alive (the new and, until it expires,
+// the previous one); rekeys triggered faster than TEKs expire would make
+// every PUSH and PULL larger until no datagram can hold one (64 KB: an
+// operator's rekey loop, or a benchmark's) and every GM stops hearing
+// from its KS. A GM still holding a dropped generation keeps it until it
+// expires; it is no longer sent.
+const maxTEKGenerations = 4
 
 // newest is the latest TEK generation.
 func (g *group) newest() *tekGen { return &g.gens[len(g.gens)-1] }

@@ -273,6 +273,7 @@ func BenchmarkRegistration(b *testing.B) {
 			k := newTestKS(b, ksConfig(b, dh, ""))
 			var next atomic.Uint32
 			b.ResetTimer()
+			b.SetParallelism(inFlightPerCPU)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n := next.Add(1)
@@ -290,5 +291,35 @@ func BenchmarkRegistration(b *testing.B) {
 				b.ReportMetric(ceiling/rate, "×-below-dh-ceiling")
 			}
 		})
+	}
+}
+
+// inFlightPerCPU is how many registrations BenchmarkRegistration keeps in
+// flight per CPU, as a KS serving many GMs has: a registration is four
+// round trips between the GM's and the KS's goroutines, and with one in
+// flight per CPU a CPU waits on every hand-over.
+const inFlightPerCPU = 8
+
+// Rekeys faster than TEKs expire keep at most maxTEKGenerations, the
+// newest: a PUSH of an operator's rekey loop stays a datagram.
+func TestTEKGenerationsBounded(t *testing.T) {
+	k := newTestKS(t, ksConfig(t, 19, ""))
+	k.srv.mu.Lock()
+	defer k.srv.mu.Unlock()
+	g := k.srv.groups[1234]
+	var newest []uint32
+	for range 10 {
+		if err := g.addTEKs(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		newest = append(newest, g.newest().teks[0].SPI)
+	}
+	if len(g.gens) != maxTEKGenerations {
+		t.Fatalf("%d generations after 10 rekeys, want %d", len(g.gens), maxTEKGenerations)
+	}
+	for i, gen := range g.gens {
+		if want := newest[len(newest)-maxTEKGenerations+i]; gen.teks[0].SPI != want {
+			t.Errorf("generation %d: SPI %#x, want %#x (the newest kept, oldest first)", i, gen.teks[0].SPI, want)
+		}
 	}
 }
