@@ -67,8 +67,11 @@
 // CBC IVs unpredictable. Group SAs have no counter-based anti-replay. A
 // packet that would exceed the WAN MTU once encrypted is fragmented before
 // encryption when DF is clear (each fragment is its own ESP packet, so the
-// receiving GM never reassembles), or dropped with an ICMP "fragmentation
+// receiving GM need not reassemble), or dropped with an ICMP "fragmentation
 // needed" carrying the inner MTU when DF is set (S0 DP-42: 1500 - overhead).
+// ESP that a router on the path fragmented after encryption reaches the
+// device's ESP socket reassembled by the kernel; the engine drops
+// fragments that reach it any other way (InDropFragment).
 //
 // # Counters and events
 //

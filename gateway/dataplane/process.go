@@ -358,7 +358,7 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 	spi, _, err := esp.SPIOf(pkt)
 	if errors.Is(err, esp.ErrFragment) {
 		e.count(InDropFragment)
-		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "ESP packet arrived as IP fragments (getvpnd fragments before encryption and does not reassemble)", "proto", "esp", "size", strconv.Itoa(len(pkt)))
+		e.report("MALFORMED_PACKET", "peer", outer.Src.String(), "reason", "ESP packet arrived as IP fragments (the ESP socket gets them reassembled; the engine takes whole packets)", "proto", "esp", "size", strconv.Itoa(len(pkt)))
 		return true
 	}
 	if err != nil {

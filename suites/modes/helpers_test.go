@@ -209,10 +209,9 @@ func fromKS(pkts []pcap.Packet, w window) []pcap.Packet {
 }
 
 // acked reports whether gm acknowledged a PUSH from ks1 at or after t
-// (GROUPKEY-PUSH-ACK, in clear): it took the rekey. A PUSH carrying three
-// generations of TEKs is larger than the WAN's MTU, and the bench's
-// decoder does not reassemble IP fragments, so the acknowledgement is
-// what the wire shows of it.
+// (GROUPKEY-PUSH-ACK, in clear): it took the rekey. The acknowledgement,
+// not the PUSH, is the evidence: only the GM's answer shows that it
+// decrypted and verified it.
 func acked(pkts []pcap.Packet, gm netip.Addr, t time.Time) bool {
 	for _, p := range pkts {
 		if p.ISAKMP != nil && p.ISAKMP.Type == uint8(isakmp.ExchangeGroupkeyPushAck) && p.Src == gm && p.Dst == ks1 && !p.Time.Before(t) {
