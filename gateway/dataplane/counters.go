@@ -33,6 +33,7 @@ const (
 	OutDropFailClose                   // fail-close armed, no group encrypts it and its ACL does not deny it
 	InClearFailClose                   // as OutClearFailClose, inbound
 	InDropFailClose                    // as OutDropFailClose, inbound
+	InDropQueueFull                    // ESP the kernel dropped: the ESP socket's buffer was full
 	numCounters
 )
 
@@ -45,6 +46,7 @@ var counterNames = [numCounters]string{
 	"internal_error",
 	"out_clear_inbound_only", "in_clear_optional",
 	"out_clear_fail_close", "out_drop_fail_close", "in_clear_fail_close", "in_drop_fail_close",
+	"in_drop_queue_full",
 }
 
 // CounterName is the counter's name in the control API.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -302,4 +303,99 @@ func TestStaleRulesAreReplacedWithoutAGap(t *testing.T) {
 			t.Errorf("%d rules, want 5", n)
 		}
 	})
+}
+
+// The ESP socket reports what it dropped for a full buffer with each read
+// (SO_RXQ_OVFL), which espLoop counts as in_drop_queue_full.
+func TestESPSocketReportsDrops(t *testing.T) {
+	inNewNetns(t, func() {
+		lo, _ := netlink.LinkByName("lo")
+		if err := netlink.LinkSetUp(lo); err != nil {
+			t.Errorf("lo up: %v", err)
+			return
+		}
+		in, err := openESPIn()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer in.Close()
+		_ = in.SetReadBuffer(1) // the kernel's minimum: a few packets
+		out, err := net.DialIP("ip4:50", nil, &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer out.Close()
+		for range 200 {
+			if _, err := out.Write(make([]byte, 1000)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		// What filled the buffer was queued before the drops: a packet
+		// queued after them carries the count.
+		bufs, oobs := make([][]byte, 200), make([][]byte, 200)
+		for i := range bufs {
+			bufs[i], oobs[i] = make([]byte, 2048), make([]byte, unix.CmsgSpace(4))
+		}
+		r, err := newBatchReader(in, bufs, oobs)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		queued, err := r.Read()
+		if err != nil || queued == 0 || queued >= 200 {
+			t.Errorf("read %d of 200 (%v): want what the tiny buffer held", queued, err)
+			return
+		}
+		for i := range queued {
+			if r.Sizes[i] != 20+1000 {
+				t.Errorf("datagram %d: %d octets, want the IPv4 header and 1000", i, r.Sizes[i])
+			}
+		}
+		if _, err := out.Write(make([]byte, 1000)); err != nil {
+			t.Error(err)
+			return
+		}
+		if n, err := r.Read(); err != nil || n != 1 {
+			t.Errorf("second read: %d %v", n, err)
+			return
+		}
+		// And reading allocates nothing.
+		if allocs := testing.AllocsPerRun(50, func() {
+			_, _ = out.Write(make([]byte, 100))
+			_, _ = r.Read()
+		}); allocs > 1 { // the Write's slice
+			t.Errorf("%.1f allocations per write and read, want only the write's", allocs)
+		}
+		d, ok := socketDrops(oobs[0][:r.OOBSizes[0]])
+		if !ok || d == 0 || d >= 200 {
+			t.Errorf("drops %d (reported %v), want some of the 200 sent into a tiny buffer", d, ok)
+		}
+	})
+}
+
+// socketDrops finds the count after other control messages and refuses
+// truncated ones.
+func TestSocketDropsParsing(t *testing.T) {
+	cmsg := func(level, typ int32, data []byte) []byte {
+		b := make([]byte, unix.CmsgSpace(len(data)))
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(unix.CmsgLen(len(data)))
+		copy(b[unix.CmsgLen(0):], data)
+		return b
+	}
+	ovfl := cmsg(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, []byte{7, 0, 0, 0})
+	other := cmsg(unix.IPPROTO_IP, unix.IP_TTL, []byte{64, 0, 0, 0, 0})
+	if d, ok := socketDrops(append(other, ovfl...)); !ok || d != 7 {
+		t.Errorf("after another message: %d %v", d, ok)
+	}
+	if _, ok := socketDrops(ovfl[:unix.SizeofCmsghdr+2]); ok {
+		t.Error("a truncated message read")
+	}
+	if _, ok := socketDrops(nil); ok {
+		t.Error("nothing read as a count")
+	}
 }
