@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,10 +69,17 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatalf("no wireguard-go at %s: make bench builds it (go build -o bin/wireguard-go golang.zx2c4.com/wireguard): %v", wg, err)
 	}
 	table := &throughputTable{}
-	for _, plane := range []struct{ name, file string }{
+	planes := []struct{ name, file string }{
 		{"plain", "plain.clab.yml"}, {"wireguard-go", "plain.clab.yml"}, {"getvpnd", "basic.clab.yml"},
-	} {
+	}
+	// Every plane's lab is up for the whole run and the planes take turns,
+	// round after round: a shared machine's load drifts over minutes, and
+	// measuring one plane after the other would put the drift into the
+	// ratios. The table gives each figure's median.
+	labs := map[string]*netns.Lab{}
+	for _, plane := range planes {
 		lab := benchLab(b, plane.file)
+		labs[plane.name] = lab
 		if plane.name == "wireguard-go" {
 			w, err := anchor.StartWireGuard(lab, wg,
 				anchor.Peer{Node: "gm1", WAN: netip.MustParseAddr("192.0.2.11"), Site: netip.MustParsePrefix("198.51.100.0/24")},
@@ -81,39 +89,55 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			b.Cleanup(w.Stop)
 		}
-		for _, load := range tcpLoads {
-			b.Run(plane.name+"/"+load.name, func(b *testing.B) {
-				for b.Loop() {
-					r, err := iperf(lab, load.args)
-					if err != nil {
-						b.Fatal(err)
+	}
+	for round := range benchRounds() {
+		for _, plane := range planes {
+			lab := labs[plane.name]
+			for _, load := range tcpLoads {
+				b.Run(fmt.Sprintf("%s/%s/round=%d", plane.name, load.name, round+1), func(b *testing.B) {
+					for b.Loop() {
+						r, err := iperf(lab, load.args)
+						if err != nil {
+							b.Fatal(err)
+						}
+						g := r.bytes * 8 / r.seconds / 1e9
+						if load.name == "tcp-1360" {
+							g *= 1400.0 / 1360 // IP packets, not payload
+						}
+						b.ReportMetric(g, "Gbit/s")
+						table.add(plane.name, load.name, g, "Gbit/s")
 					}
-					g := r.bytes * 8 / r.seconds / 1e9
-					if load.name == "tcp-1360" {
-						g *= 1400.0 / 1360 // IP packets, not payload
+				})
+			}
+			for _, size := range []int{1400, 64} {
+				b.Run(fmt.Sprintf("%s/udp-%d/round=%d", plane.name, size, round+1), func(b *testing.B) {
+					for b.Loop() {
+						pps, lost, err := udpThroughput(lab, size)
+						if err != nil {
+							b.Fatal(err)
+						}
+						b.ReportMetric(pps*float64(size)*8/1e9, "Gbit/s")
+						b.ReportMetric(pps, "pkt/s")
+						b.ReportMetric(lost, "%lost")
+						table.add(plane.name, fmt.Sprintf("udp-%d", size), pps, "pkt/s")
 					}
-					b.ReportMetric(g, "Gbit/s")
-					table.add(plane.name, load.name, g, "Gbit/s")
-				}
-			})
+				})
+			}
 		}
-		for _, size := range []int{1400, 64} {
-			b.Run(fmt.Sprintf("%s/udp-%d", plane.name, size), func(b *testing.B) {
-				for b.Loop() {
-					pps, lost, err := udpThroughput(lab, size)
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ReportMetric(pps*float64(size)*8/1e9, "Gbit/s")
-					b.ReportMetric(pps, "pkt/s")
-					b.ReportMetric(lost, "%lost")
-					table.add(plane.name, fmt.Sprintf("udp-%d", size), pps, "pkt/s")
-				}
-			})
-		}
+	}
+	for _, lab := range labs {
 		lab.Destroy()
 	}
 	table.print(os.Stdout, "wireguard-go")
+}
+
+// benchRounds is how many times BenchmarkEndToEnd measures every plane
+// and load, taking turns: GETLAB_BENCH_ROUNDS, 3 by default.
+func benchRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("GETLAB_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
 }
 
 // tcpLoads are the TCP runs of BenchmarkEndToEnd: iperf3 client arguments.
@@ -131,13 +155,13 @@ var tcpLoads = []struct {
 // anchor's.
 type throughputTable struct {
 	planes, loads []string
-	value         map[[2]string]float64
+	values        map[[2]string][]float64 // every round's
 	unit          map[string]string
 }
 
 func (t *throughputTable) add(plane, load string, v float64, unit string) {
-	if t.value == nil {
-		t.value, t.unit = map[[2]string]float64{}, map[string]string{}
+	if t.values == nil {
+		t.values, t.unit = map[[2]string][]float64{}, map[string]string{}
 	}
 	if !slices.Contains(t.planes, plane) {
 		t.planes = append(t.planes, plane)
@@ -145,23 +169,38 @@ func (t *throughputTable) add(plane, load string, v float64, unit string) {
 	if !slices.Contains(t.loads, load) {
 		t.loads = append(t.loads, load)
 	}
-	t.value[[2]string{plane, load}] = v
+	k := [2]string{plane, load}
+	t.values[k] = append(t.values[k], v)
 	t.unit[load] = unit
 }
 
+// median is the median of plane's figures for load (the mean of the two
+// middle ones for an even count); false when there are none.
+func (t *throughputTable) median(plane, load string) (float64, bool) {
+	vs := slices.Sorted(slices.Values(t.values[[2]string{plane, load}]))
+	if len(vs) == 0 {
+		return 0, false
+	}
+	return (vs[(len(vs)-1)/2] + vs[len(vs)/2]) / 2, true
+}
+
 // print writes the table: a row per load, a column per data plane with
-// its ratio to anchor's figure.
+// its median figure and that median's ratio to anchor's.
 func (t *throughputTable) print(w io.Writer, anchor string) {
-	fmt.Fprintf(w, "\n%-10s", "load")
+	rounds := 0
+	for _, vs := range t.values {
+		rounds = max(rounds, len(vs))
+	}
+	fmt.Fprintf(w, "\nmedians of %d rounds\n%-10s", rounds, "load")
 	for _, p := range t.planes {
 		fmt.Fprintf(w, " %26s", p)
 	}
 	fmt.Fprintln(w)
 	for _, l := range t.loads {
 		fmt.Fprintf(w, "%-10s", l)
-		base := t.value[[2]string{anchor, l}]
+		base, _ := t.median(anchor, l)
 		for _, p := range t.planes {
-			v, ok := t.value[[2]string{p, l}]
+			v, ok := t.median(p, l)
 			cell := "-"
 			if ok {
 				cell = fmt.Sprintf("%.3g %s", v, t.unit[l])
@@ -363,4 +402,27 @@ func gcmCeiling(cores, n int, d time.Duration) float64 {
 	}
 	wg.Wait()
 	return float64(total) * float64(n) * 8 / time.Since(start).Seconds() / 1e9
+}
+
+// The table's figure is each plane's median over the rounds, its ratio the
+// medians'.
+func TestThroughputTableMedians(t *testing.T) {
+	tb := &throughputTable{}
+	for _, v := range []float64{1.0, 9.0, 2.0} {
+		tb.add("anchor", "tcp", v, "Gbit/s")
+	}
+	for _, v := range []float64{3.0, 1.0, 8.0, 4.0} {
+		tb.add("x", "tcp", v, "Gbit/s")
+	}
+	if m, _ := tb.median("anchor", "tcp"); m != 2 {
+		t.Errorf("median of 1, 9, 2: %g", m)
+	}
+	if m, _ := tb.median("x", "tcp"); m != 3.5 {
+		t.Errorf("median of 3, 1, 8, 4: %g", m)
+	}
+	var out strings.Builder
+	tb.print(&out, "anchor")
+	if !strings.Contains(out.String(), "3.5 Gbit/s (1.75×)") || !strings.Contains(out.String(), "medians of 4 rounds") {
+		t.Errorf("table:\n%s", out.String())
+	}
 }
