@@ -399,3 +399,28 @@ func TestSocketDropsParsing(t *testing.T) {
 		t.Error("nothing read as a count")
 	}
 }
+
+// A TUN worker's check for waiting packets says no on an empty queue and
+// allocates nothing: it runs once per packet read.
+func TestReadinessCheck(t *testing.T) {
+	inNewNetns(t, func() {
+		wan := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wan0"}, PeerName: "wan1"}
+		if err := netlink.LinkAdd(wan); err != nil {
+			t.Errorf("veth WAN: %v", err)
+			return
+		}
+		d, err := OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Queues: 1})
+		if err != nil {
+			t.Errorf("OpenDevice: %v", err)
+			return
+		}
+		defer d.Close()
+		more := readiness(d.lanQ[0])
+		if more() {
+			t.Error("an empty queue has a packet waiting")
+		}
+		if allocs := testing.AllocsPerRun(100, func() { more() }); allocs != 0 {
+			t.Errorf("%.1f allocations per check", allocs)
+		}
+	})
+}
