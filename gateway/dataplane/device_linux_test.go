@@ -37,14 +37,8 @@ func inNewNetns(t *testing.T, fn func()) {
 
 func TestDeviceInstallsAndRemovesRouting(t *testing.T) {
 	inNewNetns(t, func() {
-		wan := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wan0"}, PeerName: "wan1"}
-		if err := netlink.LinkAdd(wan); err != nil {
-			t.Errorf("veth WAN: %v", err)
-			return
-		}
-		d, err := OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Queues: 2})
-		if err != nil {
-			t.Errorf("OpenDevice: %v", err)
+		d := openWithVethWAN(t, 2)
+		if d == nil {
 			return
 		}
 		for _, name := range []string{"gvpn-lan", "gvpn-wan"} {
@@ -90,6 +84,24 @@ func TestDeviceInstallsAndRemovesRouting(t *testing.T) {
 			t.Error("TUN left after Close")
 		}
 	})
+}
+
+// openWithVethWAN opens a Device with queues queues and tables 200-202
+// in the current namespace, its WAN a new veth wan0; nil (the error
+// reported) when it cannot.
+func openWithVethWAN(t *testing.T, queues int) *Device {
+	t.Helper()
+	wan := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wan0"}, PeerName: "wan1"}
+	if err := netlink.LinkAdd(wan); err != nil {
+		t.Errorf("veth WAN: %v", err)
+		return nil
+	}
+	d, err := OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Queues: queues})
+	if err != nil {
+		t.Errorf("OpenDevice: %v", err)
+		return nil
+	}
+	return d
 }
 
 func TestDeviceNeedsWAN(t *testing.T) {
@@ -404,14 +416,8 @@ func TestSocketDropsParsing(t *testing.T) {
 // allocates nothing: it runs once per packet read.
 func TestReadinessCheck(t *testing.T) {
 	inNewNetns(t, func() {
-		wan := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wan0"}, PeerName: "wan1"}
-		if err := netlink.LinkAdd(wan); err != nil {
-			t.Errorf("veth WAN: %v", err)
-			return
-		}
-		d, err := OpenDevice(DeviceOptions{WANInterface: "wan0", Table: 200, Queues: 1})
-		if err != nil {
-			t.Errorf("OpenDevice: %v", err)
+		d := openWithVethWAN(t, 1)
+		if d == nil {
 			return
 		}
 		defer d.Close()
