@@ -292,11 +292,11 @@ var dec = gdoiwire.Decoder{}
 // the nonces being none (message 1), Ni (2) or Ni and Nr (3, 4) (RFC 6407
 // §3.2). A HASH that does not verify wraps ErrHash.
 func openHashed(x *ikev1.Exchange, pkt []byte, n int, nonces ...[]byte) (*isakmp.Message, error) {
-	m, err := x.Open(pkt, dec)
+	m, chain, err := x.OpenChain(pkt, dec)
 	if err != nil {
 		return nil, fmt.Errorf("gdoi: pull msg %d: %w", n, err)
 	}
-	hash, after, err := splitHash(m)
+	hash, after, err := splitHash(m, chain)
 	if err != nil {
 		return nil, fmt.Errorf("gdoi: pull msg %d: %w", n, err)
 	}
@@ -308,9 +308,10 @@ func openHashed(x *ikev1.Exchange, pkt []byte, n int, nonces ...[]byte) (*isakmp
 }
 
 // splitHash returns the HASH payload, which must come first, and the
-// octets of the payloads after it (re-encoding is byte-identical to what
-// was received).
-func splitHash(m *isakmp.Message) ([]byte, []byte, error) {
+// octets of the payloads after it in chain, the message's payload chain as
+// received: what the hash covers, whatever another encoder would make of
+// the decoded payloads.
+func splitHash(m *isakmp.Message, chain []byte) ([]byte, []byte, error) {
 	if len(m.Payloads) == 0 {
 		return nil, nil, errors.New("empty message")
 	}
@@ -318,5 +319,9 @@ func splitHash(m *isakmp.Message) ([]byte, []byte, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("first payload is %s, not HASH: %w", m.Payloads[0].Type(), ErrHash)
 	}
-	return h.Data, isakmp.AppendPayloads(nil, m.Payloads[1:]...), nil
+	start := 4 + len(h.Data) // the HASH payload: generic header and data
+	if start > len(chain) {
+		return nil, nil, fmt.Errorf("payload chain shorter than its HASH: %w", ErrHash)
+	}
+	return h.Data, chain[start:], nil
 }

@@ -241,3 +241,22 @@ func FuzzPullResponder(f *testing.F) {
 		res.Handle(pkt)
 	})
 }
+
+// The HASH(n) of a PULL message covers the payloads after it as received,
+// not as the codec would encode them again: splitHash hands back the raw
+// octets, and refuses a chain too short for its HASH payload.
+func TestSplitHashTakesTheChainAsReceived(t *testing.T) {
+	hash := &isakmp.Hash{Data: bytes.Repeat([]byte{0xaa}, 32)}
+	m := &isakmp.Message{Payloads: []isakmp.Payload{hash, &isakmp.Nonce{Data: []byte{1, 2, 3}}}}
+	// A nonce payload with a reserved octet set: valid to decode, not
+	// what the encoder writes.
+	rest := []byte{0, 0x01, 0, 7, 1, 2, 3}
+	chain := append(isakmp.AppendPayload(nil, isakmp.PayloadNonce, hash), rest...)
+	got, after, err := splitHash(m, chain)
+	if err != nil || !bytes.Equal(got, hash.Data) || !bytes.Equal(after, rest) {
+		t.Fatalf("splitHash: % x, % x, %v; want the HASH and % x", got, after, err, rest)
+	}
+	if _, _, err := splitHash(m, chain[:20]); !errors.Is(err, ErrHash) {
+		t.Errorf("a chain shorter than its HASH: %v", err)
+	}
+}

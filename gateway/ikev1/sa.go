@@ -145,15 +145,29 @@ func (x *Exchange) Seal(first isakmp.PayloadType, body []byte) []byte {
 // The IV chain moves on only when the message decodes: a garbled message
 // (wrong keys, a bit flip) leaves the exchange as it was.
 func (x *Exchange) Open(pkt []byte, dec isakmp.Decoder) (*isakmp.Message, error) {
+	m, _, err := x.OpenChain(pkt, dec)
+	return m, err
+}
+
+// OpenChain is Open that also returns the payload chain as received
+// (decrypted, padding removed): the octets a HASH(n) covers, without
+// encoding the decoded payloads again.
+func (x *Exchange) OpenChain(pkt []byte, dec isakmp.Decoder) (*isakmp.Message, []byte, error) {
 	h, _, err := isakmp.ParseHeader(pkt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if h.MessageID != x.MessageID {
-		return nil, fmt.Errorf("ikev1: message ID %#08x, exchange has %#08x", h.MessageID, x.MessageID)
+		return nil, nil, fmt.Errorf("ikev1: message ID %#08x, exchange has %#08x", h.MessageID, x.MessageID)
 	}
-	m, _, err := openCBC(x.SA.block, pkt, &x.iv, dec)
-	return m, err
+	m, pt, err := openCBC(x.SA.block, pkt, &x.iv, dec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(m.Padding) > len(pt) {
+		return nil, nil, errors.New("ikev1: padding longer than the decrypted body")
+	}
+	return m, pt[:len(pt)-len(m.Padding)], nil
 }
 
 // ErrNotEncrypted is returned by Open for a message without the E flag.
