@@ -5,18 +5,20 @@
 //
 // # Where packets come from
 //
-// The GM sits in the forwarding path through two TUN devices and policy
-// routing (DESIGN.md "Data plane on a GM"; device_linux.go): packets the
-// kernel forwards from the LAN side are routed into the LAN TUN, packets it
-// forwards from the WAN side (the registration interface) into the WAN TUN.
-// Engine.Outbound handles the first kind, Engine.Inbound the second, and
-// both write their result back into the TUN they read from, from where the
-// kernel routes it on by its (outer) destination — except, with
-// Options.ESPOut, the ESP Outbound makes, which the device sends through
-// raw sockets, a batch per sendmmsg, the GM's own output path. The TUNs
-// carry virtio-net headers: one read brings a whole TCP or UDP offload
-// superpacket, split into segments, and writes go a batch at a time so
-// that the TUN coalesces segments again. Packets for the GM itself
+// The GM sits in the forwarding path through two TUN devices, a raw ESP
+// socket and policy routing (DESIGN.md "Data plane on a GM";
+// device_linux.go): packets the kernel forwards from the LAN side are
+// routed into the LAN TUN; ESP from the WAN side (the registration
+// interface) is delivered locally to the ESP socket and read a batch per
+// recvmmsg; other packets it forwards from the WAN side go into the WAN
+// TUN. Engine.Outbound handles the first kind, Engine.Inbound the others,
+// and results go back into a TUN (the LAN's for Outbound, the WAN's for
+// Inbound), from where the kernel routes them on by their (outer)
+// destination — except, with Options.ESPOut, the ESP Outbound makes, which
+// the device sends through raw sockets, a batch per sendmmsg, the GM's own
+// output path. The TUNs carry virtio-net headers: one read brings a whole
+// TCP or UDP offload superpacket, split into segments, and writes go a
+// batch at a time so that the TUN coalesces segments again. Packets for the GM itself
 // (GDOI on UDP 848, and anything else addressed to the GM) are delivered
 // locally before those rules, and packets the GM sends are routed by the
 // main table: the GM's own control traffic is never caught. While no data
