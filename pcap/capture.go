@@ -179,6 +179,8 @@ func (c *Capture) read(intf int, h *pcapgo.EthernetHandle) {
 		}
 		h, err := parseVnetHdr(data)
 		if err != nil {
+			// Not what the socket writes; kept as read, not lost.
+			c.frames <- frame{intf: intf, ci: ci, data: data}
 			continue
 		}
 		for _, f := range wireFrames(h, data[vnetHdrLen:]) {

@@ -85,9 +85,15 @@ func (r *batchReader) recvmmsg(fd uintptr) bool {
 	for i := range r.hdrs {
 		r.hdrs[i].hdr.SetControllen(r.oobCap[i])
 	}
-	r0, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
-	for e == unix.EINTR {
+	var (
+		r0 uintptr
+		e  syscall.Errno
+	)
+	for {
 		r0, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		if e != unix.EINTR {
+			break
+		}
 	}
 	if e == unix.EAGAIN {
 		return false
