@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -231,7 +233,19 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		conn.Close()
 	}()
 	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: counter.PacketsReceived, handle: r.HandlePacket}
+	// A KS answers registrations on every core: its server takes
+	// datagrams from several goroutines at once and does an exchange's
+	// cryptography outside its lock. A GM reads on one, in order.
+	readers := 1
+	if cfg.Role == config.RoleKS {
+		readers = runtime.NumCPU()
+	}
+	var rxDone sync.WaitGroup
+	for range readers - 1 {
+		rxDone.Go(func() { rx.serve(ctx, conn) })
+	}
 	rx.serve(ctx, conn)
+	rxDone.Wait()
 	ev.Logf("info", "getvpnd: stopping")
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"math"
 	"sync"
 
+	"github.com/getlab/getlab/gateway/internal/cbc"
+
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 )
 
@@ -180,7 +182,7 @@ func (c *Cipher) Seal(dst []byte, spi uint32, seq uint64, iv []byte, nextHeader 
 		c.aead.Seal(pt[:0], s.gcmNonce(c.salt, ivp), pt, aad)
 	} else {
 		if c.block != nil {
-			cbcEncrypt(c.block, ivp, pt)
+			cbc.Encrypt(c.block, ivp, pt)
 		}
 		icv := s.hmac(out[:hdrLen+ptLen], c.esn, uint32(seq>>32))
 		copy(out[hdrLen+ptLen:], icv[:c.icvLen])
@@ -246,7 +248,7 @@ func (c *Cipher) open(dst, packet []byte, seqHi uint32) ([]byte, byte, error) {
 			return dst, 0, ErrAuth
 		}
 		if c.block != nil {
-			cbcDecrypt(c.block, p.IV, out, p.Ciphertext)
+			cbc.Decrypt(c.block, p.IV, out, p.Ciphertext)
 		} else {
 			copy(out, p.Ciphertext)
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getlab/getlab/gateway/internal/cbc"
+
 	espwire "github.com/getlab/getlab/gateway/wire/esp"
 )
 
@@ -22,7 +24,7 @@ func unhex(s string) []byte {
 }
 
 // RFC 3602 §4, cases 1 and 2: AES-128-CBC on raw blocks (no ESP framing),
-// through cbcEncrypt/cbcDecrypt, the code path of the AES-CBC transform.
+// through cbc.Encrypt/cbc.Decrypt, the code path of the AES-CBC transform.
 func TestRFC3602CBC(t *testing.T) {
 	for _, tc := range []struct{ name, key, iv, pt, ct string }{
 		{"case 1", "06a9214036b8a15b512e03d534120006", "3dafba429d9eb430b422da802c9fac41",
@@ -37,16 +39,16 @@ func TestRFC3602CBC(t *testing.T) {
 		}
 		iv, pt, ct := unhex(tc.iv), unhex(tc.pt), unhex(tc.ct)
 		buf := bytes.Clone(pt)
-		cbcEncrypt(b, iv, buf)
+		cbc.Encrypt(b, iv, buf)
 		if !bytes.Equal(buf, ct) {
 			t.Errorf("%s: encrypt = %x, want %x", tc.name, buf, ct)
 		}
 		out := make([]byte, len(ct))
-		cbcDecrypt(b, iv, out, ct)
+		cbc.Decrypt(b, iv, out, ct)
 		if !bytes.Equal(out, pt) {
 			t.Errorf("%s: decrypt = %x, want %x", tc.name, out, pt)
 		}
-		cbcDecrypt(b, iv, buf, buf) // in place
+		cbc.Decrypt(b, iv, buf, buf) // in place
 		if !bytes.Equal(buf, pt) {
 			t.Errorf("%s: decrypt in place = %x, want %x", tc.name, buf, pt)
 		}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/getlab/getlab/gateway/internal/cbc"
+
 	gdoiwire "github.com/getlab/getlab/gateway/wire/gdoi"
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
@@ -207,14 +209,14 @@ func kekCBC(kek *KEK, b []byte, encrypt bool) ([]byte, error) {
 	}
 	if encrypt {
 		out := append(bytes.Clone(b), make([]byte, (blk.BlockSize()-len(b)%blk.BlockSize())%blk.BlockSize())...)
-		cipher.NewCBCEncrypter(blk, kek.IV).CryptBlocks(out, out)
+		cbc.Encrypt(blk, kek.IV, out)
 		return out, nil
 	}
 	if len(b) == 0 || len(b)%blk.BlockSize() != 0 {
 		return nil, fmt.Errorf("GROUPKEY-PUSH body of %d octets is not whole %d-octet blocks", len(b), blk.BlockSize())
 	}
-	out := bytes.Clone(b)
-	cipher.NewCBCDecrypter(blk, kek.IV).CryptBlocks(out, out)
+	out := make([]byte, len(b))
+	cbc.Decrypt(blk, kek.IV, out, b)
 	return out, nil
 }
 

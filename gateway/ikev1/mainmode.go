@@ -272,7 +272,7 @@ func (x *exchange) establish() error {
 		Local: x.local, Peer: x.peer, LocalID: x.localID, PeerID: x.peerID,
 		Established: x.cfg.now(), DOI: x.doi, PeerDPD: x.peerDPD, PeerVendorIDs: x.peerVIDs,
 	}
-	if err := sa.Init(); err != nil {
+	if err := sa.initWith(x.block); err != nil { // the cipher of messages 5 and 6, keyed with EncKey
 		return err
 	}
 	x.sa = sa

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/getlab/getlab/gateway/internal/cbc"
+
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 )
 
@@ -51,7 +53,11 @@ type SA struct {
 
 // Init prepares the SA's hash and cipher after its fields are set; main mode
 // calls it, and so must anything building an SA by hand (tests, key logs).
-func (sa *SA) Init() error {
+func (sa *SA) Init() error { return sa.initWith(nil) }
+
+// initWith is Init with the cipher main mode keyed already (nil: keyed
+// here from EncKey).
+func (sa *SA) initWith(b cipher.Block) error {
 	h, err := sa.Suite.NewHash()
 	if err != nil {
 		return err
@@ -59,9 +65,10 @@ func (sa *SA) Init() error {
 	if len(sa.EncKey) != sa.Suite.KeyLen() {
 		return fmt.Errorf("ikev1: encryption key is %d octets, %s needs %d", len(sa.EncKey), sa.Suite.EncName(), sa.Suite.KeyLen())
 	}
-	b, err := sa.Suite.NewBlock(sa.EncKey)
-	if err != nil {
-		return err
+	if b == nil {
+		if b, err = sa.Suite.NewBlock(sa.EncKey); err != nil {
+			return err
+		}
 	}
 	if len(sa.LastIV) != b.BlockSize() {
 		return fmt.Errorf("ikev1: phase-1 IV is %d octets, want %d", len(sa.LastIV), b.BlockSize())
@@ -187,7 +194,7 @@ func sealCBC(block cipher.Block, h isakmp.Header, iv *[]byte, body []byte) []byt
 	start := len(out)
 	out = append(out, body...)
 	out = append(out, make([]byte, padded-len(body))...)
-	cipher.NewCBCEncrypter(block, *iv).CryptBlocks(out[start:], out[start:])
+	cbc.Encrypt(block, *iv, out[start:])
 	*iv = bytes.Clone(out[len(out)-bs:])
 	return out
 }
@@ -214,7 +221,7 @@ func openCBC(block cipher.Block, pkt []byte, iv *[]byte, dec isakmp.Decoder) (*i
 		return nil, nil, fmt.Errorf("ikev1: encrypted body of %d octets is not a multiple of the %d-octet block", len(ct), bs)
 	}
 	pt := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(block, *iv).CryptBlocks(pt, ct)
+	cbc.Decrypt(block, *iv, pt, ct)
 	m, err := isakmp.ParseBody(h, pt, dec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ikev1: decrypted message does not parse (wrong keys?): %w", err)

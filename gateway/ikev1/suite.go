@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/des"
-	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -130,14 +129,4 @@ func (s Suite) NewBlock(key []byte) (cipher.Block, error) {
 		return des.NewTripleDESCipher(key)
 	}
 	return nil, fmt.Errorf("ikev1: unsupported encryption algorithm %d", s.Enc)
-}
-
-// PRF computes prf(key, data...) with the suite's hash: HMAC, as every
-// IKEv1 implementation uses when no PRF attribute is negotiated (RFC 2409 §4).
-func PRF(h func() hash.Hash, key []byte, data ...[]byte) []byte {
-	m := hmac.New(h, key)
-	for _, d := range data {
-		m.Write(d)
-	}
-	return m.Sum(nil)
 }

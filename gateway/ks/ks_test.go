@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,7 +82,9 @@ func (k *testKS) register(peer netip.AddrPort, psk string, dh int, group uint32)
 
 // registerAs is register with the phase-1 identity id.
 func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh int, group uint32) (*gdoi.Policy, error) {
-	ch := k.peer(peer)
+	// A few datagrams wait at most: the GM reads each answer before it
+	// sends again.
+	ch := k.net.InboxSize(peer, 8)
 	suite, _ := ikev1.ParseSuite("aes128", "sha256", dh, 1200*time.Second)
 	cfg := &ikev1.Config{
 		Suites: []ikev1.Suite{suite}, DOI: isakmp.DOIGDOI, LocalID: id,
@@ -96,8 +99,10 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 	if err != nil {
 		return nil, err
 	}
+	timer := time.NewTimer(0) // one for the whole registration
+	defer timer.Stop()
 	recv := func() ([]byte, error) {
-		timeout := time.After(5 * time.Second)
+		timer.Reset(5 * time.Second)
 		for {
 			select {
 			case r := <-ch:
@@ -107,7 +112,7 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 					continue
 				}
 				return r, nil
-			case <-timeout:
+			case <-timer.C:
 				return nil, errors.New("no reply")
 			}
 		}
@@ -149,6 +154,35 @@ func (k *testKS) registerAs(peer netip.AddrPort, id *isakmp.ID, psk string, dh i
 		}
 	}
 	return pull.Policy(), nil
+}
+
+// Registrations from many goroutines at once (as the daemon's readers
+// give them, and with the exchanges' cryptography outside the server's
+// lock) all complete with the same keys; run under -race, it checks that
+// nothing an exchange does unlocked is shared.
+func TestConcurrentRegistrations(t *testing.T) {
+	k := newTestKS(t, ksConfig(t, 19, ""))
+	const gms = 40
+	policies := make([]*gdoi.Policy, gms)
+	errs := make([]error, gms)
+	var wg sync.WaitGroup
+	for i := range gms {
+		wg.Go(func() { policies[i], errs[i] = k.register(testnet.GM(i+1), "lab-secret", 19, 1234) })
+	}
+	wg.Wait()
+	for i := range gms {
+		if errs[i] != nil {
+			t.Fatalf("GM %d: %v", i+1, errs[i])
+		}
+		if policies[i].TEKs[0].SPI != policies[0].TEKs[0].SPI || !bytes.Equal(policies[i].TEKs[0].EncKey, policies[0].TEKs[0].EncKey) {
+			t.Errorf("GM %d got other keys", i+1)
+		}
+	}
+	k.srv.mu.Lock()
+	defer k.srv.mu.Unlock()
+	if n := len(k.srv.groups[1234].members); n != gms {
+		t.Errorf("%d members, want %d", n, gms)
+	}
 }
 
 func TestRegistrationInProcess(t *testing.T) {

@@ -149,7 +149,7 @@ func (s *Server) limitHit(c counter.Name, event string, peer netip.AddrPort, lim
 func (s *Server) forgetSA(sa *ikev1.SA) {
 	delete(s.pulls, sa.Cookies())
 	k := mmKey{sa.ICookie, sa.Peer}
-	if mm := s.mainModes[k]; mm != nil && mm.r.SA() == sa {
+	if mm := s.mainModes[k]; mm != nil && !mm.busy && mm.r.SA() == sa {
 		s.dropMainMode(k)
 	}
 }

@@ -89,8 +89,9 @@ type mainMode struct {
 	moved time.Time
 	// open: counted in halfOpen (not established).
 	open bool
-	// busy: message 3 is with a Diffie-Hellman worker, which alone
-	// touches r until it clears busy.
+	// busy: a message is being answered outside the server's lock (by
+	// a Diffie-Hellman worker for message 3, by the goroutine that
+	// received it otherwise), which alone touches r until it clears busy.
 	busy bool
 	// resumed: recreated from a stateless cookie at message 3.
 	resumed bool
@@ -102,6 +103,9 @@ type mainMode struct {
 type pull struct {
 	r       *gdoi.Responder
 	started time.Time
+	// busy: a message is being answered outside the server's lock; r is
+	// that goroutine's until it clears busy.
+	busy bool
 }
 
 // maxPullsPerSA bounds the GROUPKEY-PULLs kept per phase-1 SA (a GM makes
@@ -190,7 +194,11 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	return s, nil
 }
 
-// HandlePacket processes one datagram received from from.
+// HandlePacket processes one datagram received from from. It may be
+// called from several goroutines at once: the server's lock guards its
+// tables, and the cryptography of a main mode's message 5 and of a
+// GROUPKEY-PULL, which touches only its own exchange, runs outside it
+// (unlocked), so that registrations use every core.
 func (s *Server) HandlePacket(from netip.AddrPort, pkt []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,8 +254,23 @@ func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		s.message3(k, mm, pkt)
 		return
 	}
-	reply, err := mm.r.Handle(pkt)
-	s.stepDone(k, mm, reply, err)
+	mm.busy = true
+	var reply []byte
+	var err error
+	s.unlocked(func() { reply, err = mm.r.Handle(pkt) })
+	mm.busy = false
+	if s.mainModes[k] == mm {
+		s.stepDone(k, mm, reply, err)
+	}
+}
+
+// unlocked runs f without the server's lock, which the caller holds: the
+// cryptography of one exchange, which the exchange's busy flag keeps to
+// one goroutine. The tables may change meanwhile; the caller looks again.
+func (s *Server) unlocked(f func()) {
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	f()
 }
 
 // message1 starts a main mode: a whole exchange in the half-open table,
@@ -450,7 +473,10 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 			delete(ps, oldestID)
 		}
 		p = &pull{started: s.clk.Now()}
+		// Called by p.r.Handle, which runs unlocked.
 		p.r = gdoi.NewResponder(sa, h.MessageID, func(group uint32, sa *ikev1.SA) (*gdoi.Policy, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			if g := s.groups[group]; g != nil {
 				p.r.Interop = g.interop
 			}
@@ -458,8 +484,21 @@ func (s *Server) pull(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 		})
 		ps[h.MessageID] = p
 	}
+	if p.busy {
+		// A retransmission while its answer is being made: the GM sends
+		// it again if the answer does not come.
+		return
+	}
 	wasDone := p.r.Done()
-	reply, err := p.r.Handle(pkt)
+	p.busy = true
+	var reply []byte
+	var err error
+	s.unlocked(func() { reply, err = p.r.Handle(pkt) })
+	p.busy = false
+	if s.p1.Get(c) != sa || s.pulls[c][h.MessageID] != p {
+		// The SA went, or the exchange was dropped, meanwhile.
+		return
+	}
 	if err != nil {
 		s.pullFailed(from, sa, p.r, err)
 		delete(ps, h.MessageID)

@@ -92,8 +92,13 @@ func (n *Net) From(addr netip.AddrPort) Send {
 
 // Inbox makes addr an endpoint the test reads itself: what arrives for it
 // goes to the returned channel (up to 256 waiting; more are lost).
-func (n *Net) Inbox(addr netip.AddrPort) <-chan []byte {
-	ch := make(chan []byte, 256)
+func (n *Net) Inbox(addr netip.AddrPort) <-chan []byte { return n.InboxSize(addr, 256) }
+
+// InboxSize is Inbox with room for size datagrams: a benchmark's GM that
+// waits for each answer needs few, and a channel of 256 is 6 KB to make
+// per registration.
+func (n *Net) InboxSize(addr netip.AddrPort, size int) <-chan []byte {
+	ch := make(chan []byte, size)
 	n.mu.Lock()
 	n.inboxes[addr] = ch
 	n.mu.Unlock()

@@ -104,6 +104,14 @@ func (a Attribute) Check() error {
 // ParseAttribute parses one attribute at the start of b and returns it with
 // the number of octets consumed.
 func ParseAttribute(b []byte) (Attribute, int, error) {
+	a, n, err := peekAttribute(b)
+	a.Data = cloneBytes(a.Data)
+	return a, n, err
+}
+
+// peekAttribute is ParseAttribute without the copy: a variable-length
+// attribute's value is b's own octets.
+func peekAttribute(b []byte) (Attribute, int, error) {
 	if len(b) < 4 {
 		return Attribute{}, 0, needShort("attribute header", 4, len(b))
 	}
@@ -116,20 +124,39 @@ func ParseAttribute(b []byte) (Attribute, int, error) {
 	if n > len(b)-4 {
 		return Attribute{}, 0, Errorf(ErrLength, "attribute length %d exceeds %d remaining", n, len(b)-4)
 	}
-	return Attribute{Type: t, Data: cloneBytes(b[4 : 4+n])}, 4 + n, nil
+	return Attribute{Type: t, Data: b[4 : 4+n]}, 4 + n, nil
 }
 
 // Attributes is a list of data attributes in wire order.
 type Attributes []Attribute
 
 // ParseAttributes parses b as a sequence of attributes that fills it exactly.
-// An empty b gives a nil list.
+// An empty b gives a nil list. It allocates twice at most, whatever the
+// number of attributes: the list, and one buffer that the values of the
+// variable-length attributes share (each capped at its own length).
 func ParseAttributes(b []byte) (Attributes, error) {
-	var l Attributes
-	for off := 0; off < len(b); {
-		a, n, err := ParseAttribute(b[off:])
+	count, data := 0, 0
+	for off := 0; off < len(b); count++ {
+		a, n, err := peekAttribute(b[off:])
 		if err != nil {
 			return nil, err
+		}
+		data += len(a.Data)
+		off += n
+	}
+	if count == 0 {
+		return nil, nil
+	}
+	l := make(Attributes, 0, count)
+	buf := make([]byte, 0, data)
+	for off := 0; off < len(b); {
+		a, n, _ := peekAttribute(b[off:])
+		if len(a.Data) > 0 {
+			start := len(buf)
+			buf = append(buf, a.Data...)
+			a.Data = buf[start:len(buf):len(buf)]
+		} else {
+			a.Data = nil // as ParseAttribute gives it
 		}
 		l = append(l, a)
 		off += n

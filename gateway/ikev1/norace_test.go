@@ -1,0 +1,5 @@
+//go:build !race
+
+package ikev1
+
+const raceEnabled = false
