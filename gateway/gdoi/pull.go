@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 
@@ -84,7 +85,9 @@ func (r *Responder) Done() bool { return r.state == 2 }
 func (r *Responder) Result() (*Policy, *gdoiwire.GAP) { return r.policy, r.gap }
 
 // Handle takes message 1 or 3 and returns message 2 or 4. A retransmitted
-// request gets the cached reply again. A *Reject error means the KS refuses
+// request gets the cached reply again: Handle keeps pkt and the reply
+// without copying them, so the caller hands pkt over and only sends the
+// reply. A *Reject error means the KS refuses
 // the GM; any other error is a bad message (wrapping ErrHash for a HASH
 // that does not verify), dropped without a reply.
 func (r *Responder) Handle(pkt []byte) ([]byte, error) {
@@ -105,7 +108,7 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 		return nil, err
 	}
 	r.state++
-	r.lastReq, r.lastReply = bytes.Clone(pkt), reply
+	r.lastReq, r.lastReply = pkt, reply // kept, not copied: see Handle
 	return reply, nil
 }
 
@@ -167,15 +170,30 @@ func (r *Responder) seal(prefix []byte, ps ...isakmp.Payload) []byte {
 }
 
 func sealHashed(x *ikev1.Exchange, prefix []byte, ps ...isakmp.Payload) []byte {
-	after := isakmp.AppendPayloads(nil, ps...)
+	// One buffer for the whole message: the payloads after room for the
+	// ISAKMP header and the largest HASH payload, then the HASH payload
+	// just before them once it is known, the header before that, and the
+	// encryption in place.
+	const room = isakmp.HeaderLen + 4 + sha512.Size
+	buf := isakmp.AppendPayloads(make([]byte, room, sealBuffer), ps...)
+	after := buf[room:]
 	h := &isakmp.Hash{Data: x.SA.HashA(x.MessageIDBytes(), prefix, after)}
 	next := isakmp.PayloadNone
 	if len(ps) > 0 {
 		next = ps[0].Type()
 	}
-	body := isakmp.AppendPayload(nil, next, h)
-	return x.Seal(isakmp.PayloadHash, append(body, after...))
+	start := room - 4 - len(h.Data)
+	if start < isakmp.HeaderLen { // a hash larger than SHA-512's: not a phase-1 hash
+		return x.Seal(isakmp.PayloadHash, append(isakmp.AppendPayload(nil, next, h), after...))
+	}
+	isakmp.AppendPayload(buf[start:start], next, h)
+	return x.SealInPlace(isakmp.PayloadHash, buf, start)
 }
+
+// sealBuffer is what sealHashed allocates first: PULL message 2 fits, and
+// message 4 with a KEK and one TEK, padding included (larger ones grow it
+// once).
+const sealBuffer = 768
 
 // Initiator is the GM side of one GROUPKEY-PULL exchange.
 type Initiator struct {

@@ -92,7 +92,9 @@ func (i *Initiator) Start() ([]byte, error) {
 }
 
 // Handle consumes the responder's message 2, 4 or 6 and returns message 3
-// or 5 (nil after 6, when SA is set). A retransmission of the last message
+// or 5 (nil after 6, when SA is set). It keeps pkt and the message it
+// returns, without copying them, to recognise and answer a
+// retransmission: the caller hands pkt over and only sends the result. A retransmission of the last message
 // received returns the last message sent again (the responder did not get
 // it). A plaintext Informational from the responder is returned as a
 // *NotifyError with FromPeer set and the peer's notify type.
@@ -139,12 +141,12 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.lastRecv = bytes.Clone(pkt)
+	x.lastRecv = pkt // kept, not copied: see Handle
 	if reply != nil {
 		x.lastSent = reply
 	}
 	i.state++
-	return bytes.Clone(reply), nil
+	return reply, nil
 }
 
 // handle2 checks the responder's choice against what was proposed and

@@ -180,6 +180,7 @@ type exchange struct {
 	// on and the reply to it: a retransmission of the first gets the
 	// second again.
 	lastRecv, lastSent []byte
+	auth               AuthContext // authContext's
 	sa                 *SA
 }
 
@@ -226,11 +227,15 @@ func (x *exchange) open(pkt []byte) (m *isakmp.Message, pt []byte, commit func()
 	return m, pt, func() { x.iv = iv }, nil
 }
 
+// authContext is what the authenticator is told of the exchange: the
+// exchange's own, brought up to date (an authenticator keeps nothing of
+// it past the call; one allocated per call made five per registration).
 func (x *exchange) authContext() *AuthContext {
-	return &AuthContext{
+	x.auth = AuthContext{
 		Initiator: x.initiator, Local: x.local, Peer: x.peer,
 		Suite: x.suite, NewHash: x.newHash, LocalID: x.localID, PeerID: x.peerID,
 	}
+	return &x.auth
 }
 
 // keys is the result of the key derivation after messages 3 and 4.

@@ -74,7 +74,9 @@ func (r *Responder) LastSent() []byte { return bytes.Clone(r.x.lastSent) }
 // Handle consumes message 1, 3 or 5 and returns message 2, 4 or 6. A
 // duplicate of the last message received (a retransmission: the initiator
 // did not get the reply) returns the cached reply, without error and
-// without touching state.
+// without touching state. It keeps pkt and the reply, without copying
+// them (a registration's largest copies): the caller hands pkt over and
+// only sends the reply.
 func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 	x := &r.x
 	if r.err != nil {
@@ -133,9 +135,9 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 	if ne != nil {
 		return r.fail(ne)
 	}
-	x.lastRecv, x.lastSent = bytes.Clone(pkt), reply
+	x.lastRecv, x.lastSent = pkt, reply // kept, not copied: see Handle
 	r.state++
-	return bytes.Clone(reply), nil
+	return reply, nil
 }
 
 // fail ends the exchange with ne and returns the plaintext notification

@@ -142,10 +142,24 @@ func (x *Exchange) IV() []byte { return bytes.Clone(x.iv) }
 // first) zero-padded to the block size and CBC-encrypted. The IV chain moves
 // on to the last ciphertext block.
 func (x *Exchange) Seal(first isakmp.PayloadType, body []byte) []byte {
-	return sealCBC(x.SA.block, isakmp.Header{
+	return sealCBC(x.SA.block, x.header(first), &x.iv, body)
+}
+
+// SealInPlace is Seal for a body already in buf[start:] with room for the
+// ISAKMP header before it (start ≥ isakmp.HeaderLen): the message is made
+// in buf's array (a copy saved per message), which it returns a part of.
+func (x *Exchange) SealInPlace(first isakmp.PayloadType, buf []byte, start int) []byte {
+	if start < isakmp.HeaderLen {
+		return x.Seal(first, buf[start:])
+	}
+	return sealCBCInPlace(x.SA.block, x.header(first), &x.iv, buf, start)
+}
+
+func (x *Exchange) header(first isakmp.PayloadType) isakmp.Header {
+	return isakmp.Header{
 		ICookie: x.SA.ICookie, RCookie: x.SA.RCookie, NextPayload: first,
 		Exchange: x.Type, Flags: isakmp.FlagEncryption, MessageID: x.MessageID,
-	}, &x.iv, body)
+	}
 }
 
 // Open decrypts and decodes an encrypted message of the exchange with dec.
@@ -184,17 +198,27 @@ var ErrNotEncrypted = errors.New("ikev1: message is not encrypted")
 // block size, after header h with its Length set to the padded message, and
 // moves *iv on to the last ciphertext block.
 func sealCBC(block cipher.Block, h isakmp.Header, iv *[]byte, body []byte) []byte {
+	buf := make([]byte, isakmp.HeaderLen, isakmp.HeaderLen+len(body)+block.BlockSize())
+	return sealCBCInPlace(block, h, iv, append(buf, body...), isakmp.HeaderLen)
+}
+
+// sealCBCInPlace is sealCBC for a body already in buf[start:], with room
+// for the header before it (start ≥ isakmp.HeaderLen): the message is
+// made in buf's array, without a copy when its capacity holds the padding.
+func sealCBCInPlace(block cipher.Block, h isakmp.Header, iv *[]byte, buf []byte, start int) []byte {
 	bs := block.BlockSize()
-	padded := len(body)
+	body := len(buf) - start
+	padded := body
 	if r := padded % bs; r != 0 || padded == 0 {
 		padded += bs - r
 	}
+	for range padded - body {
+		buf = append(buf, 0)
+	}
 	h.Length = uint32(isakmp.HeaderLen + padded)
-	out := h.Append(make([]byte, 0, int(h.Length)))
-	start := len(out)
-	out = append(out, body...)
-	out = append(out, make([]byte, padded-len(body))...)
-	cbc.Encrypt(block, *iv, out[start:])
+	out := buf[start-isakmp.HeaderLen:]
+	h.Append(out[:0])
+	cbc.Encrypt(block, *iv, out[isakmp.HeaderLen:])
 	*iv = bytes.Clone(out[len(out)-bs:])
 	return out
 }
