@@ -50,11 +50,12 @@ build:
 # pulled. Tagged dev and $(VERSION).
 images: build
 	@test -x $(BUSYBOX) && $(BUSYBOX) --help >/dev/null 2>&1 || { echo "make images: needs a static busybox at $(BUSYBOX) (apt-get install busybox-static)" >&2; exit 1; }
-	@for img in getvpnd host gm-swarm; do \
+	@for img in getvpnd host gm-swarm wire; do \
 		ctx=build/images/$$img; rm -rf $$ctx && mkdir -p $$ctx && \
 		cp images/$$img/Dockerfile $(BUSYBOX) $$ctx/ && \
 		if [ $$img = getvpnd ]; then cp $(BIN)/getvpnd $(BIN)/getctl $$ctx/; fi && \
 		if [ $$img = gm-swarm ]; then cp $(BIN)/gm-swarm $$ctx/; fi && \
+		if [ $$img = wire ]; then cp $(BIN)/getlab-wire $$ctx/; fi && \
 		docker build -q -t getlab/$$img:dev -t getlab/$$img:$(VERSION) $$ctx || exit 1; \
 	done
 
@@ -96,7 +97,7 @@ docker-images:
 # `make interop` runs for every pairing. The scale suite (suites/scale)
 # judges the KS alone, against the GM swarm: `make conformance` runs it
 # for KS=, and no pairing needs it again.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes ./suites/impair
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each

@@ -123,6 +123,34 @@ func Read(r io.Reader, keys *KeyLog) ([]Packet, error) {
 	return pkts, nil
 }
 
+// Stream decodes frames one at a time as they are seen live (a wire
+// node's matcher), keeping between frames what a file read keeps: each
+// exchange's message positions and retransmissions, the SAs keyed from the
+// key log, the fragments waiting for their datagram.
+type Stream struct {
+	d *decoder
+	n int
+}
+
+// NewStream returns a decoder of Ethernet frames. keys may be nil; records
+// read into it later (KeyLog.Read) are used from then on, as long as the
+// caller does not read into it while a frame is being decoded.
+func NewStream(keys *KeyLog) *Stream {
+	if keys == nil {
+		keys = &KeyLog{}
+	}
+	return &Stream{d: newDecoder(keys)}
+}
+
+// Decode decodes the next frame, seen on link at t. The Packet refers to
+// frame, which the caller must not change afterwards.
+func (s *Stream) Decode(link string, t time.Time, frame []byte) Packet {
+	s.n++
+	p := Packet{Index: s.n, Time: t, Link: link, data: frame}
+	s.d.decode(&p, layers.LinkTypeEthernet)
+	return p
+}
+
 // Magic numbers of the first four octets of a capture file, as bytes.
 var (
 	magicPcapng = [4]byte{0x0a, 0x0d, 0x0d, 0x0a} // section header block type, a palindrome

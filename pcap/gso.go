@@ -70,6 +70,22 @@ func wireFrames(h vnetHdr, frame []byte) [][]byte {
 	return segs
 }
 
+// VnetHdrLen is the length of the virtio-net header a packet socket with
+// PACKET_VNET_HDR puts before each frame it reads.
+const VnetHdrLen = vnetHdrLen
+
+// WireFrames returns the frames a wire carries for b, what a packet socket
+// with PACKET_VNET_HDR read: the virtio-net header, then a frame, which
+// may be an offloaded superpacket (cut into its segments) or carry a
+// partial checksum (completed). The frames may share b's memory.
+func WireFrames(b []byte) ([][]byte, error) {
+	h, err := parseVnetHdr(b)
+	if err != nil {
+		return nil, err
+	}
+	return wireFrames(h, b[vnetHdrLen:]), nil
+}
+
 // completeChecksum fills in a checksum the sender left partial: the field
 // at start+offset holds the pseudo-header's sum, the rest is summed from
 // start to the end of the frame (as the kernel's skb_checksum_help does).

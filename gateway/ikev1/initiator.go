@@ -94,9 +94,10 @@ func (i *Initiator) Start() ([]byte, error) {
 // Handle consumes the responder's message 2, 4 or 6 and returns message 3
 // or 5 (nil after 6, when SA is set). It keeps pkt and the message it
 // returns, without copying them, to recognise and answer a
-// retransmission: the caller hands pkt over and only sends the result. A retransmission of the last message
-// received returns the last message sent again (the responder did not get
-// it). A plaintext Informational from the responder is returned as a
+// retransmission: the caller hands pkt over and only sends the result. A
+// retransmission of the last message received returns the last message
+// sent again (the responder did not get it); a late copy of an earlier one
+// returns nothing and changes nothing. A plaintext Informational from the responder is returned as a
 // *NotifyError with FromPeer set and the peer's notify type.
 func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 	x := &i.x
@@ -115,6 +116,8 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 			return nil, nil
 		}
 		return bytes.Clone(x.lastSent), nil
+	case x.stale(pkt):
+		return nil, nil // answered already; the last message sent stands
 	case h.Exchange == isakmp.ExchangeInformational && h.Flags&isakmp.FlagEncryption == 0:
 		if ne := peerNotify(want, pkt); ne != nil {
 			return nil, ne
@@ -141,7 +144,7 @@ func (i *Initiator) Handle(pkt []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.lastRecv = pkt // kept, not copied: see Handle
+	x.received(pkt) // kept, not copied: see Handle
 	if reply != nil {
 		x.lastSent = reply
 	}

@@ -180,8 +180,14 @@ type exchange struct {
 	// on and the reply to it: a retransmission of the first gets the
 	// second again.
 	lastRecv, lastSent []byte
-	auth               AuthContext // authContext's
-	sa                 *SA
+	// earlier are the messages that moved the exchange on before
+	// lastRecv: a late copy of one (the peer retransmitted it, or the
+	// network duplicated or delayed it, past the answer to it) is ignored
+	// rather than read as the next message, which would fail the
+	// exchange.
+	earlier [][]byte
+	auth    AuthContext // authContext's
+	sa      *SA
 }
 
 func newExchange(cfg *Config, initiator bool, local, peer netip.AddrPort) exchange {
@@ -225,6 +231,25 @@ func (x *exchange) open(pkt []byte) (m *isakmp.Message, pt []byte, commit func()
 		return nil, nil, nil, err
 	}
 	return m, pt, func() { x.iv = iv }, nil
+}
+
+// received records pkt as the message that moved the exchange on.
+func (x *exchange) received(pkt []byte) {
+	if x.lastRecv != nil {
+		x.earlier = append(x.earlier, x.lastRecv)
+	}
+	x.lastRecv = pkt
+}
+
+// stale reports whether pkt is a copy of a message that moved the exchange
+// on before the last one.
+func (x *exchange) stale(pkt []byte) bool {
+	for _, e := range x.earlier {
+		if bytes.Equal(pkt, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // authContext is what the authenticator is told of the exchange: the

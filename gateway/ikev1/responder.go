@@ -74,7 +74,8 @@ func (r *Responder) LastSent() []byte { return bytes.Clone(r.x.lastSent) }
 // Handle consumes message 1, 3 or 5 and returns message 2, 4 or 6. A
 // duplicate of the last message received (a retransmission: the initiator
 // did not get the reply) returns the cached reply, without error and
-// without touching state. It keeps pkt and the reply, without copying
+// without touching state; a late copy of an earlier message returns
+// nothing and changes nothing. It keeps pkt and the reply, without copying
 // them (a registration's largest copies): the caller hands pkt over and
 // only sends the reply.
 func (r *Responder) Handle(pkt []byte) ([]byte, error) {
@@ -86,6 +87,9 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 	h, _, err := isakmp.ParseHeader(pkt)
 	if err != nil {
 		return nil, notifyErr(want, isakmp.NotifyPayloadMalformed, err)
+	}
+	if x.stale(pkt) {
+		return nil, nil // answered already; the last reply sent stands
 	}
 	if x.lastRecv != nil && bytes.Equal(pkt, x.lastRecv) {
 		return bytes.Clone(x.lastSent), nil
@@ -135,7 +139,8 @@ func (r *Responder) Handle(pkt []byte) ([]byte, error) {
 	if ne != nil {
 		return r.fail(ne)
 	}
-	x.lastRecv, x.lastSent = pkt, reply // kept, not copied: see Handle
+	x.received(pkt) // kept, not copied: see Handle
+	x.lastSent = reply
 	r.state++
 	return reply, nil
 }

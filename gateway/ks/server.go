@@ -259,6 +259,9 @@ func (s *Server) mainMode(from netip.AddrPort, h isakmp.Header, pkt []byte) {
 	var err error
 	s.unlocked(func() { reply, err = mm.r.Handle(pkt) })
 	mm.busy = false
+	if reply == nil && err == nil {
+		return // a late copy of an earlier message: the exchange did not move
+	}
 	if s.mainModes[k] == mm {
 		s.stepDone(k, mm, reply, err)
 	}

@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,19 +19,7 @@ import (
 // TestMain builds the binaries the netns runtime's nodes run (the
 // benchmark compares both runtimes) and the images are built from, unless
 // GETLAB_BIN names them already (`make unit`).
-func TestMain(m *testing.M) {
-	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
-		dir, err := testbuild.Bin()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Setenv("GETLAB_BIN", dir)
-	}
-	code := m.Run()
-	testbuild.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
 // runtimeOrSkip returns the docker runtime, or skips naming what the
 // machine lacks: root or a Docker engine. Missing project images are built

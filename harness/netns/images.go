@@ -30,6 +30,10 @@ var Images = map[string]Image{
 	// The GM swarm: its node's cmd gives the flags (the KS, the key, the
 	// number of members and their prefix).
 	"getlab/gm-swarm": {Entrypoint: "gm-swarm"},
+	// The impairment node (harness/wire): its node's cmd gives the flags
+	// (--rules); with none it forwards untouched until rules are set
+	// through its control socket.
+	"getlab/wire": {Entrypoint: "getlab-wire"},
 }
 
 func lookupImage(name string) (Image, bool) {

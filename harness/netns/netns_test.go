@@ -21,19 +21,7 @@ import (
 
 // TestMain builds the binaries the project's images map to (getvpnd for
 // basic.clab.yml), unless GETLAB_BIN names them already (`make unit`).
-func TestMain(m *testing.M) {
-	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
-		dir, err := testbuild.Bin()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Setenv("GETLAB_BIN", dir)
-	}
-	code := m.Run()
-	testbuild.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
 func needRoot(t testing.TB) {
 	t.Helper()

@@ -106,3 +106,21 @@ func Root(t testing.TB) string {
 	}
 	return root
 }
+
+// Main is a TestMain for tests that run the project's binaries in labs:
+// as root, unless GETLAB_BIN names the binaries already (`make unit`), it
+// builds them (Bin) and points GETLAB_BIN at them, runs the tests, removes
+// what it built and exits with the tests' status.
+func Main(m *testing.M) {
+	if os.Getenv("GETLAB_BIN") == "" && os.Geteuid() == 0 {
+		dir, err := Bin()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GETLAB_BIN", dir)
+	}
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}

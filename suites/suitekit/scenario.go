@@ -114,11 +114,15 @@ func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ks
 	if before != nil {
 		before(s.Lab)
 	}
-	// Key servers first, as an operator brings them up: a GM that starts
-	// before its KS listens only retries, which the timing specs would see.
-	var kss, gms, others []string
+	// Impairment nodes first: a link through a wire carries nothing
+	// until it forwards. Then key servers, as an operator brings them up:
+	// a GM that starts before its KS listens only retries, which the
+	// timing specs would see.
+	var wires, kss, gms, others []string
 	for _, n := range s.Lab.Topology().Nodes {
 		switch {
+		case n.Labels["getlab.role"] == "wire":
+			wires = append(wires, n.Name)
 		case n.Labels["getlab.role"] == "ks":
 			kss = append(kss, n.Name)
 		case n.Kind == "bridge":
@@ -127,6 +131,13 @@ func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ks
 			others = append(others, n.Name)
 		default:
 			others = append(others, n.Name)
+		}
+	}
+	if len(wires) > 0 {
+		Expect(s.Lab.StartProcesses(ctx, wires...)).To(Succeed())
+		for _, w := range wires {
+			Eventually(func() error { _, err := Wire(s.Lab, w).Stats(ctx); return err }).WithContext(ctx).
+				WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "wire %s forwarding", w)
 		}
 	}
 	Expect(s.Lab.StartProcesses(ctx, kss...)).To(Succeed())
