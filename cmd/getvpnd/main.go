@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
@@ -235,17 +234,13 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 	rx := &receiver{ev: ev, counters: counters, worker: "gdoi", received: counter.PacketsReceived, handle: r.HandlePacket}
 	// A KS answers registrations on every core: its server takes
 	// datagrams from several goroutines at once and does an exchange's
-	// cryptography outside its lock. A GM reads on one, in order.
-	readers := 1
+	// cryptography outside its lock; each peer's datagrams stay in order.
+	// A GM handles them on its reader, in order.
+	workers := 1
 	if cfg.Role == config.RoleKS {
-		readers = runtime.NumCPU()
+		workers = runtime.NumCPU()
 	}
-	var rxDone sync.WaitGroup
-	for range readers - 1 {
-		rxDone.Go(func() { rx.serve(ctx, conn) })
-	}
-	rx.serve(ctx, conn)
-	rxDone.Wait()
+	rx.serveSharded(ctx, conn, workers)
 	ev.Logf("info", "getvpnd: stopping")
 	return nil
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/getlab/getlab/gateway/counter"
 	"github.com/getlab/getlab/gateway/events"
@@ -39,6 +41,56 @@ func (r *receiver) serve(ctx context.Context, conn *net.UDPConn) {
 		r.one(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt)
 	}
 }
+
+// serveSharded reads conn on one goroutine and hands each datagram to one
+// of n workers, chosen by its source address: one peer's datagrams are
+// handled in the order they came (a cooperating KS's announcements carry
+// sequence numbers that a reordering would make look replayed), different
+// peers' side by side, on every core. n ≤ 1 handles them on the reader.
+func (r *receiver) serveSharded(ctx context.Context, conn *net.UDPConn, n int) {
+	if n <= 1 {
+		r.serve(ctx, conn)
+		return
+	}
+	type datagram struct {
+		from netip.AddrPort
+		pkt  []byte
+	}
+	queues := make([]chan datagram, n)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan datagram, shardQueue)
+		wg.Go(func() {
+			for d := range queues[i] {
+				r.one(d.from, d.pkt)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+	}()
+	reader := *r
+	reader.handle = func(from netip.AddrPort, pkt []byte) {
+		h := fnv.New32a()
+		a := from.Addr().As16()
+		h.Write(a[:])
+		q := queues[h.Sum32()%uint32(n)]
+		select {
+		case q <- datagram{from, pkt}:
+		default:
+			// That worker is behind: the datagram is dropped as a full
+			// socket buffer would drop it, and counted.
+			r.counters.Inc(counter.ReceiveErrors)
+		}
+	}
+	reader.serve(ctx, conn)
+}
+
+// shardQueue is how many datagrams wait for one worker of serveSharded.
+const shardQueue = 1024
 
 // one hands one datagram to the role, recovering from a panic in it
 // (counted as internal_error, logged as INTERNAL_ERROR).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -25,6 +26,9 @@ type port struct {
 	// frame of up to 64 KB.
 	bufs  [][]byte
 	rhdrs []mmsghdr
+	// wmu keeps writes whole: the side forwarding into this port and the
+	// port's scheduler both send, and share the headers below.
+	wmu   sync.Mutex
 	whdrs []mmsghdr
 	wiovs []unix.Iovec
 }
@@ -150,6 +154,8 @@ func (p *port) readBatch(got func(frame []byte)) error {
 // and says how many the kernel refused (the caller counts them as
 // dropped).
 func (p *port) write(frames [][]byte) (refused int, err error) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	for len(frames) > 0 {
 		batch := frames[:min(len(frames), readBatch)]
 		frames = frames[len(batch):]
