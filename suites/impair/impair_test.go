@@ -270,3 +270,99 @@ var _ = Describe("registration across 30 % burst loss on the key server's link",
 		Expect(arrived).To(BeNumerically("<", sent), "no frame of the KS's lost by the wire")
 	})
 })
+
+// acksBySEQ counts gm's acknowledgements on link by the SEQ they name.
+func acksBySEQ(pkts []pcap.Packet, link string, gm netip.Addr) map[uint32]int {
+	n := map[uint32]int{}
+	for _, a := range onLink(pkts, link, isakmp.ExchangeGroupkeyPushAck, gm, ks1) {
+		Expect(a.ISAKMP.SEQ).NotTo(BeNil(), "frame %d: an acknowledgement names its rekey", a.Index)
+		n[*a.ISAKMP.SEQ]++
+	}
+	return n
+}
+
+var _ = Describe("every rekey to gm2 duplicated on its link", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+	var (
+		s        *suitekit.Scenario
+		counters map[string]uint64
+	)
+	BeforeAll(func(ctx SpecContext) {
+		suitekit.SkipUnlessRuns(model(), needs)
+		s = start(ctx, "duplicate-push", model(), func(s *suitekit.Scenario) {
+			suitekit.Impair(ctx, s.Lab, "wgm2", "rules:\n  - {name: twice, from: eth2, match: {exchange: groupkey-push}, duplicate: 1}\n")
+		})
+		s.WaitOnWire(ctx, s.Scaled(2*tekLifetime), "gm2 acknowledges two rekeys", func(pkts []pcap.Packet) bool {
+			return len(acksBySEQ(pkts, "gm2:eth1", gm2)) >= 2
+		})
+		time.Sleep(s.Scaled(retransmitInt)) // a retransmission would come by now
+		if suitekit.Offers(impl.GM, impl.Events) {
+			var err error
+			counters, err = suitekit.Control(s.Lab, "gm2").Counters(ctx)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		s.Finish()
+	})
+
+	It("has gm2 take each rekey once: one acknowledgement per SEQ, the copy not acknowledged, nothing retransmitted", func() {
+		got := onLink(s.Pkts, "gm2:eth1", isakmp.ExchangeGroupkeyPush, ks1, gm2)
+		sent := onLink(s.Pkts, "wgm2:eth2", isakmp.ExchangeGroupkeyPush, ks1, gm2)
+		Expect(len(sent)).To(BeNumerically(">=", 2))
+		Expect(got).To(HaveLen(2*len(sent)), "every PUSH reaches gm2 twice")
+		for seq, n := range acksBySEQ(s.Pkts, "gm2:eth1", gm2) {
+			Expect(n).To(Equal(1), "acknowledgements of SEQ %d", seq)
+		}
+		Expect(firstSeen(sent)).To(HaveLen(len(sent)), "the KS retransmitted a PUSH gm2 had acknowledged")
+	})
+
+	It("counts each copy as a replay (GM counters)", func() {
+		suitekit.Require(impl.GM, impl.Events)
+		sent := onLink(s.Pkts, "wgm2:eth2", isakmp.ExchangeGroupkeyPush, ks1, gm2)
+		Expect(counters["rekey_replayed"]).To(BeEquivalentTo(len(sent)), "counters %v", counters)
+	})
+})
+
+var _ = Describe("a rekey to gm2 held on its link and released after a newer one", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+	var (
+		s        *suitekit.Scenario
+		released int
+		counters map[string]uint64
+	)
+	BeforeAll(func(ctx SpecContext) {
+		suitekit.SkipUnlessRuns(model(), needs)
+		// The first rekey and its two retransmissions: three PUSHes.
+		s = start(ctx, "held-push", model(), func(s *suitekit.Scenario) {
+			suitekit.Impair(ctx, s.Lab, "wgm2", "rules:\n  - {name: held, from: eth2, match: {exchange: groupkey-push}, count: 3, hold: old}\n")
+		})
+		s.WaitOnWire(ctx, s.Scaled(2*tekLifetime), "gm2 acknowledges the second rekey", func(pkts []pcap.Packet) bool {
+			return len(acksBySEQ(pkts, "gm2:eth1", gm2)) >= 1
+		})
+		Expect(suitekit.WireStats(ctx, s.Lab, "wgm2").Held).To(HaveKeyWithValue("old", 3))
+		var err error
+		released, err = suitekit.Wire(s.Lab, "wgm2").Release(ctx, "old", 0)
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(s.Scaled(retransmitInt))
+		if suitekit.Offers(impl.GM, impl.Events) {
+			counters, err = suitekit.Control(s.Lab, "gm2").Counters(ctx)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		s.Finish()
+	})
+
+	It("delivers the three old PUSHes after the newer one, and gm2 acknowledges none of them", func() {
+		Expect(released).To(Equal(3))
+		got := onLink(s.Pkts, "gm2:eth1", isakmp.ExchangeGroupkeyPush, ks1, gm2)
+		Expect(got).To(HaveLen(4), "the newer rekey, then the three held")
+		acks := onLink(s.Pkts, "gm2:eth1", isakmp.ExchangeGroupkeyPushAck, gm2, ks1)
+		Expect(acks).To(HaveLen(1), "only the newer rekey is acknowledged")
+		Expect(acks[0].Time).To(BeTemporally("<", got[1].Time), "acknowledged before the old ones came")
+		for _, p := range got[1:] {
+			Expect(p.ISAKMP.SEQ).NotTo(BeNil(), "frame %d decrypts with the key log", p.Index)
+			Expect(*p.ISAKMP.SEQ).To(BeNumerically("<", *acks[0].ISAKMP.SEQ), "a held PUSH is older than the one acknowledged")
+		}
+	})
+
+	It("refuses them as replays and keeps the newer keys (GM counters and state)", func() {
+		suitekit.Require(impl.GM, impl.Events)
+		Expect(counters["rekey_replayed"]).To(BeEquivalentTo(3), "counters %v", counters)
+	})
+})
