@@ -97,7 +97,7 @@ docker-images:
 # `make interop` runs for every pairing. The scale suite (suites/scale)
 # judges the KS alone, against the GM swarm: `make conformance` runs it
 # for KS=, and no pairing needs it again.
-INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes ./suites/impair
+INTEROP_SUITES ?= ./suites/registration ./suites/dataplane ./suites/rekey ./suites/robustness ./suites/coop ./suites/operations ./suites/modes ./suites/impair ./suites/mtu
 
 # Every pairing of the registered implementations (every one playing KS
 # with every one playing GM) runs INTEROP_SUITES on the netns runtime, each
