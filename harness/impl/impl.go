@@ -117,10 +117,14 @@ const (
 	// the KEK rekey only at the KEK's expiry (a scenario's
 	// rekey.kek_at_expiry, GM-86).
 	KEKAtExpiry Capability = "kek-at-expiry"
+	// DFBit: a group member's DF policy for the ESP it sends (a scenario
+	// GM's df_bit: copy, set or clear, DP-43; the seeds' "crypto ipsec
+	// df-bit").
+	DFBit Capability = "df-bit"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry, DFBit}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -238,6 +242,7 @@ type Capabilities struct {
 	GMClear         *ClearCap      `yaml:"gm-clear"`
 	GMRemoval       *RemovalCap    `yaml:"gm-removal"`
 	KEKAtExpiry     bool           `yaml:"kek-at-expiry"`
+	DFBit           bool           `yaml:"df-bit"`
 }
 
 // RemovalCap: commands run in a key server's node remove its GMs: Command
@@ -344,6 +349,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.Clear != nil && len(k.Clear.Command) > 0
 	case Reminders:
 		return k.Reminders
+	case DFBit:
+		return k.DFBit
 	case FailClose:
 		return k.FailClose
 	case SADirection:

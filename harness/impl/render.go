@@ -171,6 +171,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		if gm.FailClose != nil && !im.Offers(FailClose) {
 			return fail("fail-close: the implementation does not offer %s", FailClose)
 		}
+		if gm.DFBit != "" && !im.Offers(DFBit) {
+			return fail("df_bit %s: the implementation does not offer %s", gm.DFBit, DFBit)
+		}
 		if gm.Passive && !im.Offers(SADirection) {
 			return fail("passive SA mode: the implementation does not offer %s", SADirection)
 		}

@@ -244,6 +244,12 @@ type GroupMember struct {
 	// FailClose, when set, is this GM's fail-close mode (GM-51,
 	// capability fail-close).
 	FailClose *FailClose `yaml:"fail_close,omitempty"`
+	// DFBit, when set, is this GM's DF policy for the ESP it sends:
+	// "copy" (the inner packet's, the seeds' default), "set" or "clear"
+	// (DP-43; capability df-bit). A DF-set packet too big once encrypted
+	// is refused with ICMP unless the policy clears DF, in which case it
+	// is fragmented before encryption.
+	DFBit string `yaml:"df_bit,omitempty"`
 }
 
 // FailClose is a GM's fail-close mode (the seeds' "crypto map m gdoi

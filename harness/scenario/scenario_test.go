@@ -123,6 +123,7 @@ func TestValidationErrors(t *testing.T) {
 		{func(s *Scenario) {
 			s.GroupMembers[0].LocalACL = []ACE{{Action: "deny", Protocol: "udp", Transform: "aes256gcm16"}}
 		}, "group_members[0].local_acl[0].transform: a deny entry makes no TEK"},
+		{func(s *Scenario) { s.GroupMembers[1].DFBit = "off" }, `group_members[1].df_bit: "off": copy, set or clear`},
 		{func(s *Scenario) {
 			s.GroupMembers[0].FailClose = &FailClose{Activate: true}
 		}, "group_members[0].fail_close.acl: no deny entry"},

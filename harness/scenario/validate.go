@@ -116,6 +116,11 @@ func (s *Scenario) Validate() error {
 		if fc := g.FailClose; fc != nil {
 			v.failClose(p+".fail_close", fc)
 		}
+		switch g.DFBit {
+		case "", "copy", "set", "clear":
+		default:
+			v.errorf(p+".df_bit", "%q: copy, set or clear", g.DFBit)
+		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
 			if _, ok := s.KS(n); !ok {

@@ -67,18 +67,6 @@ func fragNeeded(pkts []pcap.Packet, link string, src, dst netip.Addr) []icmpFrag
 	return out
 }
 
-func send(ctx context.Context, s *suitekit.Scenario, count int) traffic.Report {
-	st, err := traffic.StartStream(ctx, traffic.StreamConfig{
-		From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-a"), Addr: hostA},
-		To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, "host-b"), Addr: hostB},
-		Port: 7100, Rate: 20, Size: probe, Count: count, Drain: time.Second,
-	})
-	Expect(err).NotTo(HaveOccurred())
-	r, err := st.Wait()
-	Expect(err).NotTo(HaveOccurred())
-	return r
-}
-
 var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's black hole)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
 	var (
 		s            *suitekit.Scenario
@@ -95,13 +83,13 @@ var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's 
 		s.WaitOnWire(ctx, 30*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
 		time.Sleep(time.Second) // gm2's PULL 4 reaches gm2
 		// The GM not told: its WAN is 1500, the core 1400.
-		untold = send(ctx, s, 20)
+		untold = udp(ctx, s, "host-a", "host-b", 7100, probe, 20, 20)
 		coreICMP = int(suitekit.WireStats(ctx, s.Lab, "wgm2").ICMP[1])
 		// Told: gm1's WAN MTU set to the core's, which the GM follows.
 		var out suitekitOutput
 		Expect(s.Lab.Exec(ctx, "gm1", []string{"ip", "link", "set", "dev", "eth1", "mtu", "1400"}, nil, &out, &out)).To(Succeed(), "%s", out.b)
 		time.Sleep(2 * time.Second) // getvpnd reads its WAN's MTU every second
-		told = send(ctx, s, 40)
+		told = udp(ctx, s, "host-a", "host-b", 7100, probe, 40, 20)
 		s.Finish()
 	})
 
@@ -141,3 +129,96 @@ var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's 
 type suitekitOutput struct{ b []byte }
 
 func (o *suitekitOutput) Write(p []byte) (int, error) { o.b = append(o.b, p...); return len(p), nil }
+
+var _ = Describe("the DF policy of the ESP a GM sends (DP-43, df_bit)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+	var (
+		s          *suitekit.Scenario
+		clear, cpy traffic.Report
+	)
+	BeforeAll(func(ctx SpecContext) {
+		m := scenario.Default()
+		m.TimerScale = suitekit.TimerScale(0.1)
+		for i := range m.GroupMembers {
+			if m.GroupMembers[i].Name == "gm1" {
+				m.GroupMembers[i].DFBit = "clear"
+			}
+		}
+		suitekit.SkipUnlessRuns(m, map[impl.Role][]impl.Capability{impl.GM: {impl.DataPlane, impl.DFBit}})
+		s = suitekit.StartModel(ctx, "mtu-df-bit", "basic.clab.yml", m, nil)
+		s.WaitOnWire(ctx, 30*time.Second, "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, gm1, gm2))
+		time.Sleep(time.Second)
+		// 1500-octet datagrams, DF set by the hosts (path MTU discovery),
+		// each way: gm1 clears DF, gm2 copies it.
+		clear = udp(ctx, s, "host-a", "host-b", 7200, 1472, 20, 10)
+		cpy = udp(ctx, s, "host-b", "host-a", 7201, 1472, 20, 10)
+		s.Finish()
+	})
+
+	It("clear: gm1 fragments each 1500-octet DF datagram before encryption, both ESP packets with DF clear, and host-b reassembles every one", func() {
+		Expect(clear.Received).To(Equal(clear.Sent), "host-a -> host-b: %+v", clear)
+		Expect(fragNeeded(s.Pkts, "gm1:eth2", gm1, hostA)).To(BeEmpty(), "gm1 refused a datagram with ICMP")
+		esp := 0
+		for _, p := range s.Pkts {
+			if p.Link != "gm1:eth1" || p.Proto != "ESP" || p.Src != hostA || p.Dst != hostB {
+				continue
+			}
+			ip := p.IPPacket()
+			esp++
+			Expect(len(ip)).To(BeNumerically("<=", 1500), "frame %d", p.Index)
+			Expect(ip[6]&0x40).To(BeZero(), "frame %d: DF set on the ESP of a GM that clears it", p.Index)
+		}
+		Expect(esp).To(Equal(2*int(clear.Sent)), "two ESP packets per datagram, each an encrypted fragment")
+	})
+
+	It("clear: each ESP packet decrypts to a fragment of the datagram (key log)", func() {
+		suitekit.RequireKeyLog()
+		first, last := 0, 0
+		for _, p := range s.Pkts {
+			if p.Link != "gm1:eth1" || p.Proto != "ESP" || p.Src != hostA || p.Dst != hostB {
+				continue
+			}
+			Expect(p.ESP.Decrypted).To(BeTrue(), "frame %d: %s", p.Index, p.ESP.DecryptError)
+			inner := p.ESP.Payload
+			Expect(len(inner)).To(BeNumerically(">=", 20))
+			fo := binary.BigEndian.Uint16(inner[6:8])
+			switch {
+			case fo&0x2000 != 0 && fo&0x1fff == 0:
+				first++
+			case fo&0x2000 == 0 && fo&0x1fff != 0:
+				last++
+			default:
+				Fail(fmt.Sprintf("frame %d: inner flags/offset %#x, not a fragment of a two-piece datagram", p.Index, fo))
+			}
+		}
+		Expect(first).To(Equal(int(clear.Sent)))
+		Expect(last).To(Equal(int(clear.Sent)))
+	})
+
+	It("copy: gm2 refuses the DF datagram with ICMP naming 1446, after which host-b's own fragments cross", func() {
+		icmps := fragNeeded(s.Pkts, "gm2:eth2", gm2, hostB)
+		if len(icmps) == 0 {
+			icmps = fragNeeded(s.Pkts, "gm2:eth2", netip.MustParseAddr("203.0.113.1"), hostB)
+		}
+		Expect(icmps).NotTo(BeEmpty(), "ICMP fragmentation needed from gm2 to host-b")
+		Expect(icmps[0].mtu).To(BeNumerically("~", 1445, 5), "1500 − the transform's overhead (50-60 octets)")
+		Expect(cpy.Received).To(BeNumerically(">=", cpy.Sent-2), "host-b -> host-a once host-b fragments: %+v", cpy)
+	})
+})
+
+// addrs are the hosts' addresses.
+var addrs = map[string]netip.Addr{"host-a": hostA, "host-b": hostB}
+
+// udp sends count datagrams of size octets of payload from one host to the
+// other at rate a second (DF set by the host's path MTU discovery) and
+// returns what arrived.
+func udp(ctx context.Context, s *suitekit.Scenario, from, to string, port uint16, size, count, rate int) traffic.Report {
+	st, err := traffic.StartStream(ctx, traffic.StreamConfig{
+		From: traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, from), Addr: addrs[from]},
+		To:   traffic.Endpoint{NetNS: suitekit.NetNS(s.Lab, to), Addr: addrs[to]},
+		Port: port, Rate: rate, Size: size, Count: count, Drain: time.Second,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	r, err := st.Wait()
+	Expect(err).NotTo(HaveOccurred())
+	return r
+}
