@@ -242,7 +242,7 @@ func (e *Engine) decide(f Frame, borrowed bool) []Emission {
 			f.Data = append([]byte(nil), f.Data...)
 			v = parseView(f.Data)
 		}
-		return e.apply(ru, st, &st.dir[f.From], f, out, &v)
+		return e.apply(ru, &st.dir[f.From], f, out, &v)
 	}
 	e.stats.Forwarded[f.From]++
 	return []Emission{{Out: out, At: f.At, Data: f.Data}}
@@ -261,7 +261,9 @@ func (ru *Rule) selects(matched int) bool {
 	return true
 }
 
-func (e *Engine) apply(ru *Rule, st *ruleState, ds *dirState, f Frame, out int, v *view) []Emission {
+// apply does rule ru's actions to frame f, which it took, in the order
+// Rule lists them, and logs the decision; out is the port f goes on to.
+func (e *Engine) apply(ru *Rule, ds *dirState, f Frame, out int, v *view) []Emission {
 	decide := func(action string) {
 		if e.log != nil {
 			e.log(Decision{Index: f.Index, Time: f.At, From: PortName(f.From), Len: len(f.Data), Rule: ru.Name, Action: action, Frame: v.summary()})
@@ -327,18 +329,10 @@ func (e *Engine) apply(ru *Rule, st *ruleState, ds *dirState, f Frame, out int, 
 	}
 	action := "pass"
 	if len(notes) > 0 {
-		action = joinNotes(notes)
+		action = strings.Join(notes, "; ")
 	}
 	decide(action)
 	return ems
-}
-
-func joinNotes(notes []string) string {
-	s := notes[0]
-	for _, n := range notes[1:] {
-		s += "; " + n
-	}
-	return s
 }
 
 // lose applies the loss model to one frame.

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"net/netip"
 	"reflect"
@@ -123,7 +124,7 @@ rules:
 func TestRandomLossIsSeededAndNearItsRate(t *testing.T) {
 	const n = 20000
 	run := func(seed int) []bool {
-		e := NewEngine(rules(t, "seed: "+string(rune('0'+seed))+"\nrules:\n  - {name: l, loss: {random: 0.3}}\n"), nil)
+		e := NewEngine(rules(t, fmt.Sprintf("seed: %d\nrules:\n  - {name: l, loss: {random: 0.3}}\n", seed)), nil)
 		lost := make([]bool, n)
 		for i, em := range feed(e, n, Eth1, plainUDP) {
 			lost[i] = len(em) == 0
@@ -156,8 +157,9 @@ func TestEveryNthAndGilbertBursts(t *testing.T) {
 			t.Errorf("every 4: frame %d lost %v", i+1, lost)
 		}
 	}
-	// Gilbert-Elliott with p 0.01, r 0.25: a tenth... of the frames in the
-	// bad state (p/(p+r) ≈ 3.8 %), bursts of 1/r = 4 frames on average.
+	// Gilbert-Elliott with p 0.01, r 0.25: p/(p+r) ≈ 3.8 % of the frames
+	// in the bad state, which loses them all, in bursts of 1/r = 4 frames
+	// on average.
 	e = NewEngine(rules(t, "seed: 7\nrules:\n  - {name: ge, loss: {gilbert: {p: 0.01, r: 0.25}}}\n"), nil)
 	const n = 200000
 	lost, bursts, run := 0, 0, 0
