@@ -295,7 +295,7 @@ func (e *Engine) apply(ru *Rule, ds *dirState, f Frame, out int, v *view) []Emis
 	}
 	if c := ru.Corrupt; c != nil && (c.Probability == 0 || ds.rng.Float64() < c.Probability) {
 		for _, fr := range frames {
-			corrupt(fr, len(f.Data)-len(v.ip), c)
+			corrupt(parseView(fr).ip, c)
 		}
 		e.stats.Corrupted[f.From]++
 		notes = append(notes, fmt.Sprintf("corrupted at %d", c.Offset))
@@ -424,18 +424,20 @@ func (ds *dirState) departure(ru *Rule, arrival time.Time, size int) (time.Time,
 	return at, true, note
 }
 
-// corrupt XORs the chosen octet of the IP packet that starts at ipStart.
-func corrupt(frame []byte, ipStart int, c *Corrupt) {
+// corrupt XORs the chosen octet of ip, an IPv4 packet (nil: not IPv4,
+// left alone): Offset from its first octet, or from its end when negative.
+// Octets a frame carries past the packet (Ethernet padding) are not its.
+func corrupt(ip []byte, c *Corrupt) {
 	x := c.XOR
 	if x == 0 {
 		x = 0xff
 	}
-	i := ipStart + c.Offset
-	if c.Offset < 0 {
-		i = len(frame) + c.Offset
+	i := c.Offset
+	if i < 0 {
+		i += len(ip)
 	}
-	if i >= ipStart && i < len(frame) {
-		frame[i] ^= x
+	if i >= 0 && i < len(ip) {
+		ip[i] ^= x
 	}
 }
 
@@ -452,12 +454,18 @@ type view struct {
 	pkt          *pcap.Packet
 }
 
+// ethHeader is the length of the Ethernet header the wire reads frames
+// with: untagged, IPv4 right after it. A frame may carry octets past its
+// IPv4 packet (padding to Ethernet's 60-octet minimum): view.ip ends at
+// the packet's own length.
+const ethHeader = 14
+
 func parseView(frame []byte) view {
 	var v view
-	if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
+	if len(frame) < ethHeader+20 || binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
 		return v
 	}
-	ip := frame[14:]
+	ip := frame[ethHeader:]
 	ihl := int(ip[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(ip[2:4]))
 	if ip[0]>>4 != 4 || ihl < 20 || total < ihl || total > len(ip) {

@@ -319,6 +319,31 @@ func TestHoldReleaseDiscardAndCorrupt(t *testing.T) {
 	}
 }
 
+// A frame padded past its IPv4 packet (Ethernet's 60-octet minimum): the
+// padding is no part of the packet — corrupting "the last octet" changes
+// the packet's, and fragments carry the packet alone.
+func TestPaddedFrames(t *testing.T) {
+	f := append(udpFrame("192.0.2.11", "192.0.2.12", 1, 2, false, make([]byte, 100)), 0xee, 0xee, 0xee, 0xee)
+	e := NewEngine(rules(t, "rules:\n  - {name: c, corrupt: {offset: -1}}\n"), nil)
+	em := e.Decide(Frame{Index: 1, At: t0, Data: bytes.Clone(f)})
+	last := 14 + 20 + 8 + 99
+	if em[0].Data[last] != 0xff || !bytes.Equal(em[0].Data[last+1:], []byte{0xee, 0xee, 0xee, 0xee}) {
+		t.Fatalf("corrupt on a padded frame: %x", em[0].Data[last:])
+	}
+	e.SetRules(rules(t, "rules:\n  - {name: m, mtu: 80, icmp_from: 192.0.2.254}\n"))
+	var whole []byte
+	for _, x := range e.Decide(Frame{Index: 2, At: t0, Data: bytes.Clone(f)}) {
+		ip := x.Data[14:]
+		if tot := int(binary.BigEndian.Uint16(ip[2:4])); tot != len(ip) || tot > 80 {
+			t.Fatalf("fragment of %d octets in a frame carrying %d", tot, len(ip))
+		}
+		whole = append(whole, ip[20:]...)
+	}
+	if !bytes.Equal(whole, f[34:len(f)-4]) {
+		t.Fatal("fragments do not make the packet again (padding included?)")
+	}
+}
+
 // GDOI fields: a GROUPKEY-PUSH is matched by its SEQ, in clear and, with
 // the KEK from a key log, encrypted; without the key it does not match.
 func TestMatchPushBySEQ(t *testing.T) {
@@ -399,6 +424,7 @@ func TestRulesAreChecked(t *testing.T) {
 		{"rules:\n  - {name: a, match: {exchange: quick-mode}}\n", "exchange"},
 		{"rules:\n  - {name: a, from: eth3}\n", "from"},
 		{"rules:\n  - {name: a, loss: {random: 1.5}}\n", "loss"},
+		{"rules:\n  - {name: a, drop: true}\n  - {name: a, delay: 1ms}\n", "named twice"},
 	} {
 		if _, err := ParseRules([]byte(tc.yaml), "r.yaml"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want an error with %q", tc.yaml, err, tc.want)

@@ -10,11 +10,11 @@ import (
 // DF is dropped and its sender told the link's MTU.
 
 // fragment cuts the IPv4 packet of frame (v) into frames whose packets fit
-// mtu: each fragment's payload but the last a multiple of 8 octets, the
+// mtu (the frame's padding past the packet, if any, left out): each fragment's payload but the last a multiple of 8 octets, the
 // header (options included) copied into each, offsets and MF set as the
 // packet's own place in its datagram says.
 func fragment(frame []byte, v *view, mtu int) [][]byte {
-	eth := frame[:len(frame)-len(v.ip)]
+	eth := frame[:ethHeader]
 	ihl := int(v.ip[0]&0x0f) * 4
 	hdr, payload := v.ip[:ihl], v.ip[ihl:]
 	per := (mtu - ihl) &^ 7

@@ -171,7 +171,12 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 // check validates the rules and prepares what matching needs.
 func (r *Rules) check() error {
 	var errs []error
+	names := map[string]bool{}
 	for i := range r.Rules {
+		if n := r.Rules[i].Name; n != "" && names[n] {
+			errs = append(errs, fmt.Errorf("rule %s: named twice (stats and decisions name rules)", n))
+		}
+		names[r.Rules[i].Name] = true
 		if err := r.Rules[i].check(); err != nil {
 			name := r.Rules[i].Name
 			if name == "" {
