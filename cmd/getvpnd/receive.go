@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"net"
 	"net/netip"
 	"sync"
@@ -74,10 +73,7 @@ func (r *receiver) serveSharded(ctx context.Context, conn *net.UDPConn, n int) {
 	}()
 	reader := *r
 	reader.handle = func(from netip.AddrPort, pkt []byte) {
-		h := fnv.New32a()
-		a := from.Addr().As16()
-		h.Write(a[:])
-		q := queues[h.Sum32()%uint32(n)]
+		q := queues[shard(from.Addr(), n)]
 		select {
 		case q <- datagram{from, pkt}:
 		default:
@@ -87,6 +83,17 @@ func (r *receiver) serveSharded(ctx context.Context, conn *net.UDPConn, n int) {
 		}
 	}
 	reader.serve(ctx, conn)
+}
+
+// shard is the worker of n for datagrams from a: FNV-1a of the address,
+// computed in place (a hash.Hash per datagram would be allocated on the
+// path every acknowledgement of a rekey fan-out takes).
+func shard(a netip.Addr, n int) int {
+	h := uint32(2166136261)
+	for _, b := range a.As16() {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // shardQueue is how many datagrams wait for one worker of serveSharded.

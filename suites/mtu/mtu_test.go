@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/getlab/getlab/harness/impl"
@@ -86,8 +87,8 @@ var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's 
 		untold = udp(ctx, s, "host-a", "host-b", 7100, probe, 20, 20)
 		coreICMP = int(suitekit.WireStats(ctx, s.Lab, "wgm2").ICMP[1])
 		// Told: gm1's WAN MTU set to the core's, which the GM follows.
-		var out suitekitOutput
-		Expect(s.Lab.Exec(ctx, "gm1", []string{"ip", "link", "set", "dev", "eth1", "mtu", "1400"}, nil, &out, &out)).To(Succeed(), "%s", out.b)
+		var out strings.Builder
+		Expect(s.Lab.Exec(ctx, "gm1", []string{"ip", "link", "set", "dev", "eth1", "mtu", "1400"}, nil, &out, &out)).To(Succeed(), "%s", out.String())
 		time.Sleep(2 * time.Second) // getvpnd reads its WAN's MTU every second
 		told = udp(ctx, s, "host-a", "host-b", 7100, probe, 40, 20)
 		s.Finish()
@@ -124,11 +125,6 @@ var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's 
 		}
 	})
 })
-
-// suitekitOutput collects a command's output for a failure message.
-type suitekitOutput struct{ b []byte }
-
-func (o *suitekitOutput) Write(p []byte) (int, error) { o.b = append(o.b, p...); return len(p), nil }
 
 var _ = Describe("the DF policy of the ESP a GM sends (DP-43, df_bit)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
 	var (
