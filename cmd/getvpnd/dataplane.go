@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ import (
 type gmDataPlane struct {
 	engine *dataplane.Engine
 	ev     *events.Log
+	// clk is the daemon's clock, the engine's: a policy's install time
+	// must be on the clock the engine ages its SAs by.
+	clk clock.Clock
 
 	mu   sync.Mutex
 	dev  *dataplane.Device
@@ -54,13 +58,13 @@ func (d *gmDataPlane) retryNow() {
 // and as soon as the GM's registration interface is ready (retryNow): in a
 // container the daemon may start before its interfaces exist. The GM
 // registers meanwhile, so that the failure can be seen.
-func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, ev *events.Log) *gmDataPlane {
+func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, ev *events.Log, clk clock.Clock) *gmDataPlane {
 	df, _ := esp.ParseDFPolicy(cfg.DataPlane.DFBit) // validated by config
-	d := &gmDataPlane{ev: ev, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown},
+	d := &gmDataPlane{ev: ev, clk: clk, info: control.DataPlane{Enabled: cfg.DataPlane.Enabled, DaemonDown: cfg.DataPlane.DaemonDown},
 		kick: make(chan struct{}, 1)}
 	d.engine = dataplane.New(dataplane.Options{
-		Events: ev, Clock: clock.New(cfg.Timers.Scale, nil), DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
-		Groups: cfg.Groups, Local: local, FailClose: cfg.DataPlane.FailClose,
+		Events: ev, Clock: clk, DF: df, LocalDenyInbound: cfg.DataPlane.LocalDenyInbound,
+		Groups: cfg.Groups, Local: local, FailClose: cfg.DataPlane.FailClose, TCPMSS: cfg.DataPlane.TCPMSS,
 		// The device sends ESP out through raw sockets (a batch per
 		// sendmmsg), not back into the TUN.
 		ESPOut: cfg.DataPlane.Enabled,
@@ -77,6 +81,10 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		ev.Logf("warn", "data plane: net.ipv4.ip_forward is 0 in this namespace: nothing will be forwarded")
 	}
 	queues := cfg.DataPlane.Queues
+	adjustMSS := "off"
+	if cfg.DataPlane.TCPMSS != 0 {
+		adjustMSS = strconv.Itoa(cfg.DataPlane.TCPMSS)
+	}
 	if queues == 0 {
 		queues = runtime.NumCPU()
 	}
@@ -96,8 +104,8 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		d.info.LANDevice, d.info.WANDevice, d.info.WANInterface, d.info.Queues = dev.LANName(), dev.WANName(), wan, dev.Queues()
 		d.mu.Unlock()
 		go dev.Run(ctx, d.engine)
-		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s, forwarded traffic while getvpnd is down: %s",
-			wan, dev.LANName(), dev.WANName(), queues, df, cfg.DataPlane.DaemonDown)
+		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s, tcp adjust-mss %s, forwarded traffic while getvpnd is down: %s",
+			wan, dev.LANName(), dev.WANName(), queues, df, adjustMSS, cfg.DataPlane.DaemonDown)
 		return nil
 	}
 	if err := open(); err != nil {
@@ -147,7 +155,7 @@ func wanInterface(cfg *config.Config) (string, error) {
 
 // install is the GM's OnInstall: a downloaded policy goes to the engine.
 func (d *gmDataPlane) install(group string, p *gdoi.Policy) {
-	if err := d.engine.Install(group, p, time.Now()); err != nil {
+	if err := d.engine.Install(group, p, d.clk.Now()); err != nil {
 		d.ev.Logf("error", "data plane: %v", err)
 	}
 }

@@ -145,6 +145,10 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 	}
 	counters := &events.Counters{}
 	ev.CountSuppressed(counters)
+	clk, err := daemonClock(cfg, ev)
+	if err != nil {
+		return err
+	}
 	kl, err := keylog.Open(cfg.KeyLog)
 	if err != nil {
 		return err
@@ -178,7 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 	var background func(context.Context)
 	switch cfg.Role {
 	case config.RoleKS:
-		srv, err := ks.New(cfg, ks.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local},
+		srv, err := ks.New(cfg, ks.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, Now: clk.Now},
 			LoadConfig: load})
 		if err != nil {
 			return err
@@ -188,14 +192,14 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 			return fmt.Errorf("GDOI socket: %w", err)
 		}
 		background = func(ctx context.Context) {
-			clock.Drive(ctx, clock.Clock{}, srv) // the KS's one timer: rekeys, retransmissions, housekeeping
+			clock.Drive(ctx, clk, srv) // the KS's one timer: rekeys, retransmissions, housekeeping
 		}
 	case config.RoleGM:
-		dp := startDataPlane(ctx, cfg, local.Addr(), ev)
+		dp := startDataPlane(ctx, cfg, local.Addr(), ev, clk)
 		defer dp.close()
 		groups := &rekeyGroups{ctx: ctx, ev: ev, counter: counters,
 			iface: func() (*net.Interface, error) { return interfaceOf(registrationInterface(cfg), local.Addr()) }}
-		mem, err := gm.New(cfg, gm.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local},
+		mem, err := gm.New(cfg, gm.Options{Env: phase1.Env{Events: ev, Counters: counters, KeyLog: kl, Send: send, Local: local, Now: clk.Now},
 			InterfaceUp: ifaceUp, OnInstall: dp.install, OnDirection: dp.engine.SetDirection, OnWithdraw: dp.engine.Remove,
 			JoinGroup: groups.join})
 		if err != nil {
@@ -210,7 +214,7 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 			}
 			dp.retryNow() // its WAN interface is most likely there now too
 			mem.Start()
-			clock.Drive(ctx, clock.Clock{}, mem) // the GM's one timer
+			clock.Drive(ctx, clk, mem) // the GM's one timer
 		}
 	default:
 		return fmt.Errorf("role %q", cfg.Role)

@@ -12,6 +12,7 @@ package clock
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -22,6 +23,9 @@ import (
 type Clock struct {
 	now   func() time.Time
 	scale float64
+	// rate is how many seconds now advances per real second (0: 1); a
+	// Skew's clock knows it, so that Drive sleeps in real time.
+	rate float64
 }
 
 // New returns a clock of scale (≤ 0 or NaN means 1) reading now (nil:
@@ -89,7 +93,7 @@ func Drive(ctx context.Context, c Clock, r Timed) {
 	for {
 		wait := time.Hour
 		if d := r.Deadline(); !d.IsZero() {
-			wait = max(0, d.Sub(c.Now()))
+			wait = c.sleep(d.Sub(c.Now()))
 		}
 		t.Reset(wait)
 		select {
@@ -97,9 +101,89 @@ func Drive(ctx context.Context, c Clock, r Timed) {
 			return
 		case <-r.Wake():
 		case <-t.C:
-			r.Timeout(c.Now())
+			// A timer that woke before the clock reached the deadline
+			// (a drifting clock whose rate Drive was not told, or
+			// rounding) sleeps the rest rather than time out early.
+			now := c.Now()
+			if d := r.Deadline(); !d.IsZero() && now.Before(d) {
+				continue
+			}
+			r.Timeout(now)
 		}
 	}
+}
+
+// sleep is the real time over which the clock's Now advances by d (the
+// timer behind Drive runs in real time), rounded up so that it is never
+// short.
+func (c Clock) sleep(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	if c.rate == 0 || c.rate == 1 {
+		return d
+	}
+	v := math.Ceil(float64(d) / c.rate)
+	if v >= math.MaxInt64 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(v)
+}
+
+// Skew is a wall clock that is off by an offset and runs fast or slow by
+// a drift: the bench's way (timers.clock) to stage a daemon whose clock is
+// wrong — a GM whose clock runs fast, a KS set an hour ahead — without
+// touching the host's clock, which every node of a lab shares. At a real
+// time e after the Skew was made it reads base + offset + e·drift, so its
+// own elapsed time is e·(1 + drift).
+type Skew struct {
+	base   func() time.Time
+	origin time.Time
+	offset time.Duration
+	ppm    float64
+}
+
+// MaxDriftPPM bounds a drift, exclusive: at -1e6 ppm a clock stands still
+// and below it runs backwards, and deadlines on such a clock are never
+// reached; +1e6 (twice real speed) is the matching bound on the other
+// side.
+const MaxDriftPPM = 1e6
+
+// NewSkew returns base (nil: the system's wall clock) shifted by offset
+// and drifting by driftPPM parts per million (|driftPPM| < MaxDriftPPM).
+func NewSkew(base func() time.Time, offset time.Duration, driftPPM float64) (*Skew, error) {
+	if !(math.Abs(driftPPM) < MaxDriftPPM) {
+		return nil, fmt.Errorf("clock: drift %v ppm: must be between -%v and %v, exclusive (a clock must run forwards)", driftPPM, MaxDriftPPM, MaxDriftPPM)
+	}
+	if base == nil {
+		base = time.Now
+	}
+	return &Skew{base: base, origin: base(), offset: offset, ppm: driftPPM}, nil
+}
+
+// Now is the skewed wall time. It is base's time moved with Add, which
+// moves the monotonic reading along with the wall one: Sub and Before
+// between two of its times measure the skewed clock's elapsed time, not
+// the host's.
+func (s *Skew) Now() time.Time {
+	b := s.base()
+	return b.Add(s.offset + time.Duration(float64(b.Sub(s.origin))*s.ppm/1e6))
+}
+
+// Offset is the skew's offset.
+func (s *Skew) Offset() time.Duration { return s.offset }
+
+// DriftPPM is the skew's drift in parts per million.
+func (s *Skew) DriftPPM() float64 { return s.ppm }
+
+// Rate is how many seconds the skewed clock advances per real second.
+func (s *Skew) Rate() float64 { return 1 + s.ppm/1e6 }
+
+// Clock is a clock of scale reading s, which Drive sleeps on in real time.
+func (s *Skew) Clock(scale float64) Clock {
+	c := New(scale, s.Now)
+	c.rate = s.Rate()
+	return c
 }
 
 // Waker is the Wake half of Timed, for a role to embed: Kick after

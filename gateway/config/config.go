@@ -126,7 +126,27 @@ type Timers struct {
 	// Scale multiplies every protocol timer (> 0; 1 is real time, 0.01 is
 	// 100 times faster).
 	Scale float64
+	// Clock skews the daemon's own clock (timers.clock), for the whole
+	// daemon alike: roles, phase 1 and data plane. It is a bench hook to
+	// stage skew between nodes that share the host's clock — a GM whose
+	// clock runs fast, a KS set an hour ahead. What a skew may break is
+	// what reads absolute time: the seeds' TBAR pseudotime is relative to
+	// the group's first registration (DP-21), so an offset leaves it and
+	// only drift moves it, while IP-D3P compares timestamps with each
+	// GM's system clock (DP-30), which an offset does move.
+	Clock ClockSkew
 }
+
+// ClockSkew is the daemon's clock against the host's: Offset added, and
+// DriftPPM parts per million of the time elapsed since start (positive:
+// the clock runs fast).
+type ClockSkew struct {
+	Offset   time.Duration
+	DriftPPM float64
+}
+
+// Skewed reports whether the clock differs from the host's.
+func (s ClockSkew) Skewed() bool { return s.Offset != 0 || s.DriftPPM != 0 }
 
 // IKE is the IKEv1 phase-1 configuration.
 type IKE struct {
@@ -232,6 +252,11 @@ type DataPlane struct {
 	// DFBit is the outer header's DF policy: "copy" (default), "set" or
 	// "clear" (IOS "crypto ipsec df-bit", S0 L5901).
 	DFBit string
+	// TCPMSS, when not 0, is the largest MSS a TCP SYN (or SYN-ACK) the GM
+	// encrypts or decrypts may announce: a larger MSS option is lowered to
+	// it, so that the segments of the connection fit the WAN MTU once
+	// encrypted (IOS "ip tcp adjust-mss" on the LAN interface, DP-40).
+	TCPMSS int
 	// LocalDenyInbound is how a local deny entry matches clear inbound
 	// traffic (GM-42): "ios" (default) with source and destination swapped
 	// (a local deny C->D accepts D->C in clear), "iosxe" as written, or

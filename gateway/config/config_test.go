@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -149,6 +150,7 @@ func TestDefaults(t *testing.T) {
 		{"GM group has no KS fields", gm.Groups[0].TEKLifetime, time.Duration(0)},
 		{"GM data plane on", gm.DataPlane.Enabled, true},
 		{"df-bit copy (L5901-5903)", gm.DataPlane.DFBit, "copy"},
+		{"no TCP MSS clamp (IOS: no ip tcp adjust-mss unless configured)", gm.DataPlane.TCPMSS, 0},
 		{"local deny inbound: IOS (GM-42)", gm.DataPlane.LocalDenyInbound, "ios"},
 		{"a GM never fails open when the daemon is down (DESIGN.md)", gm.DataPlane.DaemonDown, "drop"},
 		{"KS downloads deny entries", ks.Groups[0].DenyDownload, true},
@@ -168,10 +170,47 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// data_plane.tcp_mss takes IOS's "ip tcp adjust-mss" range, both ends
+// included, and 0 for off.
+func TestTCPMSSIsRead(t *testing.T) {
+	for _, mss := range []int{0, 500, 1360, 1460} {
+		c := parse(t, gmWith("", fmt.Sprintf("data_plane: {tcp_mss: %d}\n", mss)))
+		if c.DataPlane.TCPMSS != mss {
+			t.Errorf("tcp_mss %d read as %d", mss, c.DataPlane.TCPMSS)
+		}
+	}
+}
+
 func TestScaleIsRead(t *testing.T) {
 	c := parse(t, minGM+"timers: {scale: 0.01}\n")
 	if c.Timers.Scale != 0.01 {
 		t.Errorf("timers.scale %v, want 0.01", c.Timers.Scale)
+	}
+}
+
+// TestClockSkew: timers.clock on either role, an offset of either sign
+// (a Go duration or integer seconds) and a drift; none by default.
+func TestClockSkew(t *testing.T) {
+	if c := parse(t, minGM); c.Timers.Clock.Skewed() {
+		t.Errorf("default clock skewed: %+v", c.Timers.Clock)
+	}
+	for _, tc := range []struct {
+		doc  string
+		want ClockSkew
+	}{
+		{minGM + "timers: {clock: {offset: -1h, drift_ppm: 50}}\n", ClockSkew{Offset: -time.Hour, DriftPPM: 50}},
+		{minKS + "timers:\n  scale: 0.01\n  clock: {offset: \"90s\"}\n", ClockSkew{Offset: 90 * time.Second}},
+		{minKS + "timers: {clock: {offset: 3600}}\n", ClockSkew{Offset: time.Hour}},
+		{minGM + "timers: {clock: {drift_ppm: -999999.5}}\n", ClockSkew{DriftPPM: -999999.5}},
+		{minGM + "timers: {clock: {offset: 0s}}\n", ClockSkew{}},
+	} {
+		c := parse(t, tc.doc)
+		if c.Timers.Clock != tc.want {
+			t.Errorf("%s: clock %+v, want %+v", tc.doc, c.Timers.Clock, tc.want)
+		}
+		if c.Timers.Clock.Skewed() != (tc.want != ClockSkew{}) {
+			t.Errorf("%s: Skewed() = %v", tc.doc, c.Timers.Clock.Skewed())
+		}
 	}
 }
 

@@ -197,16 +197,37 @@ const maxDuration = 10 * 365 * 24 * time.Hour
 // the seeds use: "lifetime seconds 86400"); a string is a Go duration
 // ("90s", "20m", "24h"). Zero and negative values are errors.
 func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
-	s, ok := d.scalar(n, path)
+	s, v, ok := d.anyDuration(n, path)
 	if !ok {
 		return
+	}
+	if v <= 0 {
+		d.errorf(path, "%q must be positive", s)
+		return
+	}
+	*dst = v
+}
+
+// signedDuration reads a duration as duration does, negative and zero
+// ones included: an offset ("-1h").
+func (d *decoder) signedDuration(n *yaml.Node, path string, dst *time.Duration) {
+	if _, v, ok := d.anyDuration(n, path); ok {
+		*dst = v
+	}
+}
+
+// anyDuration reads a duration of either sign, at most maxDuration long.
+func (d *decoder) anyDuration(n *yaml.Node, path string) (string, time.Duration, bool) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return s, 0, false
 	}
 	var v time.Duration
 	if n.Tag == "!!int" {
 		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || sec > int64(maxDuration/time.Second) {
+		if err != nil || sec > int64(maxDuration/time.Second) || sec < -int64(maxDuration/time.Second) {
 			d.errorf(path, "%q seconds is too long (maximum %v)", s, maxDuration)
-			return
+			return s, 0, false
 		}
 		v = time.Duration(sec) * time.Second
 	} else {
@@ -214,18 +235,14 @@ func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
 		v, err = time.ParseDuration(s)
 		if err != nil {
 			d.errorf(path, "%q is not a duration (write seconds as an integer, or a Go duration such as \"90s\" or \"24h\")", s)
-			return
+			return s, 0, false
 		}
 	}
-	if v <= 0 {
-		d.errorf(path, "%q must be positive", s)
-		return
-	}
-	if v > maxDuration {
+	if v > maxDuration || v < -maxDuration {
 		d.errorf(path, "%q is too long (maximum %v)", s, maxDuration)
-		return
+		return s, 0, false
 	}
-	*dst = v
+	return s, v, true
 }
 
 func (d *decoder) addr(n *yaml.Node, path string, dst *netip.Addr) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/netip"
 	"strings"
 
@@ -63,6 +64,12 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 		"timers": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"scale": func(n *yaml.Node, p string) { d.float(n, p, &c.Timers.Scale) },
+				"clock": func(n *yaml.Node, p string) {
+					d.fields(n, p, map[string]func(*yaml.Node, string){
+						"offset":    func(n *yaml.Node, p string) { d.signedDuration(n, p, &c.Timers.Clock.Offset) },
+						"drift_ppm": func(n *yaml.Node, p string) { d.float(n, p, &c.Timers.Clock.DriftPPM) },
+					})
+				},
 			})
 		},
 		"ike": func(n *yaml.Node, p string) { c.decodeIKE(d, n, p) },
@@ -70,6 +77,7 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"enabled":            func(n *yaml.Node, p string) { d.boolean(n, p, &c.DataPlane.Enabled) },
 				"df_bit":             func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.DFBit) },
+				"tcp_mss":            func(n *yaml.Node, p string) { d.intField(n, p, math.MinInt32, math.MaxInt32, &c.DataPlane.TCPMSS) }, // validate says the range
 				"local_deny_inbound": func(n *yaml.Node, p string) { d.str(n, p, &c.DataPlane.LocalDenyInbound) },
 				"queues":             func(n *yaml.Node, p string) { d.intField(n, p, 0, 64, &c.DataPlane.Queues) },
 				"table":              func(n *yaml.Node, p string) { d.intField(n, p, 1, 250, &c.DataPlane.Table) },

@@ -3,11 +3,13 @@ package config
 import (
 	"encoding/pem"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/getlab/getlab/gateway/clock"
 	"github.com/getlab/getlab/gateway/wire/esp"
 )
 
@@ -49,6 +51,9 @@ func (v *validator) validate() {
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	if !(c.Timers.Scale > 0) {
 		v.errorf("timers.scale", "%v must be greater than 0 (1 is real time, 0.01 is 100 times faster)", c.Timers.Scale)
+	}
+	if ppm := c.Timers.Clock.DriftPPM; !(math.Abs(ppm) < clock.MaxDriftPPM) {
+		v.errorf("timers.clock.drift_ppm", "%v must be greater than -1000000 and less than 1000000 (parts per million: at -1000000 the clock would stand still)", ppm)
 	}
 	v.ike()
 	v.advisePSKs()
@@ -173,6 +178,14 @@ func (v *validator) dataPlane() {
 		return
 	}
 	v.oneOf("data_plane.df_bit", c.DataPlane.DFBit, "copy", "set", "clear")
+	// IOS's range for "ip tcp adjust-mss", not everything TCP could carry
+	// (up to 65495): the seeds' configurations are IOS ones, and a value
+	// IOS refuses must not mean something here. Above 1460 (a 1500-octet
+	// MTU less the IP and TCP headers) the clamp could not keep encrypted
+	// segments within a 1500-octet WAN anyway.
+	if mss := c.DataPlane.TCPMSS; mss != 0 && (mss < 500 || mss > 1460) {
+		v.errorf("data_plane.tcp_mss", "%d is not 0 (off) or within 500-1460 (IOS \"ip tcp adjust-mss\")", mss)
+	}
 	v.oneOf("data_plane.local_deny_inbound", c.DataPlane.LocalDenyInbound, "ios", "iosxe", "accept-both")
 	v.oneOf("data_plane.daemon_down", c.DataPlane.DaemonDown, "drop", "pass")
 	if fc := c.DataPlane.FailClose; fc != nil {

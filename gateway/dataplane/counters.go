@@ -34,6 +34,10 @@ const (
 	InClearFailClose                   // as OutClearFailClose, inbound
 	InDropFailClose                    // as OutDropFailClose, inbound
 	InDropQueueFull                    // ESP the kernel dropped: the ESP socket's buffer was full
+	// TCPMSSClamped counts a change, not a verdict: SYNs and SYN-ACKs,
+	// either way, whose MSS option was lowered to Options.TCPMSS before
+	// encryption or after decryption (the packet has its verdict too).
+	TCPMSSClamped
 	numCounters
 )
 
@@ -47,6 +51,7 @@ var counterNames = [numCounters]string{
 	"out_clear_inbound_only", "in_clear_optional",
 	"out_clear_fail_close", "out_drop_fail_close", "in_clear_fail_close", "in_drop_fail_close",
 	"in_drop_queue_full",
+	"tcp_mss_clamped",
 }
 
 // CounterName is the counter's name in the control API.

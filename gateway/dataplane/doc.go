@@ -74,6 +74,10 @@
 // ESP that a router on the path fragmented after encryption reaches the
 // device's ESP socket reassembled by the kernel; the engine drops
 // fragments that reach it any other way (InDropFragment).
+// With Options.TCPMSS, the MSS option of a TCP SYN or SYN-ACK is lowered
+// before encryption and after decryption (IOS "ip tcp adjust-mss", DP-40),
+// so that TCP's segments fit the WAN MTU once encrypted without
+// fragmenting or ICMP (TCPMSSClamped).
 //
 // # Counters and events
 //

@@ -38,6 +38,12 @@ type Options struct {
 	MTU int
 	// FailClose is the fail-close mode (nil or not activated: fail-open).
 	FailClose *config.FailClose
+	// TCPMSS, when not 0, is the largest MSS a TCP SYN or SYN-ACK may
+	// announce once the GM has encrypted or decrypted it (IOS "ip tcp
+	// adjust-mss" on the LAN interface, DP-40), at most 65535. Traffic the
+	// GM passes in clear keeps its MSS, unlike behind IOS's interface
+	// command: it carries no ESP overhead for the clamp to make room for.
+	TCPMSS int
 	// ESPOut: the ESP a worker makes leaves through its ESP sink
 	// (Worker.SetESPSink), the GM's own output path, not back into the
 	// TUN for the kernel to forward: the outer TTL is then the inner's,
@@ -53,6 +59,7 @@ type Engine struct {
 	window   time.Duration // rollover window, wall clock
 	state    atomic.Pointer[state]
 	mtu      atomic.Int64
+	mss      uint16 // Options.TCPMSS; 0: no clamp
 	counters [numCounters]atomic.Uint64
 
 	mu     sync.Mutex
@@ -132,6 +139,7 @@ func New(opt Options) *Engine {
 		groups: map[string]*groupState{}, lastLog: map[string]time.Time{}, suppressed: map[string]uint64{},
 	}
 	e.mtu.Store(int64(opt.MTU))
+	e.mss = uint16(min(max(opt.TCPMSS, 0), 0xffff))
 	e.rebuild()
 	return e
 }

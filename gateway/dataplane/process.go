@@ -113,6 +113,7 @@ func matchAny(sels []selector, f *ipv4.Flow) bool {
 func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 	e := w.e
 	inner := buf[off : off+n]
+	w.clampMSS(inner)
 	mtu := e.MTU()
 	if n+esp.TunnelOverhead(sa.Transform, n) > mtu {
 		fit := maxInner(sa, mtu)
@@ -143,6 +144,14 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 }
 
 func (w *Worker) nextID() uint16 { w.ipid++; return w.ipid }
+
+// clampMSS applies Options.TCPMSS to a packet the GM encrypts or has
+// decrypted.
+func (w *Worker) clampMSS(pkt []byte) {
+	if w.e.mss != 0 && clampMSS(pkt, w.e.mss) {
+		w.e.count(TCPMSSClamped)
+	}
+}
 
 func (w *Worker) sealFailed(sa *SA, err error) {
 	if errors.Is(err, errNoIV) {
@@ -400,6 +409,10 @@ func (w *Worker) decrypt(st *state, pkt []byte, outer *ipv4.Flow) bool {
 	sa.decPackets.Add(1)
 	sa.decBytes.Add(uint64(len(inner)))
 	e.count(InDecrypted)
+	// A decrypted SYN-ACK (or a far host's SYN) tells the LAN host how
+	// much it may send: clamped, the LAN host's segments fit the WAN once
+	// encrypted too, as with the interface command, which works both ways.
+	w.clampMSS(inner)
 	w.send(inner)
 	return true
 }

@@ -121,10 +121,18 @@ const (
 	// GM's df_bit: copy, set or clear, DP-43; the seeds' "crypto ipsec
 	// df-bit").
 	DFBit Capability = "df-bit"
+	// TCPMSS: a group member lowers the MSS option of the TCP SYNs and
+	// SYN-ACKs it encrypts or decrypts (a scenario GM's tcp_mss, DP-40;
+	// the seeds' "ip tcp adjust-mss" on the LAN interface).
+	TCPMSS Capability = "tcp-mss"
+	// ClockSkew: a node's clock can be staged off the lab's, by an
+	// offset and a drift (a scenario KS's or GM's clock), for the whole
+	// daemon: a KS an hour ahead, a GM whose clock runs fast.
+	ClockSkew Capability = "clock-skew"
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry, DFBit}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry, DFBit, ClockSkew, TCPMSS}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -243,6 +251,8 @@ type Capabilities struct {
 	GMRemoval       *RemovalCap    `yaml:"gm-removal"`
 	KEKAtExpiry     bool           `yaml:"kek-at-expiry"`
 	DFBit           bool           `yaml:"df-bit"`
+	TCPMSS          bool           `yaml:"tcp-mss"`
+	ClockSkew       bool           `yaml:"clock-skew"`
 }
 
 // RemovalCap: commands run in a key server's node remove its GMs: Command
@@ -351,6 +361,10 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.Reminders
 	case DFBit:
 		return k.DFBit
+	case TCPMSS:
+		return k.TCPMSS
+	case ClockSkew:
+		return k.ClockSkew
 	case FailClose:
 		return k.FailClose
 	case SADirection:

@@ -48,6 +48,9 @@ type Data struct {
 	Priority int
 	// GDOIVersion is the node's staged GDOI version ("" for its own).
 	GDOIVersion string
+	// Clock is the node's staged clock skew (its KS or GM entry's), nil
+	// for none.
+	Clock *scenario.ClockSkew
 }
 
 // Peer is an IKE peer and the key shared with it.
@@ -148,6 +151,7 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 			}
 		}
 		d.Keepalive, d.Priority, d.GDOIVersion = s.KSKeepalive(), ks.Priority, ks.GDOIVersion
+		d.Clock = ks.Clock
 		if s.HasCOOP() {
 			for _, k := range s.KSsByOrder() {
 				if k.Name != node {
@@ -168,11 +172,15 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 			d.Peers = append(d.Peers, Peer{Name: k.Name, Address: k.Address, Key: key})
 		}
 		d.Keepalive, d.GDOIVersion = s.IKE.Keepalive, gm.GDOIVersion
+		d.Clock = gm.Clock
 		if gm.FailClose != nil && !im.Offers(FailClose) {
 			return fail("fail-close: the implementation does not offer %s", FailClose)
 		}
 		if gm.DFBit != "" && !im.Offers(DFBit) {
 			return fail("df_bit %s: the implementation does not offer %s", gm.DFBit, DFBit)
+		}
+		if gm.TCPMSS != 0 && !im.Offers(TCPMSS) {
+			return fail("tcp_mss %d: the implementation does not offer %s", gm.TCPMSS, TCPMSS)
 		}
 		if gm.Passive && !im.Offers(SADirection) {
 			return fail("passive SA mode: the implementation does not offer %s", SADirection)
@@ -180,6 +188,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 	}
 	if d.GDOIVersion != "" && !im.Offers(GDOIVersions) {
 		return fail("GDOI version %s: the implementation does not offer %s", d.GDOIVersion, GDOIVersions)
+	}
+	if c := d.Clock; c != nil && !im.Offers(ClockSkew) {
+		return fail("clock offset %q drift %v ppm: the implementation does not offer %s", c.Offset, c.DriftPPM, ClockSkew)
 	}
 	if s.TimerScale != 1 {
 		ts := im.Caps.TimerScale

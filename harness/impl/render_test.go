@@ -322,6 +322,24 @@ func renderYAML(t *testing.T, im *Impl, role Role, s *scenario.Scenario, node st
 	return m
 }
 
+// checksClean renders node's config with im and has getvpnd (in bin)
+// check it: no error and no warning.
+func checksClean(t *testing.T, bin string, im *Impl, role Role, s *scenario.Scenario, node string) {
+	t.Helper()
+	out, err := im.Render(role, s, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), node+".yaml")
+	if err := os.WriteFile(f, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Command(filepath.Join(bin, "getvpnd"), "--check", f).CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "0 warning(s)") {
+		t.Errorf("%s: getvpnd --check: %v\n%s\nconfig:\n%s", node, err, res, out)
+	}
+}
+
 // pskOf returns the pre-shared keys of a decoded getvpnd config by peer.
 func pskOf(t *testing.T, cfg map[string]any) map[string]string {
 	t.Helper()

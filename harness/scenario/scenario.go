@@ -207,6 +207,9 @@ type KeyServer struct {
 	// version ("1.0.3"), announcing no later features (capability
 	// gdoi-versions); empty leaves the implementation's own.
 	GDOIVersion string `yaml:"gdoi_version,omitempty"`
+	// Clock, when set, stages this key server with a wrong clock
+	// (capability clock-skew): one set an hour ahead, or running fast.
+	Clock *ClockSkew `yaml:"clock,omitempty"`
 }
 
 // GroupMember is one group member node.
@@ -236,6 +239,10 @@ type GroupMember struct {
 	// GDOIVersion, when set, stages this group member at another GDOI
 	// version (see KeyServer.GDOIVersion).
 	GDOIVersion string `yaml:"gdoi_version,omitempty"`
+	// Clock, when set, stages this group member with a wrong clock
+	// (capability clock-skew): what its lifetimes, rekey timers and
+	// time-based anti-replay make of a clock that is off or drifts.
+	Clock *ClockSkew `yaml:"clock,omitempty"`
 	// Passive puts this GM's groups in passive SA mode (GM-64; S0 Table 5
 	// as the seeds' C-09 settles it): it accepts ciphertext and clear and
 	// encrypts matching traffic, whatever direction its key servers give
@@ -250,6 +257,28 @@ type GroupMember struct {
 	// is refused with ICMP unless the policy clears DF, in which case it
 	// is fragmented before encryption.
 	DFBit string `yaml:"df_bit,omitempty"`
+	// TCPMSS, when set, is the largest MSS a TCP SYN or SYN-ACK may
+	// announce once this GM has encrypted or decrypted it: a larger MSS
+	// option is lowered to it (DP-40, the seeds' "ip tcp adjust-mss 1360"
+	// on the GM's LAN interface; capability tcp-mss), 500 to 1460 as IOS
+	// takes it. Traffic the GM passes in clear keeps its MSS.
+	TCPMSS int `yaml:"tcp_mss,omitempty"`
+}
+
+// ClockSkew is a node's clock against the lab's: every node of a lab
+// shares its host's clock, so skew between them is staged in the daemon
+// (capability clock-skew), consistently for all it does — timers,
+// lifetimes, the data plane's time. It is a node's wrong clock, not a
+// clock the scenario's time is measured by: the bench still measures on
+// the host's.
+type ClockSkew struct {
+	// Offset is a Go duration added to the node's clock from its start
+	// ("1h" ahead, "-90s" behind); empty is none.
+	Offset string `yaml:"offset,omitempty"`
+	// DriftPPM is how fast the node's clock runs, in parts per million
+	// of the real time elapsed (100: 0.36 s an hour fast; negative:
+	// slow); its magnitude is below 1e6, so that the clock goes forwards.
+	DriftPPM float64 `yaml:"drift_ppm,omitempty"`
 }
 
 // FailClose is a GM's fail-close mode (the seeds' "crypto map m gdoi

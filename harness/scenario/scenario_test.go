@@ -124,6 +124,12 @@ func TestValidationErrors(t *testing.T) {
 			s.GroupMembers[0].LocalACL = []ACE{{Action: "deny", Protocol: "udp", Transform: "aes256gcm16"}}
 		}, "group_members[0].local_acl[0].transform: a deny entry makes no TEK"},
 		{func(s *Scenario) { s.GroupMembers[1].DFBit = "off" }, `group_members[1].df_bit: "off": copy, set or clear`},
+		{func(s *Scenario) { s.GroupMembers[0].TCPMSS = 1500 }, `group_members[0].tcp_mss: 1500: 0 (off) or 500-1460`},
+		{func(s *Scenario) { s.GroupMembers[1].TCPMSS = 499 }, `group_members[1].tcp_mss: 499: 0 (off) or 500-1460`},
+		{func(s *Scenario) { s.GroupMembers[0].Clock = &ClockSkew{Offset: "soon"} }, `group_members[0].clock.offset: "soon" is not a Go duration`},
+		{func(s *Scenario) { s.GroupMembers[1].Clock = &ClockSkew{Offset: "1h", DriftPPM: -1e6} }, "group_members[1].clock.drift_ppm: -1e+06: the drift must be above -1000000 and below 1000000 ppm"},
+		{func(s *Scenario) { s.KeyServers[0].Clock = &ClockSkew{DriftPPM: 2e6} }, "key_servers[0].clock.drift_ppm: 2e+06: the drift must be above"},
+		{func(s *Scenario) { s.KeyServers[0].Clock = &ClockSkew{Offset: "3600"} }, `key_servers[0].clock.offset: "3600" is not a Go duration`},
 		{func(s *Scenario) {
 			s.GroupMembers[0].FailClose = &FailClose{Activate: true}
 		}, "group_members[0].fail_close.acl: no deny entry"},
@@ -383,5 +389,36 @@ func TestCOOPValidationErrors(t *testing.T) {
 	s.Groups = append(s.Groups, g)
 	if err := s.Validate(); err != nil {
 		t.Errorf("valid edges refused: %v", err)
+	}
+}
+
+// A staged clock skew on a key server and a group member validates,
+// reads back as written, and is not written when unset.
+func TestClockSkewRoundTrip(t *testing.T) {
+	m := Default()
+	m.KeyServers[0].Clock = &ClockSkew{Offset: "1h"}
+	m.GroupMembers[1].Clock = &ClockSkew{Offset: "-90s", DriftPPM: 250.5}
+	m.GroupMembers[0].Clock = &ClockSkew{DriftPPM: -999_999}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"offset: 1h", "offset: -90s", "drift_ppm: 250.5", "drift_ppm: -999999"} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("no %q in\n%s", key, data)
+		}
+	}
+	s, err := Parse(data, "clock.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(s, m) {
+		t.Errorf("round trip differs:\n%s", data)
+	}
+	if data, _ = yaml.Marshal(Default()); strings.Contains(string(data), "clock") {
+		t.Errorf("the default scenario writes a clock:\n%s", data)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/getlab/getlab/gateway/wire/gdoi"
 )
@@ -84,6 +85,7 @@ func (s *Scenario) Validate() error {
 			v.errorf(p+".priority", "%d is not a COOP priority 1 to 255 (0 leaves the implementation's default)", k.Priority)
 		}
 		v.gdoiVersion(p, k.GDOIVersion)
+		v.clock(p, k.Clock)
 	}
 	for i, g := range s.GroupMembers {
 		p := index("group_members", i)
@@ -92,6 +94,7 @@ func (s *Scenario) Validate() error {
 			v.errorf(p+".registration_interface", "missing (the interface toward the key servers, e.g. eth1)")
 		}
 		v.gdoiVersion(p, g.GDOIVersion)
+		v.clock(p, g.Clock)
 		if g.Proposal != nil {
 			v.suite(p+".proposal", *g.Proposal)
 		}
@@ -120,6 +123,9 @@ func (s *Scenario) Validate() error {
 		case "", "copy", "set", "clear":
 		default:
 			v.errorf(p+".df_bit", "%q: copy, set or clear", g.DFBit)
+		}
+		if g.TCPMSS != 0 && (g.TCPMSS < 500 || g.TCPMSS > 1460) {
+			v.errorf(p+".tcp_mss", "%d: 0 (off) or 500-1460, the range of IOS \"ip tcp adjust-mss\"", g.TCPMSS)
 		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
@@ -420,6 +426,24 @@ func (v *validator) lifetime(path string, secs int) {
 func (v *validator) err() error { return errors.Join(v.errs...) }
 
 func index(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+// clock checks a staged clock skew: an offset that is a Go duration, and
+// a drift under a million parts per million, at which the node's clock
+// would stand still (or, beyond, run backwards) and no deadline on it
+// would come.
+func (v *validator) clock(p string, c *ClockSkew) {
+	if c == nil {
+		return
+	}
+	if c.Offset != "" {
+		if _, err := time.ParseDuration(c.Offset); err != nil {
+			v.errorf(p+".clock.offset", "%q is not a Go duration (\"1h\", \"-90s\")", c.Offset)
+		}
+	}
+	if !(math.Abs(c.DriftPPM) < 1e6) {
+		v.errorf(p+".clock.drift_ppm", "%v: the drift must be above -1000000 and below 1000000 ppm", c.DriftPPM)
+	}
+}
 
 // gdoiVersion checks a staged GDOI version: empty, or major.minor.mini.
 func (v *validator) gdoiVersion(p, s string) {
