@@ -50,12 +50,13 @@ build:
 # pulled. Tagged dev and $(VERSION).
 images: build
 	@test -x $(BUSYBOX) && $(BUSYBOX) --help >/dev/null 2>&1 || { echo "make images: needs a static busybox at $(BUSYBOX) (apt-get install busybox-static)" >&2; exit 1; }
-	@for img in getvpnd host gm-swarm wire; do \
+	@for img in getvpnd host gm-swarm wire router; do \
 		ctx=build/images/$$img; rm -rf $$ctx && mkdir -p $$ctx && \
 		cp images/$$img/Dockerfile $(BUSYBOX) $$ctx/ && \
 		if [ $$img = getvpnd ]; then cp $(BIN)/getvpnd $(BIN)/getctl $$ctx/; fi && \
 		if [ $$img = gm-swarm ]; then cp $(BIN)/gm-swarm $$ctx/; fi && \
 		if [ $$img = wire ]; then cp $(BIN)/getlab-wire $$ctx/; fi && \
+		if [ $$img = router ]; then cp $(BIN)/getlab-mrouter $$ctx/; fi && \
 		docker build -q -t getlab/$$img:dev -t getlab/$$img:$(VERSION) $$ctx || exit 1; \
 	done
 

@@ -30,9 +30,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/getlab/getlab/harness/wire"
+	"github.com/getlab/getlab/internal/linkup"
 )
 
 func main() {
@@ -82,7 +81,7 @@ func serve(ports, rulesPath, logPath, ctlPath string, wait time.Duration) error 
 		}
 	}
 	for _, n := range names {
-		if err := linkUp(n, wait); err != nil {
+		if err := linkup.Wait(n, wait, true); err != nil {
 			return err
 		}
 	}
@@ -122,26 +121,4 @@ func serve(ports, rulesPath, logPath, ctlPath string, wait time.Duration) error 
 		return err
 	}
 	return nil
-}
-
-// linkUp waits for interface name (a topology's link may come after the
-// node's process starts), sets it up and turns IPv6 off on it: the wire
-// node must not send router solicitations or MLD reports of its own into
-// the link it stands for.
-func linkUp(name string, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	for {
-		l, err := netlink.LinkByName(name)
-		if err == nil {
-			_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
-			if err := netlink.LinkSetUp(l); err != nil {
-				return fmt.Errorf("%s: up: %w", name, err)
-			}
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("interface %s: %w", name, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

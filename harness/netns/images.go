@@ -34,6 +34,10 @@ var Images = map[string]Image{
 	// (--rules); with none it forwards untouched until rules are set
 	// through its control socket.
 	"getlab/wire": {Entrypoint: "getlab-wire"},
+	// A static multicast router (harness/mroute): its node's cmd gives
+	// smcrouted's flags, its routes are the smcroute.conf the node binds.
+	// The kernel here cannot route multicast itself (no CONFIG_IP_MROUTE).
+	"getlab/router": {Entrypoint: "getlab-mrouter"},
 }
 
 func lookupImage(name string) (Image, bool) {

@@ -76,6 +76,10 @@ type ModelOptions struct {
 	// Edits change the topology copy further, after the configs are
 	// rendered (a node's cmd: SetCmd).
 	Edits []Edit
+	// CoreUp, when set, runs once the lab's wire and router nodes
+	// forward and before any daemon starts: a spec's check that the core
+	// carries what the daemons will need of it.
+	CoreUp func(*Scenario)
 }
 
 // StartModelWith is StartModel with opt.
@@ -83,15 +87,20 @@ func StartModelWith(ctx context.Context, name, file string, model *scenario.Scen
 	AddReportEntry("implementations", fmt.Sprintf("KS %s, GM %s, timer scale %g",
 		Impl(impl.KS).Name, Impl(impl.GM).Name, model.TimerScale))
 	RequireLifetimes(model)
-	return startOn(ctx, name, file, nil, nil, model, opt.Links, append([]Edit{RenderScenario(file, model)}, opt.Edits...)...)
+	return startOn(ctx, name, file, opt.CoreUp, nil, model, opt.Links, append([]Edit{RenderScenario(file, model)}, opt.Edits...)...)
 }
 
 func start(ctx context.Context, name, file string, before func(*netns.Lab), ksUp func(*Scenario), model *scenario.Scenario, edits ...Edit) *Scenario {
-	return startOn(ctx, name, file, before, ksUp, model, nil, edits...)
+	var coreUp func(*Scenario)
+	if before != nil {
+		coreUp = func(s *Scenario) { before(s.Lab) }
+	}
+	return startOn(ctx, name, file, coreUp, ksUp, model, nil, edits...)
 }
 
-// startOn is start capturing only links (every link when nil).
-func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ksUp func(*Scenario), model *scenario.Scenario, links []string, edits ...Edit) *Scenario {
+// startOn is start capturing only links (every link when nil); coreUp
+// runs once the wire and router nodes forward, before any daemon starts.
+func startOn(ctx context.Context, name, file string, coreUp func(*Scenario), ksUp func(*Scenario), model *scenario.Scenario, links []string, edits ...Edit) *Scenario {
 	s := &Scenario{Dir: filepath.Join(ReportsDir(), name), Model: model}
 	Expect(os.RemoveAll(s.Dir)).To(Succeed())
 	Expect(os.MkdirAll(s.Dir, 0o755)).To(Succeed())
@@ -111,18 +120,18 @@ func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ks
 	s.capture, err = pcap.Start(filepath.Join(s.Dir, "capture.pcapng"), pts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.Finish() })
-	if before != nil {
-		before(s.Lab)
-	}
-	// Impairment nodes first: a link through a wire carries nothing
-	// until it forwards. Then key servers, as an operator brings them up:
-	// a GM that starts before its KS listens only retries, which the
-	// timing specs would see.
-	var wires, kss, gms, others []string
+	// Impairment nodes and routers first: a link through a wire carries
+	// nothing until it forwards, a routed core no multicast until its
+	// routers run. Then key servers, as an operator brings them up: a GM
+	// that starts before its KS listens only retries, which the timing
+	// specs would see.
+	var wires, routers, kss, gms, others []string
 	for _, n := range s.Lab.Topology().Nodes {
 		switch {
 		case n.Labels["getlab.role"] == "wire":
 			wires = append(wires, n.Name)
+		case n.Labels["getlab.role"] == "router":
+			routers = append(routers, n.Name)
 		case n.Labels["getlab.role"] == "ks":
 			kss = append(kss, n.Name)
 		case n.Kind == "bridge":
@@ -139,6 +148,16 @@ func startOn(ctx context.Context, name, file string, before func(*netns.Lab), ks
 			Eventually(func() error { _, err := Wire(s.Lab, w).Stats(ctx); return err }).WithContext(ctx).
 				WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "wire %s forwarding", w)
 		}
+	}
+	if len(routers) > 0 {
+		Expect(s.Lab.StartProcesses(ctx, routers...)).To(Succeed())
+		for _, r := range routers {
+			Eventually(func() error { _, err := Router(s.Lab, r).State(ctx); return err }).WithContext(ctx).
+				WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "router %s routing", r)
+		}
+	}
+	if coreUp != nil {
+		coreUp(s)
 	}
 	Expect(s.Lab.StartProcesses(ctx, kss...)).To(Succeed())
 	for _, ks := range kss {
