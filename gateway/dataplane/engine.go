@@ -269,22 +269,26 @@ func (e *Engine) rebuildLocked() {
 			for _, d := range gs.policy.Deny {
 				gr.ksDeny = append(gr.ksDeny, fromGDOI(d))
 			}
-			for _, sa := range gs.sas {
-				st.bySPI[sa.SPI] = sa
-				i := slices.IndexFunc(gr.permits, func(p *permitRule) bool { return p.sel == sa.sel })
-				if i < 0 {
-					gr.permits = append(gr.permits, &permitRule{sel: sa.sel})
-					i = len(gr.permits) - 1
-				}
-				gr.permits[i].sas = append(gr.permits[i].sas, sa)
-			}
-			// Permit entries whose TEKs all expired still match (and drop:
-			// fail-closed) until the policy is replaced.
+			// The permit entries in the policy's order, the ACL's: the
+			// first that matches decides, so a specific entry before a
+			// broader one keeps its own TEK. (The SAs are kept in expiry
+			// order, which is not the ACL's.) Entries whose TEKs all
+			// expired still match, and drop (fail-closed), until the
+			// policy is replaced.
 			for i := range gs.policy.TEKs {
 				s := fromGDOI(gs.policy.TEKs[i].Selector)
 				if !slices.ContainsFunc(gr.permits, func(p *permitRule) bool { return p.sel == s }) {
 					gr.permits = append(gr.permits, &permitRule{sel: s})
 				}
+			}
+			for _, sa := range gs.sas {
+				st.bySPI[sa.SPI] = sa
+				i := slices.IndexFunc(gr.permits, func(p *permitRule) bool { return p.sel == sa.sel })
+				if i < 0 { // an SA of an earlier policy whose entry is gone
+					gr.permits = append(gr.permits, &permitRule{sel: sa.sel})
+					i = len(gr.permits) - 1
+				}
+				gr.permits[i].sas = append(gr.permits[i].sas, sa)
 			}
 		}
 		st.groups = append(st.groups, gr)

@@ -561,3 +561,37 @@ func TestGroupsInCryptoMapOrder(t *testing.T) {
 		t.Errorf("clear UDP 848 from site B: emitted %d, in_clear_deny +%d", len(out), m.e.Count(InClearDeny)-before)
 	}
 }
+
+// A specific permit entry before a broader one keeps its own TEK whatever
+// the SAs' expiry order: the ACL's order decides (first match), as the KS
+// wrote it. (The engine once ordered permit entries by their SAs' expiry,
+// so a broader entry whose TEK expired first took the specific entry's
+// traffic.)
+func TestPermitOrderIsTheACLs(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	a := newMember(t, clk, testnet.GM(1).Addr(), nil, "ios")
+	p := groupPolicy(t, "aes256gcm16", 1)
+	host := netip.PrefixFrom(testnet.Host(2), 32)
+	specific := p.TEKs[0]
+	specific.SPI, specific.Selector.Dst = 0x3003, host
+	specific.Lifetime = 2 * time.Hour // expires after the broader entry's TEK
+	p.TEKs = append([]gdoi.TEK{specific}, p.TEKs...)
+	if err := a.e.Install("GETVPN", p, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dst  netip.Addr
+		want uint32
+	}{
+		{testnet.Host(2), 0x3003},
+		{testnet.Host(2).Next(), 0x1001},
+	} {
+		out := a.run(false, udp(testnet.Host(1), c.dst, 1, 2, 10, false))
+		if len(out) != 1 {
+			t.Fatalf("to %v: %d packets out", c.dst, len(out))
+		}
+		if spi := binary.BigEndian.Uint32(out[0][20:]); spi != c.want {
+			t.Errorf("to %v: SPI %#x, want %#x", c.dst, spi, c.want)
+		}
+	}
+}

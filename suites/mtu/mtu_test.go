@@ -46,6 +46,7 @@ type icmpFragNeeded struct {
 	pkt        pcap.Packet
 	mtu        int
 	quotedProt uint8
+	quotedDst  netip.Addr
 }
 
 func fragNeeded(pkts []pcap.Packet, link string, src, dst netip.Addr) []icmpFragNeeded {
@@ -63,7 +64,8 @@ func fragNeeded(pkts []pcap.Packet, link string, src, dst netip.Addr) []icmpFrag
 		if len(icmp) < 8+20 || icmp[0] != 3 || icmp[1] != 4 {
 			continue
 		}
-		out = append(out, icmpFragNeeded{pkt: p, mtu: int(binary.BigEndian.Uint16(icmp[6:8])), quotedProt: icmp[8+9]})
+		out = append(out, icmpFragNeeded{pkt: p, mtu: int(binary.BigEndian.Uint16(icmp[6:8])), quotedProt: icmp[8+9],
+			quotedDst: netip.AddrFrom4([4]byte(icmp[8+16 : 8+20]))})
 	}
 	return out
 }
