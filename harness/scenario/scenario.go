@@ -414,6 +414,26 @@ func Default() *Scenario {
 	}
 }
 
+// RoutedRekeyGroup is the multicast group of Routed's rekeys, the one
+// topologies/routed.clab.yml's routers carry from the key server.
+var RoutedRekeyGroup = netip.MustParseAddr("239.192.0.1")
+
+// Routed is Default on topologies/routed.clab.yml: the GMs on networks of
+// their own behind the routers (gm1 192.0.2.17, gm2 192.0.2.49) and rekeys
+// sent by multicast to RoutedRekeyGroup, port 848, two blind
+// retransmissions 10 s apart, the group's address denied before the
+// permits as the seeds advise (S2: a rekey must not be encrypted).
+func Routed() *Scenario {
+	s := Default()
+	s.GroupMembers[0].Address = netip.MustParseAddr("192.0.2.17")
+	s.GroupMembers[1].Address = netip.MustParseAddr("192.0.2.49")
+	g := &s.Groups[0]
+	g.Rekey = Rekey{Transport: "multicast", Address: RoutedRekeyGroup, Port: 848,
+		Retransmit: Retransmit{Interval: 10, Count: 2}, Acks: AcksNone}
+	g.ACL = slices.Insert(g.ACL, 1, ACE{Action: "deny", Protocol: "ip", Destination: RoutedRekeyGroup.String() + "/32"})
+	return s
+}
+
 // SigningKey parses SigningKeyPEM, an RSA private key in PKCS #1 or
 // PKCS #8, the forms a key server reads; a spec takes the public key from
 // it to verify the rekeys on the wire.

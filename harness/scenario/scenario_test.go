@@ -422,3 +422,14 @@ func TestClockSkewRoundTrip(t *testing.T) {
 		t.Errorf("the default scenario writes a clock:\n%s", data)
 	}
 }
+
+func TestRoutedIsValid(t *testing.T) {
+	s := Routed()
+	s.TimerScale = 0.1
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Groups[0].Rekey.Transport != "multicast" || s.GroupMembers[1].Address.String() != "192.0.2.49" {
+		t.Errorf("rekey %+v, gm2 %v", s.Groups[0].Rekey, s.GroupMembers[1].Address)
+	}
+}

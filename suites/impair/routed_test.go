@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/isakmp"
@@ -22,7 +21,7 @@ import (
 var (
 	rgm1       = netip.MustParseAddr("192.0.2.17")
 	rgm2       = netip.MustParseAddr("192.0.2.49")
-	rekeyGroup = netip.MustParseAddr("239.192.0.1")
+	rekeyGroup = scenario.RoutedRekeyGroup
 	// probePort is where the core's probe goes: the rekey group, not the
 	// GDOI port, so no daemon takes it for a rekey.
 	probePort uint16 = 9
@@ -32,22 +31,13 @@ var (
 	rekeyTTL = 16
 )
 
-// routedModel is the impair model on routed.clab.yml with multicast
-// rekeys to rekeyGroup (RK-15: no acknowledgements, two blind
-// retransmissions), the group's address denied before the permits as the
-// seeds advise (S2 troubleshooting: a rekey must not be encrypted).
+// routedModel is the impair model's timers on routed.clab.yml
+// (scenario.Routed: multicast rekeys to rekeyGroup, RK-15, no
+// acknowledgements, two blind retransmissions).
 func routedModel() *scenario.Scenario {
-	m := model()
-	m.GroupMembers[0].Address, m.GroupMembers[1].Address = rgm1, rgm2
-	g := &m.Groups[0]
-	g.Rekey = scenario.Rekey{
-		Transport:  "multicast",
-		Address:    rekeyGroup,
-		Port:       848,
-		Retransmit: scenario.Retransmit{Interval: int(retransmitInt / time.Second), Count: 2},
-		Acks:       scenario.AcksNone,
-	}
-	g.ACL = slices.Insert(g.ACL, 1, scenario.ACE{Action: "deny", Protocol: "ip", Destination: rekeyGroup.String() + "/32"})
+	m := scenario.Routed()
+	m.Groups[0].TEKLifetime = int(tekLifetime / time.Second)
+	m.TimerScale = runScale
 	return m
 }
 
