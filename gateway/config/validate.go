@@ -202,6 +202,53 @@ func (v *validator) dataPlane() {
 			v.errorf("data_plane.fail_close", "needs the data plane (data_plane.enabled)")
 		}
 	}
+	v.multicast()
+}
+
+// multicast checks data_plane.multicast.lan: interface names the kernel
+// would take, each once, none the registration interface (the WAN side,
+// where the multicast goes encrypted).
+func (v *validator) multicast() {
+	c := v.c
+	lans := c.DataPlane.Multicast.LAN
+	if len(lans) > 0 && !c.DataPlane.Enabled {
+		v.errorf("data_plane.multicast", "needs the data plane (data_plane.enabled)")
+	}
+	wan := ""
+	if len(c.Groups) > 0 {
+		wan = c.Groups[0].RegistrationInterface
+	}
+	for i, name := range lans {
+		p := index("data_plane.multicast.lan", i)
+		if reason := badInterfaceName(name); reason != "" {
+			v.errorf(p, "%q is not an interface name: %s", name, reason)
+			continue
+		}
+		if j := slices.Index(lans, name); j < i {
+			v.errorf(p, "%q is listed twice (also data_plane.multicast.lan[%d])", name, j)
+		}
+		if name == wan {
+			v.errorf(p, "%q is the registration interface, the WAN side: list the LAN interfaces whose multicast the GM encrypts", name)
+		}
+	}
+}
+
+// badInterfaceName says why the kernel would refuse name as a network
+// interface's name (dev_valid_name), or "" when it would not.
+func badInterfaceName(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case len(name) > 15:
+		return "longer than 15 octets"
+	case name == "." || name == "..":
+		return "a path element"
+	case strings.ContainsAny(name, "/: \t\n\v\f\r"):
+		return "contains '/', ':' or white space"
+	case strings.ContainsRune(name, 0):
+		return "contains a NUL"
+	}
+	return ""
 }
 
 func (v *validator) ike() {
@@ -456,6 +503,12 @@ func (v *validator) unusedTransforms(g *Group, p string) {
 		}
 	}
 	for k, t := range g.Transforms {
+		if t.ID == esp.TransformAESGCM8 && used[t] {
+			// A valid transform other GMs may run, so not an error; but a
+			// getvpnd GM installs no SA for it and drops the traffic of
+			// its permit entries (found by the mtu suite).
+			v.warnf(index(p+".transforms", k), "%s: getvpnd's group members cannot run AES-GCM with an 8-octet ICV (Go's AES-GCM has no 8-octet tag) and drop the traffic of its permit entries", t)
+		}
 		switch {
 		case slices.Index(g.Transforms, t) < k:
 			v.warnf(index(p+".transforms", k), "%s is listed twice", t)
