@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 			return err
 		}
 		dev, err := dataplane.OpenDevice(dataplane.DeviceOptions{WANInterface: wan, Table: cfg.DataPlane.Table, Queues: queues,
-			Guard: cfg.DataPlane.DaemonDown == "drop"})
+			Guard: cfg.DataPlane.DaemonDown == "drop", MulticastLAN: cfg.DataPlane.Multicast.LAN})
 		if err != nil {
 			return err
 		}
@@ -104,8 +105,12 @@ func startDataPlane(ctx context.Context, cfg *config.Config, local netip.Addr, e
 		d.info.LANDevice, d.info.WANDevice, d.info.WANInterface, d.info.Queues = dev.LANName(), dev.WANName(), wan, dev.Queues()
 		d.mu.Unlock()
 		go dev.Run(ctx, d.engine)
-		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s, tcp adjust-mss %s, forwarded traffic while getvpnd is down: %s",
-			wan, dev.LANName(), dev.WANName(), queues, df, adjustMSS, cfg.DataPlane.DaemonDown)
+		mcast := "off"
+		if lans := cfg.DataPlane.Multicast.LAN; len(lans) > 0 {
+			mcast = strings.Join(lans, ",")
+		}
+		ev.Logf("info", "data plane: WAN %s, TUN %s and %s, %d queues, df-bit %s, tcp adjust-mss %s, forwarded traffic while getvpnd is down: %s, multicast routed from and to: %s",
+			wan, dev.LANName(), dev.WANName(), queues, df, adjustMSS, cfg.DataPlane.DaemonDown, mcast)
 		return nil
 	}
 	if err := open(); err != nil {

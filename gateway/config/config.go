@@ -280,6 +280,22 @@ type DataPlane struct {
 	// traffic is dropped unless FailClose.ACL denies it (deny: pass in
 	// clear). nil: fail-open, the seeds' default (GM-50).
 	FailClose *FailClose
+	// Multicast is the IP multicast the GM routes itself (DP-60).
+	Multicast Multicast
+}
+
+// Multicast configures a GM's routing of protected IP multicast. The GM
+// carries it itself, as a multicast router would, because the kernel
+// forwards none into the data plane's TUNs (and may have no multicast
+// routing at all): multicast from these LAN interfaces that a permit
+// entry encrypts leaves the WAN as ESP to the same group, the group kept
+// in the outer header so that the core replicates it; multicast ESP from
+// the WAN that the GM decrypts goes out of each of them. Multicast no
+// permit encrypts is not forwarded, in clear or otherwise.
+type Multicast struct {
+	// LAN names the interfaces ("eth2") whose multicast the GM routes;
+	// never the registration interface. Empty: none (the default).
+	LAN []string
 }
 
 // FailClose is "crypto map m gdoi fail-close": its ACL and whether it is

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,20 @@ func TestTCPMSSIsRead(t *testing.T) {
 		c := parse(t, gmWith("", fmt.Sprintf("data_plane: {tcp_mss: %d}\n", mss)))
 		if c.DataPlane.TCPMSS != mss {
 			t.Errorf("tcp_mss %d read as %d", mss, c.DataPlane.TCPMSS)
+		}
+	}
+}
+
+// data_plane.multicast.lan is read in order; left out, the GM routes no
+// multicast (DP-60 is opt-in: today's behaviour).
+func TestMulticastLANIsRead(t *testing.T) {
+	c := parse(t, gmWith(", registration_interface: eth1", "data_plane: {multicast: {lan: [eth2, lan-b.10]}}\n"))
+	if got := c.DataPlane.Multicast.LAN; !slices.Equal(got, []string{"eth2", "lan-b.10"}) {
+		t.Errorf("multicast.lan read as %q", got)
+	}
+	for _, y := range []string{minGM, gmWith("", "data_plane: {multicast: {}}\n"), gmWith("", "data_plane: {multicast: {lan: []}}\n")} {
+		if c := parse(t, y); len(c.DataPlane.Multicast.LAN) != 0 {
+			t.Errorf("%q: multicast.lan %q, want none", y, c.DataPlane.Multicast.LAN)
 		}
 	}
 }

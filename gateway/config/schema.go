@@ -90,6 +90,17 @@ func (c *Config) decode(d *decoder, root *yaml.Node) {
 					})
 					c.DataPlane.FailClose = fc
 				},
+				"multicast": func(n *yaml.Node, p string) {
+					d.fields(n, p, map[string]func(*yaml.Node, string){
+						"lan": func(n *yaml.Node, p string) {
+							d.list(n, p, func(n *yaml.Node, p string) {
+								var name string
+								d.str(n, p, &name)
+								c.DataPlane.Multicast.LAN = append(c.DataPlane.Multicast.LAN, name)
+							})
+						},
+					})
+				},
 			})
 		},
 		"groups": func(n *yaml.Node, p string) { c.decodeGroups(d, n, p) },

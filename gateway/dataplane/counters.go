@@ -33,11 +33,21 @@ const (
 	OutDropFailClose                   // fail-close armed, no group encrypts it and its ACL does not deny it
 	InClearFailClose                   // as OutClearFailClose, inbound
 	InDropFailClose                    // as OutDropFailClose, inbound
-	InDropQueueFull                    // ESP the kernel dropped: the ESP socket's buffer was full
+	InDropQueueFull                    // ESP the kernel dropped: the ESP socket's (or the multicast WAN socket's) buffer was full
 	// TCPMSSClamped counts a change, not a verdict: SYNs and SYN-ACKs,
 	// either way, whose MSS option was lowered to Options.TCPMSS before
 	// encryption or after decryption (the packet has its verdict too).
 	TCPMSSClamped
+	// Multicast the GM routes itself (DeviceOptions.MulticastLAN, DP-60).
+	// A packet counted here has its general verdict too where one applies
+	// (out_encrypted, out_drop_no_sa, in_decrypted, ...).
+	McastOutEncrypted   // multicast from a LAN interface, sent as ESP to its group
+	McastOutNotRouted   // multicast from a LAN interface no permit encrypts: not forwarded (no clear multicast routing)
+	McastOutDropNoSA    // multicast from a LAN interface matching a permit without a usable SA: dropped
+	McastInDecrypted    // multicast ESP from the WAN, decrypted, within policy, to a group
+	McastInDelivered    // decrypted multicast sent out of a LAN interface: one per interface
+	McastInDropNotGroup // multicast ESP whose decrypted packet is not to a routable group: dropped
+	McastDropTTL        // multicast whose TTL is 1 or less, either way: dropped, as a router does
 	numCounters
 )
 
@@ -52,6 +62,8 @@ var counterNames = [numCounters]string{
 	"out_clear_fail_close", "out_drop_fail_close", "in_clear_fail_close", "in_drop_fail_close",
 	"in_drop_queue_full",
 	"tcp_mss_clamped",
+	"mcast_out_encrypted", "mcast_out_not_routed", "mcast_out_drop_no_sa",
+	"mcast_in_decrypted", "mcast_in_delivered", "mcast_in_drop_not_group", "mcast_drop_ttl",
 }
 
 // CounterName is the counter's name in the control API.

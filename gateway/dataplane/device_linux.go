@@ -45,6 +45,13 @@ type DeviceOptions struct {
 	// OpenDevice removes a predecessor's blackholes and Close removes the
 	// rules, so that the kernel forwards by the main table again.
 	Guard bool
+	// MulticastLAN are the LAN interfaces whose IPv4 multicast the data
+	// plane routes itself (config data_plane.multicast.lan, DP-60;
+	// multicast.go): what a permit encrypts goes to its group as ESP out
+	// of the WAN interface, and the multicast ESP from the WAN it
+	// decrypts goes out of each of them. Empty: the GM routes no
+	// multicast.
+	MulticastLAN []string
 }
 
 // Device is the data plane's place in the forwarding path: two multi-queue
@@ -78,6 +85,7 @@ type Device struct {
 	espIn      *net.IPConn   // raw ESP socket: the ESP from the WAN, read by espLoop
 	rules      []*netlink.Rule
 	routes     []*netlink.Route
+	mcast      *mcastDevice // nil without MulticastLAN
 	closeOnce  sync.Once
 	started    atomic.Bool
 }
@@ -149,6 +157,11 @@ func OpenDevice(o DeviceOptions) (d *Device, err error) {
 			return nil, fmt.Errorf("data plane: ESP output socket: %w", err)
 		}
 		d.espOut = append(d.espOut, c.(*net.IPConn))
+	}
+	if len(o.MulticastLAN) > 0 {
+		if d.mcast, err = openMulticast(o.WANInterface, o.MulticastLAN); err != nil {
+			return nil, err
+		}
 	}
 	if err := relaxRPFilter(o.LANName, o.WANName); err != nil {
 		return nil, err
@@ -483,7 +496,16 @@ func (d *Device) Run(ctx context.Context, e *Engine) {
 		go func() { defer wg.Done(); loop(q, d.raw, nil, e, true) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); espLoop(d.espIn, d.wanQ[0], d.raw, e) }()
+	go func() { defer wg.Done(); espLoop(d.espIn, d.wanQ[0], d.raw, e, d.mcast != nil) }()
+	if d.mcast != nil {
+		if e.opt.ESPOut {
+			d.mcast.run(e, &wg)
+		} else if e.opt.Events != nil {
+			// Without an ESP sink the ESP would go back into the LAN
+			// TUN, from which the kernel forwards no multicast.
+			e.opt.Events.Logf("error", "data plane: multicast routing needs the engine's ESP output (Options.ESPOut): not started")
+		}
+	}
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -610,8 +632,11 @@ func (p *pollCheck) check(fd uintptr) {
 // forwarded from there. There is one: two readers of one socket hand it
 // to each other on every packet, a goroutine wake-up each, which cost
 // more here than decrypting on two cores won (gm2 at 65 % of a core for
-// 10,000 64-octet packets/s with two, 22 % with one).
-func espLoop(in *net.IPConn, q tun.Device, raw int, e *Engine) {
+// 10,000 64-octet packets/s with two, 22 % with one). With groups, ESP to a
+// multicast group is left to the multicast WAN worker, which reads all of
+// it: the kernel delivers it here too only for a group some socket of the
+// GM has joined, and decrypting it twice would deliver it twice.
+func espLoop(in *net.IPConn, q tun.Device, raw int, e *Engine, groups bool) {
 	batch := q.BatchSize()
 	bufs := make([][]byte, batch)
 	into := make([][]byte, batch) // each buffer after its headroom
@@ -640,6 +665,9 @@ func espLoop(in *net.IPConn, q tun.Device, raw int, e *Engine) {
 			continue
 		}
 		for i := range n {
+			if groups && r.Sizes[i] >= 20 && bufs[i][Headroom+16]&0xf0 == 0xe0 {
+				continue
+			}
 			w.Inbound(bufs[i], Headroom, r.Sizes[i])
 		}
 		if n > 0 {
@@ -805,6 +833,9 @@ func (d *Device) Close() error {
 		closeAll(d.wanQ)
 		if d.espIn != nil {
 			d.espIn.Close()
+		}
+		if d.mcast != nil {
+			d.mcast.close()
 		}
 		if !d.started.Load() && d.raw >= 0 {
 			unix.Close(d.raw) // else Run closes it once its workers are done

@@ -79,6 +79,25 @@
 // so that TCP's segments fit the WAN MTU once encrypted without
 // fragmenting or ICMP (TCPMSSClamped).
 //
+// # Multicast
+//
+// The kernel forwards no multicast into the TUNs (and the GMs' kernels
+// may have no multicast routing at all), so for the LAN interfaces
+// DeviceOptions.MulticastLAN names the data plane routes protected
+// IPv4 multicast itself, as a router would (DP-60; multicast.go): packet
+// sockets with kernel filters read each LAN's multicast and the WAN's
+// ESP to groups. Worker.OutboundMulticast classifies a LAN packet as
+// Outbound does; a permit with an SA encrypts it, TTL first decremented,
+// to the same group (the outer header keeps it, so the core replicates
+// the one copy), a permit without one drops it, and anything else is
+// not forwarded at all: the GM is no multicast router for clear traffic.
+// Worker.InboundMulticast decrypts the WAN's (ESP no SA knows is
+// dropped), and the inner packet, TTL decremented, goes out of every such
+// LAN interface to the group's MAC address. Link-local groups
+// (224.0.0.0/24) are never routed; a TTL that would run out drops the
+// packet either way. The GM joins no group, so the kernel never also
+// delivers that ESP to the ESP socket.
+//
 // # Counters and events
 //
 // Every verdict has a counter (Counter), every SA packet and byte counters;

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/getlab/getlab/gateway/internal/testnet"
+	"github.com/getlab/getlab/gateway/wire/ipv4"
 )
 
 // FuzzInbound feeds arbitrary packets to registered GMs' WAN side, one on
@@ -70,6 +71,85 @@ func FuzzOutbound(f *testing.F) {
 			// answers it); what the GM encrypts must fit the WAN MTU.
 			if out[9] == 50 && len(out) > wan {
 				t.Fatalf("emitted %d octets, above the WAN MTU %d (proto %d): %v", len(out), wan, out[9], a.e.Counters())
+			}
+		}
+	})
+}
+
+// FuzzMulticastFrames feeds arbitrary frames to a multicast-routing GM's
+// packet sockets, a LAN's (virtio-net header first, as read: wan false)
+// and the WAN's: none may panic (a recovered panic counts as
+// internal_error); the ESP it sends goes to a group within the WAN MTU,
+// and what it delivers on a LAN is a frame to the MAC address of the
+// group its packet is for. Seeded with good frames both ways, a UDP
+// offload superpacket, and each cut at every length.
+func FuzzMulticastFrames(f *testing.F) {
+	t := &testing.T{}
+	_, a, b := mcastPair(t, "aes256gcm16")
+	pkt, h := mcastUDP(testnet.Host(1), group, 8, 300, true)
+	esp := a.fromLAN(h, pkt)[0]
+	lanFrame := func(h vnetHdr, pkt []byte) []byte {
+		fr := make([]byte, vnetHdrLen+ethLen+len(pkt))
+		fr[0], fr[1] = h.flags, h.gsoType
+		binary.LittleEndian.PutUint16(fr[2:], h.hdrLen)
+		binary.LittleEndian.PutUint16(fr[4:], h.gsoSize)
+		binary.LittleEndian.PutUint16(fr[6:], h.csumStart)
+		binary.LittleEndian.PutUint16(fr[8:], h.csumOffset)
+		binary.BigEndian.PutUint16(fr[vnetHdrLen+12:], etherTypeIPv4)
+		copy(fr[vnetHdrLen+ethLen:], pkt)
+		return fr
+	}
+	good := lanFrame(h, pkt)
+	gso := h
+	gso.gsoType, gso.gsoSize = vnetGSOUDPL4, 7
+	wanGood := append(binary.BigEndian.AppendUint16(make([]byte, 12), etherTypeIPv4), esp...)
+	for _, fr := range [][]byte{good, lanFrame(gso, pkt)} {
+		for n := 0; n <= len(fr); n += 9 {
+			f.Add(fr[:n], false)
+		}
+	}
+	for n := 0; n <= len(wanGood); n += 9 {
+		f.Add(wanGood[:n], true)
+	}
+	f.Add(wanGood, true)
+	buf := make([]byte, Headroom+65535+Tailroom)
+	f.Fuzz(func(t *testing.T, frame []byte, wan bool) {
+		if len(frame) > 65535 {
+			return
+		}
+		clear(buf)
+		b.frames = [2][][]byte{}
+		a.esp = nil
+		if wan {
+			copy(buf[wanFrameOff:], frame)
+			wanFrame(b.wan, buf, len(frame))
+		} else {
+			copy(buf[lanFrameOff:], frame)
+			a.lan.frame(buf, len(frame))
+			// What a sends, b decrypts and delivers.
+			for _, p := range a.esp {
+				clear(buf)
+				binary.BigEndian.PutUint16(buf[wanFrameOff+12:], etherTypeIPv4)
+				copy(buf[Headroom:], p)
+				wanFrame(b.wan, buf, ethLen+len(p))
+			}
+		}
+		if n := a.e.Count(InternalErrors) + b.e.Count(InternalErrors); n != 0 {
+			t.Fatalf("%d recovered panics on %x", n, frame)
+		}
+		for _, p := range a.esp {
+			if len(p) > a.e.MTU() || !routableGroup(ipv4.Dst(p)) || ipv4.Protocol(p) != ipv4.ProtoESP {
+				t.Fatalf("sent %d octets of protocol %d to %v", len(p), ipv4.Protocol(p), ipv4.Dst(p))
+			}
+		}
+		for _, fs := range b.frames {
+			for _, fr := range fs {
+				var mac [6]byte
+				ip := fr[vnetHdrLen+ethLen:]
+				groupMAC(mac[:], ipv4.Dst(ip).As4())
+				if [6]byte(fr[vnetHdrLen:]) != mac || !routableGroup(ipv4.Dst(ip)) {
+					t.Fatalf("delivered a frame to %x carrying a packet to %v", fr[vnetHdrLen:vnetHdrLen+6], ipv4.Dst(ip))
+				}
 			}
 		}
 	})

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"errors"
-	"net"
 	"syscall"
 	"unsafe"
 
@@ -34,9 +33,10 @@ type mmsghdr struct {
 	len uint32
 }
 
-// newBatchReader reads c into bufs, each datagram's control messages into
-// the matching oobs (nil: none).
-func newBatchReader(c *net.IPConn, bufs, oobs [][]byte) (*batchReader, error) {
+// newBatchReader reads c (a socket: the raw ESP socket, a packet socket's
+// file) into bufs, each datagram's control messages into the matching oobs
+// (nil: none).
+func newBatchReader(c syscall.Conn, bufs, oobs [][]byte) (*batchReader, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err

@@ -31,13 +31,52 @@ func (w *Worker) Outbound(buf []byte, off, n int) {
 
 // outbound sends a parsed LAN packet by the policy: encrypted under the
 // SA of the first permit entry that matches, nowhere when that entry has
-// no SA, and in clear when no group's entry permits it. The groups are
-// tried in order, as a crypto map's entries are: a deny entry of one group
-// passes the packet on to the next (DP-95).
+// no SA, and in clear when no group's entry permits it.
 func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 	e := w.e
 	pkt := buf[off : off+n]
 	st := e.state.Load()
+	switch v, sa := classifyOut(e, st, flow); v {
+	case outEncrypt:
+		w.encrypt(sa, buf, off, n)
+	case outDropNoSA:
+		e.count(OutDropNoSA)
+	case outClearInboundOnly:
+		// Receive-only: the SAs are installed inbound only and matching
+		// traffic goes out in clear (S0 Table 5).
+		e.count(OutClearInboundOnly)
+		w.send(pkt)
+	case outFailClose:
+		// The fail-close ACL comes last in the crypto map (S0
+		// L3120-3150): a deny entry sends the packet in clear, anything
+		// else is dropped.
+		w.failClose(st.failClose.out, flow, pkt, OutClearFailClose, OutDropFailClose)
+	case outClearDeny:
+		e.count(OutClearDeny)
+		w.send(pkt)
+	default:
+		e.count(OutClearNoMatch)
+		w.send(pkt)
+	}
+}
+
+// outVerdict is what the merged policy says about a packet from the LAN.
+type outVerdict uint8
+
+const (
+	outClearNoMatch     outVerdict = iota // no entry matches, or no policy yet
+	outClearDeny                          // a deny entry matches and no later group permits it
+	outClearInboundOnly                   // a permit of a receive-only group
+	outEncrypt                            // a permit with an SA to send on
+	outDropNoSA                           // a permit without a usable SA
+	outFailClose                          // no group encrypts it and fail-close is armed: its ACL decides
+)
+
+// classifyOut applies st to a LAN packet. The groups are tried in order,
+// as a crypto map's entries are: a deny entry of one group passes the
+// packet on to the next (DP-95), and the first permit that matches
+// decides.
+func classifyOut(e *Engine, st *state, flow *ipv4.Flow) (outVerdict, *SA) {
 	denied := false
 	for _, g := range st.groups {
 		if !g.registered {
@@ -52,33 +91,21 @@ func (w *Worker) outbound(buf []byte, off, n int, flow *ipv4.Flow) {
 				continue
 			}
 			if g.dir == config.DirectionInboundOnly {
-				// Receive-only: the SAs are installed inbound only and
-				// matching traffic goes out in clear (S0 Table 5).
-				e.count(OutClearInboundOnly)
-				w.send(pkt)
-				return
+				return outClearInboundOnly, nil
 			}
-			sa := p.pick(e.opt.Clock.Now(), e.window)
-			if sa == nil {
-				e.count(OutDropNoSA)
-				return
+			if sa := p.pick(e.opt.Clock.Now(), e.window); sa != nil {
+				return outEncrypt, sa
 			}
-			w.encrypt(sa, buf, off, n)
-			return
+			return outDropNoSA, nil
 		}
 	}
-	// The fail-close ACL comes last in the crypto map (S0 L3120-3150): a
-	// deny entry sends the packet in clear, anything else is dropped.
-	if fc := st.failClose; fc != nil {
-		w.failClose(fc.out, flow, pkt, OutClearFailClose, OutDropFailClose)
-		return
+	switch {
+	case st.failClose != nil:
+		return outFailClose, nil
+	case denied:
+		return outClearDeny, nil
 	}
-	if denied {
-		e.count(OutClearDeny)
-	} else {
-		e.count(OutClearNoMatch)
-	}
-	w.send(pkt)
+	return outClearNoMatch, nil
 }
 
 // parse reads the flow of a packet from side ("LAN" or "WAN"); a packet
@@ -109,8 +136,9 @@ func matchAny(sels []selector, f *ipv4.Flow) bool {
 
 // encrypt seals the inner packet buf[off:off+n] on sa and sends it, first
 // fitting it to the WAN MTU: fragments (DF clear after the df-bit policy)
-// or an ICMP "fragmentation needed" back to the sender (DF set).
-func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
+// or an ICMP "fragmentation needed" back to the sender (DF set). It
+// reports whether any ESP went out.
+func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) bool {
 	e := w.e
 	inner := buf[off : off+n]
 	w.clampMSS(inner)
@@ -128,19 +156,19 @@ func (w *Worker) encrypt(sa *SA, buf []byte, off, n int) {
 			// 1440 for AES-CBC/SHA-1).
 			e.count(OutDropTooBig)
 			w.fragNeeded(inner, fit)
-			return
+			return false
 		}
 		e.count(OutFragmented)
-		w.fragmentAndEncrypt(sa, inner, fit)
-		return
+		return w.fragmentAndEncrypt(sa, inner, fit)
 	}
 	pkt, err := sa.seal(buf, off, n, w.nextID(), &w.iv)
 	if err != nil {
 		w.sealFailed(sa, err)
-		return
+		return false
 	}
 	e.count(OutEncrypted)
 	w.sendESP(pkt)
+	return true
 }
 
 func (w *Worker) nextID() uint16 { w.ipid++; return w.ipid }
@@ -176,13 +204,13 @@ func maxInner(sa *SA, mtu int) int {
 // fragmentAndEncrypt splits the inner packet into IP fragments of at most
 // fit octets, DF clear, and sends each as its own ESP packet ("fragmentation
 // before-encryption", S0 DP-43): the far GM decrypts each and the far host
-// reassembles.
-func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
+// reassembles. It reports whether any ESP went out.
+func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) bool {
 	ihl := int(inner[0]&0x0f) * 4
 	data := inner[ihl:]
 	origOff := ipv4.FragmentOffset(inner)
 	origMF := binary.BigEndian.Uint16(inner[6:])&0x2000 != 0
-	first := true
+	first, sent := true, false
 	for len(data) > 0 {
 		hl := ihl
 		if !first {
@@ -211,11 +239,13 @@ func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
 		pkt, err := sa.seal(w.frag, Headroom, hl+chunk, w.nextID(), &w.iv)
 		if err != nil {
 			w.sealFailed(sa, err)
-			return
+			return sent
 		}
 		w.e.count(OutEncrypted)
 		w.sendESP(pkt)
+		sent = true
 	}
+	return sent
 }
 
 // fragNeeded sends the inner packet's source an ICMP destination
@@ -223,10 +253,11 @@ func (w *Worker) fragmentAndEncrypt(sa *SA, inner []byte, fit int) {
 // unless the packet is itself an ICMP error or the rate limit says no. The
 // ICMP is the GM's own packet: it goes out through the worker's local
 // sender with source 0.0.0.0, which the kernel replaces with the address of
-// the interface towards the sender, as for its own ICMP errors.
+// the interface towards the sender, as for its own ICMP errors. A datagram
+// to a multicast group gets none (RFC 1122 §3.2.2).
 func (w *Worker) fragNeeded(inner []byte, mtu int) {
 	e := w.e
-	if isICMPError(inner) || !e.icmpAllowed() {
+	if isICMPError(inner) || ipv4.Dst(inner).IsMulticast() || !e.icmpAllowed() {
 		return
 	}
 	ihl := int(inner[0]&0x0f) * 4

@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -114,5 +115,33 @@ func TestTCPMSSRenders(t *testing.T) {
 	want := "getvpnd-wire: gm gm1: tcp_mss 1360: the implementation does not offer tcp-mss"
 	if _, err := wire.Render(GM, s, "gm1"); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("want %q, got %v", want, err)
+	}
+}
+
+// A GM's multicast_lan renders on getvpnd as data_plane.multicast.lan,
+// getvpnd --check takes it without a warning, and an implementation
+// without multicast-data refuses it.
+func TestMulticastDataRenders(t *testing.T) {
+	bin, gv, wire := getvpndAndWire(t)
+	s := scenario.Default()
+	s.GroupMembers[0].MulticastLAN = []string{"eth2"}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := renderYAML(t, gv, GM, s, "gm1")
+	if got := fmt.Sprint(at(cfg, "data_plane.multicast.lan")); got != "[eth2]" {
+		t.Errorf("data_plane.multicast.lan %s, want [eth2]", got)
+	}
+	checksClean(t, bin, gv, GM, s, "gm1")
+	if out, _ := gv.Render(GM, s, "gm2"); strings.Contains(string(out), "multicast:") {
+		t.Errorf("gm2 renders multicast:\n%s", out)
+	}
+	want := "getvpnd-wire: gm gm1: multicast_lan [eth2]: the implementation does not offer multicast-data"
+	if _, err := wire.Render(GM, s, "gm1"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("want %q, got %v", want, err)
+	}
+	s.GroupMembers[0].MulticastLAN = []string{"eth1"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "multicast_lan[0]") {
+		t.Errorf("the registration interface as a LAN: %v", err)
 	}
 }

@@ -125,6 +125,11 @@ const (
 	// SYN-ACKs it encrypts or decrypts (a scenario GM's tcp_mss, DP-40;
 	// the seeds' "ip tcp adjust-mss" on the LAN interface).
 	TCPMSS Capability = "tcp-mss"
+	// MulticastData: a group member encrypts the IP multicast of its LAN
+	// interfaces with the group SA, the group kept as the outer
+	// destination, and delivers what it decrypts to them (a scenario
+	// GM's multicast_lan, DP-60).
+	MulticastData Capability = "multicast-data"
 	// ClockSkew: a node's clock can be staged off the lab's, by an
 	// offset and a drift (a scenario KS's or GM's clock), for the whole
 	// daemon: a KS an hour ahead, a GM whose clock runs fast.
@@ -132,7 +137,7 @@ const (
 )
 
 // AllCapabilities lists every capability name implementation.yaml knows.
-var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry, DFBit, ClockSkew, TCPMSS}
+var AllCapabilities = []Capability{TimerScale, KeyLog, Status, Events, DataPlane, UnicastRekey, MulticastRekey, Acks, InteropProfiles, DPD, COOP, GDOIVersions, TriggeredRekey, Clear, Reminders, FailClose, SADirection, Reload, GMClear, GMRemoval, KEKAtExpiry, DFBit, ClockSkew, TCPMSS, MulticastData}
 
 // KeyLogFormat is the key-log format the bench reads (pcap.KeyLog).
 const KeyLogFormat = "getlab-v1"
@@ -252,6 +257,7 @@ type Capabilities struct {
 	KEKAtExpiry     bool           `yaml:"kek-at-expiry"`
 	DFBit           bool           `yaml:"df-bit"`
 	TCPMSS          bool           `yaml:"tcp-mss"`
+	MulticastData   bool           `yaml:"multicast-data"`
 	ClockSkew       bool           `yaml:"clock-skew"`
 }
 
@@ -363,6 +369,8 @@ func (im *Impl) Offers(c Capability) bool {
 		return k.DFBit
 	case TCPMSS:
 		return k.TCPMSS
+	case MulticastData:
+		return k.MulticastData
 	case ClockSkew:
 		return k.ClockSkew
 	case FailClose:

@@ -182,6 +182,9 @@ func (im *Impl) data(role Role, s *scenario.Scenario, node string) (*Data, error
 		if gm.TCPMSS != 0 && !im.Offers(TCPMSS) {
 			return fail("tcp_mss %d: the implementation does not offer %s", gm.TCPMSS, TCPMSS)
 		}
+		if len(gm.MulticastLAN) > 0 && !im.Offers(MulticastData) {
+			return fail("multicast_lan %v: the implementation does not offer %s", gm.MulticastLAN, MulticastData)
+		}
 		if gm.Passive && !im.Offers(SADirection) {
 			return fail("passive SA mode: the implementation does not offer %s", SADirection)
 		}

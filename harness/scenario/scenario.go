@@ -263,6 +263,12 @@ type GroupMember struct {
 	// on the GM's LAN interface; capability tcp-mss), 500 to 1460 as IOS
 	// takes it. Traffic the GM passes in clear keeps its MSS.
 	TCPMSS int `yaml:"tcp_mss,omitempty"`
+	// MulticastLAN, when set, are this GM's LAN interfaces whose IP
+	// multicast it protects (DP-60: encrypted with the group SA, the
+	// group kept as the outer destination so the core replicates it) and
+	// to which it delivers the multicast it decrypts; capability
+	// multicast-data.
+	MulticastLAN []string `yaml:"multicast_lan,omitempty"`
 }
 
 // ClockSkew is a node's clock against the lab's: every node of a lab

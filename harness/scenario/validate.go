@@ -127,6 +127,11 @@ func (s *Scenario) Validate() error {
 		if g.TCPMSS != 0 && (g.TCPMSS < 500 || g.TCPMSS > 1460) {
 			v.errorf(p+".tcp_mss", "%d: 0 (off) or 500-1460, the range of IOS \"ip tcp adjust-mss\"", g.TCPMSS)
 		}
+		for j, ifname := range g.MulticastLAN {
+			if ifname == "" || ifname == g.RegistrationInterface {
+				v.errorf(fmt.Sprintf("%s.multicast_lan[%d]", p, j), "%q: a LAN interface, not empty nor the registration interface", ifname)
+			}
+		}
 		seen := map[string]bool{}
 		for j, n := range g.KSList {
 			if _, ok := s.KS(n); !ok {
