@@ -3,12 +3,14 @@ package impair
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/getlab/getlab/gateway/wire/isakmp"
 	"github.com/getlab/getlab/harness/impl"
 	"github.com/getlab/getlab/harness/mroute"
+	"github.com/getlab/getlab/harness/nsdo"
 	"github.com/getlab/getlab/harness/scenario"
 	"github.com/getlab/getlab/pcap"
 	"github.com/getlab/getlab/suites/suitekit"
@@ -255,5 +257,106 @@ var _ = Describe("multicast rekeys across a routed core, one router's multicast 
 		Expect(len(after(pushesFrom(s.Pkts, "gm2:eth1"), restored))).To(BeNumerically(">=", 3))
 		lastPull := pullsFrom(s.Pkts, "gm2:eth1", rgm2)
 		Expect(lastPull[len(lastPull)-1].Time.Before(restored)).To(BeTrue(), "no registration of gm2 after the route came back")
+	})
+})
+
+// dataGroup is the group site A's multicast goes to (routed.clab.yml's
+// routers carry 239.193.0.0/16 from site A to site B).
+var dataGroup = netip.MustParseAddr("239.193.1.1")
+
+var _ = Describe("multicast data across the routed core (DP-60)", Ordered, Label("impair", "routed"), suitekit.SlowAt(scale), func() {
+	const (
+		count = 50
+		port  = 5000
+		ttl   = 8
+	)
+	var (
+		s        *suitekit.Scenario
+		received map[int]bool
+	)
+	BeforeAll(func(ctx SpecContext) {
+		m := routedModel()
+		g := &m.Groups[0]
+		g.ACL = append(g.ACL, scenario.ACE{Action: "permit", Protocol: "ip", Source: "198.51.100.0/24", Destination: "239.193.0.0/16"})
+		for i := range m.GroupMembers {
+			m.GroupMembers[i].MulticastLAN = []string{"eth2"}
+		}
+		suitekit.SkipUnlessRuns(m, map[impl.Role][]impl.Capability{impl.KS: {impl.MulticastRekey}, impl.GM: {impl.MulticastRekey, impl.DataPlane, impl.MulticastData}})
+		s = suitekit.StartModelWith(ctx, "impair-routed-data", "routed.clab.yml", m, suitekit.ModelOptions{})
+		s.WaitOnWire(ctx, s.Scaled(retryBudget), "ks1 registers gm1 and gm2", suitekit.RegisteredAll(ks1, rgm1, rgm2))
+		time.Sleep(time.Second) // gm2 installs what PULL 4 brought
+		// host-b joins the group on its LAN; host-a sends to it.
+		var rx *net.UDPConn
+		Expect(nsdo.Do(suitekit.NetNS(s.Lab, "host-b"), func() error {
+			ifi, err := net.InterfaceByName("eth1")
+			if err != nil {
+				return err
+			}
+			rx, err = net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: dataGroup.AsSlice(), Port: port})
+			return err
+		})).To(Succeed())
+		DeferCleanup(rx.Close)
+		received = map[int]bool{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 2048)
+			for {
+				rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+				n, err := rx.Read(buf)
+				if err != nil {
+					return
+				}
+				var i int
+				if _, err := fmt.Sscanf(string(buf[:n]), "getlab multicast %d", &i); err == nil {
+					received[i] = true
+				}
+			}
+		}()
+		Expect(suitekit.SendMulticastN(s.Lab, "host-a", hostA, netip.AddrPortFrom(dataGroup, port), ttl, count, 20*time.Millisecond,
+			func(i int) []byte { return []byte(fmt.Sprintf("getlab multicast %d", i)) })).To(Succeed())
+		<-done
+		s.Finish()
+	})
+
+	It("delivers host-a's multicast to host-b, encrypted across the core with the group as the outer destination", func() {
+		Expect(received).To(HaveLen(count), "datagrams host-b received of %d", count)
+		spis := map[uint32]bool{}
+		for link, hops := range map[string]uint8{"gm1:eth1": 1, "r2:eth1": 2, "gm2:eth1": 3} {
+			esp := 0
+			for _, p := range s.Pkts {
+				if p.Link != link || p.Dst != dataGroup {
+					continue
+				}
+				Expect(p.Proto).To(Equal("ESP"), "frame %d on %s: multicast to the group crosses the core encrypted only", p.Index, link)
+				Expect(p.Src).To(Equal(hostA), "the sender's address kept")
+				Expect(p.TTL).To(BeEquivalentTo(ttl-hops), "frame %d on %s: one less per router, gm1 counting as one", p.Index, link)
+				spis[p.ESP.SPI] = true
+				esp++
+			}
+			Expect(esp).To(Equal(count), "ESP packets on %s", link)
+		}
+		Expect(spis).To(HaveLen(1), "one group SA")
+		clear := 0
+		for _, p := range s.Pkts {
+			if p.Link == "gm2:eth2" && p.Dst == dataGroup && p.Proto == "UDP" && p.Src == hostA {
+				clear++
+			}
+		}
+		Expect(clear).To(Equal(count), "gm2 delivers each to site B in clear")
+		AddReportEntry("multicast data", fmt.Sprintf("%d of %d datagrams host-a → %v delivered; ESP on gm1's, the transit's and gm2's links with TTL %d, %d, %d", len(received), count, dataGroup, ttl-1, ttl-2, ttl-3))
+	})
+
+	It("carries the datagram itself inside the ESP (key log)", func() {
+		suitekit.RequireKeyLog()
+		for _, p := range s.Pkts {
+			if p.Link != "gm1:eth1" || p.Dst != dataGroup || p.ESP == nil {
+				continue
+			}
+			Expect(p.ESP.Decrypted).To(BeTrue(), "frame %d: %s", p.Index, p.ESP.DecryptError)
+			Expect(p.ESP.InnerSrc).To(Equal(hostA))
+			Expect(p.ESP.InnerDst).To(Equal(dataGroup))
+			Expect(p.ESP.InnerProto).To(BeEquivalentTo(17))
+		}
 	})
 })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 
@@ -35,20 +36,35 @@ func RouterState(ctx context.Context, lab *netns.Lab, node string) *mroute.State
 // (an address and port) with IP TTL ttl: a probe of the multicast routing
 // that stands for what a key server sends there.
 func SendMulticast(lab *netns.Lab, node string, src netip.Addr, group netip.AddrPort, ttl int, payload []byte) error {
+	return SendMulticastN(lab, node, src, group, ttl, 1, 0, func(int) []byte { return payload })
+}
+
+// SendMulticastN sends count datagrams, payload(i) the i-th, every gap,
+// as SendMulticast does. The socket is made in node's namespace and
+// keeps to it while the datagrams are sent from here.
+func SendMulticastN(lab *netns.Lab, node string, src netip.Addr, group netip.AddrPort, ttl, count int, gap time.Duration, payload func(int) []byte) error {
 	ns, err := lab.NetNS(node)
 	if err != nil {
 		return err
 	}
-	return nsdo.Do(ns, func() error {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
-		if err != nil {
+	var c *net.UDPConn
+	if err := nsdo.Do(ns, func() (err error) {
+		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
+		return err
+	}); err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := ipv4.NewPacketConn(c).SetMulticastTTL(ttl); err != nil {
+		return fmt.Errorf("multicast TTL: %w", err)
+	}
+	for i := range count {
+		if i > 0 {
+			time.Sleep(gap)
+		}
+		if _, err := c.WriteToUDPAddrPort(payload(i), group); err != nil {
 			return err
 		}
-		defer c.Close()
-		if err := ipv4.NewPacketConn(c).SetMulticastTTL(ttl); err != nil {
-			return fmt.Errorf("multicast TTL: %w", err)
-		}
-		_, err = c.WriteToUDPAddrPort(payload, group)
-		return err
-	})
+	}
+	return nil
 }
