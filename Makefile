@@ -35,7 +35,7 @@ export GETLAB_GM      := $(GM)
 # shared code).
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /suites/) $(shell $(GO) list ./suites/suitekit)
 
-.PHONY: all build images docker-images conformance conformance-docker interop test vet unit bench fuzz clean require-root
+.PHONY: all build images docker-images conformance conformance-docker interop test vet unit bench fuzz clean require-root deps
 
 all: build
 
@@ -60,6 +60,13 @@ images: build
 		docker build -q -t getlab/$$img:dev -t getlab/$$img:$(VERSION) $$ctx || exit 1; \
 	done
 
+# The Debian packages the bench needs, installed when missing, and a Docker
+# engine started when one is installed but none answers
+# (harness/setup/debian-deps says what it does; GETLAB_NO_INSTALL=1 only
+# reports).
+deps:
+	@harness/setup/debian-deps
+
 require-root:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "getlab: 'make $(MAKECMDGOALS)' needs root to create network namespaces; run it as root (or with sudo)" >&2; \
@@ -68,7 +75,7 @@ require-root:
 
 # The suites, with JUnit and JSON reports and a one-screen summary. The exit
 # status is Ginkgo's, after the summary is printed.
-conformance: require-root build docker-images
+conformance: require-root deps build docker-images
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	@rc=0; $(GINKGO) -r --procs=$(PROCS) --label-filter='$(LABELS)' \
 		--junit-report=junit.xml --json-report=report.json --output-dir=$(REPORTS) \
@@ -119,7 +126,7 @@ space := $(subst ,, )
 # The matrix fails a pairing that did not report every one of them.
 INTEROP_NAMES = $(patsubst ./suites/%,%,$(INTEROP_SUITES))
 INTEROP_BINS  = $(foreach s,$(INTEROP_NAMES),$(CURDIR)/build/suites/$(s)/$(s).test)
-interop: require-root build
+interop: require-root deps build
 	@rm -rf $(REPORTS)/interop && mkdir -p $(REPORTS)/interop
 	@rm -rf build/suites && for s in $(INTEROP_NAMES); do \
 		mkdir -p build/suites/$$s && $(GINKGO) build -o $(CURDIR)/build/suites/$$s ./suites/$$s >/dev/null || exit 1; \
@@ -148,7 +155,7 @@ interop: require-root build
 # timers) are left out, and the matrix counts them; `make interop` alone
 # runs them all.
 QUICK ?= !slow
-test: require-root vet unit conformance conformance-docker
+test: require-root deps vet unit conformance conformance-docker
 	@$(MAKE) --no-print-directory interop LABELS='$(QUICK)'
 
 vet:
@@ -165,7 +172,7 @@ unit: build docker-images
 
 # The anchor of the data-plane figures, wireguard-go, is built from its Go
 # module (a tool in go.mod) and run on the same namespaces as getvpnd.
-bench: require-root build
+bench: require-root deps build
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 1x ./suites/dataplane
