@@ -4,7 +4,7 @@
 //	getlab down [LAB] [--all]  destroy one lab, or every getlab lab on the machine
 //	getlab exec [--lab LAB] NODE -- CMD [ARG...]
 //	getlab ps [--lab LAB]      nodes, state, pid, log path
-//	getlab report [DIR]        one-screen summary of a suite run
+//	getlab report [DIR]        one-screen summary of a suite run, and DIR/index.html
 //	getlab matrix [DIR]        the interop matrix of `make interop`'s runs
 //	getlab capture [--lab LAB] [-o FILE] [--for D]
 //	getlab pcap FILE [--keys KEYLOG] [--json]
@@ -36,6 +36,7 @@ const usage = `usage: getlab COMMAND [ARGS]
   exec [--lab LAB] NODE -- CMD...  run a command inside a node
   ps [--lab LAB]                   list labs and their nodes
   report [DIR|report.json]         one-screen summary of a suite run (default reports/out)
+                                   and the HTML report beside it (DIR/index.html, DIR/html/)
   matrix [DIR | --pairings]        write DIR/matrix.json and matrix.html from DIR/<ks>__<gm>/report.json
                                    (default reports/out/interop); --pairings lists the pairings to run
   capture [--lab LAB] [-o FILE] [--for D]  record every link of a lab into one pcapng file

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/getlab/getlab/pcap"
+	htmlreport "github.com/getlab/getlab/reports/html"
 )
 
 // errMalformed makes `getlab pcap` exit non-zero after listing everything.
@@ -58,7 +58,7 @@ func cmdPcap(args []string) error {
 		if keys == nil {
 			keys = &pcap.KeyLog{}
 		}
-		fmt.Println("tshark -r " + file + " " + shellQuote(keys.TsharkArgs()))
+		fmt.Println("tshark -r " + file + " " + htmlreport.ShellQuote(keys.TsharkArgs()))
 		return nil
 	}
 	if *wireshark != "" && keys != nil {
@@ -96,17 +96,6 @@ func cmdPcap(args []string) error {
 		return fmt.Errorf("%w: %d of %d frames", errMalformed, malformed, len(pkts))
 	}
 	return nil
-}
-
-func shellQuote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " \"'*[]()") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
 }
 
 // linkLocalControl is IPv6 neighbour discovery and MLD chatter, which the

@@ -14,7 +14,8 @@ import (
 )
 
 // cmdReport prints a one-screen summary of a Ginkgo JSON report: per suite
-// the counts, then each failure with its location, message and artifacts.
+// the counts, then each failure with its location, message and artifacts;
+// then the HTML report beside it (htmlreport.go).
 func cmdReport(args []string) error {
 	path := filepath.Join("reports", "out")
 	if len(args) > 0 {
@@ -31,7 +32,15 @@ func cmdReport(args []string) error {
 	if err := json.Unmarshal(b, &reports); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return summarize(os.Stdout, reports, filepath.Dir(path))
+	if err := summarize(os.Stdout, reports, filepath.Dir(path)); err != nil {
+		return err
+	}
+	// The traceability table beside the report (the summary's text stays
+	// as it is: scripts read it).
+	_, err = writeConformance(filepath.Dir(path), reports)
+	// The HTML report last, so that its index links the table above.
+	writeHTML(filepath.Dir(path), reports)
+	return err
 }
 
 func summarize(w io.Writer, reports []types.Report, dir string) error {

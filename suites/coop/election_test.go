@@ -16,7 +16,7 @@ import (
 // An election among equals: the three key servers of coop.clab.yml with
 // no priority set (each takes its implementation's default, the same on
 // all three), so that the highest address wins (CO-11).
-var _ = Describe("cooperative key servers of equal priority", Ordered, ContinueOnFailure, Label("coop"), suitekit.SlowAt(scale), func() {
+var _ = Describe("cooperative key servers of equal priority", Ordered, ContinueOnFailure, Label("coop"), suitekit.Checks("CO-11"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		m        *scenario.Scenario

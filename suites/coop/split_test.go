@@ -35,7 +35,7 @@ func splitModel() *scenario.Scenario {
 // ks1.
 var sideB = []netip.Addr{gm2, gm3, gm4}
 
-var _ = Describe("cooperative key servers split and merged", Ordered, ContinueOnFailure, Label("coop"), suitekit.SlowAt(scale), func() {
+var _ = Describe("cooperative key servers split and merged", Ordered, ContinueOnFailure, Label("coop"), suitekit.Checks("CO-50", "CO-51", "FS-03", "FS-04"), suitekit.SlowAt(scale), func() {
 	var (
 		s *suitekit.Scenario
 		m *scenario.Scenario

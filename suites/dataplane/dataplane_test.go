@@ -75,7 +75,7 @@ func model() *scenario.Scenario {
 	return m
 }
 
-var _ = Describe("data plane between two group members", Ordered, Label("dataplane"), func() {
+var _ = Describe("data plane between two group members", Ordered, Label("dataplane"), suitekit.Checks("DP-01", "DP-02", "DP-03", "DP-70", "GM-40", "GM-41", "DP-42"), func() {
 	var (
 		s                           *suitekit.Scenario
 		permit, back, ksDeny, local traffic.Report

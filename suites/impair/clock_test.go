@@ -20,7 +20,7 @@ import (
 // clock (S2 TBAR, DP-21: "not NTP and not global time"). A lab whose
 // nodes are hours apart, and whose GMs' clocks drift, must register,
 // rekey and carry traffic as one whose clocks agree.
-var _ = Describe("clocks hours apart and drifting (DP-21: no synchronized time needed)", Ordered, Label("impair", "clock"), suitekit.SlowAt(scale), func() {
+var _ = Describe("clocks hours apart and drifting (DP-21: no synchronized time needed)", Ordered, Label("impair", "clock"), suitekit.Checks("DP-21"), suitekit.SlowAt(scale), func() {
 	var (
 		s      *suitekit.Scenario
 		probes traffic.Report
@@ -91,7 +91,7 @@ var _ = Describe("clocks hours apart and drifting (DP-21: no synchronized time n
 // schedule) before the key server's rekey, which comes some 180 s into
 // the TEK's 300 of the lab's time. The staged drift is what the GM acts
 // on; a GM that ignored it would wait for the rekey like its peer.
-var _ = Describe("a GM clock running 50 % fast", Ordered, Label("impair", "clock"), suitekit.SlowAt(scale), func() {
+var _ = Describe("a GM clock running 50 % fast", Ordered, Label("impair", "clock"), suitekit.Checks("GM-30", "GM-31"), suitekit.SlowAt(scale), func() {
 	var (
 		s         *suitekit.Scenario
 		firstPush map[string]time.Time

@@ -25,7 +25,7 @@ var hostB2 = netip.MustParseAddr("203.0.113.11")
 // its own traffic: corrupted ESP towards gm2, random loss and a rate limit
 // away from it, and every second GROUPKEY-PUSH lost. Each is judged by
 // what the wire says it did against what the endpoints saw.
-var _ = Describe("corruption, random and every-Nth loss and a rate limit on gm2's link", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("corruption, random and every-Nth loss and a rate limit on gm2's link", Ordered, Label("impair"), suitekit.Checks("DP-03", "RK-30", "FS-21"), suitekit.SlowAt(scale), func() {
 	const (
 		corruptP = 0.1
 		lossP    = 0.2

@@ -111,7 +111,7 @@ func firstSeen(pushes []pcap.Packet) map[string]time.Time {
 	return at
 }
 
-var _ = Describe("rekeys and data across 200 ms ± 50 ms of delay with reordering", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("rekeys and data across 200 ms ± 50 ms of delay with reordering", Ordered, Label("impair"), suitekit.Checks("RK-10", "RK-12"), suitekit.SlowAt(scale), func() {
 	var (
 		s      *suitekit.Scenario
 		probes traffic.Report
@@ -205,7 +205,7 @@ rules:
 	})
 })
 
-var _ = Describe("the first rekey to gm2 lost on its link only", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("the first rekey to gm2 lost on its link only", Ordered, Label("impair"), suitekit.Checks("RK-30", "FS-21"), suitekit.SlowAt(scale), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		suitekit.SkipUnlessRuns(model(), needs)
@@ -239,7 +239,7 @@ var _ = Describe("the first rekey to gm2 lost on its link only", Ordered, Label(
 	})
 })
 
-var _ = Describe("registration across 30 % burst loss on the key server's link", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("registration across 30 % burst loss on the key server's link", Ordered, Label("impair"), suitekit.Checks("GM-21"), suitekit.SlowAt(scale), func() {
 	var (
 		s     *suitekit.Scenario
 		taken map[string]uint64
@@ -291,7 +291,7 @@ func acksBySEQ(pkts []pcap.Packet, link string, gm netip.Addr) map[uint32]int {
 	return n
 }
 
-var _ = Describe("every rekey to gm2 duplicated on its link", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("every rekey to gm2 duplicated on its link", Ordered, Label("impair"), suitekit.Checks("RK-90", "FS-28"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		counters map[string]uint64
@@ -331,7 +331,7 @@ var _ = Describe("every rekey to gm2 duplicated on its link", Ordered, Label("im
 	})
 })
 
-var _ = Describe("a rekey to gm2 held on its link and released after a newer one", Ordered, Label("impair"), suitekit.SlowAt(scale), func() {
+var _ = Describe("a rekey to gm2 held on its link and released after a newer one", Ordered, Label("impair"), suitekit.Checks("RK-90", "FS-28"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		released int

@@ -106,7 +106,7 @@ func probesOn(pkts []pcap.Packet, link string) []pcap.Packet {
 	return out
 }
 
-var _ = Describe("multicast rekeys across a routed core, one router's multicast state removed", Ordered, Label("impair", "routed"), suitekit.SlowAt(scale), func() {
+var _ = Describe("multicast rekeys across a routed core, one router's multicast state removed", Ordered, Label("impair", "routed"), suitekit.Checks("RK-15", "RK-16", "FS-21", "FS-22"), suitekit.SlowAt(scale), func() {
 	var (
 		s                   *suitekit.Scenario
 		coreRoutes          []mroute.RouteStats
@@ -264,7 +264,7 @@ var _ = Describe("multicast rekeys across a routed core, one router's multicast 
 // routers carry 239.193.0.0/16 from site A to site B).
 var dataGroup = netip.MustParseAddr("239.193.1.1")
 
-var _ = Describe("multicast data across the routed core (DP-60)", Ordered, Label("impair", "routed"), suitekit.SlowAt(scale), func() {
+var _ = Describe("multicast data across the routed core (DP-60)", Ordered, Label("impair", "routed"), suitekit.Checks("DP-60"), suitekit.SlowAt(scale), func() {
 	const (
 		count = 50
 		port  = 5000

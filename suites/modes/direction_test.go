@@ -26,7 +26,7 @@ const (
 // to inbound-only and gm2 to inbound-optional by the operator; traffic
 // from gm2's site is encrypted and accepted, from gm1's clear and
 // accepted; the key server's next rekey puts both back to both.
-var _ = Describe("a local IPsec SA direction until the next rekey (GM-63)", Ordered, Label("modes", "direction"), suitekit.SlowAt(modesScale), func() {
+var _ = Describe("a local IPsec SA direction until the next rekey (GM-63)", Ordered, Label("modes", "direction"), suitekit.Checks("GM-63", "FS-82"), suitekit.SlowAt(modesScale), func() {
 	var (
 		s                  *suitekit.Scenario
 		local, rekeyed     window

@@ -48,7 +48,7 @@ func failCloseModel() *scenario.Scenario {
 	return m
 }
 
-var _ = Describe("fail-close on a group member (GM-51, GM-52)", Ordered, Label("modes", "fail-close"), suitekit.SlowAt(modesScale), func() {
+var _ = Describe("fail-close on a group member (GM-51, GM-52)", Ordered, Label("modes", "fail-close"), suitekit.Checks("GM-50", "GM-51", "GM-52", "FS-48"), suitekit.SlowAt(modesScale), func() {
 	var (
 		s *suitekit.Scenario
 		// armed: ks1 unreachable from the start; keyed: once registered;

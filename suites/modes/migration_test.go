@@ -51,7 +51,7 @@ func teks(p pcap.Packet) map[uint32]*gdoiwire.SAT {
 // encrypt and still accept clear (inbound-optional); at the next rekey
 // they are conformant (both): clear matching traffic is dropped. Probe
 // streams each way run across every step and lose nothing.
-var _ = Describe("the receive-only migration (GM-62, OP-11)", Ordered, Label("modes", "migration"), suitekit.SlowAt(modesScale), func() {
+var _ = Describe("the receive-only migration (GM-62, OP-11)", Ordered, Label("modes", "migration"), suitekit.Checks("GM-62", "OP-11"), suitekit.SlowAt(modesScale), func() {
 	var (
 		s                                 *suitekit.Scenario
 		receiveOnly, optional, both       window

@@ -30,7 +30,7 @@ const (
 // seeds' C-09 settles it: clear accepted, matching traffic encrypted). Each
 // inbound class is injected from the WAN (ks1's namespace, a source that
 // encrypts nothing) into each GM; each outbound class is sent by the hosts.
-var _ = Describe("a passive group member beside a conformant one (GM-60, GM-61, GM-64)", Ordered, Label("modes", "passive"), suitekit.SlowAt(modesScale), func() {
+var _ = Describe("a passive group member beside a conformant one (GM-60, GM-61, GM-64)", Ordered, Label("modes", "passive"), suitekit.Checks("GM-60", "GM-61", "GM-64", "OP-12"), suitekit.SlowAt(modesScale), func() {
 	var (
 		s *suitekit.Scenario
 		// probes: the hosts' streams; inj: the injections from the WAN

@@ -83,7 +83,7 @@ func waitTaken(ctx context.Context, s *suitekit.Scenario, gms []string, within t
 // GDOI_ACL_NUM) and the size RK-16 asks for.
 const aclLimit = 100
 
-var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, unicast (RK-16, FS-23)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, unicast (RK-16, FS-23)", Ordered, Label("mtu"), suitekit.Checks("KS-11", "RK-16", "FS-23"), suitekit.SlowAt(0.1), func() {
 	var (
 		s       *suitekit.Scenario
 		teks    []string
@@ -130,7 +130,7 @@ var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, unicas
 	})
 })
 
-var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, multicast across the routed core (RK-16, FS-23)", Ordered, Label("mtu", "routed"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, multicast across the routed core (RK-16, FS-23)", Ordered, Label("mtu", "routed"), suitekit.Checks("KS-11", "RK-16", "FS-23"), suitekit.SlowAt(0.1), func() {
 	var (
 		s       *suitekit.Scenario
 		teks    []string

@@ -84,7 +84,7 @@ func handshake(pkts []pcap.Packet, link string, port uint16) (synMSSv, synAckMSS
 	return
 }
 
-var _ = Describe("TCP MSS clamped on the GM (DP-40: ip tcp adjust-mss 1360)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("TCP MSS clamped on the GM (DP-40: ip tcp adjust-mss 1360)", Ordered, Label("mtu"), suitekit.Checks("DP-40"), suitekit.SlowAt(0.1), func() {
 	const (
 		clamp = 1360
 		port  = 7500

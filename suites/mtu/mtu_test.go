@@ -70,7 +70,7 @@ func fragNeeded(pkts []pcap.Packet, link string, src, dst netip.Addr) []icmpFrag
 	return out
 }
 
-var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's black hole)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-60's black hole)", Ordered, Label("mtu"), suitekit.Checks("DP-41", "DP-42", "FS-60"), suitekit.SlowAt(0.1), func() {
 	var (
 		s            *suitekit.Scenario
 		untold, told traffic.Report
@@ -128,7 +128,7 @@ var _ = Describe("a core link narrower than the GM's WAN (DP-41, DP-42, FS-09's 
 	})
 })
 
-var _ = Describe("the DF policy of the ESP a GM sends (DP-43, df_bit)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("the DF policy of the ESP a GM sends (DP-43, df_bit)", Ordered, Label("mtu"), suitekit.Checks("DP-43", "FS-61"), suitekit.SlowAt(0.1), func() {
 	var (
 		s          *suitekit.Scenario
 		clear, cpy traffic.Report

@@ -70,7 +70,7 @@ func transformDst(i int) netip.Addr { return netip.AddrFrom4([4]byte{203, 0, 113
 // and near full size.
 var innerSizes = []int{100, 1001, 1300}
 
-var _ = Describe("ESP overhead per transform (DP-40) and the MTU each GM advertises (DP-42)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("ESP overhead per transform (DP-40) and the MTU each GM advertises (DP-42)", Ordered, Label("mtu"), suitekit.Checks("DP-40", "DP-42", "KS-25", "RFC4303-2"), suitekit.SlowAt(0.1), func() {
 	var (
 		s       *suitekit.Scenario
 		reports = map[string][]traffic.Report{}
@@ -157,7 +157,7 @@ var _ = Describe("ESP overhead per transform (DP-40) and the MTU each GM adverti
 	})
 })
 
-var _ = Describe("LAN 1500 and WAN 4470 (DP-41: an MPLS core with room for the overhead)", Ordered, Label("mtu"), suitekit.SlowAt(0.1), func() {
+var _ = Describe("LAN 1500 and WAN 4470 (DP-41: an MPLS core with room for the overhead)", Ordered, Label("mtu"), suitekit.Checks("DP-41"), suitekit.SlowAt(0.1), func() {
 	var (
 		s    *suitekit.Scenario
 		full traffic.Report

@@ -44,7 +44,7 @@ func kekOfRegistration(reg []pcap.Packet) (spi [16]byte, life time.Duration, at 
 	return spi, 0, time.Time{}, false
 }
 
-var _ = Describe("a group member with a key server of old (GM-86)", Ordered, Label("operations", "versions"), suitekit.SlowAt(oldKSScale), func() {
+var _ = Describe("a group member with a key server of old (GM-86)", Ordered, Label("operations", "versions"), suitekit.Checks("GM-86", "FS-25"), suitekit.SlowAt(oldKSScale), func() {
 	var s *suitekit.Scenario
 	// wall is protocol time d on the lab's wall clock.
 	wall := func(d time.Duration) time.Duration {

@@ -82,7 +82,7 @@ func deletes(p pcap.Packet) []uint32 {
 	return out
 }
 
-var _ = Describe("a triggered rekey", Ordered, Label("operations"), suitekit.SlowAt(versionsScale), func() {
+var _ = Describe("a triggered rekey", Ordered, Label("operations"), suitekit.Checks("RK-51", "FS-43"), suitekit.SlowAt(versionsScale), func() {
 	var (
 		s                *suitekit.Scenario
 		registered       map[uint32]time.Duration
@@ -159,7 +159,7 @@ var _ = Describe("a triggered rekey", Ordered, Label("operations"), suitekit.Slo
 // With a GM whose GDOI version lacks policy-replace (1.0.1), the key
 // server sends a triggered rekey without it: the old TEKs keep their
 // lifetimes, and it warns (S0 §3.16.2, RK-51).
-var _ = Describe("a triggered rekey toward a GM without policy-replace", Ordered, Label("operations", "versions"), suitekit.SlowAt(versionsScale), func() {
+var _ = Describe("a triggered rekey toward a GM without policy-replace", Ordered, Label("operations", "versions"), suitekit.Checks("RK-51", "FS-43"), suitekit.SlowAt(versionsScale), func() {
 	var (
 		s          *suitekit.Scenario
 		registered map[uint32]time.Duration

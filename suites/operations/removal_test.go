@@ -50,7 +50,7 @@ func registeredAfter(pkts []pcap.Packet, gm netip.Addr, t time.Time) time.Time {
 	return time.Time{}
 }
 
-var _ = Describe("GM removal", Ordered, Label("operations"), suitekit.SlowAt(versionsScale), func() {
+var _ = Describe("GM removal", Ordered, Label("operations"), suitekit.Checks("RK-60", "RK-61", "RK-62", "FS-40", "FS-41", "FS-42"), suitekit.SlowAt(versionsScale), func() {
 	var (
 		s               *suitekit.Scenario
 		removeAt, nowAt time.Time

@@ -42,7 +42,7 @@ func mainModeVersion(pkts []pcap.Packet, from, to netip.Addr, n int) (string, bo
 	return "", false
 }
 
-var _ = Describe("GDOI version negotiation", Ordered, Label("operations", "versions"), suitekit.SlowAt(versionsScale), func() {
+var _ = Describe("GDOI version negotiation", Ordered, Label("operations", "versions"), suitekit.Checks("PV-01", "PV-03", "KS-44", "FS-52"), suitekit.SlowAt(versionsScale), func() {
 	var (
 		s        *suitekit.Scenario
 		features control.Features

@@ -43,7 +43,7 @@ const scale = 0.05
 // exchange's own round trips).
 const tolerance = 150 * time.Millisecond
 
-var _ = Describe("registration to one key server", Ordered, Label("registration"), func() {
+var _ = Describe("registration to one key server", Ordered, Label("registration"), suitekit.Checks("KS-40", "KS-60", "KS-61", "GM-10", "GM-11", "RFC6407-3"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		s = startModel(ctx, "basic", "basic.clab.yml", scenario.Default(), nil)
@@ -264,7 +264,7 @@ var _ = Describe("registration to one key server", Ordered, Label("registration"
 	})
 })
 
-var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("registration"), func() {
+var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("registration"), suitekit.Checks("KS-61", "GM-14", "GM-21"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		m := twoKS()
@@ -343,7 +343,7 @@ var _ = Describe("registration with a wrong pre-shared key", Ordered, Label("reg
 
 // The failover runs in protocol time where the timers cannot be scaled:
 // 40 s, the suite's longest scenario, which the wire alone judges.
-var _ = Describe("registration when the first key server is down", Ordered, Label("registration"), func() {
+var _ = Describe("registration when the first key server is down", Ordered, Label("registration"), suitekit.Checks("GM-20", "GM-21", "FS-27"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		m := twoKS()
@@ -401,7 +401,7 @@ var _ = Describe("registration when the first key server is down", Ordered, Labe
 // rejection runs one refused registration of gm1 on basic.clab.yml while
 // gm2 registers normally. edit states the refusal in the model.
 func rejection(name string, edit func(*scenario.Scenario), notify isakmp.NotifyType, protected bool, ksEvent string) bool {
-	return Describe("registration refused: "+name, Ordered, Label("registration"), func() {
+	return Describe("registration refused: "+name, Ordered, Label("registration"), suitekit.Checks("KS-63", "GM-13", "FS-46"), func() {
 		var s *suitekit.Scenario
 		BeforeAll(func(ctx SpecContext) {
 			m := scenario.Default()

@@ -133,7 +133,7 @@ func member(ms []control.Member, gm netip.Addr) *control.Member {
 	return nil
 }
 
-var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("rekey"), suitekit.Checks("RK-01", "RK-02", "RK-10", "RK-12", "RK-35", "RK-40", "RK-41", "FS-66", "RFC6407-4"), suitekit.SlowAt(scale), func() {
 	var (
 		s              *suitekit.Scenario
 		m              *scenario.Scenario
@@ -419,7 +419,7 @@ var _ = Describe("unicast rekey with TEK and KEK rollover", Ordered, Label("reke
 	})
 })
 
-var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUSHes", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUSHes", Ordered, Label("rekey"), suitekit.Checks("RK-30", "RK-80", "RK-81", "RK-90", "RK-92", "FS-28", "RFC8263"), suitekit.SlowAt(scale), func() {
 	var (
 		s                      *suitekit.Scenario
 		m                      *scenario.Scenario
@@ -591,7 +591,7 @@ var _ = Describe("unicast rekey acknowledgements, retransmissions and forged PUS
 	})
 })
 
-var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.Checks("KS-51", "FS-20"), suitekit.SlowAt(scale), func() {
 	var (
 		s         *suitekit.Scenario
 		m         *scenario.Scenario
@@ -722,7 +722,7 @@ var _ = Describe("a GM that acknowledges nothing", Ordered, Label("rekey"), suit
 	})
 })
 
-var _ = Describe("multicast rekey", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+var _ = Describe("multicast rekey", Ordered, Label("rekey"), suitekit.Checks("RK-03", "RK-15"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		m        *scenario.Scenario
@@ -863,7 +863,7 @@ func igmpReports(pkts []pcap.Packet, src, group netip.Addr) int {
 	return n
 }
 
-var _ = Describe("the key server stops", Ordered, Label("rekey"), suitekit.SlowAt(scale), func() {
+var _ = Describe("the key server stops", Ordered, Label("rekey"), suitekit.Checks("GM-20", "GM-30", "GM-31", "GM-32"), suitekit.SlowAt(scale), func() {
 	var (
 		s        *suitekit.Scenario
 		m        *scenario.Scenario
@@ -982,7 +982,7 @@ func (w *bytesBuffer) String() string              { return string(w.b) }
 // 30 ms of wall time — less than one docker-runtime CI run stalled.
 const reminderScale = 0.05
 
-var _ = Describe("reminder rekeys to a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.SlowAt(reminderScale), func() {
+var _ = Describe("reminder rekeys to a GM that acknowledges nothing", Ordered, Label("rekey"), suitekit.Checks("RK-31"), suitekit.SlowAt(reminderScale), func() {
 	var (
 		s *suitekit.Scenario
 		m *scenario.Scenario

@@ -29,7 +29,7 @@ var dpdKeepalive = scenario.Keepalive{Interval: 15, Retry: 2}
 // marked as down", CO-03): the periodic one and four retries.
 const dpdUnanswered = 5
 
-var _ = Describe("a group member's dead peer detection of its key server (RFC 3706)", Ordered, Label("robustness", "dpd"), suitekit.SlowAt(dpdScale), func() {
+var _ = Describe("a group member's dead peer detection of its key server (RFC 3706)", Ordered, Label("robustness", "dpd"), suitekit.Checks("CO-03", "RFC3706"), suitekit.SlowAt(dpdScale), func() {
 	var (
 		s *suitekit.Scenario
 		// stopped and resumed bound the time ks1's process was stopped

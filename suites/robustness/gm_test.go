@@ -48,7 +48,7 @@ func wanLink(link string) bool {
 	return true
 }
 
-var _ = Describe("a group member under attack", Ordered, Label("robustness"), func() {
+var _ = Describe("a group member under attack", Ordered, Label("robustness"), suitekit.Checks("DP-03", "FS-64"), func() {
 	var (
 		s *suitekit.Scenario
 		// The hostile ESP packets sent gm2 and its counters before them;
@@ -182,7 +182,7 @@ func firstOf(ps []pcap.Packet) string {
 // next 3.8 s later (190 s each in protocol time: label slow).
 const pushScale = 0.02
 
-var _ = Describe("a group member's rekeys under attack", Ordered, Label("robustness"), suitekit.SlowAt(pushScale), func() {
+var _ = Describe("a group member's rekeys under attack", Ordered, Label("robustness"), suitekit.Checks("RK-90", "RK-92", "FS-28"), suitekit.SlowAt(pushScale), func() {
 	var (
 		s          *suitekit.Scenario
 		keys0      *impl.StatusDoc

@@ -43,7 +43,7 @@ const registrationBound = time.Second
 // twenty, the 95th percentile is the second slowest.
 const restarts = 20
 
-var _ = Describe("a key server under attack", Ordered, Label("robustness"), func() {
+var _ = Describe("a key server under attack", Ordered, Label("robustness"), suitekit.Checks("KS-45"), func() {
 	var (
 		s      *suitekit.Scenario
 		before *impl.StatusDoc
@@ -228,7 +228,7 @@ var _ = Describe("a key server under attack", Ordered, Label("robustness"), func
 	})
 })
 
-var _ = Describe("a key server's authorization", Ordered, Label("robustness"), func() {
+var _ = Describe("a key server's authorization", Ordered, Label("robustness"), suitekit.Checks("KS-63", "FS-46"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		// ks1 authorizes gm1's address only.
@@ -262,7 +262,7 @@ var _ = Describe("a key server's authorization", Ordered, Label("robustness"), f
 	})
 })
 
-var _ = Describe("a key server's phase-1 SAs", Ordered, Label("robustness"), func() {
+var _ = Describe("a key server's phase-1 SAs", Ordered, Label("robustness"), suitekit.Checks("KS-60"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		if !suitekit.Offers(impl.KS, impl.Events) {
@@ -298,7 +298,7 @@ var _ = Describe("a key server's phase-1 SAs", Ordered, Label("robustness"), fun
 // 12 s of wall time (4 minutes in protocol time: label slow).
 const restartScale = 0.05
 
-var _ = Describe("group members after their key server restarts", Ordered, Label("robustness"), suitekit.SlowAt(restartScale), func() {
+var _ = Describe("group members after their key server restarts", Ordered, Label("robustness"), suitekit.Checks("GM-80", "GM-81"), suitekit.SlowAt(restartScale), func() {
 	var (
 		s           *suitekit.Scenario
 		restartedAt time.Time
@@ -361,7 +361,7 @@ func registeredAfter(pkts []pcap.Packet, gm netip.Addr, t time.Time) [][]pcap.Pa
 	return out
 }
 
-var _ = Describe("a key server with a wildcard key under a spoofed flood", Ordered, Label("robustness"), func() {
+var _ = Describe("a key server with a wildcard key under a spoofed flood", Ordered, Label("robustness"), suitekit.Checks("KS-61"), func() {
 	var s *suitekit.Scenario
 	BeforeAll(func(ctx SpecContext) {
 		// Any address may try main mode with the wildcard key, as with

@@ -46,7 +46,7 @@ func scaleModel() *scenario.Scenario {
 	return m
 }
 
-var _ = Describe("a thousand GMs", Ordered, Label("scale"), rekeyLabels(), func() {
+var _ = Describe("a thousand GMs", Ordered, Label("scale"), suitekit.Checks("KS-45"), rekeyLabels(), func() {
 	var (
 		s        *suitekit.Scenario
 		report   *swarmreport.Report
