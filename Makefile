@@ -73,7 +73,9 @@ require-root:
 		exit 1; \
 	fi
 
-# The suites, with JUnit and JSON reports and a one-screen summary. The exit
+# The suites, with JUnit and JSON reports and a one-screen summary, then a
+# bug-report bundle per failed spec in $(REPORTS)/bundles/ (`getlab repro`
+# replays one; said on stderr, the summary stays as it is). The exit
 # status is Ginkgo's, after the summary is printed.
 conformance: require-root deps build docker-images
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
@@ -82,6 +84,7 @@ conformance: require-root deps build docker-images
 		--keep-going --timeout=$(TIMEOUT) --poll-progress-after=120s \
 		./suites || rc=$$?; \
 	$(BIN)/getlab report $(REPORTS) | tee $(REPORTS)/summary.txt; \
+	$(BIN)/getlab bundle --failed $(REPORTS) || echo "getlab bundle: some bundles not written" >&2; \
 	exit $$rc
 
 # The smoke, data plane and rekey suites again on the docker runtime (GETLAB_RUNTIME=docker), its
@@ -93,6 +96,7 @@ conformance-docker: require-root build docker-images
 		--label-filter='smoke || dataplane || rekey' --junit-report=junit.xml --json-report=report.json \
 		--output-dir=$(REPORTS)/docker --keep-going --timeout=$(TIMEOUT) ./suites/smoke ./suites/dataplane ./suites/rekey || rc=$$?; \
 	$(BIN)/getlab report $(REPORTS)/docker | sed 's/^conformance:/conformance (docker runtime):/' | tee $(REPORTS)/docker/summary.txt; \
+	$(BIN)/getlab bundle --failed $(REPORTS)/docker || echo "getlab bundle: some bundles not written" >&2; \
 	exit $$rc
 
 # Docker is optional: where an engine answers, the images are built so that

@@ -8,6 +8,9 @@
 //	getlab matrix [DIR]        the interop matrix of `make interop`'s runs
 //	getlab capture [--lab LAB] [-o FILE] [--for D]
 //	getlab pcap FILE [--keys KEYLOG] [--json]
+//	getlab bundle [--report FILE|DIR] [-o FILE] SPEC|DIR   a failed spec's bug-report bundle
+//	getlab bundle --failed [DIR]                           one for every failed spec of a run
+//	getlab repro [--keep] [--only] [--out DIR] BUNDLE      run a bundle's spec again, compare the failure
 package main
 
 import (
@@ -41,6 +44,14 @@ const usage = `usage: getlab COMMAND [ARGS]
                                    (default reports/out/interop); --pairings lists the pairings to run
   capture [--lab LAB] [-o FILE] [--for D]  record every link of a lab into one pcapng file
   pcap FILE [--keys KEYLOG] [--json]  decode a capture (pcapng or pcap): one line per packet, decrypted with the key log
+  bundle [--report FILE|DIR] [-o FILE] SPEC|DIR
+                                   write a failed spec's bug-report bundle (.tar.gz): manifest, report
+                                   excerpt, artifacts, topology and configs as run, wire schedules, probe;
+                                   SPEC names it in the run's report.json, DIR is its artifact folder
+  bundle --failed [DIR] [-o FOLDER]  a bundle for every failed spec of a run (default DIR/bundles/)
+  repro [--keep] [--only] [--out DIR] BUNDLE
+                                   run a bundle's spec again here, with its run's KS=/GM=; exit 0 if it
+                                   failed the same way; --keep leaves the lab up
 
 Labs live under $GETLAB_LABS (default /tmp/getlab); node binaries come from
 $GETLAB_BIN (default bin/ of the source tree). Commands that touch namespaces
@@ -62,6 +73,8 @@ func main() {
 		"matrix":  cmdMatrix,
 		"pcap":    cmdPcap,
 		"capture": cmdCapture,
+		"bundle":  cmdBundle,
+		"repro":   cmdRepro,
 	}[cmd]
 	if !ok {
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
@@ -71,7 +84,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "getlab: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if cmd != "report" && cmd != "matrix" && cmd != "pcap" && os.Geteuid() != 0 {
+	if cmd != "report" && cmd != "matrix" && cmd != "pcap" && cmd != "bundle" && os.Geteuid() != 0 {
 		fmt.Fprintf(os.Stderr, "getlab %s: needs root (it creates network namespaces); run it as root or with sudo\n", cmd)
 		os.Exit(2)
 	}

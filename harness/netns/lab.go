@@ -214,6 +214,17 @@ func newLab(t *topo.Topology, opts Options) (*Lab, error) {
 	return l, l.save()
 }
 
+// Detach makes the lab outlive the process that deployed it, as `getlab
+// up`'s labs do: a stale-lab sweep (another run's) leaves it alone, and
+// only `getlab down` removes it. A suite keeping its lab for a look
+// inside (GETLAB_KEEP=1) detaches it instead of destroying it.
+func (l *Lab) Detach() error {
+	l.mu.Lock()
+	l.Detached = true
+	l.mu.Unlock()
+	return l.save()
+}
+
 // Topology is the topology the lab was deployed from (nil for a lab opened
 // from its state file).
 func (l *Lab) Topology() *topo.Topology { return l.topo }

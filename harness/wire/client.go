@@ -62,6 +62,14 @@ func (c *Client) SetRules(ctx context.Context, rules string) error {
 	return c.do(ctx, http.MethodPut, "/v1/rules", rules, nil)
 }
 
+// Rules reads the rules in force (GET /v1/rules): what the bench last set,
+// with the seed its random choices come from.
+func (c *Client) Rules(ctx context.Context) (Rules, error) {
+	var r Rules
+	err := c.do(ctx, http.MethodGet, "/v1/rules", "", &r)
+	return r, err
+}
+
 // Stats reads the wire's counters.
 func (c *Client) Stats(ctx context.Context) (StatsReply, error) {
 	var s StatsReply

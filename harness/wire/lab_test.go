@@ -163,6 +163,12 @@ func TestWireReordersWithoutLossOrDuplicates(t *testing.T) {
 	if err := c.SetRules(context.Background(), "seed: 3\nrules:\n  - {name: r, from: eth1, match: {proto: udp}, delay: 3ms, jitter: 2ms, reorder: 0.3}\n"); err != nil {
 		t.Fatal(err)
 	}
+	// The rules in force read back as set, seed included: what a bug
+	// report's bundle keeps of a wire.
+	if rs, err := c.Rules(context.Background()); err != nil || rs.Seed != 3 || len(rs.Rules) != 1 || rs.Rules[0].Name != "r" ||
+		time.Duration(rs.Rules[0].Delay) != 3*time.Millisecond {
+		t.Fatalf("rules read back: %+v, %v", rs, err)
+	}
 	r := stream(t, lab, 3000, 1000, nil)
 	if r.Received != 3000 || r.Duplicated != 0 || r.Reordered == 0 {
 		t.Fatalf("%d of 3000 received, %d duplicated, %d reordered", r.Received, r.Duplicated, r.Reordered)

@@ -66,6 +66,9 @@ func deploy(ctx context.Context, path string, deferProcesses bool) *netns.Lab {
 	lab, err := netns.Deploy(ctx, t, opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
+		if keepLab(lab) {
+			return
+		}
 		Expect(lab.Destroy()).To(Succeed())
 	})
 	AddReportEntry("lab", lab.ID, ReportEntryVisibilityFailureOrVerbose)
@@ -146,8 +149,9 @@ func StartCapture(lab *netns.Lab) *pcap.Capture {
 }
 
 // CollectArtifacts stops the spec's capture (if any), copies every node's
-// logs and writes its network state and the lab description into the
-// current spec's artifact folder. Call it from AfterEach so each spec
+// logs and writes its network state, the lab description, the topology
+// and configs as run (topology/) and each impairment wire's rules and
+// decisions into the current spec's artifact folder. Call it from AfterEach so each spec
 // leaves what it saw, passed or failed.
 func CollectArtifacts(lab *netns.Lab, capture *pcap.Capture) {
 	if lab == nil {
@@ -177,6 +181,9 @@ func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) (drop
 		}
 	}
 	copyFile(filepath.Join(lab.Dir, "lab.json"), filepath.Join(dir, "lab.json"))
+	// The topology and configs as they ran (a scenario's are rendered into
+	// a copy that goes with the spec): a bug report's bundle carries them.
+	saveTopology(lab, filepath.Join(dir, "topology"))
 	var keys []byte
 	for _, n := range lab.Nodes {
 		keys = append(keys, keyLogOf(lab, n)...)
@@ -203,6 +210,7 @@ func CollectArtifactsTo(lab *netns.Lab, capture *pcap.Capture, dir string) (drop
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	SaveDaemonState(ctx, lab, dir)
+	saveWires(ctx, lab, dir)
 	AddReportEntry("artifacts", dir, ReportEntryVisibilityFailureOrVerbose)
 	return dropped
 }
