@@ -78,17 +78,16 @@ func framePacket(f []byte) (n int, ok bool, err error) {
 	if binary.BigEndian.Uint16(f[12:]) != etherTypeIPv4 {
 		return 0, false, nil
 	}
+	// The frame may be padded past the packet: the packet is what its
+	// total length says, and ipv4.Check checks it is all there.
 	ip := f[ethLen:]
-	if ip[0]>>4 != 4 {
-		return 0, false, ipv4.ErrVersion
-	}
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < ipv4.HeaderLen || ihl > len(ip) {
-		return 0, false, ipv4.ErrShort
-	}
 	total := ipv4.TotalLen(ip)
-	if total < ihl || total > len(ip) {
+	if total > len(ip) {
 		return 0, false, ipv4.ErrLength
+	}
+	ihl, err := ipv4.Check(ip[:total])
+	if err != nil {
+		return 0, false, err
 	}
 	if ipv4.Checksum(ip[:ihl]) != 0 {
 		return 0, false, errFrameChecksum
@@ -154,14 +153,12 @@ func fold(acc uint64) uint16 {
 }
 
 // decTTL takes one off the TTL of the IPv4 header in ip and updates its
-// checksum incrementally (RFC 1624 eqn. 3: the TTL is the high octet of
-// its 16-bit word, so the word drops by 0x0100).
+// checksum incrementally: the TTL is the high octet of the 16-bit word it
+// shares with the protocol.
 func decTTL(ip []byte) {
+	word := binary.BigEndian.Uint16(ip[8:])
 	ip[8]--
-	s := uint32(^binary.BigEndian.Uint16(ip[10:])) + uint32(^uint16(0x0100))
-	s = s&0xffff + s>>16
-	s = s&0xffff + s>>16
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(s))
+	binary.BigEndian.PutUint16(ip[10:], checksumReplace(binary.BigEndian.Uint16(ip[10:]), 8, word, word-0x0100))
 }
 
 // groupMAC is the Ethernet address of IPv4 group g: 01:00:5e and the low
