@@ -135,11 +135,12 @@ var _ = Describe("a rekey of a 100-entry ACL's TEKs, larger than the MTU, multic
 		s       *suitekit.Scenario
 		teks    []string
 		permits int
-		rgm1    = netip.MustParseAddr("192.0.2.17")
-		rgm2    = netip.MustParseAddr("192.0.2.49")
+		// The GMs' addresses on the routed core, the model's.
+		rgm1, rgm2 netip.Addr
 	)
 	BeforeAll(func(ctx SpecContext) {
 		m := scenario.Routed()
+		rgm1, rgm2 = m.GroupMembers[0].Address, m.GroupMembers[1].Address
 		m.TimerScale = suitekit.TimerScale(0.1)
 		m.Groups[0].TEKLifetime = 300
 		permits = bigACL(m)
